@@ -1,0 +1,76 @@
+"""Boids: separation, alignment and cohesion (Reynolds 1987).
+
+C. W. Reynolds, "Flocks, herds and schools: a distributed behavioral model", SIGGRAPH 1987.
+Each drone steers by three rules over the neighbours it senses:
+
+* separation: away from neighbours closer than ``separation_radius``, weighted 1/d
+  (the push grows as they get closer);
+* alignment: towards the neighbours' mean velocity;
+* cohesion: towards the neighbours' mean position.
+
+The command is an acceleration: ``w_sep * sep + w_ali * ali + w_coh * coh``. Both a
+vectorised version (:class:`Boids`, the hot path) and a per-agent one (:func:`boids_decide`,
+the readable reference) are here; ``tests/policies/test_boids.py`` proves they agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from swarm.config import StrictConfig
+from swarm.observation import AgentObservation, LocalObservation
+from swarm.policy import Policy
+
+
+class BoidsParams(StrictConfig):
+    separation_radius: float = Field(1.0, gt=0, description="repel neighbours closer than this (m)")
+    w_separation: float = Field(3.0, ge=0, description="weight of separation (1/s^2)")
+    w_alignment: float = Field(1.0, ge=0, description="weight of alignment (1/s)")
+    w_cohesion: float = Field(0.3, ge=0, description="weight of cohesion (1/s^2)")
+
+
+class Boids(Policy):
+    name = "boids"
+    citation = "Reynolds, C. W. (1987). Flocks, herds and schools. SIGGRAPH '87, 25-34."
+    action_kind = "acceleration"
+    Params = BoidsParams
+
+    def act(self, obs: LocalObservation) -> np.ndarray:
+        p = self.params
+        nb = obs.neighbors
+        count = np.maximum(nb.counts, 1)[:, None]
+        close = (nb.dist < p.separation_radius) & (nb.dist > 0)
+        # per entry: [push away from the neighbour, scaled by 1/d | rel_vel | rel_pos],
+        # summed per drone in one pass
+        terms = np.empty((nb.n_edges, 6))
+        np.multiply(
+            nb.rel_pos, -(close / np.maximum(nb.dist, 1e-9) ** 2)[:, None], out=terms[:, :2]
+        )
+        terms[:, 2:4] = nb.rel_vel
+        terms[:, 4:6] = nb.rel_pos
+        sums = nb.segment_sum(terms)
+        accel = (
+            p.w_separation * sums[:, :2]
+            + (p.w_alignment / count) * sums[:, 2:4]
+            + (p.w_cohesion / count) * sums[:, 4:6]
+        )
+        accel[~obs.alive] = 0.0
+        return accel
+
+
+def boids_decide(obs: AgentObservation, params: BoidsParams) -> np.ndarray:
+    """The same rules for one drone, written plainly (the readable reference)."""
+    if len(obs.dist) == 0:
+        return np.zeros(2)
+    separation = np.zeros(2)
+    for rel, d in zip(obs.rel_pos, obs.dist, strict=True):
+        if 0 < d < params.separation_radius:
+            separation -= rel / d**2
+    alignment = obs.rel_vel.mean(axis=0)
+    cohesion = obs.rel_pos.mean(axis=0)
+    return (
+        params.w_separation * separation
+        + params.w_alignment * alignment
+        + params.w_cohesion * cohesion
+    )

@@ -1,0 +1,328 @@
+"""Local communication: link models, a lossy delayed channel, and the networkx view.
+
+The hot path keeps links as a :class:`~swarm.neighbors.NeighborTable` (receiver row ->
+sender rows, with distances). networkx is the interface users read (``model.comm_graph``),
+built lazily when read or kept in sync incrementally (only changed edges are touched);
+``swarm bench`` measures both.
+
+Messages: every agent may broadcast one fixed-size vector per step. A message decided at step
+t travels along the links of step t and arrives in the receiver's inbox at step
+``t + 1 + delay``. Each packet (sender j -> receiver i) is dropped with probability
+``packet_drop``, drawn from a keyed stream so the drop of one packet never depends on other
+agents (see :mod:`swarm.rng`). ``max_inbox`` caps bandwidth: a receiver keeps the packets of
+its nearest senders.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+from scipy.spatial import cKDTree
+
+from swarm.neighbors import NeighborTable, k_smallest_per_row, radius_neighbors
+from swarm.rng import keyed_uniform
+
+
+def table_from_edges(
+    receiver: np.ndarray,
+    sender: np.ndarray,
+    pos: np.ndarray,
+    vel: np.ndarray,
+    world_size: float,
+    torus: bool,
+) -> NeighborTable:
+    """A neighbour table (rows in row order) from directed edges ``sender -> receiver``."""
+    n_rows = pos.shape[0]
+    order = np.lexsort((sender, receiver))
+    receiver = receiver[order].astype(np.int64)
+    sender = sender[order].astype(np.int32)
+    counts = np.bincount(receiver, minlength=n_rows)
+    ptr = np.zeros(n_rows + 1, np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    rel = pos[sender] - pos[receiver]
+    if torus:
+        rel -= world_size * np.round(rel / world_size)
+    rows = np.arange(n_rows, dtype=np.int64)
+    return NeighborTable(
+        ptr=ptr,
+        seg_row=rows,
+        row_seg=rows.copy(),
+        idx=sender,
+        rel_pos=rel,
+        rel_vel=vel[sender] - vel[receiver],
+        dist=np.sqrt((rel**2).sum(axis=1)),
+    )
+
+
+class LinkModel:
+    """Decides which pairs can talk this step. Links are symmetric (undirected)."""
+
+    name = "base"
+
+    def links(self, pos, vel, alive, env, n_envs, world_size, torus, sensing) -> NeighborTable:
+        raise NotImplementedError
+
+
+class RangeLinks(LinkModel):
+    """Unit-disk links: i and j talk when closer than ``radius``."""
+
+    name = "range"
+
+    def __init__(self, radius: float):
+        self.radius = radius
+        self._hint = 0
+
+    def links(self, pos, vel, alive, env, n_envs, world_size, torus, sensing):
+        if sensing is not None:  # sensing ran at the same radius without a field of view
+            return sensing
+        table = radius_neighbors(
+            pos, vel, alive, env, n_envs, world_size, torus, self.radius, capacity_hint=self._hint
+        )
+        self._hint = int(table.n_edges * 1.1)
+        return table
+
+
+class KNearestLinks(LinkModel):
+    """Each agent links to its k nearest alive agents (same env); symmetrised by union."""
+
+    name = "knn"
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def links(self, pos, vel, alive, env, n_envs, world_size, torus, sensing):
+        rows = np.flatnonzero(alive)
+        if len(rows) < 2:
+            return NeighborTable.empty(pos.shape[0])
+        # envs are stacked along a third axis 3L apart, farther than any in-env distance
+        pts = np.column_stack([pos[rows], env[rows] * 3.0 * world_size])
+        box = [world_size, world_size, 0.0] if torus else None
+        if torus:
+            pts[:, :2] %= world_size
+        tree = cKDTree(pts, boxsize=box)
+        k = min(self.k + 1, len(rows))
+        _, nn = tree.query(pts, k=k)
+        src = np.repeat(rows, k - 1)
+        dst = rows[nn[:, 1:].ravel()]
+        keep = (env[src] == env[dst]) & (src != dst)
+        src, dst = src[keep], dst[keep]
+        return _symmetric_table(src, dst, pos, vel, world_size, torus)
+
+
+class FixedLinks(LinkModel):
+    """A fixed topology, any ``nx.Graph`` on nodes ``0..N-1``, the same in every env."""
+
+    name = "fixed"
+
+    def __init__(self, graph: nx.Graph, n_agents: int):
+        bad = [
+            v for v in graph.nodes if not (isinstance(v, int | np.integer) and 0 <= v < n_agents)
+        ]
+        if bad:
+            raise ValueError(
+                f"comm_topology: nodes must be the agent rows 0..{n_agents - 1}; got {bad[:5]}"
+            )
+        edges = np.array([(u, v) for u, v in graph.edges if u != v], dtype=np.int64).reshape(-1, 2)
+        self.n_agents = n_agents
+        self.edges = edges
+
+    def links(self, pos, vel, alive, env, n_envs, world_size, torus, sensing):
+        offsets = np.arange(n_envs, dtype=np.int64)[:, None] * self.n_agents
+        u = (self.edges[:, 0][None, :] + offsets).ravel()
+        v = (self.edges[:, 1][None, :] + offsets).ravel()
+        keep = alive[u] & alive[v]
+        return _symmetric_table(u[keep], v[keep], pos, vel, world_size, torus)
+
+
+def _symmetric_table(src, dst, pos, vel, world_size, torus) -> NeighborTable:
+    n = pos.shape[0]
+    a = np.concatenate([src, dst]).astype(np.int64)
+    b = np.concatenate([dst, src]).astype(np.int64)
+    keys = np.unique(a * n + b)
+    return table_from_edges(keys // n, keys % n, pos, vel, world_size, torus)
+
+
+def topology_graph(name: str, n_agents: int, rng: np.random.Generator) -> nx.Graph:
+    """Named fixed topologies, generated with the run's generator (never unseeded)."""
+    if name == "ring":
+        return nx.cycle_graph(n_agents)
+    if name == "complete":
+        return nx.complete_graph(n_agents)
+    if name == "line":
+        return nx.path_graph(n_agents)
+    if name == "star":
+        return nx.star_graph(n_agents - 1)
+    if name == "grid":
+        side = int(np.ceil(np.sqrt(n_agents)))
+        g = nx.convert_node_labels_to_integers(nx.grid_2d_graph(side, side))
+        return g.subgraph(range(n_agents)).copy()
+    if name == "small_world":
+        return nx.connected_watts_strogatz_graph(n_agents, min(4, n_agents - 1), 0.1, seed=rng)
+    raise ValueError(f"unknown topology {name!r}")
+
+
+TOPOLOGIES = ("ring", "complete", "line", "star", "grid", "small_world")
+
+
+@dataclass(frozen=True, eq=False)
+class Inbox:
+    """Messages received this step, CSR in row order: row i reads ``msg[ptr[i]:ptr[i+1]]``."""
+
+    ptr: np.ndarray  # (R + 1,) int64
+    sender: np.ndarray  # (K,) int32, row of the sender
+    msg: np.ndarray  # (K, D) float64, the sender's broadcast vector
+
+    @cached_property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.ptr)
+
+    @cached_property
+    def owner(self) -> np.ndarray:
+        """(K,) receiving row of each message."""
+        return np.repeat(np.arange(len(self.ptr) - 1, dtype=np.int32), self.counts)
+
+    def segment_sum(self, values: np.ndarray) -> np.ndarray:
+        from swarm.neighbors import segment_sum
+
+        return segment_sum(self.ptr, values)
+
+    def of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(senders, messages) that ``row`` received."""
+        s = slice(int(self.ptr[row]), int(self.ptr[row + 1]))
+        return self.sender[s], self.msg[s]
+
+    @classmethod
+    def empty(cls, n_rows: int, dim: int) -> Inbox:
+        return cls(np.zeros(n_rows + 1, np.int64), np.zeros(0, np.int32), np.zeros((0, dim)))
+
+
+class Channel:
+    """Carries broadcasts along links with drops, delay and an inbox cap."""
+
+    def __init__(
+        self,
+        n_rows: int,
+        dim: int,
+        packet_drop: float,
+        delay: int,
+        max_inbox: int | None,
+        seed: int,
+    ):
+        self.n_rows = n_rows
+        self.dim = dim
+        self.packet_drop = packet_drop
+        self.max_inbox = max_inbox
+        self.seed = seed
+        self._in_flight: deque[Inbox] = deque(
+            [Inbox.empty(n_rows, dim) for _ in range(delay + 1)], maxlen=delay + 1
+        )
+
+    def inbox(self) -> Inbox:
+        """What arrives now: the oldest packets in flight."""
+        return self._in_flight[0]
+
+    def send(
+        self, step: int, links: NeighborTable, messages: np.ndarray, alive: np.ndarray
+    ) -> None:
+        """Broadcast ``messages`` (R, D) along ``links``; advances the channel by one step."""
+        order = links.to_row_order()
+        receiver = links.owner[order]
+        sender = links.idx[order]
+        keep = alive[receiver]
+        if self.packet_drop > 0:
+            u = keyed_uniform(self.seed, step, sender, receiver)
+            keep &= u >= self.packet_drop
+        receiver, sender = receiver[keep], sender[keep]
+        if self.max_inbox is not None:
+            dist = links.dist[order][keep]
+            counts = np.bincount(receiver, minlength=self.n_rows)
+            ptr = np.zeros(self.n_rows + 1, np.int64)
+            np.cumsum(counts, out=ptr[1:])
+            chosen = k_smallest_per_row(ptr, dist, self.max_inbox)
+            chosen = np.sort(chosen[chosen >= 0])
+            receiver, sender = receiver[chosen], sender[chosen]
+        counts = np.bincount(receiver, minlength=self.n_rows)
+        ptr = np.zeros(self.n_rows + 1, np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        # the deque's maxlen drops the packets just delivered; its head is the next arrival
+        self._in_flight.append(Inbox(ptr, sender.astype(np.int32), messages[sender].copy()))
+
+    def drop_receivers(self, dead: np.ndarray) -> None:
+        """Crashed agents receive nothing more: purge them from packets in flight."""
+        for k, box in enumerate(self._in_flight):
+            keep = ~dead[box.owner]
+            if keep.all():
+                continue
+            counts = np.bincount(box.owner[keep], minlength=self.n_rows)
+            ptr = np.zeros(self.n_rows + 1, np.int64)
+            np.cumsum(counts, out=ptr[1:])
+            self._in_flight[k] = Inbox(ptr, box.sender[keep], box.msg[keep])
+
+
+def undirected_edges(links: NeighborTable) -> np.ndarray:
+    """(E, 2) int64 edges u < v of a symmetric link table, sorted."""
+    u = links.owner.astype(np.int64)
+    v = links.idx.astype(np.int64)
+    mask = u < v
+    n = max(links.n_rows, 1)
+    keys = np.sort(u[mask] * n + v[mask])
+    return np.column_stack([keys // n, keys % n])
+
+
+class CommGraphView:
+    """``networkx.Graph`` view of the current links: nodes are alive rows.
+
+    mode ``"lazy"`` builds the graph when it is read (cached until the links change);
+    mode ``"incremental"`` keeps one graph and, each step, adds and removes only the edges
+    and nodes that changed.
+    """
+
+    def __init__(self, n_rows: int, mode: str = "lazy"):
+        self.n_rows = n_rows
+        self.mode = mode
+        self._graph: nx.Graph | None = None
+        self._keys = np.zeros(0, np.int64)
+        self._alive = np.zeros(n_rows, bool)
+        self._links = NeighborTable.empty(n_rows)
+        self._fresh = False
+
+    def update(self, links: NeighborTable, alive: np.ndarray) -> None:
+        self._links = links
+        if self.mode == "incremental":
+            self._sync(alive)
+        else:
+            self._alive = alive.copy()
+            self._fresh = False
+
+    def _sync(self, alive: np.ndarray) -> None:
+        g = self._graph if self._graph is not None else nx.Graph()
+        n = self.n_rows
+        edges = self.edges
+        keys = edges[:, 0] * n + edges[:, 1]
+        gone = np.setdiff1d(self._keys, keys, assume_unique=True)
+        new = np.setdiff1d(keys, self._keys, assume_unique=True)
+        g.remove_edges_from(zip((gone // n).tolist(), (gone % n).tolist(), strict=True))
+        g.remove_nodes_from(np.flatnonzero(self._alive & ~alive).tolist())
+        g.add_nodes_from(np.flatnonzero(alive & ~self._alive).tolist())
+        g.add_edges_from(zip((new // n).tolist(), (new % n).tolist(), strict=True))
+        self._graph, self._keys, self._alive = g, keys, alive.copy()
+        self._fresh = True
+
+    def graph(self) -> nx.Graph:
+        if not self._fresh:
+            g = nx.Graph()
+            g.add_nodes_from(np.flatnonzero(self._alive).tolist())
+            g.add_edges_from(self.edges.tolist())
+            self._graph = g
+            self._fresh = True
+        assert self._graph is not None
+        return self._graph
+
+    @property
+    def edges(self) -> np.ndarray:
+        """(E, 2) current undirected edges u < v, without building the networkx graph."""
+        return undirected_edges(self._links)

@@ -1,0 +1,334 @@
+"""The vectorised engine: E environments x N drones as one set of arrays.
+
+Rows are agents (row ``e * N + i`` is drone i of environment e); every field is one array.
+One step is: everyone decides on the observation sensed at the end of the previous step,
+everyone moves, messages travel, faults strike, and everyone senses again. Nothing depends on
+the order of agents. The Mesa model (:mod:`swarm.model`) and the PettingZoo envs are views of
+this one engine (E = 1 for both); batched training envs use E > 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from swarm.comm import (
+    TOPOLOGIES,
+    Channel,
+    CommGraphView,
+    FixedLinks,
+    Inbox,
+    KNearestLinks,
+    LinkModel,
+    RangeLinks,
+    topology_graph,
+)
+from swarm.config import StrictConfig
+from swarm.dynamics import integrate
+from swarm.neighbors import NeighborTable, radius_neighbors
+from swarm.observation import LocalObservation
+from swarm.rng import derive_seed, keyed_normal
+
+
+class SwarmConfig(StrictConfig):
+    """Engine settings shared by every drone scenario. Units: metres, seconds."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, arbitrary_types_allowed=True
+    )
+
+    n_agents: int = Field(100, ge=1, description="number of drones")
+    world_size: float = Field(50.0, gt=0, description="side of the square arena (m)")
+    boundary: Literal["torus", "box"] = Field(
+        "torus", description="torus wraps around; box has reflecting walls"
+    )
+    dt: float = Field(0.1, gt=0, description="seconds per step")
+    max_speed: float = Field(3.0, gt=0, description="speed limit (m/s)")
+    max_accel: float = Field(
+        6.0, gt=0, description="acceleration limit (m/s^2); inf gives kinematic control"
+    )
+    initial_speed: float = Field(1.0, ge=0, description="spawn speed, random headings (m/s)")
+    sense_radius: float = Field(5.0, gt=0, description="range of the on-board sensor (m)")
+    fov_deg: float = Field(
+        360.0, gt=0, le=360, description="sensor field of view centred on the heading (degrees)"
+    )
+    sensor_noise_pos: float = Field(
+        0.0, ge=0, description="std of Gaussian noise on sensed relative positions (m)"
+    )
+    sensor_noise_vel: float = Field(
+        0.0, ge=0, description="std of Gaussian noise on sensed relative velocities (m/s)"
+    )
+    comm_model: Literal["range", "knn", "fixed"] = Field(
+        "range", description="link model: unit disk, k nearest, or a fixed topology"
+    )
+    comm_radius: float | None = Field(
+        None, gt=0, description="radio range for comm_model=range (m); default sense_radius"
+    )
+    comm_k: int = Field(6, ge=1, description="neighbours per agent for comm_model=knn")
+    comm_topology: str | nx.Graph = Field(
+        "ring",
+        description=f"fixed topology: one of {', '.join(TOPOLOGIES)} or any nx.Graph on rows",
+    )
+    packet_drop: float = Field(0.0, ge=0, le=1, description="probability a packet is lost")
+    comm_delay: int = Field(0, ge=0, description="steps a message spends in flight")
+    max_inbox: int | None = Field(
+        None, ge=1, description="bandwidth: messages a drone receives per step (nearest first)"
+    )
+    message_dim: int = Field(0, ge=0, description="floats per broadcast (0: as the policy needs)")
+    collision_radius: float = Field(0.3, ge=0, description="closer than this is a collision (m)")
+    crash_at: dict[int, list[int]] = Field(
+        default_factory=dict, description="faults: {step: [drone rows]} crash once step is reached"
+    )
+    crash_rate: float = Field(
+        0.0, ge=0, le=1, description="faults: per drone per step crash chance"
+    )
+    policy: str = Field("boids", description="controller name (see `swarm list`)")
+    policy_params: dict[str, Any] = Field(default_factory=dict, description="controller settings")
+    comm_graph_sync: Literal["lazy", "incremental"] = Field(
+        "lazy", description="networkx view: built when read, or kept in sync every step"
+    )
+    algebraic_connectivity: bool = Field(
+        False, description="also record the comm graph's algebraic connectivity (costly)"
+    )
+
+    @field_validator("comm_topology")
+    @classmethod
+    def _known_topology(cls, value: str | nx.Graph) -> str | nx.Graph:
+        if isinstance(value, str) and value not in TOPOLOGIES:
+            raise ValueError(f"must be an nx.Graph or one of {', '.join(TOPOLOGIES)}")
+        return value
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        from swarm.registry import POLICIES
+
+        if value not in POLICIES:
+            raise ValueError(f"unknown policy; allowed: {', '.join(sorted(POLICIES))}")
+        return value
+
+    @model_validator(mode="after")
+    def _rows_exist(self) -> SwarmConfig:
+        for step, rows in self.crash_at.items():
+            if step < 0:
+                raise ValueError(f"crash_at: step {step} must be >= 0")
+            bad = [r for r in rows if not 0 <= r < self.n_agents]
+            if bad:
+                raise ValueError(f"crash_at: rows {bad} are not in 0..{self.n_agents - 1}")
+        return self
+
+    @property
+    def torus(self) -> bool:
+        return self.boundary == "torus"
+
+    @property
+    def effective_comm_radius(self) -> float:
+        return self.comm_radius if self.comm_radius is not None else self.sense_radius
+
+
+class Swarm:
+    """State arrays and the step pipeline for ``n_envs`` independent arenas."""
+
+    def __init__(self, config: SwarmConfig, rng: np.random.Generator, n_envs: int = 1):
+        self.config = config
+        self.rng = rng
+        self.n_envs = n_envs
+        self.n_agents = config.n_agents
+        rows = n_envs * config.n_agents
+        self.pos = np.zeros((rows, 2))  # (R, 2) metres
+        self.vel = np.zeros((rows, 2))  # (R, 2) metres / second
+        self.alive = np.ones(rows, dtype=bool)  # (R,) False once crashed
+        self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
+        self.t = 0  # steps taken since reset
+        # derived streams, all from the run's one generator
+        self.noise_seed = derive_seed(rng)
+        self.comm_seed = derive_seed(rng)
+        self.policy_seed = derive_seed(rng)
+        self.link_model = self._make_link_model()
+        self.channel: Channel | None = None
+        self.message_dim = 0
+        self.graph_view = CommGraphView(rows, config.comm_graph_sync)
+        self.neighbors = NeighborTable.empty(rows)
+        self.links = NeighborTable.empty(rows)
+        self._obs: LocalObservation | None = None
+        self._hint = 0
+
+    # ------------------------------------------------------------------ setup
+    def _make_link_model(self) -> LinkModel:
+        c = self.config
+        if c.comm_model == "range":
+            return RangeLinks(c.effective_comm_radius)
+        if c.comm_model == "knn":
+            return KNearestLinks(c.comm_k)
+        graph = c.comm_topology
+        if isinstance(graph, str):
+            graph = topology_graph(graph, c.n_agents, self.rng)
+        return FixedLinks(graph, c.n_agents)
+
+    def open_channel(self, message_dim: int) -> None:
+        """Start carrying broadcasts of ``message_dim`` floats (0: no messages)."""
+        c = self.config
+        self.message_dim = message_dim
+        self.channel = (
+            Channel(
+                len(self.pos), message_dim, c.packet_drop, c.comm_delay, c.max_inbox, self.comm_seed
+            )
+            if message_dim > 0
+            else None
+        )
+
+    @property
+    def rows(self) -> int:
+        return len(self.pos)
+
+    # ------------------------------------------------------------------ sensing
+    def sense(self) -> LocalObservation:
+        """Sense the current state: neighbour table, links, inbox, observation."""
+        c = self.config
+        table = radius_neighbors(
+            self.pos, self.vel, self.alive, self.env, self.n_envs, c.world_size, c.torus,
+            c.sense_radius, c.fov_deg, capacity_hint=self._hint,
+        )  # fmt: skip
+        self._hint = int(table.n_edges * 1.1) + 64
+        reuse = (
+            c.comm_model == "range"
+            and c.effective_comm_radius == c.sense_radius
+            and c.fov_deg >= 360.0
+        )
+        self.neighbors = table
+        self.links = self.link_model.links(
+            self.pos, self.vel, self.alive, self.env, self.n_envs, c.world_size, c.torus,
+            table if reuse else None,
+        )  # fmt: skip
+        self.graph_view.update(self.links, self.alive)
+        inbox = self.channel.inbox() if self.channel is not None else Inbox.empty(self.rows, 0)
+        self._obs = LocalObservation(
+            step=self.t,
+            dt=c.dt,
+            max_speed=c.max_speed,
+            sense_radius=c.sense_radius,
+            pos=self.pos.copy(),
+            vel=self.vel.copy(),
+            alive=self.alive.copy(),
+            neighbors=self._with_noise(table),
+            inbox=inbox,
+            world_size=c.world_size,
+            torus=c.torus,
+        )
+        return self._obs
+
+    def _with_noise(self, table: NeighborTable) -> NeighborTable:
+        """The table as the sensors read it: keyed Gaussian noise per (step, observer, target)."""
+        c = self.config
+        if (c.sensor_noise_pos == 0 and c.sensor_noise_vel == 0) or table.n_edges == 0:
+            return table
+        owner = table.owner[:, None]
+        target = table.idx[:, None]
+        comp = np.arange(2)[None, :]
+        rel_pos, rel_vel = table.rel_pos, table.rel_vel
+        if c.sensor_noise_pos > 0:
+            rel_pos = rel_pos + c.sensor_noise_pos * keyed_normal(
+                self.noise_seed, self.t, owner, target, comp
+            )
+        if c.sensor_noise_vel > 0:
+            rel_vel = rel_vel + c.sensor_noise_vel * keyed_normal(
+                self.noise_seed, self.t, owner, target, comp + 2
+            )
+        dist = np.sqrt((rel_pos**2).sum(axis=1))
+        return NeighborTable(
+            table.ptr, table.seg_row, table.row_seg, table.idx, rel_pos, rel_vel, dist
+        )
+
+    @property
+    def obs(self) -> LocalObservation:
+        """The observation of the current state (sensed again if the state was edited)."""
+        if self._obs is None:
+            return self.sense()
+        return self._obs
+
+    def invalidate(self) -> None:
+        """Call after editing state arrays by hand: the next read senses again."""
+        self._obs = None
+
+    # ------------------------------------------------------------------ acting
+    def check_actions(self, actions: Any, what: str = "actions") -> np.ndarray:
+        """Validate a batch of actions at the boundary: shape (R, 2), finite."""
+        arr = np.asarray(actions, dtype=np.float64)
+        if arr.shape != (self.rows, 2):
+            raise ValueError(f"{what}: expected shape ({self.rows}, 2), got {arr.shape}")
+        bad = ~np.isfinite(arr).all(axis=1) & self.alive
+        if bad.any():
+            raise ValueError(
+                f"{what}: non-finite values for rows {np.flatnonzero(bad)[:10].tolist()}"
+            )
+        return arr
+
+    def apply(
+        self,
+        actions: np.ndarray,
+        action_kind: str = "acceleration",
+        messages: np.ndarray | None = None,
+    ) -> None:
+        """Move everyone with ``actions`` (R, 2), deliver ``messages``, apply faults, sense."""
+        c = self.config
+        actions = self.check_actions(actions)
+        if action_kind == "velocity":
+            accel = (actions - self.vel) / c.dt
+        elif action_kind == "acceleration":
+            accel = actions
+        else:
+            raise ValueError(f"action_kind: {action_kind!r}; allowed: acceleration, velocity")
+        integrate(
+            self.pos, self.vel, accel, self.alive, c.dt, c.max_speed, c.max_accel,
+            c.world_size, c.torus,
+        )  # fmt: skip
+        if self.channel is not None:
+            if messages is None:
+                messages = np.zeros((self.rows, self.channel.dim))
+            self.channel.send(
+                self.t, self.links, np.asarray(messages, dtype=np.float64), self.alive
+            )
+        self.t += 1
+        self.apply_faults()
+        self.sense()
+
+    def step(self, policy) -> np.ndarray:
+        """One full step with ``policy`` deciding; returns the actions taken."""
+        obs = self.obs
+        actions = policy.act(obs)
+        messages = policy.broadcast(obs) if self.channel is not None else None
+        self.apply(actions, policy.action_kind, messages)
+        policy.commit(obs, actions)
+        return actions
+
+    # ------------------------------------------------------------------ faults
+    def apply_faults(self) -> None:
+        """Scheduled crashes whose step has come, then random crashes at ``crash_rate``."""
+        c = self.config
+        doomed = np.zeros(self.rows, dtype=bool)
+        rows = c.crash_at.get(self.t)
+        if rows:
+            offsets = np.arange(self.n_envs)[:, None] * self.n_agents
+            doomed[(np.asarray(rows)[None, :] + offsets).ravel()] = True
+        if c.crash_rate > 0 and self.t > 0:
+            doomed |= self.rng.random(self.rows) < c.crash_rate
+        doomed &= self.alive
+        if doomed.any():
+            self.crash(np.flatnonzero(doomed), resense=False)
+
+    def crash(self, rows: np.ndarray | list[int], resense: bool = True) -> None:
+        """Crash ``rows``: they stop, sense nothing, leave the comm graph, receive nothing."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.alive[rows] = False
+        self.vel[rows] = 0.0
+        if self.channel is not None:
+            self.channel.drop_receivers(~self.alive)
+        if resense:
+            self.sense()
+
+    def reset_faults(self) -> None:
+        """Apply the crashes scheduled at step 0 (called once after spawning)."""
+        self.apply_faults()

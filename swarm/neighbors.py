@@ -1,0 +1,333 @@
+"""Local sensing: who is within range of whom, in O(N + E) per step.
+
+A uniform cell grid (cell side >= the query radius) compiled with numba: agents are
+bucketed by cell with a counting sort, then each agent scans the 3 x 3 block of cells around
+its own. Agents are visited in cell order so neighbouring agents are read from neighbouring
+memory, which keeps the cost per agent flat from 10^4 to 10^6 agents (scipy's cKDTree was
+measured at 2.7x more per agent at 10^6 than at 10^4 on this workload, see the bench).
+
+Batched environments share one grid: the cell index carries the environment index, so a
+search never crosses environments. The result is a directed neighbour table in CSR form:
+row i's neighbours are ``idx[ptr[i]:ptr[i + 1]]``, each with its relative position,
+relative velocity and distance, in a deterministic order that depends only on agents in
+row i's own 3 x 3 block of cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numba
+import numpy as np
+
+_EMPTY_I32 = np.zeros(0, dtype=np.int32)
+
+
+@dataclass(frozen=True, eq=False)
+class NeighborTable:
+    """Directed neighbour lists, grouped in segments, one segment per row.
+
+    Segments are stored in spatial (cell) order, not row order, so building and reducing
+    the table streams through memory; ``row_seg`` maps a row to its segment. Use the methods
+    (``owner``, ``segment_sum``, ``neighbors_of``) rather than slicing by row number.
+    """
+
+    ptr: np.ndarray  # (R + 1,) int64, segment s spans entries ptr[s]:ptr[s+1]
+    seg_row: np.ndarray  # (R,) int64, row whose neighbours segment s lists
+    row_seg: np.ndarray  # (R,) int64, segment of row i (inverse of seg_row)
+    idx: np.ndarray  # (M,) int32, row of the neighbour
+    rel_pos: np.ndarray  # (M, 2) float64, neighbour position minus own (minimum image on a torus)
+    rel_vel: np.ndarray  # (M, 2) float64, neighbour velocity minus own
+    dist: np.ndarray  # (M,) float64, Euclidean distance
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.seg_row)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.idx)
+
+    @cached_property
+    def counts(self) -> np.ndarray:
+        """(R,) number of neighbours of each row."""
+        return np.diff(self.ptr)[self.row_seg]
+
+    @cached_property
+    def owner(self) -> np.ndarray:
+        """(M,) int32 row that each entry belongs to (the entry's observer)."""
+        return np.repeat(self.seg_row.astype(np.int32), np.diff(self.ptr))
+
+    def segment_sum(self, values: np.ndarray) -> np.ndarray:
+        """Per-row sums of a per-entry array ``(M,)`` or ``(M, D)``; rows without entries get 0."""
+        sums = segment_sum(self.ptr, values)
+        out = np.empty_like(sums)
+        out[self.seg_row] = sums
+        return out
+
+    def row_slice(self, row: int) -> slice:
+        s = self.row_seg[row]
+        return slice(int(self.ptr[s]), int(self.ptr[s + 1]))
+
+    def neighbors_of(self, row: int) -> np.ndarray:
+        return self.idx[self.row_slice(row)]
+
+    def to_row_order(self) -> np.ndarray:
+        """(M,) entry permutation that lists row 0's entries first, then row 1's, ..."""
+        starts = self.ptr[:-1][self.row_seg]
+        counts = self.counts
+        offsets = np.arange(self.n_edges) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.repeat(starts, counts) + offsets
+
+    @classmethod
+    def empty(cls, n_rows: int) -> NeighborTable:
+        z2 = np.zeros((0, 2))
+        rows = np.arange(n_rows, dtype=np.int64)
+        return cls(
+            np.zeros(n_rows + 1, np.int64),
+            rows,
+            rows.copy(),
+            _EMPTY_I32,
+            z2,
+            z2.copy(),
+            np.zeros(0),
+        )
+
+
+def segment_sum(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-segment sums of ``values`` for CSR segment starts ``ptr`` (empty segments give 0)."""
+    n_rows = len(ptr) - 1
+    out_shape = (n_rows, *values.shape[1:])
+    if values.shape[0] == 0:
+        return np.zeros(out_shape, dtype=np.result_type(values.dtype, np.float64))
+    starts = np.minimum(ptr[:-1], values.shape[0] - 1)
+    sums = np.add.reduceat(values, starts, axis=0)
+    empty = ptr[1:] == ptr[:-1]
+    sums[empty] = 0
+    return sums
+
+
+def grid_shape(world_size: float, radius: float, n_active: int, n_envs: int, torus: bool):
+    """Cells per side and cell side: cells no smaller than ``radius``, at most ~4 per agent."""
+    per_side = int(np.floor(world_size / radius)) if radius > 0 else 1
+    cap = int(np.sqrt(max(4 * n_active, 1) / max(n_envs, 1)))
+    per_side = max(1, min(per_side, max(cap, 1)))
+    return per_side, world_size / per_side
+
+
+@numba.njit(cache=True)
+def _bucket(pos, active, env, n_envs, per_side, cell_size):
+    n = pos.shape[0]
+    per_env = per_side * per_side
+    n_cells = n_envs * per_env
+    cell = np.full(n, -1, np.int64)
+    start = np.zeros(n_cells + 1, np.int64)
+    for i in range(n):
+        if active[i]:
+            cx = int(pos[i, 0] / cell_size)
+            cy = int(pos[i, 1] / cell_size)
+            cx = min(max(cx, 0), per_side - 1)
+            cy = min(max(cy, 0), per_side - 1)
+            c = env[i] * per_env + cy * per_side + cx
+            cell[i] = c
+            start[c + 1] += 1
+    for c in range(n_cells):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(start[n_cells], np.int64)
+    for i in range(n):
+        c = cell[i]
+        if c >= 0:
+            order[fill[c]] = i
+            fill[c] += 1
+    return cell, start, order
+
+
+@numba.njit(cache=True)
+def _scan(
+    spos, svel, cell, start, order, per_side, radius, world, torus, use_fov, cos_half_fov,
+    ptr, idx, rel_pos, rel_vel, dist,
+):  # fmt: skip
+    """One pass over agents in cell order; segment k (row ``order[k]``) is written at ``ptr[k]``.
+
+    ``spos``/``svel`` are positions and velocities in cell order (``pos[order]``), so both
+    the reads and the writes stream through memory: that is what keeps 10^6 agents as cheap
+    per agent as 10^4. Returns the number of entries found; when it exceeds the capacity of
+    the output arrays, counting goes on without writing so the caller can retry exactly.
+    """
+    per_env = per_side * per_side
+    r2 = radius * radius
+    half = 0.5 * world
+    capacity = idx.shape[0]
+    stencil = np.empty(9, np.int64)
+    cursor = 0
+    for k in range(order.shape[0]):
+        ptr[k] = cursor
+        c = cell[order[k]]
+        env_base = (c // per_env) * per_env
+        local = c - env_base
+        cy = local // per_side
+        cx = local - cy * per_side
+        n_st = 0
+        for dy in range(-1, 2):
+            for dx in range(-1, 2):
+                nx_ = cx + dx
+                ny_ = cy + dy
+                if torus:
+                    nx_ = (nx_ + per_side) % per_side
+                    ny_ = (ny_ + per_side) % per_side
+                elif nx_ < 0 or ny_ < 0 or nx_ >= per_side or ny_ >= per_side:
+                    continue
+                nc = env_base + ny_ * per_side + nx_
+                dup = False
+                for s in range(n_st):
+                    if stencil[s] == nc:
+                        dup = True
+                        break
+                if not dup:
+                    stencil[n_st] = nc
+                    n_st += 1
+        px = spos[k, 0]
+        py = spos[k, 1]
+        vx = svel[k, 0]
+        vy = svel[k, 1]
+        speed = np.sqrt(vx * vx + vy * vy)
+        for s in range(n_st):
+            nc = stencil[s]
+            for q in range(start[nc], start[nc + 1]):
+                if q == k:
+                    continue
+                ddx = spos[q, 0] - px
+                ddy = spos[q, 1] - py
+                if torus:
+                    if ddx > half:
+                        ddx -= world
+                    elif ddx < -half:
+                        ddx += world
+                    if ddy > half:
+                        ddy -= world
+                    elif ddy < -half:
+                        ddy += world
+                d2 = ddx * ddx + ddy * ddy
+                if d2 > r2:
+                    continue
+                if use_fov and speed > 0.0 and d2 > 0.0:
+                    if (ddx * vx + ddy * vy) < cos_half_fov * np.sqrt(d2) * speed:
+                        continue
+                if cursor < capacity:
+                    idx[cursor] = order[q]
+                    rel_pos[cursor, 0] = ddx
+                    rel_pos[cursor, 1] = ddy
+                    rel_vel[cursor, 0] = svel[q, 0] - vx
+                    rel_vel[cursor, 1] = svel[q, 1] - vy
+                    dist[cursor] = np.sqrt(d2)
+                cursor += 1
+    ptr[order.shape[0]] = cursor
+    return cursor
+
+
+def radius_neighbors(
+    pos: np.ndarray,
+    vel: np.ndarray,
+    active: np.ndarray,
+    env: np.ndarray,
+    n_envs: int,
+    world_size: float,
+    torus: bool,
+    radius: float,
+    fov_deg: float = 360.0,
+    capacity_hint: int = 0,
+) -> NeighborTable:
+    """Every active row's active neighbours within ``radius`` (and its field of view).
+
+    Args:
+        pos: (R, 2) positions in [0, world_size]; vel: (R, 2) velocities (heading for the FOV).
+        active: (R,) bool, rows that sense and can be sensed (crashed agents are not active).
+        env: (R,) int environment index of each row; rows of different envs never meet.
+        fov_deg: field of view centred on the velocity; 360 disables it. A row at rest sees
+            all around (it has no heading).
+        capacity_hint: expected number of entries (e.g. last step's); a good hint makes the
+            search a single pass, a bad one costs a second pass, never a wrong answer.
+    """
+    n_rows = pos.shape[0]
+    n_active = int(np.count_nonzero(active))
+    if n_active == 0 or radius <= 0:
+        return NeighborTable.empty(n_rows)
+    per_side, cell_size = grid_shape(world_size, radius, n_active, n_envs, torus)
+    cell, start, order = _bucket(pos, active, env, n_envs, per_side, cell_size)
+    spos = np.ascontiguousarray(pos[order])
+    svel = np.ascontiguousarray(vel[order])
+    use_fov = fov_deg < 360.0
+    cos_half = float(np.cos(np.deg2rad(fov_deg) / 2.0))
+    args = (spos, svel, cell, start, order, per_side, float(radius), float(world_size), torus)
+    capacity = max(int(capacity_hint), 16 * n_active // 10 + 64)
+    # inactive rows get empty segments after the active ones
+    ptr = np.empty(n_rows + 1, np.int64)
+    while True:
+        idx = np.empty(capacity, np.int32)
+        rel_pos = np.empty((capacity, 2))
+        rel_vel = np.empty((capacity, 2))
+        dist = np.empty(capacity)
+        m = _scan(*args, use_fov, cos_half, ptr, idx, rel_pos, rel_vel, dist)
+        if m <= capacity:
+            break
+        capacity = m
+    ptr[n_active:] = m
+    seg_row = np.concatenate([order, np.flatnonzero(~active)]) if n_active < n_rows else order
+    row_seg = np.empty(n_rows, np.int64)
+    row_seg[seg_row] = np.arange(n_rows)
+    return NeighborTable(ptr, seg_row, row_seg, idx[:m], rel_pos[:m], rel_vel[:m], dist[:m])
+
+
+@numba.njit(cache=True)
+def _k_smallest(ptr, key, k, out):
+    for i in range(ptr.shape[0] - 1):
+        a = ptr[i]
+        b = ptr[i + 1]
+        if b == a:
+            continue
+        seg = np.argsort(key[a:b], kind="mergesort")
+        for t in range(min(k, b - a)):
+            out[i, t] = a + seg[t]
+
+
+def k_smallest_per_row(ptr: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """(R, k) entry positions of the k smallest ``key`` per CSR row, ascending; -1 pads.
+
+    Ties keep the table's order (stable), so the result is deterministic.
+    """
+    out = np.full((len(ptr) - 1, k), -1, np.int64)
+    if k > 0 and len(key):
+        _k_smallest(ptr, np.ascontiguousarray(key, dtype=np.float64), k, out)
+    return out
+
+
+def brute_force_neighbors(
+    pos: np.ndarray,
+    vel: np.ndarray,
+    active: np.ndarray,
+    env: np.ndarray,
+    world_size: float,
+    torus: bool,
+    radius: float,
+    fov_deg: float = 360.0,
+) -> set[tuple[int, int]]:
+    """All-pairs reference (O(R^2)) of the directed pairs (i, j) that i senses; for tests."""
+    d = pos[None, :, :] - pos[:, None, :]  # d[i, j] = pos[j] - pos[i]
+    if torus:
+        half = world_size / 2
+        d = np.where(d > half, d - world_size, np.where(d < -half, d + world_size, d))
+    d2 = (d**2).sum(-1)
+    ok = (d2 <= radius * radius) & active[:, None] & active[None, :]
+    ok &= env[:, None] == env[None, :]
+    np.fill_diagonal(ok, False)
+    if fov_deg < 360.0:
+        speed = np.linalg.norm(vel, axis=1)
+        dist = np.sqrt(d2)
+        dot = (d * vel[:, None, :]).sum(-1)
+        cos_half = np.cos(np.deg2rad(fov_deg) / 2)
+        visible = (dot >= cos_half * dist * speed[:, None]) | (speed[:, None] == 0) | (dist == 0)
+        ok &= visible
+    i, j = np.nonzero(ok)
+    return set(zip(i.tolist(), j.tolist(), strict=True))

@@ -1,0 +1,81 @@
+"""The local observation: everything a controller may know, and nothing more.
+
+A batch covers every row (agent) at once so controllers stay vectorised; row i's part holds
+only i's own state, the agents i senses (relative position and velocity, distance, within
+its sensing range and field of view, with sensor noise where configured) and the messages its
+comm-graph neighbours sent. It never holds the world: that is the locality contract, and
+``tests/policies`` checks it for every built-in controller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from swarm.comm import Inbox
+from swarm.neighbors import NeighborTable
+
+
+@dataclass(frozen=True, eq=False)
+class LocalObservation:
+    """Batch of local observations, one row per agent (crashed rows see nothing)."""
+
+    step: int  # the model step this observation was sensed at
+    dt: float  # seconds per step (a known constant of the platform)
+    max_speed: float  # the platform's own speed limit
+    sense_radius: float  # range of the own sensor (m)
+    pos: np.ndarray  # (R, 2) own position (GPS-like), metres
+    vel: np.ndarray  # (R, 2) own velocity, metres/second
+    alive: np.ndarray  # (R,) bool, False once crashed
+    neighbors: NeighborTable  # sensed agents: rel_pos, rel_vel, dist per entry
+    inbox: Inbox  # messages received this step
+    world_size: float  # side of the (known) arena, metres
+    torus: bool  # whether the arena wraps around
+
+    @property
+    def n(self) -> int:
+        return self.pos.shape[0]
+
+    def for_agent(self, row: int) -> AgentObservation:
+        """Row ``row``'s own part, as plain arrays (the readable per-agent path)."""
+        s = self.neighbors.row_slice(row)
+        senders, messages = self.inbox.of(row)
+        return AgentObservation(
+            step=self.step,
+            dt=self.dt,
+            max_speed=self.max_speed,
+            sense_radius=self.sense_radius,
+            pos=self.pos[row].copy(),
+            vel=self.vel[row].copy(),
+            alive=bool(self.alive[row]),
+            neighbor_ids=self.neighbors.idx[s].copy(),
+            rel_pos=self.neighbors.rel_pos[s].copy(),
+            rel_vel=self.neighbors.rel_vel[s].copy(),
+            dist=self.neighbors.dist[s].copy(),
+            inbox_senders=senders.copy(),
+            inbox=messages.copy(),
+            world_size=self.world_size,
+            torus=self.torus,
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class AgentObservation:
+    """One agent's local observation (what a per-agent ``decide`` method receives)."""
+
+    step: int
+    dt: float
+    max_speed: float
+    sense_radius: float
+    pos: np.ndarray  # (2,)
+    vel: np.ndarray  # (2,)
+    alive: bool
+    neighbor_ids: np.ndarray  # (k,) rows of the sensed agents
+    rel_pos: np.ndarray  # (k, 2)
+    rel_vel: np.ndarray  # (k, 2)
+    dist: np.ndarray  # (k,)
+    inbox_senders: np.ndarray  # (m,)
+    inbox: np.ndarray  # (m, D)
+    world_size: float
+    torus: bool

@@ -1,0 +1,92 @@
+"""The controller slot: a function from a batch of local observations to a batch of actions.
+
+Classic controllers and learned policies plug in here the same way. A policy:
+
+* declares ``action_kind``: ``"acceleration"`` (m/s^2, the drone's input) or ``"velocity"``
+  (a desired velocity, tracked within the acceleration limit);
+* takes typed parameters (``Params``, a :class:`~swarm.config.StrictConfig`);
+* is a pure function of the observation: ``policy(obs)`` never advances the model and
+  returns the same actions when called twice. Stochastic controllers draw their noise from a
+  keyed stream of (seed, step, row), so calling them is repeatable too.
+
+Per-agent memory, where a controller needs it, lives in arrays on the policy object, updated
+by :meth:`Policy.commit` once the model applies a step (not by ``act``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+
+from swarm.config import StrictConfig
+
+if TYPE_CHECKING:
+    from swarm.observation import LocalObservation
+
+
+class NoParams(StrictConfig):
+    """A policy without parameters."""
+
+
+class Policy:
+    """Base class of every controller. Subclasses implement :meth:`act`."""
+
+    name: ClassVar[str] = "policy"
+    citation: ClassVar[str] = ""
+    action_kind: ClassVar[Literal["acceleration", "velocity"]] = "acceleration"
+    message_dim: ClassVar[int] = 0
+    Params: ClassVar[type[StrictConfig]] = NoParams
+
+    def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):
+        self.params = params if params is not None else self.Params.build(self.name, **overrides)
+        self.seed = seed
+
+    def act(self, obs: LocalObservation) -> np.ndarray:
+        """(R, 2) actions, row i computed from row i's local observation only."""
+        raise NotImplementedError
+
+    def broadcast(self, obs: LocalObservation) -> np.ndarray:
+        """(R, message_dim) message each agent broadcasts this step."""
+        return np.zeros((obs.n, self.message_dim))
+
+    def commit(self, obs: LocalObservation, actions: np.ndarray) -> None:
+        """Hook called once the model applied ``actions``; update per-agent memory here."""
+
+    def __call__(self, obs: LocalObservation) -> np.ndarray:
+        return self.act(obs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"
+
+
+class PerAgentPolicy(Policy):
+    """The slow, readable path: ask each Mesa agent's ``decide(obs)`` in turn.
+
+    Every agent first receives its observation of the same sensed state, then all move
+    together: the result does not depend on agent order.
+    """
+
+    name = "per_agent"
+
+    def __init__(self, agents: list, action_kind: str = "acceleration", message_dim: int = 0):
+        super().__init__()
+        self._agents = agents
+        self.action_kind = action_kind  # type: ignore[misc]
+        self.message_dim = message_dim  # type: ignore[misc]
+
+    def act(self, obs: LocalObservation) -> np.ndarray:
+        actions = np.zeros((obs.n, 2))
+        for agent in self._agents:
+            row = agent.row
+            if obs.alive[row]:
+                actions[row] = agent.decide(obs.for_agent(row))
+        return actions
+
+    def broadcast(self, obs: LocalObservation) -> np.ndarray:
+        out = np.zeros((obs.n, self.message_dim))
+        if self.message_dim:
+            for agent in self._agents:
+                if obs.alive[agent.row]:
+                    out[agent.row] = agent.broadcast(obs.for_agent(agent.row))
+        return out

@@ -1,0 +1,42 @@
+"""The one registry of scenarios and policies.
+
+Entries are import paths, resolved on first use, so listing names costs nothing and a
+broken optional module does not break the others. ``tests/test_registry.py`` checks that
+these tables match the modules on disk, both ways.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from swarm.config import ConfigError
+
+SCENARIOS: dict[str, str] = {
+    "flocking": "envs.flocking:FlockingModel",
+}
+
+POLICIES: dict[str, str] = {
+    "boids": "policies.boids:Boids",
+    "vicsek": "policies.vicsek:Vicsek",
+    "olfati_saber": "policies.olfati_saber:OlfatiSaber",
+}
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def scenario_class(name: str) -> Any:
+    """The Mesa model class registered as ``name``."""
+    if name not in SCENARIOS:
+        raise ConfigError(f"scenario: unknown {name!r}; allowed: {', '.join(sorted(SCENARIOS))}")
+    return _load(SCENARIOS[name])
+
+
+def policy_class(name: str) -> Any:
+    """The policy class registered as ``name``."""
+    if name not in POLICIES:
+        raise ConfigError(f"policy: unknown {name!r}; allowed: {', '.join(sorted(POLICIES))}")
+    return _load(POLICIES[name])
