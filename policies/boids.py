@@ -41,20 +41,12 @@ class Boids(Policy):
         nb = obs.neighbors
         count = np.maximum(nb.counts, 1)[:, None]
         close = (nb.dist < p.separation_radius) & (nb.dist > 0)
-        # per entry: [push away from the neighbour, scaled by 1/d | rel_vel | rel_pos],
-        # summed per drone in one pass
-        terms = np.empty((nb.n_edges, 6))
-        np.multiply(
-            nb.rel_pos, -(close / np.maximum(nb.dist, 1e-9) ** 2)[:, None], out=terms[:, :2]
-        )
-        terms[:, 2:4] = nb.rel_vel
-        terms[:, 4:6] = nb.rel_pos
-        sums = nb.segment_sum(terms)
-        accel = (
-            p.w_separation * sums[:, :2]
-            + (p.w_alignment / count) * sums[:, 2:4]
-            + (p.w_cohesion / count) * sums[:, 4:6]
-        )
+        # away from each close neighbour, scaled by 1/d (unit vector / d)
+        weight = np.where(close, 1.0 / np.maximum(nb.dist, 1e-9) ** 2, 0.0)
+        separation = -nb.segment_sum(nb.rel_pos * weight[:, None])
+        alignment = nb.segment_sum(nb.rel_vel) / count
+        cohesion = nb.segment_sum(nb.rel_pos) / count
+        accel = p.w_separation * separation + p.w_alignment * alignment + p.w_cohesion * cohesion
         accel[~obs.alive] = 0.0
         return accel
 

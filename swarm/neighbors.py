@@ -61,10 +61,11 @@ class NeighborTable:
 
     def segment_sum(self, values: np.ndarray) -> np.ndarray:
         """Per-row sums of a per-entry array ``(M,)`` or ``(M, D)``; rows without entries get 0."""
-        sums = segment_sum(self.ptr, values)
-        out = np.empty_like(sums)
-        out[self.seg_row] = sums
-        return out
+        flat = values.ndim == 1
+        vals = np.ascontiguousarray(values.reshape(len(values), -1), dtype=np.float64)
+        out = np.zeros((self.n_rows, vals.shape[1]))
+        _segment_sum_to_rows(self.ptr, self.seg_row, vals, out)
+        return out[:, 0] if flat else out
 
     def row_slice(self, row: int) -> slice:
         s = self.row_seg[row]
@@ -93,6 +94,15 @@ class NeighborTable:
             z2.copy(),
             np.zeros(0),
         )
+
+
+@numba.njit(cache=True)
+def _segment_sum_to_rows(ptr, seg_row, values, out):
+    for s in range(seg_row.shape[0]):
+        row = seg_row[s]
+        for e in range(ptr[s], ptr[s + 1]):
+            for d in range(values.shape[1]):
+                out[row, d] += values[e, d]
 
 
 def segment_sum(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -1,0 +1,208 @@
+"""``swarm bench``: speed and memory of the flocking hot path, side by side with Mesa.
+
+For each N the arena is sized so a drone has about ``--neighbors`` others within its sensing
+range (density fixed), the comm graph (range links) is maintained every step and the
+DataCollector records all metrics every step: this is the product path, ``FlockingModel.step``.
+In the same run, Mesa's own ``boid_flockers`` example (imported from the installed mesa
+package, not copied) runs at N = 1,000 at the same density, and the ratio is printed.
+
+Memory is the tracemalloc peak (numpy reports its buffers to tracemalloc) over building the
+model and stepping it, divided by N. The networkx view is excluded there and measured
+separately: the time to build it lazily when read, and the per-step cost of keeping it in sync
+incrementally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SENSE_RADIUS = 5.0  # metres, the default sensing radius
+
+
+def arena_side(n_agents: int, neighbors: float, radius: float = SENSE_RADIUS) -> float:
+    """Side of the square arena giving ``neighbors`` expected neighbours within ``radius``."""
+    density = neighbors / (math.pi * radius**2)
+    return math.sqrt(n_agents / density)
+
+
+def default_steps(n_agents: int) -> int:
+    return int(max(3, min(100, 2_000_000 // n_agents)))
+
+
+def _flocking(n_agents: int, neighbors: float, **extra: Any):
+    from envs.flocking import FlockingModel
+
+    side = arena_side(n_agents, neighbors)
+    return FlockingModel(
+        n_agents=n_agents, world_size=side, sense_radius=SENSE_RADIUS, rng=0, **extra
+    )
+
+
+def bench_flocking(n_agents: int, steps: int, neighbors: float = 10.0) -> dict[str, Any]:
+    """Time FlockingModel.step (boids, comm graph, metrics) and measure peak memory."""
+    model = _flocking(n_agents, neighbors)
+    model.step()  # warm-up: numba kernels load from cache or compile here
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        model.step()
+        times.append(time.perf_counter() - t0)
+    per_step = float(np.median(times))
+    mean_neighbors = model.engine.neighbors.n_edges / max(n_agents, 1)
+    del model
+    gc.collect()
+    tracemalloc.start()
+    model = _flocking(n_agents, neighbors)
+    model.step()
+    model.step()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del model
+    gc.collect()
+    return {
+        "workload": "flocking (ours)",
+        "n_agents": n_agents,
+        "steps": steps,
+        "ms_per_step": 1e3 * per_step,
+        "agent_steps_per_s": n_agents / per_step,
+        "mean_neighbors": mean_neighbors,
+        "peak_bytes_per_agent": peak / n_agents,
+    }
+
+
+def bench_mesa_boids(n_agents: int, steps: int, neighbors: float = 10.0) -> dict[str, Any]:
+    """Mesa's boid_flockers example at the same density (vision = our sensing radius)."""
+    from mesa.examples.basic.boid_flockers.model import BoidFlockers
+
+    side = arena_side(n_agents, neighbors)
+    model = BoidFlockers(
+        population_size=n_agents, width=side, height=side, vision=SENSE_RADIUS, seed=0
+    )
+    model.step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        model.step()
+        times.append(time.perf_counter() - t0)
+    per_step = float(np.median(times))
+    return {
+        "workload": "mesa boid_flockers",
+        "n_agents": n_agents,
+        "steps": steps,
+        "ms_per_step": 1e3 * per_step,
+        "agent_steps_per_s": n_agents / per_step,
+        "mean_neighbors": float("nan"),
+        "peak_bytes_per_agent": float("nan"),
+    }
+
+
+def bench_graph_view(n_agents: int, steps: int, neighbors: float = 10.0) -> dict[str, Any]:
+    """Cost of the networkx view: lazy build on read vs incremental sync every step."""
+    out: dict[str, Any] = {"n_agents": n_agents}
+    for mode in ("lazy", "incremental"):
+        model = _flocking(n_agents, neighbors, comm_graph_sync=mode)
+        model.step()
+        step_times, read_times = [], []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            model.step()
+            t1 = time.perf_counter()
+            graph = model.comm_graph
+            t2 = time.perf_counter()
+            step_times.append(t1 - t0)
+            read_times.append(t2 - t1)
+        out[f"{mode}_ms_per_step"] = 1e3 * float(np.median(step_times))
+        out[f"{mode}_ms_per_read"] = 1e3 * float(np.median(read_times))
+        out["edges"] = graph.number_of_edges()
+        del model, graph
+        gc.collect()
+    tracemalloc.start()
+    model = _flocking(n_agents, neighbors)
+    base, _ = tracemalloc.get_traced_memory()
+    graph = model.comm_graph
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    out["networkx_bytes_per_agent"] = (size - base) / n_agents
+    del graph, model
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1_000, 10_000, 100_000, 1_000_000],
+        help="comma-separated swarm sizes (default 1000,10000,100000,1000000)",
+    )
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default by size)")
+    parser.add_argument("--neighbors", type=float, default=10.0, help="mean neighbours in range")
+    parser.add_argument("--no-mesa", action="store_true", help="skip Mesa's boid_flockers")
+    parser.add_argument("--mesa-steps", type=int, default=5, help="timed Mesa steps")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+
+
+def _print_header() -> None:
+    print(f"{'workload':<20} {'N':>9} {'ms/step':>10} {'agent-steps/s':>15} {'B/agent':>9}")
+
+
+def main(args: argparse.Namespace) -> int:
+    rows = []
+    _print_header()
+    for n in args.sizes:
+        steps = args.steps or default_steps(n)
+        rows.append(bench_flocking(n, steps, args.neighbors))
+        _print_table_row(rows[-1])
+    ratios: dict[str, float] = {}
+    if not args.no_mesa:
+        mesa_row = bench_mesa_boids(1_000, args.mesa_steps, args.neighbors)
+        _print_table_row(mesa_row)
+        rows.append(mesa_row)
+        ours_1k = next(
+            (r for r in rows if r["n_agents"] == 1_000 and "ours" in r["workload"]), None
+        )
+        if ours_1k is not None:
+            ratios["ours_vs_mesa_at_1000"] = (
+                ours_1k["agent_steps_per_s"] / mesa_row["agent_steps_per_s"]
+            )
+    by_n = {r["n_agents"]: r for r in rows if "ours" in r["workload"]}
+    if 10_000 in by_n:
+        base = 1e3 / by_n[10_000]["agent_steps_per_s"]
+        for n, r in by_n.items():
+            if n != 10_000:
+                ratios[f"per_agent_cost_{n}_vs_10000"] = (1e3 / r["agent_steps_per_s"]) / base
+    graph_n = 10_000 if 10_000 in args.sizes else min(args.sizes)
+    graph = bench_graph_view(graph_n, min(20, args.steps or 20), args.neighbors)
+    print(
+        f"\nnetworkx view at N={graph_n:,} ({graph['edges']:,} edges): lazy build on read "
+        f"{graph['lazy_ms_per_read']:.1f} ms; incremental sync {graph['incremental_ms_per_step']:.1f}"
+        f" ms/step vs {graph['lazy_ms_per_step']:.1f} without; "
+        f"{graph['networkx_bytes_per_agent']:,.0f} B/agent when materialised"
+    )
+    if ratios:
+        print("\nratios:")
+        for k, v in ratios.items():
+            print(f"  {k}: {v:,.2f}")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"rows": rows, "ratios": ratios, "graph_view": graph}, indent=2)
+        )
+    return 0
+
+
+def _print_table_row(r: dict[str, Any]) -> None:
+    mem = r["peak_bytes_per_agent"]
+    mem_s = "-" if mem != mem else f"{mem:,.0f}"
+    print(
+        f"{r['workload']:<20} {r['n_agents']:>9,} {r['ms_per_step']:>10.2f} "
+        f"{r['agent_steps_per_s']:>15,.0f} {mem_s:>9}",
+        flush=True,
+    )

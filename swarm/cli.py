@@ -1,0 +1,193 @@
+"""The ``swarm`` command line: run, list, bench (and view, train, report as they exist).
+
+``swarm run SCENARIO`` accepts the generic options below plus one ``--field-name VALUE``
+option per field of the scenario's config class (``--sense-radius 3``), generated from the
+typed config, so the CLI can never drift from what the model accepts. Any bad option or value
+prints one line naming it and what is allowed, exits with code 2, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+from swarm.config import ConfigError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _literal(text: str) -> Any:
+    """Command-line value: JSON when it parses (numbers, true, lists, {...}), else a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse_field_options(tokens: list[str], fields: dict[str, str], where: str) -> dict[str, Any]:
+    """``--field-name value`` tokens -> {field_name: value}, rejecting unknown names."""
+    values: dict[str, Any] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--"):
+            raise ConfigError(f"{where}: unexpected argument {token!r}")
+        name, eq, inline = token[2:].partition("=")
+        field = name.replace("-", "_")
+        if field not in fields:
+            allowed = ", ".join("--" + f.replace("_", "-") for f in sorted(fields))
+            raise ConfigError(f"{where}: unknown option --{name}; allowed: {allowed}")
+        if eq:
+            values[field] = _literal(inline)
+            i += 1
+        elif i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+            values[field] = _literal(tokens[i + 1])
+            i += 2
+        else:  # a bare flag
+            values[field] = True
+            i += 1
+    return values
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, eq, raw = pair.partition("=")
+        if not eq or not key:
+            raise ConfigError(f"--set: expected key=value, got {pair!r}")
+        values[key.strip()] = _literal(raw)
+    return values
+
+
+def _default_out(scenario: str, seed: int) -> Path:
+    return Path("runs") / f"{scenario}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    from swarm import runner
+    from swarm.registry import scenario_class
+
+    target = args.target
+    if target.endswith(".toml"):
+        try:
+            from swarm.experiment import run_spec_cli
+        except ImportError:
+            raise ConfigError("run: experiment specs (.toml) are not supported yet") from None
+        return run_spec_cli(args, extra)
+    cls = scenario_class(target)
+    fields = cls.config_class.field_help()
+    config = _parse_field_options(extra, fields, f"run {target}")
+    config.update(_parse_sets(args.set or []))
+    if args.agents is not None:
+        config["n_agents"] = args.agents
+    if args.policy is not None:
+        config["policy"] = args.policy
+    if args.steps < 0:
+        raise ConfigError(f"--steps: must be >= 0 (got {args.steps})")
+    model = runner.build_model(target, config, args.seed)  # validates before anything is written
+    out = Path(args.out) if args.out else _default_out(target, args.seed)
+    result = runner.execute(model, target, args.steps, args.seed, progress=not args.quiet)
+    runner.write_run(result, out, args.format)
+    s = result.summary
+    final = ", ".join(f"{k}={v:.4g}" for k, v in s["final"].items())
+    print(
+        f"{target}: {s['n_agents']} agents x {s['steps']} steps in {s['wall_time_s']:.2f} s "
+        f"({s['agent_steps_per_s'] or 0:,.0f} agent-steps/s); {final}\nresults: {out}"
+    )
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, extra: list[str]) -> int:
+    from swarm.registry import POLICIES, SCENARIOS, policy_class, scenario_class
+
+    print("scenarios:")
+    for name in sorted(SCENARIOS):
+        doc = (scenario_class(name).__module__, scenario_class(name).__doc__ or "")
+        print(f"  {name:<16} {_first_line(sys.modules[doc[0]].__doc__ or doc[1])}")
+    print("policies:")
+    for name in sorted(POLICIES):
+        cls = policy_class(name)
+        print(f"  {name:<16} {_first_line(sys.modules[cls.__module__].__doc__ or '')}")
+    return 0
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
+    from swarm.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="swarm", description="Decentralised swarm sandbox.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run",
+        help="run a scenario (or an experiment spec .toml) headless",
+        description="Run a scenario headless. Scenario fields are options too: "
+        "--field-name VALUE (see `swarm list` and the scenario's docstring).",
+    )
+    run.add_argument("target", help="scenario name (see `swarm list`) or experiments/NAME.toml")
+    run.add_argument("--agents", type=int, help="number of agents (n_agents)")
+    run.add_argument("--steps", type=int, default=500, help="steps to run (default 500)")
+    run.add_argument("--seed", type=int, default=0, help="the run's one seed (default 0)")
+    run.add_argument("--policy", help="controller (see `swarm list`)")
+    run.add_argument("--out", help="results folder (default runs/SCENARIO-seedS-TIME)")
+    run.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a config field")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=cmd_run)
+
+    lst = sub.add_parser("list", help="list scenarios and policies")
+    lst.set_defaults(handler=cmd_list)
+
+    bench = sub.add_parser("bench", help="measure speed and memory against Mesa's boid_flockers")
+    from swarm.bench import add_arguments
+
+    add_arguments(bench)
+    bench.set_defaults(handler=cmd_bench)
+
+    for module, adder in (
+        ("swarm.viewer.cli", "add_view_parser"),
+        ("swarm.experiment", "add_report_parser"),
+        ("swarm.train", "add_train_parser"),
+    ):
+        try:
+            mod = __import__(module, fromlist=[adder])
+        except ImportError:
+            continue
+        getattr(mod, adder)(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return int(args.handler(args, extra) or 0)
+    except ConfigError as err:
+        for line in str(err).splitlines():
+            print(f"swarm {args.command}: error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"swarm {args.command}: interrupted; nothing partial was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
