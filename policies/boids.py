@@ -6,7 +6,9 @@ Each drone steers by three rules over the neighbours it senses:
 * separation: away from neighbours closer than ``separation_radius``, weighted 1/d
   (the push grows as they get closer);
 * alignment: towards the neighbours' mean velocity;
-* cohesion: towards the neighbours' mean position.
+* cohesion: towards the neighbours' mean position;
+* and, as Reynolds' boids fly between a minimum and a maximum speed, a pull towards a
+  preferred ``cruise_speed`` along the current heading.
 
 The command is an acceleration: ``w_sep * sep + w_ali * ali + w_coh * coh``. Both a
 vectorised version (:class:`Boids`, the hot path) and a per-agent one (:func:`boids_decide`,
@@ -28,6 +30,8 @@ class BoidsParams(StrictConfig):
     w_separation: float = Field(3.0, ge=0, description="weight of separation (1/s^2)")
     w_alignment: float = Field(1.0, ge=0, description="weight of alignment (1/s)")
     w_cohesion: float = Field(0.3, ge=0, description="weight of cohesion (1/s^2)")
+    cruise_speed: float = Field(1.5, ge=0, description="preferred speed (m/s); 0 disables")
+    w_speed: float = Field(1.0, ge=0, description="gain towards the preferred speed (1/s)")
 
 
 class Boids(Policy):
@@ -47,6 +51,7 @@ class Boids(Policy):
         alignment = nb.segment_sum(nb.rel_vel) / count
         cohesion = nb.segment_sum(nb.rel_pos) / count
         accel = p.w_separation * separation + p.w_alignment * alignment + p.w_cohesion * cohesion
+        accel += _cruise(obs.vel, p)
         accel[~obs.alive] = 0.0
         return accel
 
@@ -54,7 +59,7 @@ class Boids(Policy):
 def boids_decide(obs: AgentObservation, params: BoidsParams) -> np.ndarray:
     """The same rules for one drone, written plainly (the readable reference)."""
     if len(obs.dist) == 0:
-        return np.zeros(2)
+        return _cruise(obs.vel[None, :], params)[0]
     separation = np.zeros(2)
     for rel, d in zip(obs.rel_pos, obs.dist, strict=True):
         if 0 < d < params.separation_radius:
@@ -65,4 +70,14 @@ def boids_decide(obs: AgentObservation, params: BoidsParams) -> np.ndarray:
         params.w_separation * separation
         + params.w_alignment * alignment
         + params.w_cohesion * cohesion
+        + _cruise(obs.vel[None, :], params)[0]
     )
+
+
+def _cruise(vel: np.ndarray, params: BoidsParams) -> np.ndarray:
+    """Speed regulation along the heading, as Reynolds' boids keep between min and max speed."""
+    if params.cruise_speed == 0 or params.w_speed == 0:
+        return np.zeros_like(vel)
+    speed = np.sqrt((vel**2).sum(axis=1))
+    heading = vel / np.maximum(speed, 1e-12)[:, None]
+    return params.w_speed * (params.cruise_speed - speed)[:, None] * heading

@@ -147,6 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--neighbors", type=float, default=10.0, help="mean neighbours in range")
     parser.add_argument("--no-mesa", action="store_true", help="skip Mesa's boid_flockers")
     parser.add_argument("--mesa-steps", type=int, default=5, help="timed Mesa steps")
+    parser.add_argument("--mesa-size", type=int, default=1_000, help="N for the Mesa comparison")
     parser.add_argument("--json", help="also write the results to this JSON file")
 
 
@@ -163,16 +164,18 @@ def main(args: argparse.Namespace) -> int:
         _print_table_row(rows[-1])
     ratios: dict[str, float] = {}
     if not args.no_mesa:
-        mesa_row = bench_mesa_boids(1_000, args.mesa_steps, args.neighbors)
+        size = args.mesa_size
+        mesa_row = bench_mesa_boids(size, args.mesa_steps, args.neighbors)
         _print_table_row(mesa_row)
+        ours = next((r for r in rows if r["n_agents"] == size), None)
+        if ours is None:
+            ours = bench_flocking(size, default_steps(size), args.neighbors)
+            _print_table_row(ours)
+            rows.append(ours)
         rows.append(mesa_row)
-        ours_1k = next(
-            (r for r in rows if r["n_agents"] == 1_000 and "ours" in r["workload"]), None
+        ratios[f"ours_vs_mesa_at_{size}"] = (
+            ours["agent_steps_per_s"] / mesa_row["agent_steps_per_s"]
         )
-        if ours_1k is not None:
-            ratios["ours_vs_mesa_at_1000"] = (
-                ours_1k["agent_steps_per_s"] / mesa_row["agent_steps_per_s"]
-            )
     by_n = {r["n_agents"]: r for r in rows if "ours" in r["workload"]}
     if 10_000 in by_n:
         base = 1e3 / by_n[10_000]["agent_steps_per_s"]
@@ -183,8 +186,9 @@ def main(args: argparse.Namespace) -> int:
     graph = bench_graph_view(graph_n, min(20, args.steps or 20), args.neighbors)
     print(
         f"\nnetworkx view at N={graph_n:,} ({graph['edges']:,} edges): lazy build on read "
-        f"{graph['lazy_ms_per_read']:.1f} ms; incremental sync {graph['incremental_ms_per_step']:.1f}"
-        f" ms/step vs {graph['lazy_ms_per_step']:.1f} without; "
+        f"{graph['lazy_ms_per_read']:.1f} ms; incremental sync "
+        f"{graph['incremental_ms_per_step']:.1f} ms/step "
+        f"vs {graph['lazy_ms_per_step']:.1f} without; "
         f"{graph['networkx_bytes_per_agent']:,.0f} B/agent when materialised"
     )
     if ratios:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import mesa
 import networkx as nx
 import numpy as np
+from mesa.agent import AgentSet
 
 from swarm.engine import Swarm, SwarmConfig
 from swarm.observation import AgentObservation, LocalObservation
@@ -165,7 +166,7 @@ class SwarmModel(mesa.Model):
         return self._drones
 
     @property
-    def agents(self) -> mesa.AgentSet:
+    def agents(self) -> AgentSet:
         """Mesa's AgentSet of the drones, in row order."""
         self.drones  # noqa: B018 - make the handles on first access
         return super().agents

@@ -62,7 +62,8 @@ class NeighborTable:
     def segment_sum(self, values: np.ndarray) -> np.ndarray:
         """Per-row sums of a per-entry array ``(M,)`` or ``(M, D)``; rows without entries get 0."""
         flat = values.ndim == 1
-        vals = np.ascontiguousarray(values.reshape(len(values), -1), dtype=np.float64)
+        width = int(np.prod(values.shape[1:]))  # 1 for (M,)
+        vals = np.ascontiguousarray(values.reshape(values.shape[0], width), dtype=np.float64)
         out = np.zeros((self.n_rows, vals.shape[1]))
         _segment_sum_to_rows(self.ptr, self.seg_row, vals, out)
         return out[:, 0] if flat else out

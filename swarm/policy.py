@@ -37,6 +37,8 @@ class Policy:
     action_kind: ClassVar[Literal["acceleration", "velocity"]] = "acceleration"
     message_dim: ClassVar[int] = 0
     Params: ClassVar[type[StrictConfig]] = NoParams
+    # the registered scenario this controller is written for (and tested on)
+    scenario: ClassVar[str] = "flocking"
 
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):
         self.params = params if params is not None else self.Params.build(self.name, **overrides)

@@ -1,0 +1,96 @@
+"""The command line: a run writes its results; bad input is one line, exit 2, nothing written."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from swarm.cli import main
+
+
+def test_run_writes_metrics_config_and_summary(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(
+        ["run", "flocking", "--agents", "50", "--steps", "20", "--seed", "3", "--policy",
+         "vicsek", "--out", str(out), "--quiet", "--sense-radius", "4", "--set", "packet_drop=0.1"]
+    )  # fmt: skip
+    assert code == 0
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert len(metrics) == 21 and metrics["step"].tolist() == list(range(21))
+    assert {"polarization", "cohesion", "n_components"} <= set(metrics.columns)
+    config = json.loads((out / "config.json").read_text())
+    assert config["seed"] == 3 and config["config"]["n_agents"] == 50
+    assert config["config"]["sense_radius"] == 4 and config["config"]["packet_drop"] == 0.1
+    assert config["config"]["policy"] == "vicsek" and "package_version" in config
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps"] == 20 and summary["agent_steps_per_s"] > 0
+    assert summary["final"]["polarization"] == pytest.approx(metrics["polarization"].iloc[-1])
+    assert "agent-steps/s" in capsys.readouterr().out
+
+
+def test_same_seed_same_table(tmp_path):
+    for name in ("a", "b"):
+        main(["run", "flocking", "--agents", "30", "--steps", "15", "--out",
+              str(tmp_path / name), "--quiet"])  # fmt: skip
+    a = pd.read_parquet(tmp_path / "a" / "metrics.parquet")
+    b = pd.read_parquet(tmp_path / "b" / "metrics.parquet")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_csv_on_request(tmp_path):
+    out = tmp_path / "csv"
+    main(["run", "flocking", "--agents", "10", "--steps", "2", "--format", "csv", "--out",
+          str(out), "--quiet"])  # fmt: skip
+    assert len(pd.read_csv(out / "metrics.csv")) == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--policy", "magic"], "field 'policy': Value error, unknown policy; allowed: boids"),
+        (["--agents", "-5"], "field 'n_agents': Input should be greater than or equal to 1"),
+        (["--sense-radius", "far"], "field 'sense_radius': Input should be a valid number"),
+        (["--warp-drive", "1"], "unknown option --warp-drive; allowed: --algebraic-connectivity"),
+        (["--steps", "-1"], "--steps: must be >= 0"),
+        (["--set", "nonsense"], "--set: expected key=value"),
+    ],
+)
+def test_bad_options_fail_with_one_clear_line_and_write_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "never"
+    code = main(["run", "flocking", "--out", str(out), "--quiet", *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_unknown_scenario_and_usage_errors_exit_2(capsys):
+    assert main(["run", "teleport"]) == 2
+    assert "scenario: unknown 'teleport'; allowed: flocking" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_list_names_scenarios_and_policies(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "flocking" in out and "vicsek" in out and "olfati_saber" in out
+
+
+def test_rerun_replaces_the_previous_result_whole(tmp_path):
+    out = tmp_path / "demo"
+    main(["run", "flocking", "--agents", "10", "--steps", "3", "--out", str(out), "--quiet"])
+    main(["run", "flocking", "--agents", "10", "--steps", "5", "--out", str(out), "--quiet"])
+    assert len(pd.read_parquet(out / "metrics.parquet")) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no staging left behind
+
+
+def test_bench_runs_small_and_reports_ratios(tmp_path, capsys):
+    report = tmp_path / "bench.json"
+    assert main(["bench", "--sizes", "300", "--steps", "2", "--mesa-steps", "1",
+                 "--mesa-size", "300", "--json", str(report)]) == 0  # fmt: skip
+    data = json.loads(report.read_text())
+    assert data["ratios"]["ours_vs_mesa_at_300"] > 1
+    assert {r["workload"] for r in data["rows"]} == {"flocking (ours)", "mesa boid_flockers"}

@@ -1,0 +1,111 @@
+"""The cell-grid neighbour search equals an all-pairs computation, in every configuration."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from swarm.neighbors import (
+    NeighborTable,
+    brute_force_neighbors,
+    k_smallest_per_row,
+    radius_neighbors,
+    segment_sum,
+)
+
+
+def random_state(seed, n, world, n_envs=1, dead_fraction=0.0):
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, world, size=(n, 2))
+    vel = rng.normal(size=(n, 2))
+    vel[rng.random(n) < 0.1] = 0.0  # some at rest: no heading
+    alive = rng.random(n) >= dead_fraction
+    env = rng.integers(0, n_envs, size=n)
+    return pos, vel, alive, env
+
+
+def as_pairs(table: NeighborTable) -> set[tuple[int, int]]:
+    return set(zip(table.owner.tolist(), table.idx.tolist(), strict=True))
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(0, 150),
+    world=st.floats(1.0, 30.0),
+    radius=st.floats(0.05, 12.0),
+    torus=st.booleans(),
+    fov=st.sampled_from([360.0, 270.0, 90.0, 10.0]),
+    n_envs=st.integers(1, 3),
+    dead=st.sampled_from([0.0, 0.3]),
+)
+def test_cell_grid_equals_brute_force(seed, n, world, radius, torus, fov, n_envs, dead):
+    pos, vel, alive, env = random_state(seed, n, world, n_envs, dead)
+    if torus:
+        pos %= world
+    table = radius_neighbors(pos, vel, alive, env, n_envs, world, torus, radius, fov)
+    assert as_pairs(table) == brute_force_neighbors(pos, vel, alive, env, world, torus, radius, fov)
+
+
+def test_entries_carry_exact_geometry_with_torus_wrap():
+    pos = np.array([[0.2, 5.0], [9.9, 5.0], [5.0, 5.0]])
+    vel = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
+    table = radius_neighbors(pos, vel, np.ones(3, bool), np.zeros(3, np.int64), 1, 10.0, True, 1.0)
+    s = table.row_slice(0)
+    assert table.idx[s].tolist() == [1]
+    np.testing.assert_allclose(table.rel_pos[s], [[-0.3, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(table.rel_vel[s], [[-1.0, 2.0]])
+    np.testing.assert_allclose(table.dist[s], [0.3], atol=1e-12)
+    assert table.counts.tolist() == [1, 1, 0]
+
+
+def test_box_does_not_wrap():
+    pos = np.array([[0.2, 5.0], [9.9, 5.0]])
+    table = radius_neighbors(
+        pos, np.zeros((2, 2)), np.ones(2, bool), np.zeros(2, np.int64), 1, 10.0, False, 1.0
+    )
+    assert table.n_edges == 0
+
+
+def test_envs_never_meet_even_at_the_same_place():
+    pos = np.array([[1.0, 1.0], [1.0, 1.0], [1.1, 1.0]])
+    env = np.array([0, 1, 0])
+    table = radius_neighbors(pos, np.zeros((3, 2)), np.ones(3, bool), env, 2, 5.0, True, 1.0)
+    assert as_pairs(table) == {(0, 2), (2, 0)}
+
+
+def test_a_small_capacity_hint_still_gives_every_entry():
+    pos, vel, alive, env = random_state(3, 400, 10.0)
+    full = radius_neighbors(pos, vel, alive, env, 1, 10.0, True, 1.5)
+    tiny = radius_neighbors(pos, vel, alive, env, 1, 10.0, True, 1.5, capacity_hint=1)
+    assert as_pairs(full) == as_pairs(tiny)
+
+
+def test_segment_sum_matches_a_per_row_loop():
+    pos, vel, alive, env = random_state(1, 200, 8.0, dead_fraction=0.2)
+    table = radius_neighbors(pos, vel, alive, env, 1, 8.0, True, 1.2)
+    got = table.segment_sum(table.rel_pos)
+    for row in range(200):
+        expected = table.rel_pos[table.row_slice(row)].sum(axis=0)
+        np.testing.assert_allclose(got[row], expected, atol=1e-12)
+    ordered = table.to_row_order()
+    assert np.all(np.diff(table.owner[ordered]) >= 0)
+
+
+def test_plain_segment_sum_handles_empty_segments():
+    ptr = np.array([0, 2, 2, 5])
+    values = np.arange(5.0)
+    np.testing.assert_array_equal(segment_sum(ptr, values), [1.0, 0.0, 9.0])
+
+
+def test_k_smallest_per_row_is_sorted_and_padded():
+    ptr = np.array([0, 3, 3, 5])
+    key = np.array([3.0, 1.0, 2.0, 9.0, 8.0])
+    out = k_smallest_per_row(ptr, key, 2)
+    assert out.tolist() == [[1, 2], [-1, -1], [4, 3]]
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_degenerate_sizes(n):
+    pos, vel, alive, env = random_state(0, n, 5.0)
+    table = radius_neighbors(pos, vel, alive, env, 1, 5.0, True, 1.0)
+    assert table.n_edges == 0 and table.n_rows == n
