@@ -290,6 +290,12 @@ class CommGraphView:
         self._links = NeighborTable.empty(n_rows)
         self._fresh = False
 
+    def release(self) -> None:
+        """Drop the lazy view's reference to the links while new ones are being sensed."""
+        if self.mode == "lazy":
+            self._links = NeighborTable.empty(self.n_rows)
+            self._fresh = False
+
     def update(self, links: NeighborTable, alive: np.ndarray) -> None:
         self._links = links
         if self.mode == "incremental":

@@ -3,11 +3,12 @@
 Semi-implicit Euler (velocity first, then position with the new velocity), which is what a
 flight controller's inner loop does each tick and is stable for the stiff separation terms of
 flocking controllers. Walls reflect (position mirrored, normal velocity reversed); a torus
-wraps.
+wraps. One fused numba pass per step: the numpy version made five temporaries of (R, 2).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 
@@ -25,6 +26,55 @@ def velocity_command_to_accel(vel: np.ndarray, desired_vel: np.ndarray, dt: floa
     return (desired_vel - vel) / dt
 
 
+@numba.njit(cache=True)
+def _integrate(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
+    for i in range(pos.shape[0]):
+        if not alive[i]:
+            vel[i, 0] = 0.0
+            vel[i, 1] = 0.0
+            continue
+        ax = accel[i, 0]
+        ay = accel[i, 1]
+        a = np.sqrt(ax * ax + ay * ay)
+        if a > max_accel:  # never true for max_accel = inf
+            ax *= max_accel / a
+            ay *= max_accel / a
+        vx = vel[i, 0] + ax * dt
+        vy = vel[i, 1] + ay * dt
+        v = np.sqrt(vx * vx + vy * vy)
+        if v > max_speed:
+            vx *= max_speed / v
+            vy *= max_speed / v
+        x = pos[i, 0] + vx * dt
+        y = pos[i, 1] + vy * dt
+        if torus:
+            x %= world
+            y %= world
+            if x >= world:  # x % world can round up to world for tiny negative x
+                x = 0.0
+            if y >= world:
+                y = 0.0
+        else:
+            if x < 0.0:
+                x = -x
+                vx = -vx
+            elif x > world:
+                x = 2.0 * world - x
+                vx = -vx
+            if y < 0.0:
+                y = -y
+                vy = -vy
+            elif y > world:
+                y = 2.0 * world - y
+                vy = -vy
+            x = min(max(x, 0.0), world)
+            y = min(max(y, 0.0), world)
+        pos[i, 0] = x
+        pos[i, 1] = y
+        vel[i, 0] = vx
+        vel[i, 1] = vy
+
+
 def integrate(
     pos: np.ndarray,  # (R, 2) updated in place
     vel: np.ndarray,  # (R, 2) updated in place
@@ -36,20 +86,8 @@ def integrate(
     world_size: float,
     torus: bool,
 ) -> None:
-    """Advance one step in place."""
-    accel = clip_norm(np.where(alive[:, None], accel, 0.0), max_accel)
-    new_vel = clip_norm(vel + accel * dt, max_speed)
-    new_vel[~alive] = 0.0
-    vel[:] = new_vel
-    pos += vel * dt
-    if torus:
-        np.mod(pos, world_size, out=pos)
-        # np.mod can return world_size itself for tiny negative inputs
-        pos[pos >= world_size] = 0.0
-        return
-    low = pos < 0.0
-    high = pos > world_size
-    pos[low] = -pos[low]
-    pos[high] = 2.0 * world_size - pos[high]
-    np.clip(pos, 0.0, world_size, out=pos)
-    vel[low | high] *= -1.0
+    """Advance one step in place: clip acceleration, then speed, then move and bound."""
+    _integrate(
+        pos, vel, np.ascontiguousarray(accel, dtype=np.float64), alive, float(dt),
+        float(max_speed), float(max_accel), float(world_size), bool(torus),
+    )  # fmt: skip

@@ -28,7 +28,7 @@ from swarm.comm import (
 )
 from swarm.config import StrictConfig
 from swarm.dynamics import integrate
-from swarm.neighbors import NeighborTable, radius_neighbors
+from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
 from swarm.observation import LocalObservation
 from swarm.rng import derive_seed, keyed_normal
 
@@ -132,7 +132,13 @@ class SwarmConfig(StrictConfig):
 class Swarm:
     """State arrays and the step pipeline for ``n_envs`` independent arenas."""
 
-    def __init__(self, config: SwarmConfig, rng: np.random.Generator, n_envs: int = 1):
+    def __init__(
+        self,
+        config: SwarmConfig,
+        rng: np.random.Generator,
+        n_envs: int = 1,
+        scenario: Any = None,
+    ):
         self.config = config
         self.rng = rng
         self.n_envs = n_envs
@@ -143,6 +149,11 @@ class Swarm:
         self.alive = np.ones(rows, dtype=bool)  # (R,) False once crashed
         self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
         self.t = 0  # steps taken since reset
+        # per-agent task state a scenario declares at spawn (name -> (R, ...)), e.g. the value
+        # a consensus controller updates; controllers read it in ``obs.own`` and change it
+        # only through ``Policy.next_state``
+        self.agent_state: dict[str, np.ndarray] = {}
+        self.scenario = scenario  # its observe/update/knowledge hooks, when given
         # derived streams, all from the run's one generator
         self.noise_seed = derive_seed(rng)
         self.comm_seed = derive_seed(rng)
@@ -155,6 +166,9 @@ class Swarm:
         self.links = NeighborTable.empty(rows)
         self._obs: LocalObservation | None = None
         self._hint = 0
+        self._pool = BufferPool()
+        # intermediate results shared by metrics within one sensed state; cleared on sensing
+        self.scratch: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ setup
     def _make_link_model(self) -> LinkModel:
@@ -188,11 +202,16 @@ class Swarm:
     def sense(self) -> LocalObservation:
         """Sense the current state: neighbour table, links, inbox, observation."""
         c = self.config
+        # let go of the previous step's tables first, so their buffers can be reused
+        self._obs = None
+        self.scratch.clear()
+        self.neighbors = self.links = NeighborTable.empty(0)
+        self.graph_view.release()
         table = radius_neighbors(
             self.pos, self.vel, self.alive, self.env, self.n_envs, c.world_size, c.torus,
-            c.sense_radius, c.fov_deg, capacity_hint=self._hint,
+            c.sense_radius, c.fov_deg, capacity_hint=self._hint, pool=self._pool,
         )  # fmt: skip
-        self._hint = int(table.n_edges * 1.1) + 64
+        self._hint = int(table.n_edges * 1.05) + 64
         reuse = (
             c.comm_model == "range"
             and c.effective_comm_radius == c.sense_radius
@@ -205,6 +224,11 @@ class Swarm:
         )  # fmt: skip
         self.graph_view.update(self.links, self.alive)
         inbox = self.channel.inbox() if self.channel is not None else Inbox.empty(self.rows, 0)
+        own = {name: values.copy() for name, values in self.agent_state.items()}
+        known: dict[str, Any] = {}
+        if self.scenario is not None:
+            own.update(self.scenario.observe(self))
+            known = self.scenario.knowledge()
         self._obs = LocalObservation(
             step=self.t,
             dt=c.dt,
@@ -217,6 +241,8 @@ class Swarm:
             inbox=inbox,
             world_size=c.world_size,
             torus=c.torus,
+            own=own,
+            known=known,
         )
         return self._obs
 
@@ -252,6 +278,7 @@ class Swarm:
     def invalidate(self) -> None:
         """Call after editing state arrays by hand: the next read senses again."""
         self._obs = None
+        self.scratch.clear()
 
     # ------------------------------------------------------------------ acting
     def check_actions(self, actions: Any, what: str = "actions") -> np.ndarray:
@@ -271,8 +298,12 @@ class Swarm:
         actions: np.ndarray,
         action_kind: str = "acceleration",
         messages: np.ndarray | None = None,
+        state: dict[str, np.ndarray] | None = None,
     ) -> None:
-        """Move everyone with ``actions`` (R, 2), deliver ``messages``, apply faults, sense."""
+        """Move everyone with ``actions`` (R, 2), deliver ``messages``, apply faults, sense.
+
+        ``state`` holds new values of ``agent_state`` fields; crashed rows keep theirs.
+        """
         c = self.config
         actions = self.check_actions(actions)
         if action_kind == "velocity":
@@ -281,10 +312,13 @@ class Swarm:
             accel = actions
         else:
             raise ValueError(f"action_kind: {action_kind!r}; allowed: acceleration, velocity")
+        updates = self.check_state(state) if state else {}
         integrate(
             self.pos, self.vel, accel, self.alive, c.dt, c.max_speed, c.max_accel,
             c.world_size, c.torus,
         )  # fmt: skip
+        for name, values in updates.items():
+            self.agent_state[name][self.alive] = values[self.alive]
         if self.channel is not None:
             if messages is None:
                 messages = np.zeros((self.rows, self.channel.dim))
@@ -293,15 +327,35 @@ class Swarm:
             )
         self.t += 1
         self.apply_faults()
+        if self.scenario is not None:
+            self.scenario.update(self)
         self.sense()
+
+    def check_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Validate new ``agent_state`` values: known names, the same shapes."""
+        out = {}
+        for name, values in state.items():
+            if name not in self.agent_state:
+                allowed = ", ".join(sorted(self.agent_state)) or "none"
+                raise ValueError(f"state: unknown field {name!r}; this scenario has: {allowed}")
+            arr = np.asarray(values, dtype=self.agent_state[name].dtype)
+            if arr.shape != self.agent_state[name].shape:
+                raise ValueError(
+                    f"state[{name!r}]: expected shape {self.agent_state[name].shape}, "
+                    f"got {arr.shape}"
+                )
+            out[name] = arr
+        return out
 
     def step(self, policy) -> np.ndarray:
         """One full step with ``policy`` deciding; returns the actions taken."""
         obs = self.obs
-        actions = policy.act(obs)
+        actions = self.check_actions(policy.act(obs))
         messages = policy.broadcast(obs) if self.channel is not None else None
-        self.apply(actions, policy.action_kind, messages)
+        state = policy.next_state(obs)
         policy.commit(obs, actions)
+        del obs  # let the next sensing reuse this observation's buffers (halves peak memory)
+        self.apply(actions, policy.action_kind, messages, state)
         return actions
 
     # ------------------------------------------------------------------ faults

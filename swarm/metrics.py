@@ -26,42 +26,76 @@ def n_alive(engine: Swarm) -> np.ndarray:
     return _per_env_sum(engine, engine.alive.astype(float))
 
 
+@numba.njit(cache=True)
+def _moments(pos, vel, alive, env, n_envs, world, torus):
+    """Per env: alive count, summed unit headings, and the centroid (circular on a torus)."""
+    count = np.zeros(n_envs)
+    heading = np.zeros((n_envs, 2))
+    acc = np.zeros((n_envs, 4))  # torus: cos/sin sums per axis; box: coordinate sums
+    scale = 2.0 * np.pi / world
+    for i in range(pos.shape[0]):
+        if not alive[i]:
+            continue
+        e = env[i]
+        count[e] += 1.0
+        speed = np.sqrt(vel[i, 0] ** 2 + vel[i, 1] ** 2)
+        if speed > 0.0:
+            heading[e, 0] += vel[i, 0] / speed
+            heading[e, 1] += vel[i, 1] / speed
+        if torus:
+            acc[e, 0] += np.cos(pos[i, 0] * scale)
+            acc[e, 1] += np.sin(pos[i, 0] * scale)
+            acc[e, 2] += np.cos(pos[i, 1] * scale)
+            acc[e, 3] += np.sin(pos[i, 1] * scale)
+        else:
+            acc[e, 0] += pos[i, 0]
+            acc[e, 1] += pos[i, 1]
+    centre = np.zeros((n_envs, 2))
+    for e in range(n_envs):
+        if torus:
+            for k in range(2):
+                angle = np.arctan2(acc[e, 2 * k + 1], acc[e, 2 * k])
+                centre[e, k] = (angle % (2.0 * np.pi)) / scale
+        elif count[e] > 0:
+            centre[e, 0] = acc[e, 0] / count[e]
+            centre[e, 1] = acc[e, 1] / count[e]
+    spread = np.zeros(n_envs)
+    half = 0.5 * world
+    for i in range(pos.shape[0]):
+        if not alive[i]:
+            continue
+        e = env[i]
+        dx = pos[i, 0] - centre[e, 0]
+        dy = pos[i, 1] - centre[e, 1]
+        if torus:
+            dx = dx - world if dx > half else (dx + world if dx < -half else dx)
+            dy = dy - world if dy > half else (dy + world if dy < -half else dy)
+        spread[e] += np.sqrt(dx * dx + dy * dy)
+    return count, heading, spread
+
+
+def _swarm_moments(engine: Swarm):
+    if "moments" not in engine.scratch:
+        c = engine.config
+        engine.scratch["moments"] = _moments(
+            engine.pos, engine.vel, engine.alive, engine.env, engine.n_envs, c.world_size, c.torus
+        )
+    return engine.scratch["moments"]
+
+
 def polarization(engine: Swarm) -> np.ndarray:
     """Vicsek's order parameter |sum of unit headings| / n (1: aligned, ~0: disordered).
 
     Drones at rest have no heading and count as zero vectors (Vicsek et al. 1995, eq. 2).
     """
-    speed = np.sqrt((engine.vel**2).sum(axis=1))
-    unit = np.where(speed[:, None] > 0, engine.vel / np.maximum(speed, 1e-300)[:, None], 0.0)
-    unit[~engine.alive] = 0.0
-    sx = _per_env_sum(engine, unit[:, 0])
-    sy = _per_env_sum(engine, unit[:, 1])
-    n = np.maximum(n_alive(engine), 1)
-    return np.sqrt(sx**2 + sy**2) / n
+    count, heading, _ = _swarm_moments(engine)
+    return np.sqrt((heading**2).sum(axis=1)) / np.maximum(count, 1)
 
 
 def cohesion(engine: Swarm) -> np.ndarray:
     """Mean distance of alive drones to the swarm's centroid (m); circular mean on a torus."""
-    c = engine.config
-    alive = engine.alive.astype(float)
-    n = np.maximum(n_alive(engine), 1)
-    if c.torus:
-        angle = engine.pos * (2 * np.pi / c.world_size)
-        cx = _per_env_sum(engine, np.cos(angle[:, 0]) * alive)
-        sx = _per_env_sum(engine, np.sin(angle[:, 0]) * alive)
-        cy = _per_env_sum(engine, np.cos(angle[:, 1]) * alive)
-        sy = _per_env_sum(engine, np.sin(angle[:, 1]) * alive)
-        centre = np.column_stack([np.arctan2(sx, cx), np.arctan2(sy, cy)])
-        centre = np.mod(centre, 2 * np.pi) * (c.world_size / (2 * np.pi))
-    else:
-        centre = np.column_stack(
-            [_per_env_sum(engine, engine.pos[:, k] * alive) / n for k in range(2)]
-        )
-    d = engine.pos - centre[engine.env]
-    if c.torus:
-        d -= c.world_size * np.round(d / c.world_size)
-    dist = np.sqrt((d**2).sum(axis=1)) * alive
-    return _per_env_sum(engine, dist) / n
+    count, _, spread = _swarm_moments(engine)
+    return spread / np.maximum(count, 1)
 
 
 def min_separation(engine: Swarm) -> np.ndarray:

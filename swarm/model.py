@@ -126,7 +126,7 @@ class SwarmModel(mesa.Model):
         self.config = cfg if cfg is not None else self.config_class.build(self.name, **config)
         super().__init__(rng=rng)
         self.scenario = self.scenario_class(self.config)
-        self.engine = Swarm(self.config, self.rng)
+        self.engine = Swarm(self.config, self.rng, scenario=self.scenario)
         self.agent_class = agent_class
         self._drones: list[Drone] | None = None
         self.policy = self._make_policy()

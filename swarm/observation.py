@@ -9,7 +9,9 @@ comm-graph neighbours sent. It never holds the world: that is the locality contr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +34,11 @@ class LocalObservation:
     inbox: Inbox  # messages received this step
     world_size: float  # side of the (known) arena, metres
     torus: bool  # whether the arena wraps around
+    # the task's per-agent part, row i = agent i's own: engine-carried state the controller
+    # updates (a consensus value) and the scenario's readings at i (a signal at i's position)
+    own: Mapping[str, np.ndarray] = field(default_factory=dict)  # name -> (R, ...)
+    # static task facts every drone carries from take-off (the map, the shape to form)
+    known: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -57,6 +64,8 @@ class LocalObservation:
             inbox=messages.copy(),
             world_size=self.world_size,
             torus=self.torus,
+            own={name: values[row].copy() for name, values in self.own.items()},
+            known=self.known,
         )
 
 
@@ -79,3 +88,5 @@ class AgentObservation:
     inbox: np.ndarray  # (m, D)
     world_size: float
     torus: bool
+    own: Mapping[str, np.ndarray] = field(default_factory=dict)  # name -> this agent's value
+    known: Mapping[str, Any] = field(default_factory=dict)

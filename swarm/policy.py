@@ -52,8 +52,13 @@ class Policy:
         """(R, message_dim) message each agent broadcasts this step."""
         return np.zeros((obs.n, self.message_dim))
 
+    def next_state(self, obs: LocalObservation) -> dict[str, np.ndarray]:
+        """New values of engine-carried per-agent state (``obs.own`` names the scenario
+        declared), row i from row i's observation only; applied with the step's actions."""
+        return {}
+
     def commit(self, obs: LocalObservation, actions: np.ndarray) -> None:
-        """Hook called once the model applied ``actions``; update per-agent memory here."""
+        """Hook called once per step with the accepted actions, before the world moves."""
 
     def __call__(self, obs: LocalObservation) -> np.ndarray:
         return self.act(obs)
