@@ -169,6 +169,7 @@ class Swarm:
         self._pool = BufferPool()
         # intermediate results shared by metrics within one sensed state; cleared on sensing
         self.scratch: dict[str, Any] = {}
+        self.version = 0  # counts sensings: a cache key for anything derived from the state
 
     # ------------------------------------------------------------------ setup
     def _make_link_model(self) -> LinkModel:
@@ -205,6 +206,7 @@ class Swarm:
         # let go of the previous step's tables first, so their buffers can be reused
         self._obs = None
         self.scratch.clear()
+        self.version += 1
         self.neighbors = self.links = NeighborTable.empty(0)
         self.graph_view.release()
         table = radius_neighbors(

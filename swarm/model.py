@@ -184,8 +184,8 @@ class SwarmModel(mesa.Model):
     @property
     def metrics(self) -> dict[str, float]:
         """The scenario's metrics for the current state."""
-        self.engine.obs  # noqa: B018
-        key = (self.engine.t, id(self.engine._obs))
+        self.engine.obs  # noqa: B018 - sense first if the state was edited
+        key = self.engine.version
         if key != self._metrics_at:
             values = self.scenario.metrics(self.engine)
             self._metrics = {k: float(v[0]) for k, v in values.items()}
