@@ -22,7 +22,11 @@ class ConfigError(ValueError):
 class StrictConfig(BaseModel):
     """Base for every configuration: unknown keys are errors, assignments are validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    # inf is a meaningful setting (max_accel = inf: kinematic drones); JSON has no inf, so it
+    # is written as the string "Infinity", which reads back as inf
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, ser_json_inf_nan="strings"
+    )
 
     @classmethod
     def build(cls, where: str = "config", **values: Any) -> StrictConfig:

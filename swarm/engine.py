@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import networkx as nx
 import numpy as np
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from swarm.comm import (
     TOPOLOGIES,
@@ -94,11 +94,24 @@ class SwarmConfig(StrictConfig):
         False, description="also record the comm graph's algebraic connectivity (costly)"
     )
 
-    @field_validator("comm_topology")
+    @field_validator("comm_topology", mode="before")
     @classmethod
-    def _known_topology(cls, value: str | nx.Graph) -> str | nx.Graph:
+    def _known_topology(cls, value: Any) -> str | nx.Graph:
+        if isinstance(value, dict) and set(value) == {"nodes", "edges"}:  # as serialised
+            graph = nx.Graph()
+            graph.add_nodes_from(value["nodes"])
+            graph.add_edges_from(value["edges"])
+            return graph
         if isinstance(value, str) and value not in TOPOLOGIES:
             raise ValueError(f"must be an nx.Graph or one of {', '.join(TOPOLOGIES)}")
+        if not isinstance(value, str | nx.Graph):
+            raise ValueError(f"must be an nx.Graph or one of {', '.join(TOPOLOGIES)}")
+        return value
+
+    @field_serializer("comm_topology")
+    def _graph_as_lists(self, value: str | nx.Graph) -> str | dict[str, list]:
+        if isinstance(value, nx.Graph):
+            return {"nodes": sorted(value.nodes), "edges": sorted(map(sorted, value.edges))}
         return value
 
     @field_validator("policy")

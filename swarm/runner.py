@@ -13,6 +13,7 @@ validates its config (raising :class:`~swarm.config.ConfigError`), has ``config`
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def execute(model: Any, scenario: str, steps: int, seed: int, progress: bool = F
         model.step()
     wall = time.perf_counter() - start
     frame = model.datacollector.get_model_vars_dataframe().reset_index(names="step")
-    resolved = model.config.model_dump(mode="json")
+    resolved = json.loads(model.config.model_dump_json())  # inf as "Infinity", graphs as lists
     resolved_config = {
         "scenario": scenario,
         "seed": seed,

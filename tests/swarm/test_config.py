@@ -24,3 +24,17 @@ from swarm.config import ConfigError
 def test_bad_values_name_the_field(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         FlockingModel(rng=0, **kwargs)
+
+
+def test_resolved_config_round_trips_through_json_with_inf():
+    import json
+
+    from envs.flocking import FlockingConfig
+
+    import networkx as nx
+
+    config = FlockingConfig(max_accel=float("inf"), crash_at={3: [1]})
+    assert FlockingConfig(**json.loads(config.model_dump_json())) == config
+    ring = FlockingConfig(n_agents=6, comm_model="fixed", comm_topology=nx.cycle_graph(6))
+    back = FlockingConfig(**json.loads(ring.model_dump_json()))
+    assert nx.utils.graphs_equal(back.comm_topology, ring.comm_topology)
