@@ -14,12 +14,23 @@ from swarm.config import ConfigError
 
 SCENARIOS: dict[str, str] = {
     "flocking": "envs.flocking:FlockingModel",
+    "consensus": "envs.consensus:ConsensusModel",
+    "coverage": "envs.coverage:CoverageModel",
+    "search": "envs.search:SearchModel",
 }
 
 POLICIES: dict[str, str] = {
     "boids": "policies.boids:Boids",
     "vicsek": "policies.vicsek:Vicsek",
     "olfati_saber": "policies.olfati_saber:OlfatiSaber",
+    "average_consensus": "policies.average_consensus:AverageConsensus",
+    "max_consensus": "policies.max_consensus:MaxConsensus",
+    "rendezvous": "policies.rendezvous:Rendezvous",
+    "lloyd": "policies.lloyd:Lloyd",
+    "random_walk": "policies.random_walk:RandomWalk",
+    "stigmergy": "policies.stigmergy:Stigmergy",
+    "pso": "policies.pso:PSO",
+    "cbba": "policies.cbba:CBBA",
 }
 
 

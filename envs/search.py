@@ -1,0 +1,218 @@
+"""Search and rescue: targets hidden in a region; drones with short-range sensors must find
+them all.
+
+Version ``v0``.
+
+=================  =====================================================================
+Agents             ``n_agents`` drones, spawned in the square of side ``spawn_extent``
+                   at the (0, 0) corner (a base; default the whole region)
+Region             the arena, a box of side ``world_size``
+Targets            ``n_targets`` points, uniform in the region, unknown to the drones; one is
+                   found when an alive drone comes within ``detect_radius``. Each emits a
+                   signal ``exp(-d^2 / (2 signal_sigma^2))`` (summed over targets) that a
+                   drone measures at its own position with Gaussian noise ``signal_noise``
+Marks              the region is a grid of ``mark_cell`` squares; a drone entering a cell
+                   marks it (a count), and reads the marks of the 3 x 3 cells around its own
+                   (stigmergy: written and read only where the drone is)
+Readings           ``obs.own["signal"]`` (R,), ``obs.own["marks"]`` (R, 3, 3) (``inf`` outside
+                   the region); ``obs.known``: ``detect_radius``, ``mark_cell``
+Default policy     ``random_walk`` (baseline); also ``stigmergy`` (node counting),
+                   ``pso`` (particle swarm on the signal), ``cbba`` (regions allocated by a
+                   consensus-based auction, each swept with a lawnmower path)
+Metrics            fraction_found; time_to_find_all (s, NaN until all are found);
+                   area_visited (share of mark cells entered); revisit_ratio (cell entries
+                   into an already marked cell / all entries); n_components; n_alive
+=================  =====================================================================
+
+Arguments are the fields of :class:`SearchConfig` plus ``rng`` (the seed). Example::
+
+    from envs.search import SearchModel
+    model = SearchModel(n_agents=8, world_size=40, n_targets=12, policy="cbba", rng=1)
+    while model.metrics["fraction_found"] < 1:
+        model.step()
+    model.metrics["time_to_find_all"]
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from swarm import metrics as m
+from swarm.engine import Swarm, SwarmConfig
+from swarm.model import SwarmModel
+from swarm.rng import derive_seed, keyed_normal
+from swarm.scenario import Scenario
+
+
+class SearchConfig(SwarmConfig):
+    """Engine settings (see :class:`SwarmConfig`) with the search task's own fields."""
+
+    policy: str = Field("random_walk", description="controller name (see `swarm list`)")
+    boundary: Literal["torus", "box"] = Field(
+        "box", description="the search region is a box with walls"
+    )
+    initial_speed: float = Field(0.0, ge=0, description="spawn speed (m/s)")
+    spawn_extent: float | None = Field(
+        None,
+        gt=0,
+        description="side of the base square at (0, 0) drones start from (m); default the "
+        "whole region",
+    )
+    n_targets: int = Field(10, ge=1, description="number of hidden targets")
+    detect_radius: float | None = Field(
+        None, gt=0, description="a target within this range is found (m); default sense_radius"
+    )
+    signal_sigma: float | None = Field(
+        None, gt=0, description="width of each target's signal (m); default world_size / 4"
+    )
+    signal_noise: float = Field(0.0, ge=0, description="std of the signal reading's noise")
+    mark_cell: float | None = Field(
+        None,
+        gt=0,
+        description="side of a mark cell (m); default detect_radius / 2, so the 3 x 3 cells a "
+        "drone reads lie within about its detection range",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchConfig:
+        if self.boundary != "box":
+            raise ValueError("boundary: search needs 'box' (the region has edges)")
+        if self.spawn_extent is not None and self.spawn_extent > self.world_size:
+            raise ValueError(
+                f"spawn_extent ({self.spawn_extent}) must be <= world_size ({self.world_size})"
+            )
+        if self.world_size / self.cell > 1000:
+            raise ValueError(f"mark_cell: {self.cell} m gives over 1000 cells per side")
+        return self
+
+    @property
+    def detect(self) -> float:
+        return self.detect_radius if self.detect_radius is not None else self.sense_radius
+
+    @property
+    def cell(self) -> float:
+        return self.mark_cell if self.mark_cell is not None else self.detect / 2
+
+
+class Search(Scenario):
+    """Hide targets, count marks, report how fast the targets are found."""
+
+    name = "search"
+
+    def __init__(self, config: SearchConfig):
+        super().__init__(config)
+        self.per_side = max(1, int(np.ceil(config.world_size / config.cell)))
+        self.targets = np.zeros((0, config.n_targets, 2))  # (E, T, 2) metres
+        self.found_at = np.zeros((0, config.n_targets), dtype=np.int64)  # (E, T) step; -1
+        self.marks = np.zeros((0, self.per_side, self.per_side))  # (E, G, G) entries per cell
+        self.last_cell = np.zeros(0, dtype=np.int64)  # (R,) flat cell of each drone
+        self.entries = np.zeros(0)  # (E,) cell entries
+        self.revisits = np.zeros(0)  # (E,) entries into an already marked cell
+        self.noise_seed = 0
+        self.metric_functions = {
+            "fraction_found": self.fraction_found,
+            "time_to_find_all": self.time_to_find_all,
+            "area_visited": self.area_visited,
+            "revisit_ratio": self.revisit_ratio,
+            "n_components": m.n_components,
+            "n_alive": m.n_alive,
+        }
+
+    def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
+        c = self.config
+        extent = c.spawn_extent if c.spawn_extent is not None else c.world_size
+        engine.pos[rows] = rng.uniform(0.0, extent, size=(len(rows), 2))
+        heading = rng.uniform(-np.pi, np.pi, size=len(rows))
+        engine.vel[rows] = c.initial_speed * np.column_stack([np.cos(heading), np.sin(heading)])
+        E = engine.n_envs
+        self.targets = rng.uniform(0.0, c.world_size, size=(E, c.n_targets, 2))
+        self.found_at = np.full((E, c.n_targets), -1, dtype=np.int64)
+        self.marks = np.zeros((E, self.per_side, self.per_side))
+        self.entries = np.zeros(E)
+        self.revisits = np.zeros(E)
+        self.noise_seed = derive_seed(rng)
+        self.last_cell = np.full(engine.rows, -1, dtype=np.int64)
+        self.update(engine)
+
+    def knowledge(self) -> dict[str, float]:
+        return {"detect_radius": self.config.detect, "mark_cell": self.config.cell}
+
+    # ----------------------------------------------------------------- world
+    def _cells(self, pos: np.ndarray) -> np.ndarray:
+        """(R, 2) integer mark cell of each position."""
+        return np.clip(np.floor(pos / self.config.cell).astype(np.int64), 0, self.per_side - 1)
+
+    def signal_at(self, env: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Noise-free signal strength at positions ``pos`` (R, 2) of envs ``env`` (R,)."""
+        c = self.config
+        sigma = c.signal_sigma if c.signal_sigma is not None else c.world_size / 4
+        d2 = ((pos[:, None, :] - self.targets[env]) ** 2).sum(axis=2)  # (R, T)
+        return np.exp(-d2 / (2 * sigma**2)).sum(axis=1)
+
+    def observe(self, engine: Swarm) -> dict[str, np.ndarray]:
+        c = self.config
+        rows = np.arange(engine.rows)
+        signal = self.signal_at(engine.env, engine.pos)
+        if c.signal_noise > 0:
+            signal = signal + c.signal_noise * keyed_normal(self.noise_seed, engine.t, rows)
+        cell = self._cells(engine.pos)
+        span = np.arange(-1, 2)
+        gx = cell[:, 0, None, None] + span[None, :, None]  # (R, 3, 1)
+        gy = cell[:, 1, None, None] + span[None, None, :]  # (R, 1, 3)
+        inside = (gx >= 0) & (gx < self.per_side) & (gy >= 0) & (gy < self.per_side)
+        marks = self.marks[
+            engine.env[:, None, None],
+            np.clip(gx, 0, self.per_side - 1),
+            np.clip(gy, 0, self.per_side - 1),
+        ]
+        marks = np.where(inside, marks, np.inf)
+        alive = engine.alive
+        return {
+            "signal": np.where(alive, signal, 0.0),
+            "marks": np.where(alive[:, None, None], marks, np.inf),
+        }
+
+    def update(self, engine: Swarm) -> None:
+        """Targets within detect range of an alive drone are found; drones mark new cells."""
+        c = self.config
+        E, N = engine.n_envs, engine.n_agents
+        pos = engine.pos.reshape(E, N, 2)
+        alive = engine.alive.reshape(E, N)
+        d2 = ((pos[:, :, None, :] - self.targets[:, None, :, :]) ** 2).sum(axis=3)  # (E, N, T)
+        seen = ((d2 <= c.detect**2) & alive[:, :, None]).any(axis=1)
+        self.found_at[seen & (self.found_at < 0)] = engine.t
+        cell = self._cells(engine.pos)
+        flat = cell[:, 0] * self.per_side + cell[:, 1]
+        entered = engine.alive & (flat != self.last_cell)
+        rows = np.flatnonzero(entered)
+        env = engine.env[rows]
+        before = self.marks[env, cell[rows, 0], cell[rows, 1]]
+        np.add.at(self.entries, env, 1.0)
+        np.add.at(self.revisits, env, (before > 0).astype(float))
+        np.add.at(self.marks, (env, cell[rows, 0], cell[rows, 1]), 1.0)
+        self.last_cell = np.where(engine.alive, flat, self.last_cell)
+
+    # ----------------------------------------------------------------- metrics
+    def fraction_found(self, engine: Swarm) -> np.ndarray:
+        return (self.found_at >= 0).mean(axis=1)
+
+    def time_to_find_all(self, engine: Swarm) -> np.ndarray:
+        done = (self.found_at >= 0).all(axis=1)
+        return np.where(done, self.found_at.max(axis=1) * self.config.dt, np.nan)
+
+    def area_visited(self, engine: Swarm) -> np.ndarray:
+        return (self.marks > 0).mean(axis=(1, 2))
+
+    def revisit_ratio(self, engine: Swarm) -> np.ndarray:
+        return self.revisits / np.maximum(self.entries, 1.0)
+
+
+class SearchModel(SwarmModel):
+    """Mesa model of the search scenario (see the module docstring)."""
+
+    name = "search"
+    scenario_class = Search
+    config_class = SearchConfig

@@ -1,0 +1,52 @@
+"""Stigmergic search by node counting: go where the fewest drones have been.
+
+S. Koenig, B. Szymanski, Y. Liu, "Efficient and inefficient ant coverage methods", Annals
+of Mathematics and Artificial Intelligence 31, 41-76, 2001, sec. 3 (node counting): each
+visit to a cell increments a mark on the cell; a drone moves to the neighbouring cell whose
+mark is smallest. The marks are the scenario's ``obs.own["marks"]``, a 3 x 3 block around
+the drone's own cell, written only by drones entering a cell and read only by drones next to
+it: coordination through the environment, no messages (ant-style stigmergy). Ties go to a
+keyed random choice of (seed, row, cell), fixed while the drone stays in its cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from swarm.config import StrictConfig
+from swarm.observation import LocalObservation
+from swarm.policy import Policy
+from swarm.rng import keyed_uniform
+
+# the 8 neighbouring cells of the 3 x 3 block, as (dx, dy) and flat index into it
+_MOVES = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if (dx, dy) != (0, 0)])
+_FLAT = (_MOVES[:, 0] + 1) * 3 + (_MOVES[:, 1] + 1)
+
+
+class StigmergyParams(StrictConfig):
+    speed: float | None = Field(None, gt=0, description="cruise speed (m/s); default max_speed")
+
+
+class Stigmergy(Policy):
+    name = "stigmergy"
+    citation = "Koenig, S., Szymanski, B., Liu, Y. (2001). Ann. Math. AI 31, 41-76 (node counting)."
+    action_kind = "velocity"
+    scenario = "search"
+    Params = StigmergyParams
+
+    def act(self, obs: LocalObservation) -> np.ndarray:
+        cell = obs.known["mark_cell"]
+        marks = obs.own["marks"].reshape(obs.n, 9)[:, _FLAT]  # (R, 8)
+        own_cell = np.floor(obs.pos / cell).astype(np.int64)
+        key = own_cell[:, 0] * 1_000_003 + own_cell[:, 1]
+        rows = np.arange(obs.n)
+        jitter = keyed_uniform(self.seed, rows[:, None], key[:, None], np.arange(8)[None, :])
+        choice = np.argmin(marks + 0.5 * jitter, axis=1)  # marks are integers: jitter ties only
+        goal = (own_cell + _MOVES[choice] + 0.5) * cell
+        direction = goal - obs.pos
+        norm = np.sqrt((direction**2).sum(axis=1))
+        speed = self.params.speed or obs.max_speed
+        out = speed * direction / np.maximum(norm, 1e-12)[:, None]
+        out[~obs.alive | ~np.isfinite(marks).any(axis=1)] = 0.0
+        return out
