@@ -1,0 +1,16 @@
+"""Headless experiments at scale: a TOML spec, a sweep x seeds, resumable results, plots.
+
+The pieces, in the order an experiment flows through them:
+
+* :mod:`swarm.experiments.spec`: the TOML spec (validated, ``--set`` overrides) and its
+  expansion into one :class:`~swarm.experiments.worker.RunTask` per (sweep point, seed);
+* :mod:`swarm.experiments.worker`: runs one task (a pure function of the task, so any process
+  or machine gives the same result);
+* :mod:`swarm.experiments.executors`: where the tasks run (in process, a local process pool,
+  or a Ray cluster);
+* :mod:`swarm.experiments.store`: the results folder, written run by run, atomically;
+* :mod:`swarm.experiments.report`: the summary table (mean and t confidence interval over
+  seeds) and the plots.
+
+:mod:`swarm.experiment` ties them together for ``swarm run SPEC.toml`` and ``swarm report``.
+"""

@@ -1,0 +1,125 @@
+"""The ready experiments in experiments/ reproduce their known results, on a reduced size.
+
+Each test loads the real spec file, shrinks it with the same ``--set`` overrides a user would
+type, runs it (in process) and checks the published result it reproduces.
+"""
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from swarm.experiment import run_experiment
+from swarm.experiments.spec import load_spec, plan
+from swarm.experiments.store import ResultsStore
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
+
+def run_reduced(name: str, sets: list[str], out: Path) -> pd.DataFrame:
+    """Run experiments/NAME.toml shrunk by ``sets``; the runs table, one row per run."""
+    spec = load_spec(EXPERIMENTS / f"{name}.toml", sets)
+    result = run_experiment(spec, out, "serial", progress=False)
+    assert (result.table["status"] == "ok").all(), result.table["error"].dropna().tolist()
+    assert {p.name for p in (out / "plots").iterdir()} == {p.filename for p in spec.plots}
+    return result.table
+
+
+def by_point(table: pd.DataFrame, keys: list[str], column: str) -> dict:
+    """Mean of ``column`` over seeds per value of ``keys``."""
+    return table.groupby(keys)[column].mean().to_dict()
+
+
+def test_every_ready_spec_is_valid_at_full_size():
+    specs = sorted(EXPERIMENTS.glob("*.toml"))
+    assert {p.stem for p in specs} >= {
+        "vicsek_phase_transition", "flocking_crash_robustness", "consensus_convergence",
+        "coverage_lloyd",
+    }  # fmt: skip
+    for path in specs:
+        p = plan(load_spec(path))
+        assert p.spec.reproduces and p.spec.plots and len(p.tasks) >= 10, path.name
+
+
+def test_vicsek_phase_transition_order_falls_with_noise_and_rises_with_density(tmp_path):
+    """Vicsek et al. 1995, Fig. 2: v_a ~ 1 at low noise, ~0 at high noise, continuous in
+    between; at eta = 2, N = 100, rho = 4: v_a ~ 0.8 (Fig. 2a); a sparser system is less
+    ordered at the same noise (Fig. 2b)."""
+    dense, sparse = 5.0, 14.142135623730951  # rho = 100 / L^2 = 4 and 0.5
+    table = run_reduced(
+        "vicsek_phase_transition",
+        ["parameters.n_agents=100", "steps=400", "seeds=2",
+         f"sweep.points=[{{world_size={dense}}}, {{world_size={sparse}}}]",
+         "sweep.grid.policy_params.eta=[0.5, 2.0, 3.5, 5.0]"],
+        tmp_path,
+    )  # fmt: skip
+    va = by_point(table, ["world_size", "policy_params.eta"], "tail_polarization")
+    curve = [va[(dense, eta)] for eta in (0.5, 2.0, 3.5, 5.0)]
+    assert curve[0] > 0.95 and curve[-1] < 0.25
+    assert all(a > b + 0.1 for a, b in itertools.pairwise(curve))  # falls with noise
+    assert 0.7 < va[(dense, 2.0)] < 0.9
+    assert va[(dense, 2.0)] > va[(sparse, 2.0)] + 0.3
+    assert va[(sparse, 5.0)] < 0.25
+
+
+def test_flocking_degrades_gracefully_with_the_fraction_of_crashed_drones(tmp_path):
+    """Exactly N (1 - f) drones survive; the flock's order holds for a quarter crashed and
+    falls once the survivors' density nears the critical one (Vicsek et al. 1995, Fig. 2b);
+    the comm graph fragments."""
+    table = run_reduced(
+        "flocking_crash_robustness",
+        ["parameters.n_agents=200", "parameters.world_size=7.0710678", "steps=600",
+         "faults.crash_step=200", "seeds=2", "sweep.grid.crash_fraction=[0.0, 0.25, 0.9]"],
+        tmp_path,
+    )  # fmt: skip
+    assert (table["final_n_alive"] == (200 * (1 - table["crash_fraction"])).round()).all()
+    va = by_point(table, ["crash_fraction"], "tail_polarization")
+    parts = by_point(table, ["crash_fraction"], "tail_n_components")
+    assert va[0.0] > 0.75 and va[0.25] > va[0.0] - 0.05
+    assert va[0.9] < va[0.0] - 0.15
+    assert parts[0.9] > parts[0.0]
+    series = ResultsStore(tmp_path).series(table["run_id"].iloc[-1])
+    assert series.loc[series["step"] < 200, "n_alive"].eq(200).all()
+    assert series.loc[series["step"] >= 200, "n_alive"].eq(20).all()
+
+
+def test_consensus_converges_at_one_minus_eps_times_algebraic_connectivity(tmp_path):
+    """Olfati-Saber, Fax, Murray 2007: on a fixed connected graph the disagreement decays at
+    the rate 1 - eps lambda_2. lambda_2 of 16 nodes: ring 2 (1 - cos(2 pi / 16)), 4 x 4 grid
+    2 (1 - cos(pi / 4)), star 1, complete 16."""
+    table = run_reduced(
+        "consensus_convergence",
+        ["steps=300", "seeds=1", 'sweep.grid.comm_topology=["ring", "grid", "star", "complete"]'],
+        tmp_path,
+    )
+    eps = 0.05
+    expected = {
+        "ring": 2 * (1 - math.cos(2 * math.pi / 16)),
+        "grid": 2 * (1 - math.cos(math.pi / 4)),
+        "star": 1.0,
+        "complete": 16.0,
+    }
+    lam = by_point(table, ["comm_topology"], "final_algebraic_connectivity")
+    rate = by_point(table, ["comm_topology"], "rate_disagreement")
+    for topology, lambda_2 in expected.items():
+        assert lam[topology] == pytest.approx(lambda_2, rel=1e-6)
+        assert rate[topology] == pytest.approx(1 - eps * lambda_2, abs=2e-3), topology
+    assert rate["ring"] > rate["grid"] > rate["star"] > rate["complete"]
+
+
+def test_lloyd_coverage_cost_never_increases_and_nears_the_hexagonal_bound(tmp_path):
+    """Cortés et al. 2004: Lloyd descent never increases the locational cost H; the centroidal
+    Voronoi configuration it reaches costs at least the hexagonal lattice's
+    5 / (18 sqrt 3) A / N (Newman 1982) and, in a square, within ~10% of it."""
+    table = run_reduced("coverage_lloyd", ["seeds=1", "sweep.grid.n_agents=[8, 16]"], tmp_path)
+    area = 20.0**2
+    bound = 5 / (18 * math.sqrt(3))
+    for _, run in table.iterrows():
+        cost = ResultsStore(tmp_path).series(run["run_id"])["locational_cost"].to_numpy()
+        assert np.diff(cost).max() <= 1e-9 * cost[0]  # non-increasing
+        assert cost[-1] < cost[0] / 10
+        scaled = run["final_locational_cost"] * run["n_agents"] / area
+        assert bound <= scaled < 1.1 * bound
