@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a scenario (or an experiment spec .toml) headless",
         description="Run a scenario headless. Scenario fields are options too: "
         "--field-name VALUE (see `swarm list` and the scenario's docstring).",
+        epilog="With an experiment spec (experiments/NAME.toml): --executor local|serial|ray, "
+        "--workers N, --address ADDR (Ray), --resume, --no-plots, --out DIR, and "
+        "--set key=value to override any spec field (dotted keys, e.g. --set seeds=3).",
     )
     run.add_argument("target", help="scenario name (see `swarm list`) or experiments/NAME.toml")
     run.add_argument("--agents", type=int, help="number of agents (n_agents)")

@@ -135,9 +135,15 @@ def sweep_plot(
         low = part[f"{plot.y}_low"].to_numpy(dtype=float)
         high = part[f"{plot.y}_high"].to_numpy(dtype=float)
         label = _label(dict(zip(others, key, strict=True))) if others else "measured"
-        (line,) = axes.plot(x, mean, marker="o", label=label)
-        if np.isfinite(low).any():
-            axes.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        if plot.x in swept:  # a swept parameter: a curve with a confidence band
+            (line,) = axes.plot(x, mean, marker="o", label=label)
+            if np.isfinite(low).any():
+                axes.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        else:  # x is itself measured: points with error bars, no line drawn between them
+            axes.errorbar(
+                x, mean, yerr=[mean - low, high - mean] if np.isfinite(low).any() else None,
+                fmt="o", capsize=3, label=label,
+            )  # fmt: skip
     if plot.reference is not None:
         ref = plot.reference
         lo, hi = (
