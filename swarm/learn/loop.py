@@ -1,0 +1,270 @@
+"""The training loop every trainer plug-in shares: updates, metrics, checkpoints, resume.
+
+A run folder ``runs/NAME`` holds ``job.json`` (the invocation), ``metrics.parquet`` (one row
+per PPO update), ``checkpoints/update_NNNNNN.pt`` every ``checkpoint_every`` updates and at
+the end, and ``summary.json``.
+
+Every update starts from a fresh reset of the environments, seeded by (seed, update, rank),
+and draws its action noise and minibatches from a generator seeded the same way. An update is
+therefore a pure function of the parameters, the optimiser state and its index, so resuming
+from a checkpoint continues exactly as the uninterrupted run would have (tested), and each
+rank steps its own environments with distinct seeds. The rollout length (``rollout_steps``)
+is the longest episode a policy is trained on; make it at least the env's episode length.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import Field
+from tqdm.auto import tqdm
+
+from swarm.config import ConfigError, StrictConfig
+from swarm.io import write_json, write_table
+from swarm.learn.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from swarm.learn.envs import TrainEnv, make_train_env
+from swarm.learn.nets import ActorCritic, NetSpec
+from swarm.learn.ppo import PPOConfig, Strategy, collect_rollout, minibatch_plan, ppo_update
+
+# fields of a job that must match a checkpoint for it to be resumed
+_RESUME_KEYS = ("scenario", "env_config", "algo", "actor", "num_envs", "seed", "hidden",
+                "message_dim", "max_senders", "ppo", "trainer", "diloco")  # fmt: skip
+
+
+class DiLoCoConfig(StrictConfig):
+    """DiLoCo's outer loop (Douillard et al. 2023, "DiLoCo: Distributed Low-Communication
+    Training of Language Models", arXiv:2311.08105, Algorithm 1)."""
+
+    inner_steps: int | None = Field(
+        None, ge=1, description="H: inner steps per outer step (default: one per PPO update)"
+    )
+    outer_lr: float = Field(0.7, gt=0, description="outer learning rate (paper: 0.7)")
+    outer_momentum: float = Field(0.9, ge=0, lt=1, description="outer momentum (paper: 0.9)")
+    nesterov: bool = Field(True, description="Nesterov momentum in the outer step")
+    inner_optimizer: Literal["adamw", "sgd"] = Field(
+        "adamw", description="inner optimiser (paper: AdamW; sgd for the equivalence test)"
+    )
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay of the inner steps")
+
+
+class TrainJob(StrictConfig):
+    """One training run, as the ``swarm train`` command line describes it."""
+
+    scenario: str = Field(description="registered scenario to train on")
+    env_config: dict[str, Any] = Field(default_factory=dict, description="scenario config")
+    algo: Literal["ippo", "mappo"] = Field("ippo", description="critic: local or centralised")
+    actor: Literal["mlp", "gnn"] = Field("mlp", description="actor architecture")
+    trainer: str = Field("local", description="entry point in the swarm.trainers group")
+    total_steps: int = Field(ge=1, description="environment steps over all envs and ranks")
+    num_envs: int = Field(16, ge=1, description="environments over all ranks")
+    seed: int = Field(0, ge=0, description="the run's one seed")
+    out: str = Field(description="run folder")
+    checkpoint_every: int = Field(10, ge=1, description="updates between checkpoints")
+    resume: bool = Field(False, description="continue from the latest checkpoint in out")
+    nproc: int = Field(1, ge=1, description="ranks on this machine (ddp, diloco)")
+    hidden: int = Field(64, ge=1, description="hidden layer width")
+    message_dim: int = Field(8, ge=1, description="learned message size (gnn)")
+    max_senders: int = Field(6, ge=1, description="messages read per step (gnn)")
+    threads: int = Field(1, ge=1, description="torch threads per rank")
+    progress: bool = Field(True, description="show a progress bar")
+    ppo: PPOConfig = Field(default_factory=PPOConfig, description="PPO settings")
+    diloco: DiLoCoConfig = Field(default_factory=DiLoCoConfig, description="DiLoCo settings")
+
+
+class TrainStrategy(Strategy):
+    """A trainer's part in the loop: ranks, the model wrapper, reductions, extra state.
+
+    The base is one process; ``ddp`` and ``diloco`` override what they change.
+    """
+
+    rank: int = 0
+    world_size: int = 1
+
+    def setup(
+        self, model: ActorCritic, job: TrainJob
+    ) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        """(module the loss is computed through, optimiser)."""
+        return model, torch.optim.Adam(model.parameters(), lr=job.ppo.learning_rate, eps=1e-5)
+
+    def comm_bytes(self) -> int:
+        """Bytes this rank has all-reduced for training so far."""
+        return 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Extra state a checkpoint must carry (DiLoCo: outer optimiser, inner states)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
+
+
+def job_seed(*keys: int) -> int:
+    """A 63-bit seed from (seed, update, rank, purpose): distinct streams, no overlap."""
+    return int(np.random.SeedSequence(list(keys)).generate_state(2, np.uint64)[0] >> np.uint64(1))
+
+
+def net_spec(job: TrainJob, env: TrainEnv) -> NetSpec:
+    return NetSpec(
+        obs_dim=env.obs_dim,
+        act_dim=env.act_dim,
+        state_dim=env.state_dim if job.algo == "mappo" else 0,
+        actor=job.actor,
+        critic="central" if job.algo == "mappo" else "local",
+        hidden=job.hidden,
+        message_dim=job.message_dim,
+        max_senders=job.max_senders,
+        action_low=[float(x) for x in env.action_low],
+        action_high=[float(x) for x in env.action_high],
+    )
+
+
+def updates_planned(job: TrainJob) -> int:
+    per_update = job.ppo.rollout_steps * job.num_envs
+    n = job.total_steps // per_update
+    if n < 1:
+        raise ConfigError(
+            f"total_steps: {job.total_steps} is less than one update "
+            f"(rollout_steps {job.ppo.rollout_steps} x num_envs {job.num_envs} = {per_update})"
+        )
+    return n
+
+
+def _check_resumable(saved: dict[str, Any], job: TrainJob, world_size: int, path: Path) -> None:
+    old = saved["job"]
+    new = job.model_dump(mode="json")
+    diffs = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in _RESUME_KEYS if old.get(k) != new[k]]
+    if saved.get("world_size", 1) != world_size:
+        diffs.append(f"ranks: {saved.get('world_size')} -> {world_size}")
+    if diffs:
+        raise CheckpointError(
+            f"checkpoint {path}: cannot resume with different settings: " + "; ".join(diffs)
+        )
+
+
+def train(
+    job: TrainJob,
+    strategy: TrainStrategy | None = None,
+    make_env: Callable[[int], TrainEnv] | None = None,
+) -> dict[str, Any]:
+    """Train ``job`` with ``strategy``; returns the summary (also written by rank 0).
+
+    ``make_env(n_envs)`` builds this rank's environments (default: the scenario's batched env).
+    """
+    strategy = strategy or TrainStrategy()
+    rank, world = strategy.rank, strategy.world_size
+    torch.set_num_threads(job.threads)
+    if job.num_envs % world:
+        raise ConfigError(f"num_envs: {job.num_envs} does not split evenly over {world} ranks")
+    n_updates = updates_planned(job)
+    local_envs = job.num_envs // world
+    env = (
+        make_env(local_envs)
+        if make_env
+        else make_train_env(job.scenario, local_envs, job.env_config)
+    )
+    spec = net_spec(job, env)
+    torch.manual_seed(job.seed)  # the same initial parameters on every rank
+    model = ActorCritic(spec)
+    loss_model, optimizer = strategy.setup(model, job)
+
+    out = Path(job.out)
+    ckpt_dir = out / "checkpoints"
+    start, rows = 0, []
+    if job.resume:
+        path = latest_checkpoint(ckpt_dir)
+        if path is None:
+            raise CheckpointError(f"--resume: no checkpoint in {ckpt_dir}")
+        saved = load_checkpoint(path)
+        _check_resumable(saved, job, world, path)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        strategy.load_state_dict(saved.get("strategy", {}))
+        start = int(saved["update"])
+        if (out / "metrics.parquet").exists():
+            old = pd.read_parquet(out / "metrics.parquet")
+            rows = old[old["update"] <= start].to_dict("records")
+    if rank == 0:
+        write_json(out / "job.json", job.model_dump(mode="json"))
+
+    steps_per_update = job.ppo.rollout_steps * job.num_envs
+    bar = tqdm(total=n_updates, initial=start, desc=f"train {job.scenario}", unit="update",
+               disable=not (job.progress and rank == 0), leave=False)  # fmt: skip
+    t0 = time.perf_counter()
+    update = start
+    for update in range(start + 1, n_updates + 1):
+        tick = time.perf_counter()
+        obs = env.reset(seed=job_seed(job.seed, update, rank, 0))
+        generator = torch.Generator().manual_seed(job_seed(job.seed, update, rank, 1))
+        rollout, episodes = collect_rollout(env, model, job.ppo, obs, generator)
+        plan = minibatch_plan(rollout.obs.shape[0] * rollout.obs.shape[1], job.ppo, generator)
+        stats = ppo_update(loss_model, optimizer, rollout, job.ppo, plan, strategy)
+        # team return over every rank's finished episodes
+        totals = strategy.reduce_sum(torch.tensor(
+            [sum(episodes.returns), len(episodes.returns), float(rollout.rewards.mean())],
+            dtype=torch.float64,
+        ))  # fmt: skip
+        wall = time.perf_counter() - tick
+        row = {
+            "update": update,
+            "env_steps": update * steps_per_update,
+            "agent_steps": update * steps_per_update * env.n_agents,
+            "episode_return": float(totals[0] / totals[1]) if totals[1] else math.nan,
+            "episodes": int(totals[1]),
+            "reward_mean": float(totals[2] / world),
+            **stats,
+            "comm_bytes": strategy.comm_bytes(),
+            "update_s": wall,
+            "env_steps_per_s": steps_per_update / wall,
+        }
+        rows.append(row)
+        bar.update(1)
+        bar.set_postfix(ret=f"{row['episode_return']:.3g}")
+        last = update == n_updates
+        if update % job.checkpoint_every == 0 or last:
+            extra = strategy.state_dict()  # collective under DiLoCo: every rank calls it
+            if rank == 0:
+                save_checkpoint(checkpoint_path(ckpt_dir, update), {
+                    "update": update,
+                    "env_steps": update * steps_per_update,
+                    "job": job.model_dump(mode="json"),
+                    "net_spec": spec.model_dump(mode="json"),
+                    "world_size": world,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "strategy": extra,
+                })  # fmt: skip
+                write_table(out / "metrics.parquet", pd.DataFrame(rows))
+    bar.close()
+    wall = time.perf_counter() - t0
+    done = update - start
+    summary = {
+        "scenario": job.scenario,
+        "algo": job.algo,
+        "actor": job.actor,
+        "trainer": job.trainer,
+        "ranks": world,
+        "updates": update,
+        "env_steps": update * steps_per_update,
+        "wall_time_s": wall,
+        "env_steps_per_s": done * steps_per_update / wall if wall > 0 else None,
+        "final_episode_return": rows[-1]["episode_return"] if rows else None,
+        "comm_bytes_per_rank": strategy.comm_bytes(),
+        "checkpoint": str(checkpoint_path(ckpt_dir, update)) if update else None,
+    }
+    if rank == 0:
+        write_table(out / "metrics.parquet", pd.DataFrame(rows))
+        write_json(out / "summary.json", summary)
+    return summary

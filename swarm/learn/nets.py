@@ -1,0 +1,173 @@
+"""Networks shared by every agent of a swarm (parameter sharing over the agent dimension).
+
+Every tensor carries agents as its second-to-last batch axis: observations ``(..., N, D)``,
+actions ``(..., N, A)``. The same weights act for every agent, so one network controls a swarm
+of any size, and what agent i does depends only on the rows fed for agent i:
+
+* :class:`MLPActor` reads agent i's own local observation.
+* :class:`GNNActor` also reads the messages agent i's comm-graph neighbours broadcast one step
+  earlier, each a learned function of the sender's own observation (one hop of graph
+  diffusion per control step, delayed as on a real radio: Tolstaya et al. 2019, "Learning
+  decentralized controllers for robot swarms with graph neural networks", CoRL, eq. 3).
+  Messages travel through the engine's channel when the actor runs in the ``Policy`` slot,
+  so execution is decentralised; gradients flow through the senders' message heads in
+  training, so the messages are learned.
+* The critic sees agent i's local observation (IPPO, de Witt et al. 2020) or the environment's
+  global ``state()`` next to it (MAPPO's agent-specific global state, Yu et al. 2022, sec. 4.1);
+  it is used in training only.
+
+Actions are Gaussian with a state-independent log standard deviation (Schulman et al. 2017,
+PPO's continuous-control setup); the environment receives them clipped to its action box.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+from torch.distributions import Normal
+
+from swarm.config import StrictConfig
+
+LOG_STD_INIT = -0.5  # initial log std of the action noise (std ~0.6 of a unit action box)
+
+
+class NetSpec(StrictConfig):
+    """Everything needed to rebuild a network from a checkpoint (stored as plain values)."""
+
+    obs_dim: int = Field(ge=1, description="floats in one agent's local observation")
+    act_dim: int = Field(ge=1, description="floats in one agent's action")
+    state_dim: int = Field(0, ge=0, description="floats in the env's global state (MAPPO)")
+    actor: Literal["mlp", "gnn"] = Field("mlp", description="actor architecture")
+    critic: Literal["local", "central"] = Field(
+        "local", description="local: own observation (IPPO); central: state() + own (MAPPO)"
+    )
+    hidden: int = Field(64, ge=1, description="width of every hidden layer")
+    message_dim: int = Field(8, ge=1, description="floats per learned message (gnn actor)")
+    max_senders: int = Field(
+        6, ge=1, description="messages a drone reads per step, nearest senders first (gnn)"
+    )
+    action_low: list[float] = Field(description="lower bound of the action box, per dim")
+    action_high: list[float] = Field(description="upper bound of the action box, per dim")
+
+
+def mlp(sizes: list[int], out_gain: float = 1.0) -> nn.Sequential:
+    """tanh MLP with orthogonal init (Engstrom et al. 2020: an implementation detail that
+    matters for PPO); the last layer's gain sets the initial output scale."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        linear = nn.Linear(n_in, n_out)
+        last = i == len(sizes) - 2
+        nn.init.orthogonal_(linear.weight, out_gain if last else math.sqrt(2))
+        nn.init.zeros_(linear.bias)
+        layers.append(linear)
+        if not last:
+            layers.append(nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+class MLPActor(nn.Module):
+    """Action mean from the agent's own observation."""
+
+    def __init__(self, spec: NetSpec):
+        super().__init__()
+        self.net = mlp([spec.obs_dim, spec.hidden, spec.hidden, spec.act_dim], out_gain=0.01)
+
+    def forward(self, obs: torch.Tensor, inbox: torch.Tensor | None = None,
+                inbox_mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        return self.net(obs)
+
+
+class GNNActor(nn.Module):
+    """Action mean from the own observation and the mean of the received messages."""
+
+    def __init__(self, spec: NetSpec):
+        super().__init__()
+        self.message_dim = spec.message_dim
+        self.encode = nn.Sequential(mlp([spec.obs_dim, spec.hidden], math.sqrt(2)), nn.Tanh())
+        self.message_head = nn.Sequential(mlp([spec.hidden, spec.message_dim]), nn.Tanh())
+        self.head = mlp([spec.hidden + spec.message_dim, spec.hidden, spec.act_dim], out_gain=0.01)
+
+    def message(self, obs: torch.Tensor) -> torch.Tensor:
+        """(..., N, message_dim) what each agent broadcasts, from its own observation only."""
+        return self.message_head(self.encode(obs))
+
+    def forward(self, obs: torch.Tensor, inbox: torch.Tensor | None = None,
+                inbox_mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+        """``inbox`` (..., N, K, message_dim) received messages, ``inbox_mask`` (..., N, K)."""
+        if inbox is None or inbox_mask is None:
+            received = obs.new_zeros((*obs.shape[:-1], self.message_dim))
+        else:
+            weight = inbox_mask.to(obs.dtype).unsqueeze(-1)
+            received = (inbox * weight).sum(-2) / weight.sum(-2).clamp(min=1.0)
+        return self.decide(obs, received)
+
+    def decide(self, obs: torch.Tensor, received: torch.Tensor) -> torch.Tensor:
+        """Action mean from the own observation and the mean received message (zeros when
+        nothing arrived): what runs on board, given the radio's inbox."""
+        return self.head(torch.cat([self.encode(obs), received], dim=-1))
+
+
+def gather_inbox(
+    messages: torch.Tensor, senders: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Deliver ``messages`` (B, N, M) along ``senders`` (B, N, K): in-env index of the agent
+    whose message slot k of agent n holds, -1 for an empty slot. Returns (B, N, K, M), mask."""
+    batch = torch.arange(messages.shape[0], device=messages.device).view(-1, 1, 1)
+    mask = senders >= 0
+    inbox = messages[batch, senders.clamp(min=0)]
+    return inbox * mask.unsqueeze(-1).to(inbox.dtype), mask
+
+
+class ActorCritic(nn.Module):
+    """The shared actor, its critic and the action noise, as one module (one DDP unit)."""
+
+    def __init__(self, spec: NetSpec):
+        super().__init__()
+        self.spec = spec
+        self.actor = GNNActor(spec) if spec.actor == "gnn" else MLPActor(spec)
+        critic_in = spec.obs_dim + (spec.state_dim if spec.critic == "central" else 0)
+        self.critic = mlp([critic_in, spec.hidden, spec.hidden, 1], out_gain=1.0)
+        self.log_std = nn.Parameter(torch.full((spec.act_dim,), LOG_STD_INIT))
+        self.register_buffer("action_low", torch.tensor(spec.action_low))
+        self.register_buffer("action_high", torch.tensor(spec.action_high))
+
+    # ------------------------------------------------------------------ pieces
+    def action_mean(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, N, A) from ``obs`` (B, N, D) and, for the GNN, ``msg_obs`` and ``senders``."""
+        if isinstance(self.actor, GNNActor):
+            inbox, mask = gather_inbox(self.actor.message(batch["msg_obs"]), batch["senders"])
+            return self.actor(batch["obs"], inbox, mask)
+        return self.actor(batch["obs"])
+
+    def distribution(self, batch: dict[str, torch.Tensor]) -> Normal:
+        mean = self.action_mean(batch)
+        return Normal(mean, self.log_std.exp().expand_as(mean))
+
+    def value(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, N) value of each agent's situation."""
+        x = batch["obs"]
+        if self.spec.critic == "central":
+            state = batch["state"].unsqueeze(-2).expand(*x.shape[:-1], -1)
+            x = torch.cat([state, x], dim=-1)
+        return self.critic(x).squeeze(-1)
+
+    def clip_action(self, action: torch.Tensor) -> torch.Tensor:
+        """What the environment receives: the sample clipped to the action box."""
+        return torch.maximum(torch.minimum(action, self.action_high), self.action_low)
+
+    # ------------------------------------------------------------------ one forward
+    def forward(
+        self, batch: dict[str, torch.Tensor], action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(log-prob (B, N), entropy (B, N), value (B, N)) of ``action`` (B, N, A).
+
+        One call for everything the PPO loss needs, so DistributedDataParallel sees every
+        parameter used in a single forward.
+        """
+        dist = self.distribution(batch)
+        return dist.log_prob(action).sum(-1), dist.entropy().sum(-1), self.value(batch)

@@ -1,0 +1,298 @@
+"""Proximal Policy Optimization over a batched swarm env, in the order the algorithm runs.
+
+Schulman et al. 2017, "Proximal Policy Optimization Algorithms" (arXiv:1707.06347), with the
+details of Huang et al. 2022, "The 37 Implementation Details of PPO" (ICLR blog track), for
+many agents sharing one network: every agent of every environment is a sample, and a
+minibatch is a set of whole (step, environment) snapshots, so a GNN actor always sees each
+agent's senders next to it. IPPO and MAPPO differ only in the critic (see :mod:`.nets`).
+
+1. :func:`collect_rollout`  T steps of E environments x N agents with the current policy
+2. :func:`compute_gae`      advantages by generalised advantage estimation (Schulman et al.
+                            2016, eq. 16) and the value targets they imply
+3. :func:`normalize`        advantages to zero mean and unit std over the whole rollout (of
+                            every rank: the statistics are all-reduced, so data parallel
+                            training equals one process on the whole batch)
+4. :func:`ppo_update`       epochs x minibatches of :func:`policy_loss` (clipped surrogate,
+                            PPO eq. 7), :func:`value_loss` (optionally clipped) and an entropy
+                            bonus, one optimiser step each
+
+The distributed trainers change nothing here: they wrap the model (DDP), or act after each
+optimiser step (DiLoCo), through the ``Strategy`` hooks :func:`ppo_update` calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from swarm.config import StrictConfig
+
+if TYPE_CHECKING:
+    from swarm.learn.envs import TrainEnv
+    from swarm.learn.nets import ActorCritic
+
+
+class PPOConfig(StrictConfig):
+    """PPO's hyper-parameters. Defaults follow CleanRL's continuous-control PPO."""
+
+    rollout_steps: int = Field(64, ge=1, description="steps per environment per update (T)")
+    gamma: float = Field(0.99, ge=0, le=1, description="discount factor")
+    gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE's bias/variance trade-off")
+    clip_coef: float = Field(0.2, gt=0, description="surrogate clipping range epsilon")
+    clip_value_loss: bool = Field(True, description="clip the value update like the policy's")
+    ent_coef: float = Field(0.0, ge=0, description="entropy bonus weight")
+    vf_coef: float = Field(0.5, ge=0, description="value loss weight")
+    max_grad_norm: float = Field(0.5, gt=0, description="global gradient norm clip")
+    learning_rate: float = Field(3e-4, gt=0, description="Adam step size")
+    update_epochs: int = Field(4, ge=1, description="passes over the rollout per update")
+    num_minibatches: int = Field(4, ge=1, description="minibatches per pass")
+    normalize_advantages: bool = Field(True, description="advantages to mean 0, std 1")
+
+
+# --------------------------------------------------------------------------- 1. rollout
+@dataclass
+class Rollout:
+    """One update's data: every tensor is (T, E, N, ...) except ``state`` (T, E, S)."""
+
+    obs: torch.Tensor  # (T, E, N, D) what each agent observed
+    msg_obs: torch.Tensor  # (T, E, N, D) observations its messages were composed from (t-1)
+    senders: torch.Tensor  # (T, E, N, K) long, in-env index of each received message, -1 none
+    state: torch.Tensor  # (T, E, S) global state for a centralised critic (S may be 0)
+    actions: torch.Tensor  # (T, E, N, A) sampled, before clipping to the action box
+    logprobs: torch.Tensor  # (T, E, N) log-prob of the action under the sampling policy
+    values: torch.Tensor  # (T, E, N) critic's estimate at sampling time
+    rewards: torch.Tensor  # (T, E, N) (plus gamma * V(final obs) where a time limit cut in)
+    dones: torch.Tensor  # (T, E, N) 1.0 where the transition ended the episode
+    last_value: torch.Tensor  # (E, N) critic's estimate of the state after the last step
+    advantages: torch.Tensor | None = None  # (T, E, N) filled by compute_gae
+    returns: torch.Tensor | None = None  # (T, E, N) value targets
+
+    def snapshots(self) -> dict[str, torch.Tensor]:
+        """The per-sample tensors with (T, E) merged into one axis of T*E snapshots."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "last_value" and value is not None:
+                out[f.name] = value.reshape(-1, *value.shape[2:])
+        return out
+
+
+@dataclass
+class EpisodeStats:
+    """Team returns (sum over steps of the mean reward over agents) of finished episodes."""
+
+    returns: list[float]
+    lengths: list[int]
+
+
+@torch.no_grad()
+def collect_rollout(
+    env: TrainEnv, model: ActorCritic, cfg: PPOConfig, obs: np.ndarray, generator: torch.Generator
+) -> tuple[Rollout, EpisodeStats]:
+    """Step ``env`` ``cfg.rollout_steps`` times from observation ``obs`` (E, N, D).
+
+    Action noise comes from ``generator`` only, so a rollout is a pure function of the
+    parameters, the env's seed and the generator's seed.
+    """
+    T, (E, N) = cfg.rollout_steps, obs.shape[:2]
+    K = model.spec.max_senders
+    as_tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    buf: dict[str, list[torch.Tensor]] = {name: [] for name in (
+        "obs", "msg_obs", "senders", "state", "actions", "logprobs", "values", "rewards", "dones"
+    )}  # fmt: skip
+    obs_t = as_tensor(obs)
+    msg_obs = torch.zeros_like(obs_t)  # nothing was sent before the first step
+    senders = torch.full((E, N, K), -1, dtype=torch.long)
+    team_return, length = np.zeros(E), np.zeros(E, dtype=np.int64)
+    stats = EpisodeStats([], [])
+    for _ in range(T):
+        batch = {
+            "obs": obs_t,
+            "msg_obs": msg_obs,
+            "senders": senders,
+            "state": as_tensor(env.state()),
+        }
+        dist = model.distribution(batch)
+        action = dist.mean + dist.stddev * torch.randn(dist.mean.shape, generator=generator)
+        # what the agents broadcast now arrives next step, along today's comm links
+        next_senders = torch.as_tensor(env.comm_senders(K), dtype=torch.long)
+        step = env.step(model.clip_action(action).numpy())
+        reward = as_tensor(step.reward)
+        cut = step.truncated & ~step.terminated
+        if cut.any():  # a time limit, not the task, ended it: bootstrap from the final state
+            final = {"obs": as_tensor(step.final_obs), "state": as_tensor(step.final_state)}
+            reward = reward + cfg.gamma * model.value(final) * torch.as_tensor(cut)
+        done = step.terminated | step.truncated  # (E, N)
+        for name, value in (("obs", obs_t), ("msg_obs", msg_obs), ("senders", senders),
+                            ("state", batch["state"]), ("actions", action),
+                            ("logprobs", dist.log_prob(action).sum(-1)),
+                            ("values", model.value(batch)), ("rewards", reward),
+                            ("dones", as_tensor(done))):  # fmt: skip
+            buf[name].append(value)
+        team_return += np.asarray(step.reward).mean(axis=1)
+        length += 1
+        for e in np.flatnonzero(done.all(axis=1)):
+            stats.returns.append(float(team_return[e]))
+            stats.lengths.append(int(length[e]))
+        team_return[done.all(axis=1)] = 0.0
+        length[done.all(axis=1)] = 0
+        # a reset env hears nothing from the previous episode
+        env_done = torch.as_tensor(done.all(axis=1))
+        next_senders[env_done] = -1
+        msg_obs, senders, obs_t = obs_t, next_senders, as_tensor(step.obs)
+    last = {"obs": obs_t, "state": as_tensor(env.state())}
+    rollout = Rollout(
+        **{name: torch.stack(values) for name, values in buf.items()},
+        last_value=model.value(last),
+    )
+    return rollout, stats
+
+
+# --------------------------------------------------------------------------- 2. advantages
+def compute_gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    dones: torch.Tensor,
+    last_value: torch.Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimates and value targets, (T, ...) each.
+
+    ``dones[t]`` is 1 where transition t ended its episode: nothing after it is bootstrapped.
+    delta_t = r_t + gamma * V(s_{t+1}) * (1 - done_t) - V(s_t);
+    A_t = delta_t + gamma * lambda * (1 - done_t) * A_{t+1};  returns = A + V.
+    """
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(last_value)
+    for t in reversed(range(rewards.shape[0])):
+        next_value = last_value if t == rewards.shape[0] - 1 else values[t + 1]
+        alive = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_value * alive - values[t]
+        running = delta + gamma * gae_lambda * alive * running
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+# --------------------------------------------------------------------------- 3. normalise
+ReduceSum = Callable[[torch.Tensor], torch.Tensor]  # sums a tensor over all ranks
+
+
+def normalize(x: torch.Tensor, reduce_sum: ReduceSum = lambda t: t) -> torch.Tensor:
+    """(x - mean) / (std + 1e-8), mean and (population) std over every rank's ``x``."""
+    count_sum = reduce_sum(torch.stack([x.new_tensor(float(x.numel())), x.sum()]))
+    mean = count_sum[1] / count_sum[0]
+    var = reduce_sum(((x - mean) ** 2).sum()) / count_sum[0]
+    return (x - mean) / (var.sqrt() + 1e-8)
+
+
+# --------------------------------------------------------------------------- 4. losses
+def policy_loss(
+    new_logprob: torch.Tensor, old_logprob: torch.Tensor, advantages: torch.Tensor, clip: float
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Clipped surrogate (PPO eq. 7), to minimise: -mean(min(r A, clip(r, 1-eps, 1+eps) A))."""
+    log_ratio = new_logprob - old_logprob
+    ratio = log_ratio.exp()
+    surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
+    with torch.no_grad():  # diagnostics: Schulman's low-variance KL estimator, clip fraction
+        info = {
+            "approx_kl": ((ratio - 1) - log_ratio).mean(),
+            "clip_fraction": ((ratio - 1).abs() > clip).float().mean(),
+        }
+    return -surrogate.mean(), info
+
+
+def value_loss(
+    new_value: torch.Tensor,
+    old_value: torch.Tensor,
+    returns: torch.Tensor,
+    clip: float,
+    clipped: bool = True,
+) -> torch.Tensor:
+    """0.5 * mean squared error to the returns; with ``clipped``, the larger of the errors of
+    the new value and of the old value moved at most ``clip`` (PPO2's value clipping)."""
+    unclipped = (new_value - returns) ** 2
+    if not clipped:
+        return 0.5 * unclipped.mean()
+    moved = old_value + (new_value - old_value).clamp(-clip, clip)
+    return 0.5 * torch.max(unclipped, (moved - returns) ** 2).mean()
+
+
+# --------------------------------------------------------------------------- 5. update
+class Strategy:
+    """How a trainer takes part in the update; this base is one process (``local``)."""
+
+    def reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor
+
+    def after_step(self, last_of_update: bool) -> None:
+        """Called after every optimiser step (DiLoCo's outer step hooks in here)."""
+
+
+def minibatch_plan(
+    n_samples: int, cfg: PPOConfig, generator: torch.Generator
+) -> list[list[torch.Tensor]]:
+    """Per epoch, ``num_minibatches`` disjoint index sets covering a random permutation."""
+    if n_samples < cfg.num_minibatches:
+        raise ValueError(
+            f"num_minibatches: {cfg.num_minibatches} is more than the {n_samples} "
+            "(step, env) snapshots of a rollout; lower it or raise rollout_steps/num_envs"
+        )
+    return [
+        list(torch.randperm(n_samples, generator=generator).tensor_split(cfg.num_minibatches))
+        for _ in range(cfg.update_epochs)
+    ]
+
+
+def ppo_update(
+    loss_model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    rollout: Rollout,
+    cfg: PPOConfig,
+    plan: list[list[torch.Tensor]],
+    strategy: Strategy | None = None,
+) -> dict[str, float]:
+    """Run ``plan`` (epochs of minibatch indices into the T*E snapshots); return mean stats.
+
+    ``loss_model`` is the :class:`~swarm.learn.nets.ActorCritic` or its DDP wrapper.
+    """
+    strategy = strategy or Strategy()
+    rollout.advantages, rollout.returns = compute_gae(
+        rollout.rewards, rollout.values, rollout.dones, rollout.last_value,
+        cfg.gamma, cfg.gae_lambda,
+    )  # fmt: skip
+    if cfg.normalize_advantages:
+        rollout.advantages = normalize(rollout.advantages, strategy.reduce_sum)
+    data = rollout.snapshots()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    totals: dict[str, float] = {}
+    n_steps = sum(len(epoch) for epoch in plan)
+    done = 0
+    for epoch in plan:
+        for idx in epoch:
+            mb = {name: value[idx] for name, value in data.items()}
+            logprob, entropy, value = loss_model(mb, mb["actions"])
+            pg_loss, info = policy_loss(logprob, mb["logprobs"], mb["advantages"], cfg.clip_coef)
+            v_loss = value_loss(
+                value, mb["values"], mb["returns"], cfg.clip_coef, cfg.clip_value_loss
+            )
+            entropy_mean = entropy.mean()
+            loss = pg_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * v_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            done += 1
+            strategy.after_step(last_of_update=done == n_steps)
+            for name, v in (("policy_loss", pg_loss), ("value_loss", v_loss),
+                            ("entropy", entropy_mean), *info.items()):  # fmt: skip
+                totals[name] = totals.get(name, 0.0) + float(v.detach()) / n_steps
+    targets, predicted = rollout.returns, rollout.values
+    var = targets.var()
+    totals["explained_variance"] = float(1 - (targets - predicted).var() / var) if var > 0 else 0.0
+    return totals

@@ -1,0 +1,228 @@
+"""``swarm train`` and ``swarm eval``: learn a shared policy, then set it beside a classic one.
+
+::
+
+    swarm train navigation --algo mappo --actor gnn --total-steps 200000 --num-envs 16 \\
+        --seed 0 --out runs/nav-mappo
+    swarm train navigation --trainer ddp --nproc 2 ...       # ranks started for you
+    torchrun --nproc-per-node 8 -m swarm.train navigation --trainer ddp ...   # a cluster
+    swarm train navigation ... --out runs/nav-mappo --resume  # continue from the checkpoint
+    swarm eval navigation --policy runs/nav-mappo --against random_walk --episodes 8
+
+``python -m swarm.train`` takes the same arguments as ``swarm train`` (what torchrun runs).
+Needs the ``learn`` extra (``pip install torch==2.13.0``); without it both commands say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from swarm.config import ConfigError
+
+
+def _literal(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for item in items or []:
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"{option}: expected KEY=VALUE, got {item!r}")
+        values[key.strip()] = _literal(raw)
+    return values
+
+
+def _require_torch(command: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"{command}: needs torch, the 'learn' extra: pip install torch==2.13.0 "
+            "(that exact version: other specs download several GB of CUDA builds)"
+        ) from None
+
+
+# --------------------------------------------------------------------------- train
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="registered scenario (see `swarm list`) or module:factory")
+    p.add_argument(
+        "--algo",
+        choices=["ippo", "mappo"],
+        default="ippo",
+        help="ippo: critic on the own observation; mappo: on the global state",
+    )
+    p.add_argument(
+        "--actor",
+        choices=["mlp", "gnn"],
+        default="mlp",
+        help="mlp: own observation; gnn: also messages from comm neighbours",
+    )
+    p.add_argument(
+        "--trainer",
+        default="local",
+        help="plug-in of the swarm.trainers group: local, ddp, diloco, rllib, ...",
+    )
+    p.add_argument("--nproc", type=int, default=1, help="ranks on this machine (ddp, diloco)")
+    p.add_argument(
+        "--total-steps",
+        type=int,
+        default=100_000,
+        help="environment steps over all envs and ranks (default 100000)",
+    )
+    p.add_argument("--num-envs", type=int, default=16, help="environments, all ranks (16)")
+    p.add_argument("--seed", type=int, default=0, help="the run's one seed (default 0)")
+    p.add_argument("--out", help="run folder (default runs/train-SCENARIO-ALGO-seedS)")
+    p.add_argument("--checkpoint-every", type=int, default=10, help="updates (default 10)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--rollout-steps", type=int, help="steps per env per update (PPO's T)")
+    p.add_argument("--lr", type=float, help="learning rate (default 3e-4)")
+    p.add_argument("--hidden", type=int, default=64, help="hidden layer width (default 64)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="scenario config field, e.g. --set n_agents=3",
+    )
+    p.add_argument(
+        "--ppo",
+        action="append",
+        metavar="KEY=VALUE",
+        help="PPO setting, e.g. --ppo ent_coef=0.01 (see swarm.learn.ppo.PPOConfig)",
+    )
+    p.add_argument(
+        "--diloco",
+        action="append",
+        metavar="KEY=VALUE",
+        help="DiLoCo setting: inner_steps, outer_lr, outer_momentum, ...",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")  # fmt: skip
+
+
+def job_from_args(args: argparse.Namespace) -> Any:
+    from swarm.learn.loop import TrainJob
+
+    ppo = _pairs(args.ppo, "--ppo")
+    if args.rollout_steps is not None:
+        ppo["rollout_steps"] = args.rollout_steps
+    if args.lr is not None:
+        ppo["learning_rate"] = args.lr
+    out = args.out or str(
+        Path("runs") / f"train-{args.scenario.replace(':', '-')}-{args.algo}-seed{args.seed}"
+    )
+    return TrainJob.build(
+        "train",
+        scenario=args.scenario, env_config=_pairs(args.set, "--set"), algo=args.algo,
+        actor=args.actor, trainer=args.trainer, total_steps=args.total_steps,
+        num_envs=args.num_envs, seed=args.seed, out=out,
+        checkpoint_every=args.checkpoint_every, resume=args.resume, nproc=args.nproc,
+        hidden=args.hidden, progress=not args.quiet, ppo=ppo,
+        diloco=_pairs(args.diloco, "--diloco"),
+    )  # fmt: skip
+
+
+def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
+    _require_torch("train")
+    from swarm.learn.checkpoint import latest_checkpoint
+    from swarm.learn.loop import updates_planned
+    from swarm.learn.trainers import load_trainer
+
+    job = job_from_args(args)
+    updates_planned(job)  # rejects a run shorter than one update before anything starts
+    trainer = load_trainer(job.trainer)
+    if not job.resume and latest_checkpoint(Path(job.out) / "checkpoints") is not None:
+        raise ConfigError(
+            f"--out: {job.out} already holds a training run; add --resume to continue it "
+            "or choose another --out"
+        )
+    summary = trainer.run(job)
+    if _is_rank_zero():  # one report per run, also under torchrun
+        ret = summary.get("final_episode_return")
+        print(
+            f"{job.scenario} {job.algo}/{job.actor} via {job.trainer} x{summary['ranks']}: "
+            f"{summary['updates']} updates, {summary['env_steps']:,} env steps in "
+            f"{summary['wall_time_s']:.1f} s ({(summary['env_steps_per_s'] or 0):,.0f} env "
+            f"steps/s); last episode return {ret if ret is None else f'{ret:.4g}'}; "
+            f"all-reduced {summary['comm_bytes_per_rank']:,} bytes per rank\nresults: {job.out}"
+        )
+    return 0
+
+
+def _is_rank_zero() -> bool:
+    return os.environ.get("RANK", "0") == "0"  # torchrun sets RANK in every rank it starts
+
+
+def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train",
+        help="train a shared policy with PPO (IPPO/MAPPO; MLP or GNN actor)",
+        description="Train one policy shared by every agent with PPO; metrics per update in "
+        "OUT/metrics.parquet, checkpoints in OUT/checkpoints/. Needs torch==2.13.0.",
+    )
+    add_train_arguments(p)
+    p.set_defaults(handler=cmd_train)
+    add_eval_parser(subparsers)
+    return p
+
+
+# --------------------------------------------------------------------------- eval
+def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "eval",
+        help="run a learned policy and a classic controller on the same seeds, side by side",
+        description="Run a trained policy (a run folder or checkpoint) and a classic "
+        "controller on the same seeds; print the scenario's metrics and the episode return "
+        "of both.",
+    )
+    p.add_argument("scenario", help="registered scenario the policy was trained on")
+    p.add_argument("--policy", required=True, help="run folder or checkpoint file")
+    p.add_argument(
+        "--against",
+        action="append",
+        help="classic controller(s) to compare with (see `swarm list`)",
+    )
+    p.add_argument("--episodes", type=int, default=4, help="episodes (seeds) each (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario config field")
+    p.add_argument("--out", help="also write the table here (.csv or .parquet)")  # fmt: skip
+    p.set_defaults(handler=cmd_eval)
+    return p
+
+
+def cmd_eval(args: argparse.Namespace, extra: list[str]) -> int:
+    _require_torch("eval")
+    from swarm.learn.evaluate import compare, format_table
+
+    if args.episodes < 1:
+        raise ConfigError(f"--episodes: must be >= 1 (got {args.episodes})")
+    table = compare(
+        args.scenario, Path(args.policy), args.against or [], args.episodes, args.seed,
+        _pairs(args.set, "--set"),
+    )  # fmt: skip
+    print(format_table(table))
+    if args.out:
+        from swarm.io import write_table
+
+        write_table(Path(args.out), table)
+    return 0
+
+
+# --------------------------------------------------------------------------- python -m
+def main(argv: list[str] | None = None) -> int:
+    """``python -m swarm.train ARGS`` == ``swarm train ARGS`` (what torchrun starts)."""
+    from swarm.cli import main as cli_main
+
+    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
