@@ -112,16 +112,21 @@ def cmd_list(args: argparse.Namespace, extra: list[str]) -> int:
     print("scenarios:")
     for name in sorted(SCENARIOS):
         doc = (scenario_class(name).__module__, scenario_class(name).__doc__ or "")
-        print(f"  {name:<16} {_first_line(sys.modules[doc[0]].__doc__ or doc[1])}")
-    print("policies:")
+        print(f"  {name:<18} {_first_line(sys.modules[doc[0]].__doc__ or doc[1])}")
+    print("policies (scenario they are written for):")
     for name in sorted(POLICIES):
         cls = policy_class(name)
-        print(f"  {name:<16} {_first_line(sys.modules[cls.__module__].__doc__ or '')}")
+        scenario = getattr(cls, "scenario", "")
+        summary = _first_line(sys.modules[cls.__module__].__doc__ or "")
+        print(f"  {name:<18} [{scenario}] {summary}")
     return 0
 
 
 def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
+    """The docstring's first sentence, on one line."""
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    sentence, dot, _ = paragraph.partition(". ")
+    return sentence + ("." if dot else "")
 
 
 def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
