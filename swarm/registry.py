@@ -17,6 +17,7 @@ SCENARIOS: dict[str, str] = {
     "consensus": "envs.consensus:ConsensusModel",
     "coverage": "envs.coverage:CoverageModel",
     "search": "envs.search:SearchModel",
+    "navigation": "envs.navigation:NavigationModel",
 }
 
 POLICIES: dict[str, str] = {

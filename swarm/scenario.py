@@ -18,13 +18,30 @@ vectorised over the engine's rows and environments:
 ``update(engine)`` (optional)
     Advance the task's own world once everyone moved (targets found, marks laid).
 
+Learning hooks, used by the PettingZoo and batched envs (:mod:`swarm.marl`); the defaults
+give a zero reward, terminate crashed drones only and add no task features:
+
+``observation_segments() -> [Segment]`` and ``task_features(obs) -> {name: (R, *shape)}``
+    The task's part of each drone's flat observation vector, computed from the batch of
+    *local* observations (usually from what ``observe`` put in ``obs.own``), never the world.
+``message_dim``, ``broadcast(obs) -> (R, message_dim)``, ``message_segment()`` and
+    ``read_messages(obs, receivers, messages) -> (K, *shape)``: what every drone tells its
+    comm-graph neighbours each step in the envs, and how a receiver turns a message into
+    features (e.g. an absolute position into a relative one).
+``state_segments() -> [Segment]`` and ``state_features(engine) -> {name: (E, *shape)}``
+    The task's part of the global state a centralised critic reads (landmark positions).
+``reward(engine, actions) -> (R,)`` and ``terminated(engine) -> (R,) bool``
+    Evaluated on the state after a step; rows of crashed drones are masked by the env.
+
 The Mesa model class (``SwarmModel`` subclass, two lines) ties config, scenario and engine
 together and is what the registry points to.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -33,6 +50,44 @@ from swarm import metrics as m
 
 if TYPE_CHECKING:
     from swarm.engine import Swarm, SwarmConfig
+    from swarm.observation import LocalObservation
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A named block of a flat feature vector: its shape and the range its values lie in.
+
+    Observation and state vectors are concatenations of segments, read back by name
+    (:class:`swarm.marl.Layout`), never by position.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    low: float
+    high: float
+    doc: str = ""
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def collision_counts(engine: Swarm) -> np.ndarray:
+    """(R,) number of other alive drones closer than ``collision_radius`` to each row."""
+    from swarm.neighbors import radius_neighbors
+
+    c = engine.config
+    if c.collision_radius <= 0:
+        return np.zeros(engine.rows)
+    engine.obs  # noqa: B018 - sense first if the state was edited
+    table = engine.neighbors
+    if c.fov_deg < 360.0 or c.collision_radius > c.sense_radius:
+        table = radius_neighbors(
+            engine.pos, engine.vel, engine.alive, engine.env, engine.n_envs, c.world_size,
+            c.torus, c.collision_radius,
+        )  # fmt: skip
+    close = table.dist < c.collision_radius
+    return np.bincount(table.owner[close], minlength=engine.rows).astype(np.float64)
 
 
 class Scenario:
@@ -63,6 +118,49 @@ class Scenario:
     def update(self, engine: Swarm) -> None:
         """Advance the task's world after everyone moved; nothing by default."""
 
+    # ----------------------------------------------------------------- learning hooks
+    message_dim: ClassVar[int] = 0  # floats each drone broadcasts in the envs (0: none)
+
+    def observation_segments(self) -> list[Segment]:
+        """The task's segments of the flat observation (after the engine's own); none."""
+        return []
+
+    def task_features(self, obs: LocalObservation) -> dict[str, np.ndarray]:
+        """Segment name -> (R, *shape) values, row i from row i's local observation only."""
+        return {}
+
+    def broadcast(self, obs: LocalObservation) -> np.ndarray:
+        """(R, message_dim) what each drone sends its comm neighbours this step."""
+        return np.zeros((obs.n, self.message_dim))
+
+    def message_segment(self) -> Segment:
+        """Shape and range of the features one received message becomes."""
+        return Segment("message", (self.message_dim,), -np.inf, np.inf)
+
+    def read_messages(
+        self, obs: LocalObservation, receivers: np.ndarray, messages: np.ndarray
+    ) -> np.ndarray:
+        """(K, *message_segment().shape) features of messages (K, D) received by rows
+        ``receivers`` (K,); by default the message itself."""
+        return messages
+
+    def state_segments(self) -> list[Segment]:
+        """The task's segments of the global state (after the drones' own); none."""
+        return []
+
+    def state_features(self, engine: Swarm) -> dict[str, np.ndarray]:
+        """Segment name -> (E, *shape) task state for a centralised critic."""
+        return {}
+
+    def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
+        """(R,) reward of each drone for the step just taken (``actions`` (R, 2)); zero."""
+        return np.zeros(engine.rows)
+
+    def terminated(self, engine: Swarm) -> np.ndarray:
+        """(R,) bool: the drone's episode is over; by default once it crashed."""
+        return ~engine.alive
+
+    # ----------------------------------------------------------------- metrics
     def metric_names(self) -> list[str]:
         names = list(self.metric_functions)
         if self.config.algebraic_connectivity:

@@ -1,0 +1,243 @@
+"""Cooperative navigation: N drones must cover N landmarks, each drone seeing only the
+landmarks within its sensing range and what its comm-graph neighbours tell it.
+
+Version ``v0``. The local-observation counterpart of MPE's ``simple_spread`` (Lowe et al.
+2017, "Multi-Agent Actor-Critic for Mixed Cooperative-Competitive Environments"; PettingZoo
+``mpe2.simple_spread_v3``), so results can be set beside the MARL literature. What differs:
+an MPE agent observes every landmark and every other agent; here a drone senses landmarks
+only within ``landmark_range`` (the ``landmark_slots`` nearest, with a mask) and drones only
+within ``sense_radius``, and learns the rest from messages.
+
+=================  =====================================================================
+Agents             ``n_agents`` drones (double integrators), hovering at spawn
+Landmarks          ``n_landmarks`` fixed points (default one per drone), uniform in the
+                   arena; drones spawn uniformly too (as in simple_spread)
+Arena              square of side ``world_size``, ``box`` walls by default
+Sensing            drones within ``sense_radius``; landmarks within ``landmark_range``:
+                   ``obs.own["landmark_rel_pos"]`` (R, landmark_slots, 2), nearest first,
+                   and ``obs.own["landmark_mask"]`` (R, landmark_slots), 1 where a slot holds
+                   a landmark
+Messages           in the envs every drone broadcasts, each step, the absolute position of
+                   the nearest landmark it senses, its own distance to it and a flag (0 when
+                   it senses none); a receiver reads the landmark relative to itself
+Default policy     ``random_walk`` (a baseline; learned policies are the point here)
+Metrics            coverage_cost: sum over landmarks of the distance to the nearest alive
+                   drone (m; simple_spread's negative global reward); landmarks_covered:
+                   share of landmarks with an alive drone within ``cover_radius``;
+                   collisions; n_components of the comm graph; n_alive
+=================  =====================================================================
+
+Reward (as ``simple_spread_v3`` with ``local_ratio``), for drone i of environment e:
+
+    global_e = - sum_l min_{alive j} |p_j - l|          (shared by every drone of e)
+    local_i  = - #{j : |p_j - p_i| < collision_radius}  (collisions of drone i)
+    r_i      = (1 - local_ratio) * global_e + local_ratio * local_i
+
+Episodes end at ``max_cycles`` (truncation, the env's argument); a crashed drone terminates
+(faults: ``crash_at``, ``crash_rate``), and its position no longer counts in ``global_e``.
+
+Arguments are the fields of :class:`NavigationConfig` plus ``rng`` (the seed). Example::
+
+    from envs.navigation import NavigationModel
+    model = NavigationModel(n_agents=3, rng=1)
+    model.observe().own["landmark_rel_pos"]  # (3, landmark_slots, 2)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from swarm import metrics as m
+from swarm.engine import Swarm, SwarmConfig
+from swarm.model import SwarmModel
+from swarm.observation import LocalObservation
+from swarm.scenario import Scenario, Segment, collision_counts
+
+
+class NavigationConfig(SwarmConfig):
+    """Engine settings (see :class:`SwarmConfig`) with the navigation task's own fields."""
+
+    n_agents: int = Field(3, ge=1, description="number of drones")
+    world_size: float = Field(8.0, gt=0, description="side of the square arena (m)")
+    boundary: Literal["torus", "box"] = Field(
+        "box", description="torus wraps around; box has reflecting walls"
+    )
+    max_speed: float = Field(1.5, gt=0, description="speed limit (m/s)")
+    max_accel: float = Field(3.0, gt=0, description="acceleration limit (m/s^2)")
+    initial_speed: float = Field(0.0, ge=0, description="spawn speed (m/s); drones hover")
+    sense_radius: float = Field(3.0, gt=0, description="range of the on-board sensor (m)")
+    policy: str = Field("random_walk", description="controller name (see `swarm list`)")
+    n_landmarks: int | None = Field(
+        None, ge=1, description="landmarks to cover; default one per drone"
+    )
+    landmark_range: float | None = Field(
+        None, gt=0, description="distance at which a drone senses a landmark (m); "
+        "default sense_radius",
+    )  # fmt: skip
+    landmark_slots: int = Field(
+        3, ge=1, description="nearest landmarks a drone's observation holds (masked slots)"
+    )
+    cover_radius: float = Field(
+        0.5, gt=0, description="a landmark counts as covered with a drone this close (m)"
+    )
+    local_ratio: float = Field(
+        0.5, ge=0, le=1, description="weight of the own collision penalty against the "
+        "shared coverage reward (simple_spread's local_ratio)",
+    )  # fmt: skip
+
+    @property
+    def landmark_count(self) -> int:
+        """Landmarks per environment (``n_landmarks``, default one per drone)."""
+        return self.n_landmarks if self.n_landmarks is not None else self.n_agents
+
+    @property
+    def landmark_reach(self) -> float:
+        """Range of the landmark sensor (``landmark_range``, default ``sense_radius``)."""
+        return self.landmark_range if self.landmark_range is not None else self.sense_radius
+
+
+class Navigation(Scenario):
+    """Place landmarks and drones; drones sense nearby landmarks; reward coverage."""
+
+    name = "navigation"
+    message_dim = 4  # landmark x, y (m), sender's distance to it (m), seen flag
+
+    def __init__(self, config: NavigationConfig):
+        super().__init__(config)
+        self.landmarks = np.zeros((0, config.landmark_count, 2))  # (E, L, 2) metres
+        self.metric_functions = {
+            "coverage_cost": self.coverage_cost,
+            "landmarks_covered": self.landmarks_covered,
+            "collisions": m.collisions,
+            "n_components": m.n_components,
+            "n_alive": m.n_alive,
+        }
+
+    # ----------------------------------------------------------------- world
+    def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Drones of ``rows`` uniform and hovering; new landmarks for their environments."""
+        c = self.config
+        if self.landmarks.shape[0] != engine.n_envs:
+            self.landmarks = np.zeros((engine.n_envs, c.landmark_count, 2))
+        super().spawn(engine, rows, rng)
+        envs = np.unique(engine.env[rows])
+        self.landmarks[envs] = rng.uniform(0.0, c.world_size, size=(len(envs), c.landmark_count, 2))
+
+    def _offsets(self, engine: Swarm) -> np.ndarray:
+        """(R, L, 2) landmark minus drone position (minimum image on a torus)."""
+        c = self.config
+        d = self.landmarks[engine.env] - engine.pos[:, None, :]
+        if c.torus:
+            d -= c.world_size * np.round(d / c.world_size)
+        return d
+
+    def observe(self, engine: Swarm) -> dict[str, np.ndarray]:
+        """The ``landmark_slots`` nearest landmarks within ``landmark_range`` of each drone."""
+        c = self.config
+        k = c.landmark_slots
+        d = self._offsets(engine)
+        dist = np.sqrt((d**2).sum(axis=2))  # (R, L)
+        visible = (dist <= c.landmark_reach) & engine.alive[:, None]
+        key = np.where(visible, dist, np.inf)
+        order = np.argsort(key, axis=1, kind="stable")[:, :k]  # (R, min(k, L))
+        rows = np.arange(engine.rows)[:, None]
+        rel = np.zeros((engine.rows, k, 2))
+        mask = np.zeros((engine.rows, k))
+        width = order.shape[1]
+        seen = visible[rows, order]
+        rel[:, :width] = np.where(seen[:, :, None], d[rows, order], 0.0)
+        mask[:, :width] = seen
+        return {"landmark_rel_pos": rel, "landmark_mask": mask}
+
+    def knowledge(self) -> dict[str, float]:
+        return {"landmark_range": self.config.landmark_reach}
+
+    # ----------------------------------------------------------------- learning hooks
+    def observation_segments(self) -> list[Segment]:
+        c = self.config
+        k, r = c.landmark_slots, c.landmark_reach
+        return [
+            Segment("landmark_rel_pos", (k, 2), -r, r, "sensed landmarks, nearest first (m)"),
+            Segment("landmark_mask", (k,), 0.0, 1.0, "1 where the slot holds a landmark"),
+        ]
+
+    def task_features(self, obs: LocalObservation) -> dict[str, np.ndarray]:
+        return {name: obs.own[name] for name in ("landmark_rel_pos", "landmark_mask")}
+
+    def broadcast(self, obs: LocalObservation) -> np.ndarray:
+        """Nearest sensed landmark in absolute coordinates, own distance to it, seen flag."""
+        c = self.config
+        rel = obs.own["landmark_rel_pos"][:, 0]  # (R, 2)
+        seen = obs.own["landmark_mask"][:, 0]  # (R,)
+        where = obs.pos + rel
+        if c.torus:
+            where = np.mod(where, c.world_size)
+        dist = np.sqrt((rel**2).sum(axis=1))
+        out = np.column_stack([where, dist, seen])
+        out[seen == 0] = 0.0
+        return out
+
+    def message_segment(self) -> Segment:
+        c = self.config
+        bound = max(c.world_size, c.landmark_reach)
+        return Segment(
+            "message", (4,), -bound, bound,
+            "a neighbour's landmark relative to me (m, 2), its distance to it (m), seen flag",
+        )  # fmt: skip
+
+    def read_messages(
+        self, obs: LocalObservation, receivers: np.ndarray, messages: np.ndarray
+    ) -> np.ndarray:
+        """The sender's landmark relative to the receiver's own position."""
+        c = self.config
+        rel = messages[:, :2] - obs.pos[receivers]
+        if c.torus:
+            rel -= c.world_size * np.round(rel / c.world_size)
+        seen = messages[:, 3:4]
+        return np.column_stack([rel * seen, messages[:, 2:3], seen])
+
+    def state_segments(self) -> list[Segment]:
+        c = self.config
+        return [Segment("landmarks", (c.landmark_count, 2), 0.0, c.world_size, "positions (m)")]
+
+    def state_features(self, engine: Swarm) -> dict[str, np.ndarray]:
+        return {"landmarks": self.landmarks.copy()}
+
+    def _nearest_drone(self, engine: Swarm) -> np.ndarray:
+        """(E, L) distance from each landmark to the nearest alive drone of its env (m)."""
+        c = self.config
+        E, N = engine.n_envs, engine.n_agents
+        d = self._offsets(engine)  # (R, L, 2)
+        dist = np.sqrt((d**2).sum(axis=2)).reshape(E, N, -1)
+        dist = np.where(engine.alive.reshape(E, N)[:, :, None], dist, np.inf)
+        nearest = dist.min(axis=1)
+        # nobody left to cover it: the farthest a landmark can be from anything in the arena
+        return np.where(np.isfinite(nearest), nearest, np.sqrt(2.0) * c.world_size)
+
+    def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
+        """(R,) simple_spread's reward: shared coverage plus own collisions (module doc)."""
+        c = self.config
+        shared = -self.coverage_cost(engine)[engine.env]
+        local = -collision_counts(engine)
+        reward = (1.0 - c.local_ratio) * shared + c.local_ratio * local
+        return np.where(engine.alive, reward, 0.0)
+
+    # ----------------------------------------------------------------- metrics
+    def coverage_cost(self, engine: Swarm) -> np.ndarray:
+        """(E,) sum over landmarks of the distance to the nearest alive drone (m)."""
+        return self._nearest_drone(engine).sum(axis=1)
+
+    def landmarks_covered(self, engine: Swarm) -> np.ndarray:
+        """(E,) share of landmarks with an alive drone within ``cover_radius``."""
+        return (self._nearest_drone(engine) <= self.config.cover_radius).mean(axis=1)
+
+
+class NavigationModel(SwarmModel):
+    """Mesa model of the cooperative navigation scenario (see the module docstring)."""
+
+    name = "navigation"
+    scenario_class = Navigation
+    config_class = NavigationConfig

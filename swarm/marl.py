@@ -1,0 +1,829 @@
+"""PettingZoo and batched environments over the engine: one adapter for every scenario.
+
+The env is a thin view of the same engine the Mesa model steps (:class:`~swarm.engine.Swarm`):
+the scenario spawns, the engine senses, moves, carries messages and applies faults, and the
+scenario's hooks (:mod:`swarm.scenario`) give the task's observation features, reward and
+termination. Nothing here re-implements physics or sensing.
+
+* :class:`SwarmParallelEnv` is a ``pettingzoo.ParallelEnv`` (one arena, ``n_envs = 1``);
+  the AEC env is derived from it with PettingZoo's own ``parallel_to_aec`` conversion.
+* :class:`BatchedSwarmEnv` steps E arenas x N drones in one engine call, on arrays, with
+  auto-reset. Both run :class:`_Core`, so with E = 1, the same seed and the same actions they
+  give identical observations and rewards (tested), across episode boundaries too.
+
+Observation of drone i: one flat float32 vector, a concatenation of named segments
+(:class:`Layout`; read them back with ``layout.view(obs, "neighbor_rel_pos")``, never by
+position), computed only from i's local observation (the locality contract):
+
+=================  ==============  =====================================================
+``own_pos``        (2,)            own position (m; GPS-like, in [0, world_size])
+``own_vel``        (2,)            own velocity (m/s)
+``neighbor_rel_pos`` (k, 2)        the k = ``k_neighbors`` nearest sensed drones,
+                                   position relative to own (m), nearest first
+``neighbor_rel_vel`` (k, 2)        their velocity relative to own (m/s)
+``neighbor_mask``  (k,)            1 where the slot holds a sensed drone, else 0
+``inbox``          (m, F)          m = ``inbox_slots`` messages received from comm-graph
+                                   neighbours (the nearest senders), as the scenario reads
+                                   them (only for scenarios that send messages)
+``inbox_mask``     (m,)            1 where the slot holds a message
+task segments      scenario's      ``Scenario.observation_segments()`` (e.g. landmarks)
+=================  ==============  =====================================================
+
+Empty slots and crashed drones read 0. Values are clipped to the segment's range (a noisy
+sensor saturates), so every observation lies in ``observation_space``.
+
+Actions: continuous acceleration (m/s^2), a ``Box`` ``[-a, a]^2`` with ``a = max_accel`` (or
+``2 max_speed / dt`` for kinematic drones, ``max_accel = inf``: enough to reverse at full
+speed in one step); the engine then limits the norm to ``max_accel``, so corners of the
+square are scaled down onto the disc. With ``continuous_actions=False``: ``Discrete(5)``,
+MPE's order: 0 no-op, 1 -x, 2 +x, 3 -y, 4 +y, each at acceleration ``a``. Out-of-space
+actions are rejected with an error naming the agent (``out_of_box="reject"``, the default)
+or clipped to the box (``out_of_box="clip"``); wrong keys, shapes, types and NaN are always
+rejected, and nothing is applied unless every action is valid.
+
+State (centralised critics): every drone's position (m), velocity (m/s) and alive flag, then
+the scenario's ``state_segments()``; ``state_space`` is its Box.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+import gymnasium
+import numpy as np
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+from pydantic import Field
+
+from swarm.config import ConfigError, StrictConfig
+from swarm.engine import Swarm, SwarmConfig
+from swarm.neighbors import k_smallest_per_row
+from swarm.observation import LocalObservation
+from swarm.registry import SCENARIOS, scenario_class
+from swarm.scenario import Scenario, Segment
+
+# MPE's discrete action order (mpe2 simple_env: no-op, left, right, down, up) as unit vectors
+DISCRETE_DIRECTIONS = np.array([[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
+NOISE_SIGMAS = 5.0  # observation bounds widen by this many sensor-noise standard deviations
+RENDER_SIZE = 400  # pixels per side of the fallback raster
+RENDER_FPS = 10  # frames per second of the "human" window (metadata["render_fps"])
+
+
+class EnvConfig(StrictConfig):
+    """Arguments of the env itself (the rest go to the scenario's config)."""
+
+    max_cycles: int = Field(100, ge=1, description="steps per episode before truncation")
+    continuous_actions: bool = Field(
+        True, description="Box acceleration actions; False: Discrete(5) (MPE's order)"
+    )
+    k_neighbors: int = Field(4, ge=0, description="nearest sensed drones in the observation")
+    inbox_slots: int = Field(
+        4, ge=0, description="messages in the observation (nearest senders; scenarios that talk)"
+    )
+    out_of_box: Literal["reject", "clip"] = Field(
+        "reject", description="an action outside the action space: error, or clip to the box"
+    )
+
+
+# ---------------------------------------------------------------------------- layouts
+@dataclass(frozen=True)
+class Layout:
+    """A flat vector as named segments: name -> slice, shape and range."""
+
+    segments: tuple[Segment, ...]
+    slices: dict[str, slice] = field(init=False)
+    size: int = field(init=False)
+    _low: np.ndarray = field(init=False, repr=False)
+    _high: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        slices, start = {}, 0
+        for seg in self.segments:
+            if seg.name in slices:
+                raise ValueError(f"layout: segment {seg.name!r} appears twice")
+            slices[seg.name] = slice(start, start + seg.size)
+            start += seg.size
+        object.__setattr__(self, "slices", slices)
+        object.__setattr__(self, "size", start)
+        low = np.concatenate([np.full(s.size, s.low, dtype=np.float64) for s in self.segments])
+        high = np.concatenate([np.full(s.size, s.high, dtype=np.float64) for s in self.segments])
+        object.__setattr__(self, "_low", low)
+        object.__setattr__(self, "_high", high)
+
+    @property
+    def names(self) -> list[str]:
+        return [seg.name for seg in self.segments]
+
+    def segment(self, name: str) -> Segment:
+        for seg in self.segments:
+            if seg.name == name:
+                return seg
+        raise KeyError(f"no segment {name!r}; this layout has: {', '.join(self.names)}")
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(size,) low and high, float64."""
+        return self._low.copy(), self._high.copy()
+
+    def box(self) -> gymnasium.spaces.Box:
+        low, high = self.bounds()
+        return gymnasium.spaces.Box(low.astype(np.float32), high.astype(np.float32), (self.size,),
+                                    dtype=np.float32)  # fmt: skip
+
+    def view(self, x: np.ndarray, name: str) -> np.ndarray:
+        """Segment ``name`` of vectors ``x`` (..., size), shaped (..., *segment.shape)."""
+        seg = self.segment(name)
+        return x[..., self.slices[name]].reshape(*x.shape[:-1], *seg.shape)
+
+    def pack(self, parts: Mapping[str, np.ndarray], batch: int) -> np.ndarray:
+        """(batch, size) float32 from ``parts`` (name -> (batch, *shape)), clipped to range."""
+        missing = [name for name in self.names if name not in parts]
+        if missing:
+            raise ValueError(f"layout: no values for segments {', '.join(missing)}")
+        out = np.empty((batch, self.size))
+        for seg in self.segments:
+            values = np.asarray(parts[seg.name], dtype=np.float64)
+            if values.shape != (batch, *seg.shape):
+                raise ValueError(
+                    f"layout: segment {seg.name!r} has shape {values.shape}, "
+                    f"expected {(batch, *seg.shape)}"
+                )
+            out[:, self.slices[seg.name]] = values.reshape(batch, seg.size)
+        np.clip(out, self._low, self._high, out=out)
+        return out.astype(np.float32)
+
+    def describe(self) -> str:
+        """One line per segment: name, shape, range and meaning (for docs and errors)."""
+        return "\n".join(
+            f"{s.name:<18} {s.shape!s:<10} [{s.low:g}, {s.high:g}]  {s.doc}" for s in self.segments
+        )
+
+
+def _speed_bound(config: SwarmConfig) -> float:
+    return max(config.max_speed, config.initial_speed)
+
+
+class ObservationEncoder:
+    """The env's observation function: a batch of local observations -> (R, obs_dim).
+
+    Row i uses only row i's part of the :class:`~swarm.observation.LocalObservation` (own
+    state, sensed neighbours, inbox, the scenario's ``obs.own`` readings), so a policy
+    trained on it obeys the locality contract; the same function serves the PettingZoo env,
+    the batched env and a learned controller inside the Mesa model.
+    """
+
+    def __init__(self, scenario: Scenario, settings: EnvConfig):
+        c = scenario.config
+        self.scenario = scenario
+        self.k = settings.k_neighbors
+        self.slots = settings.inbox_slots if scenario.message_dim > 0 else 0
+        v = _speed_bound(c)
+        r_pos = c.sense_radius + NOISE_SIGMAS * c.sensor_noise_pos
+        r_vel = 2 * v + NOISE_SIGMAS * c.sensor_noise_vel
+        k = self.k
+        segments = [
+            Segment("own_pos", (2,), 0.0, c.world_size, "own position (m)"),
+            Segment("own_vel", (2,), -v, v, "own velocity (m/s)"),
+        ]
+        if k > 0:
+            segments += [
+                Segment("neighbor_rel_pos", (k, 2), -r_pos, r_pos, "nearest sensed drones (m)"),
+                Segment("neighbor_rel_vel", (k, 2), -r_vel, r_vel, "their relative velocity"),
+                Segment("neighbor_mask", (k,), 0.0, 1.0, "1 where a slot holds a drone"),
+            ]
+        if self.slots > 0:
+            msg = scenario.message_segment()
+            segments += [
+                Segment("inbox", (self.slots, *msg.shape), msg.low, msg.high, msg.doc),
+                Segment("inbox_mask", (self.slots,), 0.0, 1.0, "1 where a slot holds a message"),
+            ]
+        segments += scenario.observation_segments()
+        self.layout = Layout(tuple(segments))
+
+    @property
+    def obs_dim(self) -> int:
+        return self.layout.size
+
+    def __call__(self, obs: LocalObservation) -> np.ndarray:
+        """(R, obs_dim) float32; crashed rows are zero."""
+        R = obs.n
+        parts: dict[str, np.ndarray] = {"own_pos": obs.pos, "own_vel": obs.vel}
+        if self.k > 0:
+            parts.update(self._neighbors(obs))
+        if self.slots > 0:
+            parts.update(self._inbox(obs))
+        parts.update(self.scenario.task_features(obs))
+        out = self.layout.pack(parts, R)
+        out[~obs.alive] = 0.0
+        return out
+
+    def _neighbors(self, obs: LocalObservation) -> dict[str, np.ndarray]:
+        """The k nearest sensed drones per row; the table lists rows in spatial order, so
+        ``k_smallest_per_row`` answers per segment and ``seg_row`` maps segments to rows."""
+        table, k, R = obs.neighbors, self.k, obs.n
+        rel_pos, rel_vel, mask = np.zeros((R, k, 2)), np.zeros((R, k, 2)), np.zeros((R, k))
+        if table.n_edges:
+            picked = np.full((R, k), -1, dtype=np.int64)
+            picked[table.seg_row] = k_smallest_per_row(table.ptr, table.dist, k)
+            valid = picked >= 0
+            entries = picked[valid]
+            rel_pos[valid] = table.rel_pos[entries]
+            rel_vel[valid] = table.rel_vel[entries]
+            mask[valid] = 1.0
+        return {"neighbor_rel_pos": rel_pos, "neighbor_rel_vel": rel_vel, "neighbor_mask": mask}
+
+    def _inbox(self, obs: LocalObservation) -> dict[str, np.ndarray]:
+        """The first ``inbox_slots`` messages of each row (the channel keeps the nearest)."""
+        inbox, m, R = obs.inbox, self.slots, obs.n
+        shape = self.scenario.message_segment().shape
+        out = np.zeros((R, m, *shape))
+        slot = np.arange(m)
+        valid = slot[None, :] < inbox.counts[:, None]  # (R, m)
+        if valid.any():
+            receivers = np.nonzero(valid)[0]
+            entries = (inbox.ptr[:-1, None] + slot[None, :])[valid]
+            out[valid] = self.scenario.read_messages(obs, receivers, inbox.msg[entries])
+        return {"inbox": out, "inbox_mask": valid.astype(np.float64)}
+
+
+def state_layout(scenario: Scenario) -> Layout:
+    """Global state of one env: every drone's position, velocity, alive flag; task state."""
+    c = scenario.config
+    n, v = c.n_agents, _speed_bound(c)
+    return Layout(
+        (
+            Segment("pos", (n, 2), 0.0, c.world_size, "drone positions (m)"),
+            Segment("vel", (n, 2), -v, v, "drone velocities (m/s)"),
+            Segment("alive", (n,), 0.0, 1.0, "1 until the drone crashes"),
+            *scenario.state_segments(),
+        )
+    )
+
+
+# ---------------------------------------------------------------------------- configuration
+def split_config(name: str, values: Mapping[str, Any]) -> tuple[type, EnvConfig, SwarmConfig]:
+    """(model class, env arguments, scenario config) from one flat set of keyword arguments."""
+    model_class = scenario_class(name)
+    config_class = model_class.config_class
+    env_fields, config_fields = set(EnvConfig.model_fields), set(config_class.model_fields)
+    unknown = sorted(set(values) - env_fields - config_fields)
+    if unknown:
+        raise ConfigError(
+            f"{name}_v0: unknown argument(s) {', '.join(unknown)}; env arguments: "
+            f"{', '.join(sorted(env_fields))}; scenario fields: {', '.join(sorted(config_fields))}"
+        )
+    settings = EnvConfig.build(f"{name}_v0", **{k: v for k, v in values.items() if k in env_fields})
+    config = config_class.build(name, **{k: v for k, v in values.items() if k not in env_fields})
+    talks = model_class.scenario_class.message_dim > 0 and settings.inbox_slots > 0
+    if talks and config.max_inbox is None:
+        # the inbox keeps the nearest senders, as many as the observation has slots for
+        config = config.model_copy(update={"max_inbox": settings.inbox_slots})
+    return model_class, settings, config
+
+
+def action_bound(config: SwarmConfig) -> float:
+    """Largest acceleration component an action may ask for (m/s^2); see the module doc."""
+    if np.isfinite(config.max_accel):
+        return float(config.max_accel)
+    return 2.0 * config.max_speed / config.dt
+
+
+# ---------------------------------------------------------------------------- the shared core
+class _Core:
+    """E arenas of one scenario over one engine: what both envs run, step for step."""
+
+    def __init__(self, name: str, n_envs: int, values: Mapping[str, Any]):
+        if not isinstance(n_envs, int | np.integer) or n_envs < 1:
+            raise ConfigError(f"n_envs: must be an integer >= 1 (got {n_envs!r})")
+        self.name = name
+        self.model_class, self.settings, self.config = split_config(name, values)
+        self.n_envs, self.n_agents = int(n_envs), self.config.n_agents
+        self.scenario: Scenario = self.model_class.scenario_class(self.config)
+        self.encoder = ObservationEncoder(self.scenario, self.settings)
+        self.state_layout = state_layout(self.scenario)
+        self.talks = self.encoder.slots > 0
+        self.bound = action_bound(self.config)
+        self.engine: Swarm | None = None
+        self.rng: np.random.Generator | None = None
+        self.steps = np.zeros(self.n_envs, dtype=np.int64)  # (E,) steps since each env's reset
+
+    def start(self, rng: np.random.Generator) -> None:
+        """A fresh engine drawn from ``rng``, as the Mesa model builds it (same spawn)."""
+        self.rng = rng
+        self.scenario = self.model_class.scenario_class(self.config)
+        self.encoder.scenario = self.scenario
+        engine = Swarm(self.config, rng, n_envs=self.n_envs, scenario=self.scenario)
+        if self.talks:
+            engine.open_channel(self.scenario.message_dim)
+        self.scenario.spawn(engine, np.arange(engine.rows), rng)
+        engine.reset_faults()
+        engine.sense()
+        self.engine = engine
+        self.steps[:] = 0
+
+    def restart(self, envs: np.ndarray) -> None:
+        """Start new episodes in ``envs`` only, in place (the others keep running)."""
+        engine = self._live()
+        N = self.n_agents
+        rows = (envs[:, None] * N + np.arange(N)[None, :]).ravel()
+        engine.alive[rows] = True
+        self.scenario.spawn(engine, rows, engine.rng)
+        if engine.channel is not None:
+            fresh = np.zeros(engine.rows, dtype=bool)
+            fresh[rows] = True
+            engine.channel.drop_receivers(fresh)  # nothing from the old episode arrives
+        engine.invalidate()
+        engine.sense()
+        self.steps[envs] = 0
+
+    def _live(self) -> Swarm:
+        if self.engine is None:
+            raise RuntimeError(f"{self.name}_v0: call reset() before step()")
+        return self.engine
+
+    def observe(self) -> np.ndarray:
+        """(E, N, obs_dim) float32."""
+        engine = self._live()
+        return self.encoder(engine.obs).reshape(self.n_envs, self.n_agents, -1)
+
+    def state(self) -> np.ndarray:
+        """(E, state_dim) float32."""
+        engine = self._live()
+        E, N = self.n_envs, self.n_agents
+        parts = {
+            "pos": engine.pos.reshape(E, N, 2),
+            "vel": engine.vel.reshape(E, N, 2),
+            "alive": engine.alive.reshape(E, N),
+            **self.scenario.state_features(engine),
+        }
+        return self.state_layout.pack(parts, E)
+
+    def advance(self, accel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One engine step with accelerations (R, 2): (reward, terminated, active), each (R,).
+
+        ``active``: the row was alive before the step (its transition is real); dead rows get
+        reward 0 and stay terminated.
+        """
+        engine = self._live()
+        active = engine.alive.copy()
+        obs = engine.obs
+        messages = self.scenario.broadcast(obs) if self.talks else None
+        del obs
+        engine.apply(np.where(active[:, None], accel, 0.0), "acceleration", messages)
+        self.steps += 1
+        reward = np.where(active, self.scenario.reward(engine, accel), 0.0)
+        terminated = np.asarray(self.scenario.terminated(engine), dtype=bool) | ~engine.alive
+        return reward, terminated, active
+
+    def to_accel(self, actions: np.ndarray) -> np.ndarray:
+        """Accelerations (..., 2) from validated actions: Box values or Discrete indices."""
+        if self.settings.continuous_actions:
+            return actions
+        return DISCRETE_DIRECTIONS[actions] * self.bound
+
+
+# ---------------------------------------------------------------------------- rendering
+def _render_frame(engine: Swarm, size: int = RENDER_SIZE) -> np.ndarray:
+    """(size, size, 3) uint8 picture of env 0: drones as dots (crashed ones grey).
+
+    A minimal stand-in for the project's viewer (``swarm.viewer``); this is the one
+    function to swap for its renderer.
+    """
+    c = engine.config
+    frame = np.full((size, size, 3), 255, dtype=np.uint8)
+    rows = np.flatnonzero(engine.env == 0)
+    px = np.clip((engine.pos[rows] / c.world_size * (size - 1)).round().astype(int), 0, size - 1)
+    radius = max(2, size // 100)
+    dy, dx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disc = dx**2 + dy**2 <= radius**2
+    ox, oy = dx[disc], dy[disc]
+    colour = np.where(engine.alive[rows, None], [[31, 119, 180]], [[160, 160, 160]])
+    x = np.clip(px[:, None, 0] + ox[None, :], 0, size - 1)
+    y = np.clip(size - 1 - (px[:, None, 1] + oy[None, :]), 0, size - 1)  # y up
+    frame[y, x] = colour[:, None, :].astype(np.uint8)
+    return frame
+
+
+class _Window:
+    """A pygame window for render_mode="human" (SDL picks the display; dummy when headless)."""
+
+    def __init__(self, title: str):
+        import pygame  # optional at import time: only "human" rendering needs it
+
+        self.pygame = pygame
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        pygame.display.init()
+        self.screen = pygame.display.set_mode((RENDER_SIZE, RENDER_SIZE))
+        pygame.display.set_caption(title)
+        self.clock = pygame.time.Clock()
+
+    def show(self, frame: np.ndarray) -> None:
+        pg = self.pygame
+        pg.event.pump()
+        surface = pg.surfarray.make_surface(frame.swapaxes(0, 1))
+        self.screen.blit(surface, (0, 0))
+        pg.display.flip()
+        self.clock.tick(RENDER_FPS)
+
+    def close(self) -> None:
+        self.pygame.display.quit()
+
+
+# ---------------------------------------------------------------------------- PettingZoo env
+def _metadata(name: str) -> dict[str, Any]:
+    return {
+        "name": f"{name}_v0",
+        "render_modes": ["human", "rgb_array"],
+        "is_parallelizable": True,
+        "render_fps": RENDER_FPS,
+    }
+
+
+def _check_render_mode(name: str, render_mode: str | None) -> None:
+    modes = _metadata(name)["render_modes"]
+    if render_mode is not None and render_mode not in modes:
+        raise ConfigError(
+            f"{name}_v0: render_mode {render_mode!r}; allowed: None, {', '.join(modes)}"
+        )
+
+
+class SwarmParallelEnv(ParallelEnv):
+    """PettingZoo parallel env of a registered scenario (see the module docstring).
+
+    Args:
+        scenario: a name in :data:`swarm.registry.SCENARIOS`.
+        render_mode: None, "human" or "rgb_array".
+        **config: env arguments (:class:`EnvConfig`) and the scenario config's fields.
+    """
+
+    metadata: dict[str, Any] = _metadata("swarm")
+
+    def __init__(self, scenario: str, render_mode: str | None = None, **config: Any):
+        _check_render_mode(scenario, render_mode)
+        self.core = _Core(scenario, 1, config)
+        self.metadata = _metadata(scenario)
+        self.render_mode = render_mode
+        self.max_cycles = self.core.settings.max_cycles  # read at every step (tests set it)
+        n = self.core.n_agents
+        self.possible_agents = [f"drone_{i}" for i in range(n)]
+        self.agents: list[str] = []
+        self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self.layout = self.core.encoder.layout
+        self.observation_spaces = {a: self.layout.box() for a in self.possible_agents}
+        if self.core.settings.continuous_actions:
+            b = self.core.bound
+            self.action_spaces = {
+                a: gymnasium.spaces.Box(-b, b, (2,), dtype=np.float32) for a in self.possible_agents
+            }
+        else:
+            self.action_spaces = {a: gymnasium.spaces.Discrete(5) for a in self.possible_agents}
+        self.state_space = self.core.state_layout.box()
+        self._window: _Window | None = None
+
+    def __str__(self) -> str:
+        return self.metadata["name"]
+
+    @property
+    def engine(self) -> Swarm:
+        """The engine under this env (its arrays are the state; the dicts are views)."""
+        return self.core._live()
+
+    def observation_space(self, agent: str) -> gymnasium.spaces.Space:
+        self._agent_index(agent)
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Space:
+        self._agent_index(agent)
+        return self.action_spaces[agent]
+
+    def _agent_index(self, agent: Any) -> int:
+        if agent not in self._index:
+            raise KeyError(
+                f"{self}: unknown agent {agent!r}; agents are "
+                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
+            )
+        return self._index[agent]
+
+    def reset(
+        self, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        """New episode; ``seed`` restarts the generator, None continues its stream."""
+        if seed is not None:
+            rng = np.random.default_rng(seed)
+        elif self.core.rng is None:
+            rng = np.random.default_rng()
+        else:
+            rng = self.core.rng
+        self.core.start(rng)
+        self.agents = self.possible_agents[:]
+        obs = self.core.observe()[0]
+        return (
+            {a: obs[i] for i, a in enumerate(self.possible_agents)},
+            {a: {} for a in self.possible_agents},
+        )
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if not self.agents:
+            raise RuntimeError(f"{self}: the episode is over (no live agents); call reset()")
+        rows, values = self._check(actions)
+        accel = np.zeros((self.core.n_agents, 2))
+        accel[rows] = self.core.to_accel(values)
+        reward, terminated, _ = self.core.advance(accel)
+        truncate = bool(self.core.steps[0] >= self.max_cycles)
+        obs = self.core.observe()[0]
+        agents = self.agents
+        index = self._index
+        observations = {a: obs[index[a]] for a in agents}
+        rewards = {a: float(reward[index[a]]) for a in agents}
+        terminations = {a: bool(terminated[index[a]]) for a in agents}
+        truncations = {a: truncate and not terminations[a] for a in agents}
+        infos: dict[str, dict] = {a: {} for a in agents}
+        self.agents = [a for a in agents if not (terminations[a] or truncations[a])]
+        if self.render_mode == "human":
+            self.render()
+        return observations, rewards, terminations, truncations, infos
+
+    # ----------------------------------------------------------------- validation
+    def _check(self, actions: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, values) of the live agents' actions, every one validated before any use."""
+        if not isinstance(actions, Mapping):
+            raise TypeError(f"{self}: actions must be a dict agent -> action, got {type(actions)}")
+        live = self.agents
+        if len(actions) != len(live) or any(a not in actions for a in live):
+            self._key_problems(actions)
+        rows = np.fromiter((self._index[a] for a in live), dtype=np.int64, count=len(live))
+        if self.core.settings.continuous_actions:
+            values = self._continuous([actions[a] for a in live])
+        else:
+            values = self._discrete([actions[a] for a in live])
+        return rows, values
+
+    def _key_problems(self, actions: Mapping[str, Any]) -> None:
+        live = set(self.agents)
+        unknown = [k for k in actions if k not in self._index]
+        if unknown:
+            raise KeyError(
+                f"{self}: unknown agent(s) {', '.join(map(repr, unknown))}; agents are "
+                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
+            )
+        gone = [k for k in actions if k not in live]
+        if gone:
+            raise KeyError(
+                f"{self}: agent(s) {', '.join(gone)} terminated or were truncated; "
+                "leave them out of the actions"
+            )
+        missing = [a for a in self.agents if a not in actions]
+        raise KeyError(f"{self}: missing actions for live agent(s) {', '.join(missing)}")
+
+    def _continuous(self, given: list[Any]) -> np.ndarray:
+        space = self.action_spaces[self.possible_agents[0]]
+        low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+        try:
+            values = np.asarray(given, dtype=np.float64)
+        except (TypeError, ValueError):
+            values = None
+        if values is None or values.shape != (len(given), 2):
+            self._diagnose_shape(given)
+        finite = np.isfinite(values).all(axis=1)
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise ValueError(f"{self}: {self.agents[i]}: action {given[i]!r} is not finite")
+        if self.core.settings.out_of_box == "clip":
+            return np.clip(values, low, high)
+        outside = ((values < low) | (values > high)).any(axis=1)
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
+            raise ValueError(
+                f"{self}: {self.agents[i]}: action {values[i].tolist()} is outside the action "
+                f"space [{low[0]:g}, {high[0]:g}]^2 (m/s^2); pass out_of_box='clip' to clip"
+            )
+        return values
+
+    def _diagnose_shape(self, given: list[Any]) -> None:
+        for agent, value in zip(self.agents, given, strict=True):
+            try:
+                arr = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"{self}: {agent}: action {value!r} is not numeric; expected 2 floats "
+                    "(acceleration, m/s^2)"
+                ) from None
+            if arr.shape != (2,):
+                raise ValueError(
+                    f"{self}: {agent}: action has shape {arr.shape}; expected (2,) "
+                    "(acceleration x, y in m/s^2)"
+                )
+        raise ValueError(f"{self}: actions could not be read")  # unreachable in practice
+
+    def _discrete(self, given: list[Any]) -> np.ndarray:
+        for agent, value in zip(self.agents, given, strict=True):
+            ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+            if not ok and isinstance(value, np.ndarray) and value.shape == ():
+                ok = value.dtype.kind in "iu"
+            if not ok:
+                raise TypeError(
+                    f"{self}: {agent}: action {value!r} is not an integer; expected one of "
+                    "0..4 (no-op, -x, +x, -y, +y)"
+                )
+            if not 0 <= int(value) < len(DISCRETE_DIRECTIONS):
+                raise ValueError(
+                    f"{self}: {agent}: action {int(value)} is outside Discrete(5); expected "
+                    "0..4 (no-op, -x, +x, -y, +y)"
+                )
+        return np.asarray(given, dtype=np.int64)
+
+    # ----------------------------------------------------------------- the rest of the API
+    def state(self) -> np.ndarray:
+        """(state_dim,) float32 global state of the arena (for centralised critics)."""
+        return self.core.state()[0]
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gymnasium.logger.warn(f"{self}: render() without a render_mode; pass render_mode")
+            return None
+        frame = _render_frame(self.core._live())
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = _Window(str(self))
+        self._window.show(frame)
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+# ---------------------------------------------------------------------------- batched env
+class BatchedSwarmEnv:
+    """E arenas x N drones stepped in one engine call, on arrays, with auto-reset.
+
+    ``step(actions)`` takes (E, N, 2) accelerations (or (E, N) integers with
+    ``continuous_actions=False``) and returns ``obs`` (E, N, obs_dim) float32, ``reward``
+    (E, N), ``terminated`` (E, N) bool (the drone crashed, now or before), ``truncated``
+    (E, N) bool (``max_cycles`` reached) and ``info``. An env whose drones are all
+    terminated or truncated starts a new episode at once: ``obs`` holds its first
+    observation, ``info["final_obs"]``/``info["final_state"]`` (present when an env ended)
+    the last ones, ``info["done_envs"]`` (E,) which ended. ``info["active"]`` (E, N) marks
+    drones that were alive before the step (only their transitions are real); actions of
+    other drones are ignored. Episodes of all envs ending together start afresh from the
+    run's generator exactly as the PettingZoo env's ``reset()`` does (so E = 1 matches it);
+    an env ending alone is respawned in place and keeps the batch's clock for ``crash_at``.
+
+    The observation layout, reward and termination are those of :class:`SwarmParallelEnv`.
+    """
+
+    def __init__(self, scenario: str, n_envs: int = 1, **config: Any):
+        self.core = _Core(scenario, n_envs, config)
+        self.name = f"{scenario}_v0"
+        self.n_envs, self.n_agents = self.core.n_envs, self.core.n_agents
+        self.max_cycles = self.core.settings.max_cycles
+        self.layout = self.core.encoder.layout
+        self.state_layout = self.core.state_layout
+        self.obs_dim = self.layout.size
+        self.state_dim = self.state_layout.size
+        self.observation_space = self.layout.box()  # one drone's
+        self.state_space = self.state_layout.box()
+        b = self.core.bound
+        if self.core.settings.continuous_actions:
+            self.action_space: gymnasium.spaces.Space = gymnasium.spaces.Box(
+                -b, b, (2,), dtype=np.float32
+            )
+            self.act_dim = 2
+            self.action_low = self.action_space.low.astype(np.float64)
+            self.action_high = self.action_space.high.astype(np.float64)
+        else:
+            self.action_space = gymnasium.spaces.Discrete(len(DISCRETE_DIRECTIONS))
+            self.act_dim = 1
+            self.action_low = np.zeros(1)
+            self.action_high = np.full(1, len(DISCRETE_DIRECTIONS) - 1.0)
+
+    @property
+    def engine(self) -> Swarm:
+        return self.core._live()
+
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Every env starts a new episode; ``seed`` restarts the generator."""
+        if seed is not None or self.core.rng is None:
+            self.core.start(np.random.default_rng(seed))
+        else:
+            self.core.start(self.core.rng)
+        return self.core.observe(), {}
+
+    def state(self) -> np.ndarray:
+        """(E, state_dim) float32."""
+        return self.core.state()
+
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        E, N = self.n_envs, self.n_agents
+        engine = self.core._live()
+        active = engine.alive.reshape(E, N)
+        values = self._check(actions, active)
+        accel = self.core.to_accel(values).reshape(E * N, 2)
+        reward, terminated, _ = self.core.advance(accel)
+        reward, terminated = reward.reshape(E, N), terminated.reshape(E, N)
+        truncated = (self.core.steps >= self.max_cycles)[:, None] & ~terminated
+        obs = self.core.observe()
+        done = (terminated | truncated).all(axis=1)
+        info: dict[str, Any] = {"active": active, "done_envs": done}
+        if done.any():
+            info["final_obs"] = obs
+            info["final_state"] = self.core.state()
+            if done.all():
+                self.core.start(self.core.rng)
+            else:
+                self.core.restart(np.flatnonzero(done))
+            obs = self.core.observe()
+        return obs, reward, terminated, truncated, info
+
+    def _check(self, actions: Any, active: np.ndarray) -> np.ndarray:
+        """Validated actions of all rows (inactive ones zeroed); errors name env and drone."""
+        E, N = self.n_envs, self.n_agents
+        continuous = self.core.settings.continuous_actions
+        shape = (E, N, 2) if continuous else (E, N)
+        try:
+            arr = np.asarray(actions)
+        except (TypeError, ValueError):
+            raise TypeError(f"{self.name}: actions must be an array of shape {shape}") from None
+        if arr.shape != shape:
+            raise ValueError(f"{self.name}: actions have shape {arr.shape}; expected {shape}")
+        if not continuous:
+            if arr.dtype.kind not in "iu":
+                raise TypeError(
+                    f"{self.name}: discrete actions must be integers 0..4, got dtype {arr.dtype}"
+                )
+            bad = active & ((arr < 0) | (arr >= len(DISCRETE_DIRECTIONS)))
+            if bad.any():
+                e, i = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"{self.name}: actions[{e}, {i}] (env {e}, drone_{i}) = {arr[e, i]} is "
+                    "outside Discrete(5): 0..4"
+                )
+            return np.where(active, arr, 0)
+        if arr.dtype.kind not in "fiu":
+            raise TypeError(f"{self.name}: actions must be numeric, got dtype {arr.dtype}")
+        arr = arr.astype(np.float64)
+        bad = active & ~np.isfinite(arr).all(axis=2)
+        if bad.any():
+            e, i = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{self.name}: actions[{e}, {i}] (env {e}, drone_{i}) = {arr[e, i].tolist()} "
+                "is not finite"
+            )
+        low, high = self.action_low, self.action_high
+        if self.core.settings.out_of_box == "clip":
+            arr = np.clip(arr, low, high)
+        else:
+            bad = active & ((arr < low) | (arr > high)).any(axis=2)
+            if bad.any():
+                e, i = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"{self.name}: actions[{e}, {i}] (env {e}, drone_{i}) = "
+                    f"{arr[e, i].tolist()} is outside the action space "
+                    f"[{low[0]:g}, {high[0]:g}]^2 (m/s^2); pass out_of_box='clip' to clip"
+                )
+        return np.where(active[:, :, None], arr, 0.0)
+
+
+# ---------------------------------------------------------------------------- module helpers
+class EnvModule(NamedTuple):
+    """What an ``envs/<name>_v0.py`` module exposes, made for one scenario."""
+
+    parallel_env: Callable[..., SwarmParallelEnv]
+    raw_env: Callable[..., AECEnv]
+    env: Callable[..., AECEnv]
+    metadata: dict[str, Any]
+
+
+def env_module(name: str) -> EnvModule:
+    """The PettingZoo constructors of scenario ``name`` (PettingZoo's module convention)."""
+    if name not in SCENARIOS:
+        raise ConfigError(f"scenario: unknown {name!r}; allowed: {', '.join(sorted(SCENARIOS))}")
+
+    def parallel_env(render_mode: str | None = None, **config: Any) -> SwarmParallelEnv:
+        return SwarmParallelEnv(name, render_mode=render_mode, **config)
+
+    def raw_env(render_mode: str | None = None, **config: Any) -> AECEnv:
+        return parallel_to_aec_wrapper(parallel_env(render_mode=render_mode, **config))
+
+    def env(render_mode: str | None = None, **config: Any) -> AECEnv:
+        return OrderEnforcingWrapper(raw_env(render_mode=render_mode, **config))
+
+    parallel_env.__doc__ = f"The {name} scenario as a PettingZoo ParallelEnv (keyword args: "
+    parallel_env.__doc__ += "EnvConfig fields and the scenario config's fields)."
+    raw_env.__doc__ = f"The {name} scenario as an AEC env derived from the parallel env."
+    env.__doc__ = f"The {name} AEC env with PettingZoo's order-enforcing wrapper."
+    return EnvModule(parallel_env, raw_env, env, _metadata(name))
+
+
+def observation_encoder(scenario: str, **config: Any) -> ObservationEncoder:
+    """The observation function of scenario ``scenario``'s envs for these arguments: a
+    learned controller in the Mesa model reads exactly what it was trained on."""
+    model_class, settings, cfg = split_config(scenario, config)
+    return ObservationEncoder(model_class.scenario_class(cfg), settings)
