@@ -18,6 +18,7 @@ SCENARIOS: dict[str, str] = {
     "coverage": "envs.coverage:CoverageModel",
     "search": "envs.search:SearchModel",
     "navigation": "envs.navigation:NavigationModel",
+    "warehouse": "envs.warehouse:WarehouseModel",
 }
 
 POLICIES: dict[str, str] = {
@@ -32,6 +33,10 @@ POLICIES: dict[str, str] = {
     "stigmergy": "policies.stigmergy:Stigmergy",
     "pso": "policies.pso:PSO",
     "cbba": "policies.cbba:CBBA",
+    # warehouse controllers (swarm.grid.policy.GridPolicy, scenario = "warehouse")
+    "greedy_yield": "policies.greedy_yield:GreedyYield",
+    "pibt": "policies.pibt:PIBT",
+    "auction": "policies.auction:Auction",
 }
 
 

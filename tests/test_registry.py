@@ -1,16 +1,19 @@
 """The one registry matches the files on disk, both ways.
 
 Every scenario module in ``envs/`` (other than PettingZoo wrappers ``*_v0.py``) is
-registered under its own name and points to a ``SwarmModel`` subclass in that module; every
-controller module in ``policies/`` is registered and points to a ``Policy`` subclass; every
-registered scenario has its PettingZoo module ``envs/<name>_v0.py``.
+registered under its own name and points to a Mesa model in that module (a ``SwarmModel`` for
+the drone engine, the grid world's model for the warehouse); every controller module in
+``policies/`` is registered and points to a ``Policy`` (drones) or ``GridPolicy`` (robots);
+every registered scenario has its PettingZoo module ``envs/<name>_v0.py``.
 """
 
 import importlib
 from pathlib import Path
 
+import mesa
 import pytest
 
+from swarm.grid.policy import GridPolicy
 from swarm.model import SwarmModel
 from swarm.policy import Policy
 from swarm.registry import POLICIES, SCENARIOS, policy_class, scenario_class
@@ -38,15 +41,17 @@ def test_every_policy_module_is_registered_and_every_entry_has_its_module():
 def test_scenario_entry_points_to_a_model_of_its_own_module(name):
     assert SCENARIOS[name].partition(":")[0] == f"envs.{name}"
     model = scenario_class(name)
-    assert issubclass(model, SwarmModel) and model.name == name
-    assert model.scenario_class.name == name
+    assert issubclass(model, mesa.Model) and model.name == name
+    assert hasattr(model, "config_class")  # the typed config the CLI builds options from
+    if issubclass(model, SwarmModel):
+        assert model.scenario_class.name == name
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
 def test_policy_entry_points_to_a_policy_of_its_own_module(name):
     assert POLICIES[name].partition(":")[0] == f"policies.{name}"
     policy = policy_class(name)
-    assert issubclass(policy, Policy) and policy.name == name
+    assert issubclass(policy, Policy | GridPolicy) and policy.name == name
 
 
 def test_every_scenario_has_its_pettingzoo_module_and_no_wrapper_is_orphaned():

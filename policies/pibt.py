@@ -1,0 +1,249 @@
+"""Decentralised PIBT: priority inheritance with backtracking among comm neighbours.
+
+Okumura, Machida, Défago, Tamura (2022), "Priority inheritance with backtracking for
+iterative multi-agent path finding", Artificial Intelligence 310, 103752 (Algorithm 1,
+``PIBT``): agents decide one step at a time in decreasing priority; an agent takes its most
+preferred free candidate cell (closest to its goal); if another, undecided agent stands
+there, that agent *inherits* the priority and must move out first (recursively); if it
+cannot, the first agent *backtracks* to its next candidate. Priorities grow by one every step
+an agent has not reached its goal and reset when it does (Sec. 4.1), which gives every agent
+its turn (reachability on biconnected graphs, Thm. 2).
+
+Decentralised version (this module). Each robot broadcasts a beacon to its comm neighbours:
+its cell, its priority and its preference list (5 candidate cells sorted by its own distance
+field). Robot i then runs Algorithm 1 on the *local* problem made of itself and the robots
+whose beacons it heard, with robots it senses but did not hear (lost packets) treated as
+obstacles that stay put, and executes its own move from that local plan. No robot uses
+anything beyond its comm neighbourhood, so the locality contract holds by construction.
+Neighbouring robots solve overlapping local problems; they agree whenever the inheritance
+chains that concern them lie inside both neighbourhoods (chains longer than the comm radius
+are rare at warehouse densities). Where they disagree, the world cancels the conflicting
+moves (counted as attempted conflicts), so executed collisions stay zero.
+
+**Inheritance carried over time** (our adaptation, needed by the bounded views). With
+views of radius R, two long queues meeting head-on in a one-lane aisle can deadlock: the
+robots at the front cannot see the high-priority robots at the back of each queue, so their
+local plans disagree, the world cancels both fronts, and nothing changes. So a robot that was
+pushed in its own local plan remembers the priority it inherited (the pusher's, minus
+``hop_discount`` per hop, so the order along a chain is the same in every view) and, if its
+planned move was cancelled, uses ``max(own priority, inherited)`` in its next beacon. A
+chain's top priority thus travels one hop per step down the queue, every view then ranks
+the two fronts the same way, and the queue with the older task goes first, as global PIBT
+would have it. Stale inheritance disappears
+after a step (it is re-derived every step), and mutual inheritance decays by
+``hop_discount`` per hop while own priorities grow by 1 per step.
+
+The per-robot search is a numba kernel with an explicit stack (Algorithm 1's recursion).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from pydantic import Field
+
+from swarm.config import StrictConfig
+from swarm.grid.policy import (
+    BEACON_CELL,
+    BEACON_PREFS,
+    BEACON_PRIORITY,
+    GridPolicy,
+    action_codes,
+    beacons,
+    preferences,
+    priorities,
+)
+from swarm.grid.world import GridObservation
+
+BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
+
+
+@numba.njit(cache=True)
+def _local_pibt(
+    own_cell, own_prio, own_prefs, in_ptr, in_cell, in_prio, in_prefs,
+    sense_ptr, sense_cell, n_free, hop_discount,
+):  # fmt: skip
+    """(R,) free cell each robot moves to, from PIBT on its own local problem, and (R,) the
+    priority it inherited there (-inf when nobody pushed it)."""
+    n = own_cell.shape[0]
+    out = own_cell.copy()
+    inherited = np.full(n, -np.inf)
+    occ_from = np.full(n_free, -1, np.int64)  # free cell -> local agent standing there
+    occ_to = np.full(n_free, -1, np.int64)  # free cell -> local agent reserving it
+    max_local = 1
+    for i in range(n):
+        max_local = max(max_local, in_ptr[i + 1] - in_ptr[i] + 1)
+    cell = np.empty(max_local, np.int64)
+    prio = np.empty(max_local)
+    prefs = np.empty((max_local, 5), np.int64)
+    to = np.empty(max_local, np.int64)
+    st_a = np.empty(max_local + 1, np.int64)
+    st_p = np.empty(max_local + 1, np.int64)
+    st_k = np.empty(max_local + 1, np.int64)
+    st_c = np.empty(max_local + 1)  # priority the frame's agent acts with (inherited)
+    for i in range(n):
+        # the local problem: robot i (local 0) and the robots it heard from
+        m = 1
+        cell[0] = own_cell[i]
+        prio[0] = own_prio[i]
+        prefs[0] = own_prefs[i]
+        for e in range(in_ptr[i], in_ptr[i + 1]):
+            cell[m] = in_cell[e]
+            prio[m] = in_prio[e]
+            prefs[m] = in_prefs[e]
+            m += 1
+        for a in range(m):
+            occ_from[cell[a]] = a
+            to[a] = -1
+        for e in range(sense_ptr[i], sense_ptr[i + 1]):
+            c = sense_cell[e]
+            if occ_from[c] == -1:  # sensed, not heard
+                occ_from[c] = BLOCKED
+                occ_to[c] = BLOCKED
+        order = np.argsort(-prio[:m], kind="mergesort")
+        for r in range(m):
+            root = order[r]
+            if to[0] != -1:
+                break
+            if to[root] != -1:
+                continue
+            # Algorithm 1, PIBT(root, none), with an explicit stack
+            sp = 0
+            st_a[0] = root
+            st_p[0] = -1
+            st_k[0] = 0
+            st_c[0] = prio[root]
+            ret = -1  # result of the frame just popped: 1 valid, 0 invalid, -1 none
+            while sp >= 0:
+                a = st_a[sp]
+                p = st_p[sp]
+                if ret == 1:  # the pushed agent moved out: a's reservation stands
+                    sp -= 1
+                    continue
+                ret = -1  # fresh frame, or the pushed agent failed: try the next candidate
+                pushed = False
+                while st_k[sp] < 5:
+                    v = prefs[a, st_k[sp]]
+                    st_k[sp] += 1
+                    if v < 0 or occ_to[v] != -1:
+                        continue
+                    if p >= 0 and cell[p] == v:  # never swap with the agent pushing a
+                        continue
+                    if to[a] >= 0 and occ_to[to[a]] == a:
+                        occ_to[to[a]] = -1
+                    to[a] = v
+                    occ_to[v] = a
+                    k = occ_from[v]
+                    if k >= 0 and k != a and to[k] == -1:
+                        sp += 1  # k inherits a's priority and must move out of v
+                        st_a[sp] = k
+                        st_p[sp] = a
+                        st_k[sp] = 0
+                        st_c[sp] = st_c[sp - 1] - hop_discount
+                        if k == 0:
+                            inherited[i] = st_c[sp]
+                        pushed = True
+                        break
+                    ret = 1
+                    sp -= 1
+                    pushed = True
+                    break
+                if not pushed:  # no candidate works: stay, and report failure upwards
+                    if to[a] >= 0 and occ_to[to[a]] == a:
+                        occ_to[to[a]] = -1
+                    to[a] = cell[a]
+                    occ_to[cell[a]] = a
+                    ret = 0
+                    sp -= 1
+        out[i] = to[0]
+        if to[0] == -1:
+            out[i] = cell[0]
+        for a in range(m):  # clean the shared scratch for the next robot
+            occ_from[cell[a]] = -1
+            occ_to[cell[a]] = -1
+            if to[a] >= 0:
+                occ_to[to[a]] = -1
+            for k in range(5):
+                if prefs[a, k] >= 0:
+                    occ_to[prefs[a, k]] = -1
+        for e in range(sense_ptr[i], sense_ptr[i + 1]):
+            occ_from[sense_cell[e]] = -1
+            occ_to[sense_cell[e]] = -1
+    return out, inherited
+
+
+def local_pibt(
+    obs: GridObservation, seed: int, inherited: np.ndarray, hop_discount: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(R,) free cell each robot moves to and (R,) priority it inherits for the next step.
+
+    ``inherited`` (R,): what each robot inherited last step (its own memory).
+    """
+    prio = np.maximum(priorities(obs, seed), inherited)
+    prefs, _ = preferences(obs, seed)
+    inbox = obs.deliver(beacons(obs, prio, prefs), channel=0)
+    msg = inbox.msg
+    return _local_pibt(
+        obs.fcell,
+        prio,
+        prefs,
+        inbox.ptr,
+        msg[:, BEACON_CELL].astype(np.int64),
+        np.ascontiguousarray(msg[:, BEACON_PRIORITY]),
+        np.ascontiguousarray(msg[:, BEACON_PREFS]).astype(np.int64),
+        obs.sensed.ptr,
+        obs.sensed_fcell,
+        obs.grid.neighbors.shape[0],
+        hop_discount,
+    )
+
+
+class PIBTParams(StrictConfig):
+    """Parameters of decentralised PIBT."""
+
+    hop_discount: float = Field(
+        1e-3, gt=0, lt=1, description="inherited priority lost per push (orders a chain)"
+    )
+    carry_inheritance: bool = Field(
+        True, description="carry inherited priorities to the next step (see the docstring)"
+    )
+
+
+class PIBT(GridPolicy):
+    """Decentralised PIBT (see the module docstring)."""
+
+    name = "pibt"
+    citation = (
+        "Okumura, Machida, Defago, Tamura (2022). Priority inheritance with backtracking for "
+        "iterative multi-agent path finding. Artificial Intelligence 310, 103752. Algorithm 1."
+    )
+    Params = PIBTParams
+
+    def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides):
+        super().__init__(params, seed, **overrides)
+        # per-robot memory, row i written from robot i's own computation only
+        self.inherited = np.zeros(0)  # (R,) priority inherited in last step's local plan
+        self.intended = np.zeros(0, np.int64)  # (R,) free cell last step's plan moved to
+        self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def carried(self, obs: GridObservation) -> np.ndarray:
+        """(R,) inherited priority each robot carries into this step: only robots whose
+        planned move did not happen (the world cancelled it) carry one."""
+        if len(self.inherited) != obs.n or not self.params.carry_inheritance:
+            return np.full(obs.n, -np.inf)
+        blocked = obs.fcell != self.intended
+        return np.where(blocked, self.inherited, -np.inf)
+
+    def targets(self, obs: GridObservation) -> np.ndarray:
+        """(R,) free cell each robot moves to."""
+        target, inherited = local_pibt(obs, self.seed, self.carried(obs), self.params.hop_discount)
+        self._pending = (obs.step, inherited, target)
+        return target
+
+    def act(self, obs: GridObservation) -> np.ndarray:
+        return action_codes(obs, self.targets(obs))
+
+    def commit(self, obs: GridObservation, actions: np.ndarray) -> None:
+        """Remember the priorities inherited this step (each robot its own)."""
+        if self._pending is not None and self._pending[0] == obs.step:
+            _, self.inherited, self.intended = self._pending

@@ -1,0 +1,336 @@
+"""Grid maps, start files, task files and problem instances of the League of Robot Runners.
+
+Formats (League of Robot Runners 2023 start kit; the map format is the MAPF benchmark's
+"octile" format, Sturtevant 2012, "Benchmarks for grid-based pathfinding", IEEE TCIAIG):
+
+* ``*.map``: ``type octile``, ``height H``, ``width W``, ``map``, then H rows of W characters:
+  ``@`` (or ``T``) obstacle, ``.`` free, ``E`` emitter (delivery point), ``S`` service point
+  (pick-up point). E and S are traversable.
+* ``*.agents``: first line n, then n start cells, each linearised as ``row * W + col``.
+* ``*.tasks``: first line m, then m task cells (same linearisation).
+* ``*.json``: one instance: ``mapFile``, ``agentFile``, ``teamSize``, ``taskFile``,
+  ``numTasksReveal``, ``taskAssignmentStrategy``; file names are relative to the json.
+
+A malformed file raises :class:`MapFormatError` naming the file, the line and the column.
+The map is held as arrays (the source of truth): ``kind`` (H, W) uint8 codes, from which the
+free mask and the compact "free index" graph used by distance fields are derived.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+# cell kinds (uint8 codes of GridMap.kind)
+OBSTACLE = 0
+FREE = 1
+EMITTER = 2  # 'E': delivery point
+SERVICE = 3  # 'S': pick-up point
+CHAR_TO_KIND = {"@": OBSTACLE, "T": OBSTACLE, ".": FREE, "E": EMITTER, "S": SERVICE}
+KIND_TO_CHAR = {OBSTACLE: "@", FREE: ".", EMITTER: "E", SERVICE: "S"}
+
+# moves, in the order of the action codes 1..4 (0 is wait): north, east, south, west
+MOVE_DROW = np.array([0, -1, 0, 1, 0], dtype=np.int64)  # action code -> row change
+MOVE_DCOL = np.array([0, 0, 1, 0, -1], dtype=np.int64)  # action code -> column change
+ACTION_NAMES = ("wait", "north", "east", "south", "west")
+
+
+class MapFormatError(ValueError):
+    """A map, agents, tasks or instance file is malformed; the message names file:line:col."""
+
+    def __init__(self, path: str | Path, line: int, col: int, problem: str):
+        self.path, self.line, self.col = str(path), line, col
+        super().__init__(f"{path}:{line}:{col}: {problem}")
+
+
+@dataclass(eq=False)
+class GridMap:
+    """A static 4-connected grid. ``kind`` is the source of truth; the rest is derived."""
+
+    kind: np.ndarray  # (H, W) uint8: OBSTACLE / FREE / EMITTER / SERVICE
+    name: str = "map"
+
+    def __post_init__(self) -> None:
+        self.kind = np.ascontiguousarray(self.kind, dtype=np.uint8)
+        if self.kind.ndim != 2 or min(self.kind.shape) < 1:
+            raise ValueError(f"map {self.name}: kind must be a non-empty (H, W) array")
+
+    @property
+    def height(self) -> int:
+        return self.kind.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.kind.shape[1]
+
+    @property
+    def n_cells(self) -> int:
+        return self.kind.size
+
+    @cached_property
+    def free(self) -> np.ndarray:
+        """(H, W) bool, traversable cells."""
+        return self.kind != OBSTACLE
+
+    @cached_property
+    def free_cells(self) -> np.ndarray:
+        """(F,) int64 linear indices of the traversable cells, ascending."""
+        return np.flatnonzero(self.free.ravel())
+
+    @cached_property
+    def free_id(self) -> np.ndarray:
+        """(H * W,) int32: cell -> its index among free cells, -1 for obstacles."""
+        out = np.full(self.n_cells, -1, np.int32)
+        out[self.free_cells] = np.arange(len(self.free_cells), dtype=np.int32)
+        return out
+
+    @cached_property
+    def neighbors(self) -> np.ndarray:
+        """(F, 5) int32 free index reached by each action code (0 wait .. 4 west); -1 blocked."""
+        rows, cols = np.divmod(self.free_cells, self.width)
+        out = np.empty((len(rows), 5), np.int32)
+        for code in range(5):
+            r = rows + MOVE_DROW[code]
+            c = cols + MOVE_DCOL[code]
+            inside = (r >= 0) & (r < self.height) & (c >= 0) & (c < self.width)
+            lin = np.where(inside, r * self.width + c, 0)
+            out[:, code] = np.where(inside, self.free_id[lin], -1)
+        return out
+
+    def cells_of(self, kind: int) -> np.ndarray:
+        """(K,) linear indices of the cells of one kind."""
+        return np.flatnonzero(self.kind.ravel() == kind)
+
+    def rowcol(self, cells: np.ndarray) -> np.ndarray:
+        """(..., 2) (row, col) of linear cell indices."""
+        r, c = np.divmod(np.asarray(cells, dtype=np.int64), self.width)
+        return np.stack([r, c], axis=-1)
+
+    def to_text(self) -> str:
+        """The map in the octile format."""
+        lut = np.array([KIND_TO_CHAR[k] for k in range(4)])
+        rows = ["".join(r) for r in lut[self.kind]]
+        header = f"type octile\nheight {self.height}\nwidth {self.width}\nmap\n"
+        return header + "\n".join(rows) + "\n"
+
+
+def parse_map(text: str, path: str | Path = "<string>") -> GridMap:
+    """Parse an octile map; errors name ``path:line:col``."""
+    lines = text.splitlines()
+    expect = [("type", None), ("height", int), ("width", int), ("map", None)]
+    values: dict[str, int] = {}
+    for i, (key, conv) in enumerate(expect):
+        if i >= len(lines):
+            raise MapFormatError(path, i + 1, 1, f"missing header line '{key}'")
+        parts = lines[i].split()
+        if not parts or parts[0] != key:
+            found = lines[i].strip()[:30]
+            raise MapFormatError(path, i + 1, 1, f"expected '{key}', found {found!r}")
+        if key == "type" and (len(parts) != 2 or parts[1] != "octile"):
+            raise MapFormatError(path, i + 1, 6, "only 'type octile' maps are supported")
+        if conv is not None:
+            col = len(key) + 2
+            if len(parts) != 2:
+                raise MapFormatError(path, i + 1, col, f"expected '{key} <positive integer>'")
+            try:
+                values[key] = int(parts[1])
+            except ValueError:
+                raise MapFormatError(path, i + 1, col, f"{key} must be an integer") from None
+            if values[key] <= 0:
+                raise MapFormatError(path, i + 1, col, f"{key} must be > 0")
+    height, width = values["height"], values["width"]
+    body = lines[4 : 4 + height]
+    if len(body) < height:
+        raise MapFormatError(
+            path, 4 + len(body) + 1, 1, f"expected {height} map rows, found {len(body)}"
+        )
+    kind = np.empty((height, width), np.uint8)
+    for r, row in enumerate(body):
+        line_no = 5 + r
+        if len(row) != width:
+            col = min(len(row), width) + 1
+            raise MapFormatError(
+                path, line_no, col, f"row has {len(row)} characters, expected width {width}"
+            )
+        for c, ch in enumerate(row):
+            code = CHAR_TO_KIND.get(ch)
+            if code is None:
+                allowed = " ".join(repr(k) for k in CHAR_TO_KIND)
+                raise MapFormatError(
+                    path, line_no, c + 1, f"unknown map character {ch!r}; allowed: {allowed}"
+                )
+            kind[r, c] = code
+    for extra, row in enumerate(lines[4 + height :]):
+        if row.strip():
+            raise MapFormatError(path, 5 + height + extra, 1, "text after the last map row")
+    return GridMap(kind, name=Path(str(path)).stem)
+
+
+def load_map(path: str | Path) -> GridMap:
+    path = Path(path)
+    return parse_map(_read(path), path)
+
+
+def write_map(grid: GridMap, path: str | Path) -> None:
+    Path(path).write_text(grid.to_text())
+
+
+def parse_cells(text: str, path: str | Path, grid: GridMap | None, what: str) -> np.ndarray:
+    """A count line then one linearised cell per line; checked against ``grid`` if given."""
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise MapFormatError(path, 1, 1, f"expected the number of {what} on the first line")
+    try:
+        count = int(lines[0].strip())
+    except ValueError:
+        raise MapFormatError(path, 1, 1, f"the number of {what} must be an integer") from None
+    if count < 0:
+        raise MapFormatError(path, 1, 1, f"the number of {what} must be >= 0")
+    cells = np.empty(count, np.int64)
+    body = lines[1:]
+    if sum(1 for b in body if b.strip()) < count:
+        raise MapFormatError(path, len(lines) + 1, 1, f"expected {count} {what}")
+    k = 0
+    for i, raw in enumerate(body):
+        if k == count:
+            if raw.strip():
+                raise MapFormatError(path, i + 2, 1, f"more than the {count} {what} announced")
+            continue
+        s = raw.strip()
+        if not s:
+            continue
+        col = raw.index(s[0]) + 1
+        try:
+            cell = int(s.split(",")[0])
+        except ValueError:
+            raise MapFormatError(path, i + 2, col, f"{s[:20]!r} is not a cell index") from None
+        if grid is not None:
+            if not 0 <= cell < grid.n_cells:
+                raise MapFormatError(
+                    path, i + 2, col, f"cell {cell} is outside the {grid.height}x{grid.width} map"
+                )
+            if not grid.free.ravel()[cell]:
+                r, c = divmod(cell, grid.width)
+                raise MapFormatError(
+                    path, i + 2, col, f"cell {cell} (row {r}, col {c}) is an obstacle"
+                )
+        cells[k] = cell
+        k += 1
+    return cells
+
+
+def write_cells(cells: np.ndarray, path: str | Path) -> None:
+    cells = np.asarray(cells, dtype=np.int64)
+    Path(path).write_text(f"{len(cells)}\n" + "".join(f"{c}\n" for c in cells.tolist()))
+
+
+@dataclass(eq=False)
+class Instance:
+    """A League problem: map, start cells, task cells and how tasks are handed out."""
+
+    grid: GridMap
+    starts: np.ndarray  # (n,) int64 linear start cells
+    tasks: np.ndarray  # (m,) int64 linear task cells
+    num_tasks_reveal: int = 1
+    assignment: str = "roundrobin"
+    name: str = "instance"
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_agents(self) -> int:
+        return len(self.starts)
+
+
+INSTANCE_KEYS = {
+    "mapFile": str,
+    "agentFile": str,
+    "teamSize": int,
+    "taskFile": str,
+    "numTasksReveal": int,
+    "taskAssignmentStrategy": str,
+}
+
+
+def load_instance(path: str | Path) -> Instance:
+    """Load an instance json and the files it names (paths relative to the json)."""
+    path = Path(path)
+    try:
+        data = json.loads(_read(path))
+    except json.JSONDecodeError as err:
+        raise MapFormatError(path, err.lineno, err.colno, f"invalid json: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise MapFormatError(path, 1, 1, "expected a json object")
+    for key, typ in INSTANCE_KEYS.items():
+        if key not in data:
+            raise MapFormatError(path, 1, 1, f"missing key '{key}'")
+        if not isinstance(data[key], typ) or isinstance(data[key], bool):
+            raise MapFormatError(path, 1, 1, f"'{key}' must be a {typ.__name__}")
+    if data["taskAssignmentStrategy"] != "roundrobin":
+        raise MapFormatError(
+            path, 1, 1, "taskAssignmentStrategy: only 'roundrobin' (the 2023 rules) is supported"
+        )
+    if data["numTasksReveal"] != 1:
+        raise MapFormatError(path, 1, 1, "numTasksReveal: only 1 (the 2023 rules) is supported")
+    base = path.parent
+    grid = load_map(base / data["mapFile"])
+    agent_path = base / data["agentFile"]
+    starts = parse_cells(_read(agent_path), agent_path, grid, "agents")
+    team = data["teamSize"]
+    if team > len(starts) or team < 1:
+        raise MapFormatError(
+            path, 1, 1, f"teamSize {team} must be in 1..{len(starts)} (the agent file's count)"
+        )
+    starts = starts[:team]
+    if len(np.unique(starts)) != len(starts):
+        raise MapFormatError(agent_path, 1, 1, "two agents start on the same cell")
+    task_path = base / data["taskFile"]
+    tasks = parse_cells(_read(task_path), task_path, grid, "tasks")
+    if len(tasks) == 0:
+        raise MapFormatError(task_path, 1, 1, "an instance needs at least one task")
+    return Instance(
+        grid=grid,
+        starts=starts,
+        tasks=tasks,
+        num_tasks_reveal=data["numTasksReveal"],
+        assignment=data["taskAssignmentStrategy"],
+        name=path.stem,
+        files={k: str(base / data[k]) for k in ("mapFile", "agentFile", "taskFile")},
+    )
+
+
+def write_instance(instance: Instance, folder: str | Path, name: str | None = None) -> Path:
+    """Write map, agents, tasks and the json into ``folder`` (League layout); returns the json."""
+    folder = Path(folder)
+    name = name or instance.name
+    for sub in ("maps", "agents", "tasks"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    map_rel = f"maps/{instance.grid.name}.map"
+    agent_rel = f"agents/{name}.agents"
+    task_rel = f"tasks/{name}.tasks"
+    write_map(instance.grid, folder / map_rel)
+    write_cells(instance.starts, folder / agent_rel)
+    write_cells(instance.tasks, folder / task_rel)
+    spec = {
+        "mapFile": map_rel,
+        "agentFile": agent_rel,
+        "teamSize": int(instance.n_agents),
+        "taskFile": task_rel,
+        "numTasksReveal": instance.num_tasks_reveal,
+        "taskAssignmentStrategy": instance.assignment,
+    }
+    out = folder / f"{name}.json"
+    out.write_text(json.dumps(spec, indent=4) + "\n")
+    return out
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except UnicodeDecodeError as err:
+        raise MapFormatError(path, 1, err.start + 1, "not a text file") from None

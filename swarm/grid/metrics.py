@@ -1,0 +1,99 @@
+"""Warehouse metrics, updated once per step from the world's arrays (O(R) per step).
+
+* ``tasks_finished``, ``throughput`` (tasks finished per step, over the run so far) and
+  ``mean_service_time`` (League: steps from reveal to finish; Poisson: from arrival to
+  delivery).
+* ``executed_collisions`` (vertex + swap collisions that actually happened; must stay 0) and
+  ``attempted_conflicts`` (moves the world cancelled), ``invalid_moves`` (into walls).
+* ``wait_fraction``: share of robot-steps in which a robot with a task did not move.
+* Deadlock / livelock detector over a window of ``window`` steps: a robot with a task is
+  *deadlocked* when it has not moved for ``window`` steps, *livelocked* when it moved but its
+  distance to its goal has not improved for ``window`` steps; the system has *stalled* when
+  no task was finished in the last ``window`` steps although robots had tasks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from swarm.grid.tasks import TaskStream
+from swarm.grid.world import StepCounts
+
+METRIC_NAMES = (
+    "tasks_finished",
+    "throughput",
+    "mean_service_time",
+    "executed_collisions",
+    "attempted_conflicts",
+    "invalid_moves",
+    "wait_fraction",
+    "deadlocked",
+    "livelocked",
+    "stalled",
+)
+
+
+class GridMetrics:
+    """Running counters and the deadlock / livelock detector."""
+
+    def __init__(self, n: int, window: int = 100):
+        self.window = window
+        self.steps = 0
+        self.tasks_finished = 0
+        self.executed_collisions = 0
+        self.attempted_conflicts = 0
+        self.invalid_moves = 0
+        self.task_steps = 0  # robot-steps with a task
+        self.task_waits = 0  # ... of which the robot did not move
+        self.last_moved = np.zeros(n, np.int64)  # (R,) last step the robot moved
+        self.last_progress = np.zeros(n, np.int64)  # (R,) last step it got closer to its goal
+        self.best_dist = np.full(n, np.iinfo(np.int64).max, np.int64)  # (R,) closest so far
+        self.last_finish = 0  # last step a task was finished
+        self._goal = np.full(n, -2, np.int64)
+        self._has_task = np.zeros(n, bool)
+        self._now = 0
+
+    def record(self, t: int, counts: StepCounts, done: np.ndarray, tasks: TaskStream,
+               dist: np.ndarray, had_task: np.ndarray) -> None:  # fmt: skip
+        """After the step that ended at ``t``: ``done`` (R,) bool robots that finished a task
+        in it, ``dist`` (R,) distance to the (possibly new) goal."""
+        finished = int(done.sum())
+        self.steps += 1
+        self._now = t
+        self.tasks_finished += finished
+        if finished:
+            self.last_finish = t
+        self.executed_collisions += counts.vertex_collisions + counts.swap_collisions
+        self.attempted_conflicts += counts.attempted_conflicts
+        self.invalid_moves += counts.invalid_moves
+        self.task_steps += int(had_task.sum())
+        self.task_waits += int((had_task & ~counts.moved_mask).sum())
+        self.last_moved[counts.moved_mask] = t
+        changed = (tasks.goal != self._goal) | done  # a finished task is progress
+        better = dist < self.best_dist
+        self.best_dist = np.where(changed, dist, np.minimum(self.best_dist, dist))
+        self.last_progress[changed | better] = t
+        self.last_moved[changed] = np.maximum(self.last_moved[changed], t - 1)
+        self._goal = tasks.goal.copy()
+        self._has_task = tasks.goal >= 0
+
+    def values(self, tasks: TaskStream) -> dict[str, float]:
+        t, w = self._now, self.window
+        has = self._has_task
+        idle_for = t - self.last_moved
+        stuck = has & (idle_for >= w)
+        no_progress = has & (t - self.last_progress >= w)
+        return {
+            "tasks_finished": float(self.tasks_finished),
+            "throughput": self.tasks_finished / max(self.steps, 1),
+            "mean_service_time": (
+                tasks.service_sum / self.tasks_finished if self.tasks_finished else float("nan")
+            ),
+            "executed_collisions": float(self.executed_collisions),
+            "attempted_conflicts": float(self.attempted_conflicts),
+            "invalid_moves": float(self.invalid_moves),
+            "wait_fraction": self.task_waits / max(self.task_steps, 1),
+            "deadlocked": float(stuck.sum()),
+            "livelocked": float((no_progress & ~stuck).sum()),
+            "stalled": float(has.any() and t - self.last_finish >= w and t >= w),
+        }

@@ -1,0 +1,141 @@
+"""The controller slot of the grid world: a batch of local observations -> (R,) actions.
+
+Warehouse controllers subclass :class:`GridPolicy` (not the drones'
+:class:`swarm.policy.Policy`: their actions are discrete moves, not (R, 2) accelerations)
+and declare ``scenario = "warehouse"``. Like the drones' policies they are pure functions of
+the observation: ``act`` never changes the world or the policy, and randomness comes from
+keyed streams of (seed, step, row), so a robot's draw never depends on other robots.
+
+Hooks (plus ``commit(obs, actions)`` for per-robot memory, as for the drones):
+
+``act(obs) -> (R,) int``
+    0 wait, 1 north, 2 east, 3 south, 4 west. Robots may talk first: ``obs.deliver(msgs)``
+    carries each robot's message to its comm neighbours only.
+``claim(obs) -> (claims (R,), bids (R,))``
+    For the Poisson stream: the order id each idle robot claims (-1 none) and its bid (lower
+    is better). The default claims the nearest open order without coordinating (a baseline);
+    :mod:`policies.auction` coordinates claims with comm neighbours.
+
+Shared pieces here: the *preference list* (each robot's five candidate cells, best first,
+by distance to its own goal, ties broken by a keyed random number) and the *beacon* that
+carries a robot's cell, priority and preference list to its comm neighbours.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from swarm.config import StrictConfig
+from swarm.grid.world import GridObservation, Inbox
+from swarm.rng import keyed_uniform
+
+# beacon layout (floats): own free cell, priority, then the 5 preferred cells (-1 padding)
+BEACON_CELL = 0
+BEACON_PRIORITY = 1
+BEACON_PREFS = slice(2, 7)
+BEACON_DIM = 7
+
+
+class NoParams(StrictConfig):
+    """A controller without parameters."""
+
+
+class GridPolicy:
+    """Base class of warehouse controllers (see the module docstring)."""
+
+    name: ClassVar[str] = "grid_policy"
+    citation: ClassVar[str] = ""
+    scenario: ClassVar[str] = "warehouse"
+    Params: ClassVar[type[StrictConfig]] = NoParams
+
+    def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):
+        self.params = params if params is not None else self.Params.build(self.name, **overrides)
+        self.seed = int(seed)
+
+    def act(self, obs: GridObservation) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, obs: GridObservation) -> np.ndarray:
+        return self.act(obs)
+
+    def commit(self, obs: GridObservation, actions: np.ndarray) -> None:
+        """Called once per step with the actions taken, before the world moves: update the
+        per-robot memory (row i from row i's own computation only). Nothing by default."""
+
+    def claim(self, obs: GridObservation) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest open order for every idle robot, no coordination (a baseline)."""
+        claims = np.full(obs.n, -1, np.int64)
+        bids = np.full(obs.n, np.inf)
+        board = obs.board
+        idle = np.flatnonzero(obs.phase == 0)
+        if board is None or board.n == 0 or len(idle) == 0:
+            return claims, bids
+        cost = order_costs(obs, idle)
+        best = np.argmin(cost, axis=1)
+        best_cost = cost[np.arange(len(idle)), best]
+        ok = best_cost < obs.bank.unreached
+        claims[idle[ok]] = board.order_id[best[ok]]
+        bids[idle[ok]] = best_cost[ok]
+        return claims, bids
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"
+
+
+def order_costs(obs: GridObservation, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), O) steps from each robot to each open order's pick cell."""
+    board = obs.board
+    assert board is not None
+    return obs.bank.lookup(board.pick_slot[None, :], obs.fcell[rows, None])
+
+
+def priorities(obs: GridObservation, seed: int) -> np.ndarray:
+    """(R,) PIBT priority: steps since the current task was revealed, plus a keyed fraction
+    in [0, 1) that breaks ties and differs per robot (Okumura et al. 2022, Sec. 4.1)."""
+    return obs.task_age + keyed_uniform(seed, np.arange(obs.n), 7)
+
+
+def preferences(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(R, 5) candidate free cells, best first, and their (R, 5) distances to the own goal.
+
+    Candidates are the cell itself and its four neighbours; walls go last as -1 (distance
+    ``bank.unreached``). A robot without a goal prefers to stay (0) over moving (1).
+    """
+    nbr = obs.grid.neighbors
+    cand = nbr[obs.fcell].astype(np.int64)  # (R, 5), column = action code
+    has = obs.goal_slot >= 0
+    dist = np.empty(cand.shape, np.int64)
+    dist[has] = obs.bank.lookup(obs.goal_slot[has, None], cand[has])
+    dist[~has] = np.where(np.arange(5) == 0, 0, 1)[None, :]
+    dist[cand < 0] = obs.bank.unreached
+    tie = keyed_uniform(seed, obs.step, np.arange(obs.n)[:, None], np.arange(5)[None, :])
+    order = np.argsort(dist + tie, axis=1)
+    rows = np.arange(obs.n)[:, None]
+    return cand[rows, order], dist[rows, order]
+
+
+def beacons(obs: GridObservation, prio: np.ndarray, prefs: np.ndarray) -> np.ndarray:
+    """(R, BEACON_DIM) what each robot tells its comm neighbours."""
+    out = np.empty((obs.n, BEACON_DIM))
+    out[:, BEACON_CELL] = obs.fcell
+    out[:, BEACON_PRIORITY] = prio
+    out[:, BEACON_PREFS] = prefs
+    return out
+
+
+def exchange_beacons(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.ndarray, Inbox]:
+    """Own priorities (R,), own preference lists (R, 5), and the beacons heard (Inbox)."""
+    prio = priorities(obs, seed)
+    prefs, _ = preferences(obs, seed)
+    inbox = obs.deliver(beacons(obs, prio, prefs), channel=0)
+    return prio, prefs, inbox
+
+
+def action_codes(obs: GridObservation, target_f: np.ndarray) -> np.ndarray:
+    """(R,) action code that moves each robot to the free cell ``target_f`` (a neighbour)."""
+    nbr = obs.grid.neighbors[obs.fcell]
+    match = nbr == target_f[:, None]
+    match[:, 0] |= ~match.any(axis=1)  # not a neighbour (should not happen): wait
+    return np.argmax(match, axis=1).astype(np.int64)

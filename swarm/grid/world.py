@@ -1,0 +1,402 @@
+"""The grid world: robots on a static map, what they sense and hear, and how they move.
+
+State is a handful of numpy arrays (``cell`` (R,) linear cell index ``row * W + col``, the
+League's linearisation; ``fcell`` (R,) the same cell as a free-cell index); everything else
+is derived from them each step.
+
+One step (nothing depends on robot order):
+
+1. **sense** — every robot senses the robots within ``sense_radius`` cells (Euclidean, cell
+   centres) and links to those within ``comm_radius``; obstacles block neither. Found with an
+   occupancy-grid window scan (numba), O(N r^2).
+2. **decide** — the controller maps the batch of local observations to actions
+   ``0 wait, 1 north, 2 east, 3 south, 4 west``. Robots may exchange beacons with their comm
+   neighbours first (:meth:`GridObservation.deliver`): one message round per step, before
+   moving (a League step is about a second; a radio round takes milliseconds), each packet
+   dropped with probability ``packet_drop`` from a keyed stream.
+3. **move** — moves into walls or off the map become waits (counted as ``invalid_moves``).
+   The world forbids vertex conflicts (two robots in one cell) and swap conflicts (two robots
+   trading cells): every conflicting move becomes a wait, repeated until no conflict is left
+   (a wait can create a new conflict with a robot following into the cell). Each cancelled
+   move counts as an *attempted* conflict. Following (moving into a cell its robot leaves) and
+   rotations of three or more robots are allowed, as in the League (Stern et al. 2019,
+   "Multi-agent pathfinding: definitions, variants, and benchmarks", SoCS).
+4. **check** — executed collisions are counted from the old and new cells alone,
+   independently of the resolver; with the resolver on they are 0 by construction (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import networkx as nx
+import numba
+import numpy as np
+
+from swarm.comm import CommGraphView, table_from_edges
+from swarm.grid.distance import DistanceBank
+from swarm.grid.maps import GridMap
+from swarm.neighbors import NeighborTable
+from swarm.rng import keyed_uniform
+
+N_ACTIONS = 5  # wait, north, east, south, west
+
+
+@numba.njit(cache=True)
+def _window_pairs(occ, height, width, rows, cols, radius, count_only, ptr, idx):
+    """Robots within ``radius`` (cells) of each robot, by scanning its window of the
+    occupancy grid; CSR in row order, neighbours in raster order. Returns the entry count."""
+    r = int(np.floor(radius))
+    r2 = radius * radius
+    cursor = 0
+    for i in range(rows.shape[0]):
+        if not count_only:
+            ptr[i] = cursor
+        ri = rows[i]
+        ci = cols[i]
+        for dr in range(-r, r + 1):
+            rr = ri + dr
+            if rr < 0 or rr >= height:
+                continue
+            for dc in range(-r, r + 1):
+                if dr * dr + dc * dc > r2 or (dr == 0 and dc == 0):
+                    continue
+                cc = ci + dc
+                if cc < 0 or cc >= width:
+                    continue
+                j = occ[rr * width + cc]
+                if j >= 0:
+                    if not count_only:
+                        idx[cursor] = j
+                    cursor += 1
+    if not count_only:
+        ptr[rows.shape[0]] = cursor
+    return cursor
+
+
+@dataclass(frozen=True, eq=False)
+class Csr:
+    """Directed lists in row order: row i's entries are ``idx[ptr[i]:ptr[i + 1]]``."""
+
+    ptr: np.ndarray  # (R + 1,) int64
+    idx: np.ndarray  # (M,) int64, the other robot's row
+
+    @cached_property
+    def owner(self) -> np.ndarray:
+        """(M,) row each entry belongs to."""
+        return np.repeat(np.arange(len(self.ptr) - 1), np.diff(self.ptr))
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.ptr)
+
+    def of(self, row: int) -> np.ndarray:
+        return self.idx[self.ptr[row] : self.ptr[row + 1]]
+
+
+@dataclass(frozen=True, eq=False)
+class Inbox:
+    """Messages received this round, CSR in row order: row i reads ``msg[ptr[i]:ptr[i+1]]``."""
+
+    ptr: np.ndarray  # (R + 1,) int64
+    sender: np.ndarray  # (K,) int64 sender row
+    msg: np.ndarray  # (K, D) float64 the sender's message
+
+
+def neighbor_csr(grid: GridMap, cell: np.ndarray, occ: np.ndarray, radius: float) -> Csr:
+    rows, cols = np.divmod(cell, grid.width)
+    n = len(cell)
+    ptr = np.zeros(n + 1, np.int64)
+    dummy = np.zeros(0, np.int64)
+    m = _window_pairs(occ, grid.height, grid.width, rows, cols, float(radius), True, ptr, dummy)
+    idx = np.empty(m, np.int64)
+    _window_pairs(occ, grid.height, grid.width, rows, cols, float(radius), False, ptr, idx)
+    return Csr(ptr, idx)
+
+
+@dataclass(eq=False)
+class GridObservation:
+    """What the robots know this step, as a batch (row i = robot i).
+
+    Own state: ``cell``/``fcell``/``rowcol``, ``goal``/``goal_f`` (-1 without a task),
+    ``goal_slot`` (row of ``bank`` holding the distance field of the own goal, -1 none),
+    ``task_age`` (steps since the current task was revealed), ``phase`` (0 idle, 1 going to a
+    pick or League task, 2 going to a delivery). Sensed robots: ``sensed`` (CSR) with their
+    cells ``sensed_fcell`` (M,). Comm neighbours: ``links`` (CSR). Shared knowledge: ``grid``,
+    ``bank`` (distance fields, the map is public), and ``board``: the open orders of a
+    Poisson stream (a warehouse management system publishes them), or None.
+    """
+
+    step: int
+    grid: GridMap
+    bank: DistanceBank
+    cell: np.ndarray  # (R,) int64 linear cell
+    fcell: np.ndarray  # (R,) int64 free-cell index
+    goal: np.ndarray  # (R,) int64 linear goal cell, -1 none
+    goal_f: np.ndarray  # (R,) int64 free index of the goal, -1 none
+    goal_slot: np.ndarray  # (R,) int64 bank slot of the goal's field, -1 none
+    task_age: np.ndarray  # (R,) int64 steps since the current task was revealed
+    phase: np.ndarray  # (R,) int8 0 idle, 1 to pick / League task, 2 to delivery
+    sensed: Csr
+    sensed_fcell: np.ndarray  # (M,) int64 free index of each sensed robot
+    links: Csr
+    packet_drop: float
+    comm_seed: int
+    board: OrderBoard | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.cell)
+
+    @property
+    def rowcol(self) -> np.ndarray:
+        return self.grid.rowcol(self.cell)
+
+    def deliver(self, messages: np.ndarray, channel: int = 0) -> Inbox:
+        """Carry each robot's broadcast ``messages`` (R, D) to its comm neighbours.
+
+        A receiver gets copies of its neighbours' messages only; packet (sender j ->
+        receiver i) is lost with probability ``packet_drop``, keyed by (step, channel, j, i)
+        so a loss never depends on other robots.
+        """
+        links = self.links
+        receiver, sender = links.owner, links.idx
+        keep = slice(None)
+        if self.packet_drop > 0:
+            u = keyed_uniform(self.comm_seed, self.step, channel, sender, receiver)
+            keep = u >= self.packet_drop
+            receiver, sender = receiver[keep], sender[keep]
+        ptr = np.zeros(self.n + 1, np.int64)
+        np.cumsum(np.bincount(receiver, minlength=self.n), out=ptr[1:])
+        return Inbox(ptr, sender, messages[sender])
+
+
+@dataclass(eq=False)
+class OrderBoard:
+    """Open, unclaimed orders of a Poisson stream (O,): shared knowledge."""
+
+    order_id: np.ndarray  # (O,) int64
+    pick_f: np.ndarray  # (O,) int64 free index of the pick cell
+    drop_f: np.ndarray  # (O,) int64 free index of the delivery cell
+    arrival: np.ndarray  # (O,) int64 step the order arrived
+    pick_slot: np.ndarray  # (O,) int64 bank slot of the pick cell's distance field
+
+    @property
+    def n(self) -> int:
+        return len(self.order_id)
+
+
+@dataclass
+class StepCounts:
+    """What one move phase did (counts over robots)."""
+
+    moved: int = 0
+    invalid_moves: int = 0
+    attempted_conflicts: int = 0
+    vertex_collisions: int = 0
+    swap_collisions: int = 0
+    moved_mask: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+
+
+def resolve_conflicts(cur: np.ndarray, nxt: np.ndarray, n_cells: int) -> tuple[np.ndarray, int]:
+    """Cancel conflicting moves until none is left; returns (new targets, moves cancelled).
+
+    ``cur``, ``nxt``: (R,) current and intended cells (any integer cell ids < n_cells).
+    A vertex conflict cancels every move into the shared cell (a robot staying there keeps
+    it); a swap conflict cancels both moves. Cancelling only ever turns moves into waits, so
+    the loop ends after at most R rounds (in practice a few).
+    """
+    nxt = nxt.copy()
+    rows = np.arange(len(cur))
+    occ = np.full(n_cells, -1, np.int64)
+    occ[cur] = rows
+    moving = nxt != cur
+    cancelled = 0
+    while True:
+        claims = np.bincount(nxt, minlength=n_cells)
+        vertex = moving & (claims[nxt] > 1)
+        other = occ[nxt]
+        has = moving & (other >= 0) & (other != rows)
+        swap = np.zeros_like(moving)
+        swap[has] = nxt[other[has]] == cur[has]
+        bad = vertex | swap
+        if not bad.any():
+            return nxt, cancelled
+        nxt[bad] = cur[bad]
+        moving &= ~bad
+        cancelled += int(bad.sum())
+
+
+def count_collisions(cur: np.ndarray, new: np.ndarray, n_cells: int) -> tuple[int, int]:
+    """(vertex, swap) collisions of a step from the cells before and after it alone.
+
+    vertex: robots sharing a cell beyond the first; swap: pairs that traded cells.
+    """
+    vertex = len(new) - len(np.unique(new))
+    occ = np.full(n_cells, -1, np.int64)
+    occ[cur] = np.arange(len(cur))
+    j = occ[new]
+    rows = np.arange(len(cur))
+    pair = (j >= 0) & (j != rows) & (new != cur)
+    swaps = int(np.count_nonzero(new[j[pair]] == cur[pair])) // 2
+    return vertex, swaps
+
+
+class GridWorld:
+    """Robots on a :class:`GridMap`: state arrays, sensing, comm links and moves."""
+
+    def __init__(
+        self,
+        grid: GridMap,
+        starts: np.ndarray,
+        sense_radius: float = 3.0,
+        comm_radius: float = 5.0,
+        packet_drop: float = 0.0,
+        comm_seed: int = 0,
+        resolve: bool = True,
+        bank: DistanceBank | None = None,
+    ):
+        starts = np.asarray(starts, dtype=np.int64)
+        if starts.ndim != 1 or len(starts) == 0:
+            raise ValueError("starts must be a non-empty 1-D array of cells")
+        if starts.min() < 0 or starts.max() >= grid.n_cells:
+            raise ValueError(f"start cells must lie in 0..{grid.n_cells - 1}")
+        if not grid.free.ravel()[starts].all():
+            raise ValueError("a start cell is an obstacle")
+        if len(np.unique(starts)) != len(starts):
+            raise ValueError("two robots start on the same cell")
+        self.grid = grid
+        self.bank = bank if bank is not None else DistanceBank(grid)
+        self.cell = starts.copy()  # (R,) int64 linear cell: the source of truth
+        self.sense_radius = float(sense_radius)
+        self.comm_radius = float(comm_radius)
+        self.packet_drop = float(packet_drop)
+        self.comm_seed = int(comm_seed)
+        self.resolve = resolve
+        self.t = 0
+        self.graph_view = CommGraphView(len(starts), mode="lazy")
+        self._sensed_at = -1
+        self._version = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.cell)
+
+    @property
+    def fcell(self) -> np.ndarray:
+        """(R,) free-cell index of each robot."""
+        return self.grid.free_id[self.cell].astype(np.int64)
+
+    def occupancy(self) -> np.ndarray:
+        """(H * W,) int64 robot row on each cell, -1 where empty."""
+        occ = np.full(self.grid.n_cells, -1, np.int64)
+        occ[self.cell] = np.arange(self.n)
+        return occ
+
+    def invalidate(self) -> None:
+        """The state arrays were edited from outside: sense again before the next use."""
+        self._version += 1
+
+    def _sense(self) -> None:
+        key = (self.t, self._version)
+        if self._sensed_at == key:
+            return
+        occ = self.occupancy()
+        self.sensed = neighbor_csr(self.grid, self.cell, occ, self.sense_radius)
+        self.links = neighbor_csr(self.grid, self.cell, occ, self.comm_radius)
+        self.graph_view.release()
+        self._links_table: NeighborTable | None = None
+        self._sensed_at = key
+
+    def links_table(self) -> NeighborTable:
+        """The comm links as the engine's :class:`~swarm.neighbors.NeighborTable` (cell units)."""
+        self._sense()
+        if self._links_table is None:
+            pos = self.grid.rowcol(self.cell)[:, ::-1].astype(np.float64) + 0.5  # (x, y)
+            self._links_table = table_from_edges(
+                self.links.owner, self.links.idx, pos, np.zeros_like(pos),
+                float(max(self.grid.height, self.grid.width)), False,
+            )  # fmt: skip
+        return self._links_table
+
+    @property
+    def comm_graph(self) -> nx.Graph:
+        """The current comm links as a ``networkx.Graph`` on robot rows (built when read)."""
+        self.graph_view.update(self.links_table(), np.ones(self.n, bool))
+        return self.graph_view.graph()
+
+    def observe(
+        self,
+        goal: np.ndarray,
+        goal_slot: np.ndarray,
+        task_age: np.ndarray,
+        phase: np.ndarray,
+        board: OrderBoard | None = None,
+    ) -> GridObservation:
+        self._sense()
+        fid = self.grid.free_id
+        goal_f = np.where(goal >= 0, fid[np.maximum(goal, 0)], -1).astype(np.int64)
+        fcell = self.fcell
+        return GridObservation(
+            step=self.t,
+            grid=self.grid,
+            bank=self.bank,
+            cell=self.cell.copy(),
+            fcell=fcell,
+            goal=goal.copy(),
+            goal_f=goal_f,
+            goal_slot=goal_slot.copy(),
+            task_age=task_age.copy(),
+            phase=phase.copy(),
+            sensed=self.sensed,
+            sensed_fcell=fcell[self.sensed.idx],
+            links=self.links,
+            packet_drop=self.packet_drop,
+            comm_seed=self.comm_seed,
+            board=board,
+        )
+
+    def apply(self, actions: np.ndarray) -> StepCounts:
+        """Move everyone at once (see the module docstring); advances ``t``."""
+        actions = check_actions(actions, self.n)
+        nbr = self.grid.neighbors
+        fcell = self.fcell
+        target_f = nbr[fcell, actions].astype(np.int64)
+        invalid = target_f < 0
+        target_f = np.where(invalid, fcell, target_f)
+        cancelled = 0
+        if self.resolve:
+            target_f, cancelled = resolve_conflicts(fcell, target_f, nbr.shape[0])
+        vertex, swap = count_collisions(fcell, target_f, nbr.shape[0])
+        moved = target_f != fcell
+        self.cell = self.grid.free_cells[target_f]
+        self.t += 1
+        return StepCounts(
+            moved=int(moved.sum()),
+            invalid_moves=int(np.count_nonzero(invalid & (actions != 0))),
+            attempted_conflicts=cancelled,
+            vertex_collisions=vertex,
+            swap_collisions=swap,
+            moved_mask=moved,
+        )
+
+
+def check_actions(actions: np.ndarray, n: int) -> np.ndarray:
+    """Validate a batch of actions: (n,) integers in 0..4; a clear error otherwise."""
+    a = np.asarray(actions)
+    if a.shape != (n,):
+        raise ValueError(f"actions: expected shape ({n},), got {a.shape}")
+    if not np.issubdtype(a.dtype, np.integer):
+        if (
+            np.issubdtype(a.dtype, np.floating)
+            and np.isfinite(a).all()
+            and (a == np.round(a)).all()
+        ):
+            a = a.astype(np.int64)
+        else:
+            raise ValueError("actions: must be integers 0 wait, 1 north, 2 east, 3 south, 4 west")
+    if a.size and (a.min() < 0 or a.max() >= N_ACTIONS):
+        bad = int(a[(a < 0) | (a >= N_ACTIONS)][0])
+        raise ValueError(f"actions: {bad} is not an action; allowed 0..{N_ACTIONS - 1}")
+    return a.astype(np.int64)

@@ -1,0 +1,121 @@
+"""Warehouse controllers: the locality contract, and known behaviour of PIBT."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from envs.warehouse import WarehouseModel, warehouse_policies
+from policies.pibt import PIBT
+from swarm.grid.distance import DistanceBank
+from swarm.grid.layout import LayoutParams
+from swarm.grid.maps import parse_map
+from swarm.grid.tasks import LeagueTasks
+from swarm.grid.world import GridWorld
+
+SENSE, COMM = 2.5, 3.5
+LAYOUT = LayoutParams(block_rows=3, block_cols=3, shelf_width=4)
+
+
+def test_every_warehouse_policy_is_registered():
+    assert {"pibt", "greedy_yield", "auction"} <= set(warehouse_policies())
+
+
+@pytest.mark.parametrize("name", ["pibt", "greedy_yield", "auction"])
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**16), data=st.data())
+def test_far_robots_do_not_change_a_robots_action(name, seed, data):
+    tasks = "poisson" if name == "auction" else "league"
+    model = WarehouseModel(
+        n_agents=30, layout=LAYOUT, policy=name, tasks=tasks, orders_rate=1.0,
+        sense_radius=SENSE, comm_radius=COMM, packet_drop=0.2, rng=seed,
+    )  # fmt: skip
+    for _ in range(4):
+        model.step()
+    obs = model.observe(with_board=True)
+    before = model.policy.act(obs)
+    claims_before = model.policy.claim(obs)
+    i = data.draw(st.integers(0, 29), label="observer")
+    near = set(obs.sensed.of(i).tolist()) | set(obs.links.of(i).tolist())
+    far = [j for j in range(30) if j != i and j not in near]
+    assume(far)
+    j = data.draw(st.sampled_from(far), label="moved")
+    g = model.grid_map
+    rc = g.rowcol(model.world.cell)
+    free = g.rowcol(g.free_cells)
+    empty = ~np.isin(g.free_cells, model.world.cell)
+    away = np.sqrt(((free - rc[i]) ** 2).sum(axis=1)) > max(SENSE, COMM)
+    options = np.flatnonzero(empty & away)
+    assume(len(options))
+    target = free[data.draw(st.sampled_from(options.tolist()), label="to")]
+    model.robots[j].move_to(tuple(target))
+    obs = model.observe(with_board=True)
+    after = model.policy.act(obs)
+    assert after[i] == before[i]
+    claims_after = model.policy.claim(obs)
+    assert claims_after[0][i] == claims_before[0][i]
+    assert claims_after[1][i] == claims_before[1][i]
+
+
+def run_plain(text, starts, tasks, policy, steps, comm=5.0):
+    """Robots on a literal map with the League stream, one task each (wrap=stop)."""
+    grid = parse_map(text)
+    bank = DistanceBank(grid)
+    world = GridWorld(grid, np.array(starts), sense_radius=3.0, comm_radius=comm, bank=bank)
+    stream = LeagueTasks(grid, bank, np.array(tasks), len(starts), wrap="stop")
+    for _ in range(steps):
+        obs = world.observe(stream.goal, stream.goal_slot, stream.task_age(world.t),
+                            stream.phase)  # fmt: skip
+        actions = policy.act(obs)
+        policy.commit(obs, actions)
+        counts = world.apply(actions)
+        assert counts.vertex_collisions == counts.swap_collisions == 0
+        stream.update(world.cell, world.t)
+    return stream
+
+
+def test_pibt_swaps_head_on_robots_on_a_ring_road():
+    # Okumura et al. 2022, Thm. 2: on a biconnected graph every agent reaches its goal; here
+    # two robots meet head-on on the short side of a ring: one is pushed round the ring
+    text = "type octile\nheight 3\nwidth 5\nmap\n.....\n.@@@.\n.....\n"
+    stream = run_plain(text, [0, 4, 12], [4, 0, 12], PIBT(seed=1), 20)
+    assert stream.finished[:2].tolist() == [1, 1]
+
+
+def test_pibt_with_a_full_view_never_attempts_a_conflict():
+    # every robot hears every other: all local problems equal the global one, so the local
+    # plans agree and the world never has to cancel a move
+    model = WarehouseModel(n_agents=40, layout=LAYOUT, policy="pibt", comm_radius=100, rng=3)
+    for _ in range(150):
+        model.step()
+    m = model.metrics
+    assert m["attempted_conflicts"] == 0 and m["executed_collisions"] == 0
+    assert m["tasks_finished"] > 100
+
+
+def test_carried_inheritance_breaks_the_head_on_queue_deadlock_of_local_views():
+    # 30 robots on a small layout with one-lane aisles, views of 5 cells: without carrying
+    # inherited priorities, two queues meet head-on and lock (measured: 21 robots stuck)
+    results = {}
+    for carry in (True, False):
+        model = WarehouseModel(
+            n_agents=30, policy="pibt", comm_radius=5.0, sense_radius=3.0, rng=1,
+            policy_params={"carry_inheritance": carry},
+        )  # fmt: skip
+        for _ in range(300):
+            model.step()
+        results[carry] = model.metrics
+    assert results[True]["deadlocked"] == 0
+    assert results[False]["deadlocked"] > 5
+    assert results[True]["tasks_finished"] > 1.3 * results[False]["tasks_finished"]
+
+
+def test_pibt_is_deterministic_per_seed():
+    def cells(seed):
+        model = WarehouseModel(n_agents=25, layout=LAYOUT, policy="pibt", rng=seed)
+        for _ in range(40):
+            model.step()
+        return model.world.cell.copy()
+
+    assert np.array_equal(cells(5), cells(5))
+    assert not np.array_equal(cells(5), cells(6))

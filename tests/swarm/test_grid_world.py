@@ -1,0 +1,129 @@
+"""Step semantics: conflict resolution, the collision invariant on every step of randomised
+runs, sensing and comm links against brute force, action validation."""
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from swarm.grid.layout import LayoutParams, generate_layout
+from swarm.grid.maps import parse_map
+from swarm.grid.world import GridWorld, count_collisions, resolve_conflicts
+
+CORRIDOR = parse_map("type octile\nheight 1\nwidth 6\nmap\n......\n")
+
+
+def test_swap_is_cancelled_for_both_robots():
+    nxt, cancelled = resolve_conflicts(np.array([1, 2]), np.array([2, 1]), 6)
+    assert nxt.tolist() == [1, 2] and cancelled == 2
+
+
+def test_two_robots_into_one_cell_both_wait_and_a_stayer_keeps_its_cell():
+    nxt, cancelled = resolve_conflicts(np.array([1, 3]), np.array([2, 2]), 6)
+    assert nxt.tolist() == [1, 3] and cancelled == 2
+    nxt, cancelled = resolve_conflicts(np.array([1, 2]), np.array([2, 2]), 6)
+    assert nxt.tolist() == [1, 2] and cancelled == 1
+
+
+def test_following_is_allowed_and_a_cancelled_leader_stops_the_train():
+    # 0 -> 1 -> 2 -> 3: a train moving east is fine
+    nxt, c = resolve_conflicts(np.array([0, 1, 2]), np.array([1, 2, 3]), 6)
+    assert nxt.tolist() == [1, 2, 3] and c == 0
+    # the leader meets a robot coming the other way: the whole train must wait (fixpoint)
+    nxt, c = resolve_conflicts(np.array([0, 1, 2, 3]), np.array([1, 2, 3, 2]), 6)
+    assert nxt.tolist() == [0, 1, 2, 3] and c == 4
+
+
+def test_rotation_of_four_robots_is_allowed():
+    # a 2x2 block: cells 0 1 / 2 3 (free indices), rotating clockwise
+    nxt, c = resolve_conflicts(np.array([0, 1, 3, 2]), np.array([1, 3, 2, 0]), 4)
+    assert c == 0 and count_collisions(np.array([0, 1, 3, 2]), nxt, 4) == (0, 0)
+
+
+def test_collision_counter_sees_vertex_and_swap_collisions():
+    assert count_collisions(np.array([0, 2, 4]), np.array([1, 1, 1]), 6) == (2, 0)
+    assert count_collisions(np.array([1, 2]), np.array([2, 1]), 6) == (0, 1)
+
+
+def random_world(seed, n, resolve=True):
+    g = generate_layout(LayoutParams(block_rows=2, block_cols=2, shelf_width=3))
+    rng = np.random.default_rng(seed)
+    starts = rng.choice(g.free_cells, n, replace=False)
+    return GridWorld(g, starts, sense_radius=2.0, comm_radius=3.5, resolve=resolve), rng
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.integers(2, 60))
+def test_random_actions_never_collide_on_any_step(seed, n):
+    world, rng = random_world(seed, n)
+    for _ in range(15):
+        before = world.fcell
+        counts = world.apply(rng.integers(0, 5, n))
+        after = world.fcell
+        assert len(np.unique(after)) == n  # vertex: one robot per cell
+        moved = after != before
+        swapped = [
+            (i, j)
+            for i in np.flatnonzero(moved)
+            for j in np.flatnonzero(before == after[i])
+            if after[j] == before[i]
+        ]
+        assert not swapped
+        assert (counts.vertex_collisions, counts.swap_collisions) == (0, 0)
+        step = np.abs(np.diff(world.grid.rowcol(world.grid.free_cells[np.stack([before, after])]),
+                              axis=0)).sum(axis=-1)  # fmt: skip
+        assert (step <= 1).all()  # at most one cell per step
+        assert world.grid.free.ravel()[world.cell].all()
+
+
+def test_without_the_resolver_the_counter_reports_collisions():
+    world = GridWorld(CORRIDOR, np.array([1, 2, 4]), resolve=False)
+    counts = world.apply(np.array([2, 4, 4]))  # 1<->2 swap, 4 -> 3
+    assert counts.swap_collisions == 1
+    world = GridWorld(CORRIDOR, np.array([1, 3]), resolve=False)
+    assert world.apply(np.array([2, 4])).vertex_collisions == 1
+
+
+def test_moves_into_walls_become_waits_and_are_counted():
+    world = GridWorld(CORRIDOR, np.array([0, 5]))
+    counts = world.apply(np.array([4, 1]))  # west off the map, north off the map
+    assert world.cell.tolist() == [0, 5] and counts.invalid_moves == 2
+
+
+@pytest.mark.parametrize("bad", [np.array([0, 5]), np.array([0.5, 1]), np.array([0]), [np.nan, 1]])
+def test_bad_actions_get_a_clear_error(bad):
+    world = GridWorld(CORRIDOR, np.array([0, 5]))
+    with pytest.raises(ValueError, match="actions: "):
+        world.apply(bad)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sensing_and_links_match_brute_force(seed):
+    world, _ = random_world(seed, 40)
+    rc = world.grid.rowcol(world.cell).astype(float)
+    d = np.sqrt(((rc[:, None] - rc[None]) ** 2).sum(-1))
+    obs = world.observe(np.full(40, -1), np.full(40, -1), np.zeros(40, int), np.zeros(40, int))
+    for radius, table in ((2.0, obs.sensed), (3.5, obs.links)):
+        got = {(int(i), int(j)) for i, j in zip(table.owner, table.idx, strict=True)}
+        want = {(i, j) for i in range(40) for j in range(40) if i != j and d[i, j] <= radius}
+        assert got == want
+    g = world.comm_graph
+    assert isinstance(g, nx.Graph) and g.number_of_nodes() == 40
+    assert g.number_of_edges() == len(obs.links.idx) // 2
+    # the view follows the arrays: after a step the graph is rebuilt from the new links
+    world.apply(np.full(40, 2))
+    obs = world.observe(np.full(40, -1), np.full(40, -1), np.zeros(40, int), np.zeros(40, int))
+    assert world.comm_graph.number_of_edges() == len(obs.links.idx) // 2
+
+
+def test_packet_drops_are_keyed_per_link_and_step():
+    world, _ = random_world(0, 40)
+    world.packet_drop = 0.5
+    z = np.zeros(40, int)
+    obs = world.observe(z - 1, z - 1, z, z)
+    msgs = np.arange(40, dtype=float)[:, None]
+    a, b = obs.deliver(msgs), obs.deliver(msgs)
+    assert np.array_equal(a.sender, b.sender)  # same step, same losses
+    assert 0.3 < len(a.sender) / len(obs.links.idx) < 0.7
+    assert np.array_equal(a.msg[:, 0], a.sender)  # a receiver gets the sender's message
