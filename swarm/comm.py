@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import networkx as nx
+import numba
 import numpy as np
 from scipy.spatial import cKDTree
 
-from swarm.neighbors import NeighborTable, k_smallest_per_row, radius_neighbors
+from swarm.neighbors import NeighborTable, radius_neighbors
 from swarm.rng import keyed_uniform
 
 
@@ -229,27 +230,19 @@ class Channel:
         self, step: int, links: NeighborTable, messages: np.ndarray, alive: np.ndarray
     ) -> None:
         """Broadcast ``messages`` (R, D) along ``links``; advances the channel by one step."""
-        order = links.to_row_order()
-        receiver = links.owner[order]
-        sender = links.idx[order]
-        keep = alive[receiver]
         if self.packet_drop > 0:
-            u = keyed_uniform(self.seed, step, sender, receiver)
-            keep &= u >= self.packet_drop
-        receiver, sender = receiver[keep], sender[keep]
-        if self.max_inbox is not None:
-            dist = links.dist[order][keep]
-            counts = np.bincount(receiver, minlength=self.n_rows)
-            ptr = np.zeros(self.n_rows + 1, np.int64)
-            np.cumsum(counts, out=ptr[1:])
-            chosen = k_smallest_per_row(ptr, dist, self.max_inbox)
-            chosen = np.sort(chosen[chosen >= 0])
-            receiver, sender = receiver[chosen], sender[chosen]
-        counts = np.bincount(receiver, minlength=self.n_rows)
-        ptr = np.zeros(self.n_rows + 1, np.int64)
-        np.cumsum(counts, out=ptr[1:])
+            # keyed per (step, sender, receiver): the drop never depends on other packets
+            delivered = keyed_uniform(self.seed, step, links.idx, links.owner) >= self.packet_drop
+        else:
+            delivered = np.ones(0, dtype=bool)
+        ptr = np.empty(self.n_rows + 1, np.int64)
+        sender = np.empty(links.n_edges, np.int32)
+        cap = -1 if self.max_inbox is None else int(self.max_inbox)
+        m = _route(links.ptr, links.row_seg, links.idx, links.dist, alive, delivered, cap, ptr,
+                   sender)  # fmt: skip
+        sender = sender[:m]
         # the deque's maxlen drops the packets just delivered; its head is the next arrival
-        self._in_flight.append(Inbox(ptr, sender.astype(np.int32), messages[sender].copy()))
+        self._in_flight.append(Inbox(ptr, sender, messages[sender]))
 
     def drop_receivers(self, dead: np.ndarray) -> None:
         """Crashed agents receive nothing more: purge them from packets in flight."""
@@ -261,6 +254,65 @@ class Channel:
             ptr = np.zeros(self.n_rows + 1, np.int64)
             np.cumsum(counts, out=ptr[1:])
             self._in_flight[k] = Inbox(ptr, box.sender[keep], box.msg[keep])
+
+
+@numba.njit(cache=True)
+def _route(ptr, row_seg, idx, dist, alive, delivered, max_inbox, out_ptr, out_sender):
+    """The packets each receiver gets, CSR in row order; returns how many. Plain-loop meaning::
+
+    for each receiver row i (ascending), alive:
+        packets = i's link entries (table order) whose packet was ``delivered``
+                  (an empty ``delivered`` means all were)
+        if max_inbox >= 0: keep the max_inbox nearest senders (stable on ties),
+                           still in table order
+        out_sender[...] = their senders
+    """
+    cursor = 0
+    check = delivered.shape[0] > 0
+    cap = max(max_inbox, 1)
+    best_d = np.empty(cap)
+    best_e = np.empty(cap, np.int64)
+    for i in range(row_seg.shape[0]):
+        out_ptr[i] = cursor
+        if not alive[i]:
+            continue
+        s = row_seg[i]
+        a = ptr[s]
+        b = ptr[s + 1]
+        n_kept = 0
+        for e in range(a, b):
+            if not check or delivered[e]:
+                n_kept += 1
+        if max_inbox < 0 or n_kept <= max_inbox:
+            for e in range(a, b):
+                if not check or delivered[e]:
+                    out_sender[cursor] = idx[e]
+                    cursor += 1
+            continue
+        n = 0
+        for e in range(a, b):
+            if check and not delivered[e]:
+                continue
+            d = dist[e]
+            p = n  # insertion into the sorted nearest; equal distances keep table order
+            while p > 0 and d < best_d[p - 1]:
+                p -= 1
+            if p >= max_inbox:
+                continue
+            for q in range(min(n, max_inbox - 1), p, -1):
+                best_d[q] = best_d[q - 1]
+                best_e[q] = best_e[q - 1]
+            best_d[p] = d
+            best_e[p] = e
+            if n < max_inbox:
+                n += 1
+        # the chosen ones go out in table order, as the unlimited inbox lists them
+        chosen = np.sort(best_e[:n])
+        for t in range(n):
+            out_sender[cursor] = idx[chosen[t]]
+            cursor += 1
+    out_ptr[row_seg.shape[0]] = cursor
+    return cursor
 
 
 def undirected_edges(links: NeighborTable) -> np.ndarray:

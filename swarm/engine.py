@@ -162,6 +162,9 @@ class Swarm:
         self.alive = np.ones(rows, dtype=bool)  # (R,) False once crashed
         self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
         self.t = 0  # steps taken since reset
+        # (E,) steps since each environment's episode began: equal to ``t`` unless some
+        # environments were restarted alone (batched training); ``crash_at`` follows it
+        self.env_t = np.zeros(n_envs, dtype=np.int64)
         # per-agent task state a scenario declares at spawn (name -> (R, ...)), e.g. the value
         # a consensus controller updates; controllers read it in ``obs.own`` and change it
         # only through ``Policy.next_state``
@@ -341,6 +344,7 @@ class Swarm:
                 self.t, self.links, np.asarray(messages, dtype=np.float64), self.alive
             )
         self.t += 1
+        self.env_t += 1
         self.apply_faults()
         if self.scenario is not None:
             self.scenario.update(self)
@@ -374,16 +378,30 @@ class Swarm:
         return actions
 
     # ------------------------------------------------------------------ faults
-    def apply_faults(self) -> None:
-        """Scheduled crashes whose step has come, then random crashes at ``crash_rate``."""
+    def apply_faults(self, envs: np.ndarray | None = None) -> None:
+        """Scheduled crashes whose step has come, then random crashes at ``crash_rate``.
+
+        ``crash_at`` steps count each environment's own steps since its episode began
+        (``env_t``): an environment restarted alone (:meth:`restart_envs`) replays its
+        schedule from step 0 while the others go on. ``envs``: only these environments'
+        schedules, and no random crashes (what a restart applies at its step 0).
+        """
         c = self.config
+        if not c.crash_at and (c.crash_rate == 0 or envs is not None):
+            return  # nothing can crash: skip the (R,) work of every step
         doomed = np.zeros(self.rows, dtype=bool)
-        rows = c.crash_at.get(self.t)
-        if rows:
-            offsets = np.arange(self.n_envs)[:, None] * self.n_agents
-            doomed[(np.asarray(rows)[None, :] + offsets).ravel()] = True
-        if c.crash_rate > 0 and self.t > 0:
-            doomed |= self.rng.random(self.rows) < c.crash_rate
+        if c.crash_at:
+            scope = np.arange(self.n_envs) if envs is None else np.asarray(envs, np.int64)
+            times = self.env_t[scope]
+            for step in np.unique(times).tolist():  # one value unless envs were restarted
+                rows = c.crash_at.get(step)
+                if rows:
+                    offsets = scope[times == step][:, None] * self.n_agents
+                    doomed[(np.asarray(rows)[None, :] + offsets).ravel()] = True
+        if c.crash_rate > 0 and envs is None and bool((self.env_t > 0).any()):
+            # one draw per row every step after the first, as ever; an env at its own step
+            # 0 (just restarted) takes no random crash
+            doomed |= (self.rng.random(self.rows) < c.crash_rate) & (self.env_t > 0)[self.env]
         doomed &= self.alive
         if doomed.any():
             self.crash(np.flatnonzero(doomed), resense=False)
@@ -401,3 +419,18 @@ class Swarm:
     def reset_faults(self) -> None:
         """Apply the crashes scheduled at step 0 (called once after spawning)."""
         self.apply_faults()
+
+    def restart_envs(self, envs: np.ndarray) -> None:
+        """Environments ``envs`` begin new episodes at their own step 0 while the others go
+        on: their drones revive, packets in flight to them are forgotten and their clock
+        ``env_t`` restarts. The caller then respawns their rows (``Scenario.spawn``) and
+        applies their step-0 crashes with ``apply_faults(envs)``, as a full reset does."""
+        envs = np.asarray(envs, dtype=np.int64)
+        rows = (envs[:, None] * self.n_agents + np.arange(self.n_agents)[None, :]).ravel()
+        self.alive[rows] = True
+        if self.channel is not None:
+            fresh = np.zeros(self.rows, dtype=bool)
+            fresh[rows] = True
+            self.channel.drop_receivers(fresh)  # nothing from the old episode arrives
+        self.env_t[envs] = 0
+        self.invalidate()

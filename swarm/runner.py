@@ -8,7 +8,9 @@ leaves nothing half-written behind.
 
 Any model class works that follows the registry's model protocol: ``cls(rng=seed, **config)``
 validates its config (raising :class:`~swarm.config.ConfigError`), has ``config``,
-``step()``, ``metrics`` and a Mesa ``datacollector`` recording every step.
+``step()``, ``metrics`` and a Mesa ``datacollector`` recording every step; an optional
+``summary()`` returns extra headline fields for ``summary.json`` (e.g. the warehouse's
+``free_flow_ratio``, computed once at the end rather than every step).
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ def execute(model: Any, scenario: str, steps: int, seed: int, progress: bool = F
         "steps_per_s": steps / wall if wall > 0 else None,
         "agent_steps_per_s": steps * n_agents / wall if wall > 0 else None,
     }
+    extras = getattr(model, "summary", None)  # optional hook: scenario-specific headline fields
+    if callable(extras):
+        summary.update({k: v for k, v in extras().items() if k not in summary})
     return RunResult(resolved_config, frame, summary)
 
 

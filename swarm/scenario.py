@@ -17,6 +17,10 @@ vectorised over the engine's rows and environments:
     per-agent state ``engine.agent_state``. Row i may depend only on what i can sense.
 ``update(engine)`` (optional)
     Advance the task's own world once everyone moved (targets found, marks laid).
+``render_layers(engine) -> [Layer]`` (optional)
+    What the viewer draws, bottom to top, as a declarative draw list
+    (:mod:`swarm.viewer.layers`: agents, edges, circles, cells); by default the comm links
+    and the drones of environment 0. Add goals or maps by prepending layers.
 
 Learning hooks, used by the PettingZoo and batched envs (:mod:`swarm.marl`); the defaults
 give a zero reward, terminate crashed drones only and add no task features:
@@ -44,6 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numba
 import numpy as np
 
 from swarm import metrics as m
@@ -86,8 +91,18 @@ def collision_counts(engine: Swarm) -> np.ndarray:
             engine.pos, engine.vel, engine.alive, engine.env, engine.n_envs, c.world_size,
             c.torus, c.collision_radius,
         )  # fmt: skip
-    close = table.dist < c.collision_radius
-    return np.bincount(table.owner[close], minlength=engine.rows).astype(np.float64)
+    out = np.zeros(engine.rows)
+    _count_closer(table.ptr, table.seg_row, table.dist, float(c.collision_radius), out)
+    return out
+
+
+@numba.njit(cache=True)
+def _count_closer(ptr, seg_row, dist, radius, out):
+    """``out[row] += 1`` for each table entry of the row with ``dist < radius``."""
+    for s in range(seg_row.shape[0]):
+        for e in range(ptr[s], ptr[s + 1]):
+            if dist[e] < radius:
+                out[seg_row[s]] += 1.0
 
 
 class Scenario:
@@ -117,6 +132,12 @@ class Scenario:
 
     def update(self, engine: Swarm) -> None:
         """Advance the task's world after everyone moved; nothing by default."""
+
+    def render_layers(self, engine: Swarm) -> list[Any]:
+        """The viewer's draw list for the current state: comm links and drones by default."""
+        from swarm.viewer.layers import drone_layers  # numpy only; no pygame import
+
+        return drone_layers(engine)
 
     # ----------------------------------------------------------------- learning hooks
     message_dim: ClassVar[int] = 0  # floats each drone broadcasts in the envs (0: none)

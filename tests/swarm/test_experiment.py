@@ -88,7 +88,10 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
         ({"seeds": 0}, "spec.seeds: a seed count must be >= 1"),
         ({"seeds": [1, 1]}, "spec.seeds: seeds must be distinct and >= 0"),
         ({"scenario": "teleport"}, "spec.scenario: unknown scenario; allowed: "),
-        ({"policy": "magic"}, "spec.policy: unknown policy; allowed: average_consensus, boids"),
+        (
+            {"policy": "magic"},
+            "spec.policy: unknown policy; allowed: auction, average_consensus, boids",
+        ),
         ({"metrics.tail": 2}, "spec.metrics.tail: Input should be less than or equal to 1"),
         (
             {"metrics.evry": 2},
