@@ -19,6 +19,7 @@ Metrics            disagreement ``||x - mean(x) 1||_2`` over alive drones; sprea
                    consensus on symmetric lossless links); position_spread (largest distance
                    of a drone to the swarm's centroid, m: rendezvous drives it to 0);
                    n_components of the comm graph; n_alive
+Reward (envs)      ``-disagreement`` of the drone's environment, shared by its drones
 =================  =====================================================================
 
 The value is engine-carried state rather than controller memory so that the observer's
@@ -160,9 +161,19 @@ class Consensus(Scenario):
         else:
             values = (rows % engine.n_agents).astype(float)
         engine.agent_state["value"][rows] = values
-        self.initial_mean = _per_env(engine, engine.agent_state["value"], "sum") / np.maximum(
+        mean = _per_env(engine, engine.agent_state["value"], "sum") / np.maximum(
             _per_env(engine, np.ones(engine.rows), "sum"), 1.0
         )
+        if self.initial_mean.shape != mean.shape:
+            self.initial_mean = mean
+        else:  # a partial respawn: the other environments keep their own starting mean
+            envs = np.unique(engine.env[rows])
+            self.initial_mean[envs] = mean[envs]
+
+    def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
+        """(R,) minus the disagreement of the drone's environment (shared by its drones):
+        the team earns most, 0, once every alive drone holds the same value."""
+        return np.where(engine.alive, -self.disagreement(engine)[engine.env], 0.0)
 
     # ----------------------------------------------------------------- metrics
     @staticmethod

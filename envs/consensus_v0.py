@@ -13,15 +13,17 @@ Observation        ``own_pos``, ``own_vel``, ``neighbor_rel_pos``, ``neighbor_re
                    ``neighbor_mask`` (see :mod:`swarm.marl`); the scenario defines no task
                    segments yet
 State              ``pos`` (N, 2), ``vel`` (N, 2), ``alive`` (N,)
-Reward             0: the scenario defines no reward hook yet (``Scenario.reward``); its
-                   metrics are in :mod:`envs.consensus`
+Reward             ``-disagreement`` of the drone's environment, shared by its drones:
+                   ``-||x - mean(x) 1||_2`` over the alive drones' values (the
+                   ``disagreement`` metric of :mod:`envs.consensus`); 0 at agreement
 Termination        a drone crashes; truncation at ``max_cycles``
 Arguments          env: ``max_cycles``, ``continuous_actions``, ``k_neighbors``,
                    ``inbox_slots``, ``out_of_box``, ``render_mode``; scenario: the fields of
                    :class:`envs.consensus.ConsensusConfig`
 =================  =====================================================================
 
-Version history: v0, first release (API only; a learning reward is still to come).
+Version history: v0, first release (the reward was added within v0, before any
+trained results were published).
 """
 
 from swarm.marl import env_module

@@ -21,6 +21,8 @@ Metrics            locational_cost ``H = sum_q phi(q) min_i ||q - p_i||^2 dA`` (
                    drone to the centroid of its (full) Voronoi cell, 0 at a centroidal
                    Voronoi configuration (m); coverage_fraction: share of the area within
                    ``sense_radius`` of a drone; n_components; n_alive
+Reward (envs)      ``-locational_cost / n_alive`` of the drone's environment, shared by its
+                   drones (their rewards sum to minus the locational cost)
 =================  =====================================================================
 
 Arguments are the fields of :class:`CoverageConfig` plus ``rng`` (the seed). Example::
@@ -176,6 +178,13 @@ class Coverage(Scenario):
 
     def locational_cost(self, engine: Swarm) -> np.ndarray:
         return np.array([(self._weights * d**2).sum() for _, d, _ in self._nearest(engine)])
+
+    def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
+        """(R,) minus the drone's share of its environment's locational cost, ``-H / n``
+        with n its alive drones (shared: the drones' rewards sum to ``-H``)."""
+        alive = engine.alive.reshape(engine.n_envs, engine.n_agents)
+        share = self.locational_cost(engine) / np.maximum(alive.sum(axis=1), 1)
+        return np.where(engine.alive, -share[engine.env], 0.0)
 
     def limited_cost(self, engine: Swarm) -> np.ndarray:
         r = 0.5 * self.config.sense_radius

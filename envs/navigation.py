@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numba
 import numpy as np
 from pydantic import Field
 
@@ -55,6 +56,79 @@ from swarm.engine import Swarm, SwarmConfig
 from swarm.model import SwarmModel
 from swarm.observation import LocalObservation
 from swarm.scenario import Scenario, Segment, collision_counts
+
+_NEAREST_KEY = "navigation.nearest_drone"  # engine.scratch: (E, L) of the sensed state
+
+
+@numba.njit(cache=True)
+def _sense_landmarks(pos, env, alive, landmarks, reach, world, torus, rel, mask, nearest):
+    """One pass over drones x their env's landmarks. Plain-loop meaning::
+
+    for each alive drone i of env e, each landmark l of e:
+        d = landmarks[e, l] - pos[i]        (minimum image on a torus)
+        nearest[e, l] = min(nearest[e, l], |d|)
+    rel[i, t], mask[i, t] = d, 1 for the t-th nearest landmark with |d| <= reach
+    (ascending distance, ties by landmark index; slots beyond stay 0)
+    """
+    k = mask.shape[1]
+    n_landmarks = landmarks.shape[1]
+    best_d = np.empty(k)
+    best_x = np.empty(k)
+    best_y = np.empty(k)
+    for i in range(pos.shape[0]):
+        if not alive[i]:
+            continue
+        e = env[i]
+        n = 0
+        for lm in range(n_landmarks):
+            dx = landmarks[e, lm, 0] - pos[i, 0]
+            dy = landmarks[e, lm, 1] - pos[i, 1]
+            if torus:
+                dx -= world * np.rint(dx / world)
+                dy -= world * np.rint(dy / world)
+            d = np.sqrt(dx * dx + dy * dy)
+            if d < nearest[e, lm]:
+                nearest[e, lm] = d
+            if not d <= reach:
+                continue
+            p = n  # insertion into the sorted k best; equal distances keep landmark order
+            while p > 0 and d < best_d[p - 1]:
+                p -= 1
+            if p >= k:
+                continue
+            for q in range(min(n, k - 1), p, -1):
+                best_d[q] = best_d[q - 1]
+                best_x[q] = best_x[q - 1]
+                best_y[q] = best_y[q - 1]
+            best_d[p] = d
+            best_x[p] = dx
+            best_y[p] = dy
+            if n < k:
+                n += 1
+        for t in range(n):
+            rel[i, t, 0] = best_x[t]
+            rel[i, t, 1] = best_y[t]
+            mask[i, t] = 1.0
+
+
+@numba.njit(cache=True)
+def _nearest_landmark_messages(pos, rel, mask, world, torus, out):
+    """Row i's message: (x, y) of its nearest sensed landmark (wrapped into the arena on a
+    torus), its distance to it, 1; all zero when it senses none."""
+    for i in range(pos.shape[0]):
+        if mask[i, 0] == 0.0:
+            for f in range(4):
+                out[i, f] = 0.0
+            continue
+        x = pos[i, 0] + rel[i, 0, 0]
+        y = pos[i, 1] + rel[i, 0, 1]
+        if torus:
+            x = np.mod(x, world)
+            y = np.mod(y, world)
+        out[i, 0] = x
+        out[i, 1] = y
+        out[i, 2] = np.sqrt(rel[i, 0, 0] * rel[i, 0, 0] + rel[i, 0, 1] * rel[i, 0, 1])
+        out[i, 3] = mask[i, 0]
 
 
 class NavigationConfig(SwarmConfig):
@@ -126,31 +200,27 @@ class Navigation(Scenario):
         envs = np.unique(engine.env[rows])
         self.landmarks[envs] = rng.uniform(0.0, c.world_size, size=(len(envs), c.landmark_count, 2))
 
-    def _offsets(self, engine: Swarm) -> np.ndarray:
-        """(R, L, 2) landmark minus drone position (minimum image on a torus)."""
-        c = self.config
-        d = self.landmarks[engine.env] - engine.pos[:, None, :]
-        if c.torus:
-            d -= c.world_size * np.round(d / c.world_size)
-        return d
-
     def observe(self, engine: Swarm) -> dict[str, np.ndarray]:
-        """The ``landmark_slots`` nearest landmarks within ``landmark_range`` of each drone."""
+        """The ``landmark_slots`` nearest landmarks within ``landmark_range`` of each drone.
+
+        The same compiled pass (:func:`_sense_landmarks`) measures every landmark's distance
+        to its nearest alive drone, which the reward and metrics of this state then reuse.
+        """
+        rel, mask, nearest = self._landmark_pass(engine)
+        engine.scratch[_NEAREST_KEY] = nearest
+        return {"landmark_rel_pos": rel, "landmark_mask": mask}
+
+    def _landmark_pass(self, engine: Swarm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = self.config
-        k = c.landmark_slots
-        d = self._offsets(engine)
-        dist = np.sqrt((d**2).sum(axis=2))  # (R, L)
-        visible = (dist <= c.landmark_reach) & engine.alive[:, None]
-        key = np.where(visible, dist, np.inf)
-        order = np.argsort(key, axis=1, kind="stable")[:, :k]  # (R, min(k, L))
-        rows = np.arange(engine.rows)[:, None]
+        k, L = c.landmark_slots, self.landmarks.shape[1]
         rel = np.zeros((engine.rows, k, 2))
         mask = np.zeros((engine.rows, k))
-        width = order.shape[1]
-        seen = visible[rows, order]
-        rel[:, :width] = np.where(seen[:, :, None], d[rows, order], 0.0)
-        mask[:, :width] = seen
-        return {"landmark_rel_pos": rel, "landmark_mask": mask}
+        nearest = np.full((engine.n_envs, L), np.inf)
+        _sense_landmarks(
+            engine.pos, engine.env, engine.alive, self.landmarks, float(c.landmark_reach),
+            float(c.world_size), bool(c.torus), rel, mask, nearest,
+        )  # fmt: skip
+        return rel, mask, nearest
 
     def knowledge(self) -> dict[str, float]:
         return {"landmark_range": self.config.landmark_reach}
@@ -170,14 +240,11 @@ class Navigation(Scenario):
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
         """Nearest sensed landmark in absolute coordinates, own distance to it, seen flag."""
         c = self.config
-        rel = obs.own["landmark_rel_pos"][:, 0]  # (R, 2)
-        seen = obs.own["landmark_mask"][:, 0]  # (R,)
-        where = obs.pos + rel
-        if c.torus:
-            where = np.mod(where, c.world_size)
-        dist = np.sqrt((rel**2).sum(axis=1))
-        out = np.column_stack([where, dist, seen])
-        out[seen == 0] = 0.0
+        out = np.empty((obs.n, self.message_dim))
+        _nearest_landmark_messages(
+            obs.pos, obs.own["landmark_rel_pos"], obs.own["landmark_mask"],
+            float(c.world_size), bool(c.torus), out,
+        )  # fmt: skip
         return out
 
     def message_segment(self) -> Segment:
@@ -208,14 +275,11 @@ class Navigation(Scenario):
 
     def _nearest_drone(self, engine: Swarm) -> np.ndarray:
         """(E, L) distance from each landmark to the nearest alive drone of its env (m)."""
-        c = self.config
-        E, N = engine.n_envs, engine.n_agents
-        d = self._offsets(engine)  # (R, L, 2)
-        dist = np.sqrt((d**2).sum(axis=2)).reshape(E, N, -1)
-        dist = np.where(engine.alive.reshape(E, N)[:, :, None], dist, np.inf)
-        nearest = dist.min(axis=1)
+        nearest = engine.scratch.get(_NEAREST_KEY)  # measured when the state was sensed
+        if nearest is None or nearest.shape != self.landmarks.shape[:2]:
+            nearest = self._landmark_pass(engine)[2]
         # nobody left to cover it: the farthest a landmark can be from anything in the arena
-        return np.where(np.isfinite(nearest), nearest, np.sqrt(2.0) * c.world_size)
+        return np.where(np.isfinite(nearest), nearest, np.sqrt(2.0) * self.config.world_size)
 
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
         """(R,) simple_spread's reward: shared coverage plus own collisions (module doc)."""

@@ -22,6 +22,9 @@ Default policy     ``random_walk`` (baseline); also ``stigmergy`` (node counting
 Metrics            fraction_found; time_to_find_all (s, NaN until all are found);
                    area_visited (share of mark cells entered); revisit_ratio (cell entries
                    into an already marked cell / all entries); n_components; n_alive
+Reward (envs)      targets of the drone's environment found this step, shared by its drones
+Clock              found times count the environment's own steps (``engine.env_t``), so a
+                   batched environment restarted alone starts its clock again
 =================  =====================================================================
 
 Arguments are the fields of :class:`SearchConfig` plus ``rng`` (the seed). Example::
@@ -128,14 +131,25 @@ class Search(Scenario):
         heading = rng.uniform(-np.pi, np.pi, size=len(rows))
         engine.vel[rows] = c.initial_speed * np.column_stack([np.cos(heading), np.sin(heading)])
         E = engine.n_envs
-        self.targets = rng.uniform(0.0, c.world_size, size=(E, c.n_targets, 2))
-        self.found_at = np.full((E, c.n_targets), -1, dtype=np.int64)
-        self.marks = np.zeros((E, self.per_side, self.per_side))
-        self.entries = np.zeros(E)
-        self.revisits = np.zeros(E)
-        self.noise_seed = derive_seed(rng)
-        self.last_cell = np.full(engine.rows, -1, dtype=np.int64)
-        self.update(engine)
+        envs = np.unique(engine.env[rows])
+        first = self.targets.shape[0] != E  # this scenario's first spawn on this engine
+        if first:
+            self.targets = np.zeros((E, c.n_targets, 2))
+            self.found_at = np.full((E, c.n_targets), -1, dtype=np.int64)
+            self.marks = np.zeros((E, self.per_side, self.per_side))
+            self.entries = np.zeros(E)
+            self.revisits = np.zeros(E)
+            self.last_cell = np.full(engine.rows, -1, dtype=np.int64)
+        # only the environments being spawned start a new task; the others keep theirs
+        self.targets[envs] = rng.uniform(0.0, c.world_size, size=(len(envs), c.n_targets, 2))
+        self.found_at[envs] = -1
+        self.marks[envs] = 0.0
+        self.entries[envs] = 0.0
+        self.revisits[envs] = 0.0
+        self.last_cell[np.isin(engine.env, envs)] = -1
+        if first or len(envs) == E:
+            self.noise_seed = derive_seed(rng)
+        self.update(engine, envs)
 
     def knowledge(self) -> dict[str, float]:
         return {"detect_radius": self.config.detect, "mark_cell": self.config.cell}
@@ -175,25 +189,37 @@ class Search(Scenario):
             "marks": np.where(alive[:, None, None], marks, np.inf),
         }
 
-    def update(self, engine: Swarm) -> None:
-        """Targets within detect range of an alive drone are found; drones mark new cells."""
+    def update(self, engine: Swarm, envs: np.ndarray | None = None) -> None:
+        """Targets within detect range of an alive drone are found (at the env's own step
+        ``engine.env_t``); drones mark new cells. ``envs``: only these environments."""
         c = self.config
         E, N = engine.n_envs, engine.n_agents
         pos = engine.pos.reshape(E, N, 2)
         alive = engine.alive.reshape(E, N)
         d2 = ((pos[:, :, None, :] - self.targets[:, None, :, :]) ** 2).sum(axis=3)  # (E, N, T)
         seen = ((d2 <= c.detect**2) & alive[:, :, None]).any(axis=1)
-        self.found_at[seen & (self.found_at < 0)] = engine.t
+        in_scope = np.ones(E, dtype=bool) if envs is None else np.isin(np.arange(E), envs)
+        seen &= in_scope[:, None]
+        now = np.broadcast_to(engine.env_t[:, None], self.found_at.shape)
+        newly = seen & (self.found_at < 0)
+        self.found_at[newly] = now[newly]
         cell = self._cells(engine.pos)
         flat = cell[:, 0] * self.per_side + cell[:, 1]
-        entered = engine.alive & (flat != self.last_cell)
+        moving = engine.alive & in_scope[engine.env]
+        entered = moving & (flat != self.last_cell)
         rows = np.flatnonzero(entered)
         env = engine.env[rows]
         before = self.marks[env, cell[rows, 0], cell[rows, 1]]
         np.add.at(self.entries, env, 1.0)
         np.add.at(self.revisits, env, (before > 0).astype(float))
         np.add.at(self.marks, (env, cell[rows, 0], cell[rows, 1]), 1.0)
-        self.last_cell = np.where(engine.alive, flat, self.last_cell)
+        self.last_cell = np.where(moving, flat, self.last_cell)
+
+    def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
+        """(R,) targets of the drone's environment found this step (shared by its drones):
+        the team is paid once per target, when ``fraction_found`` rises."""
+        found_now = (self.found_at == engine.env_t[:, None]).sum(axis=1).astype(np.float64)
+        return np.where(engine.alive, found_now[engine.env], 0.0)
 
     # ----------------------------------------------------------------- metrics
     def fraction_found(self, engine: Swarm) -> np.ndarray:

@@ -12,15 +12,17 @@ Observation        ``own_pos``, ``own_vel``, ``neighbor_rel_pos``, ``neighbor_re
                    ``neighbor_mask`` (see :mod:`swarm.marl`); the scenario defines no task
                    segments yet
 State              ``pos`` (N, 2), ``vel`` (N, 2), ``alive`` (N,)
-Reward             0: the scenario defines no reward hook yet (``Scenario.reward``); its
-                   metrics are in :mod:`envs.search`
+Reward             the number of targets of the drone's environment found this step,
+                   shared by its drones (each target pays once, when ``fraction_found``
+                   of :mod:`envs.search` rises)
 Termination        a drone crashes; truncation at ``max_cycles``
 Arguments          env: ``max_cycles``, ``continuous_actions``, ``k_neighbors``,
                    ``inbox_slots``, ``out_of_box``, ``render_mode``; scenario: the fields of
                    :class:`envs.search.SearchConfig`
 =================  =====================================================================
 
-Version history: v0, first release (API only; a learning reward is still to come).
+Version history: v0, first release (the reward was added within v0, before any
+trained results were published).
 """
 
 from swarm.marl import env_module

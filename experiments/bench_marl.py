@@ -7,13 +7,15 @@
   (agent-steps per second).
 
 A peer that is not installed is skipped with the reason printed (install them from the
-optional extra, e.g. ``pip install mpe2 vmas==1.5.* torch==2.13.0``); our own numbers are
-always measured. Targets (DESIGN.md section 7): >= 10x mpe2 at N = 10, >= 100x at N = 30;
->= 3x VMAS navigation at 1,024 x 4; >= 1x VMAS simple_spread at 8,192 x 3.
+optional extra: ``pip install -e '.[peers]'``, i.e. mpe2, vmas and torch 2.13.0); our own
+numbers are always measured. Ours and the peer's timing windows alternate in one process;
+VMAS gets one torch thread by default (``--torch-threads``), as our engine runs on one core.
+Targets (DESIGN.md section 7): >= 10x mpe2 at N = 10, >= 100x at N = 30; >= 3x VMAS
+navigation at 1,024 x 4; >= 1x VMAS simple_spread at 8,192 x 3.
 
 ::
 
-    python3 experiments/bench_marl.py              # everything (~1 min without peers)
+    python3 experiments/bench_marl.py              # everything (~1.5 min with the peers)
     python3 experiments/bench_marl.py --seconds 1  # shorter timing windows
 """
 
@@ -41,16 +43,24 @@ TARGETS = {  # ours / peer, from DESIGN.md section 7
 }
 
 
-def rate(step: Callable[[], int], seconds: float, repeats: int = 3) -> float:
-    """Median over ``repeats`` windows of (units done / wall seconds); ``step`` returns units."""
-    step()  # warm up (numba compilation, caches)
-    rates = []
+def paired_rates(
+    ours: Callable[[], int], theirs: Callable[[], int] | None, seconds: float, repeats: int = 3
+) -> tuple[float, float | None]:
+    """Median over ``repeats`` windows of (units done / wall seconds) for both, interleaved
+    (ours, theirs, ours, theirs, ...) so a change of machine load hits both alike; each
+    ``step`` returns the units it did."""
+    steps = [ours] if theirs is None else [ours, theirs]
+    for step in steps:
+        step()  # warm up (numba compilation, caches)
+    rates: list[list[float]] = [[] for _ in steps]
     for _ in range(repeats):
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            done += step()
-        rates.append(done / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for k, step in enumerate(steps):
+            done, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                done += step()
+            rates[k].append(done / (time.perf_counter() - start))
+    medians = [statistics.median(r) for r in rates]
+    return medians[0], (medians[1] if theirs is not None else None)
 
 
 def peer(module: str) -> tuple[object | None, str]:
@@ -61,23 +71,25 @@ def peer(module: str) -> tuple[object | None, str]:
 
 
 # ------------------------------------------------------------------ PettingZoo API
-def ours_pettingzoo(n: int, seconds: float) -> float:
+def ours_pettingzoo(n: int) -> Callable[[], int]:
     env = SwarmParallelEnv("navigation", n_agents=n, world_size=2.0 * np.sqrt(n), max_cycles=25)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     b = env.core.bound
-    actions = rng.uniform(-b, b, size=(n, 2)).astype(np.float32)
+    space = env.action_space(env.possible_agents[0])
 
     def step() -> int:
         if not env.agents:
             env.reset()
-        env.step({a: actions[i] for i, a in enumerate(env.agents)})
+        # random actions drawn per step, as for the peer (float32, the space's dtype)
+        actions = rng.uniform(-b, b, size=(len(env.agents), 2)).astype(space.dtype)
+        env.step(dict(zip(env.agents, actions, strict=True)))
         return 1
 
-    return rate(step, seconds)
+    return step
 
 
-def mpe2_pettingzoo(n: int, seconds: float) -> tuple[float | None, str]:
+def mpe2_pettingzoo(n: int) -> tuple[Callable[[], int] | None, str]:
     mpe2, why = peer("mpe2")
     if mpe2 is None:
         return None, why
@@ -92,39 +104,39 @@ def mpe2_pettingzoo(n: int, seconds: float) -> tuple[float | None, str]:
         env.step({a: env.action_space(a).sample() for a in env.agents})
         return 1
 
-    return rate(step, seconds), ""
+    return step, ""
 
 
 # ------------------------------------------------------------------ batched API
-def ours_batched(n_envs: int, n_agents: int, seconds: float) -> float:
+def ours_batched(n_envs: int, n_agents: int) -> Callable[[], int]:
     env = BatchedSwarmEnv("navigation", n_envs=n_envs, n_agents=n_agents, max_cycles=100)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
-    actions = rng.uniform(-1, 1, size=(n_envs, n_agents, 2)) * env.action_high
 
     def step() -> int:
+        actions = rng.uniform(-1.0, 1.0, size=(n_envs, n_agents, 2)) * env.action_high
         env.step(actions)
         return n_envs * n_agents
 
-    return rate(step, seconds)
+    return step
 
 
-def vmas_batched(scenario: str, n_envs: int, n_agents: int, seconds: float):
+def vmas_batched(scenario: str, n_envs: int, n_agents: int) -> tuple[Callable[[], int] | None, str]:
     vmas, why = peer("vmas")
     if vmas is None:
         return None, why
     import torch
 
-    torch.set_num_threads(1)
     env = vmas.make_env(scenario, num_envs=n_envs, device="cpu", continuous_actions=True,
                         n_agents=n_agents, seed=0)  # fmt: skip
     env.reset()
 
     def step() -> int:
+        # VMAS resets nothing by itself: episodes run on, as ours do until max_cycles
         env.step([torch.rand(n_envs, 2) * 2 - 1 for _ in range(n_agents)])
         return n_envs * n_agents
 
-    return rate(step, seconds), ""
+    return step, ""
 
 
 def report(label: str, ours: float, theirs: float | None, why: str, unit: str, target) -> None:
@@ -140,19 +152,38 @@ def report(label: str, ours: float, theirs: float | None, why: str, unit: str, t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="length of a timing window")
+    parser.add_argument(
+        "--torch-threads", type=int, default=1,
+        help="torch intra-op threads for VMAS (default 1: our engine runs on one core)",
+    )  # fmt: skip
     args = parser.parse_args()
     s = args.seconds
+    try:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    except ImportError:
+        pass
+    print(f"one process, interleaved windows of {s:g} s, median of 3; VMAS on the CPU with "
+          f"{args.torch_threads} torch thread(s); random actions throughout")  # fmt: skip
     for n in (10, 30):
-        ours = ours_pettingzoo(n, s)
-        theirs, why = mpe2_pettingzoo(n, s)
+        theirs_step, why = mpe2_pettingzoo(n)
+        ours, theirs = paired_rates(ours_pettingzoo(n), theirs_step, s)
         report(f"PettingZoo API, N={n} (env steps/s)", ours, theirs, why, "steps/s",
                TARGETS[("pettingzoo", n)])  # fmt: skip
-        print(f"{'':<44} ours {ours * n:>14,.0f} agent-steps/s")
+        line = f"{'':<44} ours {ours * n:>14,.0f} agent-steps/s"
+        if theirs is not None:
+            line += f"   peer {theirs * n:>12,.0f} agent-steps/s"
+        print(line)
     for scenario, n_envs, n_agents in (("navigation", 1024, 4), ("simple_spread", 8192, 3)):
-        ours = ours_batched(n_envs, n_agents, s)
-        theirs, why = vmas_batched(scenario, n_envs, n_agents, s)
+        theirs_step, why = vmas_batched(scenario, n_envs, n_agents)
+        ours, theirs = paired_rates(ours_batched(n_envs, n_agents), theirs_step, s)
         report(f"batched {n_envs}x{n_agents} vs VMAS {scenario}", ours, theirs, why,
                "agent-steps/s", TARGETS[("batched", scenario)])  # fmt: skip
+        line = f"{'':<44} ours {ours / (n_envs * n_agents):>14,.1f} batch steps/s"
+        if theirs is not None:
+            line += f"   peer {theirs / (n_envs * n_agents):>12,.1f} batch steps/s"
+        print(line)
 
 
 if __name__ == "__main__":

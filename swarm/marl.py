@@ -48,11 +48,13 @@ the scenario's ``state_segments()``; ``state_space`` is its Box.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import gymnasium
+import numba
 import numpy as np
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec_wrapper
@@ -61,7 +63,6 @@ from pydantic import Field
 
 from swarm.config import ConfigError, StrictConfig
 from swarm.engine import Swarm, SwarmConfig
-from swarm.neighbors import k_smallest_per_row
 from swarm.observation import LocalObservation
 from swarm.registry import SCENARIOS, scenario_class
 from swarm.scenario import Scenario, Segment
@@ -71,6 +72,16 @@ DISCRETE_DIRECTIONS = np.array([[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0]
 NOISE_SIGMAS = 5.0  # observation bounds widen by this many sensor-noise standard deviations
 RENDER_SIZE = 400  # pixels per side of the fallback raster
 RENDER_FPS = 10  # frames per second of the "human" window (metadata["render_fps"])
+# the encoder's own segments, in the order _encode_engine reads their first columns
+_ENGINE_SEGMENTS = (
+    "own_pos",
+    "own_vel",
+    "neighbor_rel_pos",
+    "neighbor_rel_vel",
+    "neighbor_mask",
+    "inbox_mask",
+    "inbox",
+)
 
 
 class EnvConfig(StrictConfig):
@@ -202,51 +213,200 @@ class ObservationEncoder:
             ]
         segments += scenario.observation_segments()
         self.layout = Layout(tuple(segments))
+        self._task_segments = tuple(scenario.observation_segments())
+        self._outputs: list[np.ndarray] = []
+        starts = {name: s.start for name, s in self.layout.slices.items()}
+        self._columns = np.array(
+            [starts.get(name, -1) for name in _ENGINE_SEGMENTS], dtype=np.int64
+        )
 
     @property
     def obs_dim(self) -> int:
         return self.layout.size
 
     def __call__(self, obs: LocalObservation) -> np.ndarray:
-        """(R, obs_dim) float32; crashed rows are zero."""
-        R = obs.n
-        parts: dict[str, np.ndarray] = {"own_pos": obs.pos, "own_vel": obs.vel}
-        if self.k > 0:
-            parts.update(self._neighbors(obs))
-        if self.slots > 0:
-            parts.update(self._inbox(obs))
-        parts.update(self.scenario.task_features(obs))
-        out = self.layout.pack(parts, R)
-        out[~obs.alive] = 0.0
+        """(R, obs_dim) float32; crashed rows are zero.
+
+        Written straight into the float32 result, every value clipped to its segment's
+        range on the way: the engine's segments (own state, the k nearest sensed drones, the
+        inbox mask) by one compiled pass over the neighbour table (:func:`_encode_engine`),
+        then the scenario's message features and task segments.
+        """
+        R, layout = obs.n, self.layout
+        low, high = layout._low, layout._high
+        out = self._output(R)
+        # (receiver row, slot, inbox entry) of each message the observation holds
+        picked = np.empty((obs.inbox.sender.shape[0] if self.slots > 0 else 0, 3), np.int64)
+        table = obs.neighbors
+        n_picked = _encode_engine(
+            obs.pos, obs.vel, table.ptr, table.seg_row, table.rel_pos, table.rel_vel,
+            table.dist, self.k, obs.inbox.ptr, self.slots, self._columns, low, high, out, picked,
+        )  # fmt: skip
+        if n_picked > 0:
+            self._write_inbox(obs, picked[:n_picked], out)
+        features = self.scenario.task_features(obs)
+        missing = [seg.name for seg in self._task_segments if seg.name not in features]
+        if missing:
+            raise ValueError(f"layout: no values for segments {', '.join(missing)}")
+        for seg in self._task_segments:
+            values = np.asarray(features[seg.name], dtype=np.float64)
+            if values.shape != (R, *seg.shape):
+                raise ValueError(
+                    f"layout: segment {seg.name!r} has shape {values.shape}, "
+                    f"expected {(R, *seg.shape)}"
+                )
+            start = layout.slices[seg.name].start
+            _write_columns(out, start, np.ascontiguousarray(values.reshape(R, seg.size)), low, high)
+        _zero_rows(out, obs.alive)
         return out
 
-    def _neighbors(self, obs: LocalObservation) -> dict[str, np.ndarray]:
-        """The k nearest sensed drones per row; the table lists rows in spatial order, so
-        ``k_smallest_per_row`` answers per segment and ``seg_row`` maps segments to rows."""
-        table, k, R = obs.neighbors, self.k, obs.n
-        rel_pos, rel_vel, mask = np.zeros((R, k, 2)), np.zeros((R, k, 2)), np.zeros((R, k))
-        if table.n_edges:
-            picked = np.full((R, k), -1, dtype=np.int64)
-            picked[table.seg_row] = k_smallest_per_row(table.ptr, table.dist, k)
-            valid = picked >= 0
-            entries = picked[valid]
-            rel_pos[valid] = table.rel_pos[entries]
-            rel_vel[valid] = table.rel_vel[entries]
-            mask[valid] = 1.0
-        return {"neighbor_rel_pos": rel_pos, "neighbor_rel_vel": rel_vel, "neighbor_mask": mask}
+    def _output(self, rows: int) -> np.ndarray:
+        """A (rows, obs_dim) float32 array to write into: one returned before is reused once
+        nothing refers to it any more (checked by reference count, as the engine's
+        ``BufferPool``), since fresh pages cost a page fault on first write (about a third
+        of the encoder's time at 8,192 x 3); an observation someone still holds is never
+        overwritten."""
+        for buffer in self._outputs:
+            # references: the list, the loop variable, getrefcount's argument
+            if buffer.shape[0] == rows and sys.getrefcount(buffer) <= 3:
+                return buffer
+        buffer = np.empty((rows, self.layout.size), np.float32)
+        self._outputs.append(buffer)
+        if len(self._outputs) > 2:
+            self._outputs.pop(0)  # forgotten here; freed once its last holder lets go
+        return buffer
 
-    def _inbox(self, obs: LocalObservation) -> dict[str, np.ndarray]:
-        """The first ``inbox_slots`` messages of each row (the channel keeps the nearest)."""
-        inbox, m, R = obs.inbox, self.slots, obs.n
-        shape = self.scenario.message_segment().shape
-        out = np.zeros((R, m, *shape))
-        slot = np.arange(m)
-        valid = slot[None, :] < inbox.counts[:, None]  # (R, m)
-        if valid.any():
-            receivers = np.nonzero(valid)[0]
-            entries = (inbox.ptr[:-1, None] + slot[None, :])[valid]
-            out[valid] = self.scenario.read_messages(obs, receivers, inbox.msg[entries])
-        return {"inbox": out, "inbox_mask": valid.astype(np.float64)}
+    def _write_inbox(self, obs: LocalObservation, picked: np.ndarray, out: np.ndarray) -> None:
+        """The scenario's reading of the first ``inbox_slots`` messages of each row (the
+        channel keeps the nearest senders), into the ``inbox`` segment of ``out``."""
+        receivers, slots, entries = picked[:, 0], picked[:, 1], picked[:, 2]
+        features = self.scenario.read_messages(obs, receivers, obs.inbox.msg[entries])
+        width = self.scenario.message_segment().size
+        columns = self.layout.slices["inbox"].start + slots * width
+        features = np.ascontiguousarray(features, dtype=np.float64).reshape(len(receivers), width)
+        _scatter_rows(out, receivers, columns, features, self.layout._low, self.layout._high)
+
+
+@numba.njit(cache=True, inline="always")
+def _clipped(v, lo, hi):
+    """``np.clip`` of one value (NaN stays NaN)."""
+    if v < lo:
+        v = lo
+    if v > hi:
+        v = hi
+    return v
+
+
+@numba.njit(cache=True)
+def _encode_engine(
+    pos, vel, ptr, seg_row, rel_pos, rel_vel, dist, k, inbox_ptr, slots, columns, low, high,
+    out, picked,
+):  # fmt: skip
+    """Fill the engine's segments of ``out`` (R, obs_dim), clipped to [low, high] per
+    column, in one pass; returns how many rows of ``picked`` it wrote. Plain-loop meaning::
+
+        for each row i:
+            own_pos, own_vel = pos[i], vel[i]
+            nearest = the k entries of i's neighbour segment with the smallest dist, ascending,
+                      ties in table order (what ``k_smallest_per_row`` picks)
+            for slot t, entry e in enumerate(nearest):
+                neighbor_rel_pos[t], neighbor_rel_vel[t], neighbor_mask[t] = rel_pos[e],
+                                                                             rel_vel[e], 1
+            for slot t < min(slots, messages of i): inbox_mask[t] = 1, and the next row of
+                picked = (i, t, inbox_ptr[i] + t)  (receiver, slot, inbox entry)
+            every other column of these segments and of ``inbox`` = 0
+
+    ``columns``: first column of own_pos, own_vel, neighbor_rel_pos, neighbor_rel_vel,
+    neighbor_mask, inbox_mask, inbox (-1 where the layout lacks the segment).
+    """
+    c_pos, c_vel, c_rp, c_rv, c_mask, c_inbox, c_msg = (
+        columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6],
+    )  # fmt: skip
+    msg_width = (c_inbox - c_msg) // max(slots, 1)  # the inbox block precedes its mask
+    best_d = np.empty(max(k, 1))
+    best_e = np.empty(max(k, 1), np.int64)
+    n_picked = 0
+    for i in range(pos.shape[0]):
+        for d in range(2):
+            out[i, c_pos + d] = _clipped(pos[i, d], low[c_pos + d], high[c_pos + d])
+            out[i, c_vel + d] = _clipped(vel[i, d], low[c_vel + d], high[c_vel + d])
+        if k > 0:  # empty slots read 0 (filled below where a drone is sensed)
+            for j in range(c_rp, c_rp + 2 * k):
+                out[i, j] = _clipped(0.0, low[j], high[j])
+            for j in range(c_rv, c_rv + 2 * k):
+                out[i, j] = _clipped(0.0, low[j], high[j])
+            for j in range(c_mask, c_mask + k):
+                out[i, j] = _clipped(0.0, low[j], high[j])
+        if slots > 0:
+            for j in range(c_msg, c_msg + slots * msg_width):
+                out[i, j] = _clipped(0.0, low[j], high[j])
+            n_msg = min(slots, inbox_ptr[i + 1] - inbox_ptr[i])
+            for t in range(slots):
+                j = c_inbox + t
+                out[i, j] = _clipped(1.0 if t < n_msg else 0.0, low[j], high[j])
+            for t in range(n_msg):
+                picked[n_picked, 0] = i
+                picked[n_picked, 1] = t
+                picked[n_picked, 2] = inbox_ptr[i] + t
+                n_picked += 1
+    if k == 0:
+        return n_picked
+    for s in range(seg_row.shape[0]):
+        i = seg_row[s]
+        n = 0
+        for e in range(ptr[s], ptr[s + 1]):
+            d = dist[e]
+            # insertion into the sorted k best: strictly smaller moves ahead (stable ties)
+            p = n
+            while p > 0 and d < best_d[p - 1]:
+                p -= 1
+            if p >= k:
+                continue
+            last = min(n, k - 1)
+            for q in range(last, p, -1):
+                best_d[q] = best_d[q - 1]
+                best_e[q] = best_e[q - 1]
+            best_d[p] = d
+            best_e[p] = e
+            if n < k:
+                n += 1
+        for t in range(n):
+            e = best_e[t]
+            for d in range(2):
+                j = c_rp + 2 * t + d
+                out[i, j] = _clipped(rel_pos[e, d], low[j], high[j])
+                j = c_rv + 2 * t + d
+                out[i, j] = _clipped(rel_vel[e, d], low[j], high[j])
+            j = c_mask + t
+            out[i, j] = _clipped(1.0, low[j], high[j])
+    return n_picked
+
+
+@numba.njit(cache=True)
+def _scatter_rows(out, rows, columns, values, low, high):
+    """``out[rows[j], columns[j] + f] = clip(values[j, f])`` for every j and f."""
+    for j in range(rows.shape[0]):
+        for f in range(values.shape[1]):
+            c = columns[j] + f
+            out[rows[j], c] = _clipped(values[j, f], low[c], high[c])
+
+
+@numba.njit(cache=True)
+def _write_columns(out, start, values, low, high):
+    """``out[:, start : start + width] = clip(values)`` (values (R, width))."""
+    for i in range(values.shape[0]):
+        for f in range(values.shape[1]):
+            c = start + f
+            out[i, c] = _clipped(values[i, f], low[c], high[c])
+
+
+@numba.njit(cache=True)
+def _zero_rows(out, alive):
+    """Crashed drones observe nothing: their rows read 0."""
+    for i in range(out.shape[0]):
+        if not alive[i]:
+            for j in range(out.shape[1]):
+                out[i, j] = 0.0
 
 
 def state_layout(scenario: Scenario) -> Layout:
@@ -325,16 +485,15 @@ class _Core:
         self.steps[:] = 0
 
     def restart(self, envs: np.ndarray) -> None:
-        """Start new episodes in ``envs`` only, in place (the others keep running)."""
+        """Start new episodes in ``envs`` only, in place (the others keep running): the
+        scenario respawns their rows and task state, their clock and ``crash_at`` schedule
+        start again from step 0 (:meth:`Swarm.restart_envs`)."""
         engine = self._live()
         N = self.n_agents
         rows = (envs[:, None] * N + np.arange(N)[None, :]).ravel()
-        engine.alive[rows] = True
+        engine.restart_envs(envs)
         self.scenario.spawn(engine, rows, engine.rng)
-        if engine.channel is not None:
-            fresh = np.zeros(engine.rows, dtype=bool)
-            fresh[rows] = True
-            engine.channel.drop_receivers(fresh)  # nothing from the old episode arrives
+        engine.apply_faults(envs)
         engine.invalidate()
         engine.sense()
         self.steps[envs] = 0
@@ -482,6 +641,10 @@ class SwarmParallelEnv(ParallelEnv):
             self.action_spaces = {a: gymnasium.spaces.Discrete(5) for a in self.possible_agents}
         self.state_space = self.core.state_layout.box()
         self._window: _Window | None = None
+        self._all_rows = np.arange(n, dtype=np.int64)
+        self._all_active = np.ones((1, n), dtype=bool)
+        self._action_low = np.full(2, -self.core.bound, dtype=np.float32).astype(np.float64)
+        self._action_high = np.full(2, self.core.bound, dtype=np.float32).astype(np.float64)
 
     def __str__(self) -> str:
         return self.metadata["name"]
@@ -537,8 +700,9 @@ class SwarmParallelEnv(ParallelEnv):
         agents = self.agents
         index = self._index
         observations = {a: obs[index[a]] for a in agents}
-        rewards = {a: float(reward[index[a]]) for a in agents}
-        terminations = {a: bool(terminated[index[a]]) for a in agents}
+        reward_list, terminated_list = reward.tolist(), terminated.tolist()
+        rewards = {a: float(reward_list[index[a]]) for a in agents}
+        terminations = {a: bool(terminated_list[index[a]]) for a in agents}
         truncations = {a: truncate and not terminations[a] for a in agents}
         infos: dict[str, dict] = {a: {} for a in agents}
         self.agents = [a for a in agents if not (terminations[a] or truncations[a])]
@@ -554,7 +718,10 @@ class SwarmParallelEnv(ParallelEnv):
         live = self.agents
         if len(actions) != len(live) or any(a not in actions for a in live):
             self._key_problems(actions)
-        rows = np.fromiter((self._index[a] for a in live), dtype=np.int64, count=len(live))
+        if len(live) == len(self.possible_agents):
+            rows = self._all_rows  # nobody crashed: live is possible_agents, in order
+        else:
+            rows = np.fromiter((self._index[a] for a in live), dtype=np.int64, count=len(live))
         if self.core.settings.continuous_actions:
             values = self._continuous([actions[a] for a in live])
         else:
@@ -579,28 +746,26 @@ class SwarmParallelEnv(ParallelEnv):
         raise KeyError(f"{self}: missing actions for live agent(s) {', '.join(missing)}")
 
     def _continuous(self, given: list[Any]) -> np.ndarray:
-        space = self.action_spaces[self.possible_agents[0]]
-        low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+        low, high = self._action_low, self._action_high
         try:
             values = np.asarray(given, dtype=np.float64)
         except (TypeError, ValueError):
             values = None
         if values is None or values.shape != (len(given), 2):
             self._diagnose_shape(given)
-        finite = np.isfinite(values).all(axis=1)
-        if not finite.all():
-            i = int(np.flatnonzero(~finite)[0])
+        checked = np.empty((1, len(given), 2))
+        clip = self.core.settings.out_of_box == "clip"
+        problem, _, i = _screen_actions(
+            values[None], self._all_active[:, : len(given)], low, high, clip, checked
+        )
+        if problem == _NOT_FINITE:
             raise ValueError(f"{self}: {self.agents[i]}: action {given[i]!r} is not finite")
-        if self.core.settings.out_of_box == "clip":
-            return np.clip(values, low, high)
-        outside = ((values < low) | (values > high)).any(axis=1)
-        if outside.any():
-            i = int(np.flatnonzero(outside)[0])
+        if problem == _OUTSIDE:
             raise ValueError(
                 f"{self}: {self.agents[i]}: action {values[i].tolist()} is outside the action "
                 f"space [{low[0]:g}, {high[0]:g}]^2 (m/s^2); pass out_of_box='clip' to clip"
             )
-        return values
+        return checked[0]
 
     def _diagnose_shape(self, given: list[Any]) -> None:
         for agent, value in zip(self.agents, given, strict=True):
@@ -672,7 +837,10 @@ class BatchedSwarmEnv:
     drones that were alive before the step (only their transitions are real); actions of
     other drones are ignored. Episodes of all envs ending together start afresh from the
     run's generator exactly as the PettingZoo env's ``reset()`` does (so E = 1 matches it);
-    an env ending alone is respawned in place and keeps the batch's clock for ``crash_at``.
+    an env ending alone is respawned in place (its rows and its task state only; the other
+    envs' task state is untouched) and its clock restarts: ``crash_at`` steps count each
+    env's own steps (``engine.env_t``), while the keyed random streams (sensor noise,
+    packet drops) go on with the batch's step ``engine.t``.
 
     The observation layout, reward and termination are those of :class:`SwarmParallelEnv`.
     """
@@ -768,27 +936,54 @@ class BatchedSwarmEnv:
             return np.where(active, arr, 0)
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"{self.name}: actions must be numeric, got dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        bad = active & ~np.isfinite(arr).all(axis=2)
-        if bad.any():
-            e, i = np.argwhere(bad)[0]
+        arr = np.ascontiguousarray(arr, dtype=np.float64)
+        low, high = self.action_low, self.action_high
+        clip = self.core.settings.out_of_box == "clip"
+        out = np.empty((E, N, 2))
+        problem, e, i = _screen_actions(arr, active, low, high, clip, out)
+        if problem == _NOT_FINITE:
             raise ValueError(
                 f"{self.name}: actions[{e}, {i}] (env {e}, drone_{i}) = {arr[e, i].tolist()} "
                 "is not finite"
             )
-        low, high = self.action_low, self.action_high
-        if self.core.settings.out_of_box == "clip":
-            arr = np.clip(arr, low, high)
-        else:
-            bad = active & ((arr < low) | (arr > high)).any(axis=2)
-            if bad.any():
-                e, i = np.argwhere(bad)[0]
-                raise ValueError(
-                    f"{self.name}: actions[{e}, {i}] (env {e}, drone_{i}) = "
-                    f"{arr[e, i].tolist()} is outside the action space "
-                    f"[{low[0]:g}, {high[0]:g}]^2 (m/s^2); pass out_of_box='clip' to clip"
-                )
-        return np.where(active[:, :, None], arr, 0.0)
+        if problem == _OUTSIDE:
+            raise ValueError(
+                f"{self.name}: actions[{e}, {i}] (env {e}, drone_{i}) = "
+                f"{arr[e, i].tolist()} is outside the action space "
+                f"[{low[0]:g}, {high[0]:g}]^2 (m/s^2); pass out_of_box='clip' to clip"
+            )
+        return out
+
+
+_NOT_FINITE, _OUTSIDE = 1, 2  # what _screen_actions found first
+
+
+@numba.njit(cache=True)
+def _screen_actions(actions, active, low, high, clip, out):
+    """Validate (E, N, 2) actions of active drones in one pass; ``out`` gets them (clipped
+    to [low, high] when ``clip``), zero for inactive drones. Returns (problem, e, i): 0 when
+    all are valid, else the first non-finite action (_NOT_FINITE) or, failing that, the first
+    outside the box (_OUTSIDE, only when not clipping), in row-major order."""
+    first_outside_e, first_outside_i = -1, -1
+    for e in range(actions.shape[0]):
+        for i in range(actions.shape[1]):
+            if not active[e, i]:
+                out[e, i, 0] = 0.0
+                out[e, i, 1] = 0.0
+                continue
+            for d in range(2):
+                v = actions[e, i, d]
+                if not np.isfinite(v):
+                    return 1, e, i
+                if v < low[d] or v > high[d]:
+                    if clip:
+                        v = min(max(v, low[d]), high[d])
+                    elif first_outside_e < 0:
+                        first_outside_e, first_outside_i = e, i
+                out[e, i, d] = v
+    if first_outside_e >= 0:
+        return 2, first_outside_e, first_outside_i
+    return 0, 0, 0
 
 
 # ---------------------------------------------------------------------------- module helpers

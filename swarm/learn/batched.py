@@ -1,18 +1,24 @@
 """A registered scenario as a :class:`~swarm.learn.envs.TrainEnv`, over ``swarm.marl``.
 
-:class:`swarm.marl.BatchedSwarmEnv` steps E environments x N agents in one engine call
-(observations ``(E, N, obs_dim)``, actions ``(E, N, act_dim)``, rewards ``(E, N)``, done flags,
-auto-reset) and is the same code as the PettingZoo env. This adapter only renames: it adds
-the final observation of episodes that ended (for bootstrapping at a time limit) and the comm
-senders a GNN actor reads (:func:`~swarm.learn.envs.nearest_senders` of the engine's links).
+:class:`swarm.marl.BatchedSwarmEnv` steps E environments x N drones in one engine call
+(observations ``(E, N, obs_dim)``, accelerations ``(E, N, 2)``, rewards ``(E, N)``, per-drone
+``terminated``/``truncated``, auto-reset) and is the same code as the PettingZoo env. This
+adapter only renames what the trainer reads:
 
-Status: written before ``swarm.marl`` landed; the attribute names it reads are listed in
-``_REQUIRED`` and checked with one clear error, so a mismatch is found at once.
+* ``info["final_obs"]``/``info["final_state"]`` (present when some env ended): the last
+  observation and state of an episode, to bootstrap a value at a time limit;
+* which drones were alive before the step (``active`` (E, N)): only their transitions are
+  real; a crashed drone's later rows are masked out of the PPO loss (:mod:`.ppo`). Read from
+  the engine before stepping: ``info["active"]`` of swarm.marl is a view of
+  ``engine.alive`` that the step itself edits, so it misses the step a drone crashes in;
+* the comm senders a GNN actor reads (:func:`~swarm.learn.envs.nearest_senders` of the
+  engine's links).
+
+Only continuous (Box) actions are trained: the actor is Gaussian.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -20,44 +26,32 @@ import numpy as np
 from swarm.config import ConfigError
 from swarm.learn.envs import StepResult, nearest_senders
 
-# what this adapter reads from a BatchedSwarmEnv
-_REQUIRED = ("reset", "step", "state", "engine", "n_envs", "n_agents", "obs_dim", "act_dim",
-             "action_low", "action_high")  # fmt: skip
-
-
-def _batched_env_class() -> Any:
-    try:
-        return importlib.import_module("swarm.marl").BatchedSwarmEnv
-    except (ImportError, AttributeError):
-        raise ConfigError(
-            "scenario: training on a registered scenario needs swarm.marl.BatchedSwarmEnv, "
-            "which this installation lacks; train a module:factory env of your own instead"
-        ) from None
-
 
 class BatchedTrainEnv:
     """``n_envs`` copies of ``scenario`` behind the trainer protocol."""
 
     def __init__(self, scenario: str, n_envs: int, config: dict[str, Any]):
-        self.env = _batched_env_class()(scenario, n_envs=n_envs, **config)
-        missing = [name for name in _REQUIRED if not hasattr(self.env, name)]
-        if missing:
+        from swarm.marl import BatchedSwarmEnv  # the PettingZoo stack, loaded on first use
+
+        if config.get("continuous_actions", True) is False:
             raise ConfigError(
-                f"scenario {scenario!r}: its batched env lacks {', '.join(missing)} "
-                "(swarm.learn.batched expects them)"
+                "continuous_actions: the PPO actor is Gaussian and needs Box actions; "
+                "leave continuous_actions at true"
             )
+        self.env = BatchedSwarmEnv(scenario, n_envs=n_envs, **config)
         self.n_envs, self.n_agents = self.env.n_envs, self.env.n_agents
         self.obs_dim, self.act_dim = self.env.obs_dim, self.env.act_dim
+        self.state_dim = self.env.state_dim
         self.action_low = np.asarray(self.env.action_low, dtype=np.float64)
         self.action_high = np.asarray(self.env.action_high, dtype=np.float64)
-        self.state_dim = int(np.asarray(self.env.state()).shape[-1])
+        self.max_cycles = self.env.max_cycles
 
     def reset(self, seed: int) -> np.ndarray:
-        out = self.env.reset(seed=seed)
-        return np.asarray(out[0] if isinstance(out, tuple) else out)
+        obs, _ = self.env.reset(seed=seed)
+        return obs
 
     def state(self) -> np.ndarray:
-        return np.asarray(self.env.state())
+        return self.env.state()
 
     def comm_senders(self, k: int) -> np.ndarray:
         engine = self.env.engine
@@ -65,11 +59,9 @@ class BatchedTrainEnv:
         return nearest_senders(engine.links, self.n_envs, self.n_agents, k)
 
     def step(self, actions: np.ndarray) -> StepResult:
+        active = self.env.engine.alive.reshape(self.n_envs, self.n_agents).copy()
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        shape = (self.n_envs, self.n_agents)
-        terminated = np.broadcast_to(np.asarray(terminated, bool).reshape(self.n_envs, -1), shape)
-        truncated = np.broadcast_to(np.asarray(truncated, bool).reshape(self.n_envs, -1), shape)
-        obs = np.asarray(obs)
-        final_obs = np.asarray(info.get("final_obs", obs))
-        final_state = np.asarray(info.get("final_state", self.state()))
-        return StepResult(obs, np.asarray(reward), terminated, truncated, final_obs, final_state)
+        # without an ended env the env gives no final observation: nothing needs one
+        final_obs = info.get("final_obs", obs)
+        final_state = info["final_state"] if "final_state" in info else None
+        return StepResult(obs, reward, terminated, truncated, final_obs, final_state, active=active)

@@ -26,10 +26,14 @@ class StepResult:
 
     obs: np.ndarray  # (E, N, D) observation after the step (a fresh episode where done)
     reward: np.ndarray  # (E, N)
-    terminated: np.ndarray  # (E, N) bool, the task ended (no value after it)
+    terminated: np.ndarray  # (E, N) bool, the agent is done for good (task ended, crashed)
     truncated: np.ndarray  # (E, N) bool, a time limit ended it (the value after it counts)
     final_obs: np.ndarray  # (E, N, D) last observation of an episode that ended (else obs)
-    final_state: np.ndarray  # (E, S) global state at that last observation
+    # (E, S) global state at that last observation; None when no episode ended this step
+    final_state: np.ndarray | None
+    # (E, N) bool, the agent took part in this step (alive before it); None: every agent.
+    # Transitions of inactive agents (crashed earlier) are masked out of the PPO loss.
+    active: np.ndarray | None = None
 
 
 class TrainEnv(Protocol):

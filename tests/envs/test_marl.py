@@ -372,3 +372,190 @@ def test_env_docstring_names_every_observation_and_state_segment(mod):
     env = mod.parallel_env()
     for name in env.layout.names + env.core.state_layout.names:
         assert f"``{name}``" in mod.__doc__, f"{mod.__name__} does not document {name}"
+
+
+# ---------------------------------------------------------------------------- fused encoder
+def reference_observation(encoder, obs, row: int) -> np.ndarray:
+    """One drone's observation built the plain way, from ``obs.for_agent(row)`` alone: what
+    the fused kernels (swarm.marl._encode_engine and friends) must reproduce exactly."""
+    layout, scenario, mine = encoder.layout, encoder.scenario, obs.for_agent(row)
+    if not mine.alive:
+        return np.zeros(layout.size, np.float32)
+    parts = {"own_pos": mine.pos, "own_vel": mine.vel}
+    k = encoder.k
+    if k > 0:
+        nearest = np.argsort(mine.dist, kind="stable")[:k]
+        for name, values in (
+            ("neighbor_rel_pos", mine.rel_pos),
+            ("neighbor_rel_vel", mine.rel_vel),
+        ):
+            block = np.zeros((k, 2))
+            block[: len(nearest)] = values[nearest]
+            parts[name] = block
+        parts["neighbor_mask"] = (np.arange(k) < len(nearest)).astype(float)
+    if encoder.slots > 0:
+        m, shape = encoder.slots, scenario.message_segment().shape
+        held = mine.inbox[:m]
+        block = np.zeros((m, *shape))
+        if len(held):
+            block[: len(held)] = scenario.read_messages(obs, np.full(len(held), row), held)
+        parts["inbox"] = block
+        parts["inbox_mask"] = (np.arange(m) < len(held)).astype(float)
+    features = scenario.task_features(obs)
+    parts.update({name: values[row] for name, values in features.items()})
+    out = np.concatenate([np.ravel(parts[name]) for name in layout.names])
+    low, high = layout.bounds()
+    return np.clip(out, low, high).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "name, cfg",
+    [
+        ("navigation", dict(NAV, n_agents=9, k_neighbors=3, inbox_slots=2)),
+        (
+            "navigation",
+            dict(
+                n_agents=12,
+                world_size=4.0,
+                boundary="torus",
+                landmark_slots=5,
+                sensor_noise_pos=0.3,
+                k_neighbors=6,
+                packet_drop=0.3,
+            ),
+        ),
+        ("flocking", dict(FLOCK, k_neighbors=2, crash_at={2: [1, 4]})),
+        ("search", dict(n_agents=6, world_size=10.0, k_neighbors=5)),
+    ],
+)
+def test_fused_encoder_equals_a_plain_per_agent_reference(name, cfg):
+    env = BatchedSwarmEnv(name, n_envs=3, **cfg)
+    env.reset(seed=4)
+    rng = np.random.default_rng(2)
+    for _ in range(12):
+        obs_batch = env.engine.obs
+        fused = env.core.encoder(obs_batch)
+        for row in range(env.engine.rows):
+            expected = reference_observation(env.core.encoder, obs_batch, row)
+            assert np.array_equal(fused[row], expected), (name, row)
+        env.step(rng.uniform(-1, 1, size=(3, env.n_agents, 2)) * env.action_high)
+
+
+# ---------------------------------------------------------------------------- partial resets
+def task_state(name: str, env: BatchedSwarmEnv, e: int) -> dict:
+    scenario, engine = env.core.scenario, env.engine
+    rows = slice(e * env.n_agents, (e + 1) * env.n_agents)
+    if name == "search":
+        return {
+            "targets": scenario.targets[e].copy(), "found_at": scenario.found_at[e].copy(),
+            "marks": scenario.marks[e].copy(), "entries": scenario.entries[e],
+            "revisits": scenario.revisits[e], "last_cell": scenario.last_cell[rows].copy(),
+        }  # fmt: skip
+    if name == "consensus":
+        return {
+            "value": engine.agent_state["value"][rows].copy(),
+            "initial_mean": scenario.initial_mean[e],
+        }
+    return {"landmarks": scenario.landmarks[e].copy()}
+
+
+@pytest.mark.parametrize(
+    "name, cfg",
+    [
+        ("search", dict(n_agents=3, world_size=12.0, n_targets=4)),
+        ("consensus", dict(n_agents=3)),
+        ("navigation", dict(n_agents=3)),
+    ],
+)
+def test_auto_reset_of_one_env_leaves_the_others_task_state_untouched(name, cfg):
+    env = BatchedSwarmEnv(name, n_envs=3, max_cycles=50, **cfg)
+    env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        env.step(rng.uniform(-1, 1, size=(3, 3, 2)) * env.action_high)
+    before = {e: task_state(name, env, e) for e in range(3)}
+    env.engine.crash([3, 4, 5])  # every drone of env 1 ends its episode at the next step
+    # a step that leaves the other envs as they are: their drones hold still and (consensus)
+    # nobody changes a value, so any change below would come from the restart of env 1
+    env.engine.vel[:] = 0.0
+    env.engine.invalidate()
+    kept = {e: task_state(name, env, e) for e in (0, 2)}
+    _, _, _, _, info = env.step(np.zeros((3, 3, 2)))
+    assert info["done_envs"].tolist() == [False, True, False]
+    after = {e: task_state(name, env, e) for e in range(3)}
+    for e in (0, 2):
+        for key, value in kept[e].items():
+            if name == "search" and key in ("found_at", "marks", "entries", "revisits"):
+                value = before[e][key]  # drones at rest find and mark nothing new
+            assert np.array_equal(after[e][key], value), (e, key)
+    assert any(not np.array_equal(after[1][k], before[1][k]) for k in before[1])  # env 1 anew
+
+
+def test_crash_at_follows_each_envs_own_clock_after_a_partial_reset():
+    """``crash_at`` counts the env's own steps: a restarted env replays its schedule."""
+    env = BatchedSwarmEnv(
+        "flocking", n_envs=2, n_agents=3, max_cycles=50, crash_at={0: [2], 3: [0]}
+    )
+    env.reset(seed=1)
+    assert env.engine.alive.reshape(2, 3)[:, 2].tolist() == [False, False]  # step-0 crash
+    zeros = np.zeros((2, 3, 2))
+    env.step(zeros)
+    env.engine.crash([3, 4])  # env 1 ends at the next step (its step 2), env 0 goes on
+    _, _, _, _, info = env.step(zeros)
+    assert info["done_envs"].tolist() == [False, True]
+    assert env.engine.env_t.tolist() == [2, 0] and env.core.steps.tolist() == [2, 0]
+    assert env.engine.alive.reshape(2, 3).tolist() == [[True, True, False], [True, True, False]]
+    env.step(zeros)  # env 0 reaches its step 3: drone 0 crashes there, not in env 1
+    assert env.engine.alive.reshape(2, 3).tolist() == [[False, True, False], [True, True, False]]
+    for _ in range(3):
+        env.step(zeros)  # env 1 reaches its own step 3
+    assert env.engine.alive.reshape(2, 3)[1].tolist() == [False, True, False]
+
+
+# ---------------------------------------------------------------------------- task rewards
+def test_consensus_reward_is_minus_the_disagreement_shared_by_the_team():
+    env = BatchedSwarmEnv("consensus", n_envs=2, n_agents=4)
+    env.reset(seed=0)
+    _, reward, *_ = env.step(np.zeros((2, 4, 2)))
+    disagreement = env.core.scenario.disagreement(env.engine)
+    assert np.allclose(reward, -disagreement[:, None]) and (reward < 0).all()
+    env.engine.agent_state["value"][:4] = 7.0  # env 0 agrees
+    env.engine.invalidate()
+    assert np.allclose(env.core.scenario.reward(env.engine, np.zeros((8, 2)))[:4], 0.0)
+
+
+def test_coverage_reward_shares_the_locational_cost_among_alive_drones():
+    env = BatchedSwarmEnv("coverage", n_envs=2, n_agents=4, world_size=10.0, resolution=1.0)
+    env.reset(seed=0)
+    env.engine.crash([0])
+    _, reward, *_ = env.step(np.zeros((2, 4, 2)))
+    cost = env.core.scenario.locational_cost(env.engine)
+    assert reward[0, 0] == 0.0
+    assert np.isclose(reward[0, 1:].sum(), -cost[0]) and np.isclose(reward[1].sum(), -cost[1])
+    assert np.allclose(reward[1], reward[1, 0])  # cooperative: one number per team
+    # spreading out lowers the cost: a clustered team earns less than a spread one
+    spread = np.array([[2.5, 2.5], [7.5, 2.5], [2.5, 7.5], [7.5, 7.5]])
+    env.engine.pos[4:] = spread
+    env.engine.pos[1:4] = [[1.0, 1.0], [1.2, 1.0], [1.0, 1.2]]
+    env.engine.invalidate()
+    reward = env.core.scenario.reward(env.engine, np.zeros((8, 2)))
+    assert reward[4] > reward[1]
+
+
+def test_search_reward_counts_the_targets_found_this_step_once():
+    env = BatchedSwarmEnv("search", n_envs=1, n_agents=2, world_size=20.0, n_targets=3,
+                          detect_radius=1.0, initial_speed=0.0)  # fmt: skip
+    env.reset(seed=0)
+    scenario, engine = env.core.scenario, env.engine
+    scenario.found_at[:] = -1
+    engine.pos[:] = [[0.5, 0.5], [19.5, 19.5]]
+    scenario.targets[0] = [[3.0, 0.5], [3.2, 0.5], [15.0, 15.0]]  # two ahead of drone 0
+    engine.invalidate()
+    speed = np.array([[[1.0, 0.0], [0.0, 0.0]]]) * env.action_high
+    total = 0.0
+    for _ in range(20):
+        _, reward, *_ = env.step(speed)
+        assert reward[0, 0] == reward[0, 1]  # shared
+        total += reward[0, 0]
+    assert total == 2.0  # the two targets drone 0 flew past, each paid once
+    assert (scenario.found_at[0, :2] > 0).all() and scenario.found_at[0, 2] == -1
