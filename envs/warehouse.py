@@ -45,14 +45,12 @@ The arrays (``model.world.cell``, ``model.tasks.goal``, ...) are the source of t
 Mesa grid and its ``Robot`` handles are built on first access and re-synchronised from the
 arrays whenever they are read.
 
-PettingZoo adapter (``envs/warehouse_v0.py``, not written yet): the generic adapter needs
-(1) a discrete action space of 5 per robot (``N_ACTIONS``), validated by
-``swarm.grid.world.check_actions``; (2) an egocentric observation: ``egocentric_view(obs, r)``
-below gives (R, 3, 2r+1, 2r+1) channels robots / obstacles / own goal from the local
-observation only; (3) a reward: ``WarehouseModel.step_with(actions)`` applies external actions
-and returns the (R,) tasks finished this step (a natural reward); (4) ``model.world.t`` and
-``deadlocked`` for truncation. Time steps, seeds and the task stream are all owned by the
-model, so the adapter only calls these hooks.
+PettingZoo env: ``envs/warehouse_v0.py`` (adapter :mod:`swarm.grid.marl`) drives this model
+through its hooks only: ``step_with(actions)`` applies external moves (validated by
+``swarm.grid.world.check_actions``) and returns the (R,) tasks finished this step (the
+reward); ``observe()`` plus ``egocentric_view(obs, r)`` give the local observation;
+``collect_metrics = False`` skips the per-step DataCollector row. ``summary()`` gives the
+headline fields of ``summary.json`` (the runner's optional hook).
 """
 
 from __future__ import annotations
@@ -75,7 +73,7 @@ from swarm.grid.maps import Instance, MapFormatError, load_instance, load_map
 from swarm.grid.metrics import METRIC_NAMES, GridMetrics
 from swarm.grid.policy import GridPolicy
 from swarm.grid.tasks import LeagueTasks, PoissonOrders, TaskStream
-from swarm.grid.world import GridObservation, GridWorld, StepCounts
+from swarm.grid.world import GridObservation, GridWorld, StepCounts, egocentric_view
 from swarm.registry import POLICIES, policy_class
 from swarm.rng import derive_seed
 
@@ -181,6 +179,8 @@ class WarehouseModel(mesa.Model):
         super().__init__(rng=rng)
         c = self.config
         self.instance = build_instance(c, self.rng)
+        if c.n_agents is None:  # resolved: runs and summaries record the robots that ran
+            self.config = c = c.model_copy(update={"n_agents": len(self.instance.starts)})
         self.grid_map = self.instance.grid
         self.bank = DistanceBank(self.grid_map, max_mb=c.field_cache_mb)
         self.world = GridWorld(
@@ -201,6 +201,7 @@ class WarehouseModel(mesa.Model):
         self.last_counts = StepCounts(moved_mask=np.zeros(n, bool))
         self._robots: list[Robot] | None = None
         self._space: OrthogonalVonNeumannGrid | None = None
+        self.collect_metrics = True  # a row per step in the datacollector (envs turn it off)
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 k: (lambda model, key=k: model.metrics[key]) for k in self.metric_names()
@@ -252,7 +253,8 @@ class WarehouseModel(mesa.Model):
         self.tracker.record(self.world.t, counts, done > 0, self.tasks, dist, had_task)
         self.last_counts = counts
         self._metrics_at = -1
-        self.datacollector.collect(self)
+        if self.collect_metrics:
+            self.datacollector.collect(self)
         return done
 
     def _dist_to_goal(self) -> np.ndarray:
@@ -270,6 +272,27 @@ class WarehouseModel(mesa.Model):
                 values["open_orders"] = float(len(self.tasks.open_id))
             self._metrics, self._metrics_at = values, self.world.t
         return self._metrics
+
+    def summary(self, free_flow: bool = True) -> dict[str, Any]:
+        """Headline fields of the run so far (``summary.json``): tasks_finished, collisions
+        (executed), attempted_conflicts, free_flow_tasks and free_flow_ratio (the same robots,
+        each alone on the map, on the cycling League stream; None otherwise), deadlock flags."""
+        m, steps = self.metrics, self.world.t
+        bound = None
+        if free_flow and self.config.tasks == "league" and self.config.league_wrap == "cycle":
+            inst = self.instance
+            bound = int(free_flow_tasks(self.grid_map, inst.starts, inst.tasks, steps).sum())
+        return {
+            "instance": self.instance.name,
+            "policy": self.config.policy,
+            "tasks_finished": int(m["tasks_finished"]),
+            "collisions": int(m["executed_collisions"]),
+            "attempted_conflicts": int(m["attempted_conflicts"]),
+            "free_flow_tasks": bound,
+            "free_flow_ratio": (m["tasks_finished"] / bound) if bound else None,
+            "deadlocked": int(m["deadlocked"]),
+            "stalled": bool(m["stalled"]),
+        }
 
     # ------------------------------------------------------------------ views
     @property
@@ -313,34 +336,6 @@ class WarehouseModel(mesa.Model):
         for h in moved:
             h.cell = space[tuple(int(v) for v in rc[h.row])]
         return space
-
-
-def egocentric_view(obs: GridObservation, radius: int) -> np.ndarray:
-    """(R, 3, 2r+1, 2r+1) float32 local grid around each robot: channel 0 sensed robots,
-    1 obstacles (and outside the map), 2 own goal. Built from the local observation only."""
-    g = obs.grid
-    side = 2 * radius + 1
-    out = np.zeros((obs.n, 3, side, side), np.float32)
-    rc = obs.rowcol
-    dr = np.arange(-radius, radius + 1)
-    rows = rc[:, 0, None, None] + dr[None, :, None]
-    cols = rc[:, 1, None, None] + dr[None, None, :]
-    inside = (rows >= 0) & (rows < g.height) & (cols >= 0) & (cols < g.width)
-    rows_b = np.broadcast_to(rows, inside.shape)
-    cols_b = np.broadcast_to(cols, inside.shape)
-    free = np.zeros(inside.shape, bool)
-    free[inside] = g.free[rows_b[inside], cols_b[inside]]
-    out[:, 1] = ~free
-    owner = obs.sensed.owner
-    other = g.rowcol(g.free_cells[obs.sensed_fcell])
-    off = other - rc[owner] + radius
-    ok = (off >= 0).all(axis=1) & (off < side).all(axis=1)
-    out[owner[ok], 0, off[ok, 0], off[ok, 1]] = 1.0
-    has = obs.goal >= 0
-    goff = g.rowcol(np.maximum(obs.goal, 0)) - rc + radius
-    ok = has & (goff >= 0).all(axis=1) & (goff < side).all(axis=1)
-    out[np.flatnonzero(ok), 2, goff[ok, 0], goff[ok, 1]] = 1.0
-    return out
 
 
 def warehouse_policies() -> list[str]:
@@ -419,14 +414,6 @@ def run_warehouse(
         model.step()
     wall = time.perf_counter() - start
     m = model.metrics
-    bound = None
-    if free_flow and config.tasks == "league":
-        inst = model.instance
-        wrap_tasks = inst.tasks
-        if config.league_wrap == "stop":
-            bound = None  # the bound below assumes the cycling stream
-        else:
-            bound = int(free_flow_tasks(model.grid_map, inst.starts, wrap_tasks, steps).sum())
     summary: dict[str, Any] = {
         "scenario": "warehouse",
         "instance": model.instance.name,
@@ -437,13 +424,7 @@ def run_warehouse(
         "wall_time_s": wall,
         "steps_per_s": steps / wall if wall > 0 else None,
         "agent_steps_per_s": steps * model.world.n / wall if wall > 0 else None,
-        "tasks_finished": int(m["tasks_finished"]),
-        "collisions": int(m["executed_collisions"]),
-        "attempted_conflicts": int(m["attempted_conflicts"]),
-        "free_flow_tasks": bound,
-        "free_flow_ratio": (m["tasks_finished"] / bound) if bound else None,
-        "deadlocked": int(m["deadlocked"]),
-        "stalled": bool(m["stalled"]),
+        **model.summary(free_flow),
         "final": {k: (None if np.isnan(v) else v) for k, v in m.items()},
         "config": json.loads(config.model_dump_json()),
     }

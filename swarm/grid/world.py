@@ -382,6 +382,50 @@ class GridWorld:
         )
 
 
+@numba.njit(cache=True)
+def _egocentric_kernel(free, rows, cols, ptr, other_r, other_c, goal_r, goal_c, radius, out):
+    """Fill out (R, 3, s, s): robots sensed (CSR ptr, their cells), obstacles, own goal."""
+    height, width = free.shape
+    side = 2 * radius + 1
+    for i in range(rows.shape[0]):
+        r0 = rows[i] - radius
+        c0 = cols[i] - radius
+        for a in range(side):
+            rr = r0 + a
+            for b in range(side):
+                cc = c0 + b
+                blocked = rr < 0 or rr >= height or cc < 0 or cc >= width
+                if not blocked:
+                    blocked = not free[rr, cc]
+                out[i, 1, a, b] = 1.0 if blocked else 0.0
+        for e in range(ptr[i], ptr[i + 1]):
+            a = other_r[e] - r0
+            b = other_c[e] - c0
+            if 0 <= a < side and 0 <= b < side:
+                out[i, 0, a, b] = 1.0
+        if goal_r[i] >= 0:
+            a = goal_r[i] - r0
+            b = goal_c[i] - c0
+            if 0 <= a < side and 0 <= b < side:
+                out[i, 2, a, b] = 1.0
+
+
+def egocentric_view(obs: GridObservation, radius: int) -> np.ndarray:
+    """(R, 3, 2r+1, 2r+1) float32 local grid around each robot: channel 0 sensed robots,
+    1 obstacles (and outside the map), 2 own goal. Built from the local observation only
+    (own cell and goal, the cells of the robots it senses, the public map)."""
+    g = obs.grid
+    side = 2 * int(radius) + 1
+    out = np.zeros((obs.n, 3, side, side), np.float32)
+    rows, cols = np.divmod(obs.cell, g.width)
+    other_r, other_c = np.divmod(g.free_cells[obs.sensed_fcell].astype(np.int64), g.width)
+    goal_r, goal_c = np.divmod(obs.goal, g.width)
+    goal_r = np.where(obs.goal >= 0, goal_r, -1)
+    _egocentric_kernel(g.free, rows, cols, obs.sensed.ptr, other_r, other_c, goal_r, goal_c,
+                       int(radius), out)  # fmt: skip
+    return out
+
+
 def check_actions(actions: np.ndarray, n: int) -> np.ndarray:
     """Validate a batch of actions: (n,) integers in 0..4; a clear error otherwise."""
     a = np.asarray(actions)

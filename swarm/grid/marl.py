@@ -1,0 +1,386 @@
+"""PettingZoo envs over the grid world: one adapter for every grid scenario (the warehouse).
+
+The env is a thin view of the same model the CLI runs (a grid model such as
+:class:`envs.warehouse.WarehouseModel`): the model owns the map, the task stream, seeds and
+time; the env only swaps the controller for the learner's actions through the model's
+``step_with(actions) -> (R,) tasks finished`` hook and reads its local observations. Nothing
+here re-implements moves, conflicts or tasks. The drones' counterpart is :mod:`swarm.marl`
+(continuous dynamics); the named-segment :class:`~swarm.marl.Layout` is shared with it.
+
+Observation of robot i: one flat float32 vector of named segments (read them back with
+``env.layout.view(obs, "view")``), computed from i's local observation only (its own cell and
+goal, the robots it senses, the public map and its distance fields):
+
+=================  ==============  =====================================================
+``view``           (3, s, s)       egocentric window, s = 2 ``view_radius`` + 1, robot
+                                   at the centre, row 0 north: channel 0 sensed robots
+                                   (within ``sense_radius``), 1 shelves / walls / outside
+                                   the map, 2 own goal
+``goal_offset``    (2,)            own goal minus own cell (rows, cols) / max(H, W);
+                                   0 without a task
+``has_task``       (1,)            1 while the robot has a goal
+``toward_goal``    (5,)            per action (wait, N, E, S, W): 1 where it shortens the
+                                   shortest-path distance to the goal (BFS on the map)
+=================  ==============  =====================================================
+
+State (centralised critics): every robot's cell ``pos`` (N, 2) and goal ``goal`` (N, 2)
+as (row, col) / (H - 1, W - 1), and ``has_task`` (N,).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import gymnasium
+import numpy as np
+from pettingzoo import AECEnv, ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec_wrapper
+from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+from pydantic import Field, field_validator
+
+from swarm.config import ConfigError, StrictConfig
+from swarm.grid.maps import ACTION_NAMES
+from swarm.grid.world import N_ACTIONS, GridObservation, egocentric_view
+from swarm.marl import Layout
+from swarm.registry import SCENARIOS, scenario_class
+from swarm.scenario import Segment
+
+RENDER_FPS = 10  # frames per second of the "human" window
+RENDER_MAX_PX = 600  # longest side of a rendered frame (pixels), at least 2 px per cell
+# cell colours by map kind (0 shelf/wall, 1 free, 2 delivery 'E', 3 pick 'S'), robots, goals
+KIND_RGB = np.array([[74, 78, 96], [235, 235, 235], [225, 170, 120], [140, 200, 205]], np.uint8)
+ROBOT_RGB = np.array([31, 119, 180], np.uint8)
+GOAL_RGB = np.array([230, 159, 0], np.uint8)
+ACTIONS_DOC = ", ".join(f"{i} {name}" for i, name in enumerate(ACTION_NAMES))
+
+
+class GridEnvConfig(StrictConfig):
+    """Arguments of the env itself (the rest go to the scenario's config)."""
+
+    max_cycles: int = Field(500, ge=1, description="steps per episode before truncation")
+    view_radius: int = Field(3, ge=1, description="half-width of the egocentric window (cells)")
+    continuous_actions: bool = Field(
+        False, description="accepted for parity with the drone envs: only False (grid moves)"
+    )
+
+    @field_validator("continuous_actions")
+    @classmethod
+    def _discrete_only(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("grid robots take discrete moves only (Discrete(5)); pass False")
+        return value
+
+
+def split_grid_config(name: str, values: Mapping[str, Any]) -> tuple[type, GridEnvConfig, Any]:
+    """(model class, env arguments, scenario config) from one flat set of keyword arguments."""
+    model_class = scenario_class(name)
+    config_class = model_class.config_class
+    env_fields, config_fields = set(GridEnvConfig.model_fields), set(config_class.model_fields)
+    unknown = sorted(set(values) - env_fields - config_fields)
+    if unknown:
+        raise ConfigError(
+            f"{name}_v0: unknown argument(s) {', '.join(unknown)}; env arguments: "
+            f"{', '.join(sorted(env_fields))}; scenario fields: {', '.join(sorted(config_fields))}"
+        )
+    settings = GridEnvConfig.build(
+        f"{name}_v0", **{k: v for k, v in values.items() if k in env_fields}
+    )
+    config = config_class.build(name, **{k: v for k, v in values.items() if k not in env_fields})
+    return model_class, settings, config
+
+
+class GridObservationEncoder:
+    """Batch of local grid observations -> (R, obs_dim) float32 (see the module docstring).
+
+    Row i reads only row i's part of the :class:`~swarm.grid.world.GridObservation`, so a
+    policy trained on it obeys the locality contract.
+    """
+
+    def __init__(self, height: int, width: int, view_radius: int):
+        self.radius = int(view_radius)
+        self.scale = float(max(height, width))
+        side = 2 * self.radius + 1
+        self.layout = Layout(
+            (
+                Segment("view", (3, side, side), 0.0, 1.0, "robots / shelves+walls / own goal"),
+                Segment("goal_offset", (2,), -1.0, 1.0, "goal minus own cell / max(H, W)"),
+                Segment("has_task", (1,), 0.0, 1.0, "1 while the robot has a goal"),
+                Segment("toward_goal", (N_ACTIONS,), 0.0, 1.0, "actions that shorten the path"),
+            )
+        )
+
+    def __call__(self, obs: GridObservation) -> np.ndarray:
+        has = obs.goal >= 0
+        offset = np.zeros((obs.n, 2))
+        if has.any():
+            offset[has] = (obs.grid.rowcol(obs.goal[has]) - obs.rowcol[has]) / self.scale
+        toward = np.zeros((obs.n, N_ACTIONS))
+        if has.any():
+            rows = np.flatnonzero(has)
+            cand = obs.grid.neighbors[obs.fcell[rows]].astype(np.int64)  # (k, 5), -1 walls
+            slot = obs.goal_slot[rows, None]
+            dist = obs.bank.lookup(slot, np.maximum(cand, 0))
+            toward[rows] = (cand >= 0) & (dist < dist[:, :1])
+        parts = {
+            "view": egocentric_view(obs, self.radius),
+            "goal_offset": offset,
+            "has_task": has[:, None].astype(np.float64),
+            "toward_goal": toward,
+        }
+        return self.layout.pack(parts, obs.n)
+
+
+def grid_state_layout(n: int) -> Layout:
+    return Layout(
+        (
+            Segment("pos", (n, 2), 0.0, 1.0, "robot cells (row, col) / (H - 1, W - 1)"),
+            Segment("goal", (n, 2), 0.0, 1.0, "goal cells, same scale (0 without a task)"),
+            Segment("has_task", (n,), 0.0, 1.0, "1 while the robot has a goal"),
+        )
+    )
+
+
+def render_grid(model: Any, max_px: int = RENDER_MAX_PX) -> np.ndarray:
+    """(H * c, W * c, 3) uint8 picture: map kinds, goals as outlined cells, robots filled."""
+    g = model.grid_map
+    px = max(2, max_px // max(g.height, g.width))
+    img = KIND_RGB[np.clip(g.kind.astype(np.int64), 0, len(KIND_RGB) - 1)].copy()
+    goals = model.tasks.goal[model.tasks.goal >= 0]
+    r, c = np.divmod(goals, g.width)
+    img[r, c] = GOAL_RGB
+    r, c = np.divmod(model.world.cell, g.width)
+    img[r, c] = ROBOT_RGB
+    return np.ascontiguousarray(np.repeat(np.repeat(img, px, axis=0), px, axis=1))
+
+
+class _Window:
+    """A pygame window for render_mode="human" (SDL picks the display; dummy when headless)."""
+
+    def __init__(self, title: str, shape: tuple[int, ...]):
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        import pygame  # only "human" rendering needs it
+
+        self.pygame = pygame
+        pygame.display.init()
+        self.screen = pygame.display.set_mode((shape[1], shape[0]))
+        pygame.display.set_caption(title)
+        self.clock = pygame.time.Clock()
+
+    def show(self, frame: np.ndarray) -> None:
+        pg = self.pygame
+        pg.event.pump()
+        self.screen.blit(pg.surfarray.make_surface(frame.swapaxes(0, 1)), (0, 0))
+        pg.display.flip()
+        self.clock.tick(RENDER_FPS)
+
+    def close(self) -> None:
+        self.pygame.display.quit()
+
+
+def grid_metadata(name: str) -> dict[str, Any]:
+    return {
+        "name": f"{name}_v0",
+        "render_modes": ["human", "rgb_array"],
+        "is_parallelizable": True,
+        "render_fps": RENDER_FPS,
+    }
+
+
+class GridParallelEnv(ParallelEnv):
+    """PettingZoo parallel env of a registered grid scenario (see the module docstring).
+
+    Args:
+        scenario: a grid model's name in :data:`swarm.registry.SCENARIOS`.
+        render_mode: None, "human" or "rgb_array".
+        **config: env arguments (:class:`GridEnvConfig`) and the scenario config's fields.
+    """
+
+    metadata: dict[str, Any] = grid_metadata("grid")
+
+    def __init__(self, scenario: str, render_mode: str | None = None, **config: Any):
+        self.metadata = grid_metadata(scenario)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(
+                f"{scenario}_v0: render_mode {render_mode!r}; allowed: None, human, rgb_array"
+            )
+        self.render_mode = render_mode
+        self.model_class, self.settings, self.config = split_grid_config(scenario, config)
+        self.max_cycles = self.settings.max_cycles  # read at every step (tests set it)
+        self.model: Any = None
+        self._seed_rng: np.random.Generator | None = None
+        probe = self.model_class(config=self.config, rng=0)  # map and robot count, validated
+        self.config = probe.config  # n_agents resolved (an instance's team size)
+        n, g = probe.world.n, probe.grid_map
+        self.possible_agents = [f"robot_{i}" for i in range(n)]
+        self.agents: list[str] = []
+        self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self.encoder = GridObservationEncoder(g.height, g.width, self.settings.view_radius)
+        self.layout = self.encoder.layout
+        self.state_layout = grid_state_layout(n)
+        box = self.layout.box()
+        self.observation_spaces = dict.fromkeys(self.possible_agents, box)
+        self.action_spaces = {a: gymnasium.spaces.Discrete(N_ACTIONS) for a in self.possible_agents}
+        self.state_space = self.state_layout.box()
+        self._window: _Window | None = None
+
+    def __str__(self) -> str:
+        return self.metadata["name"]
+
+    def observation_space(self, agent: str) -> gymnasium.spaces.Space:
+        self._agent_index(agent)
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Space:
+        self._agent_index(agent)
+        return self.action_spaces[agent]
+
+    def _agent_index(self, agent: Any) -> int:
+        if agent not in self._index:
+            raise KeyError(
+                f"{self}: unknown agent {agent!r}; agents are "
+                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
+            )
+        return self._index[agent]
+
+    def _live(self) -> Any:
+        if self.model is None:
+            raise RuntimeError(f"{self}: call reset() before step()")
+        return self.model
+
+    # ----------------------------------------------------------------- episode
+    def reset(
+        self, seed: int | None = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        """New episode: a fresh model (starts, tasks) drawn from ``seed``; None continues the
+        env's own stream of seeds, so successive episodes differ."""
+        if seed is not None:
+            self._seed_rng = np.random.default_rng(seed)
+        elif self._seed_rng is None:
+            self._seed_rng = np.random.default_rng()
+        episode_seed = int(self._seed_rng.integers(2**63 - 1))
+        self.model = self.model_class(config=self.config, rng=episode_seed)
+        self.model.collect_metrics = False  # the env reports rewards, not a metrics table
+        self.steps = 0
+        self.agents = self.possible_agents[:]
+        obs = self.encoder(self.model.observe())
+        return (
+            {a: obs[i] for i, a in enumerate(self.possible_agents)},
+            {a: {} for a in self.possible_agents},
+        )
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """Everyone moves at once; reward = tasks each robot finished in this step."""
+        model = self._live()
+        if not self.agents:
+            raise RuntimeError(f"{self}: the episode is over (truncated); call reset()")
+        moves = self._check(actions)
+        done = model.step_with(moves)
+        self.steps += 1
+        truncate = self.steps >= self.max_cycles
+        obs = self.encoder(model.observe())
+        agents = self.agents
+        observations = {a: obs[i] for i, a in enumerate(agents)}
+        rewards = {a: float(done[i]) for i, a in enumerate(agents)}
+        terminations = dict.fromkeys(agents, False)
+        truncations = dict.fromkeys(agents, truncate)
+        infos: dict[str, dict] = {a: {} for a in agents}
+        if truncate:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return observations, rewards, terminations, truncations, infos
+
+    # ----------------------------------------------------------------- validation
+    def _check(self, actions: Mapping[str, Any]) -> np.ndarray:
+        """(R,) validated moves; every action is checked before any is applied."""
+        if not isinstance(actions, Mapping):
+            raise TypeError(f"{self}: actions must be a dict agent -> action, got {type(actions)}")
+        unknown = [k for k in actions if k not in self._index]
+        if unknown:
+            raise KeyError(
+                f"{self}: unknown agent(s) {', '.join(map(repr, unknown))}; agents are "
+                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
+            )
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise KeyError(f"{self}: missing actions for agent(s) {', '.join(missing)}")
+        moves = np.empty(len(self.agents), np.int64)
+        for i, agent in enumerate(self.agents):  # the dict API is per agent anyway
+            value = actions[agent]
+            ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+            if not ok and isinstance(value, np.ndarray) and value.shape == ():
+                ok = value.dtype.kind in "iu"
+            if not ok:
+                raise TypeError(
+                    f"{self}: {agent}: action {value!r} is not an integer; expected one of "
+                    f"Discrete({N_ACTIONS}): {ACTIONS_DOC}"
+                )
+            if not 0 <= int(value) < N_ACTIONS:
+                raise ValueError(
+                    f"{self}: {agent}: action {int(value)} is outside Discrete({N_ACTIONS}); "
+                    f"expected {ACTIONS_DOC}"
+                )
+            moves[i] = int(value)
+        return moves
+
+    # ----------------------------------------------------------------- the rest of the API
+    def state(self) -> np.ndarray:
+        """(state_dim,) float32 global state (for centralised critics)."""
+        model = self._live()
+        g = model.grid_map
+        scale = np.array([max(g.height - 1, 1), max(g.width - 1, 1)], np.float64)
+        goal = model.tasks.goal
+        has = goal >= 0
+        goal_rc = np.where(has[:, None], g.rowcol(np.maximum(goal, 0)), 0) / scale
+        parts = {"pos": (g.rowcol(model.world.cell) / scale)[None], "goal": goal_rc[None],
+                 "has_task": has[None].astype(np.float64)}  # fmt: skip
+        return self.state_layout.pack(parts, 1)[0]
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode is None:
+            gymnasium.logger.warn(f"{self}: render() without a render_mode; pass render_mode")
+            return None
+        frame = render_grid(self._live())
+        if self.render_mode == "rgb_array":
+            return frame
+        if self._window is None:
+            self._window = _Window(str(self), frame.shape)
+        self._window.show(frame)
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+
+class GridEnvModule(NamedTuple):
+    """What an ``envs/<name>_v0.py`` module of a grid scenario exposes."""
+
+    parallel_env: Any
+    raw_env: Any
+    env: Any
+    metadata: dict[str, Any]
+
+
+def grid_env_module(name: str) -> GridEnvModule:
+    """The PettingZoo constructors of grid scenario ``name`` (PettingZoo's convention)."""
+    if name not in SCENARIOS:
+        raise ConfigError(f"scenario: unknown {name!r}; allowed: {', '.join(sorted(SCENARIOS))}")
+
+    def parallel_env(render_mode: str | None = None, **config: Any) -> GridParallelEnv:
+        return GridParallelEnv(name, render_mode=render_mode, **config)
+
+    def raw_env(render_mode: str | None = None, **config: Any) -> AECEnv:
+        return parallel_to_aec_wrapper(parallel_env(render_mode=render_mode, **config))
+
+    def env(render_mode: str | None = None, **config: Any) -> AECEnv:
+        return OrderEnforcingWrapper(raw_env(render_mode=render_mode, **config))
+
+    parallel_env.__doc__ = f"The {name} scenario as a PettingZoo ParallelEnv (keyword args: "
+    parallel_env.__doc__ += "GridEnvConfig fields and the scenario config's fields)."
+    raw_env.__doc__ = f"The {name} scenario as an AEC env derived from the parallel env."
+    env.__doc__ = f"The {name} AEC env with PettingZoo's order-enforcing wrapper."
+    return GridEnvModule(parallel_env, raw_env, env, grid_metadata(name))
