@@ -17,6 +17,7 @@ SCENARIOS: dict[str, str] = {
     "consensus": "envs.consensus:ConsensusModel",
     "coverage": "envs.coverage:CoverageModel",
     "search": "envs.search:SearchModel",
+    "formation": "envs.formation:FormationModel",
     "navigation": "envs.navigation:NavigationModel",
     "warehouse": "envs.warehouse:WarehouseModel",
 }
@@ -33,6 +34,7 @@ POLICIES: dict[str, str] = {
     "stigmergy": "policies.stigmergy:Stigmergy",
     "pso": "policies.pso:PSO",
     "cbba": "policies.cbba:CBBA",
+    "formation": "policies.formation:Formation",
     # warehouse controllers (swarm.grid.policy.GridPolicy, scenario = "warehouse")
     "greedy_yield": "policies.greedy_yield:GreedyYield",
     "pibt": "policies.pibt:PIBT",
