@@ -8,6 +8,7 @@
     torchrun --nproc-per-node 8 -m swarm.train navigation --trainer ddp ...   # a cluster
     swarm train navigation ... --out runs/nav-mappo --resume  # continue from the checkpoint
     swarm eval navigation --policy runs/nav-mappo --against random_walk --episodes 8
+    swarm view navigation --policy runs/nav-mappo             # watch it (the viewer)
 
 ``python -m swarm.train`` takes the same arguments as ``swarm train`` (what torchrun runs).
 Needs the ``learn`` extra (``pip install torch==2.13.0``); without it both commands say so.
@@ -188,8 +189,10 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--against",
         action="append",
-        help="classic controller(s) to compare with (see `swarm list`)",
+        help="controller(s) to compare with (see `swarm list`, or uniform_random); default: "
+        "uniform_random and the scenario's default controller",
     )
+    p.add_argument("--steps", type=int, help="steps per episode (default: the env's max_cycles)")
     p.add_argument("--episodes", type=int, default=4, help="episodes (seeds) each (default 4)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario config field")
@@ -204,9 +207,12 @@ def cmd_eval(args: argparse.Namespace, extra: list[str]) -> int:
 
     if args.episodes < 1:
         raise ConfigError(f"--episodes: must be >= 1 (got {args.episodes})")
+    if args.steps is not None and args.steps < 1:
+        raise ConfigError(f"--steps: must be >= 1 (got {args.steps})")
+    against = args.against or default_baselines(args.scenario)
     table = compare(
-        args.scenario, Path(args.policy), args.against or [], args.episodes, args.seed,
-        _pairs(args.set, "--set"),
+        args.scenario, Path(args.policy), against, args.episodes, args.seed,
+        _pairs(args.set, "--set"), steps=args.steps,
     )  # fmt: skip
     print(format_table(table))
     if args.out:
@@ -214,6 +220,15 @@ def cmd_eval(args: argparse.Namespace, extra: list[str]) -> int:
 
         write_table(Path(args.out), table)
     return 0
+
+
+def default_baselines(scenario: str) -> list[str]:
+    """uniform_random and the scenario's default controller (its config's ``policy``)."""
+    from swarm.learn.evaluate import UNIFORM_RANDOM
+    from swarm.registry import scenario_class
+
+    default = scenario_class(scenario).config_class.model_fields["policy"].default
+    return [UNIFORM_RANDOM, default]
 
 
 # --------------------------------------------------------------------------- python -m

@@ -209,6 +209,7 @@ def train(
         obs = env.reset(seed=job_seed(job.seed, update, rank, 0))
         generator = torch.Generator().manual_seed(job_seed(job.seed, update, rank, 1))
         rollout, episodes = collect_rollout(env, model, job.ppo, obs, generator)
+        rollout_s = time.perf_counter() - tick
         plan = minibatch_plan(rollout.obs.shape[0] * rollout.obs.shape[1], job.ppo, generator)
         stats = ppo_update(loss_model, optimizer, rollout, job.ppo, plan, strategy)
         # team return over every rank's finished episodes
@@ -226,6 +227,8 @@ def train(
             "reward_mean": float(totals[2] / world),
             **stats,
             "comm_bytes": strategy.comm_bytes(),
+            "rollout_s": rollout_s,  # stepping the envs with the policy
+            "learn_s": wall - rollout_s,  # PPO epochs, all-reductions included
             "update_s": wall,
             "env_steps_per_s": steps_per_update / wall,
         }

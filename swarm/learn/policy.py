@@ -3,32 +3,54 @@
 The engine hands it the batch of local observations; an ``encode`` function (the scenario
 env's own observation layout, the one the actor was trained on) turns row i's part into the
 actor's input, and the actor's mean action is taken (no exploration noise at evaluation),
-clipped to the action box. A GNN actor broadcasts its learned message through the engine's
-channel (:meth:`broadcast`) and reads what its comm-graph neighbours sent the step before from
-``obs.inbox``, exactly the delayed one-hop exchange it was trained with; open the channel with
-``max_inbox = spec.max_senders`` so it keeps the same nearest senders. Row i's action depends
-on row i's observation and inbox only: the locality contract holds by construction (tested).
+clipped to the action box. Row i's action depends on row i's observation and inbox only:
+the locality contract holds by construction (tested).
+
+Messages. When the scenario's env sends messages (its layout has an ``inbox`` segment, e.g.
+navigation's landmark reports), the policy broadcasts exactly those (the scenario's own
+``broadcast``) so the inbox in the Mesa model reads as it did in training. A GNN actor on a
+scenario without messages broadcasts its learned message instead and reads what its
+comm-graph neighbours sent the step before from ``obs.inbox``, the delayed one-hop exchange
+it was trained with; the channel then keeps ``max_inbox = spec.max_senders`` nearest senders.
+
+One entry point for every front end (``swarm eval``, the viewer, a script)::
+
+    policy = load_policy("runs/nav-mappo")           # run folder or checkpoint file
+    model = policy.make_model(seed=3)                # the scenario's Mesa model, policy in
+    model.step()
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from swarm.learn.checkpoint import load_checkpoint, resolve_checkpoint
+from swarm.config import ConfigError
+from swarm.learn.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from swarm.learn.nets import ActorCritic, GNNActor, NetSpec
 from swarm.observation import LocalObservation
 from swarm.policy import Policy
+from swarm.registry import SCENARIOS, scenario_class
 
 Encoder = Callable[[LocalObservation], np.ndarray]  # (R, obs_dim) from a batch of observations
 
 
 class LearnedPolicy(Policy):
-    """The actor of a trained :class:`~swarm.learn.nets.ActorCritic`, deterministic."""
+    """The actor of a trained :class:`~swarm.learn.nets.ActorCritic`, deterministic.
+
+    Args:
+        model: the trained network (only its actor runs).
+        encode: the observation function it was trained on (for a registered scenario,
+            :func:`swarm.marl.observation_encoder`; its layout tells whether the scenario
+            sends messages).
+        action_kind: what the actor's output means to the engine.
+        scenario: the registered scenario it was trained on (None: unknown).
+        env_config: the env arguments it was trained with (scenario fields and env fields).
+    """
 
     name = "learned"
     citation = "Schulman et al. 2017 (PPO); Tolstaya et al. 2019 (GNN controllers)"
@@ -38,22 +60,86 @@ class LearnedPolicy(Policy):
         model: ActorCritic,
         encode: Encoder,
         action_kind: Literal["acceleration", "velocity"] = "acceleration",
+        scenario: str | None = None,
+        env_config: dict[str, Any] | None = None,
     ):
         super().__init__()
         self.model = model.eval()
         self.encode = encode
         self.action_kind = action_kind  # type: ignore[misc]
+        self.trained_on = scenario
+        self.env_config = dict(env_config or {})
         spec = model.spec
-        self.message_dim = spec.message_dim if spec.actor == "gnn" else 0  # type: ignore[misc]
+        layout = getattr(encode, "layout", None)
+        # the scenario's own messages, when its env observation holds an inbox of them
+        self.inbox_slots = layout.segment("inbox").shape[0] if (
+            layout is not None and "inbox" in layout.names) else 0  # fmt: skip
+        self._scenario_broadcast = encode.scenario.broadcast if self.inbox_slots else None
+        if self.inbox_slots and spec.actor == "gnn":
+            raise ConfigError(
+                f"learned policy: a GNN actor on {scenario!r}, a scenario that sends its own "
+                "messages, cannot run in the Mesa model yet (one channel carries one kind of "
+                "message); train an MLP actor (--actor mlp) for it"
+            )
+        if self.inbox_slots:
+            self.message_dim = encode.scenario.message_dim  # type: ignore[misc]
+        else:
+            self.message_dim = spec.message_dim if spec.actor == "gnn" else 0  # type: ignore[misc]
 
     @classmethod
-    def from_checkpoint(cls, path: Path, encode: Encoder, **kw) -> LearnedPolicy:
-        """From a checkpoint file or a run folder (its latest checkpoint)."""
+    def from_checkpoint(cls, path: Path, encode: Encoder, **kw: Any) -> LearnedPolicy:
+        """From a checkpoint file or a run folder (its latest checkpoint), with your encoder."""
         saved = load_checkpoint(resolve_checkpoint(path))
-        model = ActorCritic(NetSpec(**saved["net_spec"]))
-        model.load_state_dict(saved["model"])
-        return cls(model, encode, **kw)
+        return cls(_network(saved), encode, **kw)
 
+    # ------------------------------------------------------------------ the Mesa model
+    @property
+    def max_inbox(self) -> int | None:
+        """The inbox size the engine's channel must keep (nearest senders first)."""
+        if self.inbox_slots:
+            return self.inbox_slots
+        return self.model.spec.max_senders if self.message_dim else None
+
+    def model_config(self, **overrides: Any) -> dict[str, Any]:
+        """Keyword arguments of the scenario's Mesa model that reproduce the training env:
+        the scenario fields it was trained with (env-only arguments such as ``max_cycles``
+        dropped), the channel's inbox size, then ``overrides``."""
+        model_class = self._model_class()
+        fields = model_class.config_class.model_fields
+        config = {k: v for k, v in self.env_config.items() if k in fields}
+        if self.max_inbox is not None and config.get("max_inbox") is None:
+            config["max_inbox"] = self.max_inbox
+        return {**config, **overrides}
+
+    def attach(self, model: Any) -> Any:
+        """Put this policy in ``model``'s Policy slot (a scenario's Mesa model built with
+        :meth:`model_config`): the channel is opened for its messages and the current state
+        sensed again, so the first step already reads a consistent inbox. Returns ``model``."""
+        wanted = self.max_inbox
+        if wanted is not None and model.config.max_inbox != wanted:
+            raise ConfigError(
+                f"learned policy: the model's max_inbox is {model.config.max_inbox}; the "
+                f"policy was trained reading the {wanted} nearest senders: build the model "
+                "with policy.model_config()"
+            )
+        model.policy = self
+        model.engine.open_channel(self.message_dim)
+        model.engine.sense()
+        return model
+
+    def make_model(self, seed: int, **overrides: Any) -> Any:
+        """The trained-on scenario's Mesa model, seeded, with this policy in its slot."""
+        return self.attach(self._model_class()(rng=seed, **self.model_config(**overrides)))
+
+    def _model_class(self) -> Any:
+        if self.trained_on not in SCENARIOS:
+            raise ConfigError(
+                f"learned policy: trained on {self.trained_on!r}, not a registered scenario, "
+                "so it has no Mesa model"
+            )
+        return scenario_class(self.trained_on)
+
+    # ------------------------------------------------------------------ the Policy slot
     def _features(self, obs: LocalObservation) -> torch.Tensor:
         x = np.asarray(self.encode(obs), dtype=np.float32)
         if x.shape != (obs.n, self.model.spec.obs_dim):
@@ -78,6 +164,8 @@ class LearnedPolicy(Policy):
 
     @torch.no_grad()
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
+        if self._scenario_broadcast is not None:
+            return self._scenario_broadcast(obs)
         if not self.message_dim:
             return np.zeros((obs.n, 0))
         return self.model.actor.message(self._features(obs)).double().numpy()
@@ -94,3 +182,40 @@ class LearnedPolicy(Policy):
             (obs.n, self.message_dim))  # fmt: skip
         counts = np.maximum(inbox.counts, 1)[:, None]
         return torch.from_numpy((total / counts).astype(np.float32))
+
+
+def _network(saved: dict[str, Any]) -> ActorCritic:
+    model = ActorCritic(NetSpec(**saved["net_spec"]))
+    model.load_state_dict(saved["model"])
+    return model
+
+
+def load_policy(path: str | Path, **config: Any) -> LearnedPolicy:
+    """The trained policy in a run folder (its latest checkpoint) or a checkpoint file,
+    ready for its scenario's Mesa model (:meth:`LearnedPolicy.make_model`).
+
+    ``config``: scenario fields to change from training (e.g. ``n_agents=10``: one shared
+    network runs any swarm size); the observation layout must stay the one trained on.
+    Raises :class:`~swarm.learn.checkpoint.CheckpointError` (a ``ConfigError``: one line) for
+    a missing, foreign or tampered file, or a policy trained on a custom env.
+    """
+    file = resolve_checkpoint(Path(path))
+    saved = load_checkpoint(file)
+    scenario = saved["job"].get("scenario")
+    if scenario not in SCENARIOS:
+        raise CheckpointError(
+            f"checkpoint {file}: trained on {scenario!r}, not a registered scenario; load it "
+            "with LearnedPolicy.from_checkpoint(path, encode) and your own encoder"
+        )
+    from swarm.marl import observation_encoder  # the PettingZoo stack, loaded on first use
+
+    env_config = {**saved["job"].get("env_config", {}), **config}
+    encode = observation_encoder(scenario, **env_config)
+    model = _network(saved)
+    if encode.obs_dim != model.spec.obs_dim:
+        raise ConfigError(
+            f"load_policy: with {config} the {scenario} observation has {encode.obs_dim} "
+            f"floats; the policy was trained on {model.spec.obs_dim} (keep the settings that "
+            "shape the observation: k_neighbors, inbox_slots, landmark_slots, ...)"
+        )
+    return LearnedPolicy(model, encode, scenario=scenario, env_config=env_config)

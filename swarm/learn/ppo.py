@@ -16,6 +16,10 @@ agent's senders next to it. IPPO and MAPPO differ only in the critic (see :mod:`
                             PPO eq. 7), :func:`value_loss` (optionally clipped) and an entropy
                             bonus, one optimiser step each
 
+Agents that crashed sit in the batch as rows of zeros until their environment resets (the
+arrays keep a fixed (E, N) shape); ``Rollout.active`` marks the real transitions and every
+mean above (advantage statistics, losses, entropy) is taken over those only.
+
 The distributed trainers change nothing here: they wrap the model (DDP), or act after each
 optimiser step (DiLoCo), through the ``Strategy`` hooks :func:`ppo_update` calls.
 """
@@ -42,6 +46,11 @@ class PPOConfig(StrictConfig):
 
     rollout_steps: int = Field(64, ge=1, description="steps per environment per update (T)")
     gamma: float = Field(0.99, ge=0, le=1, description="discount factor")
+    reward_scale: float = Field(
+        1.0, gt=0, description="rewards are multiplied by this before learning: brings "
+        "returns near 1 so value clipping and the critic's step size fit (a constant, so "
+        "resuming stays exact; the reported episode returns are unscaled)",
+    )  # fmt: skip
     gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE's bias/variance trade-off")
     clip_coef: float = Field(0.2, gt=0, description="surrogate clipping range epsilon")
     clip_value_loss: bool = Field(True, description="clip the value update like the policy's")
@@ -69,6 +78,7 @@ class Rollout:
     rewards: torch.Tensor  # (T, E, N) (plus gamma * V(final obs) where a time limit cut in)
     dones: torch.Tensor  # (T, E, N) 1.0 where the transition ended the episode
     last_value: torch.Tensor  # (E, N) critic's estimate of the state after the last step
+    active: torch.Tensor | None = None  # (T, E, N) 1.0 where the agent took part; None: all
     advantages: torch.Tensor | None = None  # (T, E, N) filled by compute_gae
     returns: torch.Tensor | None = None  # (T, E, N) value targets
 
@@ -103,7 +113,8 @@ def collect_rollout(
     K = model.spec.max_senders
     as_tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
     buf: dict[str, list[torch.Tensor]] = {name: [] for name in (
-        "obs", "msg_obs", "senders", "state", "actions", "logprobs", "values", "rewards", "dones"
+        "obs", "msg_obs", "senders", "state", "actions", "logprobs", "values", "rewards", "dones",
+        "active",
     )}  # fmt: skip
     obs_t = as_tensor(obs)
     msg_obs = torch.zeros_like(obs_t)  # nothing was sent before the first step
@@ -122,17 +133,19 @@ def collect_rollout(
         # what the agents broadcast now arrives next step, along today's comm links
         next_senders = torch.as_tensor(env.comm_senders(K), dtype=torch.long)
         step = env.step(model.clip_action(action).numpy())
-        reward = as_tensor(step.reward)
+        reward = as_tensor(step.reward) * cfg.reward_scale
+        active = torch.ones(E, N) if step.active is None else as_tensor(step.active)
         cut = step.truncated & ~step.terminated
         if cut.any():  # a time limit, not the task, ended it: bootstrap from the final state
-            final = {"obs": as_tensor(step.final_obs), "state": as_tensor(step.final_state)}
+            final_state = step.final_state if step.final_state is not None else env.state()
+            final = {"obs": as_tensor(step.final_obs), "state": as_tensor(final_state)}
             reward = reward + cfg.gamma * model.value(final) * torch.as_tensor(cut)
         done = step.terminated | step.truncated  # (E, N)
         for name, value in (("obs", obs_t), ("msg_obs", msg_obs), ("senders", senders),
                             ("state", batch["state"]), ("actions", action),
                             ("logprobs", dist.log_prob(action).sum(-1)),
                             ("values", model.value(batch)), ("rewards", reward),
-                            ("dones", as_tensor(done))):  # fmt: skip
+                            ("dones", as_tensor(done)), ("active", active)):  # fmt: skip
             buf[name].append(value)
         team_return += np.asarray(step.reward).mean(axis=1)
         length += 1
@@ -183,28 +196,58 @@ def compute_gae(
 ReduceSum = Callable[[torch.Tensor], torch.Tensor]  # sums a tensor over all ranks
 
 
-def normalize(x: torch.Tensor, reduce_sum: ReduceSum = lambda t: t) -> torch.Tensor:
-    """(x - mean) / (std + 1e-8), mean and (population) std over every rank's ``x``."""
-    count_sum = reduce_sum(torch.stack([x.new_tensor(float(x.numel())), x.sum()]))
-    mean = count_sum[1] / count_sum[0]
-    var = reduce_sum(((x - mean) ** 2).sum()) / count_sum[0]
+def normalize(
+    x: torch.Tensor, reduce_sum: ReduceSum = lambda t: t, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(x - mean) / (std + 1e-8), mean and (population) std over every rank's ``x``; with
+    ``mask`` (same shape, 1/0), over the entries where it is 1 only."""
+    keep = torch.ones_like(x, dtype=torch.bool) if mask is None else mask.bool()
+    zero = torch.zeros_like(x)
+    count_sum = reduce_sum(torch.stack([keep.sum().to(x.dtype), torch.where(keep, x, zero).sum()]))
+    count = count_sum[0].clamp(min=1.0)
+    mean = count_sum[1] / count
+    var = reduce_sum(torch.where(keep, (x - mean) ** 2, zero).sum()) / count
     return (x - mean) / (var.sqrt() + 1e-8)
+
+
+def masked_mean(
+    x: torch.Tensor, mask: torch.Tensor | None, count: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean of ``x`` over the entries where ``mask`` is 1 (all of them when None).
+
+    ``count`` replaces the number of such entries as the divisor: data-parallel ranks pass
+    the mean count over ranks, so that averaging their gradients gives the gradient of the
+    mean over every rank's active entries (exactly one process on the whole batch).
+    """
+    if mask is None:
+        return x.mean()
+    keep = mask.bool()
+    divisor = keep.sum().clamp(min=1) if count is None else count
+    # where, not a product: whatever an inactive row holds (inf included) cannot leak in
+    return torch.where(keep, x, torch.zeros_like(x)).sum() / divisor
 
 
 # --------------------------------------------------------------------------- 4. losses
 def policy_loss(
-    new_logprob: torch.Tensor, old_logprob: torch.Tensor, advantages: torch.Tensor, clip: float
+    new_logprob: torch.Tensor,
+    old_logprob: torch.Tensor,
+    advantages: torch.Tensor,
+    clip: float,
+    mask: torch.Tensor | None = None,
+    count: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Clipped surrogate (PPO eq. 7), to minimise: -mean(min(r A, clip(r, 1-eps, 1+eps) A))."""
+    """Clipped surrogate (PPO eq. 7), to minimise: -mean(min(r A, clip(r, 1-eps, 1+eps) A)),
+    the mean over the active samples (``mask``; all when None; ``count``: see
+    :func:`masked_mean`)."""
     log_ratio = new_logprob - old_logprob
     ratio = log_ratio.exp()
     surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
     with torch.no_grad():  # diagnostics: Schulman's low-variance KL estimator, clip fraction
         info = {
-            "approx_kl": ((ratio - 1) - log_ratio).mean(),
-            "clip_fraction": ((ratio - 1).abs() > clip).float().mean(),
+            "approx_kl": masked_mean((ratio - 1) - log_ratio, mask),
+            "clip_fraction": masked_mean(((ratio - 1).abs() > clip).to(ratio.dtype), mask),
         }
-    return -surrogate.mean(), info
+    return -masked_mean(surrogate, mask, count), info
 
 
 def value_loss(
@@ -213,14 +256,17 @@ def value_loss(
     returns: torch.Tensor,
     clip: float,
     clipped: bool = True,
+    mask: torch.Tensor | None = None,
+    count: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """0.5 * mean squared error to the returns; with ``clipped``, the larger of the errors of
-    the new value and of the old value moved at most ``clip`` (PPO2's value clipping)."""
+    the new value and of the old value moved at most ``clip`` (PPO2's value clipping). The
+    mean is over the active samples (``mask``; all when None)."""
     unclipped = (new_value - returns) ** 2
     if not clipped:
-        return 0.5 * unclipped.mean()
+        return 0.5 * masked_mean(unclipped, mask, count)
     moved = old_value + (new_value - old_value).clamp(-clip, clip)
-    return 0.5 * torch.max(unclipped, (moved - returns) ** 2).mean()
+    return 0.5 * masked_mean(torch.max(unclipped, (moved - returns) ** 2), mask, count)
 
 
 # --------------------------------------------------------------------------- 5. update
@@ -267,21 +313,27 @@ def ppo_update(
         cfg.gamma, cfg.gae_lambda,
     )  # fmt: skip
     if cfg.normalize_advantages:
-        rollout.advantages = normalize(rollout.advantages, strategy.reduce_sum)
+        rollout.advantages = normalize(rollout.advantages, strategy.reduce_sum, rollout.active)
     data = rollout.snapshots()
     params = [p for group in optimizer.param_groups for p in group["params"]]
     totals: dict[str, float] = {}
     n_steps = sum(len(epoch) for epoch in plan)
+    counts = _active_counts(data.get("active"), plan, strategy)
     done = 0
     for epoch in plan:
         for idx in epoch:
             mb = {name: value[idx] for name, value in data.items()}
             logprob, entropy, value = loss_model(mb, mb["actions"])
-            pg_loss, info = policy_loss(logprob, mb["logprobs"], mb["advantages"], cfg.clip_coef)
-            v_loss = value_loss(
-                value, mb["values"], mb["returns"], cfg.clip_coef, cfg.clip_value_loss
+            mask = mb.get("active")
+            count = None if counts is None else counts[done]
+            pg_loss, info = policy_loss(
+                logprob, mb["logprobs"], mb["advantages"], cfg.clip_coef, mask, count
             )
-            entropy_mean = entropy.mean()
+            v_loss = value_loss(
+                value, mb["values"], mb["returns"], cfg.clip_coef, cfg.clip_value_loss,
+                mask, count,
+            )  # fmt: skip
+            entropy_mean = masked_mean(entropy, mask, count)
             loss = pg_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * v_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -292,7 +344,25 @@ def ppo_update(
             for name, v in (("policy_loss", pg_loss), ("value_loss", v_loss),
                             ("entropy", entropy_mean), *info.items()):  # fmt: skip
                 totals[name] = totals.get(name, 0.0) + float(v.detach()) / n_steps
-    targets, predicted = rollout.returns, rollout.values
-    var = targets.var()
+    real = (
+        rollout.active.bool()
+        if rollout.active is not None
+        else torch.ones_like(rollout.returns, dtype=torch.bool)
+    )
+    targets, predicted = rollout.returns[real], rollout.values[real]
+    var = targets.var() if targets.numel() > 1 else targets.new_tensor(0.0)
     totals["explained_variance"] = float(1 - (targets - predicted).var() / var) if var > 0 else 0.0
     return totals
+
+
+def _active_counts(
+    active: torch.Tensor | None, plan: list[list[torch.Tensor]], strategy: Strategy
+) -> torch.Tensor | None:
+    """Per minibatch of ``plan``, the active samples per rank on average over the ranks (the
+    divisor of the masked means), in one all-reduction before the first step (not one per
+    step: each is a synchronisation point of the ranks)."""
+    if active is None:
+        return None
+    sums = [active[idx].sum() for epoch in plan for idx in epoch]
+    totals = strategy.reduce_sum(torch.stack([*sums, active.new_tensor(1.0)]))
+    return (totals[:-1] / totals[-1]).clamp(min=1.0)

@@ -3,9 +3,9 @@
 Two ranks (torch.multiprocessing, gloo on 127.0.0.1) each update on half of every batch
 (half of the environments); one process updates on the whole batch with the same
 minibatches (the union of the ranks' minibatches). Their parameters must agree to 1e-6
-after several PPO updates.
+after several PPO updates, with a quarter of the agents inactive (crashed), unevenly spread
+over the ranks.
 """
-
 
 import pytest
 
@@ -60,6 +60,9 @@ def synthetic_rollout(model: ActorCritic, update: int) -> Rollout:
         rewards=torch.randn(T, E, N, generator=g),
         dones=(torch.rand(T, E, N, generator=g) < 0.2).float(),
         last_value=model.value(last),
+        # crashed agents sit out: the ranks hold different numbers of real samples, and the
+        # masked means must still equal the whole batch's
+        active=(torch.rand(T, E, N, generator=g) < 0.75).float(),
     )
 
 

@@ -29,9 +29,9 @@ def test_bad_values_name_the_field(kwargs, message):
 def test_resolved_config_round_trips_through_json_with_inf():
     import json
 
-    from envs.flocking import FlockingConfig
-
     import networkx as nx
+
+    from envs.flocking import FlockingConfig
 
     config = FlockingConfig(max_accel=float("inf"), crash_at={3: [1]})
     assert FlockingConfig(**json.loads(config.model_dump_json())) == config
