@@ -1,0 +1,310 @@
+"""What a scenario asks the viewer to draw: a small declarative draw list.
+
+A scenario never draws. Its ``render_layers(engine)`` hook (:class:`swarm.scenario.Scenario`;
+the default returns :func:`drone_layers`) returns layers, bottom to top, made of the types
+below; a model that is not built on the drone engine (the grid warehouse) provides
+``render_scene()`` returning a whole :class:`Scene` instead. :func:`scene_of` picks the
+right one, and the renderer only ever sees a :class:`Scene`, so it never special-cases a
+scenario. Adding a landmark to a scenario's picture is one line in its module, e.g.::
+
+    def render_layers(self, engine):
+        goals = Circles("goals", self.landmarks[0], radius=0.5, colour=(250, 200, 60))
+        return [goals, *super().render_layers(engine)]
+
+This module is numpy only (no pygame), so scenarios can import it at no cost.
+
+Expensive values (the comm edges, connected components) may be given as zero-argument
+callables: the renderer evaluates them only when the layer or colouring is shown.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from swarm.engine import Swarm
+
+RGB = tuple[int, int, int]
+Lazy = np.ndarray | Callable[[], np.ndarray]
+
+
+def resolve(value: Lazy) -> np.ndarray:
+    """The array behind a possibly lazy value."""
+    return np.asarray(value() if callable(value) else value)
+
+
+# ---------------------------------------------------------------------- colour maps
+# viridis, sampled at 9 evenly spaced points (matplotlib's _cm_listed values) and linearly
+# interpolated: perceptually uniform and readable by colour-blind viewers
+_VIRIDIS_STOPS = np.array(
+    [
+        [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
+        [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
+    ],
+    dtype=np.float64,
+)  # fmt: skip
+# Okabe & Ito (2008) colour-blind-safe qualitative palette, for teams and components
+CATEGORICAL: np.ndarray = np.array(
+    [
+        [86, 180, 233], [230, 159, 0], [0, 158, 115], [240, 228, 66], [0, 114, 178],
+        [213, 94, 0], [204, 121, 167], [200, 200, 200],
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
+ALIVE_COLOUR: RGB = (90, 200, 250)
+CRASHED_COLOUR: RGB = (235, 60, 60)
+
+
+def viridis(t: np.ndarray) -> np.ndarray:
+    """(N, 3) uint8 viridis colours of values ``t`` in [0, 1] (clipped)."""
+    x = np.clip(np.nan_to_num(np.asarray(t, np.float64), nan=0.0), 0.0, 1.0)
+    x = x * (len(_VIRIDIS_STOPS) - 1)
+    i = np.minimum(x.astype(np.int64), len(_VIRIDIS_STOPS) - 2)
+    f = (x - i)[:, None]
+    return (_VIRIDIS_STOPS[i] * (1 - f) + _VIRIDIS_STOPS[i + 1] * f + 0.5).astype(np.uint8)
+
+
+def hue_wheel(angle: np.ndarray) -> np.ndarray:
+    """(N, 3) uint8 fully saturated colours around the hue circle for angles (radians)."""
+    h = (np.mod(np.asarray(angle, np.float64), 2 * np.pi) / (2 * np.pi)) * 6.0
+    # HSV -> RGB with s = v = 1, value 0.92 to stay off pure white-on-black glare
+    k = np.mod(np.array([5.0, 3.0, 1.0])[None, :] + h[:, None], 6.0)
+    rgb = 1.0 - np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    return (rgb * 235 + 0.5).astype(np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class Attribute:
+    """A per-agent value the agents can be coloured by.
+
+    kind ``cyclic``: an angle (radians) on the hue wheel; ``linear``: a number on viridis
+    between ``low`` and ``high`` (the data's range when None); ``categorical``: small ints
+    (teams, components) on a qualitative palette; ``boolean``: ``colours[0]`` for False and
+    ``colours[1]`` for True.
+    """
+
+    values: Lazy  # (N,)
+    kind: Literal["cyclic", "linear", "categorical", "boolean"]
+    low: float | None = None
+    high: float | None = None
+    colours: tuple[RGB, RGB] = (ALIVE_COLOUR, CRASHED_COLOUR)
+
+    def colour(self) -> np.ndarray:
+        """(N, 3) uint8 colour of each agent."""
+        v = resolve(self.values)
+        if self.kind == "cyclic":
+            return hue_wheel(v)
+        if self.kind == "categorical":
+            return CATEGORICAL[np.mod(v.astype(np.int64), len(CATEGORICAL))]
+        if self.kind == "boolean":
+            return np.asarray(self.colours, np.uint8)[v.astype(bool).astype(np.int64)]
+        v = v.astype(np.float64)
+        finite = v[np.isfinite(v)]
+        low = self.low if self.low is not None else (finite.min() if finite.size else 0.0)
+        high = self.high if self.high is not None else (finite.max() if finite.size else 1.0)
+        return viridis((v - low) / (high - low) if high > low else np.zeros_like(v))
+
+
+# ---------------------------------------------------------------------- layers
+@dataclass(frozen=True, eq=False)
+class Agents:
+    """Agents as oriented markers, coloured by one of ``attributes`` (the first by default).
+
+    ``heading`` None draws unrotated markers (grid robots). Crashed agents (``alive`` False)
+    are drawn dim in every colouring but ``crashed``. ``size`` is the body length in world
+    units; the renderer keeps it at least a few pixels wide so a zoomed-out swarm stays
+    visible.
+    """
+
+    name: str
+    pos: np.ndarray  # (N, 2) world units
+    ids: np.ndarray  # (N,) int, the row the viewer selects, crashes and inspects
+    attributes: Mapping[str, Attribute]
+    alive: np.ndarray  # (N,) bool
+    heading: np.ndarray | None = None  # (N,) radians, 0 = +x, counter-clockwise
+    size: float = 0.6
+    shape: Literal["triangle", "square", "circle"] = "triangle"
+    sense_radius: float | None = None  # drawn around the selected agent, or all on request
+    comm_radius: float | None = None
+    trails: bool = True  # the viewer keeps a position history of this layer
+
+
+@dataclass(frozen=True, eq=False)
+class Edges:
+    """Line segments ``a[k] -> a[k] + delta[k]`` (``delta`` carries the minimum image on a
+    torus, so a link across the seam is drawn as two halves leaving the arena)."""
+
+    name: str
+    a: Lazy  # (E, 2)
+    delta: Lazy  # (E, 2)
+    colour: RGB = (72, 78, 100)
+
+
+@dataclass(frozen=True, eq=False)
+class Circles:
+    """Discs or rings in world units: goals, landmarks, targets, obstacles."""
+
+    name: str
+    centres: np.ndarray  # (K, 2)
+    radius: float | np.ndarray  # scalar or (K,)
+    colour: RGB | np.ndarray = (250, 200, 60)  # one colour or (K, 3)
+    filled: bool = True
+    labels: Sequence[str] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Cells:
+    """A raster over an axis-aligned rectangle: maps, marks, densities.
+
+    ``rgb`` (H, W, 3) uint8 colours, or ``values`` (H, W) numbers shown on viridis (NaN
+    transparent); row 0 is the TOP of the rectangle (image order, as maps are written).
+    """
+
+    name: str
+    origin: tuple[float, float]  # world (x, y) of the bottom-left corner
+    cell_size: float
+    rgb: np.ndarray | None = None
+    values: np.ndarray | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def image(self) -> tuple[np.ndarray, np.ndarray]:
+        """((H, W, 3) uint8 colours, (H, W) bool drawn) of the raster."""
+        if self.rgb is not None:
+            rgb = np.asarray(self.rgb, np.uint8)
+            return rgb, np.ones(rgb.shape[:2], bool)
+        v = np.asarray(self.values, np.float64)
+        shown = np.isfinite(v)
+        low = self.low if self.low is not None else (v[shown].min() if shown.any() else 0.0)
+        high = self.high if self.high is not None else (v[shown].max() if shown.any() else 1.0)
+        t = (v - low) / (high - low) if high > low else np.zeros_like(v)
+        return viridis(t.ravel()).reshape(*v.shape, 3), shown
+
+
+Layer = Agents | Edges | Circles | Cells
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """Everything the renderer draws for one state: the arena and its layers."""
+
+    bounds: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax (world units)
+    layers: Sequence[Layer]
+    step: int = 0
+    torus: bool = False
+    info: Mapping[str, Any] = field(default_factory=dict)  # free text for the HUD
+
+    def agents(self) -> Agents | None:
+        """The main agents layer (the first), which selection and trails use."""
+        return next((lay for lay in self.layers if isinstance(lay, Agents)), None)
+
+
+# ---------------------------------------------------------------------- defaults
+def comm_edges(engine: Swarm, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(a (E, 2), delta (E, 2)) the undirected comm links among rows < ``rows``."""
+    engine.obs  # noqa: B018 - sense first if the state was edited
+    links = engine.links
+    u = links.owner.astype(np.int64)
+    v = links.idx.astype(np.int64)
+    keep = (u < v) & (v < rows)
+    u, v = u[keep], v[keep]
+    delta = engine.pos[v] - engine.pos[u]
+    if engine.config.torus:
+        size = engine.config.world_size
+        delta -= size * np.round(delta / size)
+    return engine.pos[u], delta
+
+
+def comm_components(engine: Swarm, rows: int) -> np.ndarray:
+    """(rows,) connected-component label of each drone in the comm graph (crashed alone)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    engine.obs  # noqa: B018 - sense first if the state was edited
+    links = engine.links
+    u = links.owner.astype(np.int64)
+    v = links.idx.astype(np.int64)
+    keep = (u < rows) & (v < rows)
+    graph = coo_matrix((np.ones(int(keep.sum())), (u[keep], v[keep])), shape=(rows, rows))
+    _, labels = connected_components(graph, directed=False)
+    # number components by size, largest first, so colours stay stable as the swarm moves
+    sizes = np.bincount(labels)
+    rank = np.empty_like(sizes)
+    rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
+    return rank[labels]
+
+
+def drone_layers(engine: Swarm) -> list[Layer]:
+    """The default picture of a drone scenario: the comm links and the drones of env 0.
+
+    Colourings: heading, speed (0 to max_speed), crashed, comm component, and every scalar
+    per-agent task state the scenario keeps (a consensus value).
+    """
+    c = engine.config
+    n = engine.n_agents
+    pos = engine.pos[:n].copy()
+    vel = engine.vel[:n].copy()
+    alive = engine.alive[:n].copy()
+    heading = np.arctan2(vel[:, 1], vel[:, 0])
+    speed = np.sqrt((vel**2).sum(axis=1))
+    attributes: dict[str, Attribute] = {
+        "heading": Attribute(heading, "cyclic"),
+        "speed": Attribute(speed, "linear", 0.0, c.max_speed),
+        "crashed": Attribute(~alive, "boolean"),
+        "component": Attribute(lambda: comm_components(engine, n), "categorical"),
+    }
+    for name, values in engine.agent_state.items():
+        if values.ndim == 1:
+            attributes[name] = Attribute(values[:n].copy(), "linear")
+    edges = functools.cache(lambda: comm_edges(engine, n))  # computed once, when shown
+    return [
+        Edges("comm", lambda: edges()[0], lambda: edges()[1]),
+        Agents(
+            "drones",
+            pos,
+            np.arange(n),
+            attributes,
+            alive,
+            heading,
+            size=max(2 * c.collision_radius, 0.008 * c.world_size),
+            shape="triangle",
+            sense_radius=c.sense_radius,
+            comm_radius=c.effective_comm_radius,
+        ),
+    ]
+
+
+def scene_of(model: Any) -> Scene:
+    """The scene of a model's (or a bare engine's) current state, from its hooks.
+
+    A model with ``render_scene()`` (models not built on the drone engine) gives it whole;
+    a drone model (:class:`swarm.model.SwarmModel`), or a :class:`~swarm.engine.Swarm`
+    itself (as the PettingZoo envs hold it), gives its scenario's ``render_layers(engine)``
+    (:func:`drone_layers` when it has no scenario), and the arena comes from its config.
+    Lazy layer values read the state when drawn: draw before stepping again.
+    """
+    own = getattr(model, "render_scene", None)
+    if callable(own):
+        return own()
+    engine = getattr(model, "engine", None)
+    if engine is None and hasattr(model, "links") and hasattr(model, "pos"):
+        engine = model  # a bare engine
+    if engine is None:
+        raise TypeError(
+            f"{type(model).__name__} declares nothing to draw: give it render_scene() or a "
+            "scenario with render_layers(engine) (see swarm.viewer.layers)"
+        )
+    hook = getattr(engine.scenario, "render_layers", None)
+    layers = hook(engine) if callable(hook) else drone_layers(engine)
+    size = float(engine.config.world_size)
+    return Scene(
+        bounds=(0.0, 0.0, size, size),
+        layers=list(layers),
+        step=int(engine.t),
+        torus=bool(engine.config.torus),
+    )
