@@ -295,6 +295,13 @@ class WarehouseModel(mesa.Model):
         }
 
     # ------------------------------------------------------------------ views
+    def render_scene(self) -> Any:
+        """What the viewer draws (``swarm view warehouse``, the env's ``render()``): map,
+        goals, comm links and robots coloured by waiting / task phase / task age."""
+        from swarm.viewer.grid import grid_scene  # numpy only; pygame is not imported
+
+        return grid_scene(self)
+
     @property
     def comm_graph(self) -> nx.Graph:
         """The current comm links as a ``networkx.Graph`` on robot rows."""

@@ -47,7 +47,6 @@ the scenario's ``state_segments()``; ``state_space`` is its Box.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -66,11 +65,11 @@ from swarm.engine import Swarm, SwarmConfig
 from swarm.observation import LocalObservation
 from swarm.registry import SCENARIOS, scenario_class
 from swarm.scenario import Scenario, Segment
+from swarm.viewer.envdisplay import EnvDisplay
 
 # MPE's discrete action order (mpe2 simple_env: no-op, left, right, down, up) as unit vectors
 DISCRETE_DIRECTIONS = np.array([[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])
 NOISE_SIGMAS = 5.0  # observation bounds widen by this many sensor-noise standard deviations
-RENDER_SIZE = 400  # pixels per side of the fallback raster
 RENDER_FPS = 10  # frames per second of the "human" window (metadata["render_fps"])
 # the encoder's own segments, in the order _encode_engine reads their first columns
 _ENGINE_SEGMENTS = (
@@ -544,53 +543,6 @@ class _Core:
         return DISCRETE_DIRECTIONS[actions] * self.bound
 
 
-# ---------------------------------------------------------------------------- rendering
-def _render_frame(engine: Swarm, size: int = RENDER_SIZE) -> np.ndarray:
-    """(size, size, 3) uint8 picture of env 0: drones as dots (crashed ones grey).
-
-    A minimal stand-in for the project's viewer (``swarm.viewer``); this is the one
-    function to swap for its renderer.
-    """
-    c = engine.config
-    frame = np.full((size, size, 3), 255, dtype=np.uint8)
-    rows = np.flatnonzero(engine.env == 0)
-    px = np.clip((engine.pos[rows] / c.world_size * (size - 1)).round().astype(int), 0, size - 1)
-    radius = max(2, size // 100)
-    dy, dx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
-    disc = dx**2 + dy**2 <= radius**2
-    ox, oy = dx[disc], dy[disc]
-    colour = np.where(engine.alive[rows, None], [[31, 119, 180]], [[160, 160, 160]])
-    x = np.clip(px[:, None, 0] + ox[None, :], 0, size - 1)
-    y = np.clip(size - 1 - (px[:, None, 1] + oy[None, :]), 0, size - 1)  # y up
-    frame[y, x] = colour[:, None, :].astype(np.uint8)
-    return frame
-
-
-class _Window:
-    """A pygame window for render_mode="human" (SDL picks the display; dummy when headless)."""
-
-    def __init__(self, title: str):
-        import pygame  # optional at import time: only "human" rendering needs it
-
-        self.pygame = pygame
-        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        pygame.display.init()
-        self.screen = pygame.display.set_mode((RENDER_SIZE, RENDER_SIZE))
-        pygame.display.set_caption(title)
-        self.clock = pygame.time.Clock()
-
-    def show(self, frame: np.ndarray) -> None:
-        pg = self.pygame
-        pg.event.pump()
-        surface = pg.surfarray.make_surface(frame.swapaxes(0, 1))
-        self.screen.blit(surface, (0, 0))
-        pg.display.flip()
-        self.clock.tick(RENDER_FPS)
-
-    def close(self) -> None:
-        self.pygame.display.quit()
-
-
 # ---------------------------------------------------------------------------- PettingZoo env
 def _metadata(name: str) -> dict[str, Any]:
     return {
@@ -640,7 +592,7 @@ class SwarmParallelEnv(ParallelEnv):
         else:
             self.action_spaces = {a: gymnasium.spaces.Discrete(5) for a in self.possible_agents}
         self.state_space = self.core.state_layout.box()
-        self._window: _Window | None = None
+        self._display = EnvDisplay(str(self), RENDER_FPS)  # the viewer's renderer
         self._all_rows = np.arange(n, dtype=np.int64)
         self._all_active = np.ones((1, n), dtype=bool)
         self._action_low = np.full(2, -self.core.bound, dtype=np.float32).astype(np.float64)
@@ -806,21 +758,18 @@ class SwarmParallelEnv(ParallelEnv):
         return self.core.state()[0]
 
     def render(self) -> np.ndarray | None:
+        """The viewer's picture of arena 0 (:mod:`swarm.viewer.envdisplay`): returned in
+        ``rgb_array`` mode, shown in a window in ``human`` mode (the same pixels)."""
         if self.render_mode is None:
             gymnasium.logger.warn(f"{self}: render() without a render_mode; pass render_mode")
             return None
-        frame = _render_frame(self.core._live())
         if self.render_mode == "rgb_array":
-            return frame
-        if self._window is None:
-            self._window = _Window(str(self))
-        self._window.show(frame)
+            return self._display.frame(self.core._live())
+        self._display.show(self.core._live())
         return None
 
     def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None
+        self._display.close()
 
 
 # ---------------------------------------------------------------------------- batched env

@@ -29,7 +29,6 @@ as (row, col) / (H - 1, W - 1), and ``has_task`` (N,).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -46,13 +45,10 @@ from swarm.grid.world import N_ACTIONS, GridObservation, egocentric_view
 from swarm.marl import Layout
 from swarm.registry import SCENARIOS, scenario_class
 from swarm.scenario import Segment
+from swarm.viewer.envdisplay import EnvDisplay
 
 RENDER_FPS = 10  # frames per second of the "human" window
-RENDER_MAX_PX = 600  # longest side of a rendered frame (pixels), at least 2 px per cell
 # cell colours by map kind (0 shelf/wall, 1 free, 2 delivery 'E', 3 pick 'S'), robots, goals
-KIND_RGB = np.array([[74, 78, 96], [235, 235, 235], [225, 170, 120], [140, 200, 205]], np.uint8)
-ROBOT_RGB = np.array([31, 119, 180], np.uint8)
-GOAL_RGB = np.array([230, 159, 0], np.uint8)
 ACTIONS_DOC = ", ".join(f"{i} {name}" for i, name in enumerate(ACTION_NAMES))
 
 
@@ -142,43 +138,6 @@ def grid_state_layout(n: int) -> Layout:
     )
 
 
-def render_grid(model: Any, max_px: int = RENDER_MAX_PX) -> np.ndarray:
-    """(H * c, W * c, 3) uint8 picture: map kinds, goals as outlined cells, robots filled."""
-    g = model.grid_map
-    px = max(2, max_px // max(g.height, g.width))
-    img = KIND_RGB[np.clip(g.kind.astype(np.int64), 0, len(KIND_RGB) - 1)].copy()
-    goals = model.tasks.goal[model.tasks.goal >= 0]
-    r, c = np.divmod(goals, g.width)
-    img[r, c] = GOAL_RGB
-    r, c = np.divmod(model.world.cell, g.width)
-    img[r, c] = ROBOT_RGB
-    return np.ascontiguousarray(np.repeat(np.repeat(img, px, axis=0), px, axis=1))
-
-
-class _Window:
-    """A pygame window for render_mode="human" (SDL picks the display; dummy when headless)."""
-
-    def __init__(self, title: str, shape: tuple[int, ...]):
-        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        import pygame  # only "human" rendering needs it
-
-        self.pygame = pygame
-        pygame.display.init()
-        self.screen = pygame.display.set_mode((shape[1], shape[0]))
-        pygame.display.set_caption(title)
-        self.clock = pygame.time.Clock()
-
-    def show(self, frame: np.ndarray) -> None:
-        pg = self.pygame
-        pg.event.pump()
-        self.screen.blit(pg.surfarray.make_surface(frame.swapaxes(0, 1)), (0, 0))
-        pg.display.flip()
-        self.clock.tick(RENDER_FPS)
-
-    def close(self) -> None:
-        self.pygame.display.quit()
-
-
 def grid_metadata(name: str) -> dict[str, Any]:
     return {
         "name": f"{name}_v0",
@@ -223,7 +182,7 @@ class GridParallelEnv(ParallelEnv):
         self.observation_spaces = dict.fromkeys(self.possible_agents, box)
         self.action_spaces = {a: gymnasium.spaces.Discrete(N_ACTIONS) for a in self.possible_agents}
         self.state_space = self.state_layout.box()
-        self._window: _Window | None = None
+        self._display = EnvDisplay(str(self), RENDER_FPS)  # the viewer's renderer
 
     def __str__(self) -> str:
         return self.metadata["name"]
@@ -339,21 +298,18 @@ class GridParallelEnv(ParallelEnv):
         return self.state_layout.pack(parts, 1)[0]
 
     def render(self) -> np.ndarray | None:
+        """The viewer's picture of the warehouse (:func:`swarm.viewer.grid.grid_scene`):
+        returned in ``rgb_array`` mode, shown in a window in ``human`` mode (same pixels)."""
         if self.render_mode is None:
             gymnasium.logger.warn(f"{self}: render() without a render_mode; pass render_mode")
             return None
-        frame = render_grid(self._live())
         if self.render_mode == "rgb_array":
-            return frame
-        if self._window is None:
-            self._window = _Window(str(self), frame.shape)
-        self._window.show(frame)
+            return self._display.frame(self._live())
+        self._display.show(self._live())
         return None
 
     def close(self) -> None:
-        if self._window is not None:
-            self._window.close()
-            self._window = None
+        self._display.close()
 
 
 class GridEnvModule(NamedTuple):

@@ -360,11 +360,19 @@ def test_env_and_mesa_model_are_the_same_engine_from_the_same_seed():
 
 
 def test_rgb_array_render_draws_the_drones():
+    """Each drone's marker covers its own pixel (the viewer's renderer, whole arena)."""
+    from swarm.viewer import Camera, scene_of
+
     env = flocking_v0.parallel_env(n_agents=5, render_mode="rgb_array")
     env.reset(seed=0)
     frame = env.render()
-    assert frame.shape == (400, 400, 3) and frame.dtype == np.uint8
-    assert (frame != 255).any(axis=2).sum() > 5 * 20  # five dots of a few dozen pixels
+    assert frame.shape == (600, 600, 3) and frame.dtype == np.uint8
+    engine = env.unwrapped.core._live()
+    camera = Camera.fit(scene_of(engine).bounds, 600, 600)
+    drones = scene_of(engine).agents()
+    colours = next(iter(drones.attributes.values())).colour()
+    for i, (x, y) in enumerate(np.floor(camera.to_screen(engine.pos)).astype(int)):
+        assert tuple(frame[y, x]) == tuple(colours[i])
 
 
 @pytest.mark.parametrize("mod", [flocking_v0, navigation_v0])

@@ -134,11 +134,20 @@ def test_view_shows_a_neighbour_and_state_lies_in_its_space():
 
 
 def test_render_rgb_array_draws_map_and_robots():
+    """The map fills the frame at the map's aspect, and each robot covers its cell's pixel."""
+    from swarm.viewer import Camera
+    from swarm.viewer.grid import grid_scene
+
     env = make(render_mode="rgb_array")
     env.reset(seed=0)
     frame = env.render()
     g = env.model.grid_map
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
-    assert (
-        frame.shape[0] % g.height == 0 and frame.shape[0] // g.height == frame.shape[1] // g.width
-    )
+    assert max(frame.shape[:2]) == 600
+    assert abs(frame.shape[1] / frame.shape[0] - g.width / g.height) < 0.05
+    scene = grid_scene(env.model)
+    camera = Camera.fit(scene.bounds, frame.shape[1], frame.shape[0])
+    robots = scene.agents()
+    colours = next(iter(robots.attributes.values())).colour()
+    for i, (x, y) in enumerate(np.floor(camera.to_screen(robots.pos)).astype(int)):
+        assert tuple(frame[y, x]) == tuple(colours[i])

@@ -248,3 +248,40 @@ def test_cli_records_headless_and_rejects_bad_values(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("swarm view: error:"), err
     assert not (tmp_path / "x.avi").exists()
+
+
+@pytest.mark.parametrize("name", ["flocking", "warehouse"])
+def test_env_render_modes_are_the_viewers_pixels(name):
+    """rgb_array is the viewer's Renderer picture of the env's live model, and the "human"
+    window shows exactly those pixels."""
+    import importlib
+
+    from swarm.viewer.envdisplay import ENV_RENDER_PX, frame_size
+
+    module = importlib.import_module(f"envs.{name}_v0")
+    frames = []
+    for mode in ("rgb_array", "human"):
+        env = module.parallel_env(render_mode=mode)
+        env.reset(seed=3)
+        env.step({a: env.action_space(a).sample() * 0 for a in env.agents})
+        live = env.unwrapped.core._live() if name == "flocking" else env.unwrapped._live()
+        scene = scene_of(live)
+        expected = Renderer(*frame_size(scene.bounds, ENV_RENDER_PX)).render(live)
+        if mode == "rgb_array":
+            frames.append(env.render())
+        else:
+            assert env.render() is None
+            window = pygame.surfarray.array3d(pygame.display.get_surface()).transpose(1, 0, 2)
+            frames.append(window)
+        np.testing.assert_array_equal(frames[-1], expected)
+        env.close()
+    np.testing.assert_array_equal(frames[0], frames[1])
+
+
+def test_cli_records_the_warehouse(tmp_path):
+    out = tmp_path / "warehouse.gif"
+    code = main(["view", "warehouse", "--agents", "8", "--record", str(out), "--steps", "4",
+                 "--headless", "--width", "160", "--height", "96"])  # fmt: skip
+    frames = imageio.mimread(out)
+    assert code == 0 and len(frames) == 4
+    assert (frames[0] != frames[-1]).any()  # robots moved
