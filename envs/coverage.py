@@ -38,7 +38,7 @@ Arguments are the fields of :class:`CoverageConfig` plus ``rng`` (the seed). Exa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -149,6 +149,16 @@ class Coverage(Scenario):
         }
         self._cache_key: tuple | None = None
         self._cache: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def render_layers(self, engine: Swarm) -> list[Any]:
+        """The density function (when not uniform) as a raster under the drones."""
+        from swarm.viewer.layers import Cells
+
+        layers = super().render_layers(engine)
+        if self.config.density == "uniform":
+            return layers
+        weight = self.region.weight.T[::-1]  # [ix, iy] -> image rows, top first
+        return [Cells("density", (0.0, 0.0), self.region.cell, values=weight), *layers]
 
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
         c = self.config

@@ -235,6 +235,23 @@ class Formation(Scenario):
             "n_alive": m.n_alive,
         }
 
+    def render_layers(self, engine: Swarm) -> list[Any]:
+        """The target shape of env 0 as rings, placed by the best rigid alignment onto the
+        drones that hold slots (so the gap between ring and drone is the formation error)."""
+        from swarm.viewer.layers import Circles
+
+        n = engine.n_agents
+        held = np.flatnonzero(self._holders(engine)[:n])
+        layers = super().render_layers(engine)
+        if len(held) < 2:
+            return layers
+        slots = engine.agent_state["slot"][held]
+        angle, shift, _ = kabsch_2d(self.slots[slots], engine.pos[held])
+        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        placed = self.slots @ rot.T + shift
+        radius = max(self.config.collision_radius, 0.1 * self.config.scale)
+        return [Circles("slots", placed, radius, (250, 200, 60), filled=False), *layers]
+
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
         c = self.config
         low = np.asarray(c.anchor) - 0.5 * c.extent

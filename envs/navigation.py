@@ -45,7 +45,7 @@ Arguments are the fields of :class:`NavigationConfig` plus ``rng`` (the seed). E
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numba
 import numpy as np
@@ -191,6 +191,20 @@ class Navigation(Scenario):
         }
 
     # ----------------------------------------------------------------- world
+    def render_layers(self, engine: Swarm) -> list[Any]:
+        """Env 0's landmarks under the drones: filled once a drone is within reach."""
+        from swarm.viewer.layers import Circles
+
+        marks = self.landmarks[0]
+        near = np.sqrt(((engine.pos[: engine.n_agents, None] - marks[None]) ** 2).sum(-1))
+        alive = engine.alive[: engine.n_agents, None]
+        covered = (np.where(alive, near, np.inf) <= self.config.cover_radius).any(axis=0)
+        colour = np.where(covered[:, None], [[250, 200, 60]], [[120, 100, 50]]).astype(np.uint8)
+        return [
+            Circles("landmarks", marks, self.config.cover_radius, colour),
+            *super().render_layers(engine),
+        ]
+
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
         """Drones of ``rows`` uniform and hovering; new landmarks for their environments."""
         c = self.config

@@ -38,7 +38,7 @@ Arguments are the fields of :class:`SearchConfig` plus ``rng`` (the seed). Examp
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -123,6 +123,21 @@ class Search(Scenario):
             "n_components": m.n_components,
             "n_alive": m.n_alive,
         }
+
+    def render_layers(self, engine: Swarm) -> list[Any]:
+        """Env 0's visited-cell marks (entries per cell, unvisited transparent), its targets
+        (found: bright, still hidden: dim rings) and the drones."""
+        from swarm.viewer.layers import Cells, Circles
+
+        marks = self.marks[0].T[::-1]  # [ix, iy] -> image rows, top first
+        shown = np.where(marks > 0, np.log1p(marks), np.nan)
+        found = self.found_at[0] >= 0
+        colour = np.where(found[:, None], [[255, 90, 90]], [[150, 70, 70]]).astype(np.uint8)
+        return [
+            Cells("marks", (0.0, 0.0), self.config.cell, values=shown, low=0.0),
+            Circles("targets", self.targets[0], self.config.detect, colour, filled=False),
+            *super().render_layers(engine),
+        ]
 
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
         c = self.config

@@ -422,10 +422,58 @@ def state_layout(scenario: Scenario) -> Layout:
     )
 
 
+# ---------------------------------------------------------------------------- actions
+DISCRETE_DOC = "0..4 (no-op, -x, +x, -y, +y)"
+
+
+def discrete_action(env: Any, agent: str, value: Any, n: int, doc: str) -> int:
+    """``value`` as an index of Discrete(n), or a TypeError / ValueError naming env and agent
+    (bools and floats are refused: they are not actions)."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+    if not ok and isinstance(value, np.ndarray) and value.shape == ():
+        ok = value.dtype.kind in "iu"
+    if not ok:
+        raise TypeError(
+            f"{env}: {agent}: action {value!r} is not an integer; expected one of {doc}"
+        )
+    if not 0 <= int(value) < n:
+        raise ValueError(f"{env}: {agent}: action {int(value)} is outside Discrete({n}); "
+                         f"expected {doc}")  # fmt: skip
+    return int(value)
+
+
+class CheckedAECEnv(parallel_to_aec_wrapper):
+    """PettingZoo's parallel -> AEC conversion, checking each action when it is given.
+
+    The plain conversion buffers actions and hands them to the parallel env only at the
+    last agent's turn, so a bad action would surface late, name the wrong turn and stay
+    buffered. Here ``step`` asks the parallel env's ``check_action`` first: a bad action
+    raises at once, naming its agent, and nothing is buffered or applied.
+    """
+
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        if not (self.terminations[agent] or self.truncations[agent]):
+            self.env.check_action(agent, action)
+        super().step(action)
+
+
 # ---------------------------------------------------------------------------- configuration
+def _is_drone_model(model_class: type) -> bool:
+    """Whether a registered model runs on the drone engine (a :class:`Scenario` subclass)."""
+    hook = getattr(model_class, "scenario_class", None)
+    return isinstance(hook, type) and issubclass(hook, Scenario)
+
+
 def split_config(name: str, values: Mapping[str, Any]) -> tuple[type, EnvConfig, SwarmConfig]:
     """(model class, env arguments, scenario config) from one flat set of keyword arguments."""
     model_class = scenario_class(name)
+    if not _is_drone_model(model_class):
+        drone = sorted(n for n in SCENARIOS if _is_drone_model(scenario_class(n)))
+        raise ConfigError(
+            f"{name}: not a drone scenario, so it has no drone env here (a grid scenario's "
+            f"env is envs/{name}_v0.py); drone scenarios: {', '.join(drone)}"
+        )
     config_class = model_class.config_class
     env_fields, config_fields = set(EnvConfig.model_fields), set(config_class.model_fields)
     unknown = sorted(set(values) - env_fields - config_fields)
@@ -697,30 +745,31 @@ class SwarmParallelEnv(ParallelEnv):
         missing = [a for a in self.agents if a not in actions]
         raise KeyError(f"{self}: missing actions for live agent(s) {', '.join(missing)}")
 
-    def _continuous(self, given: list[Any]) -> np.ndarray:
+    def _continuous(self, given: list[Any], agents: list[str] | None = None) -> np.ndarray:
+        agents = agents or self.agents
         low, high = self._action_low, self._action_high
         try:
             values = np.asarray(given, dtype=np.float64)
         except (TypeError, ValueError):
             values = None
         if values is None or values.shape != (len(given), 2):
-            self._diagnose_shape(given)
+            self._diagnose_shape(given, agents)
         checked = np.empty((1, len(given), 2))
         clip = self.core.settings.out_of_box == "clip"
         problem, _, i = _screen_actions(
             values[None], self._all_active[:, : len(given)], low, high, clip, checked
         )
         if problem == _NOT_FINITE:
-            raise ValueError(f"{self}: {self.agents[i]}: action {given[i]!r} is not finite")
+            raise ValueError(f"{self}: {agents[i]}: action {given[i]!r} is not finite")
         if problem == _OUTSIDE:
             raise ValueError(
-                f"{self}: {self.agents[i]}: action {values[i].tolist()} is outside the action "
+                f"{self}: {agents[i]}: action {values[i].tolist()} is outside the action "
                 f"space [{low[0]:g}, {high[0]:g}]^2 (m/s^2); pass out_of_box='clip' to clip"
             )
         return checked[0]
 
-    def _diagnose_shape(self, given: list[Any]) -> None:
-        for agent, value in zip(self.agents, given, strict=True):
+    def _diagnose_shape(self, given: list[Any], agents: list[str]) -> None:
+        for agent, value in zip(agents, given, strict=True):
             try:
                 arr = np.asarray(value, dtype=np.float64)
             except (TypeError, ValueError):
@@ -735,22 +784,20 @@ class SwarmParallelEnv(ParallelEnv):
                 )
         raise ValueError(f"{self}: actions could not be read")  # unreachable in practice
 
-    def _discrete(self, given: list[Any]) -> np.ndarray:
-        for agent, value in zip(self.agents, given, strict=True):
-            ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-            if not ok and isinstance(value, np.ndarray) and value.shape == ():
-                ok = value.dtype.kind in "iu"
-            if not ok:
-                raise TypeError(
-                    f"{self}: {agent}: action {value!r} is not an integer; expected one of "
-                    "0..4 (no-op, -x, +x, -y, +y)"
-                )
-            if not 0 <= int(value) < len(DISCRETE_DIRECTIONS):
-                raise ValueError(
-                    f"{self}: {agent}: action {int(value)} is outside Discrete(5); expected "
-                    "0..4 (no-op, -x, +x, -y, +y)"
-                )
+    def _discrete(self, given: list[Any], agents: list[str] | None = None) -> np.ndarray:
+        for agent, value in zip(agents or self.agents, given, strict=True):
+            discrete_action(self, agent, value, len(DISCRETE_DIRECTIONS), DISCRETE_DOC)
         return np.asarray(given, dtype=np.int64)
+
+    def check_action(self, agent: str, action: Any) -> None:
+        """Raise the error ``step`` would raise for this one action (the AEC env checks each
+        action as it is given, so a bad one is never buffered)."""
+        if agent not in self._index:
+            self._key_problems({agent: action})
+        if self.core.settings.continuous_actions:
+            self._continuous([action], [agent])
+        else:
+            self._discrete([action], [agent])
 
     # ----------------------------------------------------------------- the rest of the API
     def state(self) -> np.ndarray:
@@ -954,7 +1001,7 @@ def env_module(name: str) -> EnvModule:
         return SwarmParallelEnv(name, render_mode=render_mode, **config)
 
     def raw_env(render_mode: str | None = None, **config: Any) -> AECEnv:
-        return parallel_to_aec_wrapper(parallel_env(render_mode=render_mode, **config))
+        return CheckedAECEnv(parallel_env(render_mode=render_mode, **config))
 
     def env(render_mode: str | None = None, **config: Any) -> AECEnv:
         return OrderEnforcingWrapper(raw_env(render_mode=render_mode, **config))

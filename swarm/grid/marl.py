@@ -35,14 +35,13 @@ from typing import Any, NamedTuple
 import gymnasium
 import numpy as np
 from pettingzoo import AECEnv, ParallelEnv
-from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
 from pydantic import Field, field_validator
 
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.maps import ACTION_NAMES
 from swarm.grid.world import N_ACTIONS, GridObservation, egocentric_view
-from swarm.marl import Layout
+from swarm.marl import CheckedAECEnv, Layout, discrete_action
 from swarm.registry import SCENARIOS, scenario_class
 from swarm.scenario import Segment
 from swarm.viewer.envdisplay import EnvDisplay
@@ -267,22 +266,17 @@ class GridParallelEnv(ParallelEnv):
             raise KeyError(f"{self}: missing actions for agent(s) {', '.join(missing)}")
         moves = np.empty(len(self.agents), np.int64)
         for i, agent in enumerate(self.agents):  # the dict API is per agent anyway
-            value = actions[agent]
-            ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-            if not ok and isinstance(value, np.ndarray) and value.shape == ():
-                ok = value.dtype.kind in "iu"
-            if not ok:
-                raise TypeError(
-                    f"{self}: {agent}: action {value!r} is not an integer; expected one of "
-                    f"Discrete({N_ACTIONS}): {ACTIONS_DOC}"
-                )
-            if not 0 <= int(value) < N_ACTIONS:
-                raise ValueError(
-                    f"{self}: {agent}: action {int(value)} is outside Discrete({N_ACTIONS}); "
-                    f"expected {ACTIONS_DOC}"
-                )
-            moves[i] = int(value)
+            moves[i] = discrete_action(self, agent, actions[agent], N_ACTIONS, ACTIONS_DOC)
         return moves
+
+    def check_action(self, agent: str, action: Any) -> None:
+        """Raise the error ``step`` would raise for this one action (for the AEC env)."""
+        if agent not in self._index:
+            raise KeyError(
+                f"{self}: unknown agent {agent!r}; agents are "
+                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
+            )
+        discrete_action(self, agent, action, N_ACTIONS, ACTIONS_DOC)
 
     # ----------------------------------------------------------------- the rest of the API
     def state(self) -> np.ndarray:
@@ -330,7 +324,7 @@ def grid_env_module(name: str) -> GridEnvModule:
         return GridParallelEnv(name, render_mode=render_mode, **config)
 
     def raw_env(render_mode: str | None = None, **config: Any) -> AECEnv:
-        return parallel_to_aec_wrapper(parallel_env(render_mode=render_mode, **config))
+        return CheckedAECEnv(parallel_env(render_mode=render_mode, **config))
 
     def env(render_mode: str | None = None, **config: Any) -> AECEnv:
         return OrderEnforcingWrapper(raw_env(render_mode=render_mode, **config))

@@ -567,3 +567,34 @@ def test_search_reward_counts_the_targets_found_this_step_once():
         total += reward[0, 0]
     assert total == 2.0  # the two targets drone 0 flew past, each paid once
     assert (scenario.found_at[0, :2] > 0).all() and scenario.found_at[0, 2] == -1
+
+
+def test_batched_env_of_a_grid_scenario_fails_with_a_clear_error():
+    with pytest.raises(ConfigError, match=r"warehouse: not a drone scenario.*drone scenarios: "):
+        BatchedSwarmEnv("warehouse", n_envs=2)
+
+
+@pytest.mark.parametrize(
+    ("module", "bad", "problem"),
+    [
+        ("flocking_v0", [np.nan, 0.0], "not finite"),
+        ("flocking_v0", [1.0, 2.0, 3.0], "shape"),
+        ("warehouse_v0", 7, "outside Discrete"),
+        ("warehouse_v0", 1.5, "not an integer"),
+    ],
+)
+def test_aec_env_rejects_a_bad_action_at_its_own_turn_and_buffers_nothing(module, bad, problem):
+    import importlib
+
+    env = importlib.import_module(f"envs.{module}").env()
+    env.reset(seed=0)
+    first = env.agent_selection
+    good = env.action_space(first).sample() * 0
+    env.step(good)  # one good action buffered
+    second = env.agent_selection
+    with pytest.raises((ValueError, TypeError), match=rf"{second}: .*{problem}"):
+        env.step(bad)
+    assert env.agent_selection == second  # still its turn; the bad action was not kept
+    for _ in range(len(env.agents) - 1):  # the rest of the cycle goes through
+        env.step(env.action_space(env.agent_selection).sample() * 0)
+    assert env.agent_selection == first

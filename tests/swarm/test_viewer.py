@@ -157,10 +157,17 @@ def test_keys_and_clicks_pause_step_select_and_crash(viewer):
     x, y = v.camera.to_screen(v.model.engine.pos[target])[0]
     for kind in (pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP):
         pygame.event.post(pygame.event.Event(kind, button=1, pos=(int(x), int(y))))
-    before = v.frame_rgb()
+
+    def white_near_target() -> int:  # the selection ring is drawn in pure white
+        img = v.frame_rgb()
+        sx, sy = np.floor(v.camera.to_screen(v.model.engine.pos[target])[0]).astype(int)
+        box = img[max(sy - 12, 0) : sy + 13, max(sx - 12, 0) : sx + 13]
+        return int((box == 255).all(axis=2).sum())
+
+    assert white_near_target() == 0
     v.tick()
     assert v.options.selected == target
-    assert (v.frame_rgb() != before).any()
+    assert white_near_target() > 10  # the ring around the selected drone
     obs = v.model.observe().for_agent(target)
     np.testing.assert_array_equal(np.sort(v.options.highlight), np.sort(obs.neighbor_ids))
     # k crashes the selected drone in the model
@@ -282,6 +289,41 @@ def test_cli_records_the_warehouse(tmp_path):
     out = tmp_path / "warehouse.gif"
     code = main(["view", "warehouse", "--agents", "8", "--record", str(out), "--steps", "4",
                  "--headless", "--width", "160", "--height", "96"])  # fmt: skip
+    from swarm.viewer.grid import KIND_RGB
+
     frames = imageio.mimread(out)
-    assert code == 0 and len(frames) == 4
-    assert (frames[0] != frames[-1]).any()  # robots moved
+    assert code == 0 and len(frames) == 4 and frames[0].shape[:2] == (96, 160)
+    shelves = (frames[0][..., :3] == KIND_RGB[0]).all(axis=2)
+    assert shelves.sum() > 100  # the map's shelves are drawn
+
+
+@pytest.mark.parametrize(
+    ("name", "kw", "layer"),
+    [
+        ("navigation", {"n_agents": 4}, "landmarks"),
+        ("search", {}, "targets"),
+        ("search", {}, "marks"),
+        ("formation", {}, "slots"),
+        ("coverage", {"density": "gaussian"}, "density"),
+    ],
+)
+def test_scenarios_declare_their_goals_and_maps(name, kw, layer):
+    model = scenario_class(name)(rng=0, **kw)
+    for _ in range(5):
+        model.step()
+    names = [lay.name for lay in scene_of(model).layers]
+    assert layer in names and names[-1] == "drones"  # drones on top
+
+
+def test_an_uncovered_landmark_paints_its_colour_at_its_centre():
+    model = scenario_class("navigation")(n_agents=2, rng=1)
+    engine = model.engine
+    engine.pos[:] = [[0.5, 0.5], [0.6, 0.5]]  # both drones in a corner, far from landmarks
+    engine.invalidate()
+    landmarks = model.scenario.landmarks[0]
+    far = np.sqrt(((landmarks - [0.55, 0.5]) ** 2).sum(axis=1)) > 2.0
+    scene = scene_of(model)
+    camera = Camera.fit(scene.bounds, SIZE, SIZE)
+    img = Renderer(SIZE, SIZE).render(model)
+    for x, y in np.floor(camera.to_screen(landmarks[far])).astype(int):
+        assert tuple(img[y, x]) == (120, 100, 50)
