@@ -85,7 +85,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run folder (default runs/train-SCENARIO-ALGO-seedS)")
     p.add_argument("--checkpoint-every", type=int, default=10, help="updates (default 10)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--rollout-steps", type=int, help="steps per env per update (PPO's T)")
+    p.add_argument(
+        "--rollout-steps",
+        type=int,
+        help="steps per env per update (PPO's T; default: one episode, the env's max_cycles)",
+    )
     p.add_argument("--lr", type=float, help="learning rate (default 3e-4)")
     p.add_argument("--hidden", type=int, default=64, help="hidden layer width (default 64)")
     p.add_argument(
@@ -115,6 +119,11 @@ def job_from_args(args: argparse.Namespace) -> Any:
     ppo = _pairs(args.ppo, "--ppo")
     if args.rollout_steps is not None:
         ppo["rollout_steps"] = args.rollout_steps
+    elif "rollout_steps" not in ppo and ":" not in args.scenario:
+        # default: one whole episode per update (updates restart the envs, see swarm.learn.loop)
+        from swarm.learn.evaluate import episode_length
+
+        ppo["rollout_steps"] = episode_length(args.scenario, _pairs(args.set, "--set"))
     if args.lr is not None:
         ppo["learning_rate"] = args.lr
     out = args.out or str(

@@ -175,6 +175,14 @@ def train(
         if make_env
         else make_train_env(job.scenario, local_envs, job.env_config)
     )
+    episode = getattr(env, "max_cycles", None)
+    if episode is not None and job.ppo.rollout_steps < episode:
+        raise ConfigError(
+            f"ppo.rollout_steps: {job.ppo.rollout_steps} is shorter than an episode "
+            f"(max_cycles {episode}); every update restarts the envs, so steps "
+            f"{job.ppo.rollout_steps}..{episode - 1} would never be trained or scored; allowed: "
+            f">= {episode} (or lower max_cycles)"
+        )
     spec = net_spec(job, env)
     torch.manual_seed(job.seed)  # the same initial parameters on every rank
     model = ActorCritic(spec)

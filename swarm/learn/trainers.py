@@ -75,6 +75,11 @@ class LocalTrainer:
     name = "local"
 
     def run(self, job: TrainJob) -> dict[str, Any]:
+        if job.nproc != 1:
+            raise ConfigError(
+                f"nproc: {job.nproc} ranks need a distributed trainer; allowed with "
+                "--trainer local: 1 (use --trainer ddp or diloco for several ranks)"
+            )
         return train(job, TrainStrategy())
 
 

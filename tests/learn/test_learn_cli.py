@@ -68,6 +68,7 @@ def test_train_writes_metrics_and_checkpoints_and_resumes(tmp_path, capsys):
         (["--total-steps", "10"], "total_steps: 10 is less than one update"),
         (["--ppo", "clip_coef=-1"], "field 'ppo.clip_coef'"),
         (["--ppo", "bogus=1"], "unknown field 'ppo.bogus'"),
+        (["--nproc", "2"], "nproc: 2 ranks need a distributed trainer"),
     ],
 )
 def test_bad_options_fail_with_one_clear_line(tmp_path, capsys, extra, message):
@@ -95,3 +96,35 @@ def test_ddp_launches_its_own_ranks_through_torchrun(tmp_path):
     weights = torch.load(summary["checkpoint"], weights_only=True)["model"]
     n_params = sum(v.numel() for k, v in weights.items() if not k.startswith("action_"))
     assert summary["comm_bytes_per_rank"] == 3 * 2 * 2 * n_params * 4  # updates x epochs x mbs
+
+
+def test_default_rollout_is_one_whole_episode_so_every_update_scores_episodes(tmp_path, capsys):
+    """Updates restart the envs: a rollout shorter than an episode would never finish one."""
+    out = tmp_path / "nav"
+    args = ["train", "navigation", "--set", "max_cycles=12", "--num-envs", "2", "--hidden",
+            "16", "--total-steps", str(2 * 12 * 2), "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert metrics["episodes"].tolist() == [2, 2] and metrics["episode_return"].notna().all()
+    short = ["train", "navigation", "--set", "max_cycles=12", "--rollout-steps", "5",
+             "--total-steps", "100", "--out", str(tmp_path / "short"), "--quiet"]  # fmt: skip
+    assert main(short) == 2
+    assert "ppo.rollout_steps: 5 is shorter than an episode (max_cycles 12)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_view_plays_a_learned_policy_and_names_the_scenario_it_needs(tmp_path, capsys):
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    import imageio.v2 as imageio
+
+    run = tmp_path / "nav"
+    assert main(["train", "navigation", "--set", "max_cycles=8", "--num-envs", "2", "--hidden",
+                 "16", "--total-steps", "16", "--out", str(run), "--quiet"]) == 0  # fmt: skip
+    gif = tmp_path / "learned.gif"
+    args = ["view", "navigation", "--policy", str(run), "--record", str(gif), "--steps", "3",
+            "--headless", "--width", "64", "--height", "64"]  # fmt: skip
+    assert main(args) == 0 and len(imageio.mimread(gif)) == 3
+    capsys.readouterr()
+    assert main(["view", "flocking", "--policy", str(run), "--headless", "--steps", "1"]) == 2
+    assert "trained on 'navigation', not 'flocking'" in capsys.readouterr().err
