@@ -126,10 +126,17 @@ class WarehouseConfig(StrictConfig):
 
 
 class Warehouse:
-    """Scenario facts for registries and tools (name, metric names)."""
+    """Scenario facts for registries and tools (name, the metrics a config reports), read
+    without building a map: ``Warehouse(config).metric_names()``, as drone scenarios."""
 
     name: ClassVar[str] = "warehouse"
-    metric_names: ClassVar[tuple[str, ...]] = METRIC_NAMES
+
+    def __init__(self, config: WarehouseConfig):
+        self.config = config
+
+    def metric_names(self) -> list[str]:
+        extra = ["claim_conflicts", "open_orders"] if self.config.tasks == "poisson" else []
+        return [*METRIC_NAMES, *extra]
 
 
 class Robot(CellAgent):
@@ -211,8 +218,7 @@ class WarehouseModel(mesa.Model):
 
     # ------------------------------------------------------------------ stepping
     def metric_names(self) -> list[str]:
-        extra = ["claim_conflicts", "open_orders"] if self.config.tasks == "poisson" else []
-        return [*METRIC_NAMES, *extra]
+        return Warehouse(self.config).metric_names()
 
     def observe(self, with_board: bool = False) -> GridObservation:
         """The batch of local observations of the current state (``with_board``: include

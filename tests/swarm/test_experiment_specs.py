@@ -37,7 +37,7 @@ def test_every_ready_spec_is_valid_at_full_size():
     specs = sorted(EXPERIMENTS.glob("*.toml"))
     assert {p.stem for p in specs} >= {
         "vicsek_phase_transition", "flocking_crash_robustness", "consensus_convergence",
-        "coverage_lloyd",
+        "coverage_lloyd", "warehouse_throughput",
     }  # fmt: skip
     for path in specs:
         p = plan(load_spec(path))
@@ -123,3 +123,20 @@ def test_lloyd_coverage_cost_never_increases_and_nears_the_hexagonal_bound(tmp_p
         assert cost[-1] < cost[0] / 10
         scaled = run["final_locational_cost"] * run["n_agents"] / area
         assert bound <= scaled < 1.1 * bound
+
+
+def test_warehouse_throughput_rises_with_team_size_and_congestion_lowers_it_per_robot(tmp_path):
+    """Li et al. 2021: total throughput grows with the team, per-robot throughput falls
+    (congestion); never an executed collision. Global-range PIBT, the reference curve."""
+    table = run_reduced(
+        "warehouse_throughput",
+        ["steps=300", "seeds=1", "sweep.grid.n_agents=[5, 20, 40]",
+         "sweep.grid.comm_radius=[1000.0]"],
+        tmp_path,
+    )  # fmt: skip
+    assert (table["final_executed_collisions"] == 0).all()
+    rate = by_point(table, ["n_agents"], "final_throughput")
+    assert rate[5] < rate[20] < rate[40]
+    per_robot = {n: rate[n] / n for n in rate}
+    assert per_robot[40] < per_robot[5]
+    assert (table["final_deadlocked"] == 0).all()
