@@ -288,9 +288,20 @@ class WarehouseModel(mesa.Model):
         if free_flow and self.config.tasks == "league" and self.config.league_wrap == "cycle":
             inst = self.instance
             bound = int(free_flow_tasks(self.grid_map, inst.starts, inst.tasks, steps).sum())
+        league = self.config.tasks == "league"
+        cycle = league and self.config.league_wrap == "cycle"
+        tasks_per_robot = len(self.instance.tasks) / self.world.n if league else None
         return {
             "instance": self.instance.name,
             "policy": self.config.policy,
+            # the cycling round robin gives robot k tasks k, k + n, k + 2n, ... (mod m): with
+            # m <= n tasks each robot repeats ONE task forever, and a robot parked on it
+            # "finishes" it every step, so tasks_finished measures nothing (League data:
+            # warehouse_large_1000 has 1000 tasks for 1000 robots)
+            "league_tasks_per_robot": tasks_per_robot,
+            "task_stream_degenerate": bool(
+                cycle and tasks_per_robot is not None and tasks_per_robot <= 1
+            ),
             "tasks_finished": int(m["tasks_finished"]),
             "collisions": int(m["executed_collisions"]),
             "attempted_conflicts": int(m["attempted_conflicts"]),

@@ -202,6 +202,10 @@ def run_league(args: argparse.Namespace, data: Path, names: list[str], rows: lis
             f"{s['wall_time_s']:>8.1f}",
             flush=True,
         )
+        if s.get("task_stream_degenerate"):
+            print(f"  ^ {name}: {s['league_tasks_per_robot']:.2g} League tasks per robot: the "
+                  "cycling round robin gives each robot one task forever (parked robots score "
+                  "every step); tasks and ratio measure nothing here", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

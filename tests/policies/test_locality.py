@@ -57,4 +57,11 @@ def test_far_agents_do_not_change_an_agents_action(name, seed, data):
 
 
 def test_every_drone_policy_is_covered():
-    assert {"boids", "vicsek", "olfati_saber"} <= set(drone_policies())
+    """Every registered controller is either a drone Policy (tested above) or a grid
+    controller (its locality test: tests/policies/test_pibt.py and friends)."""
+    from swarm.grid.policy import GridPolicy
+
+    drones = set(drone_policies())
+    grid = {n for n in POLICIES if issubclass(policy_class(n), GridPolicy)}
+    assert drones | grid == set(POLICIES) and not drones & grid
+    assert {"boids", "vicsek", "olfati_saber", "formation", "cbba", "lloyd"} <= drones
