@@ -78,11 +78,13 @@ def flocking(ax: Axes, t: pd.DataFrame) -> None:
 
 
 def consensus(ax: Axes, t: pd.DataFrame) -> None:
-    curve(ax, t, "packet_drop", "final_disagreement", "disagreement after 300 steps")
-    curve(ax, t, "packet_drop", "final_mean_drift", "|mean drift| of the agreed value")
+    for lost, runs in t.groupby("crash_fraction"):
+        tag = "" if lost == 0 else f", {lost:.0%} crashed at step 100"
+        curve(ax, runs, "packet_drop", "final_disagreement", f"disagreement after 300 steps{tag}")
+        curve(ax, runs, "packet_drop", "final_mean_drift", f"|mean drift|{tag}")
     ax.set_yscale("log")
     ax.set(xlabel="packet drop probability", ylabel="value units")
-    ax.set_title("Average consensus over lossy links")
+    ax.set_title("Average consensus: lossy links and crashes")
 
 
 def coverage(ax: Axes, t: pd.DataFrame) -> None:
@@ -100,8 +102,9 @@ def coverage(ax: Axes, t: pd.DataFrame) -> None:
 
 def search(ax: Axes, t: pd.DataFrame) -> None:
     budget = 1500 * 0.1  # the spec's steps x dt (s): runs that never found all count as this
-    for policy, runs in t.groupby("policy"):
-        curve(ax, runs, "crash_fraction", "final_time_to_find_all", str(policy), fill=budget)
+    for (policy, drop), runs in t.groupby(["policy", "packet_drop"]):
+        label = f"{policy}, drop {drop:g}"
+        curve(ax, runs, "crash_fraction", "final_time_to_find_all", label, fill=budget)
     ax.set(
         xlabel="fraction of drones lost at step 50",
         ylabel="time to find all 10 targets (s; 150 = not all)",

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import gymnasium
+import numba
 import numpy as np
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.wrappers import OrderEnforcingWrapper
@@ -107,6 +108,20 @@ class GridObservationEncoder:
         )
 
     def __call__(self, obs: GridObservation) -> np.ndarray:
+        """(R, obs_dim) float32, written in one compiled pass (:func:`_encode_grid`; the
+        plain numpy meaning is :meth:`reference`, and a test holds them equal)."""
+        g = obs.grid
+        out = np.empty((obs.n, self.layout.size), np.float32)
+        rows, cols = np.divmod(obs.cell, g.width)
+        other_r, other_c = np.divmod(g.free_cells[obs.sensed_fcell].astype(np.int64), g.width)
+        _encode_grid(
+            g.free, rows, cols, obs.sensed.ptr, other_r, other_c, obs.goal, obs.goal_slot,
+            obs.fcell, g.neighbors, obs.bank.fields, self.radius, self.scale, out,
+        )  # fmt: skip
+        return out
+
+    def reference(self, obs: GridObservation) -> np.ndarray:
+        """The same observation built segment by segment with numpy (readable, slower)."""
         has = obs.goal >= 0
         offset = np.zeros((obs.n, 2))
         if has.any():
@@ -125,6 +140,56 @@ class GridObservationEncoder:
             "toward_goal": toward,
         }
         return self.layout.pack(parts, obs.n)
+
+
+@numba.njit(cache=True)
+def _encode_grid(
+    free, rows, cols, ptr, other_r, other_c, goal, goal_slot, fcell, neighbors, fields,
+    radius, scale, out,
+):  # fmt: skip
+    """Fill ``out`` (R, obs_dim) in the layout's order: view (3, s, s) (sensed robots,
+    obstacles and outside, own goal), goal_offset (2,), has_task (1,), toward_goal (5,).
+    Every value lies in its segment's range by construction (no clipping needed)."""
+    height, width = free.shape
+    side = 2 * radius + 1
+    plane = side * side
+    c_off = 3 * plane
+    for i in range(rows.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = 0.0
+        r0 = rows[i] - radius
+        c0 = cols[i] - radius
+        for a in range(side):
+            rr = r0 + a
+            for b in range(side):
+                cc = c0 + b
+                blocked = rr < 0 or rr >= height or cc < 0 or cc >= width
+                if not blocked:
+                    blocked = not free[rr, cc]
+                if blocked:
+                    out[i, plane + a * side + b] = 1.0
+        for e in range(ptr[i], ptr[i + 1]):
+            a = other_r[e] - r0
+            b = other_c[e] - c0
+            if 0 <= a < side and 0 <= b < side:
+                out[i, a * side + b] = 1.0
+        if goal[i] < 0:
+            continue
+        gr = goal[i] // width
+        gc = goal[i] - gr * width
+        a = gr - r0
+        b = gc - c0
+        if 0 <= a < side and 0 <= b < side:
+            out[i, 2 * plane + a * side + b] = 1.0
+        out[i, c_off] = (gr - rows[i]) / scale
+        out[i, c_off + 1] = (gc - cols[i]) / scale
+        out[i, c_off + 2] = 1.0
+        here = neighbors[fcell[i], 0]
+        d0 = fields[goal_slot[i], here]
+        for code in range(neighbors.shape[1]):
+            v = neighbors[fcell[i], code]
+            if v >= 0 and fields[goal_slot[i], v] < d0:
+                out[i, c_off + 3 + code] = 1.0
 
 
 def grid_state_layout(n: int) -> Layout:
