@@ -986,19 +986,23 @@ def _screen_actions(actions, active, low, high, clip, out):
 class EnvModule(NamedTuple):
     """What an ``envs/<name>_v0.py`` module exposes, made for one scenario."""
 
-    parallel_env: Callable[..., SwarmParallelEnv]
+    parallel_env: Callable[..., ParallelEnv]
     raw_env: Callable[..., AECEnv]
     env: Callable[..., AECEnv]
     metadata: dict[str, Any]
 
 
-def env_module(name: str) -> EnvModule:
-    """The PettingZoo constructors of scenario ``name`` (PettingZoo's module convention)."""
+def pettingzoo_module(
+    name: str, parallel_class: type[ParallelEnv], metadata: dict[str, Any], config_doc: str
+) -> EnvModule:
+    """PettingZoo's module convention for scenario ``name`` over one parallel env class (the
+    drones' :class:`SwarmParallelEnv` or the grid robots' env): the AEC env is derived from
+    it, checking each action at its turn (:class:`CheckedAECEnv`)."""
     if name not in SCENARIOS:
         raise ConfigError(f"scenario: unknown {name!r}; allowed: {', '.join(sorted(SCENARIOS))}")
 
-    def parallel_env(render_mode: str | None = None, **config: Any) -> SwarmParallelEnv:
-        return SwarmParallelEnv(name, render_mode=render_mode, **config)
+    def parallel_env(render_mode: str | None = None, **config: Any) -> ParallelEnv:
+        return parallel_class(name, render_mode=render_mode, **config)
 
     def raw_env(render_mode: str | None = None, **config: Any) -> AECEnv:
         return CheckedAECEnv(parallel_env(render_mode=render_mode, **config))
@@ -1007,10 +1011,15 @@ def env_module(name: str) -> EnvModule:
         return OrderEnforcingWrapper(raw_env(render_mode=render_mode, **config))
 
     parallel_env.__doc__ = f"The {name} scenario as a PettingZoo ParallelEnv (keyword args: "
-    parallel_env.__doc__ += "EnvConfig fields and the scenario config's fields)."
+    parallel_env.__doc__ += f"{config_doc} fields and the scenario config's fields)."
     raw_env.__doc__ = f"The {name} scenario as an AEC env derived from the parallel env."
     env.__doc__ = f"The {name} AEC env with PettingZoo's order-enforcing wrapper."
-    return EnvModule(parallel_env, raw_env, env, _metadata(name))
+    return EnvModule(parallel_env, raw_env, env, metadata)
+
+
+def env_module(name: str) -> EnvModule:
+    """The PettingZoo constructors of drone scenario ``name``."""
+    return pettingzoo_module(name, SwarmParallelEnv, _metadata(name), "EnvConfig")
 
 
 def observation_encoder(scenario: str, **config: Any) -> ObservationEncoder:

@@ -30,20 +30,19 @@ as (row, col) / (H - 1, W - 1), and ``has_task`` (N,).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import gymnasium
 import numba
 import numpy as np
-from pettingzoo import AECEnv, ParallelEnv
-from pettingzoo.utils.wrappers import OrderEnforcingWrapper
+from pettingzoo import ParallelEnv
 from pydantic import Field, field_validator
 
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.maps import ACTION_NAMES
-from swarm.grid.world import N_ACTIONS, GridObservation, egocentric_view
-from swarm.marl import CheckedAECEnv, Layout, discrete_action
-from swarm.registry import SCENARIOS, scenario_class
+from swarm.grid.world import N_ACTIONS, GridObservation, egocentric_kernel, egocentric_view
+from swarm.marl import EnvModule, Layout, discrete_action, pettingzoo_module
+from swarm.registry import scenario_class
 from swarm.scenario import Segment
 from swarm.viewer.envdisplay import EnvDisplay
 
@@ -111,7 +110,7 @@ class GridObservationEncoder:
         """(R, obs_dim) float32, written in one compiled pass (:func:`_encode_grid`; the
         plain numpy meaning is :meth:`reference`, and a test holds them equal)."""
         g = obs.grid
-        out = np.empty((obs.n, self.layout.size), np.float32)
+        out = np.zeros((obs.n, self.layout.size), np.float32)
         rows, cols = np.divmod(obs.cell, g.width)
         other_r, other_c = np.divmod(g.free_cells[obs.sensed_fcell].astype(np.int64), g.width)
         _encode_grid(
@@ -147,45 +146,21 @@ def _encode_grid(
     free, rows, cols, ptr, other_r, other_c, goal, goal_slot, fcell, neighbors, fields,
     radius, scale, out,
 ):  # fmt: skip
-    """Fill ``out`` (R, obs_dim) in the layout's order: view (3, s, s) (sensed robots,
-    obstacles and outside, own goal), goal_offset (2,), has_task (1,), toward_goal (5,).
-    Every value lies in its segment's range by construction (no clipping needed)."""
-    height, width = free.shape
-    side = 2 * radius + 1
-    plane = side * side
-    c_off = 3 * plane
+    """Fill ``out`` (R, obs_dim), zero on entry, in the layout's order: view (3, s, s)
+    (:func:`~swarm.grid.world.egocentric_kernel`), goal_offset (2,), has_task (1,),
+    toward_goal (5,). Every value lies in its segment's range by construction."""
+    width = free.shape[1]
+    goal_r = np.where(goal >= 0, goal // width, -1)
+    goal_c = goal - np.maximum(goal_r, 0) * width
+    egocentric_kernel(free, rows, cols, ptr, other_r, other_c, goal_r, goal_c, radius, out)
+    c_off = 3 * (2 * radius + 1) ** 2
     for i in range(rows.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = 0.0
-        r0 = rows[i] - radius
-        c0 = cols[i] - radius
-        for a in range(side):
-            rr = r0 + a
-            for b in range(side):
-                cc = c0 + b
-                blocked = rr < 0 or rr >= height or cc < 0 or cc >= width
-                if not blocked:
-                    blocked = not free[rr, cc]
-                if blocked:
-                    out[i, plane + a * side + b] = 1.0
-        for e in range(ptr[i], ptr[i + 1]):
-            a = other_r[e] - r0
-            b = other_c[e] - c0
-            if 0 <= a < side and 0 <= b < side:
-                out[i, a * side + b] = 1.0
         if goal[i] < 0:
             continue
-        gr = goal[i] // width
-        gc = goal[i] - gr * width
-        a = gr - r0
-        b = gc - c0
-        if 0 <= a < side and 0 <= b < side:
-            out[i, 2 * plane + a * side + b] = 1.0
-        out[i, c_off] = (gr - rows[i]) / scale
-        out[i, c_off + 1] = (gc - cols[i]) / scale
+        out[i, c_off] = (goal_r[i] - rows[i]) / scale
+        out[i, c_off + 1] = (goal_c[i] - cols[i]) / scale
         out[i, c_off + 2] = 1.0
-        here = neighbors[fcell[i], 0]
-        d0 = fields[goal_slot[i], here]
+        d0 = fields[goal_slot[i], neighbors[fcell[i], 0]]
         for code in range(neighbors.shape[1]):
             v = neighbors[fcell[i], code]
             if v >= 0 and fields[goal_slot[i], v] < d0:
@@ -371,31 +346,6 @@ class GridParallelEnv(ParallelEnv):
         self._display.close()
 
 
-class GridEnvModule(NamedTuple):
-    """What an ``envs/<name>_v0.py`` module of a grid scenario exposes."""
-
-    parallel_env: Any
-    raw_env: Any
-    env: Any
-    metadata: dict[str, Any]
-
-
-def grid_env_module(name: str) -> GridEnvModule:
+def grid_env_module(name: str) -> EnvModule:
     """The PettingZoo constructors of grid scenario ``name`` (PettingZoo's convention)."""
-    if name not in SCENARIOS:
-        raise ConfigError(f"scenario: unknown {name!r}; allowed: {', '.join(sorted(SCENARIOS))}")
-
-    def parallel_env(render_mode: str | None = None, **config: Any) -> GridParallelEnv:
-        return GridParallelEnv(name, render_mode=render_mode, **config)
-
-    def raw_env(render_mode: str | None = None, **config: Any) -> AECEnv:
-        return CheckedAECEnv(parallel_env(render_mode=render_mode, **config))
-
-    def env(render_mode: str | None = None, **config: Any) -> AECEnv:
-        return OrderEnforcingWrapper(raw_env(render_mode=render_mode, **config))
-
-    parallel_env.__doc__ = f"The {name} scenario as a PettingZoo ParallelEnv (keyword args: "
-    parallel_env.__doc__ += "GridEnvConfig fields and the scenario config's fields)."
-    raw_env.__doc__ = f"The {name} scenario as an AEC env derived from the parallel env."
-    env.__doc__ = f"The {name} AEC env with PettingZoo's order-enforcing wrapper."
-    return GridEnvModule(parallel_env, raw_env, env, grid_metadata(name))
+    return pettingzoo_module(name, GridParallelEnv, grid_metadata(name), "GridEnvConfig")

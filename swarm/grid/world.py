@@ -383,10 +383,13 @@ class GridWorld:
 
 
 @numba.njit(cache=True)
-def _egocentric_kernel(free, rows, cols, ptr, other_r, other_c, goal_r, goal_c, radius, out):
-    """Fill out (R, 3, s, s): robots sensed (CSR ptr, their cells), obstacles, own goal."""
+def egocentric_kernel(free, rows, cols, ptr, other_r, other_c, goal_r, goal_c, radius, out):
+    """Fill the first 3 s^2 columns of ``out`` (R, >= 3 s^2), zero on entry, with the
+    (3, s, s) window of each robot in C order: robots sensed (CSR ptr, their cells),
+    obstacles and outside the map, own goal (``goal_r`` -1: none)."""
     height, width = free.shape
     side = 2 * radius + 1
+    plane = side * side
     for i in range(rows.shape[0]):
         r0 = rows[i] - radius
         c0 = cols[i] - radius
@@ -397,17 +400,17 @@ def _egocentric_kernel(free, rows, cols, ptr, other_r, other_c, goal_r, goal_c, 
                 blocked = rr < 0 or rr >= height or cc < 0 or cc >= width
                 if not blocked:
                     blocked = not free[rr, cc]
-                out[i, 1, a, b] = 1.0 if blocked else 0.0
+                out[i, plane + a * side + b] = 1.0 if blocked else 0.0
         for e in range(ptr[i], ptr[i + 1]):
             a = other_r[e] - r0
             b = other_c[e] - c0
             if 0 <= a < side and 0 <= b < side:
-                out[i, 0, a, b] = 1.0
+                out[i, a * side + b] = 1.0
         if goal_r[i] >= 0:
             a = goal_r[i] - r0
             b = goal_c[i] - c0
             if 0 <= a < side and 0 <= b < side:
-                out[i, 2, a, b] = 1.0
+                out[i, 2 * plane + a * side + b] = 1.0
 
 
 def egocentric_view(obs: GridObservation, radius: int) -> np.ndarray:
@@ -416,14 +419,14 @@ def egocentric_view(obs: GridObservation, radius: int) -> np.ndarray:
     (own cell and goal, the cells of the robots it senses, the public map)."""
     g = obs.grid
     side = 2 * int(radius) + 1
-    out = np.zeros((obs.n, 3, side, side), np.float32)
+    out = np.zeros((obs.n, 3 * side * side), np.float32)
     rows, cols = np.divmod(obs.cell, g.width)
     other_r, other_c = np.divmod(g.free_cells[obs.sensed_fcell].astype(np.int64), g.width)
     goal_r, goal_c = np.divmod(obs.goal, g.width)
     goal_r = np.where(obs.goal >= 0, goal_r, -1)
-    _egocentric_kernel(g.free, rows, cols, obs.sensed.ptr, other_r, other_c, goal_r, goal_c,
-                       int(radius), out)  # fmt: skip
-    return out
+    egocentric_kernel(g.free, rows, cols, obs.sensed.ptr, other_r, other_c, goal_r, goal_c,
+                      int(radius), out)  # fmt: skip
+    return out.reshape(obs.n, 3, side, side)
 
 
 def check_actions(actions: np.ndarray, n: int) -> np.ndarray:
