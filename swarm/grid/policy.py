@@ -54,6 +54,14 @@ class GridPolicy:
         self.params = params if params is not None else self.Params.build(self.name, **overrides)
         self.seed = int(seed)
 
+    @property
+    def message_hops(self) -> int:
+        """Comm hops information travels within one step before a robot acts: 1 when robots
+        act on what their neighbours broadcast about themselves; k when they exchange k
+        rounds of messages (each round's messages computed from the last round's). A
+        robot's action depends only on robots within this many hops (the locality test)."""
+        return 1
+
     def act(self, obs: GridObservation) -> np.ndarray:
         raise NotImplementedError
 
