@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--comm-radius", type=float, default=5.0, help="radio range (cells)")
     parser.add_argument("--out", help="write the results as json here")
+    parser.add_argument("--map-agents", type=int, nargs="*", default=[1000],
+                        help="also run warehouse_large.map with this many robots and a random "
+                        "10,000-task League stream (none: skip)")  # fmt: skip
     parser.add_argument("--rware-steps", type=int, default=2000,
                         help="steps of the RWARE comparison (0: skip it)")  # fmt: skip
     args = parser.parse_args(argv)
@@ -184,12 +187,21 @@ def run_league(args: argparse.Namespace, data: Path, names: list[str], rows: lis
     )
     print(f"policy {args.policy}, comm radius {args.comm_radius}, {args.steps} steps, "
           f"seed {args.seed}\n{head}")  # fmt: skip
+    runs: list[tuple[str, dict]] = []
     for name in names:
         path = data / f"{name}.json"
         if not path.exists():
             print(f"{name:<24} missing ({path})")
             continue
-        cfg = WarehouseConfig(instance=str(path), policy=args.policy, comm_radius=args.comm_radius)
+        runs.append((name, {"instance": str(path)}))
+    big_map = data / "maps" / "warehouse_large.map"
+    if args.map_agents and big_map.exists():
+        # the League's 1,000-robot instance has one task per robot (degenerate, flagged):
+        # the same map and team size with a 10,000-task random League stream measures
+        for n in args.map_agents:
+            runs.append((f"warehouse_large map+{n}", {"map": str(big_map), "n_agents": n}))
+    for name, where in runs:
+        cfg = WarehouseConfig(**where, policy=args.policy, comm_radius=args.comm_radius)
         t0 = time.perf_counter()
         s = run_warehouse(cfg, args.steps, None, progress=False, seed=args.seed)
         s["total_wall_s"] = time.perf_counter() - t0
