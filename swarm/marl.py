@@ -642,6 +642,7 @@ class SwarmParallelEnv(ParallelEnv):
         self.state_space = self.core.state_layout.box()
         self._display = EnvDisplay(str(self), RENDER_FPS)  # the viewer's renderer
         self._all_rows = np.arange(n, dtype=np.int64)
+        self._live_cache: tuple[list[str] | None, set[str]] = (None, set())
         self._all_active = np.ones((1, n), dtype=bool)
         self._action_low = np.full(2, -self.core.bound, dtype=np.float32).astype(np.float64)
         self._action_high = np.full(2, self.core.bound, dtype=np.float32).astype(np.float64)
@@ -716,7 +717,7 @@ class SwarmParallelEnv(ParallelEnv):
         if not isinstance(actions, Mapping):
             raise TypeError(f"{self}: actions must be a dict agent -> action, got {type(actions)}")
         live = self.agents
-        if len(actions) != len(live) or any(a not in actions for a in live):
+        if len(actions) != len(live) or actions.keys() != self._live_keys(live):
             self._key_problems(actions)
         if len(live) == len(self.possible_agents):
             rows = self._all_rows  # nobody crashed: live is possible_agents, in order
@@ -727,6 +728,12 @@ class SwarmParallelEnv(ParallelEnv):
         else:
             values = self._discrete([actions[a] for a in live])
         return rows, values
+
+    def _live_keys(self, live: list[str]) -> set[str] | Any:
+        """The live agents as a set (cached while the list object stays the same)."""
+        if self._live_cache[0] is not live:
+            self._live_cache = (live, set(live))
+        return self._live_cache[1]
 
     def _key_problems(self, actions: Mapping[str, Any]) -> None:
         live = set(self.agents)

@@ -15,6 +15,7 @@ row i's own 3 x 3 block of cells.
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -85,17 +86,19 @@ class NeighborTable:
 
     @classmethod
     def empty(cls, n_rows: int) -> NeighborTable:
-        z2 = np.zeros((0, 2))
-        rows = np.arange(n_rows, dtype=np.int64)
-        return cls(
-            np.zeros(n_rows + 1, np.int64),
-            rows,
-            rows.copy(),
-            _EMPTY_I32,
-            z2,
-            z2.copy(),
-            np.zeros(0),
-        )
+        """The table of ``n_rows`` rows with no entries; one read-only instance per size,
+        since every step's sensing starts from one (allocating it showed in profiles)."""
+        return _empty_table(cls, n_rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _empty_table(cls: type[NeighborTable], n_rows: int) -> NeighborTable:
+    rows = np.arange(n_rows, dtype=np.int64)
+    arrays = [np.zeros(n_rows + 1, np.int64), rows, rows.copy(), _EMPTY_I32,
+              np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)]  # fmt: skip
+    for a in arrays:
+        a.setflags(write=False)
+    return cls(*arrays)
 
 
 @numba.njit(cache=True)
