@@ -46,6 +46,38 @@ def test_cell_grid_equals_brute_force(seed, n, world, radius, torus, fov, n_envs
     assert as_pairs(table) == brute_force_neighbors(pos, vel, alive, env, world, torus, radius, fov)
 
 
+@given(
+    seed=st.integers(0, 10_000),
+    per_env=st.integers(1, 8),
+    n_envs=st.integers(1, 40),
+    world=st.floats(1.0, 30.0),
+    radius=st.floats(0.05, 12.0),
+    torus=st.booleans(),
+    fov=st.sampled_from([360.0, 90.0]),
+    dead=st.sampled_from([0.0, 0.3]),
+)
+def test_small_envs_searched_pairwise_equal_brute_force_and_the_cell_grid(
+    seed, per_env, n_envs, world, radius, torus, fov, dead
+):
+    """Many envs of <= 8 agents (the batched-training layout) take the pairwise path: the
+    same entries as brute force, and the same geometry as the cell grid."""
+    n = per_env * n_envs
+    pos, vel, alive, _ = random_state(seed, n, world, 1, dead)
+    env = np.repeat(np.arange(n_envs), per_env)
+    if torus:
+        pos %= world
+    table = radius_neighbors(pos, vel, alive, env, n_envs, world, torus, radius, fov)
+    assert as_pairs(table) == brute_force_neighbors(pos, vel, alive, env, world, torus, radius, fov)
+    shuffled = np.random.default_rng(seed).permutation(n)  # rows not in env blocks: cell grid
+    grid = radius_neighbors(pos[shuffled], vel[shuffled], alive[shuffled], env[shuffled],
+                            n_envs, world, torus, radius, fov)  # fmt: skip
+    back = {(int(shuffled[a]), int(shuffled[b])): k for k, (a, b) in
+            enumerate(zip(grid.owner, grid.idx, strict=True))}  # fmt: skip
+    for k, pair in enumerate(zip(table.owner.tolist(), table.idx.tolist(), strict=True)):
+        np.testing.assert_allclose(table.rel_pos[k], grid.rel_pos[back[pair]], atol=1e-9)
+        assert table.dist[k] == pytest.approx(grid.dist[back[pair]], abs=1e-9)
+
+
 def test_entries_carry_exact_geometry_with_torus_wrap():
     pos = np.array([[0.2, 5.0], [9.9, 5.0], [5.0, 5.0]])
     vel = np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])
