@@ -37,6 +37,7 @@ SPECS = {
     "coverage": "faults_coverage",
     "search": "faults_search",
     "formation": "faults_formation",
+    "rendezvous": "faults_rendezvous",
 }
 
 
@@ -122,12 +123,22 @@ def formation(ax: Axes, t: pd.DataFrame) -> None:
     ax.set_title("Formation: error of the survivors")
 
 
+def rendezvous(ax: Axes, t: pd.DataFrame) -> None:
+    for sigma, runs in t.groupby("sensor_noise_pos"):
+        label = "exact sensors" if sigma == 0 else f"sensor noise {sigma:g} m"
+        curve(ax, runs, "crash_fraction", "final_position_spread", label)
+    ax.set_yscale("log")
+    ax.set(xlabel="fraction of drones crashed at step 20", ylabel="spread of the survivors (m)")
+    ax.set_title("Rendezvous: the survivors still meet")
+
+
 DRAW: dict[str, Callable[[Axes, pd.DataFrame], None]] = {
     "flocking": flocking,
     "consensus": consensus,
     "coverage": coverage,
     "search": search,
     "formation": formation,
+    "rendezvous": rendezvous,
 }
 
 
@@ -147,7 +158,6 @@ def main() -> None:
             target.legend(fontsize="small")
         single.savefig(OUT / f"{name}.png", dpi=110)
         print(f"plot: {OUT / f'{name}.png'}")
-    panels[-1].axis("off")
     overview.suptitle("Decentralised swarms under faults (line: mean over seeds; dots: seeds)")
     overview.savefig(OUT / "overview.png", dpi=90)
     print(f"plot: {OUT / 'overview.png'}")

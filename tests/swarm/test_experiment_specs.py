@@ -140,3 +140,18 @@ def test_warehouse_throughput_rises_with_team_size_and_congestion_lowers_it_per_
     per_robot = {n: rate[n] / n for n in rate}
     assert per_robot[40] < per_robot[5]
     assert (table["final_deadlocked"] == 0).all()
+
+
+def test_rendezvous_survivors_meet_whatever_the_fraction_crashed(tmp_path):
+    """Cortés, Martínez, Bullo 2006: the constrained circumcentre law keeps the survivors'
+    visibility graph connected, so they meet; sensor noise leaves a spread of about sigma."""
+    table = run_reduced(
+        "faults_rendezvous",
+        ["steps=200", "seeds=2", "sweep.grid.crash_fraction=[0.0, 0.5]"],
+        tmp_path,
+    )  # fmt: skip
+    assert (table["final_n_components"] == 1).all()
+    exact = table[table["sensor_noise_pos"] == 0.0]
+    noisy = table[table["sensor_noise_pos"] > 0.0]
+    assert (exact["final_position_spread"] < 1e-9).all()
+    assert (noisy["final_position_spread"].between(0.005, 0.5)).all()
