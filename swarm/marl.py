@@ -609,7 +609,34 @@ def _check_render_mode(name: str, render_mode: str | None) -> None:
         )
 
 
-class SwarmParallelEnv(ParallelEnv):
+class NamedAgents:
+    """Per-agent spaces and name lookups shared by the drone and grid parallel envs: they
+    set ``possible_agents``, ``_index`` (name -> row) and the two space dicts."""
+
+    possible_agents: list[str]
+    _index: dict[str, int]
+    observation_spaces: dict[str, gymnasium.spaces.Space]
+    action_spaces: dict[str, gymnasium.spaces.Space]
+
+    def observation_space(self, agent: str) -> gymnasium.spaces.Space:
+        self._agent_index(agent)
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Space:
+        self._agent_index(agent)
+        return self.action_spaces[agent]
+
+    def _agent_index(self, agent: Any) -> int:
+        """Row of ``agent``, or a KeyError naming the env and the agents it has."""
+        if agent not in self._index:
+            raise KeyError(
+                f"{self}: unknown agent {agent!r}; agents are "
+                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
+            )
+        return self._index[agent]
+
+
+class SwarmParallelEnv(NamedAgents, ParallelEnv):
     """PettingZoo parallel env of a registered scenario (see the module docstring).
 
     Args:
@@ -654,22 +681,6 @@ class SwarmParallelEnv(ParallelEnv):
     def engine(self) -> Swarm:
         """The engine under this env (its arrays are the state; the dicts are views)."""
         return self.core._live()
-
-    def observation_space(self, agent: str) -> gymnasium.spaces.Space:
-        self._agent_index(agent)
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> gymnasium.spaces.Space:
-        self._agent_index(agent)
-        return self.action_spaces[agent]
-
-    def _agent_index(self, agent: Any) -> int:
-        if agent not in self._index:
-            raise KeyError(
-                f"{self}: unknown agent {agent!r}; agents are "
-                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
-            )
-        return self._index[agent]
 
     def reset(
         self, seed: int | None = None, options: dict | None = None

@@ -124,6 +124,27 @@ def _dense_neighbors(
     return NeighborTable(ptr, rows, rows.copy(), idx[:m], rel_pos[:m], rel_vel[:m], dist[:m])
 
 
+@numba.njit(cache=True, inline="always")
+def _min_image(d, world, half):
+    """One coordinate difference wrapped into [-world/2, world/2] (both ends within one wrap)."""
+    if d > half:
+        d -= world
+    elif d < -half:
+        d += world
+    return d
+
+
+@numba.njit(cache=True, inline="always")
+def _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
+    """Whether an agent at offset (ddx, ddy), squared distance d2, is in range and, with a
+    field of view, ahead of an observer moving at (vx, vy) (one at rest sees all around)."""
+    if d2 > r2:
+        return False
+    if use_fov and speed > 0.0 and d2 > 0.0:
+        return (ddx * vx + ddy * vy) >= cos_half_fov * np.sqrt(d2) * speed
+    return True
+
+
 @numba.njit(cache=True)
 def _scan_dense(
     pos, vel, active, block, radius, world, torus, use_fov, cos_half_fov,
@@ -149,20 +170,11 @@ def _scan_dense(
             ddx = pos[q, 0] - px
             ddy = pos[q, 1] - py
             if torus:
-                if ddx > half:
-                    ddx -= world
-                elif ddx < -half:
-                    ddx += world
-                if ddy > half:
-                    ddy -= world
-                elif ddy < -half:
-                    ddy += world
+                ddx = _min_image(ddx, world, half)
+                ddy = _min_image(ddy, world, half)
             d2 = ddx * ddx + ddy * ddy
-            if d2 > r2:
+            if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
                 continue
-            if use_fov and speed > 0.0 and d2 > 0.0:
-                if (ddx * vx + ddy * vy) < cos_half_fov * np.sqrt(d2) * speed:
-                    continue
             idx[cursor] = q
             rel_pos[cursor, 0] = ddx
             rel_pos[cursor, 1] = ddy
@@ -355,20 +367,11 @@ def _scan(
                 ddx = spos[q, 0] + ox
                 ddy = spos[q, 1] + oy
                 if small_torus:  # fewer than 3 cells a side: a cell can be its own neighbour
-                    if ddx > half:
-                        ddx -= world
-                    elif ddx < -half:
-                        ddx += world
-                    if ddy > half:
-                        ddy -= world
-                    elif ddy < -half:
-                        ddy += world
+                    ddx = _min_image(ddx, world, half)
+                    ddy = _min_image(ddy, world, half)
                 d2 = ddx * ddx + ddy * ddy
-                if d2 > r2:
+                if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
                     continue
-                if use_fov and speed > 0.0 and d2 > 0.0:
-                    if (ddx * vx + ddy * vy) < cos_half_fov * np.sqrt(d2) * speed:
-                        continue
                 if cursor < capacity:
                     idx[cursor] = order[q]
                     rel_pos[cursor, 0] = ddx

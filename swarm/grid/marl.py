@@ -41,7 +41,7 @@ from pydantic import Field, field_validator
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.maps import ACTION_NAMES
 from swarm.grid.world import N_ACTIONS, GridObservation, egocentric_kernel, egocentric_view
-from swarm.marl import EnvModule, Layout, discrete_action, pettingzoo_module
+from swarm.marl import EnvModule, Layout, NamedAgents, discrete_action, pettingzoo_module
 from swarm.registry import scenario_class
 from swarm.scenario import Segment
 from swarm.viewer.envdisplay import EnvDisplay
@@ -186,7 +186,7 @@ def grid_metadata(name: str) -> dict[str, Any]:
     }
 
 
-class GridParallelEnv(ParallelEnv):
+class GridParallelEnv(NamedAgents, ParallelEnv):
     """PettingZoo parallel env of a registered grid scenario (see the module docstring).
 
     Args:
@@ -225,22 +225,6 @@ class GridParallelEnv(ParallelEnv):
 
     def __str__(self) -> str:
         return self.metadata["name"]
-
-    def observation_space(self, agent: str) -> gymnasium.spaces.Space:
-        self._agent_index(agent)
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> gymnasium.spaces.Space:
-        self._agent_index(agent)
-        return self.action_spaces[agent]
-
-    def _agent_index(self, agent: Any) -> int:
-        if agent not in self._index:
-            raise KeyError(
-                f"{self}: unknown agent {agent!r}; agents are "
-                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
-            )
-        return self._index[agent]
 
     def _live(self) -> Any:
         if self.model is None:
@@ -311,11 +295,7 @@ class GridParallelEnv(ParallelEnv):
 
     def check_action(self, agent: str, action: Any) -> None:
         """Raise the error ``step`` would raise for this one action (for the AEC env)."""
-        if agent not in self._index:
-            raise KeyError(
-                f"{self}: unknown agent {agent!r}; agents are "
-                f"{self.possible_agents[0]} .. {self.possible_agents[-1]}"
-            )
+        self._agent_index(agent)
         discrete_action(self, agent, action, N_ACTIONS, ACTIONS_DOC)
 
     # ----------------------------------------------------------------- the rest of the API
