@@ -191,14 +191,20 @@ def _local_pibt(
 
 
 def local_pibt(
-    obs: GridObservation, seed: int, inherited: np.ndarray, hop_discount: float, channel: int = 0
+    obs: GridObservation,
+    own: np.ndarray,
+    prefs: np.ndarray,
+    inherited: np.ndarray,
+    hop_discount: float,
+    channel: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(R,) free cell each robot moves to and (R,) priority it inherits for the next step.
 
-    ``inherited`` (R,): what each robot inherited last step (its own memory).
+    ``own`` (R,) priorities and ``prefs`` (R, 5) candidate cells (:func:`priorities`,
+    :func:`preferences`: the same in every round of a step, computed once); ``inherited``
+    (R,): what each robot carries in (its own memory, or a push heard this step).
     """
-    prio = np.maximum(priorities(obs, seed), inherited)
-    prefs, _ = preferences(obs, seed)
+    prio = np.maximum(own, inherited)
     inbox = obs.deliver(beacons(obs, prio, prefs), channel=channel)
     msg = inbox.msg
     return _local_pibt(
@@ -303,9 +309,10 @@ class PIBT(GridPolicy):
         """(R,) free cell each robot moves to."""
         carried = self.carried(obs)
         own = priorities(obs, self.seed)
+        prefs, _ = preferences(obs, self.seed)
         hop = self.params.hop_discount
         for round_ in range(self.params.rounds):
-            target, inherited = local_pibt(obs, self.seed, carried, hop, channel=2 * round_)
+            target, inherited = local_pibt(obs, own, prefs, carried, hop, channel=2 * round_)
             claim = np.maximum(np.maximum(own, carried), inherited)
             if round_ + 1 < self.params.rounds:
                 carried = np.maximum(carried, pushed_by(obs, target, claim, hop, 2 * round_ + 1))
