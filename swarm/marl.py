@@ -465,6 +465,23 @@ def _is_drone_model(model_class: type) -> bool:
     return isinstance(hook, type) and issubclass(hook, Scenario)
 
 
+def split_fields(
+    name: str, values: Mapping[str, Any], env_class: type[StrictConfig], config_class: type
+) -> tuple[Any, Any]:
+    """(env arguments, scenario config) from one flat set of an env's keyword arguments;
+    an argument neither knows fails with one line listing both sets of fields."""
+    env_fields, config_fields = set(env_class.model_fields), set(config_class.model_fields)
+    unknown = sorted(set(values) - env_fields - config_fields)
+    if unknown:
+        raise ConfigError(
+            f"{name}_v0: unknown argument(s) {', '.join(unknown)}; env arguments: "
+            f"{', '.join(sorted(env_fields))}; scenario fields: {', '.join(sorted(config_fields))}"
+        )
+    settings = env_class.build(f"{name}_v0", **{k: v for k, v in values.items() if k in env_fields})
+    config = config_class.build(name, **{k: v for k, v in values.items() if k not in env_fields})
+    return settings, config
+
+
 def split_config(name: str, values: Mapping[str, Any]) -> tuple[type, EnvConfig, SwarmConfig]:
     """(model class, env arguments, scenario config) from one flat set of keyword arguments."""
     model_class = scenario_class(name)
@@ -474,16 +491,7 @@ def split_config(name: str, values: Mapping[str, Any]) -> tuple[type, EnvConfig,
             f"{name}: not a drone scenario, so it has no drone env here (a grid scenario's "
             f"env is envs/{name}_v0.py); drone scenarios: {', '.join(drone)}"
         )
-    config_class = model_class.config_class
-    env_fields, config_fields = set(EnvConfig.model_fields), set(config_class.model_fields)
-    unknown = sorted(set(values) - env_fields - config_fields)
-    if unknown:
-        raise ConfigError(
-            f"{name}_v0: unknown argument(s) {', '.join(unknown)}; env arguments: "
-            f"{', '.join(sorted(env_fields))}; scenario fields: {', '.join(sorted(config_fields))}"
-        )
-    settings = EnvConfig.build(f"{name}_v0", **{k: v for k, v in values.items() if k in env_fields})
-    config = config_class.build(name, **{k: v for k, v in values.items() if k not in env_fields})
+    settings, config = split_fields(name, values, EnvConfig, model_class.config_class)
     talks = model_class.scenario_class.message_dim > 0 and settings.inbox_slots > 0
     if talks and config.max_inbox is None:
         # the inbox keeps the nearest senders, as many as the observation has slots for

@@ -41,7 +41,14 @@ from pydantic import Field, field_validator
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.maps import ACTION_NAMES
 from swarm.grid.world import N_ACTIONS, GridObservation, egocentric_kernel, egocentric_view
-from swarm.marl import EnvModule, Layout, NamedAgents, discrete_action, pettingzoo_module
+from swarm.marl import (
+    EnvModule,
+    Layout,
+    NamedAgents,
+    discrete_action,
+    pettingzoo_module,
+    split_fields,
+)
 from swarm.registry import scenario_class
 from swarm.scenario import Segment
 from swarm.viewer.envdisplay import EnvDisplay
@@ -71,18 +78,7 @@ class GridEnvConfig(StrictConfig):
 def split_grid_config(name: str, values: Mapping[str, Any]) -> tuple[type, GridEnvConfig, Any]:
     """(model class, env arguments, scenario config) from one flat set of keyword arguments."""
     model_class = scenario_class(name)
-    config_class = model_class.config_class
-    env_fields, config_fields = set(GridEnvConfig.model_fields), set(config_class.model_fields)
-    unknown = sorted(set(values) - env_fields - config_fields)
-    if unknown:
-        raise ConfigError(
-            f"{name}_v0: unknown argument(s) {', '.join(unknown)}; env arguments: "
-            f"{', '.join(sorted(env_fields))}; scenario fields: {', '.join(sorted(config_fields))}"
-        )
-    settings = GridEnvConfig.build(
-        f"{name}_v0", **{k: v for k, v in values.items() if k in env_fields}
-    )
-    config = config_class.build(name, **{k: v for k, v in values.items() if k not in env_fields})
+    settings, config = split_fields(name, values, GridEnvConfig, model_class.config_class)
     return model_class, settings, config
 
 
