@@ -442,6 +442,21 @@ def discrete_action(env: Any, agent: str, value: Any, n: int, doc: str) -> int:
     return int(value)
 
 
+def discrete_actions(
+    env: Any, agents: list[str], values: list[Any], n: int, doc: str
+) -> np.ndarray:
+    """(len(agents),) int64 indices of Discrete(n), checked as :func:`discrete_action` does
+    one by one; the common case (plain integers in range) in one numpy pass."""
+    arr = np.asarray(values) if values else np.zeros(0, np.int64)
+    plain = arr.dtype.kind in "iu" and arr.shape == (len(values),)
+    if plain and not any(isinstance(v, bool | np.bool_) for v in values):
+        if not len(arr) or (arr.min() >= 0 and arr.max() < n):
+            return arr.astype(np.int64)
+    for agent, value in zip(agents, values, strict=True):  # find and name the bad one
+        discrete_action(env, agent, value, n, doc)
+    return arr.astype(np.int64)  # unreachable: a bad value raised above
+
+
 class CheckedAECEnv(parallel_to_aec_wrapper):
     """PettingZoo's parallel -> AEC conversion, checking each action when it is given.
 
@@ -811,9 +826,8 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
         raise ValueError(f"{self}: actions could not be read")  # unreachable in practice
 
     def _discrete(self, given: list[Any], agents: list[str] | None = None) -> np.ndarray:
-        for agent, value in zip(agents or self.agents, given, strict=True):
-            discrete_action(self, agent, value, len(DISCRETE_DIRECTIONS), DISCRETE_DOC)
-        return np.asarray(given, dtype=np.int64)
+        names = agents or self.agents
+        return discrete_actions(self, names, given, len(DISCRETE_DIRECTIONS), DISCRETE_DOC)
 
     def check_action(self, agent: str, action: Any) -> None:
         """Raise the error ``step`` would raise for this one action (the AEC env checks each

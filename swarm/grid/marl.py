@@ -46,6 +46,7 @@ from swarm.marl import (
     Layout,
     NamedAgents,
     discrete_action,
+    discrete_actions,
     pettingzoo_module,
     split_fields,
 )
@@ -284,10 +285,8 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
         missing = [a for a in self.agents if a not in actions]
         if missing:
             raise KeyError(f"{self}: missing actions for agent(s) {', '.join(missing)}")
-        moves = np.empty(len(self.agents), np.int64)
-        for i, agent in enumerate(self.agents):  # the dict API is per agent anyway
-            moves[i] = discrete_action(self, agent, actions[agent], N_ACTIONS, ACTIONS_DOC)
-        return moves
+        values = [actions[agent] for agent in self.agents]
+        return discrete_actions(self, self.agents, values, N_ACTIONS, ACTIONS_DOC)
 
     def check_action(self, agent: str, action: Any) -> None:
         """Raise the error ``step`` would raise for this one action (for the AEC env)."""
