@@ -54,6 +54,7 @@ from pydantic import Field
 from swarm import metrics as m
 from swarm.engine import Swarm, SwarmConfig
 from swarm.model import SwarmModel
+from swarm.neighbors import insert_k_best
 from swarm.observation import LocalObservation
 from swarm.scenario import Scenario, Segment, collision_counts
 
@@ -73,42 +74,33 @@ def _sense_landmarks(pos, env, alive, landmarks, reach, world, torus, rel, mask,
     k = mask.shape[1]
     n_landmarks = landmarks.shape[1]
     best_d = np.empty(k)
-    best_x = np.empty(k)
-    best_y = np.empty(k)
+    best_l = np.empty(k, np.int64)
     for i in range(pos.shape[0]):
         if not alive[i]:
             continue
         e = env[i]
         n = 0
         for lm in range(n_landmarks):
-            dx = landmarks[e, lm, 0] - pos[i, 0]
-            dy = landmarks[e, lm, 1] - pos[i, 1]
-            if torus:
-                dx -= world * np.rint(dx / world)
-                dy -= world * np.rint(dy / world)
+            dx, dy = _offset(landmarks, e, lm, pos, i, world, torus)
             d = np.sqrt(dx * dx + dy * dy)
             if d < nearest[e, lm]:
                 nearest[e, lm] = d
-            if not d <= reach:
-                continue
-            p = n  # insertion into the sorted k best; equal distances keep landmark order
-            while p > 0 and d < best_d[p - 1]:
-                p -= 1
-            if p >= k:
-                continue
-            for q in range(min(n, k - 1), p, -1):
-                best_d[q] = best_d[q - 1]
-                best_x[q] = best_x[q - 1]
-                best_y[q] = best_y[q - 1]
-            best_d[p] = d
-            best_x[p] = dx
-            best_y[p] = dy
-            if n < k:
-                n += 1
+            if d <= reach:
+                n = insert_k_best(best_d, best_l, n, k, d, lm)  # ties: landmark order
         for t in range(n):
-            rel[i, t, 0] = best_x[t]
-            rel[i, t, 1] = best_y[t]
+            rel[i, t, 0], rel[i, t, 1] = _offset(landmarks, e, best_l[t], pos, i, world, torus)
             mask[i, t] = 1.0
+
+
+@numba.njit(cache=True, inline="always")
+def _offset(landmarks, e, lm, pos, i, world, torus):
+    """Landmark lm of env e relative to drone i (minimum image on a torus)."""
+    dx = landmarks[e, lm, 0] - pos[i, 0]
+    dy = landmarks[e, lm, 1] - pos[i, 1]
+    if torus:
+        dx -= world * np.rint(dx / world)
+        dy -= world * np.rint(dy / world)
+    return dx, dy
 
 
 @numba.njit(cache=True)

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from scipy.spatial import cKDTree
 
-from swarm.neighbors import NeighborTable, radius_neighbors
+from swarm.neighbors import NeighborTable, insert_k_best, radius_neighbors
 from swarm.rng import keyed_uniform
 
 
@@ -293,19 +293,7 @@ def _route(ptr, row_seg, idx, dist, alive, delivered, max_inbox, out_ptr, out_se
         for e in range(a, b):
             if check and not delivered[e]:
                 continue
-            d = dist[e]
-            p = n  # insertion into the sorted nearest; equal distances keep table order
-            while p > 0 and d < best_d[p - 1]:
-                p -= 1
-            if p >= max_inbox:
-                continue
-            for q in range(min(n, max_inbox - 1), p, -1):
-                best_d[q] = best_d[q - 1]
-                best_e[q] = best_e[q - 1]
-            best_d[p] = d
-            best_e[p] = e
-            if n < max_inbox:
-                n += 1
+            n = insert_k_best(best_d, best_e, n, max_inbox, dist[e], e)  # ties: table order
         # the chosen ones go out in table order, as the unlimited inbox lists them
         chosen = np.sort(best_e[:n])
         for t in range(n):

@@ -62,6 +62,7 @@ from pydantic import Field
 
 from swarm.config import ConfigError, StrictConfig
 from swarm.engine import Swarm, SwarmConfig
+from swarm.neighbors import insert_k_best
 from swarm.observation import LocalObservation
 from swarm.registry import SCENARIOS, scenario_class
 from swarm.scenario import Scenario, Segment
@@ -354,21 +355,7 @@ def _encode_engine(
         i = seg_row[s]
         n = 0
         for e in range(ptr[s], ptr[s + 1]):
-            d = dist[e]
-            # insertion into the sorted k best: strictly smaller moves ahead (stable ties)
-            p = n
-            while p > 0 and d < best_d[p - 1]:
-                p -= 1
-            if p >= k:
-                continue
-            last = min(n, k - 1)
-            for q in range(last, p, -1):
-                best_d[q] = best_d[q - 1]
-                best_e[q] = best_e[q - 1]
-            best_d[p] = d
-            best_e[p] = e
-            if n < k:
-                n += 1
+            n = insert_k_best(best_d, best_e, n, k, dist[e], e)
         for t in range(n):
             e = best_e[t]
             for d in range(2):

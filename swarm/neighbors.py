@@ -125,6 +125,24 @@ def _dense_neighbors(
 
 
 @numba.njit(cache=True, inline="always")
+def insert_k_best(best_d, best_i, n, k, d, i):
+    """Insert (d, i) into the k smallest so far, ascending (``best_d``/``best_i`` hold n);
+    returns the new count. Strictly smaller goes ahead, so ties keep insertion order: the
+    one selection rule of the k nearest neighbours, inbox cap and sensed landmarks."""
+    p = n
+    while p > 0 and d < best_d[p - 1]:
+        p -= 1
+    if p >= k:
+        return n
+    for q in range(min(n, k - 1), p, -1):
+        best_d[q] = best_d[q - 1]
+        best_i[q] = best_i[q - 1]
+    best_d[p] = d
+    best_i[p] = i
+    return n + 1 if n < k else n
+
+
+@numba.njit(cache=True, inline="always")
 def _min_image(d, world, half):
     """One coordinate difference wrapped into [-world/2, world/2] (both ends within one wrap)."""
     if d > half:
