@@ -6,11 +6,14 @@ environment steps, beside the same return of two baselines run in the Mesa model
 seeds: uniform random actions and the scenario's classic controller (navigation's default
 ``random_walk``; ``boids`` for flocking).
 The trained policies are evaluated on the same held-out seeds, deterministic (mean action).
+``--with-rllib`` adds IPPO trained by the ``rllib`` plug-in (RLlib's PPO on the PettingZoo
+env, the same network shape and PPO settings) on the same budget and held-out seeds.
 Then DDP: the same total batch (``--ddp-envs`` environments) trained by 1 rank and by 2
 ranks (``--trainer ddp --nproc 2``), env steps per second of the training loop compared.
 
     PYTHONPATH=. python3 experiments/train_curves.py             # all (~6 min, 2 cores)
     PYTHONPATH=. python3 experiments/train_curves.py --skip-ddp --tasks navigation_n3
+    PYTHONPATH=. python3 experiments/train_curves.py --skip-ddp --with-rllib  # needs [rllib]
 
 Outputs: ``docs/learning/TASK.png``, ``docs/learning/results.json`` (returns,
 wall times, the DDP ratio and the machine's load average); runs under ``runs/learning/``.
@@ -36,7 +39,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from swarm.learn.evaluate import UNIFORM_RANDOM, baseline_model, run_model
-from swarm.learn.loop import TrainJob, train
+from swarm.learn.loop import TrainJob
 from swarm.learn.policy import load_policy
 from swarm.learn.ppo import PPOConfig
 from swarm.learn.trainers import load_trainer
@@ -86,7 +89,7 @@ def eval_return(make_model) -> float:
     return float(np.mean([run_model(make_model(s), EPISODE)["episode_return"] for s in EVAL_SEEDS]))
 
 
-def learning_curves(name: str) -> dict[str, Any]:
+def learning_curves(name: str, with_rllib: bool = False) -> dict[str, Any]:
     task = TASKS[name]
     cfg = env_config(task)
     result: dict[str, Any] = {
@@ -96,17 +99,21 @@ def learning_curves(name: str) -> dict[str, Any]:
     for base in (UNIFORM_RANDOM, task.classic):
         result[base] = eval_return(lambda s, b=base: baseline_model(task.scenario, b, cfg, s))
     curves = {}
-    for algo in ("ippo", "mappo"):
-        out = RUNS / f"{name}-{algo}"
+    runs = [("ippo", "ippo", "local"), ("mappo", "mappo", "local")]
+    if with_rllib:
+        runs.append(("rllib_ippo", "ippo", "rllib"))
+    for key, algo, trainer in runs:
+        out = RUNS / f"{name}-{key}"
         shutil.rmtree(out, ignore_errors=True)
-        summary = train(job(task, algo, out, task.env_steps))
-        curves[algo] = pd.read_parquet(out / "metrics.parquet")
-        result[algo] = {
+        spec = job(task, algo, out, task.env_steps, trainer=trainer)
+        summary = load_trainer(trainer).run(spec)
+        curves[key] = pd.read_parquet(out / "metrics.parquet")
+        result[key] = {
             "wall_time_s": summary["wall_time_s"],
             "env_steps_per_s": summary["env_steps_per_s"],
             "eval_return": eval_return(load_policy(out).make_model),
         }
-        print(f"{name} {algo}: {result[algo]}", flush=True)
+        print(f"{name} {key}: {result[key]}", flush=True)
     plot(name, curves, result)
     return result
 
@@ -115,13 +122,14 @@ def plot(name: str, curves: dict[str, pd.DataFrame], result: dict[str, Any]) -> 
     task = TASKS[name]
     fig = Figure(figsize=(6.4, 4.0), layout="constrained")
     ax = fig.subplots()
-    colours = {"ippo": "tab:blue", "mappo": "tab:orange"}
-    for algo, frame in curves.items():
+    colours = {"ippo": "tab:blue", "mappo": "tab:orange", "rllib_ippo": "tab:green"}
+    names = {"ippo": "IPPO", "mappo": "MAPPO", "rllib_ippo": "IPPO (RLlib)"}
+    for key, frame in curves.items():
         smooth = frame["episode_return"].rolling(10, min_periods=1).mean()
-        label = f"{algo.upper()} (training, {result[algo]['wall_time_s']:.0f} s)"
-        ax.plot(frame["env_steps"], smooth, color=colours[algo], label=label)
-        ax.plot(frame["env_steps"].iloc[-1], result[algo]["eval_return"], "o",
-                color=colours[algo], label=f"{algo.upper()} trained, held-out seeds")  # fmt: skip
+        label = f"{names[key]} (training, {result[key]['wall_time_s']:.0f} s)"
+        ax.plot(frame["env_steps"], smooth, color=colours[key], label=label)
+        ax.plot(frame["env_steps"].iloc[-1], result[key]["eval_return"], "o",
+                color=colours[key], label=f"{names[key]} trained, held-out seeds")  # fmt: skip
     for base, style in ((UNIFORM_RANDOM, ":"), (task.classic, "--")):
         ax.axhline(result[base], color="grey", linestyle=style, label=f"{base} (held-out seeds)")
     ax.set_xlabel("environment steps")
@@ -162,6 +170,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--skip-curves", action="store_true")
     parser.add_argument("--skip-ddp", action="store_true")
+    parser.add_argument("--with-rllib", action="store_true", help="also IPPO via RLlib")
     parser.add_argument("--ddp-task", default="navigation_n3", choices=list(TASKS))
     parser.add_argument("--ddp-envs", type=int, default=256, help="environments, all ranks")
     parser.add_argument("--ddp-updates", type=int, default=8)
@@ -173,7 +182,7 @@ def main() -> None:
     results["cpus"] = os.cpu_count()
     if not args.skip_curves:
         for name in args.tasks:
-            results[name] = learning_curves(name)
+            results[name] = learning_curves(name, args.with_rllib)
     if not args.skip_ddp:
         key = f"ddp_{args.ddp_task}_e{args.ddp_envs}_mb{args.ddp_minibatches}"
         results[key] = ddp_throughput(

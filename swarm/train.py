@@ -73,7 +73,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         default="local",
         help="plug-in of the swarm.trainers group: local, ddp, diloco, rllib, ...",
     )
-    p.add_argument("--nproc", type=int, default=1, help="ranks on this machine (ddp, diloco)")
+    p.add_argument(
+        "--nproc", type=int, default=1,
+        help="ranks on this machine (ddp, diloco); Ray env runners (rllib)",
+    )  # fmt: skip
     p.add_argument(
         "--total-steps",
         type=int,
@@ -157,12 +160,14 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     summary = trainer.run(job)
     if _is_rank_zero():  # one report per run, also under torchrun
         ret = summary.get("final_episode_return")
+        comm = summary.get("comm_bytes_per_rank")
+        comm_note = f"; all-reduced {comm:,} bytes per rank" if comm else ""
         print(
             f"{job.scenario} {job.algo}/{job.actor} via {job.trainer} x{summary['ranks']}: "
             f"{summary['updates']} updates, {summary['env_steps']:,} env steps in "
             f"{summary['wall_time_s']:.1f} s ({(summary['env_steps_per_s'] or 0):,.0f} env "
-            f"steps/s); last episode return {ret if ret is None else f'{ret:.4g}'}; "
-            f"all-reduced {summary['comm_bytes_per_rank']:,} bytes per rank\nresults: {job.out}"
+            f"steps/s); last episode return {ret if ret is None else f'{ret:.4g}'}"
+            f"{comm_note}\nresults: {job.out}"
         )
     return 0
 

@@ -74,7 +74,9 @@ class TrainJob(StrictConfig):
     out: str = Field(description="run folder")
     checkpoint_every: int = Field(10, ge=1, description="updates between checkpoints")
     resume: bool = Field(False, description="continue from the latest checkpoint in out")
-    nproc: int = Field(1, ge=1, description="ranks on this machine (ddp, diloco)")
+    nproc: int = Field(
+        1, ge=1, description="ranks on this machine (ddp, diloco); env runners (rllib)"
+    )
     hidden: int = Field(64, ge=1, description="hidden layer width")
     message_dim: int = Field(8, ge=1, description="learned message size (gnn)")
     max_senders: int = Field(6, ge=1, description="messages read per step (gnn)")

@@ -21,7 +21,6 @@ is the backend on CPU. Each rank steps ``num_envs / ranks`` environments with it
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -260,35 +259,3 @@ class DiLoCoTrainer(_DistributedTrainer):
 
     def strategy(self, job: TrainJob) -> TrainStrategy:
         return DiLoCoStrategy(job)
-
-
-# --------------------------------------------------------------------------- rllib
-class RLlibTrainer:
-    """RLlib PPO on the PettingZoo env with one shared policy, for Ray clusters: not built.
-
-    ``ray[rllib]`` 2.60 pins gymnasium 1.2.2, which would replace the gymnasium 1.4 this
-    project's PettingZoo envs are built and tested against, so it is not installed here and
-    this plug-in only explains that.
-    """
-
-    name = "rllib"
-
-    def run(self, job: TrainJob) -> dict[str, Any]:
-        have = importlib.util.find_spec("ray") is not None and _has_rllib()
-        hint = (
-            "ray[rllib] is installed, but this plug-in is not implemented yet"
-            if have
-            else "install the optional extra: pip install 'swarm-sandbox[rllib]' "
-            "(note: it pins an older gymnasium)"
-        )
-        raise ConfigError(
-            f"--trainer rllib: RLlib training is not available: {hint}; "
-            "use --trainer ddp (torchrun) to scale over machines"
-        )
-
-
-def _has_rllib() -> bool:
-    try:
-        return importlib.util.find_spec("ray.rllib") is not None
-    except (ImportError, ValueError):
-        return False

@@ -64,7 +64,7 @@ def test_train_writes_metrics_and_checkpoints_and_resumes(tmp_path, capsys):
             ["--trainer", "horovod"],
             "--trainer: unknown 'horovod'; installed: ddp, diloco, local, rllib",
         ),
-        (["--trainer", "rllib"], "--trainer rllib: RLlib training is not available"),
+        (["--trainer", "rllib"], "allowed with --trainer rllib: a registered scenario"),
         (["--total-steps", "10"], "total_steps: 10 is less than one update"),
         (["--ppo", "clip_coef=-1"], "field 'ppo.clip_coef'"),
         (["--ppo", "bogus=1"], "unknown field 'ppo.bogus'"),

@@ -1,0 +1,398 @@
+"""The ``rllib`` trainer plug-in: RLlib's PPO on a scenario's PettingZoo env, for Ray clusters.
+
+Every agent maps to one shared RLlib policy (parameter sharing, as in the built-in trainers)
+with the built-in network's shape: separate tanh MLPs for actor and critic (``hidden`` wide,
+two layers) and a state-independent log standard deviation. The PPO settings of ``--ppo``
+carry over (learning rate, discount, GAE lambda, clip range, epochs, minibatches, entropy and
+value weights, gradient clip; no KL penalty, as in CleanRL's PPO). An update (one RLlib
+``train()`` iteration) samples ``num_envs x rollout_steps`` env steps.
+
+Sampling: ``--nproc 1`` steps the envs in this process; ``--nproc K`` starts K Ray env-runner
+actors that step ``num_envs / K`` envs each. The driver joins the Ray cluster named by
+``RAY_ADDRESS`` (``ray start --head`` on one node, ``ray start --address HEAD:6379`` on the
+others, the project installed on every node) or starts a local one.
+
+Run folder: the same ``metrics.parquet`` columns and ``summary.json`` as the other trainers;
+every ``checkpoint_every`` updates RLlib's own checkpoint in ``checkpoints/rllib/update_N/``
+(what ``--resume`` restores) and the shared policy exported as this project's checkpoint
+``checkpoints/update_N.pt``, so ``swarm eval`` and ``swarm view --policy`` play an RLlib-trained
+policy exactly like one trained by ``local`` (the export is tested equal to RLlib's module).
+
+Dependencies: the ``rllib`` extra installs ray and RLlib's own requirements, not
+``ray[rllib]``, whose pin ``gymnasium==1.2.2`` would replace the gymnasium these envs are
+tested with; RLlib's PettingZoo wrapper and PPO run on it unchanged (tested).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from swarm.config import ConfigError
+from swarm.io import write_json, write_table
+from swarm.learn.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
+from swarm.learn.loop import TrainJob, updates_planned
+from swarm.learn.nets import ActorCritic, NetSpec
+
+POLICY_ID = "shared"
+ENV_NAME = "swarm_pettingzoo"
+_RLLIB_DIR = "rllib"
+_STATE_FILE = "swarm_state.json"
+
+
+# --------------------------------------------------------------------------- the env
+def make_parallel_env(config: dict[str, Any]) -> Any:
+    """RLlib's env creator: the scenario's PettingZoo parallel env in RLlib's wrapper.
+
+    ``config``: ``scenario``, ``env_config`` and ``reward_scale`` (rewards are multiplied by
+    it, as the built-in PPO does; reported returns are divided back). A module-level
+    function, so Ray pickles it by reference and env-runner actors import it.
+    """
+    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+
+    module = importlib.import_module(f"envs.{config['scenario']}_v0")
+    env = module.parallel_env(**config.get("env_config", {}))
+    scale = float(config.get("reward_scale", 1.0))
+    return ParallelPettingZooEnv(_ScaledRewards(env, scale) if scale != 1.0 else env)
+
+
+class _ScaledRewards:
+    """A parallel env whose rewards are multiplied by a constant; everything else forwarded."""
+
+    def __init__(self, env: Any, scale: float):
+        self._env, self._scale = env, scale
+
+    def step(self, actions: dict[str, Any]) -> tuple[Any, ...]:
+        obs, rewards, terminations, truncations, infos = self._env.step(actions)
+        scaled = {agent: r * self._scale for agent, r in rewards.items()}
+        return obs, scaled, terminations, truncations, infos
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._env, name)
+
+
+# --------------------------------------------------------------------------- the plug-in
+class RLlibTrainer:
+    """RLlib PPO with one shared policy; Ray runs the sampling, locally or on a cluster."""
+
+    name = "rllib"
+
+    def run(self, job: TrainJob) -> dict[str, Any]:
+        _check_supported(job)
+        _require_rllib()
+        return _train(job)
+
+
+def _has_rllib() -> bool:
+    try:
+        return importlib.util.find_spec("ray.rllib") is not None and all(
+            importlib.util.find_spec(name) is not None for name in ("tree", "lz4", "ormsgpack")
+        )
+    except (ImportError, ValueError):
+        return False
+
+
+def _require_rllib() -> None:
+    if not _has_rllib():
+        raise ConfigError(
+            "--trainer rllib: RLlib is not installed; install the optional extra: "
+            "pip install torch==2.13.0 && pip install -e '.[rllib]'"
+        )
+
+
+def _check_supported(job: TrainJob) -> None:
+    if ":" in job.scenario:
+        raise ConfigError(
+            f"scenario: {job.scenario!r} is a custom batched env; allowed with --trainer "
+            "rllib: a registered scenario (RLlib steps its PettingZoo env)"
+        )
+    if job.algo != "ippo":
+        raise ConfigError(
+            f"algo: {job.algo!r}; allowed with --trainer rllib: ippo (RLlib's PPO has no "
+            "centralised critic from state(); use --trainer local, ddp or diloco for mappo)"
+        )
+    if job.actor != "mlp":
+        raise ConfigError(
+            f"actor: {job.actor!r}; allowed with --trainer rllib: mlp (the GNN actor's "
+            "message passing runs in this project's batched env only)"
+        )
+    if not job.ppo.normalize_advantages:
+        raise ConfigError(
+            "ppo.normalize_advantages: false; allowed with --trainer rllib: true (RLlib's PPO "
+            "always standardises advantages)"
+        )
+
+
+def _ppo_config(job: TrainJob, n_agents: int) -> Any:
+    """RLlib's PPOConfig for ``job``: the same network shape and PPO settings."""
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+    from ray.tune.registry import register_env
+
+    register_env(ENV_NAME, make_parallel_env)
+    ppo = job.ppo
+    runners = job.nproc if job.nproc > 1 else 0
+    if job.num_envs % max(runners, 1):
+        raise ConfigError(
+            f"num_envs: {job.num_envs} does not split evenly over {runners} env runners"
+        )
+    batch = job.num_envs * ppo.rollout_steps  # env steps per update, as the other trainers
+    minibatch = max(1, batch * n_agents // ppo.num_minibatches)  # RLlib counts agent steps
+    env_config = {
+        "scenario": job.scenario,
+        "env_config": job.env_config,
+        "reward_scale": ppo.reward_scale,
+    }
+    return (
+        PPOConfig()
+        .environment(ENV_NAME, env_config=env_config, normalize_actions=False, clip_actions=True)
+        .multi_agent(policies={POLICY_ID}, policy_mapping_fn=_shared_policy)
+        .env_runners(
+            num_env_runners=runners,
+            num_envs_per_env_runner=job.num_envs // max(runners, 1),
+            rollout_fragment_length="auto",
+        )
+        .training(
+            train_batch_size_per_learner=batch,
+            minibatch_size=minibatch,
+            num_epochs=ppo.update_epochs,
+            lr=ppo.learning_rate,
+            gamma=ppo.gamma,
+            lambda_=ppo.gae_lambda,
+            clip_param=ppo.clip_coef,
+            vf_clip_param=10.0 if ppo.clip_value_loss else math.inf,
+            vf_loss_coeff=ppo.vf_coef,
+            entropy_coeff=ppo.ent_coef,
+            grad_clip=ppo.max_grad_norm,
+            grad_clip_by="global_norm",
+            use_kl_loss=False,
+        )
+        .rl_module(
+            model_config=DefaultModelConfig(
+                fcnet_hiddens=[job.hidden, job.hidden],
+                fcnet_activation="tanh",
+                vf_share_layers=False,
+                free_log_std=True,
+            )
+        )
+        .debugging(seed=job.seed)
+    )
+
+
+def _shared_policy(agent_id: Any, *args: Any, **kwargs: Any) -> str:
+    return POLICY_ID
+
+
+def _net_spec(job: TrainJob, env: Any) -> NetSpec:
+    agent = env.possible_agents[0]
+    obs_space, act_space = env.observation_space(agent), env.action_space(agent)
+    if len(obs_space.shape) != 1 or not hasattr(act_space, "low"):
+        raise ConfigError(
+            f"scenario: {job.scenario!r} has a {type(act_space).__name__} action space; "
+            "allowed with --trainer rllib: continuous (Box) actions and flat observations"
+        )
+    return NetSpec(
+        obs_dim=int(obs_space.shape[0]),
+        act_dim=int(act_space.shape[0]),
+        actor="mlp",
+        critic="local",
+        hidden=job.hidden,
+        action_low=[float(x) for x in act_space.low],
+        action_high=[float(x) for x in act_space.high],
+    )
+
+
+def export_module(state: dict[str, Any], spec: NetSpec) -> dict[str, torch.Tensor]:
+    """RLlib's default PPO module (separate actor and critic encoders, free log std) as the
+    state dict of this project's :class:`~swarm.learn.nets.ActorCritic`."""
+    names = {
+        "actor.net.0": "encoder.actor_encoder.net.mlp.0",
+        "actor.net.2": "encoder.actor_encoder.net.mlp.2",
+        "actor.net.4": "pi.net.mlp.0",
+        "critic.0": "encoder.critic_encoder.net.mlp.0",
+        "critic.2": "encoder.critic_encoder.net.mlp.2",
+        "critic.4": "vf.net.mlp.0",
+    }
+    out: dict[str, torch.Tensor] = {}
+    for ours, theirs in names.items():
+        for part in ("weight", "bias"):
+            out[f"{ours}.{part}"] = torch.as_tensor(np.asarray(state[f"{theirs}.{part}"])).float()
+    out["log_std"] = torch.as_tensor(np.asarray(state["pi.log_std"])).float()
+    reference = ActorCritic(spec).state_dict()
+    out["action_low"], out["action_high"] = reference["action_low"], reference["action_high"]
+    for key, value in reference.items():  # a changed RLlib layout fails here, not later
+        if key not in out or out[key].shape != value.shape:
+            raise CheckpointError(
+                f"rllib export: RLlib's module does not match the {spec.hidden}-wide MLP at "
+                f"{key!r} (RLlib's default PPO module changed?)"
+            )
+    return out
+
+
+# --------------------------------------------------------------------------- the loop
+def _train(job: TrainJob) -> dict[str, Any]:
+    import ray
+
+    torch.set_num_threads(job.threads)
+    n_updates = updates_planned(job)
+    probe = make_parallel_env({"scenario": job.scenario, "env_config": job.env_config}).par_env
+    spec = _net_spec(job, probe)
+    n_agents = len(probe.possible_agents)
+    episode = getattr(probe, "max_cycles", None)
+    if episode is not None and job.ppo.rollout_steps < episode:
+        raise ConfigError(
+            f"ppo.rollout_steps: {job.ppo.rollout_steps} is shorter than an episode "
+            f"(max_cycles {episode}); allowed: >= {episode} (or lower max_cycles)"
+        )
+    out = Path(job.out)
+    ckpt_dir = out / "checkpoints"
+    rllib_dir = ckpt_dir / _RLLIB_DIR
+    started_ray = not ray.is_initialized()
+    if started_ray:  # joins RAY_ADDRESS's cluster when set, else starts a local one
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        algo = _ppo_config(job, n_agents).build_algo()
+    except BaseException:
+        if started_ray:
+            ray.shutdown()
+        raise
+    try:
+        start, rows = 0, []
+        if job.resume:
+            start, rows = _restore(algo, job, rllib_dir, out)
+        write_json(out / "job.json", job.model_dump(mode="json"))
+        steps_per_update = job.num_envs * job.ppo.rollout_steps
+        bar = tqdm(total=n_updates, initial=start, desc=f"train {job.scenario} (rllib)",
+                   unit="update", disable=not job.progress, leave=False)  # fmt: skip
+        t0 = time.perf_counter()
+        update = start
+        for update in range(start + 1, n_updates + 1):
+            tick = time.perf_counter()
+            result = algo.train()
+            wall = time.perf_counter() - tick
+            rows.append(_metrics_row(result, update, steps_per_update, n_agents, job, wall))
+            bar.update(1)
+            bar.set_postfix(ret=f"{rows[-1]['episode_return']:.3g}")
+            if update % job.checkpoint_every == 0 or update == n_updates:
+                _save(algo, job, spec, update, update * steps_per_update, rllib_dir)
+                write_table(out / "metrics.parquet", pd.DataFrame(rows))
+        bar.close()
+        wall = time.perf_counter() - t0
+    finally:
+        algo.stop()
+        if started_ray:
+            ray.shutdown()
+    done = update - start
+    summary = {
+        "scenario": job.scenario,
+        "algo": job.algo,
+        "actor": job.actor,
+        "trainer": job.trainer,
+        "ranks": max(job.nproc, 1),
+        "updates": update,
+        "env_steps": update * steps_per_update,
+        "wall_time_s": wall,
+        "env_steps_per_s": done * steps_per_update / wall if wall > 0 else None,
+        "final_episode_return": rows[-1]["episode_return"] if rows else None,
+        "comm_bytes_per_rank": None,  # RLlib moves weights and samples through Ray's store
+        "checkpoint": str(checkpoint_path(ckpt_dir, update)) if update else None,
+    }
+    write_table(out / "metrics.parquet", pd.DataFrame(rows))
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def _metrics_row(
+    result: dict[str, Any], update: int, steps: int, n_agents: int, job: TrainJob, wall: float
+) -> dict[str, Any]:
+    """One row with the built-in trainers' columns, from an RLlib result dict."""
+    runners = result.get("env_runners", {})
+    learner = result.get("learners", {}).get(POLICY_ID, {})
+    # RLlib sums over agents; the built-in trainers' team return is the mean over agents
+    summed = runners.get("episode_return_mean", math.nan)
+    return {
+        "update": update,
+        "env_steps": update * steps,
+        "agent_steps": update * steps * n_agents,
+        "episode_return": float(summed) / n_agents / job.ppo.reward_scale,
+        "episodes": int(runners.get("num_episodes", 0)),
+        "policy_loss": float(learner.get("policy_loss", math.nan)),
+        "value_loss": float(learner.get("vf_loss", math.nan)),
+        "entropy": float(learner.get("entropy", math.nan)),
+        "comm_bytes": math.nan,  # not measured: Ray's object store moves weights and samples
+        "update_s": wall,
+        "env_steps_per_s": steps / wall if wall > 0 else math.nan,
+    }
+
+
+def _save(algo: Any, job: TrainJob, spec: NetSpec, update: int, env_steps: int,
+          rllib_dir: Path) -> None:  # fmt: skip
+    """RLlib's checkpoint (atomic: written aside, then renamed) and the exported policy."""
+    final = rllib_dir / f"update_{update:06d}"
+    staging = rllib_dir / f".update_{update:06d}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    algo.save_to_path(str(staging.resolve()))
+    write_json(staging / _STATE_FILE, {"update": update, "env_steps": env_steps,
+                                       "job": job.model_dump(mode="json")})  # fmt: skip
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)
+    state = _learner_module_state(algo)
+    save_checkpoint(checkpoint_path(rllib_dir.parent, update), {
+        "update": update,
+        "env_steps": env_steps,
+        "job": job.model_dump(mode="json"),
+        "net_spec": spec.model_dump(mode="json"),
+        "world_size": 1,
+        "model": export_module(state, spec),
+        "trained_by": "rllib",
+    })  # fmt: skip
+
+
+def _learner_module_state(algo: Any) -> dict[str, Any]:
+    """The shared module's full weights from the learner (the env runners' copy is
+    inference-only: it has no critic)."""
+    from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE
+
+    path = f"{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}/{POLICY_ID}"
+    state = algo.learner_group.get_state(components=path)
+    return state[COMPONENT_LEARNER][COMPONENT_RL_MODULE][POLICY_ID]
+
+
+def _latest_rllib(rllib_dir: Path) -> Path | None:
+    found = sorted(p for p in rllib_dir.glob("update_*") if (p / _STATE_FILE).is_file())
+    return found[-1] if found else None
+
+
+def _restore(algo: Any, job: TrainJob, rllib_dir: Path, out: Path) -> tuple[int, list[dict]]:
+    path = _latest_rllib(rllib_dir)
+    if path is None:
+        raise CheckpointError(f"--resume: no RLlib checkpoint in {rllib_dir}")
+    saved = json.loads((path / _STATE_FILE).read_text())
+    old, new = saved["job"], job.model_dump(mode="json")
+    keys = ("scenario", "env_config", "algo", "actor", "num_envs", "seed", "hidden", "ppo",
+            "trainer", "nproc")  # fmt: skip
+    diffs = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in keys if old.get(k) != new[k]]
+    if diffs:
+        raise CheckpointError(
+            f"checkpoint {path}: cannot resume with different settings: " + "; ".join(diffs)
+        )
+    algo.restore_from_path(str(path.resolve()))
+    start = int(saved["update"])
+    rows: list[dict] = []
+    if (out / "metrics.parquet").exists():
+        old_rows = pd.read_parquet(out / "metrics.parquet")
+        rows = old_rows[old_rows["update"] <= start].to_dict("records")
+    return start, rows
