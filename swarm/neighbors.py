@@ -92,6 +92,14 @@ class NeighborTable:
 
 
 DENSE_MAX_AGENTS = 8  # per env: up to this many, pairs are tested directly (no cell grid)
+# ... and so are a few envs of more agents while all their pairs stay few (one env of 64):
+# at N = 30 the bucket sort and the reorder cost twice the 870 pair tests
+DENSE_MAX_PAIRS = 4096
+
+
+def _dense_pays(n_rows: int, block: int) -> bool:
+    """Whether testing every pair of each env beats the cell grid."""
+    return 0 < block and (block <= DENSE_MAX_AGENTS or n_rows * (block - 1) <= DENSE_MAX_PAIRS)
 
 
 def _env_blocks(env: np.ndarray, n_envs: int, block: int) -> bool:
@@ -432,7 +440,7 @@ def radius_neighbors(
     if n_active == 0 or radius <= 0:
         return NeighborTable.empty(n_rows)
     block = n_rows // max(n_envs, 1)
-    if 0 < block <= DENSE_MAX_AGENTS and _env_blocks(env, n_envs, block):
+    if _dense_pays(n_rows, block) and _env_blocks(env, n_envs, block):
         return _dense_neighbors(pos, vel, active, block, world_size, torus, radius, fov_deg,
                                 pool)  # fmt: skip
     per_side, cell_size = grid_shape(world_size, radius, n_active, n_envs, torus)

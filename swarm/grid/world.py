@@ -104,15 +104,65 @@ class Inbox:
     msg: np.ndarray  # (K, D) float64 the sender's message
 
 
-def neighbor_csr(grid: GridMap, cell: np.ndarray, occ: np.ndarray, radius: float) -> Csr:
+def neighbor_csr_pair(
+    grid: GridMap, cell: np.ndarray, occ: np.ndarray, radius_a: float, radius_b: float
+) -> tuple[Csr, Csr]:
+    """The robots within ``radius_a`` and within ``radius_b`` of each robot, from one scan of
+    the larger window (a count pass, then a write pass): sensing and comm links together.
+    Each list is exactly what :func:`_window_pairs` gives for its radius alone (tested)."""
     rows, cols = np.divmod(cell, grid.width)
     n = len(cell)
-    ptr = np.zeros(n + 1, np.int64)
+    counts = np.zeros(2, np.int64)
+    ptr_a, ptr_b = np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
     dummy = np.zeros(0, np.int64)
-    m = _window_pairs(occ, grid.height, grid.width, rows, cols, float(radius), True, ptr, dummy)
-    idx = np.empty(m, np.int64)
-    _window_pairs(occ, grid.height, grid.width, rows, cols, float(radius), False, ptr, idx)
-    return Csr(ptr, idx)
+    args = (occ, grid.height, grid.width, rows, cols, float(radius_a), float(radius_b))
+    _window_pairs2(*args, True, ptr_a, dummy, ptr_b, dummy, counts)
+    idx_a, idx_b = np.empty(counts[0], np.int64), np.empty(counts[1], np.int64)
+    _window_pairs2(*args, False, ptr_a, idx_a, ptr_b, idx_b, counts)
+    return Csr(ptr_a, idx_a), Csr(ptr_b, idx_b)
+
+
+@numba.njit(cache=True)
+def _window_pairs2(occ, height, width, rows, cols, ra, rb, count_only, ptr_a, idx_a, ptr_b,
+                   idx_b, counts):  # fmt: skip
+    """:func:`_window_pairs` for two radii in one scan; entry counts into ``counts``."""
+    r = int(np.floor(max(ra, rb)))
+    ra2 = ra * ra
+    rb2 = rb * rb
+    ca = 0
+    cb = 0
+    for i in range(rows.shape[0]):
+        if not count_only:
+            ptr_a[i] = ca
+            ptr_b[i] = cb
+        ri = rows[i]
+        ci = cols[i]
+        for dr in range(-r, r + 1):
+            rr = ri + dr
+            if rr < 0 or rr >= height:
+                continue
+            for dc in range(-r, r + 1):
+                d2 = dr * dr + dc * dc
+                if d2 == 0 or (d2 > ra2 and d2 > rb2):
+                    continue
+                cc = ci + dc
+                if cc < 0 or cc >= width:
+                    continue
+                j = occ[rr * width + cc]
+                if j >= 0:
+                    if d2 <= ra2:
+                        if not count_only:
+                            idx_a[ca] = j
+                        ca += 1
+                    if d2 <= rb2:
+                        if not count_only:
+                            idx_b[cb] = j
+                        cb += 1
+    if not count_only:
+        ptr_a[rows.shape[0]] = ca
+        ptr_b[rows.shape[0]] = cb
+    counts[0] = ca
+    counts[1] = cb
 
 
 @dataclass(eq=False)
@@ -205,7 +255,8 @@ def resolve_conflicts(cur: np.ndarray, nxt: np.ndarray, n_cells: int) -> tuple[n
     ``cur``, ``nxt``: (R,) current and intended cells (any integer cell ids < n_cells).
     A vertex conflict cancels every move into the shared cell (a robot staying there keeps
     it); a swap conflict cancels both moves. Cancelling only ever turns moves into waits, so
-    the loop ends after at most R rounds (in practice a few).
+    the loop ends after at most R rounds (in practice a few). The readable statement of the
+    rules: :meth:`GridWorld.apply` runs the compiled :func:`_move_kernel`, tested equal.
     """
     nxt = nxt.copy()
     rows = np.arange(len(cur))
@@ -243,6 +294,64 @@ def count_collisions(cur: np.ndarray, new: np.ndarray, n_cells: int) -> tuple[in
     return vertex, swaps
 
 
+@numba.njit(cache=True)
+def _move_kernel(cur, nxt, resolve, occ, claims):
+    """:func:`resolve_conflicts` (when ``resolve``) then :func:`count_collisions`, compiled,
+    the same rounds and results (tested); returns (targets, cancelled, vertex, swap, moved).
+
+    ``occ`` (-1) and ``claims`` (0): per-cell scratch of the caller, left as they came, so a
+    step touches only the robots' cells, not the whole map.
+    """
+    n = cur.shape[0]
+    nxt = nxt.copy()
+    for i in range(n):
+        occ[cur[i]] = i
+    moving = nxt != cur
+    bad = np.zeros(n, np.bool_)
+    cancelled = 0
+    while resolve:
+        for i in range(n):
+            claims[nxt[i]] += 1
+        any_bad = False
+        for i in range(n):
+            b = False
+            if moving[i]:
+                if claims[nxt[i]] > 1:
+                    b = True  # vertex conflict
+                else:
+                    j = occ[nxt[i]]
+                    b = j >= 0 and j != i and nxt[j] == cur[i]  # swap conflict
+            bad[i] = b
+            any_bad = any_bad or b
+        for i in range(n):
+            claims[nxt[i]] = 0
+        if not any_bad:
+            break
+        for i in range(n):
+            if bad[i]:
+                nxt[i] = cur[i]
+                moving[i] = False
+                cancelled += 1
+    for i in range(n):
+        claims[nxt[i]] += 1
+    vertex = 0
+    for i in range(n):  # robots beyond the first in each cell, each cell counted once
+        if claims[nxt[i]] > 0:
+            vertex += claims[nxt[i]] - 1
+            claims[nxt[i]] = 0
+    swaps = 0
+    moved = 0
+    for i in range(n):
+        if nxt[i] != cur[i]:
+            moved += 1
+            j = occ[nxt[i]]
+            if j >= 0 and j != i and nxt[j] == cur[i]:
+                swaps += 1
+    for i in range(n):
+        occ[cur[i]] = -1
+    return nxt, cancelled, vertex, swaps // 2, moved
+
+
 class GridWorld:
     """Robots on a :class:`GridMap`: state arrays, sensing, comm links and moves."""
 
@@ -278,6 +387,12 @@ class GridWorld:
         self.graph_view = CommGraphView(len(starts), mode="lazy")
         self._sensed_at = -1
         self._version = 0
+        # per-cell scratch of the compiled steps (free-cell and map-cell indexed), kept at
+        # -1 / 0 between uses, so a step costs O(robots), not O(cells)
+        n_free = self.grid.neighbors.shape[0]
+        self._occ_free = np.full(n_free, -1, np.int64)
+        self._claims_free = np.zeros(n_free, np.int64)
+        self._occ_map = np.full(grid.n_cells, -1, np.int64)
 
     @property
     def n(self) -> int:
@@ -302,9 +417,14 @@ class GridWorld:
         key = (self.t, self._version)
         if self._sensed_at == key:
             return
-        occ = self.occupancy()
-        self.sensed = neighbor_csr(self.grid, self.cell, occ, self.sense_radius)
-        self.links = neighbor_csr(self.grid, self.cell, occ, self.comm_radius)
+        occ, rows = self._occ_map, np.arange(self.n)
+        occ[self.cell] = rows
+        try:
+            self.sensed, self.links = neighbor_csr_pair(
+                self.grid, self.cell, occ, self.sense_radius, self.comm_radius
+            )
+        finally:
+            occ[self.cell] = -1
         self.graph_view.release()
         self._links_table: NeighborTable | None = None
         self._sensed_at = key
@@ -365,15 +485,14 @@ class GridWorld:
         target_f = nbr[fcell, actions].astype(np.int64)
         invalid = target_f < 0
         target_f = np.where(invalid, fcell, target_f)
-        cancelled = 0
-        if self.resolve:
-            target_f, cancelled = resolve_conflicts(fcell, target_f, nbr.shape[0])
-        vertex, swap = count_collisions(fcell, target_f, nbr.shape[0])
+        target_f, cancelled, vertex, swap, n_moved = _move_kernel(
+            fcell, target_f, self.resolve, self._occ_free, self._claims_free
+        )
         moved = target_f != fcell
         self.cell = self.grid.free_cells[target_f]
         self.t += 1
         return StepCounts(
-            moved=int(moved.sum()),
+            moved=n_moved,
             invalid_moves=int(np.count_nonzero(invalid & (actions != 0))),
             attempted_conflicts=cancelled,
             vertex_collisions=vertex,

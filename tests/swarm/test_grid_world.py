@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from swarm.grid.layout import LayoutParams, generate_layout
 from swarm.grid.maps import parse_map
-from swarm.grid.world import GridWorld, count_collisions, resolve_conflicts
+from swarm.grid.world import (
+    GridWorld,
+    _move_kernel,
+    _window_pairs,
+    count_collisions,
+    neighbor_csr_pair,
+    resolve_conflicts,
+)
 
 CORRIDOR = parse_map("type octile\nheight 1\nwidth 6\nmap\n......\n")
 
@@ -44,6 +51,42 @@ def test_rotation_of_four_robots_is_allowed():
 def test_collision_counter_sees_vertex_and_swap_collisions():
     assert count_collisions(np.array([0, 2, 4]), np.array([1, 1, 1]), 6) == (2, 0)
     assert count_collisions(np.array([1, 2]), np.array([2, 1]), 6) == (0, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 40), cells=st.integers(2, 60),
+       resolve=st.booleans())  # fmt: skip
+def test_compiled_move_equals_the_numpy_rules(seed, n, cells, resolve):
+    """The step's compiled resolver and counter give what the readable numpy rules give, on
+    crowded random moves (vertex, swap, following, chains), and leave the scratch clean."""
+    rng = np.random.default_rng(seed)
+    n = min(n, cells)
+    cur = rng.choice(cells, n, replace=False)
+    nxt = np.where(rng.random(n) < 0.7, rng.integers(0, cells, n), cur)
+    nxt[: n // 3] = cur[::-1][: n // 3]  # some swaps and cycles
+    occ, claims = np.full(cells, -1, np.int64), np.zeros(cells, np.int64)
+    got, cancelled, vertex, swap, moved = _move_kernel(cur, nxt, resolve, occ, claims)
+    want, want_cancelled = resolve_conflicts(cur, nxt, cells) if resolve else (nxt, 0)
+    assert got.tolist() == want.tolist() and cancelled == want_cancelled
+    assert (vertex, swap) == count_collisions(cur, want, cells)
+    assert moved == int((want != cur).sum())
+    assert (occ == -1).all() and (claims == 0).all()
+
+
+@pytest.mark.parametrize(("ra", "rb"), [(2.0, 3.5), (3.5, 2.0), (1.0, 1.0), (0.5, 4.2)])
+def test_one_scan_for_two_radii_equals_two_scans(ra, rb):
+    world, _ = random_world(3, 50)
+    g = world.grid
+    occ = world.occupancy()
+    pair = neighbor_csr_pair(g, world.cell, occ, ra, rb)
+    rows, cols = np.divmod(world.cell, g.width)
+    for radius, got in zip((ra, rb), pair, strict=True):
+        ptr = np.zeros(51, np.int64)
+        m = _window_pairs(occ, g.height, g.width, rows, cols, radius, True, ptr,
+                          np.zeros(0, np.int64))  # fmt: skip
+        idx = np.empty(m, np.int64)
+        _window_pairs(occ, g.height, g.width, rows, cols, radius, False, ptr, idx)
+        assert got.ptr.tolist() == ptr.tolist() and got.idx.tolist() == idx.tolist()
 
 
 def random_world(seed, n, resolve=True):

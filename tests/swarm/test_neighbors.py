@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from swarm.neighbors import (
     NeighborTable,
+    _dense_pays,
     brute_force_neighbors,
     k_smallest_per_row,
     radius_neighbors,
@@ -46,21 +47,9 @@ def test_cell_grid_equals_brute_force(seed, n, world, radius, torus, fov, n_envs
     assert as_pairs(table) == brute_force_neighbors(pos, vel, alive, env, world, torus, radius, fov)
 
 
-@given(
-    seed=st.integers(0, 10_000),
-    per_env=st.integers(1, 8),
-    n_envs=st.integers(1, 40),
-    world=st.floats(1.0, 30.0),
-    radius=st.floats(0.05, 12.0),
-    torus=st.booleans(),
-    fov=st.sampled_from([360.0, 90.0]),
-    dead=st.sampled_from([0.0, 0.3]),
-)
-def test_small_envs_searched_pairwise_equal_brute_force_and_the_cell_grid(
-    seed, per_env, n_envs, world, radius, torus, fov, dead
-):
-    """Many envs of <= 8 agents (the batched-training layout) take the pairwise path: the
-    same entries as brute force, and the same geometry as the cell grid."""
+def check_pairwise_path(seed, per_env, n_envs, world, radius, torus, fov, dead):
+    """Rows in env blocks take the pairwise path: the same entries as brute force, and the
+    same geometry as the cell grid (which the same rows shuffled out of blocks take)."""
     n = per_env * n_envs
     pos, vel, alive, _ = random_state(seed, n, world, 1, dead)
     env = np.repeat(np.arange(n_envs), per_env)
@@ -76,6 +65,38 @@ def test_small_envs_searched_pairwise_equal_brute_force_and_the_cell_grid(
     for k, pair in enumerate(zip(table.owner.tolist(), table.idx.tolist(), strict=True)):
         np.testing.assert_allclose(table.rel_pos[k], grid.rel_pos[back[pair]], atol=1e-9)
         assert table.dist[k] == pytest.approx(grid.dist[back[pair]], abs=1e-9)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    per_env=st.integers(1, 8),
+    n_envs=st.integers(1, 40),
+    world=st.floats(1.0, 30.0),
+    radius=st.floats(0.05, 12.0),
+    torus=st.booleans(),
+    fov=st.sampled_from([360.0, 90.0]),
+    dead=st.sampled_from([0.0, 0.3]),
+)
+def test_small_envs_searched_pairwise_equal_brute_force_and_the_cell_grid(
+    seed, per_env, n_envs, world, radius, torus, fov, dead
+):
+    """Many envs of <= 8 agents: the batched-training layout."""
+    check_pairwise_path(seed, per_env, n_envs, world, radius, torus, fov, dead)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(9, 64),
+    world=st.floats(1.0, 30.0),
+    radius=st.floats(0.05, 12.0),
+    torus=st.booleans(),
+    fov=st.sampled_from([360.0, 90.0]),
+    dead=st.sampled_from([0.0, 0.3]),
+)
+def test_one_env_of_few_pairs_searched_pairwise(seed, n, world, radius, torus, fov, dead):
+    """One env of up to 64 agents (the PettingZoo env): all pairs are fewer than 4,096."""
+    assert _dense_pays(n, n)
+    check_pairwise_path(seed, n, 1, world, radius, torus, fov, dead)
 
 
 def test_entries_carry_exact_geometry_with_torus_wrap():
