@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from swarm.grid.tasks import TaskStream
@@ -57,7 +58,10 @@ class GridMetrics:
                dist: np.ndarray, had_task: np.ndarray) -> None:  # fmt: skip
         """After the step that ended at ``t``: ``done`` (R,) bool robots that finished a task
         in it, ``dist`` (R,) distance to the (possibly new) goal."""
-        finished = int(done.sum())
+        finished, task_steps, task_waits = _record_robots(
+            t, counts.moved_mask, done, tasks.goal, dist, had_task, self._goal,
+            self.best_dist, self.last_progress, self.last_moved,
+        )  # fmt: skip
         self.steps += 1
         self._now = t
         self.tasks_finished += finished
@@ -66,15 +70,8 @@ class GridMetrics:
         self.executed_collisions += counts.vertex_collisions + counts.swap_collisions
         self.attempted_conflicts += counts.attempted_conflicts
         self.invalid_moves += counts.invalid_moves
-        self.task_steps += int(had_task.sum())
-        self.task_waits += int((had_task & ~counts.moved_mask).sum())
-        self.last_moved[counts.moved_mask] = t
-        changed = (tasks.goal != self._goal) | done  # a finished task is progress
-        better = dist < self.best_dist
-        self.best_dist = np.where(changed, dist, np.minimum(self.best_dist, dist))
-        self.last_progress[changed | better] = t
-        self.last_moved[changed] = np.maximum(self.last_moved[changed], t - 1)
-        self._goal = tasks.goal.copy()
+        self.task_steps += task_steps
+        self.task_waits += task_waits
         self._has_task = tasks.goal >= 0
 
     def values(self, tasks: TaskStream) -> dict[str, float]:
@@ -97,3 +94,40 @@ class GridMetrics:
             "livelocked": float((no_progress & ~stuck).sum()),
             "stalled": float(has.any() and t - self.last_finish >= w and t >= w),
         }
+
+
+@numba.njit(cache=True)
+def _record_robots(t, moved, done, goal, dist, had_task, prev_goal, best_dist, last_progress,
+                   last_moved):  # fmt: skip
+    """The per-robot part of :meth:`GridMetrics.record`, one pass, arrays updated in place;
+    returns (tasks finished, robot-steps with a task, of which waiting). Per robot::
+
+        moved:            last_moved = t
+        changed = goal != prev_goal or done      (a new or finished task is progress)
+        changed:          best_dist = dist; last_progress = t; last_moved >= t - 1
+        dist < best_dist: best_dist = dist; last_progress = t
+        prev_goal = goal
+    """
+    finished = 0
+    task_steps = 0
+    task_waits = 0
+    for i in range(goal.shape[0]):
+        if done[i]:
+            finished += 1
+        if had_task[i]:
+            task_steps += 1
+            if not moved[i]:
+                task_waits += 1
+        if moved[i]:
+            last_moved[i] = t
+        changed = goal[i] != prev_goal[i] or done[i]
+        if changed:
+            best_dist[i] = dist[i]
+            last_progress[i] = t
+            if last_moved[i] < t - 1:
+                last_moved[i] = t - 1
+        elif dist[i] < best_dist[i]:
+            best_dist[i] = dist[i]
+            last_progress[i] = t
+        prev_goal[i] = goal[i]
+    return finished, task_steps, task_waits

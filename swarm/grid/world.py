@@ -108,33 +108,32 @@ def neighbor_csr_pair(
     grid: GridMap, cell: np.ndarray, occ: np.ndarray, radius_a: float, radius_b: float
 ) -> tuple[Csr, Csr]:
     """The robots within ``radius_a`` and within ``radius_b`` of each robot, from one scan of
-    the larger window (a count pass, then a write pass): sensing and comm links together.
-    Each list is exactly what :func:`_window_pairs` gives for its radius alone (tested)."""
+    the larger window: sensing and comm links together. Each list is exactly what
+    :func:`_window_pairs` gives for its radius alone (tested). The output arrays are sized
+    for the most entries possible (every other robot, or every cell of the disc), so one
+    pass suffices; unwritten pages of the bound are never touched."""
     rows, cols = np.divmod(cell, grid.width)
     n = len(cell)
-    counts = np.zeros(2, np.int64)
+    r = int(np.floor(max(radius_a, radius_b)))
+    bound = n * min(n - 1, (2 * r + 1) ** 2 - 1)
     ptr_a, ptr_b = np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
-    dummy = np.zeros(0, np.int64)
-    args = (occ, grid.height, grid.width, rows, cols, float(radius_a), float(radius_b))
-    _window_pairs2(*args, True, ptr_a, dummy, ptr_b, dummy, counts)
-    idx_a, idx_b = np.empty(counts[0], np.int64), np.empty(counts[1], np.int64)
-    _window_pairs2(*args, False, ptr_a, idx_a, ptr_b, idx_b, counts)
-    return Csr(ptr_a, idx_a), Csr(ptr_b, idx_b)
+    idx_a, idx_b = np.empty(bound, np.int64), np.empty(bound, np.int64)
+    ca, cb = _window_pairs2(occ, grid.height, grid.width, rows, cols, float(radius_a),
+                            float(radius_b), ptr_a, idx_a, ptr_b, idx_b)  # fmt: skip
+    return Csr(ptr_a, idx_a[:ca]), Csr(ptr_b, idx_b[:cb])
 
 
 @numba.njit(cache=True)
-def _window_pairs2(occ, height, width, rows, cols, ra, rb, count_only, ptr_a, idx_a, ptr_b,
-                   idx_b, counts):  # fmt: skip
-    """:func:`_window_pairs` for two radii in one scan; entry counts into ``counts``."""
+def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, ptr_b, idx_b):
+    """:func:`_window_pairs` for two radii in one scan; returns both entry counts."""
     r = int(np.floor(max(ra, rb)))
     ra2 = ra * ra
     rb2 = rb * rb
     ca = 0
     cb = 0
     for i in range(rows.shape[0]):
-        if not count_only:
-            ptr_a[i] = ca
-            ptr_b[i] = cb
+        ptr_a[i] = ca
+        ptr_b[i] = cb
         ri = rows[i]
         ci = cols[i]
         for dr in range(-r, r + 1):
@@ -151,18 +150,14 @@ def _window_pairs2(occ, height, width, rows, cols, ra, rb, count_only, ptr_a, id
                 j = occ[rr * width + cc]
                 if j >= 0:
                     if d2 <= ra2:
-                        if not count_only:
-                            idx_a[ca] = j
+                        idx_a[ca] = j
                         ca += 1
                     if d2 <= rb2:
-                        if not count_only:
-                            idx_b[cb] = j
+                        idx_b[cb] = j
                         cb += 1
-    if not count_only:
-        ptr_a[rows.shape[0]] = ca
-        ptr_b[rows.shape[0]] = cb
-    counts[0] = ca
-    counts[1] = cb
+    ptr_a[rows.shape[0]] = ca
+    ptr_b[rows.shape[0]] = cb
+    return ca, cb
 
 
 @dataclass(eq=False)
