@@ -57,16 +57,7 @@ import numpy as np
 from pydantic import Field
 
 from swarm.config import StrictConfig
-from swarm.grid.policy import (
-    BEACON_CELL,
-    BEACON_PREFS,
-    BEACON_PRIORITY,
-    GridPolicy,
-    action_codes,
-    beacons,
-    preferences,
-    priorities,
-)
+from swarm.grid.policy import GridPolicy, action_codes, preferences, priorities
 from swarm.grid.world import GridObservation
 
 BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
@@ -78,11 +69,16 @@ GROWTH_PER_STEP = 1.0
 
 @numba.njit(cache=True)
 def _local_pibt(
-    own_cell, own_prio, own_prefs, in_ptr, in_cell, in_prio, in_prefs,
-    sense_ptr, sense_cell, n_free, hop_discount,
+    own_cell, own_prio, own_prefs, in_ptr, in_sender, sense_ptr, sense_cell, n_free,
+    hop_discount,
 ):  # fmt: skip
     """(R,) free cell each robot moves to, from PIBT on its own local problem, and (R,) the
-    priority it inherited there (-inf when nobody pushed it)."""
+    priority it inherited there (-inf when nobody pushed it).
+
+    Robot i's problem is itself and the beacons it heard: the (cell, priority, preferences)
+    that each sender ``in_sender[e]``, e in ``in_ptr[i]:in_ptr[i + 1]``, broadcast, read
+    from the broadcast arrays at the sender's row (:meth:`GridObservation.packets`).
+    """
     n = own_cell.shape[0]
     out = own_cell.copy()
     inherited = np.full(n, -np.inf)
@@ -95,6 +91,7 @@ def _local_pibt(
     prio = np.empty(max_local)
     prefs = np.empty((max_local, 5), np.int64)
     to = np.empty(max_local, np.int64)
+    order = np.empty(max_local, np.int64)
     st_a = np.empty(max_local + 1, np.int64)
     st_p = np.empty(max_local + 1, np.int64)
     st_k = np.empty(max_local + 1, np.int64)
@@ -104,11 +101,14 @@ def _local_pibt(
         m = 1
         cell[0] = own_cell[i]
         prio[0] = own_prio[i]
-        prefs[0] = own_prefs[i]
+        for k in range(5):
+            prefs[0, k] = own_prefs[i, k]
         for e in range(in_ptr[i], in_ptr[i + 1]):
-            cell[m] = in_cell[e]
-            prio[m] = in_prio[e]
-            prefs[m] = in_prefs[e]
+            j = in_sender[e]
+            cell[m] = own_cell[j]
+            prio[m] = own_prio[j]
+            for k in range(5):  # element by element: a row slice assignment is far slower
+                prefs[m, k] = own_prefs[j, k]
             m += 1
         for a in range(m):
             occ_from[cell[a]] = a
@@ -118,8 +118,22 @@ def _local_pibt(
             if occ_from[c] == -1:  # sensed, not heard
                 occ_from[c] = BLOCKED
                 occ_to[c] = BLOCKED
-        order = np.argsort(-prio[:m], kind="mergesort")
-        for r in range(m):
+        # roots by descending priority, ties in local order, but only down to robot i
+        # itself (local 0): it is decided, pushed or as a root, by then, and lower roots
+        # would come after it. A stable insertion sort in place (np.argsort would allocate
+        # for each robot) of the stronger robots only.
+        n_roots = 0
+        for a in range(1, m):
+            if prio[a] > prio[0]:
+                q = n_roots
+                while q > 0 and prio[order[q - 1]] < prio[a]:
+                    order[q] = order[q - 1]
+                    q -= 1
+                order[q] = a
+                n_roots += 1
+        order[n_roots] = 0
+        n_roots += 1
+        for r in range(n_roots):
             root = order[r]
             if to[0] != -1:
                 break
@@ -205,21 +219,11 @@ def local_pibt(
     (R,): what each robot carries in (its own memory, or a push heard this step).
     """
     prio = np.maximum(own, inherited)
-    inbox = obs.deliver(beacons(obs, prio, prefs), channel=channel)
-    msg = inbox.msg
+    ptr, sender = obs.packets(channel)  # the beacons heard: (cell, prio, prefs) of senders
     return _local_pibt(
-        obs.fcell,
-        prio,
-        prefs,
-        inbox.ptr,
-        msg[:, BEACON_CELL].astype(np.int64),
-        np.ascontiguousarray(msg[:, BEACON_PRIORITY]),
-        np.ascontiguousarray(msg[:, BEACON_PREFS]).astype(np.int64),
-        obs.sensed.ptr,
-        obs.sensed_fcell,
-        obs.grid.neighbors.shape[0],
-        hop_discount,
-    )
+        obs.fcell, prio, np.ascontiguousarray(prefs, dtype=np.int64), ptr, sender,
+        obs.sensed.ptr, obs.sensed_fcell, obs.grid.neighbors.shape[0], hop_discount,
+    )  # fmt: skip
 
 
 def pushed_by(
@@ -228,14 +232,23 @@ def pushed_by(
     """(R,) the strongest claim (minus a hop) of a heard neighbour that plans to move into
     each robot's cell (-inf: none): the priority a robot inherits in its next planning round,
     so that a push decided in a neighbour's view reaches the robot pushed, one hop a round.
+    Each robot broadcasts (target, claim); robot i reads the packets it heard.
     """
-    inbox = obs.deliver(np.column_stack([target, claim]), channel=channel)
-    out = np.full(obs.n, -np.inf)
-    if len(inbox.msg):
-        receiver = np.repeat(np.arange(obs.n), np.diff(inbox.ptr))
-        into_me = inbox.msg[:, 0].astype(np.int64) == obs.fcell[receiver]
-        np.maximum.at(out, receiver[into_me], inbox.msg[into_me, 1] - hop)
+    ptr, sender = obs.packets(channel)
+    out = np.empty(obs.n)
+    _strongest_push(ptr, sender, obs.fcell, target, claim.astype(np.float64), hop, out)
     return out
+
+
+@numba.njit(cache=True)
+def _strongest_push(ptr, sender, fcell, target, claim, hop, out):
+    for i in range(fcell.shape[0]):
+        best = -np.inf
+        for e in range(ptr[i], ptr[i + 1]):
+            j = sender[e]
+            if target[j] == fcell[i] and claim[j] - hop > best:
+                best = claim[j] - hop
+        out[i] = best
 
 
 def arbitrate(obs: GridObservation, target: np.ndarray, claim: np.ndarray) -> np.ndarray:
@@ -245,16 +258,23 @@ def arbitrate(obs: GridObservation, target: np.ndarray, claim: np.ndarray) -> np
     a cell are at most two cells apart, so they hear each other (unless a packet is lost):
     where the local plans disagree, the stronger robot moves instead of both being stopped.
     """
-    inbox = obs.deliver(np.column_stack([target, claim]), channel=99)
-    if not len(inbox.msg):
-        return target
-    receiver = np.repeat(np.arange(obs.n), np.diff(inbox.ptr))
-    their_cell = inbox.msg[:, 0].astype(np.int64)
-    moving = target[receiver] != obs.fcell[receiver]
-    beaten = moving & (their_cell == target[receiver]) & (inbox.msg[:, 1] > claim[receiver])
-    out = target.copy()
-    out[receiver[beaten]] = obs.fcell[receiver[beaten]]
+    ptr, sender = obs.packets(channel=99)
+    out = np.empty(obs.n, np.int64)
+    _yield_to_stronger(ptr, sender, obs.fcell, target, claim.astype(np.float64), out)
     return out
+
+
+@numba.njit(cache=True)
+def _yield_to_stronger(ptr, sender, fcell, target, claim, out):
+    for i in range(fcell.shape[0]):
+        out[i] = target[i]
+        if target[i] == fcell[i]:
+            continue
+        for e in range(ptr[i], ptr[i + 1]):
+            j = sender[e]
+            if target[j] == target[i] and claim[j] > claim[i]:
+                out[i] = fcell[i]
+                break
 
 
 class PIBTParams(StrictConfig):

@@ -294,10 +294,17 @@ def _route(ptr, row_seg, idx, dist, alive, delivered, max_inbox, out_ptr, out_se
             if check and not delivered[e]:
                 continue
             n = insert_k_best(best_d, best_e, n, max_inbox, dist[e], e)  # ties: table order
-        # the chosen ones go out in table order, as the unlimited inbox lists them
-        chosen = np.sort(best_e[:n])
+        # the chosen ones go out in table order, as the unlimited inbox lists them: a few
+        # entries, sorted in place (np.sort would allocate per receiver)
+        for t in range(1, n):
+            e = best_e[t]
+            q = t
+            while q > 0 and best_e[q - 1] > e:
+                best_e[q] = best_e[q - 1]
+                q -= 1
+            best_e[q] = e
         for t in range(n):
-            out_sender[cursor] = idx[chosen[t]]
+            out_sender[cursor] = idx[best_e[t]]
             cursor += 1
     out_ptr[row_seg.shape[0]] = cursor
     return cursor

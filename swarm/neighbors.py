@@ -104,6 +104,8 @@ def _dense_pays(n_rows: int, block: int) -> bool:
 
 def _env_blocks(env: np.ndarray, n_envs: int, block: int) -> bool:
     """Whether rows are environments in order, ``block`` rows each (the engine's layout)."""
+    if n_envs == 1:
+        return env.shape[0] == block  # env ids lie in 0..n_envs-1: all rows are env 0
     return (
         env.shape[0] == n_envs * block
         and bool((env[::block] == np.arange(n_envs)).all())
@@ -128,8 +130,16 @@ def _dense_neighbors(
     cos_half = float(np.cos(np.deg2rad(fov_deg) / 2.0))
     m = _scan_dense(pos, vel, active, block, float(radius), float(world_size), torus,
                     fov_deg < 360.0, cos_half, ptr, idx, rel_pos, rel_vel, dist)  # fmt: skip
+    rows = _identity_rows(n_rows)
+    return NeighborTable(ptr, rows, rows, idx[:m], rel_pos[:m], rel_vel[:m], dist[:m])
+
+
+@functools.lru_cache(maxsize=8)
+def _identity_rows(n_rows: int) -> np.ndarray:
+    """Read-only ``arange(n_rows)``: the seg_row and row_seg of a table in row order."""
     rows = np.arange(n_rows, dtype=np.int64)
-    return NeighborTable(ptr, rows, rows.copy(), idx[:m], rel_pos[:m], rel_vel[:m], dist[:m])
+    rows.flags.writeable = False
+    return rows
 
 
 @numba.njit(cache=True, inline="always")

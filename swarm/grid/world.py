@@ -198,22 +198,30 @@ class GridObservation:
     def rowcol(self) -> np.ndarray:
         return self.grid.rowcol(self.cell)
 
-    def deliver(self, messages: np.ndarray, channel: int = 0) -> Inbox:
-        """Carry each robot's broadcast ``messages`` (R, D) to its comm neighbours.
+    def packets(self, channel: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Who hears whom this round on ``channel``: (ptr (R + 1,), sender (K,)), CSR by
+        receiver, receiver i's packets came from ``sender[ptr[i]:ptr[i + 1]]``.
 
-        A receiver gets copies of its neighbours' messages only; packet (sender j ->
-        receiver i) is lost with probability ``packet_drop``, keyed by (step, channel, j, i)
-        so a loss never depends on other robots.
+        A receiver hears its comm neighbours only; packet (sender j -> receiver i) is lost
+        with probability ``packet_drop``, keyed by (step, channel, j, i), so a loss never
+        depends on other robots. A compiled controller reads receiver i's messages as the
+        senders' broadcast rows ``msg[sender[e]]`` for e in its segment: exactly what
+        :meth:`deliver` copies out, without the copy.
         """
         links = self.links
+        if self.packet_drop <= 0:
+            return links.ptr, links.idx
         receiver, sender = links.owner, links.idx
-        keep = slice(None)
-        if self.packet_drop > 0:
-            u = keyed_uniform(self.comm_seed, self.step, channel, sender, receiver)
-            keep = u >= self.packet_drop
-            receiver, sender = receiver[keep], sender[keep]
+        u = keyed_uniform(self.comm_seed, self.step, channel, sender, receiver)
+        keep = u >= self.packet_drop
         ptr = np.zeros(self.n + 1, np.int64)
-        np.cumsum(np.bincount(receiver, minlength=self.n), out=ptr[1:])
+        np.cumsum(np.bincount(receiver[keep], minlength=self.n), out=ptr[1:])
+        return ptr, sender[keep]
+
+    def deliver(self, messages: np.ndarray, channel: int = 0) -> Inbox:
+        """Carry each robot's broadcast ``messages`` (R, D) to its comm neighbours (the
+        packets of :meth:`packets`): receiver i reads ``msg[ptr[i]:ptr[i + 1]]``."""
+        ptr, sender = self.packets(channel)
         return Inbox(ptr, sender, messages[sender])
 
 
