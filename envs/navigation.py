@@ -56,7 +56,7 @@ from swarm.engine import Swarm, SwarmConfig
 from swarm.model import SwarmModel
 from swarm.neighbors import insert_k_best
 from swarm.observation import LocalObservation
-from swarm.scenario import Scenario, Segment, collision_counts
+from swarm.scenario import Scenario, Segment, collision_table
 
 _NEAREST_KEY = "navigation.nearest_drone"  # engine.scratch: (E, L) of the sensed state
 
@@ -90,6 +90,22 @@ def _sense_landmarks(pos, env, alive, landmarks, reach, world, torus, rel, mask,
         for t in range(n):
             rel[i, t, 0], rel[i, t, 1] = _offset(landmarks, e, best_l[t], pos, i, world, torus)
             mask[i, t] = 1.0
+
+
+@numba.njit(cache=True)
+def _spread_reward(nearest, env, alive, ptr, seg_row, dist, collision_radius, local_ratio, out):
+    """:meth:`Navigation.reward` for every row; ``nearest`` (E, L) per landmark."""
+    cost = np.zeros(nearest.shape[0])
+    for e in range(nearest.shape[0]):
+        for lm in range(nearest.shape[1]):
+            cost[e] += nearest[e, lm]
+    for s in range(seg_row.shape[0]):
+        i = seg_row[s]
+        hits = 0.0
+        for q in range(ptr[s], ptr[s + 1]):
+            if dist[q] < collision_radius:
+                hits += 1.0
+        out[i] = -(1.0 - local_ratio) * cost[env[i]] - local_ratio * hits if alive[i] else 0.0
 
 
 @numba.njit(cache=True, inline="always")
@@ -288,12 +304,25 @@ class Navigation(Scenario):
         return np.where(np.isfinite(nearest), nearest, np.sqrt(2.0) * self.config.world_size)
 
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
-        """(R,) simple_spread's reward: shared coverage plus own collisions (module doc)."""
+        """(R,) simple_spread's reward: shared coverage plus own collisions (module doc)::
+
+            (1 - local_ratio) * -coverage_cost[env] + local_ratio * -(drones closer than
+            collision_radius), 0 for crashed drones
+
+        in one compiled pass over the landmark distances and the collision table.
+        """
         c = self.config
-        shared = -self.coverage_cost(engine)[engine.env]
-        local = -collision_counts(engine)
-        reward = (1.0 - c.local_ratio) * shared + c.local_ratio * local
-        return np.where(engine.alive, reward, 0.0)
+        nearest = self._nearest_drone(engine)
+        table = collision_table(engine)
+        out = np.empty(engine.rows)
+        if table is None:
+            ptr, seg_row, dist = np.zeros(engine.rows + 1, np.int64), np.arange(engine.rows), \
+                np.zeros(0)  # fmt: skip
+        else:
+            ptr, seg_row, dist = table.ptr, table.seg_row, table.dist
+        _spread_reward(nearest, engine.env, engine.alive, ptr, seg_row, dist,
+                       float(c.collision_radius), float(c.local_ratio), out)  # fmt: skip
+        return out
 
     # ----------------------------------------------------------------- metrics
     def coverage_cost(self, engine: Swarm) -> np.ndarray:

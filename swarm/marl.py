@@ -585,12 +585,16 @@ class _Core:
         """
         engine = self._live()
         active = engine.alive.copy()
+        everyone = bool(active.all())  # nobody crashed: no masking needed (the common case)
         obs = engine.obs
         messages = self.scenario.broadcast(obs) if self.talks else None
         del obs
-        engine.apply(np.where(active[:, None], accel, 0.0), "acceleration", messages)
+        engine.apply(accel if everyone else np.where(active[:, None], accel, 0.0),
+                     "acceleration", messages)  # fmt: skip
         self.steps += 1
-        reward = np.where(active, self.scenario.reward(engine, accel), 0.0)
+        reward = self.scenario.reward(engine, accel)
+        if not everyone:
+            reward = np.where(active, reward, 0.0)
         terminated = np.asarray(self.scenario.terminated(engine), dtype=bool) | ~engine.alive
         return reward, terminated, active
 
@@ -714,17 +718,25 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
         if not self.agents:
             raise RuntimeError(f"{self}: the episode is over (no live agents); call reset()")
         rows, values = self._check(actions)
-        accel = np.zeros((self.core.n_agents, 2))
-        accel[rows] = self.core.to_accel(values)
+        if rows is self._all_rows:
+            accel = self.core.to_accel(values)  # every agent acts, in row order
+        else:
+            accel = np.zeros((self.core.n_agents, 2))
+            accel[rows] = self.core.to_accel(values)
         reward, terminated, _ = self.core.advance(accel)
         truncate = bool(self.core.steps[0] >= self.max_cycles)
         obs = self.core.observe()[0]
         agents = self.agents
-        index = self._index
-        observations = {a: obs[index[a]] for a in agents}
         reward_list, terminated_list = reward.tolist(), terminated.tolist()
-        rewards = {a: float(reward_list[index[a]]) for a in agents}
-        terminations = {a: bool(terminated_list[index[a]]) for a in agents}
+        if rows is self._all_rows:  # agents are possible_agents: row i is agents[i]
+            observations = dict(zip(agents, obs, strict=True))
+            rewards = dict(zip(agents, reward_list, strict=True))
+            terminations = dict(zip(agents, terminated_list, strict=True))
+        else:
+            index = self._index
+            observations = {a: obs[index[a]] for a in agents}
+            rewards = {a: float(reward_list[index[a]]) for a in agents}
+            terminations = {a: bool(terminated_list[index[a]]) for a in agents}
         truncations = {a: truncate and not terminations[a] for a in agents}
         infos: dict[str, dict] = {a: {} for a in agents}
         self.agents = [a for a in agents if not (terminations[a] or truncations[a])]

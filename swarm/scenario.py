@@ -55,6 +55,7 @@ from swarm import metrics as m
 
 if TYPE_CHECKING:
     from swarm.engine import Swarm, SwarmConfig
+    from swarm.neighbors import NeighborTable
     from swarm.observation import LocalObservation
 
 
@@ -79,21 +80,30 @@ class Segment:
 
 def collision_counts(engine: Swarm) -> np.ndarray:
     """(R,) number of other alive drones closer than ``collision_radius`` to each row."""
+    out = np.zeros(engine.rows)
+    table = collision_table(engine)
+    if table is not None:
+        _count_closer(table.ptr, table.seg_row, table.dist,
+                      float(engine.config.collision_radius), out)  # fmt: skip
+    return out
+
+
+def collision_table(engine: Swarm) -> NeighborTable | None:
+    """A neighbour table holding every pair closer than ``collision_radius`` (the sensing
+    table when it covers that radius all around, else a search of its own); None when
+    collisions are off. Count them with ``dist < collision_radius``."""
     from swarm.neighbors import radius_neighbors
 
     c = engine.config
     if c.collision_radius <= 0:
-        return np.zeros(engine.rows)
+        return None
     engine.obs  # noqa: B018 - sense first if the state was edited
-    table = engine.neighbors
     if c.fov_deg < 360.0 or c.collision_radius > c.sense_radius:
-        table = radius_neighbors(
+        return radius_neighbors(
             engine.pos, engine.vel, engine.alive, engine.env, engine.n_envs, c.world_size,
             c.torus, c.collision_radius,
         )  # fmt: skip
-    out = np.zeros(engine.rows)
-    _count_closer(table.ptr, table.seg_row, table.dist, float(c.collision_radius), out)
-    return out
+    return engine.neighbors
 
 
 @numba.njit(cache=True)
