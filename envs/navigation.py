@@ -108,6 +108,21 @@ def _spread_reward(nearest, env, alive, ptr, seg_row, dist, collision_radius, lo
         out[i] = -(1.0 - local_ratio) * cost[env[i]] - local_ratio * hits if alive[i] else 0.0
 
 
+@numba.njit(cache=True)
+def _landmark_reports(messages, pos, receivers, world, torus, out):
+    """Row j: the landmark of message j relative to its receiver (minimum image on a
+    torus), times the seen flag; the sender's distance to it; the seen flag."""
+    for j in range(receivers.shape[0]):
+        seen = messages[j, 3]
+        for d in range(2):
+            rel = messages[j, d] - pos[receivers[j], d]
+            if torus:
+                rel -= world * np.round(rel / world)
+            out[j, d] = rel * seen
+        out[j, 2] = messages[j, 2]
+        out[j, 3] = seen
+
+
 @numba.njit(cache=True, inline="always")
 def _offset(landmarks, e, lm, pos, i, world, torus):
     """Landmark lm of env e relative to drone i (minimum image on a torus)."""
@@ -282,11 +297,9 @@ class Navigation(Scenario):
     ) -> np.ndarray:
         """The sender's landmark relative to the receiver's own position."""
         c = self.config
-        rel = messages[:, :2] - obs.pos[receivers]
-        if c.torus:
-            rel -= c.world_size * np.round(rel / c.world_size)
-        seen = messages[:, 3:4]
-        return np.column_stack([rel * seen, messages[:, 2:3], seen])
+        out = np.empty((len(receivers), 4))
+        _landmark_reports(messages, obs.pos, receivers, float(c.world_size), bool(c.torus), out)
+        return out
 
     def state_segments(self) -> list[Segment]:
         c = self.config

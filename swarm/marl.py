@@ -219,6 +219,9 @@ class ObservationEncoder:
         self._columns = np.array(
             [starts.get(name, -1) for name in _ENGINE_SEGMENTS], dtype=np.int64
         )
+        # what an empty slot reads in every column (0 clipped to the column's range): each
+        # row starts as a copy of it, so empty neighbour and inbox slots cost no work
+        self._blank = np.clip(0.0, self.layout._low, self.layout._high).astype(np.float32)
 
     @property
     def obs_dim(self) -> int:
@@ -240,7 +243,8 @@ class ObservationEncoder:
         table = obs.neighbors
         n_picked = _encode_engine(
             obs.pos, obs.vel, table.ptr, table.seg_row, table.rel_pos, table.rel_vel,
-            table.dist, self.k, obs.inbox.ptr, self.slots, self._columns, low, high, out, picked,
+            table.dist, self.k, obs.inbox.ptr, self.slots, self._columns, low, high, self._blank,
+            out, picked,
         )  # fmt: skip
         if n_picked > 0:
             self._write_inbox(obs, picked[:n_picked], out)
@@ -300,12 +304,13 @@ def _clipped(v, lo, hi):
 @numba.njit(cache=True)
 def _encode_engine(
     pos, vel, ptr, seg_row, rel_pos, rel_vel, dist, k, inbox_ptr, slots, columns, low, high,
-    out, picked,
+    blank, out, picked,
 ):  # fmt: skip
     """Fill the engine's segments of ``out`` (R, obs_dim), clipped to [low, high] per
     column, in one pass; returns how many rows of ``picked`` it wrote. Plain-loop meaning::
 
         for each row i:
+            row = blank  (0 clipped to each column's range: what an empty slot reads)
             own_pos, own_vel = pos[i], vel[i]
             nearest = the k entries of i's neighbour segment with the smallest dist, ascending,
                       ties in table order (what ``k_smallest_per_row`` picks)
@@ -314,37 +319,27 @@ def _encode_engine(
                                                                              rel_vel[e], 1
             for slot t < min(slots, messages of i): inbox_mask[t] = 1, and the next row of
                 picked = (i, t, inbox_ptr[i] + t)  (receiver, slot, inbox entry)
-            every other column of these segments and of ``inbox`` = 0
 
     ``columns``: first column of own_pos, own_vel, neighbor_rel_pos, neighbor_rel_vel,
     neighbor_mask, inbox_mask, inbox (-1 where the layout lacks the segment).
     """
-    c_pos, c_vel, c_rp, c_rv, c_mask, c_inbox, c_msg = (
-        columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6],
-    )  # fmt: skip
-    msg_width = (c_inbox - c_msg) // max(slots, 1)  # the inbox block precedes its mask
+    c_pos, c_vel, c_inbox = columns[0], columns[1], columns[5]
+    c_rp, c_rv, c_mask = columns[2], columns[3], columns[4]
     best_d = np.empty(max(k, 1))
     best_e = np.empty(max(k, 1), np.int64)
     n_picked = 0
+    width = out.shape[1]
     for i in range(pos.shape[0]):
+        for j in range(width):
+            out[i, j] = blank[j]
         for d in range(2):
             out[i, c_pos + d] = _clipped(pos[i, d], low[c_pos + d], high[c_pos + d])
             out[i, c_vel + d] = _clipped(vel[i, d], low[c_vel + d], high[c_vel + d])
-        if k > 0:  # empty slots read 0 (filled below where a drone is sensed)
-            for j in range(c_rp, c_rp + 2 * k):
-                out[i, j] = _clipped(0.0, low[j], high[j])
-            for j in range(c_rv, c_rv + 2 * k):
-                out[i, j] = _clipped(0.0, low[j], high[j])
-            for j in range(c_mask, c_mask + k):
-                out[i, j] = _clipped(0.0, low[j], high[j])
         if slots > 0:
-            for j in range(c_msg, c_msg + slots * msg_width):
-                out[i, j] = _clipped(0.0, low[j], high[j])
             n_msg = min(slots, inbox_ptr[i + 1] - inbox_ptr[i])
-            for t in range(slots):
-                j = c_inbox + t
-                out[i, j] = _clipped(1.0 if t < n_msg else 0.0, low[j], high[j])
             for t in range(n_msg):
+                j = c_inbox + t
+                out[i, j] = _clipped(1.0, low[j], high[j])
                 picked[n_picked, 0] = i
                 picked[n_picked, 1] = t
                 picked[n_picked, 2] = inbox_ptr[i] + t

@@ -104,13 +104,19 @@ def _dense_pays(n_rows: int, block: int) -> bool:
 
 def _env_blocks(env: np.ndarray, n_envs: int, block: int) -> bool:
     """Whether rows are environments in order, ``block`` rows each (the engine's layout)."""
+    if env.shape[0] != n_envs * block:
+        return False
     if n_envs == 1:
-        return env.shape[0] == block  # env ids lie in 0..n_envs-1: all rows are env 0
-    return (
-        env.shape[0] == n_envs * block
-        and bool((env[::block] == np.arange(n_envs)).all())
-        and bool((env[block - 1 :: block] == np.arange(n_envs)).all())
-    )
+        return True  # env ids lie in 0..n_envs-1: every row is env 0
+    return bool(np.array_equal(env, _block_layout(n_envs, block)))
+
+
+@functools.lru_cache(maxsize=8)
+def _block_layout(n_envs: int, block: int) -> np.ndarray:
+    """Read-only (n_envs * block,) env id of each row in the engine's layout."""
+    layout = np.repeat(np.arange(n_envs, dtype=np.int64), block)
+    layout.flags.writeable = False
+    return layout
 
 
 def _dense_neighbors(
