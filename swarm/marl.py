@@ -205,8 +205,10 @@ class ObservationEncoder:
                 Segment("neighbor_rel_vel", (k, 2), -r_vel, r_vel, "their relative velocity"),
                 Segment("neighbor_mask", (k,), 0.0, 1.0, "1 where a slot holds a drone"),
             ]
+        self._message_width = 0
         if self.slots > 0:
             msg = scenario.message_segment()
+            self._message_width = msg.size
             segments += [
                 Segment("inbox", (self.slots, *msg.shape), msg.low, msg.high, msg.doc),
                 Segment("inbox_mask", (self.slots,), 0.0, 1.0, "1 where a slot holds a message"),
@@ -214,6 +216,7 @@ class ObservationEncoder:
         segments += scenario.observation_segments()
         self.layout = Layout(tuple(segments))
         self._task_segments = tuple(scenario.observation_segments())
+        self._inbox_start = self.layout.slices["inbox"].start if self.slots > 0 else 0
         self._outputs: list[np.ndarray] = []
         starts = {name: s.start for name, s in self.layout.slices.items()}
         self._columns = np.array(
@@ -285,8 +288,8 @@ class ObservationEncoder:
         channel keeps the nearest senders), into the ``inbox`` segment of ``out``."""
         receivers, slots, entries = picked[:, 0], picked[:, 1], picked[:, 2]
         features = self.scenario.read_messages(obs, receivers, obs.inbox.msg[entries])
-        width = self.scenario.message_segment().size
-        columns = self.layout.slices["inbox"].start + slots * width
+        width = self._message_width
+        columns = self._inbox_start + slots * width
         features = np.ascontiguousarray(features, dtype=np.float64).reshape(len(receivers), width)
         _scatter_rows(out, receivers, columns, features, self.layout._low, self.layout._high)
 
