@@ -4,7 +4,8 @@ Every agent maps to one shared RLlib policy (parameter sharing, as in the built-
 with the built-in network's shape: separate tanh MLPs for actor and critic (``hidden`` wide,
 two layers) and a state-independent log standard deviation. The PPO settings of ``--ppo``
 carry over (learning rate, discount, GAE lambda, clip range, epochs, minibatches, entropy and
-value weights, gradient clip; no KL penalty, as in CleanRL's PPO). An update (one RLlib
+value weights, gradient clip; no KL penalty, as in CleanRL's PPO; no value clipping, since
+RLlib's clips the loss rather than the value change). An update (one RLlib
 ``train()`` iteration) samples ``num_envs x rollout_steps`` env steps.
 
 Sampling: ``--nproc 1`` steps the envs in this process; ``--nproc K`` starts K Ray env-runner
@@ -172,7 +173,10 @@ def _ppo_config(job: TrainJob, n_agents: int) -> Any:
             gamma=ppo.gamma,
             lambda_=ppo.gae_lambda,
             clip_param=ppo.clip_coef,
-            vf_clip_param=10.0 if ppo.clip_value_loss else math.inf,
+            # RLlib clips the value *loss* (samples past it give no gradient), not the value
+            # change as CleanRL and the built-in PPO do: with returns of tens the critic
+            # would barely learn, so it is off
+            vf_clip_param=math.inf,
             vf_loss_coeff=ppo.vf_coef,
             entropy_coeff=ppo.ent_coef,
             grad_clip=ppo.max_grad_norm,
