@@ -43,38 +43,6 @@ from swarm.rng import keyed_uniform
 N_ACTIONS = 5  # wait, north, east, south, west
 
 
-@numba.njit(cache=True)
-def _window_pairs(occ, height, width, rows, cols, radius, count_only, ptr, idx):
-    """Robots within ``radius`` (cells) of each robot, by scanning its window of the
-    occupancy grid; CSR in row order, neighbours in raster order. Returns the entry count."""
-    r = int(np.floor(radius))
-    r2 = radius * radius
-    cursor = 0
-    for i in range(rows.shape[0]):
-        if not count_only:
-            ptr[i] = cursor
-        ri = rows[i]
-        ci = cols[i]
-        for dr in range(-r, r + 1):
-            rr = ri + dr
-            if rr < 0 or rr >= height:
-                continue
-            for dc in range(-r, r + 1):
-                if dr * dr + dc * dc > r2 or (dr == 0 and dc == 0):
-                    continue
-                cc = ci + dc
-                if cc < 0 or cc >= width:
-                    continue
-                j = occ[rr * width + cc]
-                if j >= 0:
-                    if not count_only:
-                        idx[cursor] = j
-                    cursor += 1
-    if not count_only:
-        ptr[rows.shape[0]] = cursor
-    return cursor
-
-
 @dataclass(frozen=True, eq=False)
 class Csr:
     """Directed lists in row order: row i's entries are ``idx[ptr[i]:ptr[i + 1]]``."""
@@ -108,8 +76,9 @@ def neighbor_csr_pair(
     grid: GridMap, cell: np.ndarray, occ: np.ndarray, radius_a: float, radius_b: float
 ) -> tuple[Csr, Csr]:
     """The robots within ``radius_a`` and within ``radius_b`` of each robot, from one scan of
-    the larger window: sensing and comm links together. Each list is exactly what
-    :func:`_window_pairs` gives for its radius alone (tested). The output arrays are sized
+    the larger window (the occupancy grid around each robot, O(N r^2)): sensing and comm
+    links together, CSR in row order, neighbours in raster order (tested against brute
+    force). The output arrays are sized
     for the most entries possible (every other robot, or every cell of the disc), so one
     pass suffices; unwritten pages of the bound are never touched."""
     rows, cols = np.divmod(cell, grid.width)
@@ -125,7 +94,8 @@ def neighbor_csr_pair(
 
 @numba.njit(cache=True)
 def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, ptr_b, idx_b):
-    """:func:`_window_pairs` for two radii in one scan; returns both entry counts."""
+    """Robots within ``ra`` and within ``rb`` (cells, Euclidean between cell centres) of
+    each robot, by scanning its window of the occupancy grid ``occ``; returns both counts."""
     r = int(np.floor(max(ra, rb)))
     ra2 = ra * ra
     rb2 = rb * rb

@@ -156,6 +156,29 @@ def _check_resumable(saved: dict[str, Any], job: TrainJob, world_size: int, path
         )
 
 
+def run_summary(
+    job: TrainJob, ranks: int, start: int, update: int, steps_per_update: int, wall: float,
+    rows: list[dict[str, Any]], comm_bytes: int | None, ckpt_dir: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """``summary.json`` of a run that went from update ``start`` to ``update`` in ``wall`` s:
+    the same fields for every trainer plug-in."""
+    done = update - start
+    return {
+        "scenario": job.scenario,
+        "algo": job.algo,
+        "actor": job.actor,
+        "trainer": job.trainer,
+        "ranks": ranks,
+        "updates": update,
+        "env_steps": update * steps_per_update,
+        "wall_time_s": wall,
+        "env_steps_per_s": done * steps_per_update / wall if wall > 0 else None,
+        "final_episode_return": rows[-1]["episode_return"] if rows else None,
+        "comm_bytes_per_rank": comm_bytes,
+        "checkpoint": str(checkpoint_path(ckpt_dir, update)) if update else None,
+    }
+
+
 def train(
     job: TrainJob,
     strategy: TrainStrategy | None = None,
@@ -262,21 +285,8 @@ def train(
                 write_table(out / "metrics.parquet", pd.DataFrame(rows))
     bar.close()
     wall = time.perf_counter() - t0
-    done = update - start
-    summary = {
-        "scenario": job.scenario,
-        "algo": job.algo,
-        "actor": job.actor,
-        "trainer": job.trainer,
-        "ranks": world,
-        "updates": update,
-        "env_steps": update * steps_per_update,
-        "wall_time_s": wall,
-        "env_steps_per_s": done * steps_per_update / wall if wall > 0 else None,
-        "final_episode_return": rows[-1]["episode_return"] if rows else None,
-        "comm_bytes_per_rank": strategy.comm_bytes(),
-        "checkpoint": str(checkpoint_path(ckpt_dir, update)) if update else None,
-    }
+    summary = run_summary(job, world, start, update, steps_per_update, wall, rows,
+                          strategy.comm_bytes(), ckpt_dir)  # fmt: skip
     if rank == 0:
         write_table(out / "metrics.parquet", pd.DataFrame(rows))
         write_json(out / "summary.json", summary)

@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from swarm.config import ConfigError
 from swarm.io import write_json, write_table
 from swarm.learn.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
-from swarm.learn.loop import TrainJob, updates_planned
+from swarm.learn.loop import TrainJob, run_summary, updates_planned
 from swarm.learn.nets import ActorCritic, NetSpec
 
 POLICY_ID = "shared"
@@ -298,21 +298,9 @@ def _train(job: TrainJob) -> dict[str, Any]:
         algo.stop()
         if started_ray:
             ray.shutdown()
-    done = update - start
-    summary = {
-        "scenario": job.scenario,
-        "algo": job.algo,
-        "actor": job.actor,
-        "trainer": job.trainer,
-        "ranks": max(job.nproc, 1),
-        "updates": update,
-        "env_steps": update * steps_per_update,
-        "wall_time_s": wall,
-        "env_steps_per_s": done * steps_per_update / wall if wall > 0 else None,
-        "final_episode_return": rows[-1]["episode_return"] if rows else None,
-        "comm_bytes_per_rank": None,  # RLlib moves weights and samples through Ray's store
-        "checkpoint": str(checkpoint_path(ckpt_dir, update)) if update else None,
-    }
+    # comm bytes: not measured (Ray's object store moves the weights and samples)
+    summary = run_summary(job, max(job.nproc, 1), start, update, steps_per_update, wall, rows,
+                          None, ckpt_dir)  # fmt: skip
     write_table(out / "metrics.parquet", pd.DataFrame(rows))
     write_json(out / "summary.json", summary)
     return summary

@@ -12,7 +12,6 @@ from swarm.grid.maps import parse_map
 from swarm.grid.world import (
     GridWorld,
     _move_kernel,
-    _window_pairs,
     count_collisions,
     neighbor_csr_pair,
     resolve_conflicts,
@@ -74,19 +73,16 @@ def test_compiled_move_equals_the_numpy_rules(seed, n, cells, resolve):
 
 
 @pytest.mark.parametrize(("ra", "rb"), [(2.0, 3.5), (3.5, 2.0), (1.0, 1.0), (0.5, 4.2)])
-def test_one_scan_for_two_radii_equals_two_scans(ra, rb):
+def test_one_scan_for_two_radii_lists_each_radius_in_raster_order(ra, rb):
     world, _ = random_world(3, 50)
-    g = world.grid
-    occ = world.occupancy()
-    pair = neighbor_csr_pair(g, world.cell, occ, ra, rb)
-    rows, cols = np.divmod(world.cell, g.width)
+    rc = world.grid.rowcol(world.cell).astype(float)
+    d = np.sqrt(((rc[:, None] - rc[None]) ** 2).sum(-1))
+    pair = neighbor_csr_pair(world.grid, world.cell, world.occupancy(), ra, rb)
     for radius, got in zip((ra, rb), pair, strict=True):
-        ptr = np.zeros(51, np.int64)
-        m = _window_pairs(occ, g.height, g.width, rows, cols, radius, True, ptr,
-                          np.zeros(0, np.int64))  # fmt: skip
-        idx = np.empty(m, np.int64)
-        _window_pairs(occ, g.height, g.width, rows, cols, radius, False, ptr, idx)
-        assert got.ptr.tolist() == ptr.tolist() and got.idx.tolist() == idx.tolist()
+        for i in range(50):
+            near = [j for j in range(50) if j != i and d[i, j] <= radius]
+            want = sorted(near, key=lambda j: world.cell[j])  # raster order of their cells
+            assert got.of(i).tolist() == want
 
 
 def random_world(seed, n, resolve=True):
