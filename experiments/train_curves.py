@@ -135,7 +135,7 @@ def plot(name: str, curves: dict[str, pd.DataFrame], result: dict[str, Any]) -> 
     ax.set_xlabel("environment steps")
     ax.set_ylabel(f"team return per {EPISODE}-step episode")
     ax.set_title(f"{task.title}, {task.n_agents} drones, {task.world_size:g} m arena")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left")
     OUT.mkdir(parents=True, exist_ok=True)
     fig.savefig(OUT / f"{name}.png", dpi=120)
 
