@@ -93,12 +93,15 @@ def _sense_landmarks(pos, env, alive, landmarks, reach, world, torus, rel, mask,
 
 
 @numba.njit(cache=True)
-def _spread_reward(nearest, env, alive, ptr, seg_row, dist, collision_radius, local_ratio, out):
-    """:meth:`Navigation.reward` for every row; ``nearest`` (E, L) per landmark."""
+def _spread_reward(nearest, env, alive, ptr, seg_row, dist, collision_radius, local_ratio,
+                   unreachable, out):  # fmt: skip
+    """:meth:`Navigation.reward` for every row; ``nearest`` (E, L) per landmark (inf:
+    nobody left to cover it, counted as ``unreachable``)."""
     cost = np.zeros(nearest.shape[0])
     for e in range(nearest.shape[0]):
         for lm in range(nearest.shape[1]):
-            cost[e] += nearest[e, lm]
+            d = nearest[e, lm]
+            cost[e] += d if np.isfinite(d) else unreachable
     for s in range(seg_row.shape[0]):
         i = seg_row[s]
         hits = 0.0
@@ -313,8 +316,13 @@ class Navigation(Scenario):
         nearest = engine.scratch.get(_NEAREST_KEY)  # measured when the state was sensed
         if nearest is None or nearest.shape != self.landmarks.shape[:2]:
             nearest = self._landmark_pass(engine)[2]
-        # nobody left to cover it: the farthest a landmark can be from anything in the arena
-        return np.where(np.isfinite(nearest), nearest, np.sqrt(2.0) * self.config.world_size)
+        return np.where(np.isfinite(nearest), nearest, self._unreachable)
+
+    @property
+    def _unreachable(self) -> float:
+        """A landmark's distance when nobody is left to cover it: the farthest a landmark
+        can be from anything in the arena."""
+        return float(np.sqrt(2.0) * self.config.world_size)
 
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
         """(R,) simple_spread's reward: shared coverage plus own collisions (module doc)::
@@ -325,7 +333,9 @@ class Navigation(Scenario):
         in one compiled pass over the landmark distances and the collision table.
         """
         c = self.config
-        nearest = self._nearest_drone(engine)
+        nearest = engine.scratch.get(_NEAREST_KEY)  # measured when the state was sensed
+        if nearest is None or nearest.shape != self.landmarks.shape[:2]:
+            nearest = self._landmark_pass(engine)[2]
         table = collision_table(engine)
         out = np.empty(engine.rows)
         if table is None:
@@ -334,7 +344,8 @@ class Navigation(Scenario):
         else:
             ptr, seg_row, dist = table.ptr, table.seg_row, table.dist
         _spread_reward(nearest, engine.env, engine.alive, ptr, seg_row, dist,
-                       float(c.collision_radius), float(c.local_ratio), out)  # fmt: skip
+                       float(c.collision_radius), float(c.local_ratio), self._unreachable,
+                       out)  # fmt: skip
         return out
 
     # ----------------------------------------------------------------- metrics

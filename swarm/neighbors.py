@@ -16,6 +16,7 @@ row i's own 3 x 3 block of cells.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -133,7 +134,7 @@ def _dense_neighbors(
     else:
         idx, rel_pos, rel_vel, dist = BufferPool(keep=0).take(capacity)
     ptr = np.empty(n_rows + 1, np.int64)
-    cos_half = float(np.cos(np.deg2rad(fov_deg) / 2.0))
+    cos_half = math.cos(math.radians(fov_deg) / 2.0)
     m = _scan_dense(pos, vel, active, block, float(radius), float(world_size), torus,
                     fov_deg < 360.0, cos_half, ptr, idx, rel_pos, rel_vel, dist)  # fmt: skip
     rows = _identity_rows(n_rows)
@@ -464,7 +465,7 @@ def radius_neighbors(
     spos = np.ascontiguousarray(pos[order])
     svel = np.ascontiguousarray(vel[order])
     use_fov = fov_deg < 360.0
-    cos_half = float(np.cos(np.deg2rad(fov_deg) / 2.0))
+    cos_half = math.cos(math.radians(fov_deg) / 2.0)
     args = (spos, svel, cell, start, order, per_side, float(radius), float(world_size), torus)
     capacity = max(int(capacity_hint), 16 * n_active // 10 + 64)
     # inactive rows get empty segments after the active ones
