@@ -217,6 +217,11 @@ class ObservationEncoder:
         self.layout = Layout(tuple(segments))
         self._task_segments = tuple(scenario.observation_segments())
         self._inbox_start = self.layout.slices["inbox"].start if self.slots > 0 else 0
+        # (name, first column, width, shape after the row axis) of each task segment
+        self._task_columns = tuple(
+            (seg.name, self.layout.slices[seg.name].start, seg.size, tuple(seg.shape))
+            for seg in self._task_segments
+        )
         self._outputs: list[np.ndarray] = []
         starts = {name: s.start for name, s in self.layout.slices.items()}
         self._columns = np.array(
@@ -252,18 +257,17 @@ class ObservationEncoder:
         if n_picked > 0:
             self._write_inbox(obs, picked[:n_picked], out)
         features = self.scenario.task_features(obs)
-        missing = [seg.name for seg in self._task_segments if seg.name not in features]
-        if missing:
-            raise ValueError(f"layout: no values for segments {', '.join(missing)}")
-        for seg in self._task_segments:
-            values = np.asarray(features[seg.name], dtype=np.float64)
-            if values.shape != (R, *seg.shape):
+        for name, start, width, tail in self._task_columns:
+            values = features.get(name)
+            if values is None:
+                missing = [n for n, *_ in self._task_columns if n not in features]
+                raise ValueError(f"layout: no values for segments {', '.join(missing)}")
+            values = np.asarray(values, dtype=np.float64)
+            if values.shape != (R, *tail):
                 raise ValueError(
-                    f"layout: segment {seg.name!r} has shape {values.shape}, "
-                    f"expected {(R, *seg.shape)}"
+                    f"layout: segment {name!r} has shape {values.shape}, expected {(R, *tail)}"
                 )
-            start = layout.slices[seg.name].start
-            _write_columns(out, start, np.ascontiguousarray(values.reshape(R, seg.size)), low, high)
+            _write_columns(out, start, values.reshape(R, width), low, high)
         _zero_rows(out, obs.alive)
         return out
 
@@ -737,7 +741,8 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
             terminations = {a: bool(terminated_list[index[a]]) for a in agents}
         truncations = {a: truncate and not terminations[a] for a in agents}
         infos: dict[str, dict] = {a: {} for a in agents}
-        self.agents = [a for a in agents if not (terminations[a] or truncations[a])]
+        if truncate or any(terminated_list):
+            self.agents = [a for a in agents if not (terminations[a] or truncations[a])]
         if self.render_mode == "human":
             self.render()
         return observations, rewards, terminations, truncations, infos
