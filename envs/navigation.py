@@ -337,7 +337,7 @@ class Navigation(Scenario):
         if nearest is None or nearest.shape != self.landmarks.shape[:2]:
             nearest = self._landmark_pass(engine)[2]
         table = collision_table(engine)
-        out = np.empty(engine.rows)
+        out = np.zeros(engine.rows)  # a row without a table segment would read 0
         if table is None:
             ptr, seg_row, dist = np.zeros(engine.rows + 1, np.int64), np.arange(engine.rows), \
                 np.zeros(0)  # fmt: skip

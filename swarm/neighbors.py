@@ -92,15 +92,17 @@ class NeighborTable:
         return _empty_table(cls, n_rows)
 
 
-DENSE_MAX_AGENTS = 8  # per env: up to this many, pairs are tested directly (no cell grid)
-# ... and so are a few envs of more agents while all their pairs stay few (one env of 64):
-# at N = 30 the bucket sort and the reorder cost twice the 870 pair tests
-DENSE_MAX_PAIRS = 4096
+# per env: up to this many agents, every pair of the env is tested directly (no cell grid).
+# The choice depends on the env's size alone, never on how many envs are batched, so an env
+# sees its neighbours in the same order alone or in a batch. Up to 64 agents the pair tests
+# (at most 63 per agent) cost less than bucketing: at N = 30 the bucket sort and the
+# reorder cost twice the 870 pair tests.
+DENSE_MAX_AGENTS = 64
 
 
-def _dense_pays(n_rows: int, block: int) -> bool:
-    """Whether testing every pair of each env beats the cell grid."""
-    return 0 < block and (block <= DENSE_MAX_AGENTS or n_rows * (block - 1) <= DENSE_MAX_PAIRS)
+def _dense_pays(block: int) -> bool:
+    """Whether testing every pair of each env of ``block`` agents beats the cell grid."""
+    return 0 < block <= DENSE_MAX_AGENTS
 
 
 def _env_blocks(env: np.ndarray, n_envs: int, block: int) -> bool:
@@ -122,21 +124,27 @@ def _block_layout(n_envs: int, block: int) -> np.ndarray:
 
 def _dense_neighbors(
     pos: np.ndarray, vel: np.ndarray, active: np.ndarray, block: int, world_size: float,
-    torus: bool, radius: float, fov_deg: float, pool: BufferPool | None,
+    torus: bool, radius: float, fov_deg: float, n_active: int, capacity_hint: int,
+    pool: BufferPool | None,
 ) -> NeighborTable:  # fmt: skip
-    """Small environments (a few agents each, many envs: the batched training case): every
-    pair of an environment tested directly, rows in row order. Same entries as the cell
-    grid (tested); a bucket sort per step would cost more than the pairs it saves."""
+    """Small environments (many envs of a few agents: batched training; one env of tens:
+    the PettingZoo env): every pair of an environment tested directly, rows in row order.
+    Same entries as the cell grid (tested); a bucket sort per step would cost more than the
+    pairs it saves. Output sized like the grid's (a hint, counted exactly if exceeded)."""
     n_rows = pos.shape[0]
-    capacity = n_rows * (block - 1)
-    if pool is not None:
-        idx, rel_pos, rel_vel, dist = pool.take(capacity)
-    else:
-        idx, rel_pos, rel_vel, dist = BufferPool(keep=0).take(capacity)
+    capacity = min(n_rows * (block - 1), max(int(capacity_hint), 16 * n_active // 10 + 64))
     ptr = np.empty(n_rows + 1, np.int64)
     cos_half = math.cos(math.radians(fov_deg) / 2.0)
-    m = _scan_dense(pos, vel, active, block, float(radius), float(world_size), torus,
-                    fov_deg < 360.0, cos_half, ptr, idx, rel_pos, rel_vel, dist)  # fmt: skip
+    while True:
+        if pool is not None:
+            idx, rel_pos, rel_vel, dist = pool.take(capacity)
+        else:
+            idx, rel_pos, rel_vel, dist = BufferPool(keep=0).take(capacity)
+        m = _scan_dense(pos, vel, active, block, float(radius), float(world_size), torus,
+                        fov_deg < 360.0, cos_half, ptr, idx, rel_pos, rel_vel, dist)  # fmt: skip
+        if m <= len(idx):
+            break
+        capacity = m
     rows = _identity_rows(n_rows)
     return NeighborTable(ptr, rows, rows, idx[:m], rel_pos[:m], rel_vel[:m], dist[:m])
 
@@ -193,8 +201,11 @@ def _scan_dense(
     pos, vel, active, block, radius, world, torus, use_fov, cos_half_fov,
     ptr, idx, rel_pos, rel_vel, dist,
 ):  # fmt: skip
-    """Row i's active neighbours among the rows of its environment block, in row order."""
+    """Row i's active neighbours among the rows of its environment block, in row order.
+    Returns the entry count; past the output's capacity it counts without writing, so the
+    caller can retry exactly (as :func:`_scan`)."""
     r2 = radius * radius
+    capacity = idx.shape[0]
     half = 0.5 * world
     cursor = 0
     for i in range(pos.shape[0]):
@@ -218,12 +229,13 @@ def _scan_dense(
             d2 = ddx * ddx + ddy * ddy
             if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
                 continue
-            idx[cursor] = q
-            rel_pos[cursor, 0] = ddx
-            rel_pos[cursor, 1] = ddy
-            rel_vel[cursor, 0] = vel[q, 0] - vx
-            rel_vel[cursor, 1] = vel[q, 1] - vy
-            dist[cursor] = np.sqrt(d2)
+            if cursor < capacity:
+                idx[cursor] = q
+                rel_pos[cursor, 0] = ddx
+                rel_pos[cursor, 1] = ddy
+                rel_vel[cursor, 0] = vel[q, 0] - vx
+                rel_vel[cursor, 1] = vel[q, 1] - vy
+                dist[cursor] = np.sqrt(d2)
             cursor += 1
     ptr[pos.shape[0]] = cursor
     return cursor
@@ -457,9 +469,9 @@ def radius_neighbors(
     if n_active == 0 or radius <= 0:
         return NeighborTable.empty(n_rows)
     block = n_rows // max(n_envs, 1)
-    if _dense_pays(n_rows, block) and _env_blocks(env, n_envs, block):
+    if _dense_pays(block) and _env_blocks(env, n_envs, block):
         return _dense_neighbors(pos, vel, active, block, world_size, torus, radius, fov_deg,
-                                pool)  # fmt: skip
+                                n_active, capacity_hint, pool)  # fmt: skip
     per_side, cell_size = grid_shape(world_size, radius, n_active, n_envs, torus)
     cell, start, order = _bucket(pos, active, env, n_envs, per_side, cell_size)
     spos = np.ascontiguousarray(pos[order])

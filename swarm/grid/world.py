@@ -83,6 +83,9 @@ def neighbor_csr_pair(
     pass suffices; unwritten pages of the bound are never touched."""
     rows, cols = np.divmod(cell, grid.width)
     n = len(cell)
+    # beyond the map's diagonal every robot is in range: an infinite radius means that
+    diagonal = float(np.hypot(grid.height, grid.width))
+    radius_a, radius_b = min(float(radius_a), diagonal), min(float(radius_b), diagonal)
     r = int(np.floor(max(radius_a, radius_b)))
     bound = n * min(n - 1, (2 * r + 1) ** 2 - 1)
     ptr_a, ptr_b = np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
@@ -398,6 +401,9 @@ class GridWorld:
             )
         finally:
             occ[self.cell] = -1
+        for table in (self.sensed, self.links):  # shared by every reader of this step
+            table.ptr.flags.writeable = False
+            table.idx.flags.writeable = False
         self.graph_view.release()
         self._links_table: NeighborTable | None = None
         self._sensed_at = key

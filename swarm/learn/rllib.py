@@ -15,9 +15,11 @@ others, the project installed on every node) or starts a local one.
 
 Run folder: the same ``metrics.parquet`` columns and ``summary.json`` as the other trainers;
 every ``checkpoint_every`` updates RLlib's own checkpoint in ``checkpoints/rllib/update_N/``
-(what ``--resume`` restores) and the shared policy exported as this project's checkpoint
-``checkpoints/update_N.pt``, so ``swarm eval`` and ``swarm view --policy`` play an RLlib-trained
-policy exactly like one trained by ``local`` (the export is tested equal to RLlib's module).
+(what ``--resume`` restores: weights and optimiser; the env runners are seeded afresh from
+the resume point, so a resumed run goes on with new episodes, not a bit-exact replay) and
+the shared policy exported as this project's checkpoint ``checkpoints/update_N.pt``, so
+``swarm eval`` and ``swarm view --policy`` play an RLlib-trained policy exactly like one
+trained by ``local`` (the export is tested equal to RLlib's module).
 
 Dependencies: the ``rllib`` extra installs ray and RLlib's own requirements, not
 ``ray[rllib]``, whose pin ``gymnasium==1.2.2`` would replace the gymnasium these envs are
@@ -44,7 +46,7 @@ from tqdm.auto import tqdm
 from swarm.config import ConfigError
 from swarm.io import write_json, write_table
 from swarm.learn.checkpoint import CheckpointError, checkpoint_path, save_checkpoint
-from swarm.learn.loop import TrainJob, run_summary, updates_planned
+from swarm.learn.loop import TrainJob, job_seed, run_summary, updates_planned
 from swarm.learn.nets import ActorCritic, NetSpec
 
 POLICY_ID = "shared"
@@ -129,6 +131,10 @@ def _check_supported(job: TrainJob) -> None:
             f"actor: {job.actor!r}; allowed with --trainer rllib: mlp (the GNN actor's "
             "message passing runs in this project's batched env only)"
         )
+    if job.nproc > 1 and job.num_envs % job.nproc:
+        raise ConfigError(
+            f"num_envs: {job.num_envs} does not split evenly over {job.nproc} env runners"
+        )
     if not job.ppo.normalize_advantages:
         raise ConfigError(
             "ppo.normalize_advantages: false; allowed with --trainer rllib: true (RLlib's PPO "
@@ -136,7 +142,7 @@ def _check_supported(job: TrainJob) -> None:
         )
 
 
-def _ppo_config(job: TrainJob, n_agents: int) -> Any:
+def _ppo_config(job: TrainJob, n_agents: int, start: int = 0) -> Any:
     """RLlib's PPOConfig for ``job``: the same network shape and PPO settings."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
@@ -145,10 +151,6 @@ def _ppo_config(job: TrainJob, n_agents: int) -> Any:
     register_env(ENV_NAME, make_parallel_env)
     ppo = job.ppo
     runners = job.nproc if job.nproc > 1 else 0
-    if job.num_envs % max(runners, 1):
-        raise ConfigError(
-            f"num_envs: {job.num_envs} does not split evenly over {runners} env runners"
-        )
     batch = job.num_envs * ppo.rollout_steps  # env steps per update, as the other trainers
     minibatch = max(1, batch * n_agents // ppo.num_minibatches)  # RLlib counts agent steps
     env_config = {
@@ -191,8 +193,16 @@ def _ppo_config(job: TrainJob, n_agents: int) -> Any:
                 free_log_std=True,
             )
         )
-        .debugging(seed=job.seed)
+        .debugging(seed=rllib_seed(job.seed, start))
     )
+
+
+def rllib_seed(seed: int, start: int) -> int:
+    """RLlib's seed for a run (re)started at update ``start``: RLlib seeds its env runners
+    when they are built and a checkpoint does not carry their random state, so a resumed
+    run seeded as the first would replay the first run's episodes; a seed per resume point
+    gives fresh ones (a resumed run is a valid continuation, not a bit-exact replay)."""
+    return job_seed(seed, start, 0, 2) % (2**31)
 
 
 def _shared_policy(agent_id: Any, *args: Any, **kwargs: Any) -> str:
@@ -255,6 +265,7 @@ def _train(job: TrainJob) -> dict[str, Any]:
     spec = _net_spec(job, probe)
     n_agents = len(probe.possible_agents)
     episode = getattr(probe, "max_cycles", None)
+    probe.close()
     if episode is not None and job.ppo.rollout_steps < episode:
         raise ConfigError(
             f"ppo.rollout_steps: {job.ppo.rollout_steps} is shorter than an episode "
@@ -263,19 +274,18 @@ def _train(job: TrainJob) -> dict[str, Any]:
     out = Path(job.out)
     ckpt_dir = out / "checkpoints"
     rllib_dir = ckpt_dir / _RLLIB_DIR
+    resume_from, start = _resume_point(job, rllib_dir) if job.resume else (None, 0)
     started_ray = not ray.is_initialized()
     if started_ray:  # joins RAY_ADDRESS's cluster when set, else starts a local one
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        algo = _ppo_config(job, n_agents).build_algo()
+        algo = _ppo_config(job, n_agents, start).build_algo()
     except BaseException:
         if started_ray:
             ray.shutdown()
         raise
     try:
-        start, rows = 0, []
-        if job.resume:
-            start, rows = _restore(algo, job, rllib_dir, out)
+        rows = _restore(algo, resume_from, start, out) if resume_from is not None else []
         write_json(out / "job.json", job.model_dump(mode="json"))
         steps_per_update = job.num_envs * job.ppo.rollout_steps
         bar = tqdm(total=n_updates, initial=start, desc=f"train {job.scenario} (rllib)",
@@ -368,7 +378,8 @@ def _latest_rllib(rllib_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def _restore(algo: Any, job: TrainJob, rllib_dir: Path, out: Path) -> tuple[int, list[dict]]:
+def _resume_point(job: TrainJob, rllib_dir: Path) -> tuple[Path, int]:
+    """The latest RLlib checkpoint and its update, checked against ``job`` (before Ray)."""
     path = _latest_rllib(rllib_dir)
     if path is None:
         raise CheckpointError(f"--resume: no RLlib checkpoint in {rllib_dir}")
@@ -381,10 +392,13 @@ def _restore(algo: Any, job: TrainJob, rllib_dir: Path, out: Path) -> tuple[int,
         raise CheckpointError(
             f"checkpoint {path}: cannot resume with different settings: " + "; ".join(diffs)
         )
+    return path, int(saved["update"])
+
+
+def _restore(algo: Any, path: Path, start: int, out: Path) -> list[dict]:
+    """Load the checkpoint into ``algo``; the metrics rows up to ``start``."""
     algo.restore_from_path(str(path.resolve()))
-    start = int(saved["update"])
-    rows: list[dict] = []
-    if (out / "metrics.parquet").exists():
-        old_rows = pd.read_parquet(out / "metrics.parquet")
-        rows = old_rows[old_rows["update"] <= start].to_dict("records")
-    return start, rows
+    if not (out / "metrics.parquet").exists():
+        return []
+    old_rows = pd.read_parquet(out / "metrics.parquet")
+    return old_rows[old_rows["update"] <= start].to_dict("records")

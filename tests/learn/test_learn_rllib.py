@@ -34,6 +34,7 @@ def test_rllib_is_a_plugin_of_the_trainers_group():
         (["--algo", "mappo"], "algo: 'mappo'; allowed with --trainer rllib: ippo"),
         (["--actor", "gnn"], "actor: 'gnn'; allowed with --trainer rllib: mlp"),
         (["--ppo", "normalize_advantages=false"], "ppo.normalize_advantages: false"),
+        (["--nproc", "3"], "num_envs: 2 does not split evenly over 3 env runners"),
     ],
 )
 def test_unsupported_settings_fail_before_ray_starts(tmp_path, capsys, extra, message):
@@ -42,6 +43,16 @@ def test_unsupported_settings_fail_before_ray_starts(tmp_path, capsys, extra, me
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+def test_a_resumed_run_seeds_its_env_runners_afresh():
+    """RLlib seeds env runners when built and checkpoints lack their random state: the seed
+    depends on the resume point, else a resumed run would replay the first run's episodes."""
+    from swarm.learn.rllib import rllib_seed
+
+    seeds = {rllib_seed(0, start) for start in (0, 4, 8)} | {rllib_seed(1, 0)}
+    assert len(seeds) == 4 and all(0 <= s < 2**31 for s in seeds)
+    assert rllib_seed(0, 4) == rllib_seed(0, 4)  # deterministic
 
 
 @pytest.fixture(scope="module")

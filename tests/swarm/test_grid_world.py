@@ -85,6 +85,13 @@ def test_one_scan_for_two_radii_lists_each_radius_in_raster_order(ra, rb):
             assert got.of(i).tolist() == want
 
 
+def test_an_infinite_radio_reaches_every_robot():
+    world, _ = random_world(4, 12)
+    sensed, links = neighbor_csr_pair(world.grid, world.cell, world.occupancy(), 2.0, np.inf)
+    assert links.counts.tolist() == [11] * 12
+    assert sensed.counts.sum() < 12 * 11
+
+
 def random_world(seed, n, resolve=True):
     g = generate_layout(LayoutParams(block_rows=2, block_cols=2, shelf_width=3))
     rng = np.random.default_rng(seed)

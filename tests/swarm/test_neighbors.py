@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swarm.neighbors import (
@@ -84,19 +84,37 @@ def test_small_envs_searched_pairwise_equal_brute_force_and_the_cell_grid(
     check_pairwise_path(seed, per_env, n_envs, world, radius, torus, fov, dead)
 
 
+@settings(max_examples=60, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
-    n=st.integers(9, 64),
+    per_env=st.integers(9, 64),
+    n_envs=st.integers(1, 4),
     world=st.floats(1.0, 30.0),
     radius=st.floats(0.05, 12.0),
     torus=st.booleans(),
     fov=st.sampled_from([360.0, 90.0]),
     dead=st.sampled_from([0.0, 0.3]),
 )
-def test_one_env_of_few_pairs_searched_pairwise(seed, n, world, radius, torus, fov, dead):
-    """One env of up to 64 agents (the PettingZoo env): all pairs are fewer than 4,096."""
-    assert _dense_pays(n, n)
-    check_pairwise_path(seed, n, 1, world, radius, torus, fov, dead)
+def test_envs_of_up_to_64_searched_pairwise(seed, per_env, n_envs, world, radius, torus, fov,
+                                            dead):  # fmt: skip
+    """Envs of 9 to 64 agents (the PettingZoo env, batched envs of tens): pairwise too."""
+    assert _dense_pays(per_env)
+    check_pairwise_path(seed, per_env, n_envs, world, radius, torus, fov, dead)
+
+
+def test_an_env_lists_its_neighbours_alike_alone_or_batched():
+    """The search path depends on the env's size only, so an env's table (and the inbox
+    order built from it) is the same whether it runs alone or beside others."""
+    rng = np.random.default_rng(0)
+    n, world = 30, 6.0
+    pos = rng.uniform(0, world, (3 * n, 2))
+    vel = rng.normal(size=(3 * n, 2))
+    alive = np.ones(3 * n, bool)
+    batched = radius_neighbors(pos, vel, alive, np.repeat(np.arange(3), n), 3, world, False, 2.0)
+    alone = radius_neighbors(pos[:n], vel[:n], alive[:n], np.zeros(n, np.int64), 1, world,
+                             False, 2.0, capacity_hint=1)  # fmt: skip
+    for i in range(n):
+        assert batched.idx[batched.row_slice(i)].tolist() == alone.idx[alone.row_slice(i)].tolist()
 
 
 def test_entries_carry_exact_geometry_with_torus_wrap():
