@@ -196,6 +196,19 @@ def _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
     return True
 
 
+@numba.njit(cache=True, inline="always")
+def _put_entry(cursor, idx, rel_pos, rel_vel, dist, j, dx, dy, dvx, dvy, d2):
+    """Write entry ``cursor`` of a search's output when it fits (past the capacity the
+    searches only count, so the caller can retry with the exact size)."""
+    if cursor < idx.shape[0]:
+        idx[cursor] = j
+        rel_pos[cursor, 0] = dx
+        rel_pos[cursor, 1] = dy
+        rel_vel[cursor, 0] = dvx
+        rel_vel[cursor, 1] = dvy
+        dist[cursor] = np.sqrt(d2)
+
+
 @numba.njit(cache=True)
 def _scan_dense(
     pos, vel, active, block, radius, world, torus, use_fov, cos_half_fov,
@@ -205,7 +218,6 @@ def _scan_dense(
     Returns the entry count; past the output's capacity it counts without writing, so the
     caller can retry exactly (as :func:`_scan`)."""
     r2 = radius * radius
-    capacity = idx.shape[0]
     half = 0.5 * world
     cursor = 0
     for i in range(pos.shape[0]):
@@ -229,13 +241,8 @@ def _scan_dense(
             d2 = ddx * ddx + ddy * ddy
             if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
                 continue
-            if cursor < capacity:
-                idx[cursor] = q
-                rel_pos[cursor, 0] = ddx
-                rel_pos[cursor, 1] = ddy
-                rel_vel[cursor, 0] = vel[q, 0] - vx
-                rel_vel[cursor, 1] = vel[q, 1] - vy
-                dist[cursor] = np.sqrt(d2)
+            _put_entry(cursor, idx, rel_pos, rel_vel, dist, q, ddx, ddy, vel[q, 0] - vx,
+                       vel[q, 1] - vy, d2)  # fmt: skip
             cursor += 1
     ptr[pos.shape[0]] = cursor
     return cursor
@@ -359,7 +366,6 @@ def _scan(
     per_env = per_side * per_side
     r2 = radius * radius
     half = 0.5 * world
-    capacity = idx.shape[0]
     stencil = np.empty(9, np.int64)
     shift = np.zeros((9, 2))
     small_torus = torus and per_side < 3
@@ -427,13 +433,8 @@ def _scan(
                 d2 = ddx * ddx + ddy * ddy
                 if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
                     continue
-                if cursor < capacity:
-                    idx[cursor] = order[q]
-                    rel_pos[cursor, 0] = ddx
-                    rel_pos[cursor, 1] = ddy
-                    rel_vel[cursor, 0] = svel[q, 0] - vx
-                    rel_vel[cursor, 1] = svel[q, 1] - vy
-                    dist[cursor] = np.sqrt(d2)
+                _put_entry(cursor, idx, rel_pos, rel_vel, dist, order[q], ddx, ddy,
+                           svel[q, 0] - vx, svel[q, 1] - vy, d2)  # fmt: skip
                 cursor += 1
     ptr[order.shape[0]] = cursor
     return cursor
