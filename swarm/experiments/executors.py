@@ -47,19 +47,22 @@ class SerialExecutor:
 class LocalExecutor:
     """A process pool on this machine: no server to start.
 
-    Workers start with ``forkserver`` on Linux (a clean process, safe with the driver's
-    threads) and ``spawn`` elsewhere; each keeps one numeric thread. At most ``workers`` runs
-    are in flight, so Ctrl-C abandons little work.
+    Workers are started with ``spawn`` (a clean process, safe with the driver's threads) as
+    direct children of the driver, and die with it however it dies, ``kill -9`` included
+    (:mod:`swarm.lifeline`); a ``forkserver`` would parent them instead and outlive a killed
+    driver. Each keeps one numeric thread. At most ``2 * workers`` runs are queued, so Ctrl-C
+    abandons little work.
     """
 
     def __init__(self, workers: int | None = None, address: str | None = None):
         if address is not None:
             raise ConfigError("--address: only the ray executor connects to a cluster")
         self.workers = workers or default_workers()
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         self.pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=init_worker
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+            initargs=(os.getpid(),),
         )
 
     def run(self, tasks: list[RunTask]) -> Iterator[RunOutcome]:

@@ -52,10 +52,15 @@ class RunOutcome:
     resolved_config: dict[str, Any] = field(default_factory=dict)
 
 
-def init_worker() -> None:
-    """Process-pool initializer: one numeric thread per worker; Ctrl-C is the driver's job."""
+def init_worker(driver_pid: int | None = None) -> None:
+    """Process-pool initializer: the worker dies with the driver (however it dies), keeps one
+    numeric thread, and leaves Ctrl-C to the driver."""
     import signal
 
+    from swarm.lifeline import die_with_parent
+
+    if driver_pid is not None:
+        die_with_parent(driver_pid)
     for name in _THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
