@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from swarm.config import ConfigError
+from swarm.resources import check_writable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +78,11 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from swarm.registry import scenario_class
 
     target = args.target
+    if target is None:
+        if args.help:
+            print(args.parser.format_help().rstrip())
+            return 0
+        raise ConfigError("run: name a scenario (see `swarm list`) or an experiment spec .toml")
     if target.endswith(".toml"):
         try:
             from swarm.experiment import run_spec_cli
@@ -84,6 +90,9 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
             raise ConfigError("run: experiment specs (.toml) are not supported yet") from None
         return run_spec_cli(args, extra)
     cls = scenario_class(target)
+    if args.help:
+        print(_scenario_help(args.parser, target, cls))
+        return 0
     fields = cls.config_class.field_help()
     config = _parse_field_options(extra, fields, f"run {target}")
     config.update(_parse_sets(args.set or []))
@@ -93,8 +102,11 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         config["policy"] = args.policy
     if args.steps < 0:
         raise ConfigError(f"--steps: must be >= 0 (got {args.steps})")
-    model = runner.build_model(target, config, args.seed)  # validates before anything is written
+    runner.check_seed(args.seed)
     out = Path(args.out) if args.out else _default_out(target, args.seed)
+    check_writable(out)  # before building: a map or a large team takes a while to set up
+    model = runner.build_model(target, config, args.seed)  # validates every value
+    runner.check_out(out, runner.resolved_config(model, target, args.steps, args.seed), args.format)
     result = runner.execute(model, target, args.steps, args.seed, progress=not args.quiet)
     runner.write_run(result, out, args.format)
     s = result.summary
@@ -106,6 +118,23 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _scenario_help(parser: argparse.ArgumentParser, target: str, cls: Any) -> str:
+    """``swarm run SCENARIO --help``: the generic options, then the scenario's own fields."""
+    lines = [parser.format_help().rstrip(), "", f"{target} options (fields of its config):"]
+    for name, field in cls.config_class.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "" if default is None else f" (default {_shown(default)})"
+        lines.append(f"  --{name.replace('_', '-'):<24} {field.description or ''}{shown}")
+    return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
+    text = json.dumps(value, default=repr) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def cmd_list(args: argparse.Namespace, extra: list[str]) -> int:
     from swarm.registry import POLICIES, SCENARIOS, policy_class, scenario_class
 
@@ -113,12 +142,12 @@ def cmd_list(args: argparse.Namespace, extra: list[str]) -> int:
     for name in sorted(SCENARIOS):
         doc = (scenario_class(name).__module__, scenario_class(name).__doc__ or "")
         print(f"  {name:<18} {_first_line(sys.modules[doc[0]].__doc__ or doc[1])}")
-    print("policies (scenario they are written for):")
+    print("policies [the scenarios they run in]:")
     for name in sorted(POLICIES):
         cls = policy_class(name)
-        scenario = getattr(cls, "scenario", "")
+        runs_in = ", ".join(cls.scenarios) if cls.scenarios else "any drone scenario"
         summary = _first_line(sys.modules[cls.__module__].__doc__ or "")
-        print(f"  {name:<18} [{scenario}] {summary}")
+        print(f"  {name:<18} [{runs_in}] {summary}")
     return 0
 
 
@@ -135,20 +164,35 @@ def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
     return bench_main(args)
 
 
+def one_line(err: Exception) -> str:
+    """An error as one line: its first problem, and how many more there are (fix one, rerun)."""
+    lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+    return lines[0] + more
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="swarm", description="Decentralised swarm sandbox.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser(
         "run",
+        add_help=False,
         help="run a scenario (or an experiment spec .toml) headless",
         description="Run a scenario headless. Scenario fields are options too: "
-        "--field-name VALUE (see `swarm list` and the scenario's docstring).",
-        epilog="With an experiment spec (experiments/NAME.toml): --executor local|serial|ray, "
-        "--workers N, --address ADDR (Ray), --resume, --no-plots, --out DIR, and "
-        "--set key=value to override any spec field (dotted keys, e.g. --set seeds=3).",
+        "--field-name VALUE (`swarm run SCENARIO --help` lists them).",
+        epilog="--out never deletes or moves a file: it takes a new folder, an empty one, or a "
+        "finished run of the same config (rewritten); any other existing folder is refused "
+        "before the run starts. With an experiment spec (experiments/NAME.toml): --executor "
+        "local|serial|ray, --workers N, --address ADDR (Ray), --resume (the same spec and --set "
+        "options only), --no-plots, --out DIR (new or empty), and --set key=value to override "
+        "any spec field (dotted keys, e.g. --set seeds=3).",
     )
-    run.add_argument("target", help="scenario name (see `swarm list`) or experiments/NAME.toml")
+    run.add_argument("-h", "--help", action="store_true", help="show this help (and the "
+                     "scenario's own options when a scenario is named)")  # fmt: skip
+    run.add_argument(
+        "target", nargs="?", help="scenario name (see `swarm list`) or experiments/NAME.toml"
+    )
     run.add_argument("--agents", type=int, help="number of agents (n_agents)")
     run.add_argument("--steps", type=int, default=500, help="steps to run (default 500)")
     run.add_argument("--seed", type=int, default=0, help="the run's one seed (default 0)")
@@ -157,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a config field")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.set_defaults(handler=cmd_run)
+    run.set_defaults(handler=cmd_run, parser=run)
 
     lst = sub.add_parser("list", help="list scenarios and policies")
     lst.set_defaults(handler=cmd_list)
@@ -189,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args, extra) or 0)
     except ConfigError as err:
-        for line in str(err).splitlines():
-            print(f"swarm {args.command}: error: {line}", file=sys.stderr)
+        print(f"swarm {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"swarm {args.command}: interrupted; nothing partial was written", file=sys.stderr)

@@ -1,4 +1,9 @@
-"""Atomic writes: a reader (or a resumed run) never sees a half-written file or folder."""
+"""Atomic writes: a reader (or a resumed run) never sees a half-written file or folder.
+
+Files and folders are created with the modes the user's umask gives (temporary files start
+private, 0600/0700, and are opened up before they are renamed into place). Nothing here
+removes or renames a path the program did not create itself.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +40,33 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give: 0666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """The mode ``mkdir`` would give: 0777 less the umask."""
+    return 0o777 & ~current_umask()
+
+
+def staging_dir(final: Path) -> Path:
+    """A fresh hidden folder next to ``final`` (``.NAME.XXXXXXXX``) to build it in, with
+    ``mkdir``'s usual mode."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    staging.chmod(dir_mode())
+    return staging
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Write via ``write(tmp_path)`` to a temporary sibling, then rename over ``path``."""
     path = Path(path)
@@ -43,6 +75,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -69,14 +102,22 @@ def write_table(path: Path, frame: pd.DataFrame) -> None:
     write_atomic(path, _write)
 
 
-def publish_dir(staging: Path, final: Path) -> None:
-    """Move a finished staging folder into place; a previous result there is replaced whole."""
+def publish_dir(staging: Path, final: Path, replace: bool = False) -> None:
+    """Move a finished staging folder into place.
+
+    ``final`` must not exist, unless ``replace`` is set by a caller that knows the folder
+    there is its own earlier output (an experiment's failed run being redone): then it is
+    replaced whole. ``os.rename`` never replaces a non-empty folder, so a folder that
+    appeared meanwhile is not lost either.
+    """
     final = Path(final)
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
+    if replace and final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
+        os.replace(final, old / final.name)
         os.replace(staging, final)
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, final)
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        raise FileExistsError(f"{final} appeared while the run was being written")
+    os.rename(staging, final)

@@ -2,9 +2,14 @@
 
 A run folder holds ``config.json`` (the fully resolved config, seed and package version),
 ``metrics.parquet`` (one row per step, a ``step`` column and one column per metric) and
-``summary.json`` (final metrics, wall time, steps/s, agent-steps/s). Everything is written into
-a staging folder next to the target and moved into place at the end, so an interrupted run
-leaves nothing half-written behind.
+``summary.json`` (final metrics, wall time, steps/s, agent-steps/s). A new folder is written
+into a staging folder next to the target and renamed into place at the end, so an interrupted
+run leaves nothing half-written behind.
+
+``--out`` never deletes or moves what it did not write. It accepts a new folder, an empty
+one, or a finished run of the same config (scenario, seed, steps and every field; its three
+files are then rewritten, each atomically). Anything else is refused before the run starts
+(:func:`check_out`).
 
 Any model class works that follows the registry's model protocol: ``cls(rng=seed, **config)``
 validates its config (raising :class:`~swarm.config.ConfigError`), has ``config``,
@@ -16,7 +21,6 @@ validates its config (raising :class:`~swarm.config.ConfigError`), has ``config`
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -26,8 +30,17 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from swarm.io import publish_dir, write_json, write_table
+from swarm.config import ConfigError
+from swarm.io import publish_dir, staging_dir, write_json, write_table
 from swarm.registry import scenario_class
+from swarm.resources import check_memory, check_writable
+
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.json"
+TABLE_FORMATS = ("parquet", "csv")
+# A rough upper bound on the bytes one agent costs a run (engine arrays, neighbour tables,
+# observations, Mesa handle): `swarm bench` measures under 1 KiB at 10^6 drones.
+BYTES_PER_AGENT = 4096
 
 
 def package_version() -> str:
@@ -46,9 +59,38 @@ class RunResult:
     summary: dict[str, Any]
 
 
+def check_seed(seed: Any, field: str = "--seed") -> int:
+    """A run's seed: an integer >= 0 (numpy's SeedSequence takes no negative entropy)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"{field}: must be an integer >= 0 (got {seed!r})")
+    return seed
+
+
+def check_agents_fit(config: dict[str, Any], field: str = "n_agents") -> None:
+    """Refuse a team size whose arrays cannot fit in this machine's memory, before any
+    allocation (``--agents 10**12`` would ask numpy for terabytes)."""
+    n_agents = config.get("n_agents")
+    if isinstance(n_agents, int) and not isinstance(n_agents, bool) and n_agents > 0:
+        check_memory(n_agents * BYTES_PER_AGENT, field, f"{n_agents:,} agents")
+
+
 def build_model(scenario: str, config: dict[str, Any], seed: int) -> Any:
     """Validate ``config`` and build the scenario's model (raises ConfigError on bad input)."""
+    check_seed(seed)
+    check_agents_fit(config)
     return scenario_class(scenario)(rng=seed, **config)
+
+
+def resolved_config(model: Any, scenario: str, steps: int, seed: int) -> dict[str, Any]:
+    """What ``config.json`` holds: everything the run depends on, every field resolved."""
+    return {
+        "scenario": scenario,
+        "seed": seed,
+        "steps": steps,
+        "package_version": package_version(),
+        # inf as "Infinity", graphs as lists
+        "config": json.loads(model.config.model_dump_json()),
+    }
 
 
 def execute(model: Any, scenario: str, steps: int, seed: int, progress: bool = False) -> RunResult:
@@ -59,14 +101,6 @@ def execute(model: Any, scenario: str, steps: int, seed: int, progress: bool = F
         model.step()
     wall = time.perf_counter() - start
     frame = model.datacollector.get_model_vars_dataframe().reset_index(names="step")
-    resolved = json.loads(model.config.model_dump_json())  # inf as "Infinity", graphs as lists
-    resolved_config = {
-        "scenario": scenario,
-        "seed": seed,
-        "steps": steps,
-        "package_version": package_version(),
-        "config": resolved,
-    }
     summary = {
         "scenario": scenario,
         "seed": seed,
@@ -80,7 +114,7 @@ def execute(model: Any, scenario: str, steps: int, seed: int, progress: bool = F
     extras = getattr(model, "summary", None)  # optional hook: scenario-specific headline fields
     if callable(extras):
         summary.update({k: v for k, v in extras().items() if k not in summary})
-    return RunResult(resolved_config, frame, summary)
+    return RunResult(resolved_config(model, scenario, steps, seed), frame, summary)
 
 
 def run(
@@ -94,20 +128,68 @@ def run(
 ) -> RunResult:
     """Build, run and (if ``out`` is given) write one run atomically."""
     model = build_model(scenario, config, seed)
+    if out is not None:
+        check_out(Path(out), resolved_config(model, scenario, steps, seed), table_format)
     result = execute(model, scenario, steps, seed, progress)
     if out is not None:
         write_run(result, Path(out), table_format)
     return result
 
 
-def write_run(result: RunResult, out: Path, table_format: str = "parquet") -> None:
-    """Write a run folder: staged next to ``out``, then moved into place whole."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+def _run_files(table_format: str) -> tuple[str, ...]:
+    return (CONFIG_FILE, f"metrics.{table_format}", SUMMARY_FILE)
+
+
+def _same_run(config: dict[str, Any], path: Path) -> bool:
     try:
-        write_json(staging / "config.json", result.config)
-        write_table(staging / f"metrics.{table_format}", result.metrics)
-        write_json(staging / "summary.json", result.summary)
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    keys = ("scenario", "seed", "steps", "config")
+    return isinstance(old, dict) and all(old.get(k) == config.get(k) for k in keys)
+
+
+def check_out(out: Path, config: dict[str, Any], table_format: str = "parquet") -> None:
+    """May a run with this resolved ``config`` be written to ``out``? Checked before the run
+    starts; refuses with one line naming ``--out``.
+
+    Accepted: a path that does not exist yet (its nearest existing parent must be a writable
+    folder), an empty folder, or a finished run of the very same config holding nothing but
+    the run's own files (it is rewritten with the same results).
+    """
+    if table_format not in TABLE_FORMATS:
+        raise ConfigError(f"--format: unknown {table_format!r}; allowed: parquet, csv")
+    check_writable(out)
+    if not out.exists():
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return
+    ours = set(_run_files(table_format))
+    if set(entries) <= ours and SUMMARY_FILE in entries and _same_run(config, out / CONFIG_FILE):
+        return
+    shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+    raise ConfigError(
+        f"--out {out}: the folder already holds files ({shown}) and is not a finished run of "
+        "this config; nothing is overwritten: choose a new or empty folder"
+    )
+
+
+def write_run(result: RunResult, out: Path, table_format: str = "parquet") -> None:
+    """Write a run folder: a new one is staged next to ``out`` and renamed into place whole;
+    an existing (empty, or same-config) one gets each file atomically, summary last."""
+    check_out(out, result.config, table_format)
+    config_file, table_file, summary_file = _run_files(table_format)
+    if out.exists():
+        write_json(out / config_file, result.config)
+        write_table(out / table_file, result.metrics)
+        write_json(out / summary_file, result.summary)
+        return
+    staging = staging_dir(out)
+    try:
+        write_json(staging / config_file, result.config)
+        write_table(staging / table_file, result.metrics)
+        write_json(staging / summary_file, result.summary)
         publish_dir(staging, out)
     except BaseException:
         import shutil

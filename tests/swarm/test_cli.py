@@ -1,6 +1,7 @@
 """The command line: a run writes its results; bad input is one line, exit 2, nothing written."""
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -80,12 +81,67 @@ def test_list_names_scenarios_and_policies(capsys):
     assert "flocking" in out and "vicsek" in out and "olfati_saber" in out
 
 
-def test_rerun_replaces_the_previous_result_whole(tmp_path):
+def _run(out, *extra):
+    return main(["run", "flocking", "--agents", "10", "--steps", "3", "--out", str(out),
+                 "--quiet", *extra])  # fmt: skip
+
+
+def test_a_rerun_of_the_same_config_rewrites_only_its_own_files(tmp_path):
     out = tmp_path / "demo"
-    main(["run", "flocking", "--agents", "10", "--steps", "3", "--out", str(out), "--quiet"])
-    main(["run", "flocking", "--agents", "10", "--steps", "5", "--out", str(out), "--quiet"])
-    assert len(pd.read_parquet(out / "metrics.parquet")) == 6
+    assert _run(out) == 0 and _run(out) == 0
+    assert len(pd.read_parquet(out / "metrics.parquet")) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # no staging left behind
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda out: (out.mkdir(), (out / "notes.txt").write_text("mine")), "already holds files"),
+        (lambda out: _run(out, "--seed", "7"), "already holds files"),  # another config
+        (lambda out: out.write_text("a file"), "is a file, not a folder"),
+        (lambda out: None, None),  # a new folder is fine
+    ],
+)
+def test_out_never_replaces_what_the_program_did_not_write(tmp_path, capsys, setup, message):
+    out = tmp_path / "demo"
+    setup(out)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    code = _run(out)
+    err = capsys.readouterr().err
+    if message is None:
+        assert code == 0 and (out / "summary.json").exists()
+        return
+    assert code == 2 and err.count("\n") == 1 and message in err and "--out" in err
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before  # nothing written, moved or deleted
+
+
+def test_an_empty_folder_is_filled_with_the_usual_modes(tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    old = os.umask(0o022)
+    try:
+        assert _run(out) == 0
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert modes == {"config.json": 0o644, "metrics.parquet": 0o644, "summary.json": 0o644}
+    fresh = tmp_path / "fresh"
+    assert _run(fresh) == 0 and fresh.stat().st_mode & 0o777 == 0o755
+
+
+def test_an_output_below_a_file_is_refused_before_the_run(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert _run(blocker / "run") == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_run_help_lists_the_scenario_fields(capsys):
+    assert main(["run", "flocking", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "--sense-radius" in text and "--comm-radius" in text and "--out" in text
 
 
 def test_bench_runs_small_and_reports_ratios(tmp_path, capsys):
