@@ -68,6 +68,7 @@ class ConsensusConfig(SwarmConfig):
     max_accel: float = Field(
         float("inf"),
         gt=0,
+        allow_inf_nan=True,
         description="acceleration limit (m/s^2); inf (default) is the kinematic drone that "
         "rendezvous' connectivity guarantee assumes",
     )

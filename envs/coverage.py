@@ -58,7 +58,10 @@ class CoverageConfig(SwarmConfig):
         "box", description="the region is a box (coverage of a torus is not defined here)"
     )
     max_accel: float = Field(
-        float("inf"), gt=0, description="acceleration limit (m/s^2); inf: kinematic drones"
+        float("inf"),
+        gt=0,
+        allow_inf_nan=True,
+        description="acceleration limit (m/s^2); inf: kinematic drones",
     )
     initial_speed: float = Field(0.0, ge=0, description="spawn speed (m/s)")
     spawn_extent: float | None = Field(

@@ -80,7 +80,10 @@ class FormationConfig(SwarmConfig):
         "box", description="the arena is a box (a shape on a torus has no single embedding)"
     )
     max_accel: float = Field(
-        float("inf"), gt=0, description="acceleration limit (m/s^2); inf: kinematic drones"
+        float("inf"),
+        gt=0,
+        allow_inf_nan=True,
+        description="acceleration limit (m/s^2); inf: kinematic drones",
     )
     initial_speed: float = Field(0.0, ge=0, description="spawn speed (m/s)")
     shape: Literal["line", "wedge", "circle", "grid"] | list[tuple[float, float]] = Field(

@@ -44,6 +44,7 @@ class AverageConsensus(Policy):
     action_kind = "velocity"
     message_dim = 1
     scenario = "consensus"
+    scenarios = ("consensus",)  # reads the consensus task's readings
     Params = AverageConsensusParams
 
     def updated_values(self, obs: LocalObservation) -> np.ndarray:

@@ -69,6 +69,7 @@ class CBBA(Policy):
     )
     action_kind = "velocity"
     scenario = "search"
+    scenarios = ("search",)  # reads the search task's readings
     Params = CBBAParams
 
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):

@@ -184,6 +184,7 @@ class Formation(Policy):
     )
     action_kind = "velocity"
     scenario = "formation"
+    scenarios = ("formation",)  # reads the formation task's readings
     Params = FormationParams
 
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):

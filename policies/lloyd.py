@@ -117,6 +117,7 @@ class Lloyd(Policy):
     )
     action_kind = "velocity"
     scenario = "coverage"
+    scenarios = ("coverage",)  # reads the coverage task's readings
     Params = LloydParams
 
     def act(self, obs: LocalObservation) -> np.ndarray:

@@ -26,6 +26,7 @@ class MaxConsensus(Policy):
     action_kind = "velocity"
     message_dim = 1
     scenario = "consensus"
+    scenarios = ("consensus",)  # reads the consensus task's readings
 
     def updated_values(self, obs: LocalObservation) -> np.ndarray:
         """(R,) max of own value and the inbox; crashed rows keep theirs."""

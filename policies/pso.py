@@ -95,6 +95,7 @@ class PSO(Policy):
     action_kind = "velocity"
     message_dim = 3  # personal best: x, y, value
     scenario = "search"
+    scenarios = ("search",)  # reads the search task's readings
     Params = PSOParams
 
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides):

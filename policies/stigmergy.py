@@ -33,6 +33,7 @@ class Stigmergy(Policy):
     citation = "Koenig, S., Szymanski, B., Liu, Y. (2001). Ann. Math. AI 31, 41-76 (node counting)."
     action_kind = "velocity"
     scenario = "search"
+    scenarios = ("search",)  # reads the search task's readings
     Params = StigmergyParams
 
     def act(self, obs: LocalObservation) -> np.ndarray:

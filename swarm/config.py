@@ -22,10 +22,16 @@ class ConfigError(ValueError):
 class StrictConfig(BaseModel):
     """Base for every configuration: unknown keys are errors, assignments are validated."""
 
-    # inf is a meaningful setting (max_accel = inf: kinematic drones); JSON has no inf, so it
-    # is written as the string "Infinity", which reads back as inf
+    # Numbers must be finite: an infinite world size or time step only fails later, deep
+    # inside numpy. A field where inf is a meaningful setting says so with
+    # ``Field(allow_inf_nan=True)`` (max_accel = inf: kinematic drones). JSON has no inf, so
+    # it is written as the string "Infinity", which reads back as inf.
     model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, frozen=False, ser_json_inf_nan="strings"
+        extra="forbid",
+        validate_assignment=True,
+        frozen=False,
+        ser_json_inf_nan="strings",
+        allow_inf_nan=False,
     )
 
     @classmethod

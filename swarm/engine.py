@@ -48,7 +48,10 @@ class SwarmConfig(StrictConfig):
     dt: float = Field(0.1, gt=0, description="seconds per step")
     max_speed: float = Field(3.0, gt=0, description="speed limit (m/s)")
     max_accel: float = Field(
-        6.0, gt=0, description="acceleration limit (m/s^2); inf gives kinematic control"
+        6.0,
+        gt=0,
+        allow_inf_nan=True,
+        description="acceleration limit (m/s^2); inf gives kinematic control",
     )
     initial_speed: float = Field(1.0, ge=0, description="spawn speed, random headings (m/s)")
     sense_radius: float = Field(5.0, gt=0, description="range of the on-board sensor (m)")

@@ -26,7 +26,7 @@ from mesa.agent import AgentSet
 from swarm.engine import Swarm, SwarmConfig
 from swarm.observation import AgentObservation, LocalObservation
 from swarm.policy import PerAgentPolicy, Policy
-from swarm.registry import policy_class
+from swarm.registry import SCENARIOS, check_policy_fits, policy_class
 from swarm.scenario import Scenario
 
 
@@ -124,6 +124,8 @@ class SwarmModel(mesa.Model):
     def __init__(self, rng: Any = None, agent_class: type[Drone] = Drone, **config: Any):
         cfg = config.pop("config", None)
         self.config = cfg if cfg is not None else self.config_class.build(self.name, **config)
+        if not hasattr(agent_class, "decide") and self.name in SCENARIOS:
+            check_policy_fits(self.name, self.config.policy)
         super().__init__(rng=rng)
         self.scenario = self.scenario_class(self.config)
         self.engine = Swarm(self.config, self.rng, scenario=self.scenario)

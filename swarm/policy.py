@@ -39,6 +39,9 @@ class Policy:
     Params: ClassVar[type[StrictConfig]] = NoParams
     # the registered scenario this controller is written for (and tested on)
     scenario: ClassVar[str] = "flocking"
+    # the scenarios it can run in, because it reads their task readings or knowledge;
+    # None: any drone scenario (it needs only what the engine senses and carries)
+    scenarios: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):
         self.params = params if params is not None else self.Params.build(self.name, **overrides)

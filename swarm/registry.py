@@ -59,3 +59,28 @@ def policy_class(name: str) -> Any:
     if name not in POLICIES:
         raise ConfigError(f"policy: unknown {name!r}; allowed: {', '.join(sorted(POLICIES))}")
     return _load(POLICIES[name])
+
+
+def policy_fits(scenario: str, policy: str) -> bool:
+    """Whether the controller ``policy`` can run in ``scenario``: it names the scenario in its
+    ``scenarios``, or declares none and the scenario is a drone scenario."""
+    from swarm.model import SwarmModel
+
+    runs_in = getattr(policy_class(policy), "scenarios", None)
+    if runs_in is None:
+        return issubclass(scenario_class(scenario), SwarmModel)
+    return scenario in runs_in
+
+
+def policies_for(scenario: str) -> list[str]:
+    """The registered controllers that can run in ``scenario``."""
+    return sorted(name for name in POLICIES if policy_fits(scenario, name))
+
+
+def check_policy_fits(scenario: str, policy: str, field: str = "policy") -> None:
+    """Refuse, with one line naming ``field``, a controller written for another scenario."""
+    if policy in POLICIES and not policy_fits(scenario, policy):
+        raise ConfigError(
+            f"{field}: {policy!r} does not run in {scenario}; allowed: "
+            f"{', '.join(policies_for(scenario))}"
+        )

@@ -48,6 +48,7 @@ class GridPolicy:
     name: ClassVar[str] = "grid_policy"
     citation: ClassVar[str] = ""
     scenario: ClassVar[str] = "warehouse"
+    scenarios: ClassVar[tuple[str, ...] | None] = ("warehouse",)
     Params: ClassVar[type[StrictConfig]] = NoParams
 
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):
