@@ -17,6 +17,7 @@ finishes (see :mod:`swarm.experiments.store`), so an interrupted experiment resu
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +129,14 @@ def _spec_options() -> argparse.ArgumentParser:
     return parser
 
 
+def resume_command(target: str, out: Path, sets: list[str]) -> str:
+    """The command that continues this experiment: every ``--set`` repeated, shell-quoted."""
+    words = ["swarm", "run", target, "--resume", "--out", str(out)]
+    for pair in sets:
+        words += ["--set", pair]
+    return shlex.join(words)
+
+
 def run_spec_cli(args: argparse.Namespace, extra: list[str]) -> int:
     """``swarm run SPEC.toml [--executor local|serial|ray] [--workers N] [--address ADDR]
     [--resume] [--out DIR] [--set key=value ...] [--quiet] [--no-plots]``."""
@@ -157,8 +166,8 @@ def run_spec_cli(args: argparse.Namespace, extra: list[str]) -> int:
         )  # fmt: skip
     except KeyboardInterrupt:
         print(
-            f"swarm run: interrupted; finished runs are saved in {out}; continue with\n"
-            f"  swarm run {args.target} --resume --out {out}",
+            f"swarm run: interrupted; finished runs are saved in {out}; continue with: "
+            f"{resume_command(args.target, out, args.set or [])}",
             file=sys.stderr,
         )
         return 130

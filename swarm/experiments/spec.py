@@ -49,6 +49,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,10 @@ FAULT_FIELDS = (
 )
 # Spec-level fault parameters that are turned into ``crash_at`` per run.
 DERIVED_FAULTS = ("crash_fraction", "crash_step")
+# Runs one spec may plan: each is validated and hashed up front, and holds a row of the table.
+MAX_RUNS = 100_000
+# An experiment name is a folder name under runs/: no separators, no "..".
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -92,8 +97,8 @@ class SweepSpec(StrictConfig):
     grid: dict[str, list[Any]] = Field(
         default_factory=dict, description="parameter path -> list of values (cartesian product)"
     )
-    points: list[dict[str, Any]] = Field(
-        default_factory=list, description="explicit points, each {parameter path: value}"
+    points: list[dict[str, Any]] | None = Field(
+        None, description="explicit points, each {parameter path: value} (none: the grid alone)"
     )
 
     @field_validator("grid", mode="before")
@@ -105,6 +110,8 @@ class SweepSpec(StrictConfig):
     @classmethod
     def _flatten_points(cls, value: Any) -> Any:
         if isinstance(value, list):
+            if not value:  # given explicitly: an empty sweep is a mistake, not "no sweep"
+                raise ValueError("an empty list; leave points out for no sweep")
             return [_flatten(p) if isinstance(p, dict) else p for p in value]
         return value
 
@@ -194,13 +201,25 @@ class ExperimentSpec(StrictConfig):
     metrics: MetricsSpec = Field(default_factory=MetricsSpec, description="what to keep")
     plots: list[PlotSpec] = Field(default_factory=list, description="figures to draw")
 
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        if not NAME.fullmatch(value) or ".." in value:
+            raise ValueError(
+                "letters, digits, '_', '-' and '.' only, starting with a letter or digit "
+                "(it names the results folder under runs/)"
+            )
+        return value
+
     @field_validator("seeds", mode="before")
     @classmethod
     def _count_or_list(cls, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
-            if value < 1:
-                raise ValueError("a seed count must be >= 1")
+            if not 1 <= value <= MAX_RUNS:
+                raise ValueError(f"a seed count must be in 1..{MAX_RUNS}")
             return list(range(value))
+        if isinstance(value, list) and len(value) > MAX_RUNS:
+            raise ValueError(f"at most {MAX_RUNS} seeds")
         return value
 
     @field_validator("seeds")
@@ -211,6 +230,16 @@ class ExperimentSpec(StrictConfig):
         if len(set(value)) != len(value) or min(value) < 0:
             raise ValueError("seeds must be distinct and >= 0")
         return value
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ExperimentSpec:
+        runs = run_count(self.sweep) * len(self.seeds)
+        if runs > MAX_RUNS:
+            raise ValueError(
+                f"the sweep x seeds make {runs:,} runs; at most {MAX_RUNS:,} per experiment "
+                "(split it into several specs)"
+            )
+        return self
 
     @field_validator("scenario")
     @classmethod
@@ -346,9 +375,18 @@ def load_spec(path: str | Path, sets: dict[str, Any] | list[str] | None = None) 
     """Read a TOML spec, apply ``--set`` overrides, validate it (not yet the scenario)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"spec: no such file {str(path)!r}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"spec {path}: is a folder, not a TOML file") from None
+    except OSError as err:
+        raise ConfigError(f"spec {path}: cannot be read ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"spec {path}: not UTF-8 text (byte {err.start}); not a TOML spec"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"spec {path}: not valid TOML: {err}") from None
     data.setdefault("name", path.stem)
@@ -375,6 +413,11 @@ class Plan:
             cols += [f"tail_{m}" for m in self.final]
         cols += [f"rate_{m}" for m in self.spec.metrics.rate]
         return [*cols, "wall_time_s"]
+
+
+def run_count(sweep: SweepSpec) -> int:
+    """How many points the sweep expands to, counted without expanding it."""
+    return math.prod(len(v) for v in sweep.grid.values()) * len(sweep.points or [{}])
 
 
 def expand_points(sweep: SweepSpec) -> list[dict[str, Any]]:
@@ -441,7 +484,7 @@ def resolve_config(
 
     ``point_index`` is the entry of ``sweep.points`` the point comes from (for messages).
     """
-    from swarm.registry import policy_class, scenario_class
+    from swarm.registry import check_policy_fits, policy_class, scenario_class
 
     model_cls = scenario_class(spec.scenario)
     config_cls = model_cls.config_class
@@ -496,6 +539,8 @@ def resolve_config(
         crash_at = {int(k): list(v) for k, v in validated.crash_at.items()}
         crash_at[step] = sorted(set(crash_at.get(step, [])) | set(rows))
         config["crash_at"] = crash_at
+    if "policy" in fields:
+        check_policy_fits(spec.scenario, validated.policy, origin("policy"))
     if "policy" in fields and hasattr(validated, "policy_params"):
         params_cls = policy_class(validated.policy).Params
         try:

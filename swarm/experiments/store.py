@@ -14,15 +14,15 @@ Layout::
 A run's folder is written to a staging folder and renamed into place whole, the moment the
 run finishes; a run is finished exactly when its folder exists with status ``ok``. So a killed
 experiment loses at most the runs in flight, and ``--resume`` redoes exactly those (and the
-failed ones). ``run_id`` is a hash of everything the run depends on, so a resume after
-``--set seeds=10`` keeps the five seeds already done.
+failed ones). A new experiment goes only into a new or empty folder; ``--resume`` only
+continues the same spec (every ``--set`` repeated), and says what changed otherwise.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ import pandas as pd
 from swarm.config import ConfigError
 from swarm.experiments.spec import Plan, from_plain, spec_from_plain, spec_to_plain, to_plain
 from swarm.experiments.worker import RunOutcome, RunTask
-from swarm.io import publish_dir, write_json, write_table
+from swarm.io import publish_dir, staging_dir, write_json, write_table
+from swarm.resources import check_writable
 from swarm.runner import package_version
 
 SPEC_FILE = "spec.json"
@@ -39,6 +40,27 @@ TABLE_FILE = "runs.parquet"
 RUNS_DIR = "runs"
 SERIES_FILE = "metrics.parquet"
 RUN_FILE = "run.json"
+# what staging_dir() names a run being written: ".<run_id>.<mkdtemp suffix>" or, for a run
+# being replaced, ".<run_id>.old.<suffix>"
+_STAGING = re.compile(r"^\.[0-9a-f]{16}\.(old\.)?[A-Za-z0-9_]{8}$")
+
+
+def spec_changes(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """``field: old -> new`` for every leaf that differs between two plain specs."""
+    changes = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key), new.get(key)
+        path = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes.extend(spec_changes(a, b, path + "."))
+        elif a != b:
+            changes.append(f"{path}: {_short(a)} -> {_short(b)}")
+    return changes
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value, default=repr)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _cell(value: Any) -> Any:
@@ -59,28 +81,52 @@ class ResultsStore:
     def holds_experiment(self) -> bool:
         return (self.root / SPEC_FILE).exists() or self.runs.exists()
 
+    def check(self, plan: Plan, resume: bool) -> None:
+        """May this plan be written here? Checked before any run starts; one line if not.
+
+        Without ``resume`` the folder must be new or empty. With ``resume`` it must hold an
+        experiment started with the same spec (after every ``--set``): a changed spec is
+        refused, naming what changed, rather than mixing runs of two specs in one table.
+        """
+        check_writable(self.root)
+        if not self.root.exists():
+            if resume:
+                raise ConfigError(f"--resume: {self.root} does not exist; nothing to resume")
+            return
+        entries = sorted(p.name for p in self.root.iterdir())
+        if not resume:
+            if self.holds_experiment():
+                raise ConfigError(
+                    f"--out {self.root}: already holds an experiment; pass --resume to "
+                    "continue it, or choose another --out"
+                )
+            if entries:
+                shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+                raise ConfigError(
+                    f"--out {self.root}: the folder already holds files ({shown}); nothing is "
+                    "overwritten: choose a new or empty folder"
+                )
+            return
+        if not (self.root / SPEC_FILE).is_file():
+            raise ConfigError(f"--resume: {self.root} holds no experiment ({SPEC_FILE} is missing)")
+        try:
+            old = json.loads((self.root / SPEC_FILE).read_text()).get("spec", {})
+        except (OSError, ValueError, AttributeError):
+            raise ConfigError(f"--resume: {self.root / SPEC_FILE} is not readable") from None
+        changes = spec_changes(old, spec_to_plain(plan.spec))
+        if changes:
+            raise ConfigError(
+                f"--resume: the spec differs from the one {self.root} was started with "
+                f"({'; '.join(changes)}); repeat the same --set options, or choose another --out"
+            )
+
     def prepare(self, plan: Plan, resume: bool) -> list[str]:
         """Create (or, with ``resume``, reopen) the folder; returns notes for the user."""
-        notes: list[str] = []
-        if self.holds_experiment() and not resume:
-            raise ConfigError(
-                f"--out {self.root}: already holds an experiment; pass --resume to continue "
-                "it, or choose another --out"
-            )
-        if self.root.exists() and not self.root.is_dir():
-            raise ConfigError(f"--out {self.root}: is a file, not a folder")
-        if resume and (self.root / SPEC_FILE).exists():
-            old = json.loads((self.root / SPEC_FILE).read_text()).get("spec", {})
-            new = spec_to_plain(plan.spec)
-            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            if changed:
-                notes.append(
-                    f"the spec changed since this folder was started ({', '.join(changed)}); "
-                    "runs whose config is unchanged are kept, the others run"
-                )
+        self.check(plan, resume)
         self.runs.mkdir(parents=True, exist_ok=True)
-        for stale in self.runs.glob(".*"):  # staging folders of runs killed mid-write
-            shutil.rmtree(stale, ignore_errors=True)
+        for stale in self.runs.iterdir():  # our staging folders of runs killed mid-write
+            if _STAGING.match(stale.name) and stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
         write_json(
             self.root / SPEC_FILE,
             {
@@ -93,7 +139,7 @@ class ResultsStore:
                 "points": to_plain(plan.points),
             },
         )
-        return notes
+        return []
 
     # ----------------------------------------------------------------- runs
     def run_dir(self, run_id: str) -> Path:
@@ -111,7 +157,7 @@ class ResultsStore:
 
     def write_run(self, task: RunTask, outcome: RunOutcome) -> None:
         """Write one run's folder atomically (staged, then renamed into place)."""
-        staging = Path(tempfile.mkdtemp(prefix=f".{task.run_id}.", dir=self.runs))
+        staging = staging_dir(self.run_dir(task.run_id))
         try:
             if outcome.series is not None:
                 write_table(staging / SERIES_FILE, outcome.series)
@@ -133,7 +179,8 @@ class ResultsStore:
                     "resolved": to_plain(outcome.resolved_config),
                 },
             )
-            publish_dir(staging, self.run_dir(task.run_id))
+            # a run folder there is this experiment's own failed attempt at the same run
+            publish_dir(staging, self.run_dir(task.run_id), replace=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
