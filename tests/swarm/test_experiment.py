@@ -17,7 +17,7 @@ from scipy import stats
 
 from swarm.cli import main
 from swarm.config import ConfigError
-from swarm.experiment import run_experiment
+from swarm.experiment import resume_command, run_experiment
 from swarm.experiments.report import summary_table, t_interval
 from swarm.experiments.spec import (
     apply_sets,
@@ -187,6 +187,98 @@ def test_cli_spec_error_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main(["run", str(write_spec(tmp_path)), "--workers", "0", "--out", str(out)]) == 2
     assert "--workers: must be >= 1 (got 0)" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe garbage", "not UTF-8 text"),
+        (b"name = 'x'\nscenario = 'flocking'\nsteps = 3\nseeds = 1000000000\n",
+         "spec.seeds: a seed count must be in 1..100000"),
+        (b"name = '../../escape'\nscenario = 'flocking'\nsteps = 3\nseeds = 1\n",
+         "spec.name: letters, digits"),
+        (b"scenario = 'flocking'\nsteps = 3\nseeds = 1\n[sweep]\npoints = []\n",
+         "spec.sweep.points: an empty list"),
+        (b"scenario = 'flocking'\nsteps = 3\nseeds = 1\n[parameters]\nworld_size = inf\n",
+         "spec.parameters.world_size: Input should be a finite number"),
+        (b"scenario = 'flocking'\nsteps = 3\nseeds = 10\n[sweep]\n"
+         b"grid.n_agents = [" + b", ".join(b"%d" % i for i in range(1, 10_002)) + b"]\n",
+         "spec: the sweep x seeds make 100,010 runs; at most 100,000"),
+    ],
+)  # fmt: skip
+def test_hostile_specs_are_one_line_before_anything_is_written(tmp_path, capsys, body, message):
+    path = tmp_path / "spec.toml"
+    path.write_bytes(body)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
+
+
+def test_a_new_experiment_is_not_written_into_a_folder_holding_files(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    with pytest.raises(ConfigError, match="already holds files \\(notes.txt\\)"):
+        run_experiment(load_spec(write_spec(tmp_path)), out, "serial", progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_resume_refuses_a_changed_spec_at_the_start_naming_the_change(tmp_path):
+    spec = load_spec(write_spec(tmp_path))
+    out = tmp_path / "partial"
+    run_experiment(spec, out, "serial", progress=False, limit=1, plots=False)
+    before = sorted(p.name for p in (out / "runs").iterdir())
+    changed = load_spec(write_spec(tmp_path), ["steps=40"])
+    with pytest.raises(ConfigError, match="--resume: the spec differs .*steps: 30 -> 40"):
+        run_experiment(changed, out, "serial", resume=True, progress=False)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == before
+
+
+def test_the_interrupt_hint_repeats_every_override(tmp_path):
+    command = resume_command("exp.toml", tmp_path / "o", ["steps=300", "parameters.dt=0.5"])
+    assert command == f"swarm run exp.toml --resume --out {tmp_path / 'o'} --set steps=300 " \
+        "--set parameters.dt=0.5"
+
+
+def _session(sid: int) -> list[int]:
+    """Live processes of session ``sid`` (zombies are gone already, as far as work goes)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if os.getsid(int(entry.name)) == sid and stat.rsplit(")", 1)[1].split()[0] != "Z":
+                    found.append(int(entry.name))
+            except (OSError, IndexError):
+                pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_workers_die_with_a_killed_driver(tmp_path):
+    spec_path = write_spec(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swarm.cli", "run", str(spec_path), "--out", str(tmp_path / "o"),
+         "--workers", "2", "--quiet", "--no-plots", "--set", "steps=100000"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(_session(proc.pid)) < 3 and time.monotonic() < deadline:  # driver + 2 workers
+            time.sleep(0.1)
+        assert len(_session(proc.pid)) >= 3, "the workers never started"
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 15
+        while _session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _session(proc.pid) == []
+    finally:
+        for pid in _session(proc.pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_ray_executor_without_ray_installed_is_one_clear_line(tmp_path, monkeypatch):
