@@ -220,7 +220,7 @@ def test_a_new_experiment_is_not_written_into_a_folder_holding_files(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("my notes")
-    with pytest.raises(ConfigError, match="already holds files \\(notes.txt\\)"):
+    with pytest.raises(ConfigError, match=r"already holds files \(notes.txt\)"):
         run_experiment(load_spec(write_spec(tmp_path)), out, "serial", progress=False)
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
@@ -231,15 +231,17 @@ def test_resume_refuses_a_changed_spec_at_the_start_naming_the_change(tmp_path):
     run_experiment(spec, out, "serial", progress=False, limit=1, plots=False)
     before = sorted(p.name for p in (out / "runs").iterdir())
     changed = load_spec(write_spec(tmp_path), ["steps=40"])
-    with pytest.raises(ConfigError, match="--resume: the spec differs .*steps: 30 -> 40"):
+    with pytest.raises(ConfigError, match=r"--resume: the spec differs .*steps: 30 -> 40"):
         run_experiment(changed, out, "serial", resume=True, progress=False)
     assert sorted(p.name for p in (out / "runs").iterdir()) == before
 
 
 def test_the_interrupt_hint_repeats_every_override(tmp_path):
     command = resume_command("exp.toml", tmp_path / "o", ["steps=300", "parameters.dt=0.5"])
-    assert command == f"swarm run exp.toml --resume --out {tmp_path / 'o'} --set steps=300 " \
+    assert (
+        command == f"swarm run exp.toml --resume --out {tmp_path / 'o'} --set steps=300 "
         "--set parameters.dt=0.5"
+    )
 
 
 def _session(sid: int) -> list[int]:
