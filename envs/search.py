@@ -4,8 +4,9 @@ them all.
 Version ``v0``.
 
 =================  =====================================================================
-Agents             ``n_agents`` drones, spawned in the square of side ``spawn_extent``
-                   at the (0, 0) corner (a base; default the whole region)
+Agents             ``n_agents`` drones (default 20), spawned in the square of side
+                   ``spawn_extent`` at the (0, 0) corner (a base; default world_size / 10,
+                   so almost no target starts within range: the drones must go and look)
 Region             the arena, a box of side ``world_size``
 Targets            ``n_targets`` points, uniform in the region, unknown to the drones; one is
                    found when an alive drone comes within ``detect_radius``. Each emits a
@@ -17,7 +18,9 @@ Marks              the region is a grid of ``mark_cell`` squares; a drone enteri
 Readings           ``obs.own["signal"]`` (R,), ``obs.own["marks"]`` (R, 3, 3) (``inf`` outside
                    the region); ``obs.known``: ``detect_radius``, ``mark_cell``
 Default policy     ``random_walk`` (baseline); also ``stigmergy`` (node counting),
-                   ``pso`` (particle swarm on the signal), ``cbba`` (regions allocated by a
+                   ``pso`` (particle swarm on the signal; it climbs to one source and
+                   needs a spread start, ``spawn_extent = world_size``, and comm links:
+                   from the default base it stays put), ``cbba`` (regions allocated by a
                    consensus-based auction, each swept with a lawnmower path)
 Metrics            fraction_found; time_to_find_all (s, NaN until all are found);
                    area_visited (share of mark cells entered); revisit_ratio (cell entries
@@ -53,6 +56,10 @@ from swarm.scenario import Scenario
 class SearchConfig(SwarmConfig):
     """Engine settings (see :class:`SwarmConfig`) with the search task's own fields."""
 
+    # 20 drones from a corner base: their sensors cover under the arena, and few targets lie
+    # near the base, so the search takes time (100 drones spread over the whole region found
+    # every target at step 0)
+    n_agents: int = Field(20, ge=1, description="number of drones")
     policy: str = Field("random_walk", description="controller name (see `swarm list`)")
     boundary: Literal["torus", "box"] = Field(
         "box", description="the search region is a box with walls"
@@ -61,8 +68,8 @@ class SearchConfig(SwarmConfig):
     spawn_extent: float | None = Field(
         None,
         gt=0,
-        description="side of the base square at (0, 0) drones start from (m); default the "
-        "whole region",
+        description="side of the base square at (0, 0) drones start from (m); default "
+        "world_size / 10 (set it to world_size to spread them over the whole region)",
     )
     n_targets: int = Field(10, ge=1, description="number of hidden targets")
     detect_radius: float | None = Field(
@@ -90,6 +97,11 @@ class SearchConfig(SwarmConfig):
         if self.world_size / self.cell > 1000:
             raise ValueError(f"mark_cell: {self.cell} m gives over 1000 cells per side")
         return self
+
+    @property
+    def extent(self) -> float:
+        """Side of the base square the drones spawn in (m)."""
+        return self.spawn_extent if self.spawn_extent is not None else self.world_size / 10
 
     @property
     def detect(self) -> float:
@@ -141,8 +153,7 @@ class Search(Scenario):
 
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
         c = self.config
-        extent = c.spawn_extent if c.spawn_extent is not None else c.world_size
-        engine.pos[rows] = rng.uniform(0.0, extent, size=(len(rows), 2))
+        engine.pos[rows] = rng.uniform(0.0, c.extent, size=(len(rows), 2))
         heading = rng.uniform(-np.pi, np.pi, size=len(rows))
         engine.vel[rows] = c.initial_speed * np.column_stack([np.cos(heading), np.sin(heading)])
         E = engine.n_envs

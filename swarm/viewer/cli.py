@@ -4,13 +4,17 @@
     swarm view flocking --agents 2000 --record flock.mp4 --steps 600 --headless
     swarm view consensus --set comm_model=knn --color value
 
-Bad options or values print one line naming them and what is allowed, and exit with 2.
+Bad options or values print one line naming them and what is allowed, and exit with 2. So
+does a request that would run unseen: a window where there is no display (SDL would fall back
+to its off-screen driver and run invisibly until killed), or ``--headless`` that neither
+records nor has ``--steps`` to end it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -35,9 +39,12 @@ def add_view_parser(subparsers: Any) -> argparse.ArgumentParser:
     view.add_argument("--record", metavar="OUT", help="write a recording: OUT.gif or OUT.mp4")
     view.add_argument(
         "--steps", type=int, help="steps to record, or to run before closing (default: 300 "
-        "when recording, until quit otherwise)"
+        "when recording, until quit in a window; needed with --headless without --record)"
     )  # fmt: skip
-    view.add_argument("--headless", action="store_true", help="no window (SDL dummy driver)")
+    view.add_argument(
+        "--headless", action="store_true", help="no window (SDL dummy driver): with --record, "
+        "or with --steps for a timed run that prints its frame rate"
+    )  # fmt: skip
     view.add_argument("--fps", type=float, help="frame rate (default 60 live, 30 in videos)")
     view.add_argument("--width", type=int, default=1000, help="window/video width in pixels")
     view.add_argument("--height", type=int, default=800, help="window/video height in pixels")
@@ -45,6 +52,30 @@ def add_view_parser(subparsers: Any) -> argparse.ArgumentParser:
     view.add_argument("--comm", action="store_true", help="start with the comm graph shown")
     view.set_defaults(handler=lambda args, extra: run_view(args))
     return view
+
+
+RECORD_HINT = "pass --headless --record FILE.mp4 to record without a window"
+OFF_SCREEN_DRIVERS = ("dummy", "offscreen")  # SDL video drivers that draw no window
+X11_PLATFORMS = ("linux", "freebsd", "openbsd", "netbsd", "dragonfly", "sunos")
+
+
+def display_problem() -> str | None:
+    """Why a window could not be seen here (one phrase), or None if it may be.
+
+    Read from the environment before anything starts: without a display pygame-ce falls back
+    to SDL's off-screen driver, opens "a window" nobody sees and runs until killed.
+    """
+    requested = os.environ.get("SDL_VIDEODRIVER", "").strip().lower()
+    drivers = [name.strip() for name in requested.split(",") if name.strip()]
+    if drivers and all(name in OFF_SCREEN_DRIVERS for name in drivers):
+        return f"SDL_VIDEODRIVER={requested} draws off-screen"
+    if drivers:
+        return None  # an explicit driver (x11, wayland, kmsdrm, ...): SDL says if it fails
+    if sys.platform.startswith(X11_PLATFORMS) and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return "neither DISPLAY nor WAYLAND_DISPLAY is set"
+    return None
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, Any]:
@@ -61,7 +92,7 @@ def _parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> None:
-    """Reject bad numbers before anything opens or is written."""
+    """Reject bad numbers, and runs nobody would see, before anything opens or is written."""
     if args.agents is not None and args.agents < 1:
         raise ConfigError(f"--agents: must be >= 1 (got {args.agents})")
     if args.steps is not None and args.steps < 1:
@@ -78,6 +109,15 @@ def _check(args: argparse.Namespace) -> None:
         check_record_path(args.record)
         if args.record.lower().endswith(".mp4") and (args.width % 2 or args.height % 2):
             raise ConfigError("--width/--height: an mp4 needs even sizes")
+    elif args.headless and args.steps is None:
+        raise ConfigError(
+            "--headless: without --record nothing is shown or saved; pass --record FILE.mp4 "
+            "to record, or --steps N for a timed run that prints its frame rate"
+        )
+    elif not args.headless:
+        problem = display_problem()
+        if problem is not None:
+            raise ConfigError(f"--headless: no display found ({problem}); {RECORD_HINT}")
 
 
 def build(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -154,8 +194,6 @@ def run_view(args: argparse.Namespace) -> int:
             print(f"swarm view: error: {line}", file=sys.stderr)
         return 2
     if args.headless:
-        import os
-
         os.environ["SDL_VIDEODRIVER"] = "dummy"
     if args.record is not None:
         from swarm.viewer.recording import record
@@ -181,15 +219,22 @@ def run_view(args: argparse.Namespace) -> int:
             fps=args.fps or 60.0, colour_by=args.colour,
         )  # fmt: skip
     except pygame.error as err:  # no display, no video driver
-        print(
-            f"swarm view: error: cannot open a window ({err}); use --headless with --record",
-            file=sys.stderr,
-        )
+        reason = " ".join(str(err).split())
+        print(f"swarm view: error: --headless: cannot open a window ({reason}); {RECORD_HINT}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    driver = pygame.display.get_driver()
+    if not args.headless and driver in OFF_SCREEN_DRIVERS:  # SDL fell back: nothing to see
+        viewer.close()
+        print(f"swarm view: error: --headless: no display found (SDL chose its {driver} "
+              f"driver); {RECORD_HINT}", file=sys.stderr)  # fmt: skip
         return 2
     viewer.options.show_comm = args.comm
     start = time.perf_counter()
-    viewer.run(max_frames=args.steps or (300 if args.headless else None))
+    viewer.run(max_frames=args.steps)
     if args.headless:
         wall = time.perf_counter() - start
-        print(f"{args.scenario}: {viewer.frame} frames in {wall:.1f} s at step {viewer.step}")
+        rate = viewer.frame / wall if wall > 0 else float("inf")
+        print(f"{args.scenario}: {viewer.frame} frames in {wall:.1f} s ({rate:.1f} frames/s) "
+              f"at step {viewer.step}")  # fmt: skip
     return 0

@@ -238,7 +238,8 @@ def test_warehouse_grid_scene_draws_robots_on_their_cells():
     assert tuple(img[y, x]) == tuple(KIND_RGB[0])
 
 
-def test_cli_records_headless_and_rejects_bad_values(tmp_path, capsys):
+def test_cli_records_headless_and_rejects_bad_values(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("swarm.viewer.cli.display_problem", lambda: None)  # each its own error
     out = tmp_path / "flock.gif"
     code = main(["view", "flocking", "--agents", "20", "--record", str(out), "--steps", "3",
                  "--headless", "--width", "96", "--height", "96"])  # fmt: skip
@@ -249,12 +250,84 @@ def test_cli_records_headless_and_rejects_bad_values(tmp_path, capsys):
         ["view", "nowhere"],
         ["view", "flocking", "--record", str(tmp_path / "x.avi")],
         ["view", "flocking", "--policy", "nope"],
-        ["view", "flocking", "--color", "mood", "--headless"],
+        ["view", "flocking", "--color", "mood", "--headless", "--steps", "2"],
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("swarm view: error:"), err
     assert not (tmp_path / "x.avi").exists()
+
+
+@pytest.fixture
+def no_display(monkeypatch):
+    """A Linux machine without a display, and no model may be built: the refusal comes first."""
+    monkeypatch.setattr("sys.platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(name, raising=False)
+
+    def no_work(args):
+        raise AssertionError("built a model before refusing")
+
+    monkeypatch.setattr("swarm.viewer.cli.build", no_work)
+    return monkeypatch
+
+
+def one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("swarm view: error: --headless:"), err
+    return err[0]
+
+
+def test_cli_refuses_a_window_without_a_display(no_display, capsys):
+    """pygame-ce falls back to SDL's off-screen driver there: the run would go on unseen."""
+    assert main(["view", "flocking", "--agents", "5"]) == 2
+    line = one_error(capsys)
+    assert "DISPLAY" in line and "--record FILE.mp4" in line
+    no_display.setenv("DISPLAY", ":0")
+    for driver in ("dummy", "offscreen"):  # set by the environment, not by --headless
+        no_display.setenv("SDL_VIDEODRIVER", driver)
+        assert main(["view", "flocking"]) == 2
+        assert f"SDL_VIDEODRIVER={driver}" in one_error(capsys)
+
+
+def test_cli_refuses_headless_without_a_recording_or_an_end(no_display, capsys):
+    assert main(["view", "flocking", "--headless"]) == 2
+    line = one_error(capsys)
+    assert "--record" in line and "--steps" in line
+
+
+def test_display_problem_reads_the_environment(monkeypatch):
+    from swarm.viewer.cli import display_problem
+
+    monkeypatch.setattr("sys.platform", "linux")
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"):
+        monkeypatch.delenv(name, raising=False)
+    assert "DISPLAY" in display_problem()
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert display_problem() is None
+    monkeypatch.delenv("WAYLAND_DISPLAY")
+    monkeypatch.setenv("SDL_VIDEODRIVER", "kmsdrm")  # an explicit real driver: SDL decides
+    assert display_problem() is None
+    monkeypatch.setenv("SDL_VIDEODRIVER", "Dummy")
+    assert "dummy" in display_problem()
+    monkeypatch.delenv("SDL_VIDEODRIVER")
+    monkeypatch.setattr("sys.platform", "darwin")  # no DISPLAY needed there
+    assert display_problem() is None
+
+
+def test_cli_closes_a_window_sdl_put_off_screen(monkeypatch, capsys):
+    """Should the environment check miss it, the driver SDL chose gives it away."""
+    monkeypatch.setattr("swarm.viewer.cli.display_problem", lambda: None)
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    assert main(["view", "flocking", "--agents", "5", "--steps", "3"]) == 2
+    assert "dummy" in one_error(capsys)
+
+
+def test_cli_headless_with_steps_runs_that_many_frames(capsys):
+    code = main(["view", "flocking", "--agents", "5", "--headless", "--steps", "3",
+                 "--width", "96", "--height", "96", "--fps", "1000"])  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().out.startswith("flocking: 3 frames in ")
 
 
 @pytest.mark.parametrize("name", ["flocking", "warehouse"])
