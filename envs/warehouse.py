@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -69,12 +70,22 @@ from pydantic import Field, model_validator
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.distance import DistanceBank, free_flow_tasks
 from swarm.grid.layout import LayoutParams, generate_layout, random_instance
-from swarm.grid.maps import Instance, MapFormatError, load_instance, load_map
+from swarm.grid.maps import (
+    EMITTER,
+    GRID_BYTES_PER_CELL,
+    SERVICE,
+    GridMap,
+    Instance,
+    MapFormatError,
+    load_instance,
+    load_map,
+)
 from swarm.grid.metrics import METRIC_NAMES, GridMetrics
 from swarm.grid.policy import GridPolicy
 from swarm.grid.tasks import LeagueTasks, PoissonOrders, TaskStream
 from swarm.grid.world import GridObservation, GridWorld, StepCounts, egocentric_view
 from swarm.registry import POLICIES, policy_class
+from swarm.resources import check_memory
 from swarm.rng import derive_seed
 
 
@@ -379,12 +390,14 @@ def make_policy(config: WarehouseConfig, seed: int) -> GridPolicy:
 
 
 def build_instance(config: WarehouseConfig, rng: np.random.Generator) -> Instance:
-    """The problem to run: a League instance, or random starts and tasks on a map/layout."""
+    """The problem to run: a League instance, or random starts and tasks on a map/layout.
+
+    Every problem with the input (a malformed or missing file, too many robots, a run that
+    cannot fit in memory) is one :class:`ConfigError` line naming the field, raised before
+    anything the size of the run is allocated.
+    """
     if config.instance is not None:
-        try:
-            inst = load_instance(config.instance)
-        except FileNotFoundError as err:
-            raise ConfigError(f"warehouse: field 'instance': {err}") from None
+        inst = _load_file("instance", load_instance, config.instance)
         if config.n_agents is not None:
             if config.n_agents > inst.n_agents:
                 raise ConfigError(
@@ -392,21 +405,101 @@ def build_instance(config: WarehouseConfig, rng: np.random.Generator) -> Instanc
                     f"{inst.n_agents} robots"
                 )
             inst.starts = inst.starts[: config.n_agents]
+        _check_poisson_cells(config, inst.grid)
+        check_run_memory(config, inst.grid, len(inst.starts), "instance", inst.tasks)
         return inst
     if config.map is not None:
-        try:
-            grid = load_map(config.map)
-        except FileNotFoundError as err:
-            raise ConfigError(f"warehouse: field 'map': {err}") from None
+        grid = _load_file("map", load_map, config.map)
+        source = "map"
     else:
         grid = generate_layout(config.layout)
+        source = "layout"
     n = config.n_agents if config.n_agents is not None else 20
     if n > len(grid.free_cells):
         raise ConfigError(
             f"warehouse: field 'n_agents': {n} robots do not fit on the "
             f"{len(grid.free_cells)} free cells of {grid.name}"
         )
+    _check_poisson_cells(config, grid)
+    check_run_memory(config, grid, n, source)
     return random_instance(grid, n, config.n_tasks, rng, name=grid.name)
+
+
+def _load_file(field: str, loader: Callable[[str], Any], path: str) -> Any:
+    """``loader(path)``, its ConfigError (malformed or missing file) prefixed with the field."""
+    try:
+        return loader(path)
+    except ConfigError as err:
+        raise ConfigError(f"warehouse: field '{field}': {err}") from None
+
+
+def _check_poisson_cells(config: WarehouseConfig, grid: GridMap) -> None:
+    if config.tasks == "poisson" and not (
+        len(grid.cells_of(SERVICE)) and len(grid.cells_of(EMITTER))
+    ):
+        raise ConfigError(
+            f"warehouse: field 'tasks': 'poisson' orders need service (S) and emitter (E) "
+            f"cells; map {grid.name} lacks them (use tasks='league')"
+        )
+
+
+# Memory a run needs beyond the map's own arrays (swarm.grid.maps.GRID_BYTES_PER_CELL):
+# per free cell the world's and the distance bank's scratch (occupancy, claims, slot of goal,
+# BFS queue and field: 5 x 8); per robot its state, task, metric and observation rows (a
+# generous 1 KiB); per sensed or linked pair one int64 in each of the two neighbour tables;
+# per random task the draws that build the stream (about 5 x 8).
+WORLD_BYTES_PER_CELL = 40
+BYTES_PER_ROBOT = 1024
+BYTES_PER_PAIR = 16
+BYTES_PER_RANDOM_TASK = 40
+
+
+def run_memory(
+    config: WarehouseConfig,
+    grid: GridMap,
+    n_agents: int,
+    source: str,
+    tasks: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Estimated bytes of a run, by the field that drives each part (``source`` names the
+    map's: instance, map or layout; ``tasks``: an instance's task cells): a worst case of
+    the same order as what a run uses, so that a run which cannot fit is refused at once."""
+    cells, n_free = grid.n_cells, len(grid.free_cells)
+    field_bytes = n_free * (2 if n_free < np.iinfo(np.uint16).max else 4)
+    if config.tasks == "poisson":
+        goals = len(grid.cells_of(SERVICE)) + len(grid.cells_of(EMITTER))
+    elif tasks is not None:
+        goals = len(np.unique(tasks))
+    else:
+        goals = min(config.n_tasks, n_free)
+    # fields in use at once (one per robot at most) and what the cache may keep beyond them
+    in_use = min(n_agents, goals) * field_bytes
+    cached = max(0, min(config.field_cache_mb * 2**20, goals * field_bytes) - in_use)
+    diagonal = float(np.hypot(grid.height, grid.width))
+    radius = int(min(max(config.sense_radius, config.comm_radius), diagonal))
+    pairs = n_agents * min(n_agents - 1, (2 * radius + 1) ** 2 - 1)
+    random_tasks = config.n_tasks if tasks is None else 0
+    return {
+        source: (GRID_BYTES_PER_CELL + WORLD_BYTES_PER_CELL) * cells,
+        "n_agents": BYTES_PER_ROBOT * n_agents + BYTES_PER_PAIR * pairs + in_use,
+        "field_cache_mb": cached,
+        "n_tasks": BYTES_PER_RANDOM_TASK * random_tasks,
+    }
+
+
+def check_run_memory(
+    config: WarehouseConfig,
+    grid: GridMap,
+    n_agents: int,
+    source: str,
+    tasks: np.ndarray | None = None,
+) -> None:
+    """Refuse, in one line naming the field with the largest share, a run this machine
+    cannot hold (:func:`run_memory`)."""
+    parts = run_memory(config, grid, n_agents, source, tasks)
+    field = max(parts, key=lambda k: parts[k])
+    what = f"a run of {n_agents:,} robots on the {grid.height}x{grid.width} map {grid.name!r}"
+    check_memory(sum(parts.values()), f"warehouse: field '{field}'", what)
 
 
 def run_warehouse(

@@ -10,9 +10,9 @@ Agents             ``robot_0`` .. ``robot_{n_agents-1}``; none terminates (the t
                    never ends); all are truncated together after ``max_cycles`` steps
 Action space       ``Discrete(5)``: 0 wait, 1 north, 2 east, 3 south, 4 west. Moves into
                    shelves or walls become waits; vertex and swap conflicts are cancelled
-                   by the world (all robots move at once). A non-integer or out-of-range
-                   action, a missing or unknown agent raises an error naming the agent, and
-                   nothing is applied
+                   by the world (all robots move at once). A non-integer, out-of-range or
+                   array-valued action (any shape but ``()``), a missing or unknown agent
+                   raises an error naming the agent and what is allowed; nothing is applied
 Observation        ``Box(0/-1, 1, (3 s^2 + 8,), float32)``, s = 2 ``view_radius`` + 1, named
                    segments (``env.layout.view(obs, NAME)``): ``view`` (3, s, s) egocentric
                    window, channels sensed robots / shelves+walls+outside / own goal;
@@ -31,7 +31,8 @@ Arguments          env: ``max_cycles``, ``view_radius`` (default 3), ``render_mo
                    ``instance``, ``map``, ``tasks``, ``orders_rate``, ``sense_radius``, ...).
                    ``policy`` is unused: the learner acts
 Seeding            ``reset(seed)`` draws starts and tasks; ``reset()`` continues the env's
-                   stream, so episodes differ
+                   stream, so episodes differ; a seed that is not None or an integer >= 0
+                   is a ``ConfigError``
 =================  =====================================================================
 
 Example::

@@ -39,7 +39,9 @@ square are scaled down onto the disc. With ``continuous_actions=False``: ``Discr
 MPE's order: 0 no-op, 1 -x, 2 +x, 3 -y, 4 +y, each at acceleration ``a``. Out-of-space
 actions are rejected with an error naming the agent (``out_of_box="reject"``, the default)
 or clipped to the box (``out_of_box="clip"``); wrong keys, shapes, types and NaN are always
-rejected, and nothing is applied unless every action is valid.
+rejected, and nothing is applied unless every action is valid. The scenario's broadcast is
+checked alike before the channel carries it ((R, message_dim), finite for live drones), and
+``reset(seed)`` takes None or an integer >= 0 only.
 
 State (centralised critics): every drone's position (m), velocity (m/s) and alive flag, then
 the scenario's ``state_segments()``; ``state_space`` is its Box.
@@ -417,9 +419,15 @@ DISCRETE_DOC = "0..4 (no-op, -x, +x, -y, +y)"
 
 def discrete_action(env: Any, agent: str, value: Any, n: int, doc: str) -> int:
     """``value`` as an index of Discrete(n), or a TypeError / ValueError naming env and agent
-    (bools and floats are refused: they are not actions)."""
+    (bools and floats are refused: they are not actions; nor is an array of any shape but
+    ``()``, even of one element: a policy giving (1,) per agent has a bug worth seeing)."""
     ok = isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-    if not ok and isinstance(value, np.ndarray) and value.shape == ():
+    if not ok and isinstance(value, np.ndarray):
+        if value.shape != ():
+            raise ValueError(
+                f"{env}: {agent}: action is an array of shape {value.shape}; expected one "
+                f"integer of Discrete({n}): {doc}"
+            )
         ok = value.dtype.kind in "iu"
     if not ok:
         raise TypeError(
@@ -436,14 +444,30 @@ def discrete_actions(
 ) -> np.ndarray:
     """(len(agents),) int64 indices of Discrete(n), checked as :func:`discrete_action` does
     one by one; the common case (plain integers in range) in one numpy pass."""
-    arr = np.asarray(values) if values else np.zeros(0, np.int64)
-    plain = arr.dtype.kind in "iu" and arr.shape == (len(values),)
+    try:
+        arr = np.asarray(values) if values else np.zeros(0, np.int64)
+    except (TypeError, ValueError):  # ragged: arrays of different shapes among the values
+        arr = None
+    plain = arr is not None and arr.dtype.kind in "iu" and arr.shape == (len(values),)
     if plain and not any(isinstance(v, bool | np.bool_) for v in values):
         if not len(arr) or (arr.min() >= 0 and arr.max() < n):
             return arr.astype(np.int64)
-    for agent, value in zip(agents, values, strict=True):  # find and name the bad one
-        discrete_action(env, agent, value, n, doc)
-    return arr.astype(np.int64)  # unreachable: a bad value raised above
+    # find and name the bad one (or, for valid values numpy did not read as one integer
+    # array, e.g. a mix of uint64 and int64 scalars, collect them one by one)
+    checked = [
+        discrete_action(env, agent, v, n, doc) for agent, v in zip(agents, values, strict=True)
+    ]
+    return np.array(checked, dtype=np.int64)
+
+
+def check_reset_seed(env: Any, seed: Any) -> int | None:
+    """``reset``'s ``seed``: None or an integer >= 0 (numpy's SeedSequence takes no negative
+    entropy); anything else is one ConfigError line naming ``seed`` and what is allowed."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"{env}: reset(seed={seed!r}): seed must be None or an integer >= 0")
+    return int(seed)
 
 
 class CheckedAECEnv(parallel_to_aec_wrapper):
@@ -589,7 +613,7 @@ class _Core:
         active = engine.alive.copy()
         everyone = bool(active.all())  # nobody crashed: no masking needed (the common case)
         obs = engine.obs
-        messages = self.scenario.broadcast(obs) if self.talks else None
+        messages = self.check_messages(self.scenario.broadcast(obs), active) if self.talks else None
         del obs
         engine.apply(accel if everyone else np.where(active[:, None], accel, 0.0),
                      "acceleration", messages)  # fmt: skip
@@ -600,11 +624,49 @@ class _Core:
         terminated = np.asarray(self.scenario.terminated(engine), dtype=bool) | ~engine.alive
         return reward, terminated, active
 
+    def check_messages(self, messages: Any, alive: np.ndarray) -> np.ndarray:
+        """Validate the (R, message_dim) broadcast before the channel carries it: the shape,
+        and finite values for live drones (a NaN would spread to every receiver's
+        observation). One vectorised test in the common case; the diagnosis only on failure.
+        """
+        rows, dim = self.n_envs * self.n_agents, self.scenario.message_dim
+        try:
+            arr = np.asarray(messages, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.shape != (rows, dim):
+            got = "unreadable values" if arr is None else f"shape {arr.shape}"
+            raise ValueError(
+                f"{self.name}_v0: broadcast messages have {got}; expected ({rows}, {dim}) "
+                "(drones x message_dim floats)"
+            )
+        if _all_finite(arr):
+            return arr
+        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1) & alive)  # crashed rows send nothing
+        if len(bad):
+            e, i = divmod(int(bad[0]), self.n_agents)
+            raise ValueError(
+                f"{self.name}_v0: the scenario's broadcast gave drone_{i} (env {e}) the "
+                f"non-finite message {arr[bad[0]].tolist()} ({len(bad)} drone(s) in all); "
+                "messages must be finite"
+            )
+        return arr
+
     def to_accel(self, actions: np.ndarray) -> np.ndarray:
         """Accelerations (..., 2) from validated actions: Box values or Discrete indices."""
         if self.settings.continuous_actions:
             return actions
         return DISCRETE_DIRECTIONS[actions] * self.bound
+
+
+@numba.njit(cache=True)
+def _all_finite(values):
+    """Whether every value is finite: one compiled pass with early exit (a few times cheaper
+    than ``np.isfinite(values).all()`` on the small arrays of a PettingZoo step)."""
+    for v in values.flat:
+        if not np.isfinite(v):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------- PettingZoo env
@@ -702,6 +764,7 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
         self, seed: int | None = None, options: dict | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """New episode; ``seed`` restarts the generator, None continues its stream."""
+        seed = check_reset_seed(self, seed)
         if seed is not None:
             rng = np.random.default_rng(seed)
         elif self.core.rng is None:
@@ -914,6 +977,7 @@ class BatchedSwarmEnv:
 
     def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Every env starts a new episode; ``seed`` restarts the generator."""
+        seed = check_reset_seed(self.name, seed)
         if seed is not None or self.core.rng is None:
             self.core.start(np.random.default_rng(seed))
         else:

@@ -11,7 +11,13 @@ Formats (League of Robot Runners 2023 start kit; the map format is the MAPF benc
 * ``*.json``: one instance: ``mapFile``, ``agentFile``, ``teamSize``, ``taskFile``,
   ``numTasksReveal``, ``taskAssignmentStrategy``; file names are relative to the json.
 
-A malformed file raises :class:`MapFormatError` naming the file, the line and the column.
+Files are read as UTF-8; a leading byte-order mark (which some Windows editors write) is
+accepted and skipped, since it carries no content and refusing it would only puzzle. A
+malformed file raises :class:`MapFormatError` naming the file, the line and the column; a
+missing, unreadable or oversized one a :class:`~swarm.config.ConfigError` naming the file.
+Both are ``ConfigError`` lines, so the CLI reports either as one line (exit code 2). Header
+sizes are bounded (:data:`MAX_CELLS`) and the memory a map needs is checked
+(:func:`swarm.resources.check_memory`) before anything the size of the map is allocated.
 The map is held as arrays (the source of truth): ``kind`` (H, W) uint8 codes, from which the
 free mask and the compact "free index" graph used by distance fields are derived.
 """
@@ -24,6 +30,9 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
+from swarm.config import ConfigError
+from swarm.resources import check_memory
 
 # cell kinds (uint8 codes of GridMap.kind)
 OBSTACLE = 0
@@ -38,13 +47,34 @@ MOVE_DROW = np.array([0, -1, 0, 1, 0], dtype=np.int64)  # action code -> row cha
 MOVE_DCOL = np.array([0, 0, 1, 0, -1], dtype=np.int64)  # action code -> column change
 ACTION_NAMES = ("wait", "north", "east", "south", "west")
 
+# Largest map a header may announce: 100 million cells, far beyond every League map (the
+# largest, sortation_large, is 140 x 500) and the MAPF benchmark's; it keeps free-cell indices
+# well inside int32 and refuses absurd headers even on a machine whose memory would fit them.
+MAX_CELLS = 100_000_000
+# Bytes per cell of a GridMap with its derived arrays, all cells free (the worst case): kind
+# and free (1 + 1), free_cells (8), free_id (4), neighbors (5 x 4) and the int64 temporaries
+# that building ``neighbors`` holds at its peak (about 48).
+GRID_BYTES_PER_CELL = 82
+# Reading a text file holds the bytes, the decoded str and its lines at once: about 3x its size.
+READ_FACTOR = 3
+# Largest input file read: 1 GiB, ten times the text of a MAX_CELLS map. Also the most read
+# from a pipe or device, whose size is unknown beforehand (``--map /dev/zero`` must end).
+MAX_FILE_BYTES = 1 << 30
 
-class MapFormatError(ValueError):
-    """A map, agents, tasks or instance file is malformed; the message names file:line:col."""
+
+class MapFormatError(ConfigError):
+    """A map, agents, tasks or instance file is malformed; the message names file:line:col.
+
+    A :class:`~swarm.config.ConfigError` (hence a ``ValueError``): a bad input file is a bad
+    setting, reported by the CLI as one line, never as a traceback.
+    """
 
     def __init__(self, path: str | Path, line: int, col: int, problem: str):
-        self.path, self.line, self.col = str(path), line, col
+        self.path, self.line, self.col, self.problem = str(path), line, col, problem
         super().__init__(f"{path}:{line}:{col}: {problem}")
+
+    def __reduce__(self) -> tuple:  # picklable (worker processes send errors back)
+        return (type(self), (self.path, self.line, self.col, self.problem))
 
 
 @dataclass(eq=False)
@@ -119,8 +149,10 @@ class GridMap:
 
 
 def parse_map(text: str, path: str | Path = "<string>") -> GridMap:
-    """Parse an octile map; errors name ``path:line:col``."""
-    lines = text.splitlines()
+    """Parse an octile map; errors name ``path:line:col``. The size the header announces is
+    bounded and its memory checked before the map is allocated (a typo must not ask numpy
+    for terabytes)."""
+    lines = text.removeprefix("\ufeff").splitlines()
     expect = [("type", None), ("height", int), ("width", int), ("map", None)]
     values: dict[str, int] = {}
     for i, (key, conv) in enumerate(expect):
@@ -143,6 +175,12 @@ def parse_map(text: str, path: str | Path = "<string>") -> GridMap:
             if values[key] <= 0:
                 raise MapFormatError(path, i + 1, col, f"{key} must be > 0")
     height, width = values["height"], values["width"]
+    if height * width > MAX_CELLS:
+        raise MapFormatError(
+            path, 3, 7, f"a {height}x{width} map has {height * width:,} cells; "
+            f"at most {MAX_CELLS:,} are supported"
+        )  # fmt: skip
+    check_memory(GRID_BYTES_PER_CELL * height * width, str(path), f"a {height}x{width} map")
     body = lines[4 : 4 + height]
     if len(body) < height:
         raise MapFormatError(
@@ -181,7 +219,7 @@ def write_map(grid: GridMap, path: str | Path) -> None:
 
 def parse_cells(text: str, path: str | Path, grid: GridMap | None, what: str) -> np.ndarray:
     """A count line then one linearised cell per line; checked against ``grid`` if given."""
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()
     if not lines or not lines[0].strip():
         raise MapFormatError(path, 1, 1, f"expected the number of {what} on the first line")
     try:
@@ -190,10 +228,10 @@ def parse_cells(text: str, path: str | Path, grid: GridMap | None, what: str) ->
         raise MapFormatError(path, 1, 1, f"the number of {what} must be an integer") from None
     if count < 0:
         raise MapFormatError(path, 1, 1, f"the number of {what} must be >= 0")
-    cells = np.empty(count, np.int64)
     body = lines[1:]
     if sum(1 for b in body if b.strip()) < count:
         raise MapFormatError(path, len(lines) + 1, 1, f"expected {count} {what}")
+    cells = np.empty(count, np.int64)  # only now: the count is bounded by the lines present
     k = 0
     for i, raw in enumerate(body):
         if k == count:
@@ -258,10 +296,15 @@ INSTANCE_KEYS = {
 def load_instance(path: str | Path) -> Instance:
     """Load an instance json and the files it names (paths relative to the json)."""
     path = Path(path)
+    text = _read(path)
     try:
-        data = json.loads(_read(path))
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise MapFormatError(path, err.lineno, err.colno, f"invalid json: {err.msg}") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise MapFormatError(path, 1, 1, f"invalid json: {err}") from None
+    except RecursionError:
+        raise MapFormatError(path, 1, 1, "invalid json: nested too deeply") from None
     if not isinstance(data, dict):
         raise MapFormatError(path, 1, 1, "expected a json object")
     for key, typ in INSTANCE_KEYS.items():
@@ -328,9 +371,36 @@ def write_instance(instance: Instance, folder: str | Path, name: str | None = No
 
 
 def _read(path: Path) -> str:
+    """The text of ``path`` (UTF-8, a leading byte-order mark skipped), or one ConfigError line
+    naming the file: missing, a folder, unreadable, too big for memory, not text."""
     try:
-        return path.read_text()
+        folder = path.is_dir()
+        size = path.stat().st_size
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, ValueError) as err:  # permissions, a name too long, a NUL in the name
+        raise ConfigError(f"{path}: cannot be read ({_reason(err)})") from None
+    if folder:
+        raise ConfigError(f"{path}: is a folder, not a file")
+    too_big = f"{path}: larger than {MAX_FILE_BYTES:,} bytes, the most an input file may hold"
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(too_big)
+    check_memory(READ_FACTOR * size, str(path), f"reading this {size:,}-byte file")
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)  # bounded: a pipe or device has no size
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({_reason(err)})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(too_big)
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise MapFormatError(path, 1, err.start + 1, "not a text file") from None
+        line = data.count(b"\n", 0, err.start) + 1
+        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise MapFormatError(path, line, col, "not a UTF-8 text file (binary data?)") from None
+
+
+def _reason(err: Exception) -> str:
+    return getattr(err, "strerror", None) or str(err)

@@ -45,6 +45,7 @@ from swarm.marl import (
     EnvModule,
     Layout,
     NamedAgents,
+    check_reset_seed,
     discrete_action,
     discrete_actions,
     pettingzoo_module,
@@ -234,6 +235,7 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
     ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
         """New episode: a fresh model (starts, tasks) drawn from ``seed``; None continues the
         env's own stream of seeds, so successive episodes differ."""
+        seed = check_reset_seed(self, seed)
         if seed is not None:
             self._seed_rng = np.random.default_rng(seed)
         elif self._seed_rng is None:

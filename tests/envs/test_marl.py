@@ -598,3 +598,69 @@ def test_aec_env_rejects_a_bad_action_at_its_own_turn_and_buffers_nothing(module
     for _ in range(len(env.agents) - 1):  # the rest of the cycle goes through
         env.step(env.action_space(env.agent_selection).sample() * 0)
     assert env.agent_selection == first
+
+
+# ----------------------------------------------------------------------------- seeds, messages
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
+def test_a_bad_reset_seed_is_one_clear_error_in_both_envs(seed):
+    words = r"reset\(seed=.*\): seed must be None or an integer >= 0"
+    with pytest.raises(ConfigError, match=f"navigation_v0: {words}"):
+        navigation_v0.parallel_env(n_agents=3).reset(seed=seed)
+    with pytest.raises(ConfigError, match=f"navigation_v0: {words}"):
+        BatchedSwarmEnv("navigation", n_envs=2, n_agents=3).reset(seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("action", "words"),
+    [(np.array([2]), r"shape \(1,\)"), (np.full((7, 7), np.nan), r"shape \(7, 7\)")],
+)
+def test_a_discrete_action_array_of_the_wrong_shape_names_the_drone(action, words):
+    env = fresh(continuous_actions=False)
+    with pytest.raises(ValueError, match=f"drone_2: action is an array of {words}"):
+        env.step({"drone_0": 0, "drone_1": 1, "drone_2": action})
+    assert env.engine.t == 0
+
+
+def _nan_broadcast(core, rows):
+    """Make the scenario broadcast NaN from ``rows`` (a buggy or learned message)."""
+    honest = core.scenario.broadcast
+
+    def broadcast(obs):
+        out = np.array(honest(obs), dtype=np.float64)
+        out[rows, 1] = np.nan
+        return out
+
+    core.scenario.broadcast = broadcast
+
+
+def test_non_finite_messages_are_refused_naming_the_drone_and_nothing_is_applied():
+    env = fresh()
+    _nan_broadcast(env.core, [1])
+    before = (env.engine.pos.copy(), env.engine.t)
+    with pytest.raises(ValueError, match=r"drone_1 \(env 0\) the non-finite message.*finite"):
+        env.step({a: OK for a in env.agents})
+    assert np.array_equal(env.engine.pos, before[0]) and env.engine.t == before[1]
+
+    batched = BatchedSwarmEnv("navigation", n_envs=2, n_agents=3)
+    batched.reset(seed=0)
+    _nan_broadcast(batched.core, [4])  # row 4 = env 1, drone 1
+    with pytest.raises(ValueError, match=r"drone_1 \(env 1\) the non-finite message"):
+        batched.step(np.zeros((2, 3, 2)))
+    assert batched.engine.t == 0
+
+
+def test_a_crashed_drones_message_is_not_checked_it_is_never_sent():
+    env = fresh(crash_at={0: [1]})
+    assert not env.engine.alive[1]
+    _nan_broadcast(env.core, [1])
+    obs, *_ = env.step({a: OK for a in env.agents})
+    assert env.engine.t == 1 and all(np.isfinite(o).all() for o in obs.values())
+
+
+def test_messages_of_the_wrong_shape_are_refused():
+    env = fresh()
+    env.core.scenario.broadcast = lambda obs: np.zeros((obs.n, 1))
+    with pytest.raises(
+        ValueError, match=r"broadcast messages have shape \(3, 1\); expected \(3, 4\)"
+    ):
+        env.step({a: OK for a in env.agents})

@@ -167,3 +167,51 @@ def test_compiled_encoder_equals_the_numpy_reference(kw):
         obs = env.unwrapped.model.observe()
         np.testing.assert_array_equal(encoder(obs), encoder.reference(obs))
         env.step({agent: int(rng.integers(0, 5)) for agent in env.agents})
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "words"),
+    [
+        (np.array([2]), ValueError, r"robot_3: action is an array of shape \(1,\); expected one"),
+        (np.full((7, 7), np.nan), ValueError, r"robot_3: action is an array of shape \(7, 7\)"),
+        (np.array([[1]]), ValueError, r"robot_3: action is an array of shape \(1, 1\)"),
+        (np.nan, TypeError, "robot_3: action nan is not an integer"),
+        (np.float64(2.0), TypeError, "robot_3: action .*2.0.* is not an integer"),
+        (np.array(2.0), TypeError, "robot_3: action .* is not an integer"),
+        ("2", TypeError, "robot_3: action '2' is not an integer"),
+        (None, TypeError, "robot_3: action None is not an integer"),
+        (np.bool_(True), TypeError, "robot_3: action .*True.* is not an integer"),
+        (-1, ValueError, r"robot_3: action -1 is outside Discrete\(5\)"),
+        (np.uint64(2**63), ValueError, "robot_3: action 9223372036854775808 is outside"),
+    ],
+)
+def test_every_bad_action_names_the_agent_and_what_is_allowed(bad, error, words):
+    env = make()
+    env.reset(seed=1)
+    cells, t = env.model.world.cell.copy(), env.model.world.t
+    with pytest.raises(error, match=words) as err:
+        env.step(dict.fromkeys(env.agents, 0) | {"robot_3": bad})
+    assert "0 wait, 1 north, 2 east, 3 south, 4 west" in str(err.value)
+    assert "inhomogeneous" not in str(err.value)
+    assert np.array_equal(env.model.world.cell, cells) and env.model.world.t == t
+    with pytest.raises(error, match=words):  # the AEC env checks each action alike
+        env.check_action("robot_3", bad)
+
+
+def test_valid_actions_of_mixed_integer_types_are_accepted():
+    env = make(n_agents=4)
+    env.reset(seed=1)
+    acts = {"robot_0": np.uint64(1), "robot_1": np.int64(2), "robot_2": np.array(3),
+            "robot_3": np.int8(0)}  # fmt: skip
+    env.step(acts)
+    assert env.model.world.t == 1
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "7", True, [1, 2], np.float64(3.0)])
+def test_a_bad_reset_seed_is_one_clear_error(seed):
+    env = make()
+    with pytest.raises(ConfigError, match=r"warehouse_v0: reset\(seed=.*\): seed must be None or "
+                                          r"an integer >= 0"):  # fmt: skip
+        env.reset(seed=seed)
+    env.reset(seed=np.int64(3))  # numpy integers are integers
+    env.reset(seed=2**70)  # and any size is fine

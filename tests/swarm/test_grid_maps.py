@@ -122,3 +122,85 @@ def test_league_instances_load_with_the_sizes_the_readme_states():
     assert (large.grid.height, large.grid.width, large.n_agents) == (140, 500, 1000)
     assert len(large.tasks) == 1000 and large.grid.free.ravel()[large.tasks].all()
     assert load_instance(DATA / "sortation_large_2400.json").n_agents == 2400
+
+
+def test_map_format_errors_are_config_errors_so_the_cli_prints_one_line():
+    import pickle
+
+    from swarm.config import ConfigError
+
+    assert issubclass(MapFormatError, ConfigError) and issubclass(MapFormatError, ValueError)
+    err = pickle.loads(pickle.dumps(MapFormatError("m.map", 3, 7, "width must be > 0")))
+    assert (err.path, err.line, err.col) == ("m.map", 3, 7)
+    assert str(err) == "m.map:3:7: width must be > 0"
+
+
+def test_an_absurd_header_is_refused_even_when_memory_would_fit(monkeypatch):
+    """The bound is on the header alone: nothing the size of the map is allocated first."""
+    import swarm.resources
+
+    monkeypatch.setattr(swarm.resources, "available_memory", lambda: 1 << 60)
+    text = "type octile\nheight 20000\nwidth 20000\nmap\n" + "....\n" * 3
+    with pytest.raises(MapFormatError, match=r"bad.map:3:7: a 20000x20000 map has 400,000,000"):
+        parse_map(text, "bad.map")
+
+
+def test_a_map_the_memory_cannot_hold_is_refused_naming_the_file(monkeypatch):
+    import swarm.resources
+    from swarm.config import ConfigError
+
+    monkeypatch.setattr(swarm.resources, "available_memory", lambda: 1000)
+    with pytest.raises(ConfigError, match=r"^big.map: a 3x4 map needs about .* is available$"):
+        parse_map(SMALL, "big.map")
+
+
+def test_a_byte_order_mark_is_skipped():
+    assert parse_map("\ufeff" + SMALL).to_text() == SMALL
+    assert parse_cells("\ufeff1\n5\n", "a.agents", None, "agents").tolist() == [5]
+
+
+def test_a_huge_announced_count_fails_on_the_missing_lines_not_on_allocation():
+    with pytest.raises(MapFormatError, match=r"a.agents:3:1: expected 99999999999999 agents"):
+        parse_cells("99999999999999\n1\n", "a.agents", None, "agents")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"\xef\xbb\xbf" + SMALL.encode(), None),  # a BOM is accepted
+        (b"type octile\n\xff\n", r"m.map:2:1: not a UTF-8 text file"),
+        (b"\xef\xbb\xbftype\xc3", r"m.map:1:5: not a UTF-8 text file"),
+    ],
+)
+def test_files_are_read_as_utf8_errors_naming_line_and_column(tmp_path, content, words):
+    path = tmp_path / "m.map"
+    path.write_bytes(content)
+    if words is None:
+        assert load_map(path).to_text() == SMALL
+    else:
+        with pytest.raises(MapFormatError, match=words):
+            load_map(path)
+
+
+def test_missing_files_and_folders_are_config_errors(tmp_path):
+    from swarm.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"none.map: no such file$"):
+        load_map(tmp_path / "none.map")
+    with pytest.raises(ConfigError, match=r": is a folder, not a file$"):
+        load_map(tmp_path)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_map(tmp_path / ("x" * 300))
+
+
+def test_input_files_are_bounded_in_size_pipes_and_devices_too(tmp_path, monkeypatch):
+    import swarm.grid.maps
+    from swarm.config import ConfigError
+
+    monkeypatch.setattr(swarm.grid.maps, "MAX_FILE_BYTES", 16)
+    (tmp_path / "m.map").write_text(SMALL)
+    with pytest.raises(ConfigError, match=r"m.map: larger than 16 bytes, the most an input file"):
+        load_map(tmp_path / "m.map")
+    if Path("/dev/zero").exists():  # no size to check beforehand: the read itself stops
+        with pytest.raises(ConfigError, match=r"/dev/zero: larger than 16 bytes"):
+            load_map("/dev/zero")
