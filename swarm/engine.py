@@ -336,6 +336,8 @@ class Swarm:
         else:
             raise ValueError(f"action_kind: {action_kind!r}; allowed: acceleration, velocity")
         updates = self.check_state(state) if state else {}
+        if self.channel is not None and messages is not None:
+            messages = self.check_messages(messages)
         integrate(
             self.pos, self.vel, accel, self.alive, c.dt, c.max_speed, c.max_accel,
             c.world_size, c.torus,
@@ -345,9 +347,7 @@ class Swarm:
         if self.channel is not None:
             if messages is None:
                 messages = np.zeros((self.rows, self.channel.dim))
-            self.channel.send(
-                self.t, self.links, np.asarray(messages, dtype=np.float64), self.alive
-            )
+            self.channel.send(self.t, self.links, self.check_messages(messages), self.alive)
         self.t += 1
         self.env_t += 1
         self.apply_faults()
@@ -368,8 +368,27 @@ class Swarm:
                     f"state[{name!r}]: expected shape {self.agent_state[name].shape}, "
                     f"got {arr.shape}"
                 )
+            self._refuse_nan(arr, f"state[{name!r}]")
             out[name] = arr
         return out
+
+    def _refuse_nan(self, values: np.ndarray, what: str) -> None:
+        """NaN in a live row's state or message is a controller's bug: refuse it by row.
+        (+-inf stays allowed: "no bid yet", "outside the region".)"""
+        if values.dtype.kind != "f" or not np.isnan(values).any():
+            return
+        bad = np.isnan(values.reshape(len(values), -1)).any(axis=1) & self.alive
+        if bad.any():
+            raise ValueError(f"{what}: NaN for rows {np.flatnonzero(bad)[:10].tolist()}")
+
+    def check_messages(self, messages: Any) -> np.ndarray:
+        """Validate a batch of broadcasts: shape (R, channel width), no NaN in live rows."""
+        arr = np.asarray(messages, dtype=np.float64)
+        expected = (self.rows, self.channel.dim if self.channel is not None else 0)
+        if arr.shape != expected:
+            raise ValueError(f"messages: expected shape {expected}, got {arr.shape}")
+        self._refuse_nan(arr, "messages")
+        return arr
 
     def step(self, policy) -> np.ndarray:
         """One full step with ``policy`` deciding; returns the actions taken."""

@@ -24,15 +24,23 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 POLL_S = 0.5  # how often the watchdog looks at the parent
 
 
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` (Linux only), looked up once: a child between fork and exec must not
+    load libraries while another thread of the parent may hold the loader's lock."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
 def _set_pdeathsig(sig: int) -> bool:
     """Ask the kernel to send ``sig`` to this process when its parent exits (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+    return _PRCTL is not None and _PRCTL(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
 
 
 def _parent_gone(parent_pid: int) -> bool:

@@ -34,9 +34,11 @@ def torus_dist(a, b):
 @given(seed=st.integers(0, 2**16), data=st.data())
 def test_far_agents_do_not_change_an_agents_action(name, seed, data):
     cls = policy_class(name)
+    # search starts everyone at one base by default; spread them so that some are far apart
+    spread = {"spawn_extent": WORLD} if cls.scenario == "search" else {}
     model = scenario_class(cls.scenario)(
         policy=name, n_agents=N, world_size=WORLD, sense_radius=SENSE, comm_radius=COMM,
-        sensor_noise_pos=0.05, sensor_noise_vel=0.05, packet_drop=0.2, rng=seed,
+        sensor_noise_pos=0.05, sensor_noise_vel=0.05, packet_drop=0.2, rng=seed, **spread,
     )  # fmt: skip
     for _ in range(3):
         model.step()

@@ -104,3 +104,22 @@ def test_actions_are_validated_at_the_boundary():
     np.testing.assert_array_equal(engine.pos, before)  # nothing half-applied
     with pytest.raises(ValueError, match="action_kind"):
         engine.apply(np.zeros((5, 2)), action_kind="teleport")
+
+
+def test_nan_in_a_live_rows_state_or_message_is_refused_naming_the_rows():
+    from envs.consensus import ConsensusModel
+
+    model = ConsensusModel(n_agents=5, policy="average_consensus", rng=0)
+    engine = model.engine
+    value = np.zeros(5)
+    value[3] = np.nan
+    with pytest.raises(ValueError, match=r"state\['value'\]: NaN for rows \[3\]"):
+        engine.apply(np.zeros((5, 2)), state={"value": value})
+    with pytest.raises(ValueError, match=r"messages: NaN for rows \[3\]"):
+        engine.apply(np.zeros((5, 2)), messages=value[:, None])
+    assert engine.t == 0  # nothing was applied
+    engine.crash([3])
+    engine.apply(np.zeros((5, 2)), messages=value[:, None], state={"value": value})
+    assert engine.t == 1  # a crashed drone's row is never used
+    inf = np.full(5, np.inf)  # +-inf is a meaningful value ("no bid yet")
+    engine.apply(np.zeros((5, 2)), state={"value": inf})
