@@ -144,6 +144,10 @@ def job_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
+    if "TORCHELASTIC_RUN_ID" in os.environ:  # a rank of an external torchrun: end with its agent
+        from swarm.lifeline import die_with_parent
+
+        die_with_parent()
     _require_torch("train")
     from swarm.learn.checkpoint import latest_checkpoint
     from swarm.learn.loop import updates_planned

@@ -2,16 +2,23 @@
 
 A checkpoint is one file ``update_NNNNNN.pt`` holding a dict of tensors, numbers, strings,
 lists and dicts only, so loading never runs code from the file (PyTorch's restricted
-unpickler refuses anything else). It is written atomically: a crash mid-write leaves the
-previous checkpoint as the latest one. Anything that is not such a file, from another
-program or edited by hand, fails with :class:`CheckpointError` naming the file and the
-problem.
+unpickler refuses anything else). It carries a SHA-256 digest of its contents (every
+tensor's dtype, shape and bytes and every plain value, keys in sorted order), checked on
+load: the unpickler alone would accept a flipped byte in a tensor, and play a different
+policy. It is written atomically: a crash mid-write leaves the previous checkpoint as the
+latest one. Anything that is not such a file, from another program or edited by hand, fails
+with :class:`CheckpointError` naming the file and the problem.
+
+The digest detects damage and edits by hand or by other tools; it is not a signature (who
+can write the file can recompute it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +29,7 @@ from swarm.config import ConfigError
 from swarm.io import write_atomic
 
 FORMAT = "swarm-learn-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the "digest" entry (version 1 had none)
 REQUIRED = ("format", "version", "update", "env_steps", "job", "net_spec", "model")
 _NAME = re.compile(r"^update_(\d{6,})\.pt$")
 
@@ -35,12 +42,66 @@ def checkpoint_path(directory: Path, update: int) -> Path:
     return Path(directory) / f"update_{update:06d}.pt"
 
 
+def _feed(h: Any, value: Any) -> None:
+    """Feed ``value`` into the hash ``h`` in a canonical, type-tagged, length-prefixed form,
+    so that no two different payloads feed the same bytes."""
+
+    def blob(tag: bytes, data: bytes) -> None:
+        h.update(tag + struct.pack(">Q", len(data)) + data)
+
+    if value is None:
+        h.update(b"N")
+    elif isinstance(value, bool):  # before int: bool is an int subclass
+        h.update(b"T" if value else b"F")
+    elif isinstance(value, int):
+        blob(b"i", str(value).encode())
+    elif isinstance(value, float):
+        h.update(b"f" + struct.pack(">d", value))  # bit-exact, nan and -0.0 included
+    elif isinstance(value, str):
+        blob(b"s", value.encode("utf-8", "surrogatepass"))
+    elif isinstance(value, torch.Tensor):
+        if value.layout != torch.strided or value.is_quantized:
+            raise TypeError(f"a {value.layout} tensor (only dense tensors are stored)")
+        flat = value.detach().cpu().contiguous().reshape(-1)
+        blob(b"x", f"{value.dtype}|{tuple(value.shape)}".encode())
+        blob(b"b", flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    elif isinstance(value, list | tuple):  # torch.Size is a tuple
+        h.update((b"l" if isinstance(value, list) else b"t") + struct.pack(">Q", len(value)))
+        for item in value:
+            _feed(h, item)
+    elif isinstance(value, dict):  # sorted by the keys' own canonical bytes: int keys too
+        keyed = []
+        for key, item in value.items():
+            kh = hashlib.sha256()
+            _feed(kh, key)
+            keyed.append((kh.digest(), key, item))
+        keyed.sort(key=lambda entry: entry[0])
+        h.update(b"d" + struct.pack(">Q", len(keyed)))
+        for key_digest, _, item in keyed:
+            h.update(key_digest)
+            _feed(h, item)
+    else:
+        raise TypeError(f"a {type(value).__name__} value (allowed: tensors and plain values)")
+
+
+def payload_digest(data: dict[str, Any]) -> str:
+    """SHA-256 (hex) of everything in ``data`` but its ``digest`` entry."""
+    h = hashlib.sha256()
+    _feed(h, {key: value for key, value in data.items() if key != "digest"})
+    return h.hexdigest()
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` (plain values and state dicts) with the format tag, atomically."""
+    """Write ``payload`` (plain values and state dicts) with the format tag and its digest,
+    atomically."""
     data = {"format": FORMAT, "version": VERSION, **payload}
     missing = [key for key in REQUIRED if key not in data]
     if missing:
         raise ValueError(f"checkpoint payload lacks {missing}")
+    try:
+        data["digest"] = payload_digest(data)
+    except TypeError as err:
+        raise ValueError(f"checkpoint payload holds {err}") from None
     buffer = io.BytesIO()
     torch.save(data, buffer)
     write_atomic(Path(path), lambda tmp: tmp.write_bytes(buffer.getvalue()))
@@ -64,9 +125,19 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path}: not a {FORMAT} file")
     if data.get("version") != VERSION:
+        why = " (version 1 predates the digest: train again)" if data.get("version") == 1 else ""
         raise CheckpointError(
             f"checkpoint {path}: format version {data.get('version')!r}; this program reads "
-            f"version {VERSION}"
+            f"version {VERSION} only{why}"
+        )
+    try:
+        digest = payload_digest(data)
+    except TypeError as err:
+        raise CheckpointError(f"checkpoint {path}: holds {err}; it was not written here") from None
+    if data.get("digest") != digest:
+        raise CheckpointError(
+            f"checkpoint {path}: the digest does not match its contents (changed or damaged "
+            "after it was written); refusing it"
         )
     missing = [key for key in REQUIRED if key not in data]
     if missing:

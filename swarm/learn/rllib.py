@@ -21,6 +21,13 @@ the shared policy exported as this project's checkpoint ``checkpoints/update_N.p
 ``swarm eval`` and ``swarm view --policy`` play an RLlib-trained policy exactly like one
 trained by ``local`` (the export is tested equal to RLlib's module).
 
+RLlib's checkpoints are pickles (``algorithm_state.pkl`` and others): restoring one runs
+whatever code it names. So each checkpoint folder holds a manifest (``swarm_manifest.json``)
+of every other file in it, with size and SHA-256, written after RLlib's files and published
+with them by one rename; ``--resume`` restores only a folder that matches its manifest
+exactly (no file added, missing or changed), from a private copy of the verified bytes.
+A checkpoint from elsewhere, or from before manifests, is refused with one line.
+
 Dependencies: the ``rllib`` extra installs ray and RLlib's own requirements, not
 ``ray[rllib]``, whose pin ``gymnasium==1.2.2`` would replace the gymnasium these envs are
 tested with; RLlib's PettingZoo wrapper and PPO run on it unchanged (tested).
@@ -28,12 +35,16 @@ tested with; RLlib's PettingZoo wrapper and PPO run on it unchanged (tested).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib
 import importlib.util
 import json
 import math
 import os
 import shutil
+import stat
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +64,9 @@ POLICY_ID = "shared"
 ENV_NAME = "swarm_pettingzoo"
 _RLLIB_DIR = "rllib"
 _STATE_FILE = "swarm_state.json"
+MANIFEST = "swarm_manifest.json"
+_MANIFEST_FORMAT = "swarm-rllib-manifest"
+_CHUNK = 1 << 20
 
 
 # --------------------------------------------------------------------------- the env
@@ -349,6 +363,7 @@ def _save(algo: Any, job: TrainJob, spec: NetSpec, update: int, env_steps: int,
     algo.save_to_path(str(staging.resolve()))
     write_json(staging / _STATE_FILE, {"update": update, "env_steps": env_steps,
                                        "job": job.model_dump(mode="json")})  # fmt: skip
+    write_manifest(staging)  # last: the checkpoint is complete
     shutil.rmtree(final, ignore_errors=True)
     os.replace(staging, final)
     state = _learner_module_state(algo)
@@ -373,17 +388,127 @@ def _learner_module_state(algo: Any) -> dict[str, Any]:
     return state[COMPONENT_LEARNER][COMPONENT_RL_MODULE][POLICY_ID]
 
 
+# --------------------------------------------------------------------------- the manifest
+def _walk_files(folder: Path) -> dict[str, Path]:
+    """Every file under ``folder`` by its relative POSIX path; a link or anything other
+    than a plain file or folder is a :class:`CheckpointError` (it could point anywhere)."""
+    found: dict[str, Path] = {}
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        for entry in sorted(current.iterdir()):
+            mode = entry.lstat().st_mode
+            rel = entry.relative_to(folder).as_posix()
+            if stat.S_ISDIR(mode):
+                pending.append(entry)
+            elif stat.S_ISREG(mode):
+                found[rel] = entry
+            else:
+                raise CheckpointError(
+                    f"checkpoint {folder}: {rel} is a link or special file; allowed: plain "
+                    "files and folders only"
+                )
+    return found
+
+
+def _file_digest(path: Path, copy_to: Path | None = None) -> tuple[int, str]:
+    """Size and SHA-256 of ``path``, read once; the bytes hashed are also written to
+    ``copy_to`` when given, so a copy is exactly what was checked."""
+    h, size = hashlib.sha256(), 0
+    with contextlib.ExitStack() as files:
+        src = files.enter_context(open(path, "rb"))
+        dst = files.enter_context(open(copy_to, "xb")) if copy_to is not None else None
+        while chunk := src.read(_CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+            if dst is not None:
+                dst.write(chunk)
+    return size, h.hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """List every file of the checkpoint ``folder`` with its size and SHA-256, in the folder
+    (written atomically, last, once RLlib's files are complete)."""
+    folder = Path(folder)
+    files = {}
+    for rel, path in _walk_files(folder).items():
+        if rel == MANIFEST:
+            continue
+        size, digest = _file_digest(path)
+        files[rel] = {"size": size, "sha256": digest}
+    write_json(folder / MANIFEST, {"format": _MANIFEST_FORMAT, "version": 1, "files": files})
+
+
+def verify_manifest(folder: Path, copy_to: Path | None = None) -> None:
+    """Check that ``folder`` holds exactly the files its manifest lists, each with the
+    listed size and SHA-256, before anything in it is unpickled; any difference is one
+    :class:`CheckpointError` line. With ``copy_to``, the verified bytes are copied there
+    as they are hashed (restore from the copy: the folder may change after the check)."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        raise CheckpointError(f"checkpoint {folder}: not a folder")
+    manifest_file = folder / MANIFEST
+    where = f"checkpoint {folder}"
+    if not manifest_file.is_file() or manifest_file.is_symlink():
+        raise CheckpointError(
+            f"{where}: no {MANIFEST}, so it was not written by this program (or predates "
+            "manifests); RLlib checkpoints are pickles, so only ones this program wrote are "
+            "restored"
+        )
+    try:
+        manifest = json.loads(manifest_file.read_text())
+        listed = manifest["files"]
+        ok = manifest.get("format") == _MANIFEST_FORMAT and manifest.get("version") == 1
+        ok = ok and isinstance(listed, dict) and all(
+            isinstance(v, dict) and isinstance(v.get("size"), int)
+            and isinstance(v.get("sha256"), str) for v in listed.values()
+        )  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise CheckpointError(f"{where}: {MANIFEST} is not a {_MANIFEST_FORMAT} version 1 file")
+    present = _walk_files(folder)
+    present.pop(MANIFEST)
+    extra = sorted(set(present) - set(listed))
+    missing = sorted(set(listed) - set(present))
+    if extra or missing:
+        parts = [f"files not in its manifest: {', '.join(extra)}"] if extra else []
+        parts += [f"files missing: {', '.join(missing)}"] if missing else []
+        raise CheckpointError(f"{where}: {'; '.join(parts)}; refusing to restore it")
+    for rel in sorted(listed):
+        target = None
+        if copy_to is not None:
+            target = Path(copy_to) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+        size, digest = _file_digest(present[rel], target)
+        if size != listed[rel]["size"] or digest != listed[rel]["sha256"]:
+            raise CheckpointError(
+                f"{where}: {rel} does not match its manifest (size or SHA-256 changed since "
+                "this program wrote it); refusing to restore it"
+            )
+
+
 def _latest_rllib(rllib_dir: Path) -> Path | None:
-    found = sorted(p for p in rllib_dir.glob("update_*") if (p / _STATE_FILE).is_file())
-    return found[-1] if found else None
+    """The folder with the highest update number, manifest or not (verified later: a folder
+    planted there is refused, not skipped in silence)."""
+    if not rllib_dir.is_dir():
+        return None
+    found = [(int(p.name[len("update_") :]), p) for p in rllib_dir.iterdir()
+             if p.name.startswith("update_") and p.name[len("update_") :].isdigit()]  # fmt: skip
+    return max(found)[1] if found else None
 
 
 def _resume_point(job: TrainJob, rllib_dir: Path) -> tuple[Path, int]:
-    """The latest RLlib checkpoint and its update, checked against ``job`` (before Ray)."""
+    """The latest RLlib checkpoint, verified against its manifest, and its update, checked
+    against ``job`` (before Ray)."""
     path = _latest_rllib(rllib_dir)
     if path is None:
         raise CheckpointError(f"--resume: no RLlib checkpoint in {rllib_dir}")
-    saved = json.loads((path / _STATE_FILE).read_text())
+    verify_manifest(path)
+    try:
+        saved = json.loads((path / _STATE_FILE).read_text())
+    except (OSError, ValueError):
+        raise CheckpointError(f"checkpoint {path}: no readable {_STATE_FILE}") from None
     old, new = saved["job"], job.model_dump(mode="json")
     keys = ("scenario", "env_config", "algo", "actor", "num_envs", "seed", "hidden", "ppo",
             "trainer", "nproc")  # fmt: skip
@@ -396,8 +521,12 @@ def _resume_point(job: TrainJob, rllib_dir: Path) -> tuple[Path, int]:
 
 
 def _restore(algo: Any, path: Path, start: int, out: Path) -> list[dict]:
-    """Load the checkpoint into ``algo``; the metrics rows up to ``start``."""
-    algo.restore_from_path(str(path.resolve()))
+    """Load the checkpoint into ``algo`` from a private copy of its verified bytes; the
+    metrics rows up to ``start``."""
+    with tempfile.TemporaryDirectory(prefix="swarm-rllib-restore-") as private:
+        copy = Path(private) / path.name
+        verify_manifest(path, copy_to=copy)
+        algo.restore_from_path(str(copy))
     if not (out / "metrics.parquet").exists():
         return []
     old_rows = pd.read_parquet(out / "metrics.parquet")

@@ -17,6 +17,12 @@ join its process group instead, so the same command scales to a cluster::
 
 (every node runs that line; ``out`` must be on a shared filesystem for ``--resume``). Gloo
 is the backend on CPU. Each rank steps ``num_envs / ranks`` environments with its own seeds.
+
+Nothing outlives ``swarm train``, even killed by ``kill -9``: the launcher it starts gets
+SIGKILL from the kernel when it dies (:func:`swarm.lifeline.parent_death_preexec`), and every
+rank when the launcher dies (:func:`swarm.lifeline.die_with_parent`, first thing in
+:mod:`swarm.learn.worker`); otherwise orphaned ranks train on and write checkpoints into a
+run folder that a restarted run is using.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from swarm.config import ConfigError
 from swarm.io import write_json
 from swarm.learn.loop import TrainJob, TrainStrategy, train
 from swarm.learn.nets import ActorCritic
+from swarm.lifeline import parent_death_preexec
 
 GROUP = "swarm.trainers"
 
@@ -97,8 +104,9 @@ def launch_ranks(job: TrainJob) -> dict[str, Any]:
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc-per-node={job.nproc}", "-m", "swarm.learn.worker", str(job_file),
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads)}
-    code = subprocess.run(cmd, env=env, check=False).returncode
+    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "SWARM_TRAIN_PID": str(os.getpid())}
+    # the launcher is torchrun's code, not ours: the kernel ends it when this process ends
+    code = subprocess.run(cmd, env=env, check=False, preexec_fn=parent_death_preexec()).returncode
     if code != 0:
         raise ConfigError(f"--trainer {job.trainer}: a rank failed (exit code {code}); see above")
     import json
