@@ -139,6 +139,12 @@ class FormationConfig(SwarmConfig):
             )
         return self
 
+    def memory_parts(self) -> dict[str, float]:
+        """The engine's, plus every drone's bid on every slot (one slot per drone)."""
+        parts = super().memory_parts()
+        parts["n_agents"] += self.n_agents * self.n_agents * 24.0
+        return parts
+
     @property
     def anchor(self) -> tuple[float, float]:
         if self.center is not None:

@@ -193,6 +193,14 @@ class NavigationConfig(SwarmConfig):
         """Landmarks per environment (``n_landmarks``, default one per drone)."""
         return self.n_landmarks if self.n_landmarks is not None else self.n_agents
 
+    def memory_parts(self) -> dict[str, float]:
+        """The engine's, plus the landmark slots of every observation and the drone x
+        landmark distances of the landmark pass."""
+        parts = super().memory_parts()
+        parts["landmark_slots"] = self.n_agents * self.landmark_slots * 48.0
+        parts["n_landmarks"] = (self.n_agents + 1) * self.landmark_count * 24.0
+        return parts
+
     @property
     def landmark_reach(self) -> float:
         """Range of the landmark sensor (``landmark_range``, default ``sense_radius``)."""

@@ -98,6 +98,12 @@ class SearchConfig(SwarmConfig):
             raise ValueError(f"mark_cell: {self.cell} m gives over 1000 cells per side")
         return self
 
+    def memory_parts(self) -> dict[str, float]:
+        """The engine's, plus the targets and the drone x target distances of detection."""
+        parts = super().memory_parts()
+        parts["n_targets"] = (self.n_agents + 1) * self.n_targets * 24.0
+        return parts
+
     @property
     def extent(self) -> float:
         """Side of the base square the drones spawn in (m)."""

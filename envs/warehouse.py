@@ -85,7 +85,7 @@ from swarm.grid.policy import GridPolicy
 from swarm.grid.tasks import LeagueTasks, PoissonOrders, TaskStream
 from swarm.grid.world import GridObservation, GridWorld, StepCounts, egocentric_view
 from swarm.registry import POLICIES, policy_class
-from swarm.resources import check_memory
+from swarm.resources import check_memory_parts
 from swarm.rng import derive_seed
 
 
@@ -496,10 +496,8 @@ def check_run_memory(
 ) -> None:
     """Refuse, in one line naming the field with the largest share, a run this machine
     cannot hold (:func:`run_memory`)."""
-    parts = run_memory(config, grid, n_agents, source, tasks)
-    field = max(parts, key=lambda k: parts[k])
     what = f"a run of {n_agents:,} robots on the {grid.height}x{grid.width} map {grid.name!r}"
-    check_memory(sum(parts.values()), f"warehouse: field '{field}'", what)
+    check_memory_parts(run_memory(config, grid, n_agents, source, tasks), "warehouse", what)
 
 
 def run_warehouse(

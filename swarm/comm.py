@@ -219,7 +219,7 @@ class Channel:
         self.max_inbox = max_inbox
         self.seed = seed
         self._in_flight: deque[Inbox] = deque(
-            [Inbox.empty(n_rows, dim) for _ in range(delay + 1)], maxlen=delay + 1
+            [Inbox.empty(n_rows, dim)] * (delay + 1), maxlen=delay + 1  # one shared, read-only
         )
 
     def inbox(self) -> Inbox:

@@ -50,6 +50,13 @@ def check_memory(estimate: float, field: str, what: str) -> None:
         )
 
 
+def check_memory_parts(parts: dict[str, float], where: str, what: str) -> None:
+    """:func:`check_memory` on the sum of ``parts`` (bytes by the field that sizes them),
+    naming the field with the largest share: the one to change."""
+    field = max(parts, key=lambda k: parts[k])
+    check_memory(sum(parts.values()), f"{where}: field '{field}'", what)
+
+
 def check_writable(out: Path, option: str = "--out") -> None:
     """Refuse an output path that cannot be created or written, before any work.
 

@@ -33,14 +33,11 @@ from tqdm.auto import tqdm
 from swarm.config import ConfigError
 from swarm.io import publish_dir, staging_dir, write_json, write_table
 from swarm.registry import scenario_class
-from swarm.resources import check_memory, check_writable
+from swarm.resources import check_writable
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 TABLE_FORMATS = ("parquet", "csv")
-# A rough upper bound on the bytes one agent costs a run (engine arrays, neighbour tables,
-# observations, Mesa handle): `swarm bench` measures under 1 KiB at 10^6 drones.
-BYTES_PER_AGENT = 4096
 
 
 def package_version() -> str:
@@ -66,18 +63,9 @@ def check_seed(seed: Any, field: str = "--seed") -> int:
     return seed
 
 
-def check_agents_fit(config: dict[str, Any], field: str = "n_agents") -> None:
-    """Refuse a team size whose arrays cannot fit in this machine's memory, before any
-    allocation (``--agents 10**12`` would ask numpy for terabytes)."""
-    n_agents = config.get("n_agents")
-    if isinstance(n_agents, int) and not isinstance(n_agents, bool) and n_agents > 0:
-        check_memory(n_agents * BYTES_PER_AGENT, field, f"{n_agents:,} agents")
-
-
 def build_model(scenario: str, config: dict[str, Any], seed: int) -> Any:
     """Validate ``config`` and build the scenario's model (raises ConfigError on bad input)."""
-    check_seed(seed)
-    check_agents_fit(config)
+    check_seed(seed)  # the models check memory before allocating (``memory_parts``)
     return scenario_class(scenario)(rng=seed, **config)
 
 
