@@ -219,7 +219,8 @@ class Channel:
         self.max_inbox = max_inbox
         self.seed = seed
         self._in_flight: deque[Inbox] = deque(
-            [Inbox.empty(n_rows, dim)] * (delay + 1), maxlen=delay + 1  # one shared, read-only
+            [Inbox.empty(n_rows, dim)] * (delay + 1),
+            maxlen=delay + 1,  # one shared, read-only
         )
 
     def inbox(self) -> Inbox:
