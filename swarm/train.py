@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from swarm.config import ConfigError
+from swarm.resources import check_writable
 
 
 def _literal(text: str) -> Any:
@@ -161,6 +162,14 @@ def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
             f"--out: {job.out} already holds a training run; add --resume to continue it "
             "or choose another --out"
         )
+    out = Path(job.out)
+    if not job.resume and "TORCHELASTIC_RUN_ID" not in os.environ:  # ranks share one folder
+        check_writable(out)
+        if out.is_dir() and any(out.iterdir()):
+            raise ConfigError(
+                f"--out: {out} already holds files ({', '.join(sorted(os.listdir(out))[:3])}); "
+                "a training run starts in a new or empty folder: choose another --out"
+            )
     summary = trainer.run(job)
     if _is_rank_zero():  # one report per run, also under torchrun
         ret = summary.get("final_episode_return")

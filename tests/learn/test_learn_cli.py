@@ -128,3 +128,13 @@ def test_view_plays_a_learned_policy_and_names_the_scenario_it_needs(tmp_path, c
     capsys.readouterr()
     assert main(["view", "flocking", "--policy", str(run), "--headless", "--steps", "1"]) == 2
     assert "trained on 'navigation', not 'flocking'" in capsys.readouterr().err
+
+
+def test_train_starts_only_in_a_new_or_empty_folder(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    code = main(["train", "navigation", "--total-steps", "2000", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "already holds files (notes.txt)" in err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
