@@ -72,6 +72,8 @@ class CBBA(Policy):
     scenarios = ("search",)  # reads the search task's readings
     Params = CBBAParams
 
+    memory_fields = ("memory",)  # (R, ...) arrays per drone, sliced by the locality audit
+
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):
         super().__init__(params, seed, **overrides)
         self.n_regions = self.params.regions_per_side**2
@@ -96,7 +98,8 @@ class CBBA(Policy):
         p = self.params
         per_side = p.regions_per_side
         M = self.n_regions
-        rows = np.arange(obs.n)
+        rows = np.arange(obs.n)  # batch positions, for indexing
+        me = obs.ids.astype(np.float64)  # each drone's identity, as the bids carry it
         alive = obs.alive
         y, z, done = mem["y"].copy(), mem["z"].copy(), mem["done"].copy()
         task, waypoint = mem["task"].copy(), mem["waypoint"].copy()
@@ -115,7 +118,7 @@ class CBBA(Policy):
         # release a region lost in the auction or swept by someone else
         has = task >= 0
         t = np.where(has, task, 0)
-        lost = has & ((z[rows, t] != rows) | done[rows, t])
+        lost = has & ((z[rows, t] != me) | done[rows, t])
         task[lost], waypoint[lost] = -1, 0
         # sweep progress; the last waypoint reached marks the region done
         paths = lawnmower(obs.world_size, per_side, p.lane_factor * 2 * obs.known["detect_radius"])
@@ -133,13 +136,13 @@ class CBBA(Policy):
         centres = paths.mean(axis=1)  # (M, 2) region centres
         dist = np.sqrt(((obs.pos[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2))
         bid = 1.0 / (1.0 + dist / side)
-        winnable = ~done & ((bid > y) | ((bid == y) & ((z < 0) | (rows[:, None] < z))))
+        winnable = ~done & ((bid > y) | ((bid == y) & ((z < 0) | (me[:, None] < z))))
         free = alive & (task < 0) & winnable.any(axis=1)
         choice = np.argmax(np.where(winnable, bid, -np.inf), axis=1)
         fr = rows[free]
         task[fr], waypoint[fr] = choice[fr], 0
         y[fr, choice[fr]] = bid[fr, choice[fr]]
-        z[fr, choice[fr]] = fr
+        z[fr, choice[fr]] = me[fr]
         # fly the sweep
         has = task >= 0
         t = np.where(has, task, 0)

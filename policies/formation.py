@@ -82,12 +82,13 @@ class FormationParams(StrictConfig):
 
 @numba.njit(cache=True)
 def cbaa_round(
-    inbox_ptr, inbox_msg, alive, pos, priced_slots, bid_in, winner_in, slot_in
+    inbox_ptr, inbox_msg, alive, ids, pos, priced_slots, bid_in, winner_in, slot_in
 ):  # pragma: no cover - compiled
     """One round of CBAA per drone: merge the tables heard (Alg. 2), release a lost slot,
     bid on the best winnable slot (Alg. 1). Returns new (bid (R, M), winner (R, M), slot (R,)).
 
-    A message is ``[y (M), z (M)]``; ``z`` holds drone rows as floats, -1 for none.
+    A message is ``[y (M), z (M)]``; ``z`` holds drone ids as floats, -1 for none; drone i
+    bids as ``ids[i]``.
     """
     R, M = bid_in.shape
     bid = bid_in.copy()
@@ -106,7 +107,8 @@ def cbaa_round(
                     bid[i, k] = y
                     winner[i, k] = z
         own = slot[i]
-        if own >= 0 and winner[i, own] != i:
+        me = ids[i]
+        if own >= 0 and winner[i, own] != me:
             slot[i] = -1
         if slot[i] < 0:
             best = -1
@@ -116,7 +118,7 @@ def cbaa_round(
                     (pos[i, 0] - priced_slots[k, 0]) ** 2 + (pos[i, 1] - priced_slots[k, 1]) ** 2
                 )
                 can_win = c > bid[i, k] or (
-                    c == bid[i, k] and (winner[i, k] < 0 or i < winner[i, k])
+                    c == bid[i, k] and (winner[i, k] < 0 or me < winner[i, k])
                 )
                 if can_win and c > best_bid:
                     best = k
@@ -124,13 +126,26 @@ def cbaa_round(
             if best >= 0:
                 slot[i] = best
                 bid[i, best] = best_bid
-                winner[i, best] = i
+                winner[i, best] = me
     return bid, winner, slot
 
 
 @numba.njit(cache=True)
 def formation_velocity(
-    ptr, seg_row, idx, rel_pos, dist, alive, winner, slot, shape, n_agents, gain, safety, push
+    ptr,
+    seg_row,
+    idx,
+    rel_pos,
+    dist,
+    alive,
+    ids,
+    winner,
+    slot,
+    shape,
+    n_agents,
+    gain,
+    safety,
+    push,
 ):  # pragma: no cover - compiled
     """(R, 2) velocity: the displacement law over the sensed neighbours whose slot the drone
     knows, plus the repulsion of those closer than ``safety``."""
@@ -141,7 +156,7 @@ def formation_velocity(
         i = seg_row[s]
         if not alive[i]:
             continue
-        base = (i // n_agents) * n_agents
+        base = (ids[i] // n_agents) * n_agents  # first id of the drone's environment
         own = slot[i]
         if own >= 0:
             for k in range(M):
@@ -208,7 +223,7 @@ class Formation(Policy):
             ptr = inbox.ptr
         own = obs.own
         return cbaa_round(
-            ptr, np.ascontiguousarray(msg), obs.alive, obs.pos, priced,
+            ptr, np.ascontiguousarray(msg), obs.alive, obs.ids, obs.pos, priced,
             own["slot_bid"], own["slot_winner"], own["slot"],
         )  # fmt: skip
 
@@ -220,7 +235,7 @@ class Formation(Policy):
         n_agents = winner.shape[1]
         velocity = formation_velocity(
             nb.ptr, nb.seg_row, nb.idx, np.ascontiguousarray(nb.rel_pos), nb.dist, obs.alive,
-            winner, slot, known["slots"], n_agents, self.params.gain, safety,
+            obs.ids, winner, slot, known["slots"], n_agents, self.params.gain, safety,
             self.params.repulsion,
         )  # fmt: skip
         if self.params.anchor_gain > 0:

@@ -98,6 +98,8 @@ class PSO(Policy):
     scenarios = ("search",)  # reads the search task's readings
     Params = PSOParams
 
+    memory_fields = ("best_pos", "best_val")  # per drone, sliced by the locality audit
+
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides):
         super().__init__(params, seed, **overrides)
         self.best_pos = np.zeros((0, 2))  # (R, 2) personal best position (m)
@@ -122,7 +124,7 @@ class PSO(Policy):
         from_inbox = inbox.msg[:, 2] == g_val[inbox.owner]
         g = p.copy()
         g[inbox.owner[from_inbox]] = inbox.msg[from_inbox, :2]
-        rows = np.arange(obs.n)[:, None]
+        rows = obs.ids[:, None]  # each drone's own random stream
         dims = np.arange(2)[None, :]
         r1 = keyed_uniform(self.seed, obs.step, rows, dims, 1)
         r2 = keyed_uniform(self.seed, obs.step, rows, dims, 2)

@@ -30,7 +30,7 @@ class RandomWalk(Policy):
     Params = RandomWalkParams
 
     def act(self, obs: LocalObservation) -> np.ndarray:
-        rows = np.arange(obs.n)
+        rows = obs.ids  # each drone's own random stream
         moving = (obs.vel**2).sum(axis=1) > 0
         heading = np.where(
             moving,

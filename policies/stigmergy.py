@@ -41,7 +41,7 @@ class Stigmergy(Policy):
         marks = obs.own["marks"].reshape(obs.n, 9)[:, _FLAT]  # (R, 8)
         own_cell = np.floor(obs.pos / cell).astype(np.int64)
         key = own_cell[:, 0] * 1_000_003 + own_cell[:, 1]
-        rows = np.arange(obs.n)
+        rows = obs.ids  # each drone's own random stream
         jitter = keyed_uniform(self.seed, rows[:, None], key[:, None], np.arange(8)[None, :])
         choice = np.argmin(marks + 0.5 * jitter, axis=1)  # marks are integers: jitter ties only
         goal = (own_cell + _MOVES[choice] + 0.5) * cell

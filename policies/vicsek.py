@@ -45,7 +45,7 @@ class Vicsek(Policy):
         nbr_unit[nbr_speed == 0] = 0.0
         total = own + nb.segment_sum(nbr_unit)
         theta = np.arctan2(total[:, 1], total[:, 0])
-        rows = np.arange(obs.n)
+        rows = obs.ids  # each drone's own noise stream
         noise = p.eta * (keyed_uniform(self.seed, obs.step, rows) - 0.5)
         theta = theta + noise
         out = p.speed * np.column_stack([np.cos(theta), np.sin(theta)])

@@ -182,6 +182,8 @@ class Swarm:
         self.vel = np.zeros((rows, 2))  # (R, 2) metres / second
         self.alive = np.ones(rows, dtype=bool)  # (R,) False once crashed
         self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
+        self.ids = np.arange(rows, dtype=np.int64)  # (R,) each drone's identity (its row)
+        self.ids.flags.writeable = False
         self.t = 0  # steps taken since reset
         # (E,) steps since each environment's episode began: equal to ``t`` unless some
         # environments were restarted alone (batched training); ``crash_at`` follows it
@@ -276,6 +278,7 @@ class Swarm:
             pos=self.pos.copy(),
             vel=self.vel.copy(),
             alive=self.alive.copy(),
+            ids=self.ids,
             neighbors=self._with_noise(table),
             inbox=inbox,
             world_size=c.world_size,

@@ -4,7 +4,8 @@ A batch covers every row (agent) at once so controllers stay vectorised; row i's
 only i's own state, the agents i senses (relative position and velocity, distance, within
 its sensing range and field of view, with sensor noise where configured) and the messages its
 comm-graph neighbours sent. It never holds the world: that is the locality contract, and
-``tests/policies`` checks it for every built-in controller.
+:func:`swarm.testing.assert_local` checks it for any controller by evaluating each agent on
+its observation alone (:func:`swarm.testing.isolate`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ class LocalObservation:
     pos: np.ndarray  # (R, 2) own position (GPS-like), metres
     vel: np.ndarray  # (R, 2) own velocity, metres/second
     alive: np.ndarray  # (R,) bool, False once crashed
+    # (R,) int64 each agent's own identity: what it calls itself in messages and keys its
+    # private random stream with. Neighbour and sender labels are such identities. They are
+    # names, not indices: the audit (swarm.testing) evaluates a batch of one agent, where no
+    # other agent has a row to index
+    ids: np.ndarray
     neighbors: NeighborTable  # sensed agents: rel_pos, rel_vel, dist per entry
     inbox: Inbox  # messages received this step
     world_size: float  # side of the (known) arena, metres

@@ -9,8 +9,10 @@ Classic controllers and learned policies plug in here the same way. A policy:
   returns the same actions when called twice. Stochastic controllers draw their noise from a
   keyed stream of (seed, step, row), so calling them is repeatable too.
 
-Per-agent memory, where a controller needs it, lives in arrays on the policy object, updated
-by :meth:`Policy.commit` once the model applies a step (not by ``act``).
+Per-agent memory, where a controller needs it, lives in arrays on the policy object, one row
+per agent, named in ``memory_fields`` and updated by :meth:`Policy.commit` once the model
+applies a step (not by ``act``). Agent identity comes from ``obs.ids`` (noise streams, ids in
+messages), never from a position in the batch.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class Policy:
     # the scenarios it can run in, because it reads their task readings or knowledge;
     # None: any drone scenario (it needs only what the engine senses and carries)
     scenarios: ClassVar[tuple[str, ...] | None] = None
+    # attributes holding per-agent memory carried across steps: arrays with one row per agent
+    # (or dicts of them). The locality audit gives a fresh controller only agent i's rows of
+    # these, so memory anywhere else (shared between agents) shows up as a violation
+    memory_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):
         self.params = params if params is not None else self.Params.build(self.name, **overrides)

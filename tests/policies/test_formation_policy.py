@@ -74,10 +74,13 @@ def test_cbaa_round_resolves_a_conflict_for_the_closer_bidder():
     winner = np.full((2, 2), -1, dtype=np.int64)
     none = np.full(2, -1, dtype=np.int64)
     silent = np.zeros(3, dtype=np.int64), np.zeros((0, 4))
-    bid, winner, slot = cbaa_round(*silent, alive, pos, slots, bid, winner, none)
+    ids = np.arange(2)
+    bid, winner, slot = cbaa_round(*silent, alive, ids, pos, slots, bid, winner, none)
     assert slot.tolist() == [0, 0]  # a conflict: both bid on their nearest slot
     msg = np.concatenate([bid, winner.astype(float)], axis=1)[::-1]  # 0 hears 1, 1 hears 0
-    bid, winner, slot = cbaa_round(np.array([0, 1, 2]), msg, alive, pos, slots, bid, winner, slot)
+    bid, winner, slot = cbaa_round(
+        np.array([0, 1, 2]), msg, alive, ids, pos, slots, bid, winner, slot
+    )
     assert slot.tolist() == [0, 1]
     assert bid[1, 1] == pytest.approx(-7.0) and bid[0, 0] == pytest.approx(-1.0)
     np.testing.assert_array_equal(winner[:, 0], [0, 0])
