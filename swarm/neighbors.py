@@ -273,8 +273,10 @@ def segment_sum(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     out_shape = (n_rows, *values.shape[1:])
     if values.shape[0] == 0:
         return np.zeros(out_shape, dtype=np.result_type(values.dtype, np.float64))
-    starts = np.minimum(ptr[:-1], values.shape[0] - 1)
-    sums = np.add.reduceat(values, starts, axis=0)
+    # a zero row past the end keeps every start a valid index: clipping the starts of empty
+    # trailing segments to the last entry instead cut that entry from the segment before them
+    padded = np.concatenate([values, np.zeros((1, *values.shape[1:]), dtype=values.dtype)])
+    sums = np.add.reduceat(padded, ptr[:-1], axis=0)
     empty = ptr[1:] == ptr[:-1]
     sums[empty] = 0
     return sums

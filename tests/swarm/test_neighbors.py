@@ -180,3 +180,12 @@ def test_degenerate_sizes(n):
     pos, vel, alive, env = random_state(0, n, 5.0)
     table = radius_neighbors(pos, vel, alive, env, 1, 5.0, True, 1.0)
     assert table.n_edges == 0 and table.n_rows == n
+
+
+def test_plain_segment_sum_keeps_the_last_entry_before_empty_trailing_segments():
+    """Found by the locality audit: with the rows after it empty, a row lost its last
+    message (average consensus moved differently in the batch than alone)."""
+    ptr = np.array([0, 1, 3, 3, 3])
+    values = np.array([1.0, 2.0, 4.0])
+    np.testing.assert_array_equal(segment_sum(ptr, values), [1.0, 6.0, 0.0, 0.0])
+    np.testing.assert_array_equal(segment_sum(ptr, values[:, None])[:, 0], [1.0, 6.0, 0.0, 0.0])
