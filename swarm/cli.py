@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from swarm.config import ConfigError
 from swarm.resources import check_writable
+from swarm.testing import LocalityViolation
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,14 +103,22 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         config["policy"] = args.policy
     if args.steps < 0:
         raise ConfigError(f"--steps: must be >= 0 (got {args.steps})")
+    if args.audit < 0:
+        raise ConfigError(f"--audit: agents to audit per step must be >= 0 (got {args.audit})")
     runner.check_seed(args.seed)
     out = Path(args.out) if args.out else _default_out(target, args.seed)
     check_writable(out)  # before building: a map or a large team takes a while to set up
     model = runner.build_model(target, config, args.seed)  # validates every value
     runner.check_out(out, runner.resolved_config(model, target, args.steps, args.seed), args.format)
-    result = runner.execute(model, target, args.steps, args.seed, progress=not args.quiet)
+    if args.audit:
+        _check_auditable(model, "--audit")
+    result = runner.execute(
+        model, target, args.steps, args.seed, progress=not args.quiet, audit=args.audit
+    )
     runner.write_run(result, out, args.format)
     s = result.summary
+    if args.audit:
+        print(f"{target}: audited {s['audited_agent_steps']:,} agent-steps: local")
     final = ", ".join(f"{k}={v:.4g}" for k, v in s["final"].items())
     print(
         f"{target}: {s['n_agents']} agents x {s['steps']} steps in {s['wall_time_s']:.2f} s "
@@ -133,6 +142,44 @@ def _shown(value: Any) -> str:
         value = value.model_dump()
     text = json.dumps(value, default=repr) if not isinstance(value, str) else value
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_auditable(model: Any, option: str) -> None:
+    from swarm.model import SwarmModel
+
+    if not isinstance(model, SwarmModel):
+        raise ConfigError(
+            f"{option}: the audit covers drone controllers; the warehouse's grid controllers "
+            "are checked by their own locality tests (tests/policies/test_pibt.py)"
+        )
+
+
+def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
+    """``swarm audit SCENARIO --policy NAME``: one line, exit 0 if local, 1 if not."""
+    from swarm import runner
+    from swarm.registry import scenario_class
+    from swarm.testing import Auditor
+
+    cls = scenario_class(args.scenario)
+    config = _parse_field_options(extra, cls.config_class.field_help(), f"audit {args.scenario}")
+    config["n_agents"] = args.agents
+    if args.policy is not None:
+        config["policy"] = args.policy
+    for name in ("agents", "steps"):
+        if getattr(args, name) < 1:
+            raise ConfigError(f"--{name}: must be >= 1 (got {getattr(args, name)})")
+    if args.sample is not None and args.sample < 1:
+        raise ConfigError(f"--sample: must be >= 1 (got {args.sample})")
+    model = runner.build_model(args.scenario, config, args.seed)
+    _check_auditable(model, "audit")
+    auditor = Auditor(model, args.sample, args.seed)
+    for _ in range(args.steps):
+        auditor.step()
+    print(
+        f"{auditor.name} is local on {args.scenario}: {auditor.checked:,} agent-steps, each "
+        "decided alone exactly as in the batch (actions, messages, state, memory)"
+    )
+    return 0
 
 
 def cmd_list(args: argparse.Namespace, extra: list[str]) -> int:
@@ -201,7 +248,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a config field")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--audit", type=int, default=0, metavar="K",
+        help="check K random agents per step with the locality audit (`swarm audit`); the "
+        "run stops with one line on the first violation (exit 1)",
+    )  # fmt: skip
     run.set_defaults(handler=cmd_run, parser=run)
+
+    audit = sub.add_parser(
+        "audit",
+        help="check a controller's locality: each agent decides alone as in the batch",
+        description="Run SCENARIO and evaluate every agent (or --sample K per step) on its "
+        "own observation alone; exit 0 if every decision equals the batch's, bit for bit, "
+        "else exit 1 with one line naming the step, agent and what differed. Scenario "
+        "fields are options too (--sense-radius 3).",
+    )
+    audit.add_argument("scenario", help="scenario name (see `swarm list`)")
+    audit.add_argument("--policy", help="controller (default: the scenario's)")
+    audit.add_argument("--agents", type=int, default=40, help="number of agents (default 40)")
+    audit.add_argument("--steps", type=int, default=20, help="steps to audit (default 20)")
+    audit.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")
+    audit.add_argument("--sample", type=int, help="agents audited per step (default all)")
+    audit.set_defaults(handler=cmd_audit)
 
     lst = sub.add_parser("list", help="list scenarios and policies")
     lst.set_defaults(handler=cmd_list)
@@ -228,13 +296,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "run":
+    if extra and args.command not in ("run", "audit"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.handler(args, extra) or 0)
     except ConfigError as err:
         print(f"swarm {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
+    except LocalityViolation as err:
+        print(f"swarm {args.command}: {one_line(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"swarm {args.command}: interrupted; nothing partial was written", file=sys.stderr)
         return 130

@@ -81,12 +81,21 @@ def resolved_config(model: Any, scenario: str, steps: int, seed: int) -> dict[st
     }
 
 
-def execute(model: Any, scenario: str, steps: int, seed: int, progress: bool = False) -> RunResult:
-    """Step ``model`` ``steps`` times and collect its metrics and summary."""
+def execute(
+    model: Any, scenario: str, steps: int, seed: int, progress: bool = False, audit: int = 0
+) -> RunResult:
+    """Step ``model`` ``steps`` times and collect its metrics and summary. ``audit`` > 0
+    checks that many random agents per step with the locality audit
+    (:class:`swarm.testing.Auditor`; a violation raises ``LocalityViolation``)."""
     n_agents = int(getattr(model.config, "n_agents", 0))
+    stepper = model
+    if audit:
+        from swarm.testing import Auditor
+
+        stepper = Auditor(model, audit, seed)
     start = time.perf_counter()
     for _ in tqdm(range(steps), desc=scenario, unit="step", disable=not progress, leave=False):
-        model.step()
+        stepper.step()
     wall = time.perf_counter() - start
     frame = model.datacollector.get_model_vars_dataframe().reset_index(names="step")
     summary = {
@@ -99,6 +108,8 @@ def execute(model: Any, scenario: str, steps: int, seed: int, progress: bool = F
         "steps_per_s": steps / wall if wall > 0 else None,
         "agent_steps_per_s": steps * n_agents / wall if wall > 0 else None,
     }
+    if audit:
+        summary["audited_agent_steps"] = stepper.checked
     extras = getattr(model, "summary", None)  # optional hook: scenario-specific headline fields
     if callable(extras):
         summary.update({k: v for k, v in extras().items() if k not in summary})

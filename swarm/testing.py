@@ -1,0 +1,259 @@
+"""The locality audit: every controller, evaluated on one agent's observation alone.
+
+A vectorised controller receives a batch of every agent's observation, so nothing in the
+code stops row i's action from reading row j. The audit makes the contract checkable
+instead: for agent i it builds a batch of *one* (:func:`isolate`) holding only what i may
+know (its own state and identity, what it senses with opaque neighbour labels, its inbox,
+its task readings and the static task facts) and evaluates a fresh copy of the controller
+on it, with i's rows of the controller's declared per-agent memory. The isolated decision
+must equal row i of the batched one, bit for bit: actions, messages, state updates and the
+memory after the step. A controller that averages the swarm, indexes another agent's row
+through a neighbour label, counts the living, or keeps memory outside its declared
+per-agent fields gives a different answer alone, and is caught.
+
+Neighbour and sender labels are the agents' identities (``obs.ids``): names an agent may
+know (from sensing and messages), not indices. In the isolated batch no other agent has a
+row, so indexing a batch array with them fails or reads the wrong agent.
+
+::
+
+    from swarm.testing import assert_local
+    assert_local("boids", "flocking")               # a registered controller
+    assert_local(MyController, "search", n_agents=80)  # a class, or an instance
+    swarm audit flocking --policy boids             # the same from the command line
+    swarm run flocking --audit 10                   # 10 random agents per step of a real run
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from swarm.comm import Inbox
+from swarm.neighbors import NeighborTable
+from swarm.observation import LocalObservation
+from swarm.policy import PerAgentPolicy, Policy
+
+
+class LocalityViolation(AssertionError):
+    """A controller decided differently for an agent alone than in the batch."""
+
+
+@dataclass
+class Decision:
+    """Everything a controller decides in one step, row per agent."""
+
+    actions: np.ndarray  # (R, 2)
+    messages: np.ndarray | None  # (R, message_dim), None without a channel
+    state: dict[str, np.ndarray]  # engine-carried per-agent state, name -> (R, ...)
+
+
+def isolate(obs: LocalObservation, row: int) -> LocalObservation:
+    """Agent ``row``'s observation as a batch of one: its own state and identity, its
+    sensed entries and inbox (labelled by identity), its task readings, the task facts."""
+    nb = obs.neighbors
+    s = nb.row_slice(row)
+    k = s.stop - s.start
+    neighbors = NeighborTable(
+        ptr=np.array([0, k], dtype=nb.ptr.dtype),
+        seg_row=np.zeros(1, dtype=nb.seg_row.dtype),
+        row_seg=np.zeros(1, dtype=nb.row_seg.dtype),
+        idx=nb.idx[s].copy(),
+        rel_pos=nb.rel_pos[s].copy(),
+        rel_vel=nb.rel_vel[s].copy(),
+        dist=nb.dist[s].copy(),
+    )
+    senders, messages = obs.inbox.of(row)
+    inbox = Inbox(
+        np.array([0, len(senders)], dtype=obs.inbox.ptr.dtype), senders.copy(), messages.copy()
+    )
+    one = slice(row, row + 1)
+    return dataclasses.replace(
+        obs,
+        pos=obs.pos[one].copy(),
+        vel=obs.vel[one].copy(),
+        alive=obs.alive[one].copy(),
+        ids=obs.ids[one].copy(),
+        neighbors=neighbors,
+        inbox=inbox,
+        own={name: values[one].copy() for name, values in obs.own.items()},
+        known=copy.deepcopy(dict(obs.known)),
+    )
+
+
+def decide(policy: Policy, obs: LocalObservation, channel: bool) -> Decision:
+    """The controller's whole decision on ``obs`` (does not commit anything)."""
+    messages = np.asarray(policy.broadcast(obs), dtype=np.float64) if channel else None
+    return Decision(np.asarray(policy.act(obs)), messages, dict(policy.next_state(obs)))
+
+
+def _memory_rows(value: Any, row: int) -> Any:
+    """Agent ``row``'s part of a memory field: rows of an array, or of each array in a dict.
+    An empty array (memory not started yet) stays empty."""
+    if isinstance(value, dict):
+        return {k: _memory_rows(v, row) for k, v in value.items()}
+    array = np.asarray(value)
+    if array.ndim == 0 or len(array) == 0:
+        return array.copy()
+    return array[row : row + 1].copy()
+
+
+def _rebuild(policy: Policy) -> Policy:
+    """A fresh controller of the same class and parameters, as built before any step."""
+    try:
+        return type(policy)(policy.params, seed=policy.seed)
+    except TypeError:  # a controller with other constructor arguments: copy it instead
+        return copy.copy(policy)
+
+
+def isolated_policy(policy: Policy, row: int, known: Any) -> Policy:
+    """The controller as agent ``row`` alone would run it: built fresh, prepared for the
+    task, given only its own rows of the declared per-agent memory. Memory anywhere else
+    (an undeclared attribute, a class variable filled by other agents) is left behind."""
+    clone = _rebuild(policy)
+    prepare = getattr(clone, "prepare", None)
+    if callable(prepare):
+        prepare(known)
+    for name in policy.memory_fields:
+        setattr(clone, name, _memory_rows(getattr(policy, name), row))
+    return clone
+
+
+def _first_difference(a: Any, b: Any) -> str | None:
+    """Where two decisions' parts differ bit for bit (None when equal)."""
+    if a is None or b is None:
+        return None if a is None and b is None else "one is missing"
+    if isinstance(a, dict) or isinstance(b, dict):
+        if not isinstance(a, dict) or not isinstance(b, dict) or set(a) != set(b):
+            return f"fields {_keys(a)} alone vs {_keys(b)} in the batch"
+        for key in a:
+            diff = _first_difference(a[key], b[key])
+            if diff is not None:
+                return f"[{key!r}] {diff}"
+        return None
+    x, y = np.asarray(a), np.asarray(b)
+    if x.shape != y.shape:
+        return f"shape {x.shape} alone vs {y.shape} in the batch"
+    equal = (x == y) | ((x != x) & (y != y)) if x.dtype.kind in "fc" else x == y
+    if np.all(equal):
+        return None
+    return f"{x.ravel().tolist()[:6]} alone vs {y.ravel().tolist()[:6]} in the batch"
+
+
+def _keys(value: Any) -> str:
+    return str(sorted(value)) if isinstance(value, dict) else type(value).__name__
+
+
+def compare(
+    name: str, step: int, row: int, alone: Decision, batch: Decision, memory: tuple[Any, Any]
+) -> None:
+    """Raise :class:`LocalityViolation` naming what differs for ``row``."""
+    parts = [
+        ("action", alone.actions[0], batch.actions[row]),
+        ("message", None if alone.messages is None else alone.messages[0],
+         None if batch.messages is None else batch.messages[row]),
+        ("state", {k: v[0] for k, v in alone.state.items()},
+         {k: v[row] for k, v in batch.state.items()}),
+        ("memory", memory[0], memory[1]),
+    ]  # fmt: skip
+    for what, a, b in parts:
+        diff = _first_difference(a, b)
+        if diff is not None:
+            raise LocalityViolation(
+                f"{name}: not local at step {step}, agent {row}: its {what} differs when it "
+                f"decides on its own observation alone ({diff})"
+            )
+
+
+class Auditor:
+    """Checks agents of a model at every step, before the step is taken."""
+
+    def __init__(self, model: Any, agents_per_step: int | None = None, seed: int = 0):
+        self.model = model
+        self.policy: Policy = model.policy
+        self.name = getattr(self.policy, "name", type(self.policy).__name__)
+        self.k = agents_per_step
+        self.rng = np.random.default_rng([seed, 0xA0D17])  # apart from the model's streams
+        self.checked = 0
+
+    def rows(self, obs: LocalObservation) -> np.ndarray:
+        alive = np.flatnonzero(obs.alive)
+        if self.k is None or self.k >= len(alive):
+            return alive
+        return np.sort(self.rng.choice(alive, size=self.k, replace=False))
+
+    def step(self) -> None:
+        """Audit the chosen agents on the current observation, then step the model."""
+        engine = self.model.engine
+        obs = engine.obs
+        channel = engine.channel is not None
+        batch = decide(self.policy, obs, channel)
+        rows = self.rows(obs)
+        alone = {}
+        for row in rows:
+            solo_obs = isolate(obs, int(row))
+            solo = isolated_policy(self.policy, int(row), solo_obs.known)
+            try:
+                decision = decide(solo, solo_obs, channel)
+                solo.commit(solo_obs, decision.actions)
+            except (IndexError, KeyError, ValueError) as err:  # it reached for another row
+                raise LocalityViolation(
+                    f"{self.name}: not local at step {obs.step}, agent {int(row)}: alone it "
+                    f"fails with {type(err).__name__}: {' '.join(str(err).split())[:120]}"
+                ) from None
+            alone[int(row)] = (decision, solo)
+        self.model.step()  # commits the batch's decision into the controller's memory
+        for row, (decision, solo) in alone.items():
+            memory = (
+                {f: getattr(solo, f) for f in self.policy.memory_fields},
+                {f: _memory_rows(getattr(self.policy, f), row) for f in self.policy.memory_fields},
+            )
+            compare(self.name, obs.step, row, decision, batch, memory)
+        self.checked += len(rows)
+
+
+def _model_for(policy: Any, scenario: str, n_agents: int, seed: int, config: dict[str, Any]):
+    """A scenario model driven by ``policy``: a registered name, a class or an instance."""
+    from swarm.registry import policy_class, scenario_class
+
+    model_cls = scenario_class(scenario)
+    if isinstance(policy, str):
+        policy_class(policy)  # one line for an unknown name
+        return model_cls(rng=seed, n_agents=n_agents, policy=policy, **config)
+    instance = policy() if isinstance(policy, type) else policy
+    if hasattr(instance, "make_model") and not config:  # a learned policy knows its env
+        return instance.make_model(seed=seed, n_agents=n_agents)
+    model = model_cls(rng=seed, n_agents=n_agents, **config)
+    prepare = getattr(instance, "prepare", None)
+    if callable(prepare):
+        prepare(model.engine.obs.known)
+    model.policy = instance
+    model.engine.open_channel(max(model.config.message_dim, instance.message_dim))
+    model.engine.invalidate()
+    return model
+
+
+def assert_local(
+    policy: Any,
+    scenario: str,
+    *,
+    n_agents: int = 40,
+    steps: int = 20,
+    agents: int | None = None,
+    seed: int = 0,
+    **config: Any,
+) -> int:
+    """Run ``scenario`` for ``steps`` steps and audit ``agents`` random living agents per
+    step (default: all of them). Raises :class:`LocalityViolation` on the first difference;
+    returns how many agent-steps were checked."""
+    model = _model_for(policy, scenario, n_agents, seed, config)
+    if isinstance(model.policy, PerAgentPolicy):
+        raise TypeError("assert_local: a Mesa agent's decide() is per agent by construction")
+    auditor = Auditor(model, agents, seed)
+    for _ in range(steps):
+        auditor.step()
+    return auditor.checked
