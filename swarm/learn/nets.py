@@ -112,6 +112,31 @@ class GNNActor(nn.Module):
         return self.head(torch.cat([self.encode(obs), received], dim=-1))
 
 
+# Rows per chunk of a row-wise linear layer: bounds its (rows x out x in) product to ~64 MB.
+ROWWISE_ELEMENTS = 1 << 24
+
+
+def rowwise(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` for a stack of Linear and Tanh layers, computed so that each row's
+    result does not depend on the other rows: a product then a sum over each row's inputs,
+    instead of a matrix multiply whose kernel (and so its rounding) depends on the batch
+    size. What an agent's network computes on board is then bit for bit what it computes in
+    a batch of ten thousand, which the locality audit checks. Training keeps nn.Linear."""
+    if isinstance(module, nn.Sequential):
+        for layer in module:
+            x = rowwise(layer, x)
+        return x
+    if isinstance(module, nn.Tanh):
+        return torch.tanh(x)
+    if isinstance(module, nn.Linear):
+        weight = module.weight.unsqueeze(0)  # (1, out, in)
+        rows = max(1, ROWWISE_ELEMENTS // max(1, weight.numel()))
+        parts = [(x[i : i + rows].unsqueeze(1) * weight).sum(-1) for i in range(0, len(x), rows)]
+        out = torch.cat(parts) if parts else x.new_zeros((0, module.out_features))
+        return out + module.bias if module.bias is not None else out
+    raise TypeError(f"rowwise: no row-wise form of {type(module).__name__}")
+
+
 def gather_inbox(
     messages: torch.Tensor, senders: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,7 +31,7 @@ import torch
 
 from swarm.config import ConfigError
 from swarm.learn.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
-from swarm.learn.nets import ActorCritic, GNNActor, NetSpec
+from swarm.learn.nets import ActorCritic, GNNActor, NetSpec, rowwise
 from swarm.observation import LocalObservation
 from swarm.policy import Policy
 from swarm.registry import SCENARIOS, scenario_class
@@ -152,12 +152,12 @@ class LearnedPolicy(Policy):
     @torch.no_grad()
     def act(self, obs: LocalObservation) -> np.ndarray:
         x = self._features(obs)
-        actor = self.model.actor
+        actor = self.model.actor  # evaluated row-wise: each agent's result is its own alone
         if isinstance(actor, GNNActor):
             received = self._mean_received(obs)
-            mean = actor.decide(x, received)
+            mean = rowwise(actor.head, torch.cat([rowwise(actor.encode, x), received], dim=-1))
         else:
-            mean = actor(x)
+            mean = rowwise(actor.net, x)
         out = self.model.clip_action(mean).double().numpy()
         out[~obs.alive] = 0.0
         return out
@@ -168,7 +168,9 @@ class LearnedPolicy(Policy):
             return self._scenario_broadcast(obs)
         if not self.message_dim:
             return np.zeros((obs.n, 0))
-        return self.model.actor.message(self._features(obs)).double().numpy()
+        actor = self.model.actor
+        hidden = rowwise(actor.encode, self._features(obs))
+        return rowwise(actor.message_head, hidden).double().numpy()
 
     def _mean_received(self, obs: LocalObservation) -> torch.Tensor:
         """(R, message_dim) mean of the messages in each row's inbox (zeros if none)."""

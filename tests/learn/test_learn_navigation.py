@@ -234,3 +234,22 @@ def test_a_gnn_actor_on_a_talking_scenario_is_refused_in_the_mesa_model():
                    action_high=[3.0, 3.0])  # fmt: skip
     with pytest.raises(ConfigError, match="sends its own messages"):
         LearnedPolicy(ActorCritic(spec), encode, scenario="navigation")
+
+
+@pytest.mark.parametrize("actor", ["mlp", "gnn"])
+def test_learned_actors_pass_the_locality_audit(actor):
+    """Each drone's network output alone equals its row of the batch, bit for bit: the
+    deployed actor is evaluated row-wise (a batched matmul rounds by batch size)."""
+    from swarm.testing import assert_local
+
+    scenario = "navigation" if actor == "mlp" else "flocking"  # a GNN sends its own messages
+    cfg = dict(n_agents=12, world_size=10.0, sense_radius=2.5)
+    encode = observation_encoder(scenario, **cfg)
+    torch.manual_seed(3)
+    spec = NetSpec(obs_dim=encode.obs_dim, act_dim=2, hidden=16, actor=actor,
+                   action_low=[-3.0, -3.0], action_high=[3.0, 3.0])  # fmt: skip
+    model = ActorCritic(spec)
+    for p in model.actor.parameters():
+        p.data.normal_(0, 0.5)
+    policy = LearnedPolicy(model, encode, scenario=scenario, env_config=cfg)
+    assert assert_local(policy, scenario, n_agents=12, steps=6) == 12 * 6
