@@ -357,8 +357,12 @@ class Swarm:
         else:
             raise ValueError(f"action_kind: {action_kind!r}; allowed: acceleration, velocity")
         updates = self.check_state(state) if state else {}
-        if self.channel is not None and messages is not None:
-            messages = self.check_messages(messages)
+        if self.channel is not None:  # checked before anything moves: a bad batch applies nothing
+            messages = (
+                np.zeros((self.rows, self.channel.dim))
+                if messages is None
+                else self.check_messages(messages)
+            )
         integrate(
             self.pos, self.vel, accel, self.alive, c.dt, c.max_speed, c.max_accel,
             c.world_size, c.torus,
@@ -366,9 +370,7 @@ class Swarm:
         for name, values in updates.items():
             self.agent_state[name][self.alive] = values[self.alive]
         if self.channel is not None:
-            if messages is None:
-                messages = np.zeros((self.rows, self.channel.dim))
-            self.channel.send(self.t, self.links, self.check_messages(messages), self.alive)
+            self.channel.send(self.t, self.links, messages, self.alive)
         self.t += 1
         self.env_t += 1
         self.apply_faults()
