@@ -58,7 +58,10 @@ def describe_validation_error(err: ValidationError, cls: type[BaseModel], where:
             allowed = ", ".join(sorted(cls.model_fields))
             lines.append(f"{where}: unknown field '{loc}'; allowed fields: {allowed}")
             continue
-        msg = problem["msg"]
+        msg = problem["msg"].removeprefix("Value error, ")
+        if loc == "(root)":  # a check across fields names them itself
+            lines.append(f"{where}: {msg}")
+            continue
         got = problem.get("input")
         lines.append(f"{where}: field '{loc}': {msg} (got {got!r})")
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from swarm.config import StrictConfig
 from swarm.dynamics import integrate
 from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
 from swarm.observation import LocalObservation
+from swarm.resources import memory_problem
 from swarm.rng import derive_seed, keyed_normal
 
 # A rough upper bound on the bytes one drone costs a run (engine arrays, neighbour tables,
@@ -129,6 +130,14 @@ class SwarmConfig(StrictConfig):
         if value not in POLICIES:
             raise ValueError(f"unknown policy; allowed: {', '.join(sorted(POLICIES))}")
         return value
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self) -> SwarmConfig:
+        """Before anything (a scenario's own checks included) builds arrays of this size."""
+        problem = memory_problem(self.memory_parts(), f"a run of {self.n_agents:,} drones")
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _rows_exist(self) -> SwarmConfig:

@@ -27,7 +27,6 @@ from swarm.engine import Swarm, SwarmConfig
 from swarm.observation import AgentObservation, LocalObservation
 from swarm.policy import PerAgentPolicy, Policy
 from swarm.registry import SCENARIOS, check_policy_fits, policy_class
-from swarm.resources import check_memory_parts
 from swarm.scenario import Scenario
 
 
@@ -127,9 +126,6 @@ class SwarmModel(mesa.Model):
         self.config = cfg if cfg is not None else self.config_class.build(self.name, **config)
         if not hasattr(agent_class, "decide") and self.name in SCENARIOS:
             check_policy_fits(self.name, self.config.policy)
-        check_memory_parts(
-            self.config.memory_parts(), self.name, f"a run of {self.config.n_agents:,} drones"
-        )
         super().__init__(rng=rng)
         self.scenario = self.scenario_class(self.config)
         self.engine = Swarm(self.config, self.rng, scenario=self.scenario)

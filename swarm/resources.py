@@ -50,11 +50,27 @@ def check_memory(estimate: float, field: str, what: str) -> None:
         )
 
 
-def check_memory_parts(parts: dict[str, float], where: str, what: str) -> None:
-    """:func:`check_memory` on the sum of ``parts`` (bytes by the field that sizes them),
-    naming the field with the largest share: the one to change."""
+def memory_problem(parts: dict[str, float], what: str) -> str | None:
+    """``FIELD: WHAT needs about X of memory; Y is available`` when the sum of ``parts``
+    (bytes by the field that sizes them) does not fit, naming the field with the largest
+    share (the one to change); None when it fits."""
+    budget = MEMORY_SHARE * available_memory()
+    total = sum(parts.values())
+    if total <= budget:
+        return None
     field = max(parts, key=lambda k: parts[k])
-    check_memory(sum(parts.values()), f"{where}: field '{field}'", what)
+    return (
+        f"{field}: {what} needs about {format_bytes(total)} of memory; "
+        f"{format_bytes(budget)} is available"
+    )
+
+
+def check_memory_parts(parts: dict[str, float], where: str, what: str) -> None:
+    """:func:`memory_problem` as one :class:`ConfigError` line, prefixed with ``where``."""
+    problem = memory_problem(parts, what)
+    if problem is not None:
+        field, _, rest = problem.partition(": ")
+        raise ConfigError(f"{where}: field '{field}': {rest}")
 
 
 def check_writable(out: Path, option: str = "--out") -> None:
