@@ -192,6 +192,8 @@ class Swarm:
         self.alive = np.ones(rows, dtype=bool)  # (R,) False once crashed
         self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
         self.ids = np.arange(rows, dtype=np.int64)  # (R,) each drone's identity (its row)
+        self.sent_packets = np.zeros(n_envs)  # (E,) packets sent along links in the last step
+        self.message_width = 0  # floats in the last step's broadcasts
         self.ids.flags.writeable = False
         self.t = 0  # steps taken since reset
         # (E,) steps since each environment's episode began: equal to ``t`` unless some
@@ -380,6 +382,12 @@ class Swarm:
             self.agent_state[name][self.alive] = values[self.alive]
         if self.channel is not None:
             self.channel.send(self.t, self.links, messages, self.alive)
+            self.message_width = messages.shape[1]
+            links = self.links  # receiver = owner, sender = idx; both alive to count
+            sent = self.alive[links.idx] & self.alive[links.owner]
+            self.sent_packets = np.bincount(
+                self.env[links.owner[sent]], minlength=self.n_envs
+            ).astype(np.float64)
         self.t += 1
         self.env_t += 1
         self.apply_faults()

@@ -26,6 +26,36 @@ def n_alive(engine: Swarm) -> np.ndarray:
     return _per_env_sum(engine, engine.alive.astype(float))
 
 
+def messages_sent(engine: Swarm) -> np.ndarray:
+    """(E,) packets each living drone sent along its comm links in the last step (one
+    broadcast reaches every link; a lost packet was still sent)."""
+    return engine.sent_packets / np.maximum(n_alive(engine), 1)
+
+
+def bytes_sent(engine: Swarm) -> np.ndarray:
+    """(E,) bytes each living drone sent in the last step: packets x the message's floats x 8."""
+    return messages_sent(engine) * 8.0 * engine.message_width
+
+
+def message_rounds(engine: Swarm) -> np.ndarray:
+    """(E,) message rounds in the last step: a drone controller broadcasts once per step."""
+    return np.full(engine.n_envs, 1.0 if engine.channel is not None else 0.0)
+
+
+def message_hops(engine: Swarm) -> np.ndarray:
+    """(E,) the most links information crossed within the last step: one per round."""
+    return message_rounds(engine)
+
+
+# Communication, recorded for every drone scenario beside its own metrics.
+COMM_METRICS = {
+    "messages_sent": messages_sent,
+    "bytes_sent": bytes_sent,
+    "message_rounds": message_rounds,
+    "message_hops": message_hops,
+}
+
+
 @numba.njit(cache=True)
 def _moments(pos, vel, alive, env, n_envs, world, torus):
     """Per env: alive count, summed unit headings, and the centroid (circular on a torus)."""

@@ -110,6 +110,9 @@ def execute(
     }
     if audit:
         summary["audited_agent_steps"] = stepper.checked
+    if "bytes_sent" in frame and steps > 0:  # what the radio carried, over the steps taken
+        summary["messages_per_agent_step"] = float(frame["messages_sent"].iloc[1:].mean())
+        summary["bytes_per_agent_step"] = float(frame["bytes_sent"].iloc[1:].mean())
     extras = getattr(model, "summary", None)  # optional hook: scenario-specific headline fields
     if callable(extras):
         summary.update({k: v for k, v in extras().items() if k not in summary})

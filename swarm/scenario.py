@@ -193,13 +193,15 @@ class Scenario:
 
     # ----------------------------------------------------------------- metrics
     def metric_names(self) -> list[str]:
-        names = list(self.metric_functions)
+        names = [*self.metric_functions, *m.COMM_METRICS]
         if self.config.algebraic_connectivity:
             names.append("algebraic_connectivity")
         return names
 
     def metrics(self, engine: Swarm) -> dict[str, np.ndarray]:
+        """The task's metrics, then what the radio carried (``swarm.metrics.COMM_METRICS``)."""
         out = {name: fn(engine) for name, fn in self.metric_functions.items()}
+        out.update({name: fn(engine) for name, fn in m.COMM_METRICS.items()})
         if self.config.algebraic_connectivity:
             out["algebraic_connectivity"] = m.algebraic_connectivity(engine)
         return out

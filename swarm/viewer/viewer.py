@@ -218,6 +218,16 @@ class Viewer:
         """The scene drawn in the last frame."""
         return self._scene
 
+    def _hud_metrics(self) -> dict[str, float]:
+        """The model's metrics, less the radio's when nothing is sent (always zero then)."""
+        from swarm.metrics import COMM_METRICS
+
+        metrics = dict(getattr(self.model, "metrics", {}) or {})
+        engine = getattr(self.model, "engine", None)
+        if getattr(engine, "channel", True) is None:
+            metrics = {k: v for k, v in metrics.items() if k not in COMM_METRICS}
+        return metrics
+
     def _record_history(self) -> None:
         metrics = getattr(self.model, "metrics", {}) or {}
         for name, value in metrics.items():
@@ -470,7 +480,7 @@ class Viewer:
                 small,
             ),
         ]
-        metrics = list((getattr(self.model, "metrics", {}) or {}).items())[:MAX_HUD_METRICS]
+        metrics = list(self._hud_metrics().items())[:MAX_HUD_METRICS]
         names = list(self._history)
         spark = names[self._metric_index % len(names)] if names else None
         width = HUD_WIDTH

@@ -96,5 +96,6 @@ def test_mesa_model_runs_with_its_default_controller_and_reports_metrics():
     df = model.datacollector.get_model_vars_dataframe()
     assert list(df.columns) == [
         "coverage_cost", "landmarks_covered", "collisions", "n_components", "n_alive",
+        "messages_sent", "bytes_sent", "message_rounds", "message_hops",
     ]  # fmt: skip
     assert len(df) == 6 and (df["coverage_cost"] > 0).all()

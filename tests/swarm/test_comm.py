@@ -140,3 +140,19 @@ def test_crashed_agents_receive_nothing():
     inbox = engine.obs.inbox
     assert inbox.counts[[0, 1]].sum() == 0
     assert not np.isin(inbox.sender, [0, 1]).any()
+
+
+def test_every_step_records_the_packets_and_bytes_each_drone_sent():
+    from envs.consensus import ConsensusModel
+    from envs.flocking import FlockingModel
+
+    model = ConsensusModel(n_agents=30, policy="average_consensus", packet_drop=0.3, rng=4)
+    degrees = sum(d for _, d in model.comm_graph.degree())  # the links the step sends along
+    model.step()
+    metrics = model.metrics
+    assert metrics["messages_sent"] == degrees / 30  # a dropped packet was still sent
+    assert metrics["bytes_sent"] == degrees / 30 * 8.0  # one float64 per message
+    assert metrics["message_rounds"] == 1 and metrics["message_hops"] == 1
+    silent = FlockingModel(n_agents=30, rng=4)  # boids send nothing
+    silent.step()
+    assert silent.metrics["messages_sent"] == 0 and silent.metrics["message_rounds"] == 0
