@@ -65,3 +65,9 @@ def describe_validation_error(err: ValidationError, cls: type[BaseModel], where:
         got = problem.get("input")
         lines.append(f"{where}: field '{loc}': {msg} (got {got!r})")
     return "\n".join(lines)
+
+
+class NumericalError(ConfigError):
+    """The simulated state left the floating-point range (a step, speed or arena so large
+    that positions overflow): valid values one by one, impossible together. Reported like a
+    bad value, in one line, since changing the configuration is the fix."""

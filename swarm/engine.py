@@ -26,7 +26,7 @@ from swarm.comm import (
     RangeLinks,
     topology_graph,
 )
-from swarm.config import StrictConfig
+from swarm.config import NumericalError, StrictConfig
 from swarm.dynamics import integrate
 from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
 from swarm.observation import LocalObservation
@@ -378,6 +378,12 @@ class Swarm:
             self.pos, self.vel, accel, self.alive, c.dt, c.max_speed, c.max_accel,
             c.world_size, c.torus,
         )  # fmt: skip
+        if not np.isfinite(self.pos).all():
+            raise NumericalError(
+                f"step {self.t}: drone positions overflowed the floating-point range "
+                f"(dt = {c.dt:g} s, max_speed = {c.max_speed:g} m/s, world_size = "
+                f"{c.world_size:g} m); lower them"
+            )
         for name, values in updates.items():
             self.agent_state[name][self.alive] = values[self.alive]
         if self.channel is not None:

@@ -123,3 +123,11 @@ def test_nan_in_a_live_rows_state_or_message_is_refused_naming_the_rows():
     assert engine.t == 1  # a crashed drone's row is never used
     inf = np.full(5, np.inf)  # +-inf is a meaningful value ("no bid yet")
     engine.apply(np.zeros((5, 2)), state={"value": inf})
+
+
+def test_positions_overflowing_float64_are_one_clear_error():
+    from swarm.config import NumericalError
+
+    model = FlockingModel(n_agents=10, dt=1e308, initial_speed=2.5, rng=0)  # 2.5e308 m
+    with pytest.raises(NumericalError, match=r"positions overflowed .*dt = 1e\+308"):
+        model.step()
