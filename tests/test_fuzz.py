@@ -101,25 +101,24 @@ FUZZ = settings(max_examples=12, deadline=None, suppress_health_check=list(Healt
 FUZZ_LONG = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-@pytest.mark.parametrize("scenario", SCENARIO_NAMES)
-def test_cli_options_of_every_scenario(scenario, tmp_path_factory, capsys):
-    @FUZZ
+def fuzz_cli(scenario: str, profile: settings, tmp_path_factory, capsys) -> None:
+    @profile
     @given(argv=cli_invocation(scenario))
     def run(argv: list[str]) -> None:
         check_boundary(argv, tmp_path_factory.mktemp("cli"), capsys)
 
     run()
+
+
+@pytest.mark.parametrize("scenario", SCENARIO_NAMES)
+def test_cli_options_of_every_scenario(scenario, tmp_path_factory, capsys):
+    fuzz_cli(scenario, FUZZ, tmp_path_factory, capsys)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIO_NAMES)
 def test_cli_options_of_every_scenario_long(scenario, tmp_path_factory, capsys):
-    @FUZZ_LONG
-    @given(argv=cli_invocation(scenario))
-    def run(argv: list[str]) -> None:
-        check_boundary(argv, tmp_path_factory.mktemp("cli"), capsys)
-
-    run()
+    fuzz_cli(scenario, FUZZ_LONG, tmp_path_factory, capsys)
 
 
 # --------------------------------------------------------------------------- specs
