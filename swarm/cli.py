@@ -157,20 +157,24 @@ def _check_auditable(model: Any, option: str) -> None:
 def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     """``swarm audit SCENARIO --policy NAME``: one line, exit 0 if local, 1 if not."""
     from swarm import runner
-    from swarm.registry import scenario_class
+    from swarm.registry import is_learned, load_learned, scenario_class
     from swarm.testing import Auditor
 
     cls = scenario_class(args.scenario)
     config = _parse_field_options(extra, cls.config_class.field_help(), f"audit {args.scenario}")
     config["n_agents"] = args.agents
-    if args.policy is not None:
-        config["policy"] = args.policy
     for name in ("agents", "steps"):
         if getattr(args, name) < 1:
             raise ConfigError(f"--{name}: must be >= 1 (got {getattr(args, name)})")
     if args.sample is not None and args.sample < 1:
         raise ConfigError(f"--sample: must be >= 1 (got {args.sample})")
-    model = runner.build_model(args.scenario, config, args.seed)
+    runner.check_seed(args.seed)
+    if args.policy is not None and is_learned(args.policy):  # a training run's policy
+        model = load_learned(args.policy, args.scenario, **config).make_model(seed=args.seed)
+    else:
+        if args.policy is not None:
+            config["policy"] = args.policy
+        model = runner.build_model(args.scenario, config, args.seed)
     _check_auditable(model, "audit")
     auditor = Auditor(model, args.sample, args.seed)
     for _ in range(args.steps):
@@ -264,7 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
         "fields are options too (--sense-radius 3).",
     )
     audit.add_argument("scenario", help="scenario name (see `swarm list`)")
-    audit.add_argument("--policy", help="controller (default: the scenario's)")
+    audit.add_argument(
+        "--policy", help="controller name, or a training run folder / checkpoint (learned)"
+    )
     audit.add_argument("--agents", type=int, default=40, help="number of agents (default 40)")
     audit.add_argument("--steps", type=int, default=20, help="steps to audit (default 20)")
     audit.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")

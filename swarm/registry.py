@@ -84,3 +84,29 @@ def check_policy_fits(scenario: str, policy: str, field: str = "policy") -> None
             f"{field}: {policy!r} does not run in {scenario}; allowed: "
             f"{', '.join(policies_for(scenario))}"
         )
+
+
+def is_learned(policy: str) -> bool:
+    """A path to a training run folder or checkpoint file, rather than a controller name."""
+    from pathlib import Path
+
+    return Path(policy).exists() or policy.endswith(".pt") or "/" in policy
+
+
+def load_learned(path: str, scenario: str, option: str = "--policy", **config: Any) -> Any:
+    """The learned policy in a run folder or checkpoint (``swarm train``'s output), checked
+    to be trained on ``scenario``; ``config``: scenario fields to change from training."""
+    try:
+        from swarm.learn.policy import load_policy
+    except ImportError:
+        raise ConfigError(
+            f"{option}: a learned policy needs torch (pip install torch==2.13.0 && "
+            'pip install -e ".[learn]")'
+        ) from None
+    policy = load_policy(path, **config)
+    if policy.trained_on != scenario:
+        raise ConfigError(
+            f"{option}: {path} was trained on {policy.trained_on!r}, not {scenario!r}; "
+            f"allowed scenario: {policy.trained_on}"
+        )
+    return policy

@@ -122,13 +122,13 @@ def _check(args: argparse.Namespace) -> None:
 
 def build(args: argparse.Namespace) -> tuple[Any, Any]:
     """(model, factory making the same model again) from the parsed options."""
-    from swarm.registry import scenario_class
+    from swarm.registry import is_learned, scenario_class
 
     cls = scenario_class(args.scenario)
     config = _parse_sets(args.set or [])
     if args.agents is not None:
         config["n_agents"] = args.agents
-    if args.policy is not None and _is_learned(args.policy):
+    if args.policy is not None and is_learned(args.policy):
         return _learned(args, config)
     if args.policy is not None:
         config["policy"] = args.policy
@@ -139,28 +139,11 @@ def build(args: argparse.Namespace) -> tuple[Any, Any]:
     return factory(), factory
 
 
-def _is_learned(policy: str) -> bool:
-    """A path to a training run folder or checkpoint file, rather than a controller name."""
-    from pathlib import Path
-
-    return Path(policy).exists() or policy.endswith(".pt") or "/" in policy
-
-
 def _learned(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, Any]:
     """A learned policy (``swarm train``'s run folder or checkpoint) in its scenario's model."""
-    try:
-        from swarm.learn.policy import load_policy
-    except ImportError:
-        raise ConfigError(
-            "--policy: a learned policy needs torch (pip install torch==2.13.0 && "
-            'pip install -e ".[learn]")'
-        ) from None
-    policy = load_policy(args.policy, **config)
-    if policy.trained_on != args.scenario:
-        raise ConfigError(
-            f"--policy: {args.policy} was trained on {policy.trained_on!r}, not "
-            f"{args.scenario!r}; allowed: swarm view {policy.trained_on} --policy {args.policy}"
-        )
+    from swarm.registry import load_learned
+
+    policy = load_learned(args.policy, args.scenario, **config)
 
     def factory() -> Any:
         return policy.make_model(seed=args.seed)

@@ -138,3 +138,13 @@ def test_train_starts_only_in_a_new_or_empty_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "already holds files (notes.txt)" in err
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_audit_cli_takes_a_training_run(tmp_path, capsys):
+    out = tmp_path / "nav"
+    assert main(["train", "navigation", "--total-steps", "2000", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "navigation", "--policy", str(out), "--agents", "6", "--steps", "2"]) == 0
+    assert "learned is local on navigation: 12 agent-steps" in capsys.readouterr().out
+    assert main(["audit", "flocking", "--policy", str(out)]) == 2
+    assert "was trained on 'navigation', not 'flocking'" in capsys.readouterr().err
