@@ -28,8 +28,10 @@ from tqdm.auto import tqdm
 
 from swarm.config import ConfigError
 from swarm.experiments.executors import EXECUTORS, check_executor, make_executor
+from swarm.experiments.load import load_spec
+from swarm.experiments.plan import Plan, plan
 from swarm.experiments.report import CONFIDENCE, report
-from swarm.experiments.spec import ExperimentSpec, Plan, load_spec, plan
+from swarm.experiments.schema import ExperimentSpec
 from swarm.experiments.store import ResultsStore
 
 __all__ = [

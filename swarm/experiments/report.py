@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from swarm.config import ConfigError
-from swarm.experiments.spec import ExperimentSpec, PlotSpec
+from swarm.experiments.schema import ExperimentSpec, PlotSpec
 from swarm.experiments.store import ResultsStore
 from swarm.io import write_atomic, write_table
 

@@ -29,7 +29,8 @@ from typing import Any
 import pandas as pd
 
 from swarm.config import ConfigError
-from swarm.experiments.spec import Plan, from_plain, spec_from_plain, spec_to_plain, to_plain
+from swarm.experiments.plain import from_plain, spec_from_plain, spec_to_plain, to_plain
+from swarm.experiments.plan import Plan
 from swarm.experiments.worker import RunOutcome, RunTask
 from swarm.io import publish_dir, staging_dir, write_json, write_table
 from swarm.resources import check_writable
