@@ -385,7 +385,7 @@ def test_env_docstring_names_every_observation_and_state_segment(mod):
 # ---------------------------------------------------------------------------- fused encoder
 def reference_observation(encoder, obs, row: int) -> np.ndarray:
     """One drone's observation built the plain way, from ``obs.for_agent(row)`` alone: what
-    the fused kernels (swarm.marl._encode_engine and friends) must reproduce exactly."""
+    the fused kernels (swarm.marl.encoding._encode_engine and friends) must reproduce exactly."""
     layout, scenario, mine = encoder.layout, encoder.scenario, obs.for_agent(row)
     if not mine.alive:
         return np.zeros(layout.size, np.float32)
