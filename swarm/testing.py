@@ -103,7 +103,11 @@ def _memory_rows(value: Any, row: int) -> Any:
 
 
 def _rebuild(policy: Policy) -> Policy:
-    """A fresh controller of the same class and parameters, as built before any step."""
+    """A fresh controller of the same class and parameters, as built before any step.
+
+    A controller whose constructor takes other arguments (a learned policy: its network and
+    encoder) is copied shallowly instead: it must keep no memory outside ``memory_fields``,
+    and the audit cannot see memory it shares that way."""
     try:
         return type(policy)(policy.params, seed=policy.seed)
     except TypeError:  # a controller with other constructor arguments: copy it instead
