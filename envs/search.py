@@ -20,7 +20,7 @@ Readings           ``obs.own["signal"]`` (R,), ``obs.own["marks"]`` (R, 3, 3) (`
 Default policy     ``random_walk`` (baseline); also ``stigmergy`` (node counting),
                    ``pso`` (particle swarm on the signal; it climbs to one source and
                    needs a spread start, ``spawn_extent = world_size``, and comm links:
-                   from the default base it stays put), ``cbba`` (regions allocated by a
+                   from the default base it stays put), ``cbaa`` (regions allocated by a
                    consensus-based auction, each swept with a lawnmower path)
 Metrics            fraction_found; time_to_find_all (s, NaN until all are found);
                    area_visited (share of mark cells entered); revisit_ratio (cell entries
@@ -33,7 +33,7 @@ Clock              found times count the environment's own steps (``engine.env_t
 Arguments are the fields of :class:`SearchConfig` plus ``rng`` (the seed). Example::
 
     from envs.search import SearchModel
-    model = SearchModel(n_agents=8, world_size=40, n_targets=12, policy="cbba", rng=1)
+    model = SearchModel(n_agents=8, world_size=40, n_targets=12, policy="cbaa", rng=1)
     while model.metrics["fraction_found"] < 1:
         model.step()
     model.metrics["time_to_find_all"]

@@ -33,7 +33,7 @@ POLICIES: dict[str, str] = {
     "random_walk": "policies.random_walk:RandomWalk",
     "stigmergy": "policies.stigmergy:Stigmergy",
     "pso": "policies.pso:PSO",
-    "cbba": "policies.cbba:CBBA",
+    "cbaa": "policies.cbaa:CBAA",
     "formation": "policies.formation:Formation",
     # warehouse controllers (swarm.grid.policy.GridPolicy, scenario = "warehouse")
     "greedy_yield": "policies.greedy_yield:GreedyYield",

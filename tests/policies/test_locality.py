@@ -66,4 +66,4 @@ def test_every_drone_policy_is_covered():
     drones = set(drone_policies())
     grid = {n for n in POLICIES if issubclass(policy_class(n), GridPolicy)}
     assert drones | grid == set(POLICIES) and not drones & grid
-    assert {"boids", "vicsek", "olfati_saber", "formation", "cbba", "lloyd"} <= drones
+    assert {"boids", "vicsek", "olfati_saber", "formation", "cbaa", "lloyd"} <= drones

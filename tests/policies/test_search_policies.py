@@ -1,4 +1,4 @@
-"""Search controllers (random walk, stigmergy, PSO, CBBA): local, deterministic; the PSO
+"""Search controllers (random walk, stigmergy, PSO, CBAA): local, deterministic; the PSO
 core meets the literature's criteria; the auction's consensus settles conflicts."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from message_locality import assert_deterministic, assert_local
 
 from envs.search import SearchModel
-from policies.cbba import lawnmower
+from policies.cbaa import lawnmower
 from policies.pso import C1, W, pso_minimize
 
 
@@ -20,12 +20,12 @@ def maker(policy: str):
     return make
 
 
-@pytest.mark.parametrize("policy", ["random_walk", "stigmergy", "pso", "cbba"])
+@pytest.mark.parametrize("policy", ["random_walk", "stigmergy", "pso", "cbaa"])
 def test_far_drones_leave_action_and_message_unchanged(policy):
     assert assert_local(maker(policy), range(4)) >= 15
 
 
-@pytest.mark.parametrize("policy", ["random_walk", "stigmergy", "pso", "cbba"])
+@pytest.mark.parametrize("policy", ["random_walk", "stigmergy", "pso", "cbaa"])
 def test_same_seed_same_run_and_different_seeds_differ(policy):
     assert_deterministic(maker(policy))
 
@@ -70,14 +70,14 @@ def test_pso_constants_are_the_constriction_values():
     assert W == pytest.approx(chi, abs=1e-4) and C1 == pytest.approx(chi * phi / 2, abs=1e-4)
 
 
-def test_cbba_gives_every_region_at_most_one_sweeper_once_bids_have_settled():
+def test_cbaa_gives_every_region_at_most_one_sweeper_once_bids_have_settled():
     model = SearchModel(
         n_agents=10,
         world_size=40.0,
         sense_radius=2.0,
         comm_radius=60.0,
         spawn_extent=4.0,
-        policy="cbba",
+        policy="cbaa",
         rng=3,
     )
     for _ in range(30):

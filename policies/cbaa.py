@@ -37,7 +37,7 @@ from swarm.observation import LocalObservation
 from swarm.policy import Policy
 
 
-class CBBAParams(StrictConfig):
+class CBAAParams(StrictConfig):
     regions_per_side: int = Field(4, ge=1, le=12, description="the arena is split n x n")
     lane_factor: float = Field(
         0.9, gt=0, le=1, description="lane spacing as a share of the detection width 2 r"
@@ -61,8 +61,8 @@ def lawnmower(world_size: float, per_side: int, lane: float) -> np.ndarray:
     return corner[:, None, :] + path[None, :, :]
 
 
-class CBBA(Policy):
-    name = "cbba"
+class CBAA(Policy):
+    name = "cbaa"
     citation = (
         "Choi, H.-L., Brunet, L., How, J. P. (2009). IEEE T-RO 25(4), 912-926, "
         "CBAA (Algorithms 1 and 2)."
@@ -70,7 +70,7 @@ class CBBA(Policy):
     action_kind = "velocity"
     scenario = "search"
     scenarios = ("search",)  # reads the search task's readings
-    Params = CBBAParams
+    Params = CBAAParams
 
     memory_fields = ("memory",)  # (R, ...) arrays per drone, sliced by the locality audit
 
