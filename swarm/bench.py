@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import time
 import tracemalloc
@@ -24,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from swarm.io import write_json
+from swarm.resources import check_new_file
 
 SENSE_RADIUS = 5.0  # metres, the default sensing radius
 
@@ -161,6 +163,8 @@ def _print_header() -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.json:
+        check_new_file(args.json, "--json")  # before minutes of measuring
     rows = []
     _print_header()
     for n in args.sizes:
@@ -201,9 +205,7 @@ def main(args: argparse.Namespace) -> int:
         for k, v in ratios.items():
             print(f"  {k}: {v:,.2f}")
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"rows": rows, "ratios": ratios, "graph_view": graph}, indent=2)
-        )
+        write_json(Path(args.json), {"rows": rows, "ratios": ratios, "graph_view": graph})
     return 0
 
 

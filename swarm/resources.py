@@ -91,3 +91,15 @@ def check_writable(out: Path, option: str = "--out") -> None:
         raise ConfigError(f"{option} {out}: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError(f"{option} {out}: {probe} is not writable")
+
+
+def check_new_file(path: str | Path, option: str) -> Path:
+    """An output file named by the user: it must not exist yet (nothing is overwritten) and
+    its folder must be writable. Checked before any work."""
+    out = Path(path)
+    if out.exists() or out.is_symlink():
+        raise ConfigError(
+            f"{option} {out}: already exists; nothing is overwritten: choose a new path"
+        )
+    check_writable(out.parent if str(out.parent) else Path("."), option)
+    return out

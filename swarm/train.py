@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from swarm.config import ConfigError
-from swarm.resources import check_writable
+from swarm.resources import check_new_file, check_writable
 
 
 def _literal(text: str) -> Any:
@@ -236,6 +236,8 @@ def cmd_eval(args: argparse.Namespace, extra: list[str]) -> int:
         raise ConfigError(f"--episodes: must be >= 1 (got {args.episodes})")
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps: must be >= 1 (got {args.steps})")
+    if args.out:
+        check_new_file(args.out, "--out")  # before the episodes are played
     against = args.against or default_baselines(args.scenario)
     table = compare(
         args.scenario, Path(args.policy), against, args.episodes, args.seed,

@@ -104,9 +104,11 @@ def _check(args: argparse.Namespace) -> None:
         if not 64 <= value <= 8192:
             raise ConfigError(f"--{name}: must be between 64 and 8192 pixels (got {value})")
     if args.record is not None:
+        from swarm.resources import check_new_file
         from swarm.viewer.recording import check_record_path
 
         check_record_path(args.record)
+        check_new_file(args.record, "--record")
         if args.record.lower().endswith(".mp4") and (args.width % 2 or args.height % 2):
             raise ConfigError("--width/--height: an mp4 needs even sizes")
     elif args.headless and args.steps is None:

@@ -8,6 +8,8 @@ written by Pillow, which keeps the frames in memory until the end, so keep GIFs 
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from swarm.config import ConfigError
+from swarm.io import file_mode
 
 FORMATS = (".gif", ".mp4")
 
@@ -82,11 +85,15 @@ def record(
     if fps <= 0:
         raise ConfigError(f"record: fps must be > 0 (got {fps})")
     out.parent.mkdir(parents=True, exist_ok=True)
+    # written beside the target, renamed over it when complete: never half a video
+    fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
     if out.suffix.lower() == ".mp4":
         # even sizes for yuv420p; macro_block_size=2 avoids silent resizing to 16s
-        writer = imageio.get_writer(out, fps=fps, macro_block_size=2, codec="libx264")
+        writer = imageio.get_writer(tmp, fps=fps, macro_block_size=2, codec="libx264")
     else:
-        writer = imageio.get_writer(out, mode="I", duration=1000.0 / fps, loop=0)
+        writer = imageio.get_writer(tmp, mode="I", duration=1000.0 / fps, loop=0)
     source = frames(
         model, steps, width, height, hud, colour_by, show_comm, show_trails, steps_per_frame
     )
@@ -95,8 +102,14 @@ def record(
 
         source = tqdm(source, total=steps, desc=f"record {out.name}", unit="frame")
     try:
-        for frame in source:
-            writer.append_data(frame)
-    finally:
-        writer.close()
+        try:
+            for frame in source:
+                writer.append_data(frame)
+        finally:
+            writer.close()
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out

@@ -151,3 +151,20 @@ def test_bench_runs_small_and_reports_ratios(tmp_path, capsys):
     data = json.loads(report.read_text())
     assert data["ratios"]["ours_vs_mesa_at_300"] > 1
     assert {r["workload"] for r in data["rows"]} == {"flocking (ours)", "mesa boid_flockers"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "--sizes", "300", "--steps", "1", "--no-mesa", "--json", "{path}"],
+        ["view", "flocking", "--agents", "5", "--headless", "--steps", "2", "--record", "{path}"],
+    ],
+)
+def test_an_output_file_that_exists_is_never_overwritten(tmp_path, capsys, argv):
+    path = tmp_path / ("mine.json" if "--json" in argv else "mine.gif")
+    path.write_text("the user's own file")
+    code = main([a.replace("{path}", str(path)) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "already exists; nothing is overwritten" in err
+    assert path.read_text() == "the user's own file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
