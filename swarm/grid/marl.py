@@ -51,11 +51,11 @@ from swarm.marl import (
     pettingzoo_module,
     split_fields,
 )
+from swarm.marl.parallel import RENDER_FPS, env_metadata
 from swarm.registry import scenario_class
 from swarm.scenario import Segment
 from swarm.viewer.envdisplay import EnvDisplay
 
-RENDER_FPS = 10  # frames per second of the "human" window
 # cell colours by map kind (0 shelf/wall, 1 free, 2 delivery 'E', 3 pick 'S'), robots, goals
 ACTIONS_DOC = ", ".join(f"{i} {name}" for i, name in enumerate(ACTION_NAMES))
 
@@ -175,15 +175,6 @@ def grid_state_layout(n: int) -> Layout:
     )
 
 
-def grid_metadata(name: str) -> dict[str, Any]:
-    return {
-        "name": f"{name}_v0",
-        "render_modes": ["human", "rgb_array"],
-        "is_parallelizable": True,
-        "render_fps": RENDER_FPS,
-    }
-
-
 class GridParallelEnv(NamedAgents, ParallelEnv):
     """PettingZoo parallel env of a registered grid scenario (see the module docstring).
 
@@ -193,10 +184,10 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
         **config: env arguments (:class:`GridEnvConfig`) and the scenario config's fields.
     """
 
-    metadata: dict[str, Any] = grid_metadata("grid")
+    metadata: dict[str, Any] = env_metadata("grid")
 
     def __init__(self, scenario: str, render_mode: str | None = None, **config: Any):
-        self.metadata = grid_metadata(scenario)
+        self.metadata = env_metadata(scenario)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ConfigError(
                 f"{scenario}_v0: render_mode {render_mode!r}; allowed: None, human, rgb_array"
@@ -325,4 +316,4 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
 
 def grid_env_module(name: str) -> EnvModule:
     """The PettingZoo constructors of grid scenario ``name`` (PettingZoo's convention)."""
-    return pettingzoo_module(name, GridParallelEnv, grid_metadata(name), "GridEnvConfig")
+    return pettingzoo_module(name, GridParallelEnv, env_metadata(name), "GridEnvConfig")

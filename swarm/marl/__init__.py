@@ -75,7 +75,7 @@ from swarm.marl.actions import CheckedAECEnv, check_reset_seed, discrete_action,
 from swarm.marl.batched import BatchedSwarmEnv
 from swarm.marl.config import EnvConfig, split_config, split_fields
 from swarm.marl.encoding import Layout, ObservationEncoder
-from swarm.marl.parallel import NamedAgents, SwarmParallelEnv, _metadata
+from swarm.marl.parallel import NamedAgents, SwarmParallelEnv, env_metadata
 from swarm.registry import SCENARIOS
 
 __all__ = [
@@ -132,7 +132,7 @@ def pettingzoo_module(
 
 def env_module(name: str) -> EnvModule:
     """The PettingZoo constructors of drone scenario ``name``."""
-    return pettingzoo_module(name, SwarmParallelEnv, _metadata(name), "EnvConfig")
+    return pettingzoo_module(name, SwarmParallelEnv, env_metadata(name), "EnvConfig")
 
 
 def observation_encoder(scenario: str, **config: Any) -> ObservationEncoder:

@@ -28,7 +28,8 @@ from swarm.viewer.envdisplay import EnvDisplay
 RENDER_FPS = 10  # frames per second of the "human" window (metadata["render_fps"])
 
 
-def _metadata(name: str) -> dict[str, Any]:
+def env_metadata(name: str) -> dict[str, Any]:
+    """PettingZoo metadata of ``{name}_v0`` (drone and grid envs alike)."""
     return {
         "name": f"{name}_v0",
         "render_modes": ["human", "rgb_array"],
@@ -38,7 +39,7 @@ def _metadata(name: str) -> dict[str, Any]:
 
 
 def _check_render_mode(name: str, render_mode: str | None) -> None:
-    modes = _metadata(name)["render_modes"]
+    modes = env_metadata(name)["render_modes"]
     if render_mode is not None and render_mode not in modes:
         raise ConfigError(
             f"{name}_v0: render_mode {render_mode!r}; allowed: None, {', '.join(modes)}"
@@ -82,12 +83,12 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
             config's fields.
     """
 
-    metadata: dict[str, Any] = _metadata("swarm")
+    metadata: dict[str, Any] = env_metadata("swarm")
 
     def __init__(self, scenario: str, render_mode: str | None = None, **config: Any):
         _check_render_mode(scenario, render_mode)
         self.core = _Core(scenario, 1, config)
-        self.metadata = _metadata(scenario)
+        self.metadata = env_metadata(scenario)
         self.render_mode = render_mode
         self.max_cycles = self.core.settings.max_cycles  # read at every step (tests set it)
         n = self.core.n_agents
