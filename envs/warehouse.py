@@ -120,8 +120,12 @@ class WarehouseConfig(StrictConfig):
     policy_params: dict[str, Any] = Field(
         default_factory=dict, description="parameters of the controller"
     )
-    sense_radius: float = Field(3.0, gt=0, description="sensing range (cells)")
-    comm_radius: float = Field(5.0, gt=0, description="radio range (cells)")
+    sense_radius: float = Field(
+        3.0, gt=0, allow_inf_nan=True, description="sensing range (cells); inf: the whole map"
+    )
+    comm_radius: float = Field(
+        5.0, gt=0, allow_inf_nan=True, description="radio range (cells); inf: the whole map"
+    )
     packet_drop: float = Field(0.0, ge=0, le=1, description="probability a packet is lost")
     resolve_conflicts: bool = Field(
         True, description="cancel conflicting moves (False only to test the collision counter)"

@@ -274,3 +274,12 @@ def test_poisson_orders_on_a_map_without_stations_is_one_line(tmp_path, capsys):
     path.write_text("type octile\nheight 2\nwidth 3\nmap\n...\n...\n")
     code, out = run(tmp_path, "--map", str(path), "--agents", "2", "--tasks", "poisson")
     assert_refused(code, out, capsys, "field 'tasks': 'poisson' orders need service (S)")
+
+
+def test_an_infinite_radio_is_a_setting_and_nan_is_refused(tmp_path, capsys):
+    out = tmp_path / "inf"
+    argv = ["run", "warehouse", "--agents", "6", "--steps", "3", "--quiet", "--comm-radius"]
+    assert main([*argv, "inf", "--out", str(out)]) == 0 and (out / "summary.json").exists()
+    capsys.readouterr()
+    assert main([*argv, "nan", "--out", str(tmp_path / "nan")]) == 2
+    assert "comm_radius" in capsys.readouterr().err and not (tmp_path / "nan").exists()
