@@ -9,6 +9,7 @@ this one engine (E = 1 for both); batched training envs use E > 1.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import networkx as nx
@@ -26,7 +27,7 @@ from swarm.comm import (
     RangeLinks,
     topology_graph,
 )
-from swarm.config import NumericalError, StrictConfig
+from swarm.config import ConfigError, NumericalError, StrictConfig
 from swarm.dynamics import integrate
 from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
 from swarm.observation import LocalObservation
@@ -153,15 +154,29 @@ class SwarmConfig(StrictConfig):
         """Estimated bytes of a run's largest arrays, by the field that sizes each: checked
         against the available memory before anything is allocated. Scenarios add theirs."""
         n, dim = self.n_agents, max(self.message_dim, 1)
-        parts = {
+        sensed = self.expected_neighbors(self.sense_radius) * self.fov_deg / 360.0
+        if self.comm_model == "knn":
+            linked = float(min(self.comm_k, n - 1))
+        elif self.comm_model == "range":
+            linked = self.expected_neighbors(self.effective_comm_radius)
+        else:  # a fixed topology: its edges are given, a ring or a grid by default
+            linked = 4.0
+        return {
             "n_agents": n * BYTES_PER_AGENT,
-            # one inbox per step in flight: offsets, senders and their messages
+            # neighbour table entries (idx, rel_pos, rel_vel, dist), the pool keeps two sets
+            "sense_radius": 2 * n * sensed * 44.0,
+            # link entries, and one inbox per step in flight: a packet per link
+            "comm_radius": n * linked * (24.0 + (self.comm_delay + 1) * (4.0 + 8.0 * dim)),
             "comm_delay": (self.comm_delay + 1) * n * (12.0 + 8.0 * dim),
             "message_dim": 4 * n * 8.0 * self.message_dim,
         }
-        if self.comm_model == "knn":
-            parts["comm_k"] = n * min(self.comm_k, n) * 24.0
-        return parts
+
+    def expected_neighbors(self, radius: float) -> float:
+        """Mean drones within ``radius`` of one at uniform density (at most all others):
+        what the neighbour and link tables grow with, not the team size alone."""
+        n = self.n_agents
+        area = math.pi * radius**2 / self.world_size**2
+        return float(min(n - 1, (n - 1) * min(area, 1.0)))
 
     @property
     def torus(self) -> bool:
@@ -182,6 +197,11 @@ class Swarm:
         n_envs: int = 1,
         scenario: Any = None,
     ):
+        if n_envs > 1:  # the config checked one arena; this batch holds n_envs of them
+            parts = {k: v * n_envs for k, v in config.memory_parts().items()}
+            problem = memory_problem(parts, f"{n_envs:,} envs of {config.n_agents:,} drones")
+            if problem is not None:
+                raise ConfigError(f"n_envs: {problem}")
         self.config = config
         self.rng = rng
         self.n_envs = n_envs
@@ -192,7 +212,7 @@ class Swarm:
         self.alive = np.ones(rows, dtype=bool)  # (R,) False once crashed
         self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
         self.ids = np.arange(rows, dtype=np.int64)  # (R,) each drone's identity (its row)
-        self.sent_packets = np.zeros(n_envs)  # (E,) packets sent along links in the last step
+        self.sent_per_drone = np.zeros(n_envs)  # (E,) packets per living drone, last step
         self.message_width = 0  # floats in the last step's broadcasts
         self.ids.flags.writeable = False
         self.t = 0  # steps taken since reset
@@ -389,11 +409,13 @@ class Swarm:
         if self.channel is not None:
             self.channel.send(self.t, self.links, messages, self.alive)
             self.message_width = messages.shape[1]
-            links = self.links  # receiver = owner, sender = idx; both alive to count
-            sent = self.alive[links.idx] & self.alive[links.owner]
-            self.sent_packets = np.bincount(
-                self.env[links.owner[sent]], minlength=self.n_envs
-            ).astype(np.float64)
+            self.sent_per_drone = np.zeros(self.n_envs)
+            if self.message_width:  # an empty broadcast sends nothing
+                links = self.links  # receiver = owner, sender = idx; both alive to count
+                sent = self.alive[links.idx] & self.alive[links.owner]
+                packets = np.bincount(self.env[links.owner[sent]], minlength=self.n_envs)
+                senders = np.bincount(self.env, weights=self.alive, minlength=self.n_envs)
+                self.sent_per_drone = packets / np.maximum(senders, 1)  # the living at sending
         self.t += 1
         self.env_t += 1
         self.apply_faults()

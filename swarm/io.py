@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from swarm.config import ConfigError
+
 
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
@@ -118,6 +120,12 @@ def publish_dir(staging: Path, final: Path, replace: bool = False) -> None:
         shutil.rmtree(old, ignore_errors=True)
         return
     final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        raise FileExistsError(f"{final} appeared while the run was being written")
-    os.rename(staging, final)
+    try:
+        if final.exists():
+            raise FileExistsError(final)
+        os.rename(staging, final)
+    except OSError:  # something appeared there meanwhile: keep both, say where ours is
+        raise ConfigError(
+            f"--out {final}: appeared while the run was being written; nothing was "
+            f"overwritten, and the results are in {staging}"
+        ) from None

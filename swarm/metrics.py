@@ -29,9 +29,7 @@ def n_alive(engine: Swarm) -> np.ndarray:
 def messages_sent(engine: Swarm) -> np.ndarray:
     """(E,) packets each living drone sent along its comm links in the last step (one
     broadcast reaches every link; a lost packet was still sent)."""
-    if engine.channel is None:  # nothing is sent: skip counting the living
-        return np.zeros(engine.n_envs)
-    return engine.sent_packets / np.maximum(n_alive(engine), 1)
+    return engine.sent_per_drone.copy()  # divided by those alive when they sent
 
 
 def bytes_sent(engine: Swarm) -> np.ndarray:

@@ -192,9 +192,9 @@ def write_run(result: RunResult, out: Path, table_format: str = "parquet") -> No
         write_json(staging / config_file, result.config)
         write_table(staging / table_file, result.metrics)
         write_json(staging / summary_file, result.summary)
-        publish_dir(staging, out)
     except BaseException:
         import shutil
 
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    publish_dir(staging, out)  # if --out appeared meanwhile, the finished run stays staged

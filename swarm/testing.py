@@ -106,12 +106,14 @@ def _rebuild(policy: Policy) -> Policy:
     """A fresh controller of the same class and parameters, as built before any step.
 
     A controller whose constructor takes other arguments (a learned policy: its network and
-    encoder) is copied shallowly instead: it must keep no memory outside ``memory_fields``,
-    and the audit cannot see memory it shares that way."""
+    encoder) is deep-copied instead, sharing only its read-only network modules: nothing it
+    does alone can reach the batch's controller, but memory it keeps outside
+    ``memory_fields`` travels with the copy, where the audit cannot tell it apart."""
     try:
         return type(policy)(policy.params, seed=policy.seed)
-    except TypeError:  # a controller with other constructor arguments: copy it instead
-        return copy.copy(policy)
+    except TypeError:
+        shared = {id(v): v for v in vars(policy).values() if hasattr(v, "state_dict")}
+        return copy.deepcopy(policy, shared)
 
 
 def isolated_policy(policy: Policy, row: int, known: Any) -> Policy:
@@ -204,7 +206,7 @@ class Auditor:
             try:
                 decision = decide(solo, solo_obs, channel)
                 solo.commit(solo_obs, decision.actions)
-            except (IndexError, KeyError, ValueError) as err:  # it reached for another row
+            except Exception as err:  # fails alone, not in the batch: it reached for others
                 raise LocalityViolation(
                     f"{self.name}: not local at step {obs.step}, agent {int(row)}: alone it "
                     f"fails with {type(err).__name__}: {' '.join(str(err).split())[:120]}"

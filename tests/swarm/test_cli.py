@@ -168,3 +168,20 @@ def test_an_output_file_that_exists_is_never_overwritten(tmp_path, capsys, argv)
     assert code == 2 and err.count("\n") == 1 and "already exists; nothing is overwritten" in err
     assert path.read_text() == "the user's own file"
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+def test_a_crowd_whose_neighbour_tables_cannot_fit_is_refused_before_the_run(tmp_path, capsys):
+    out = tmp_path / "dense"
+    assert main(["run", "flocking", "--agents", "200000", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'sense_radius'" in err or "sense_radius:" in err
+    assert not out.exists()
+
+
+def test_a_batch_of_envs_is_checked_as_a_whole():
+    from swarm.config import ConfigError
+    from swarm.marl import BatchedSwarmEnv
+
+    env = BatchedSwarmEnv("flocking", n_envs=100_000, n_agents=20_000)
+    with pytest.raises(ConfigError, match=r"n_envs: .* 100,000 envs of 20,000 drones"):
+        env.reset(seed=0)  # refused before the arrays of 2 x 10^9 drones are allocated

@@ -156,3 +156,18 @@ def test_every_step_records_the_packets_and_bytes_each_drone_sent():
     silent = FlockingModel(n_agents=30, rng=4)  # boids send nothing
     silent.step()
     assert silent.metrics["messages_sent"] == 0 and silent.metrics["message_rounds"] == 0
+
+
+def test_no_packets_are_counted_for_an_empty_broadcast_and_crashes_do_not_inflate_the_rate():
+    from envs.consensus import ConsensusModel
+    from envs.flocking import FlockingModel
+
+    quiet = FlockingModel(n_agents=20, message_dim=4, rng=1)  # a channel, but boids say nothing
+    quiet.step()
+    assert quiet.metrics["messages_sent"] == 0.0
+    model = ConsensusModel(
+        n_agents=30, policy="average_consensus", rng=4, crash_at={1: list(range(15))}
+    )
+    degrees = sum(d for _, d in model.comm_graph.degree())
+    model.step()  # the crash strikes after sending: the rate is per drone alive when sending
+    assert model.metrics["messages_sent"] == degrees / 30
