@@ -11,8 +11,10 @@ Actions            0 wait, 1 north, 2 east, 3 south, 4 west (discrete, per robot
 World rules        vertex and swap conflicts are forbidden: conflicting moves become waits
                    (counted as attempted conflicts); moves into walls become waits
 Sensing            robots within ``sense_radius`` cells (Euclidean, cell centres)
-Communication      links to robots within ``comm_radius`` cells; one beacon round per
-                   step; packets lost with probability ``packet_drop``
+Communication      links to robots within ``comm_radius`` cells; the message rounds the
+                   controller declares (``swarm.radio``), every packet lost with
+                   probability ``packet_drop``, at most ``max_inbox`` kept per receiver;
+                   packets, bytes and rounds counted per robot and step
 Knowledge          the static map and exact distance fields to any goal (BFS, cached)
 Tasks              ``league``: the instance's round-robin stream (robot k's c-th task is
                    ``tasks[(c n + k) mod m]``, revealed when the previous one is reached);
@@ -22,8 +24,10 @@ Default policy     ``pibt`` (decentralised PIBT, Okumura et al. 2022); also
                    ``greedy_yield``; ``auction`` (local auction + PIBT) for orders
 Metrics            tasks_finished, throughput (tasks/step), mean_service_time (steps),
                    executed_collisions (must be 0), attempted_conflicts, invalid_moves,
-                   wait_fraction, deadlocked, livelocked, stalled; ``claim_conflicts`` and
-                   ``open_orders`` with the Poisson stream
+                   wait_fraction, deadlocked, livelocked, stalled; messages_sent,
+                   bytes_sent, message_rounds, message_hops (per robot, last step);
+                   ``claim_conflicts``, ``open_orders`` and ``wms_bytes`` (traffic with the
+                   warehouse management system's order board) with the Poisson stream
 =================  =====================================================================
 
 Arguments are the fields of :class:`WarehouseConfig` plus ``rng`` (the seed). Example::
@@ -55,8 +59,6 @@ headline fields of ``summary.json`` (the runner's optional hook).
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -80,10 +82,11 @@ from swarm.grid.maps import (
     load_instance,
     load_map,
 )
-from swarm.grid.metrics import METRIC_NAMES, GridMetrics
+from swarm.grid.metrics import COMM_METRIC_NAMES, METRIC_NAMES, GridMetrics
 from swarm.grid.policy import GridPolicy
 from swarm.grid.tasks import LeagueTasks, PoissonOrders, TaskStream
 from swarm.grid.world import GridObservation, GridWorld, StepCounts, egocentric_view
+from swarm.radio import Round, Traffic
 from swarm.registry import POLICIES, policy_class
 from swarm.resources import check_memory_parts
 from swarm.rng import derive_seed
@@ -127,6 +130,9 @@ class WarehouseConfig(StrictConfig):
         5.0, gt=0, allow_inf_nan=True, description="radio range (cells); inf: the whole map"
     )
     packet_drop: float = Field(0.0, ge=0, le=1, description="probability a packet is lost")
+    max_inbox: int | None = Field(
+        None, ge=1, description="packets a robot keeps per round, nearest senders first"
+    )
     resolve_conflicts: bool = Field(
         True, description="cancel conflicting moves (False only to test the collision counter)"
     )
@@ -150,8 +156,9 @@ class Warehouse:
         self.config = config
 
     def metric_names(self) -> list[str]:
-        extra = ["claim_conflicts", "open_orders"] if self.config.tasks == "poisson" else []
-        return [*METRIC_NAMES, *extra]
+        poisson = self.config.tasks == "poisson"
+        extra = ["claim_conflicts", "open_orders", "wms_bytes"] if poisson else []
+        return [*METRIC_NAMES, *COMM_METRIC_NAMES, *extra]
 
 
 class Robot(CellAgent):
@@ -207,7 +214,7 @@ class WarehouseModel(mesa.Model):
         self.bank = DistanceBank(self.grid_map, max_mb=c.field_cache_mb)
         self.world = GridWorld(
             self.grid_map, self.instance.starts, c.sense_radius, c.comm_radius,
-            c.packet_drop, derive_seed(self.rng), c.resolve_conflicts, self.bank,
+            c.packet_drop, derive_seed(self.rng), c.resolve_conflicts, self.bank, c.max_inbox,
         )  # fmt: skip
         n = self.world.n
         if c.tasks == "league":
@@ -221,6 +228,10 @@ class WarehouseModel(mesa.Model):
         self.policy = make_policy(c, derive_seed(self.rng))
         self.tracker = GridMetrics(n, c.deadlock_window)
         self.last_counts = StepCounts(moved_mask=np.zeros(n, bool))
+        self.traffic = Traffic.zero(n)  # robot-to-robot messages of the last step
+        self.wms_bytes = 0.0  # order-board traffic of the last step (all robots)
+        self.totals = {"messages": 0.0, "bytes": 0.0, "wms_bytes": 0.0}
+        self.auditor: Any = None  # swarm.testing.GridAuditor while a run is audited
         self._robots: list[Robot] | None = None
         self._space: OrthogonalVonNeumannGrid | None = None
         self.collect_metrics = True  # a row per step in the datacollector (envs turn it off)
@@ -235,36 +246,65 @@ class WarehouseModel(mesa.Model):
     def metric_names(self) -> list[str]:
         return Warehouse(self.config).metric_names()
 
-    def observe(self, with_board: bool = False) -> GridObservation:
-        """The batch of local observations of the current state (``with_board``: include
-        the open orders, which the allocator reads)."""
+    def observe(
+        self, with_board: bool = False, rounds: tuple[Round, ...] | None = None
+    ) -> GridObservation:
+        """The batch of local observations of the current state, with a radio for the
+        message ``rounds`` of the decision it serves (default: the controller's move
+        rounds; ``with_board``: include the open orders, which the allocator reads)."""
         t = self.world.t
+        if rounds is None:
+            rounds = self.policy.rounds()
+        radio = self.world.radio(rounds, phase=int(with_board), who=self.config.policy,
+                                 record=self.auditor is not None)  # fmt: skip
         return self.world.observe(
             self.tasks.goal, self.tasks.goal_slot, self.tasks.task_age(t), self.tasks.phase,
-            self.tasks.board() if with_board else None,
+            radio, self.tasks.board() if with_board else None,
         )  # fmt: skip
 
     def allocate(self) -> None:
-        """Poisson stream: new orders arrive and idle robots claim them."""
+        """Poisson stream: new orders arrive and idle robots claim them. The order board is
+        the warehouse management system's central service: each idle robot downloads the
+        open orders (4 numbers each) and uploads its claim and bid (2), counted as
+        ``wms_bytes``, apart from the robots' own messages."""
         if isinstance(self.tasks, PoissonOrders):
             self.tasks.arrive(self.world.t)
-            if self.tasks.open_id.size and (self.tasks.phase == 0).any():
-                claims, bids = self.policy.claim(self.observe(with_board=True))
+            idle = int((self.tasks.phase == 0).sum())
+            if self.tasks.open_id.size and idle:
+                obs = self.observe(with_board=True, rounds=self.policy.claim_rounds())
+                claims, bids = self.policy.claim(obs)
+                if self.auditor is not None:
+                    self.auditor.check_claims(obs, (claims, bids))
+                self.traffic.add(obs.radio.traffic)
+                self.wms_bytes += 8.0 * (4 * idle * obs.board.n + 2 * int((claims >= 0).sum()))
                 self.tasks.accept(claims, bids, self.world.t)
 
     def step(self) -> None:
         """Orders arrive and are claimed; everyone decides; everyone moves; tasks finish."""
+        self._new_traffic()
         self.allocate()
         obs = self.observe()
         actions = self.policy.act(obs)
+        pending = self.auditor.check_moves(obs, actions) if self.auditor is not None else None
         self.policy.commit(obs, actions)
+        if pending is not None:
+            self.auditor.check_memory(pending)
+        self.traffic.add(obs.radio.traffic)
         self.step_with(actions, allocate=False)
+
+    def _new_traffic(self) -> None:
+        self.traffic = Traffic.zero(self.world.n)
+        self.wms_bytes = 0.0
 
     def step_with(self, actions: np.ndarray, allocate: bool = True) -> np.ndarray:
         """Apply external actions (R,) (a learner's, an adapter's); returns (R,) tasks each
         robot finished this step."""
         if allocate:
+            self._new_traffic()
             self.allocate()
+        self.totals["messages"] += float(self.traffic.packets.sum())
+        self.totals["bytes"] += float(self.traffic.bytes.sum())
+        self.totals["wms_bytes"] += self.wms_bytes
         had_task = self.tasks.goal >= 0
         before = self.tasks.finished.copy()
         counts = self.world.apply(actions)
@@ -288,9 +328,15 @@ class WarehouseModel(mesa.Model):
     def metrics(self) -> dict[str, float]:
         if getattr(self, "_metrics_at", -1) != self.world.t:
             values = self.tracker.values(self.tasks)
+            n, traffic = self.world.n, self.traffic
+            values["messages_sent"] = float(traffic.packets.sum()) / n
+            values["bytes_sent"] = float(traffic.bytes.sum()) / n
+            values["message_rounds"] = float(traffic.rounds)
+            values["message_hops"] = float(traffic.rounds)  # at most one hop per round
             if isinstance(self.tasks, PoissonOrders):
                 values["claim_conflicts"] = float(self.tasks.claim_conflicts)
                 values["open_orders"] = float(len(self.tasks.open_id))
+                values["wms_bytes"] = self.wms_bytes / n
             self._metrics, self._metrics_at = values, self.world.t
         return self._metrics
 
@@ -324,6 +370,18 @@ class WarehouseModel(mesa.Model):
             "free_flow_ratio": (m["tasks_finished"] / bound) if bound else None,
             "deadlocked": int(m["deadlocked"]),
             "stalled": bool(m["stalled"]),
+            **self.traffic_summary(),
+        }
+
+    def traffic_summary(self) -> dict[str, float | None]:
+        """Messages and bytes per robot per step over the run so far: robot to robot, and
+        with the order board (Poisson stream; None otherwise)."""
+        robot_steps = max(self.world.t * self.world.n, 1)
+        poisson = isinstance(self.tasks, PoissonOrders)
+        return {
+            "messages_per_agent_step": self.totals["messages"] / robot_steps,
+            "bytes_per_agent_step": self.totals["bytes"] / robot_steps,
+            "wms_bytes_per_agent_step": self.totals["wms_bytes"] / robot_steps if poisson else None,
         }
 
     # ------------------------------------------------------------------ views
@@ -510,49 +568,27 @@ def run_warehouse(
     out_dir: str | Path | None,
     progress: bool = True,
     seed: int = 0,
-    free_flow: bool = True,
 ) -> dict[str, Any]:
-    """Run headless; write ``summary.json`` and ``metrics.csv`` into ``out_dir`` (if given).
+    """Run headless through the one run loop (:func:`swarm.runner.execute`); write
+    ``config.json``, ``metrics.csv`` and ``summary.json`` into ``out_dir`` (if given) as
+    ``swarm run warehouse`` does, and return the summary with the resolved config.
 
     The summary carries tasks_finished, collisions (executed), attempted_conflicts,
     free_flow_tasks and free_flow_ratio (League stream only; None otherwise), steps_per_s
-    (stepping only, setup excluded), deadlock indicators and the final metrics.
+    (stepping only, setup excluded), messages and bytes per robot per step, deadlock
+    indicators and the final metrics.
     """
+    from swarm import runner
+
     if not isinstance(config, WarehouseConfig):
         config = WarehouseConfig.build("warehouse", **config)
     if steps < 0:
         raise ConfigError(f"steps: must be >= 0 (got {steps})")
     model = WarehouseModel(config=config, rng=seed)
-    iterator = range(steps)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="warehouse", unit="step")
-    start = time.perf_counter()
-    for _ in iterator:
-        model.step()
-    wall = time.perf_counter() - start
-    m = model.metrics
-    summary: dict[str, Any] = {
-        "scenario": "warehouse",
-        "instance": model.instance.name,
-        "policy": config.policy,
-        "n_agents": model.world.n,
-        "steps": steps,
-        "seed": seed,
-        "wall_time_s": wall,
-        "steps_per_s": steps / wall if wall > 0 else None,
-        "agent_steps_per_s": steps * model.world.n / wall if wall > 0 else None,
-        **model.summary(free_flow),
-        "final": {k: (None if np.isnan(v) else v) for k, v in m.items()},
-        "config": json.loads(config.model_dump_json()),
-    }
+    result = runner.execute(model, "warehouse", steps, seed, progress=progress)
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        model.datacollector.get_model_vars_dataframe().to_csv(out / "metrics.csv", index=False)
-    return summary
+        runner.write_run(result, Path(out_dir), "csv")
+    return {**result.summary, "config": result.config["config"]}
 
 
 __all__ = [

@@ -9,7 +9,7 @@ How 2009, "Consensus-based decentralized auctions for robust task allocation", I
 1. Every idle robot computes its cost for each open order on the shared board (steps to the
    pick cell, from its distance fields) and broadcasts a bid for its cheapest order.
 2. It then claims the cheapest order that no comm neighbour outbid it on (a lower cost, or an
-   equal cost from a lower row). Robots too far apart to hear each other may still claim the
+   equal cost from a lower identity). Robots too far apart to hear each other may still claim the
    same order; the board gives it to the lowest bid and the loser bids again next step (the
    ``claim_conflicts`` metric counts these, and is what the auction lowers compared with the
    uncoordinated nearest-order claim of the base class).
@@ -24,6 +24,7 @@ import numpy as np
 from policies.pibt import PIBT
 from swarm.grid.policy import order_costs
 from swarm.grid.world import GridObservation
+from swarm.radio import Round
 
 
 class Auction(PIBT):
@@ -36,13 +37,19 @@ class Auction(PIBT):
         "94(7). Motion: Okumura et al. (2022), Artificial Intelligence 310, 103752."
     )
 
+    def claim_rounds(self) -> tuple[Round, ...]:
+        """One bid per idle robot: (column of the board, cost)."""
+        return (Round("bid", 2),)
+
     def claim(self, obs: GridObservation) -> tuple[np.ndarray, np.ndarray]:
         claims = np.full(obs.n, -1, np.int64)
         bids = np.full(obs.n, np.inf)
         board = obs.board
         idle = np.flatnonzero(obs.phase == 0)
-        if board is None or board.n == 0 or len(idle) == 0:
+        if board is None or board.n == 0:  # the board is shared: the same for every robot
             return claims, bids
+        # a busy robot takes part too, silently: whether the round happens never depends
+        # on other robots
         cost = order_costs(obs, idle).astype(np.float64)  # (I, O)
         cost[cost >= obs.bank.unreached] = np.inf
         # round 1: everyone bids for its cheapest order
@@ -52,7 +59,9 @@ class Auction(PIBT):
         has_bid = np.isfinite(first_cost)
         message[idle[has_bid], 0] = first[has_bid]  # column of the board
         message[idle[has_bid], 1] = first_cost[has_bid]
-        inbox = obs.deliver(message, channel=1)
+        bidding = np.zeros(obs.n, bool)
+        bidding[idle[has_bid]] = True
+        inbox = obs.radio.send("bid", message, speaking=bidding)
         # round 2: drop the orders a neighbour wins against us, take the cheapest left
         col = np.full(obs.n, -1, np.int64)
         col[idle] = np.arange(len(idle))
@@ -63,7 +72,7 @@ class Auction(PIBT):
         r, o = col[receiver[mine]], their_order[mine]
         my_cost = cost[r, o]
         beaten = (their_cost[mine] < my_cost) | (
-            (their_cost[mine] == my_cost) & (inbox.sender[mine] < idle[r])
+            (their_cost[mine] == my_cost) & (inbox.sender[mine] < obs.ids[idle[r]])
         )
         cost[r[beaten], o[beaten]] = np.inf
         best = np.argmin(cost, axis=1)

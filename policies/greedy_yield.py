@@ -5,7 +5,8 @@ and settles local contests with the robots it hears from, by priority, the way r
 multi-robot navigation does it (yielding rules of the kind used in Kiva-style systems;
 Wurman, D'Andrea, Mountz 2008, "Coordinating hundreds of cooperative, autonomous vehicles
 in warehouses", AI Magazine 29(1)). Priorities are as in :mod:`policies.pibt` (steps since
-the task was revealed, keyed tie-break), exchanged in one beacon round with comm neighbours:
+the task was revealed, keyed tie-break), exchanged in one beacon round (``beacon``) with
+comm neighbours:
 
 1. A robot takes the first cell of its preference list (closest to its goal) unless it is
    *blocked*: a robot stands there and intends to stay, a higher-priority neighbour claims
@@ -26,6 +27,7 @@ import numba
 import numpy as np
 
 from swarm.grid.policy import (
+    BEACON,
     BEACON_CELL,
     BEACON_PREFS,
     BEACON_PRIORITY,
@@ -34,6 +36,7 @@ from swarm.grid.policy import (
     exchange_beacons,
 )
 from swarm.grid.world import GridObservation
+from swarm.radio import Round
 
 
 @numba.njit(cache=True)
@@ -91,6 +94,9 @@ class GreedyYield(GridPolicy):
         "Wurman, D'Andrea, Mountz (2008). Coordinating hundreds of cooperative, autonomous "
         "vehicles in warehouses. AI Magazine 29(1), 9-19 (reactive local traffic rules)."
     )
+
+    def rounds(self) -> tuple[Round, ...]:
+        return (BEACON,)
 
     def act(self, obs: GridObservation) -> np.ndarray:
         prio, prefs, inbox = exchange_beacons(obs, self.seed)

@@ -13,8 +13,9 @@ Decentralised version (this module). Each robot broadcasts a beacon to its comm 
 its cell, its priority and its preference list (5 candidate cells sorted by its own distance
 field). Robot i then runs Algorithm 1 on the *local* problem made of itself and the robots
 whose beacons it heard, with robots it senses but did not hear (lost packets) treated as
-obstacles that stay put, and executes its own move from that local plan. No robot uses
-anything beyond its comm neighbourhood, so the locality contract holds by construction.
+obstacles that stay put, and executes its own move from that local plan. Everything a
+robot learns about another comes out of a message (``obs.radio``, :mod:`swarm.radio`), and
+the locality audit replays each robot's inboxes to it alone (``swarm audit warehouse``).
 Neighbouring robots solve overlapping local problems; they agree whenever the inheritance
 chains that concern them lie inside both neighbourhoods (chains longer than the comm radius
 are rare at warehouse densities). Where they disagree, the world cancels the conflicting
@@ -56,6 +57,10 @@ dissolves within 250 steps with it and does not without; on the generated map of
 (one-lane aisles, 5-cell radio) 80 robots lock without it (60-80 of 80, 3 seeds) and none
 does with it.
 
+**Relay request.** The relay is asked for: a robot near a blocked one broadcasts a request
+(one float), and only robots that heard one relay what they heard (a list of at most one
+beacon per comm link), so away from jams nothing is relayed.
+
 **Message rounds within a step** (``rounds``, default 3). After each planning round every
 robot announces its planned cell and its claim (the priority it planned with); a robot that
 hears a stronger neighbour planning to move into its cell inherits that claim (minus a hop)
@@ -74,6 +79,12 @@ Information travels ``2 rounds - 1 + arbitrate + relay`` comm hops per step (7 b
 ``message_hops``): each later planning round reads priorities that took in pushes from the
 senders' neighbours, two hops a round. The locality test moves robots beyond that many hops.
 
+The rounds, as declared (:meth:`PIBT.rounds`; floats per message): ``beacon_0`` (8: cell,
+priority, 5 preferences, blocked flag), ``request`` (1) and ``relay`` (8 per entry, at most
+one entry per link), then per later planning round ``push_k`` (2: planned cell, claim) and
+``beacon_k`` (8), and ``arbitrate`` (2). Each is carried with the scenario's packet loss and
+inbox cap, and counted (``messages_sent``, ``bytes_sent``, ``message_rounds`` metrics).
+
 The per-robot search is a numba kernel with an explicit stack (Algorithm 1's recursion).
 """
 
@@ -83,9 +94,20 @@ import numba
 import numpy as np
 from pydantic import Field
 
+from swarm.comm import Inbox
 from swarm.config import StrictConfig
-from swarm.grid.policy import GridPolicy, action_codes, preferences, priorities
+from swarm.grid.policy import (
+    BEACON_BLOCKED,
+    BEACON_CELL,
+    BEACON_DIM,
+    GridPolicy,
+    action_codes,
+    beacons,
+    preferences,
+    priorities,
+)
 from swarm.grid.world import GridObservation
+from swarm.radio import Round
 
 BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
 # priorities grow by one per step while a task is open (its age), so a priority carried over
@@ -96,15 +118,17 @@ GROWTH_PER_STEP = 1.0
 
 @numba.njit(cache=True)
 def _local_pibt(
-    own_cell, own_prio, own_prefs, in_ptr, in_sender, in_split, far_prio, sense_ptr, sense_cell,
-    n_free, hop_discount,
+    own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref, r_ptr, r_table, r_ref, sense_ptr,
+    sense_cell, n_free, hop_discount,
 ):  # fmt: skip
     """(R,) free cell each robot moves to, from PIBT on its own local problem, and (R,) the
     priority it inherited there (-inf when nobody pushed it).
 
-    Robot i's problem is itself and the beacons it heard: the (cell, priority, preferences)
-    that each sender ``in_sender[e]``, e in ``in_ptr[i]:in_ptr[i + 1]``, broadcast, read
-    from the broadcast arrays at the sender's row (:meth:`GridObservation.packets`).
+    Robot i's problem is itself and the beacons it received: this round's,
+    ``d_table[d_ref[e]]`` for e in ``d_ptr[i]:d_ptr[i + 1]``, then the relayed first-round
+    beacons ``r_table[r_ref[e]]``, e in ``r_ptr[i]:r_ptr[i + 1]``, of robots it did not
+    hear this round (a robot is known by its cell: two robots never share one). A beacon is
+    (cell, priority, 5 preferences, blocked) (:data:`swarm.grid.policy.BEACON_DIM`).
     """
     n = own_cell.shape[0]
     out = own_cell.copy()
@@ -113,7 +137,8 @@ def _local_pibt(
     occ_to = np.full(n_free, -1, np.int64)  # free cell -> local agent reserving it
     max_local = 1
     for i in range(n):
-        max_local = max(max_local, in_ptr[i + 1] - in_ptr[i] + 1)
+        heard = d_ptr[i + 1] - d_ptr[i] + r_ptr[i + 1] - r_ptr[i]
+        max_local = max(max_local, heard + 1)
     cell = np.empty(max_local, np.int64)
     prio = np.empty(max_local)
     prefs = np.empty((max_local, 5), np.int64)
@@ -128,16 +153,24 @@ def _local_pibt(
         m = 1
         cell[0] = own_cell[i]
         prio[0] = own_prio[i]
+        occ_from[cell[0]] = 0
         for k in range(5):
             prefs[0, k] = own_prefs[i, k]
-        for e in range(in_ptr[i], in_ptr[i + 1]):
-            j = in_sender[e]
-            cell[m] = own_cell[j]
-            # heard directly: this round's beacon; relayed: the first round's, one hop older
-            prio[m] = own_prio[j] if e < in_split[i] else far_prio[j]
-            for k in range(5):  # element by element: a row slice assignment is far slower
-                prefs[m, k] = own_prefs[j, k]
-            m += 1
+        for src in range(2):  # this round's beacons, then the relayed ones not heard again
+            ptr = d_ptr if src == 0 else r_ptr
+            table = d_table if src == 0 else r_table
+            ref = d_ref if src == 0 else r_ref
+            for e in range(ptr[i], ptr[i + 1]):
+                msg = table[ref[e]]
+                c = np.int64(msg[0])
+                if occ_from[c] != -1:
+                    continue
+                cell[m] = c
+                occ_from[c] = m
+                prio[m] = msg[1]
+                for k in range(5):  # element by element: a row slice assignment is far slower
+                    prefs[m, k] = np.int64(msg[2 + k])
+                m += 1
         for a in range(m):
             occ_from[cell[a]] = a
             to[a] = -1
@@ -236,178 +269,140 @@ def local_pibt(
     obs: GridObservation,
     own: np.ndarray,
     prefs: np.ndarray,
-    inherited: np.ndarray,
+    beacons_heard: Inbox,
+    relayed: Inbox,
     hop_discount: float,
-    channel: int = 0,
-    relayed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(R,) free cell each robot moves to and (R,) priority it inherits for the next step.
+    """(R,) free cell each robot moves to and (R,) priority it inherits in its own plan.
 
-    ``own`` (R,) priorities and ``prefs`` (R, 5) candidate cells (:func:`priorities`,
-    :func:`preferences`: the same in every round of a step, computed once); ``inherited``
-    (R,): what each robot carries in (its own memory, or a push heard this step).
-    ``relayed``: (ptr, sender, prio) of :func:`relayed_view`, the robots two hops away that
-    each robot adds to its local problem with the priority of their first-round beacon.
+    ``own`` (R,) the priorities the robots plan with, ``prefs`` (R, 5) their candidate
+    cells; ``beacons_heard``: this round's beacons; ``relayed``: the first-round beacons of
+    robots further away that the relay round brought (:func:`relayed_view`).
     """
-    prio = np.maximum(own, inherited)
-    ptr, sender = obs.packets(channel)  # the beacons heard: (cell, prio, prefs) of senders
-    far_prio = prio
-    split = ptr[1:]
-    if relayed is not None:
-        ptr, sender, split = _merge_views(ptr, sender, relayed[0], relayed[1], obs.n)
-        far_prio = relayed[2]
     return _local_pibt(
-        obs.fcell, prio, np.ascontiguousarray(prefs, dtype=np.int64), ptr, sender, split,
-        far_prio, obs.sensed.ptr, obs.sensed_fcell, obs.grid.neighbors.shape[0], hop_discount,
+        obs.fcell, own, np.ascontiguousarray(prefs, dtype=np.int64),
+        beacons_heard.ptr, beacons_heard.table, beacons_heard.rows, relayed.ptr, relayed.table,
+        relayed.rows,
+        obs.sensed.ptr, obs.sensed_fcell, obs.grid.neighbors.shape[0], hop_discount,
     )  # fmt: skip
 
 
-def near_blocked(obs: GridObservation, blocked: np.ndarray) -> np.ndarray:
+def near_blocked(blocked: np.ndarray, heard: Inbox) -> np.ndarray:
     """(R,) robots that were blocked last step (their own memory: the planned move did not
-    happen) or heard a first-round beacon from one that was (a flag in the beacon)."""
-    ptr, sender = obs.packets(0)
-    out = blocked.copy()
-    _any_heard(ptr, sender, blocked, out)
-    return out
+    happen) or heard a first-round beacon from one that was (its blocked flag)."""
+    flags = heard.table[heard.rows, BEACON_BLOCKED]
+    flagged = np.bincount(heard.owner, weights=flags, minlength=len(blocked))
+    return blocked | (flagged > 0)
+
+
+def relay_lists(asked: np.ndarray, heard: Inbox) -> tuple[np.ndarray, np.ndarray]:
+    """(entry_ptr (R + 1,), entries): every robot that heard a relay request relays the
+    first-round beacons it heard (a list of at most one entry per comm link)."""
+    keep = asked[heard.owner]
+    count = np.where(asked, heard.counts, 0)
+    ptr = np.zeros(len(asked) + 1, np.int64)
+    np.cumsum(count, out=ptr[1:])
+    return ptr, heard.table[heard.rows[keep]]
+
+
+def relayed_view(obs: GridObservation, need: np.ndarray, heard: Inbox, relays: Inbox,
+                 radius: float) -> Inbox:  # fmt: skip
+    """For each robot that ``need``s it, the relayed first-round beacons of robots within
+    ``radius`` cells of its own cell that it did not hear itself (each once, known by its
+    cell); an inbox (CSR by receiver) of beacons, other robots' parts empty."""
+    g = obs.grid
+    ptr, pick = _relayed(
+        obs.fcell, need.astype(np.bool_), heard.ptr, heard.table[:, BEACON_CELL], heard.rows,
+        relays.ptr, relays.table[:, BEACON_CELL], relays.rows, g.free_cells, g.width,
+        float(radius) ** 2,
+    )  # fmt: skip
+    return Inbox(ptr, relays.sender[pick], relays.table, relays.rows[pick])
 
 
 @numba.njit(cache=True)
-def _any_heard(ptr, sender, flag, out):
-    for i in range(out.shape[0]):
-        if out[i]:
-            continue
-        for e in range(ptr[i], ptr[i + 1]):
-            if flag[sender[e]]:
-                out[i] = True
-                break
-
-
-def relayed_view(
-    obs: GridObservation, need: np.ndarray, radius: float, channel: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(ptr (R + 1,), sender (K,)): for each robot that ``need``s it, the robots within
-    ``radius`` cells that a comm neighbour heard in the first beacon round (channel 0) and
-    relayed to it on ``channel``; CSR by receiver. Every robot relays the beacons it heard
-    (its own packets of channel 0); robot i keeps the relayed senders within ``radius`` of
-    its own cell (their cells are in the beacons) that it did not hear itself."""
-    ptr0, sender0 = obs.packets(0)
-    rptr, rsender = obs.packets(channel)
-    rows, cols = np.divmod(obs.cell, obs.grid.width)
-    return _relayed(ptr0, sender0, rptr, rsender, rows, cols, float(radius) ** 2,
-                    need.astype(np.bool_))  # fmt: skip
-
-
-@numba.njit(cache=True)
-def _relayed(ptr0, sender0, rptr, rsender, rows, cols, r2, need):
-    n = rows.shape[0]
-    stamp = np.full(n, -1, np.int64)
-    bound = 0
-    for i in range(n):
-        if need[i]:
-            for e in range(rptr[i], rptr[i + 1]):
-                j = rsender[e]
-                bound += ptr0[j + 1] - ptr0[j]
+def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rcell, rref, free_cells, width, r2):
+    n = fcell.shape[0]
+    stamp = np.full(free_cells.shape[0], -1, np.int64)
     ptr = np.empty(n + 1, np.int64)
-    out = np.empty(bound, np.int64)
+    out = np.empty(rref.shape[0], np.int64)
     c = 0
     for i in range(n):
         ptr[i] = c
         if not need[i]:
             continue
-        stamp[i] = i
-        for e in range(ptr0[i], ptr0[i + 1]):  # heard directly: not relayed again
-            stamp[sender0[e]] = i
+        stamp[fcell[i]] = i
+        for e in range(ptr0[i], ptr0[i + 1]):  # heard directly: not again
+            stamp[np.int64(cell0[ref0[e]])] = i
+        ri, ci = divmod(np.int64(free_cells[fcell[i]]), width)
         for e in range(rptr[i], rptr[i + 1]):
-            j = rsender[e]
-            for f in range(ptr0[j], ptr0[j + 1]):
-                k = sender0[f]
-                if stamp[k] == i:
-                    continue
-                dr = rows[k] - rows[i]
-                dc = cols[k] - cols[i]
-                if dr * dr + dc * dc <= r2:
-                    stamp[k] = i
-                    out[c] = k
-                    c += 1
+            k = np.int64(rcell[rref[e]])
+            if stamp[k] == i:
+                continue
+            rk, ck = divmod(np.int64(free_cells[k]), width)
+            dr = rk - ri
+            dc = ck - ci
+            if dr * dr + dc * dc <= r2:
+                stamp[k] = i
+                out[c] = e
+                c += 1
     ptr[n] = c
     return ptr, out[:c]
 
 
-@numba.njit(cache=True)
-def _merge_views(ptr, sender, rel_ptr, rel_sender, n):
-    """Per receiver: this round's senders, then the relayed ones not heard this round;
-    returns (ptr, sender, split), split[i] the end of receiver i's direct part."""
-    stamp = np.full(n, -1, np.int64)
-    out_ptr = np.empty(n + 1, np.int64)
-    out = np.empty(sender.shape[0] + rel_sender.shape[0], np.int64)
-    split = np.empty(n, np.int64)
-    c = 0
-    for i in range(n):
-        out_ptr[i] = c
-        for e in range(ptr[i], ptr[i + 1]):
-            k = sender[e]
-            stamp[k] = i
-            out[c] = k
-            c += 1
-        split[i] = c
-        for e in range(rel_ptr[i], rel_ptr[i + 1]):
-            k = rel_sender[e]
-            if stamp[k] != i:
-                out[c] = k
-                c += 1
-    out_ptr[n] = c
-    return out_ptr, out[:c], split
-
-
-def pushed_by(
-    obs: GridObservation, target: np.ndarray, claim: np.ndarray, hop: float, channel: int
-) -> np.ndarray:
+def pushed_by(obs: GridObservation, pushes: Inbox, hop: float) -> np.ndarray:
     """(R,) the strongest claim (minus a hop) of a heard neighbour that plans to move into
     each robot's cell (-inf: none): the priority a robot inherits in its next planning round,
     so that a push decided in a neighbour's view reaches the robot pushed, one hop a round.
-    Each robot broadcasts (target, claim); robot i reads the packets it heard.
-    """
-    ptr, sender = obs.packets(channel)
+    Each robot broadcast (target, claim) (:data:`PLAN_DIM`)."""
     out = np.empty(obs.n)
-    _strongest_push(ptr, sender, obs.fcell, target, claim.astype(np.float64), hop, out)
+    _strongest_push(pushes.ptr, pushes.table, pushes.rows, obs.fcell, hop, out)
     return out
 
 
 @numba.njit(cache=True)
-def _strongest_push(ptr, sender, fcell, target, claim, hop, out):
+def _strongest_push(ptr, table, ref, fcell, hop, out):
     for i in range(fcell.shape[0]):
         best = -np.inf
         for e in range(ptr[i], ptr[i + 1]):
-            j = sender[e]
-            if target[j] == fcell[i] and claim[j] - hop > best:
-                best = claim[j] - hop
+            r = ref[e]
+            if np.int64(table[r, 0]) == fcell[i] and table[r, 1] - hop > best:
+                best = table[r, 1] - hop
         out[i] = best
 
 
-def arbitrate(obs: GridObservation, target: np.ndarray, claim: np.ndarray) -> np.ndarray:
-    """Second message round: each robot announces its planned cell and its claim (the
+def arbitrate(
+    obs: GridObservation, heard: Inbox, target: np.ndarray, claim: np.ndarray
+) -> np.ndarray:
+    """Last message round: each robot announces its planned cell and its claim (the
     priority it planned with, or inherited); a robot whose planned cell a heard neighbour
     with a stronger claim also plans to enter stays where it is. Two robots contending for
     a cell are at most two cells apart, so they hear each other (unless a packet is lost):
     where the local plans disagree, the stronger robot moves instead of both being stopped.
     """
-    ptr, sender = obs.packets(channel=99)
     out = np.empty(obs.n, np.int64)
-    _yield_to_stronger(ptr, sender, obs.fcell, target, claim.astype(np.float64), out)
+    _yield_to_stronger(heard.ptr, heard.table, heard.rows, obs.fcell, target,
+                       claim.astype(np.float64), out)  # fmt: skip
     return out
 
 
 @numba.njit(cache=True)
-def _yield_to_stronger(ptr, sender, fcell, target, claim, out):
+def _yield_to_stronger(ptr, table, ref, fcell, target, claim, out):
     for i in range(fcell.shape[0]):
         out[i] = target[i]
         if target[i] == fcell[i]:
             continue
         for e in range(ptr[i], ptr[i + 1]):
-            j = sender[e]
-            if target[j] == target[i] and claim[j] > claim[i]:
+            r = ref[e]
+            if np.int64(table[r, 0]) == target[i] and table[r, 1] > claim[i]:
                 out[i] = fcell[i]
                 break
+
+
+PLAN_DIM = 2  # (planned free cell, claim): what push and arbitration rounds carry
+
+
+def plans(target: np.ndarray, claim: np.ndarray) -> np.ndarray:
+    return np.stack([target.astype(np.float64), claim.astype(np.float64)], axis=1)
 
 
 class PIBTParams(StrictConfig):
@@ -455,6 +450,23 @@ class PIBT(GridPolicy):
         self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
 
     @property
+    def memory_fields(self) -> tuple[str, ...]:
+        return ("inherited", "intended")
+
+    def rounds(self) -> tuple[Round, ...]:
+        """First beacons; a relay request and the relays (``relay_radius``); a push and new
+        beacons before each later planning round; the arbitration."""
+        p = self.params
+        out = [Round("beacon_0", BEACON_DIM)]
+        if p.relay_radius > 0:
+            out += [Round("request", 1), Round("relay", BEACON_DIM, per_link=True)]
+        for k in range(1, p.rounds):
+            out += [Round(f"push_{k}", PLAN_DIM), Round(f"beacon_{k}", BEACON_DIM)]
+        if p.arbitrate:
+            out.append(Round("arbitrate", PLAN_DIM))
+        return tuple(out)
+
+    @property
     def message_hops(self) -> int:
         """Comm hops a robot's action depends on. The first plan reads the beacons (1 hop);
         with the relay round also what the neighbours heard (2). Each later round reads
@@ -464,34 +476,45 @@ class PIBT(GridPolicy):
         p = self.params
         return 2 * p.rounds - 1 + int(p.arbitrate) + int(p.relay_radius > 0)
 
+    def _started(self, obs: GridObservation) -> bool:
+        return len(self.intended) == obs.n
+
     def carried(self, obs: GridObservation) -> np.ndarray:
         """(R,) inherited priority each robot carries into this step: only robots whose
         planned move did not happen (the world cancelled it) carry one."""
-        if len(self.inherited) != obs.n or not self.params.carry_inheritance:
+        if not self._started(obs) or not self.params.carry_inheritance:
             return np.full(obs.n, -np.inf)
         blocked = obs.fcell != self.intended
         return np.where(blocked, self.inherited + GROWTH_PER_STEP, -np.inf)
 
     def targets(self, obs: GridObservation) -> np.ndarray:
-        """(R,) free cell each robot moves to."""
+        """(R,) free cell each robot moves to, after the step's message rounds."""
+        p, radio = self.params, obs.radio
         carried = self.carried(obs)
         own = priorities(obs, self.seed)
         prefs, _ = preferences(obs, self.seed)
-        hop = self.params.hop_discount
-        relayed = None
-        if self.params.relay_radius > 0 and len(self.intended) == obs.n:
-            need = near_blocked(obs, obs.fcell != self.intended)
-            if need.any():
-                rptr, rsender = relayed_view(obs, need, self.params.relay_radius, channel=98)
-                relayed = (rptr, rsender, np.maximum(own, carried))
-        for round_ in range(self.params.rounds):
-            target, inherited = local_pibt(obs, own, prefs, carried, hop, channel=2 * round_,
-                                           relayed=relayed)  # fmt: skip
+        blocked = obs.fcell != self.intended if self._started(obs) else np.zeros(obs.n, bool)
+        claim = np.maximum(own, carried)
+        heard = radio.send("beacon_0", beacons(obs, claim, prefs, blocked))
+        relayed = Inbox.empty(obs.n, BEACON_DIM)
+        if p.relay_radius > 0:
+            need = near_blocked(blocked, heard) if self._started(obs) else blocked
+            requests = radio.send("request", np.ones((obs.n, 1)), speaking=need)
+            ptr, entries = relay_lists(requests.counts > 0, heard)
+            relays = radio.send("relay", entries, entry_ptr=ptr)
+            relayed = relayed_view(obs, need, heard, relays, p.relay_radius)
+        for round_ in range(p.rounds):
+            if round_ > 0:
+                heard = radio.send(f"beacon_{round_}", beacons(obs, np.maximum(own, carried),
+                                                               prefs, blocked))  # fmt: skip
+            target, inherited = local_pibt(obs, np.maximum(own, carried), prefs, heard,
+                                           relayed, p.hop_discount)  # fmt: skip
             claim = np.maximum(np.maximum(own, carried), inherited)
-            if round_ + 1 < self.params.rounds:
-                carried = np.maximum(carried, pushed_by(obs, target, claim, hop, 2 * round_ + 1))
-        if self.params.arbitrate:
-            target = arbitrate(obs, target, claim)
+            if round_ + 1 < p.rounds:
+                pushes = radio.send(f"push_{round_ + 1}", plans(target, claim))
+                carried = np.maximum(carried, pushed_by(obs, pushes, p.hop_discount))
+        if p.arbitrate:
+            target = arbitrate(obs, radio.send("arbitrate", plans(target, claim)), target, claim)
         self._pending = (obs.step, inherited, target)
         return target
 

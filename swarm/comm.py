@@ -171,11 +171,28 @@ TOPOLOGIES = ("ring", "complete", "line", "star", "grid", "small_world")
 
 @dataclass(frozen=True, eq=False)
 class Inbox:
-    """Messages received this step, CSR in row order: row i reads ``msg[ptr[i]:ptr[i+1]]``."""
+    """Messages received, CSR in receiver order: row i reads ``msg[ptr[i]:ptr[i+1]]``.
+
+    ``msg`` is ``table`` itself, or ``table[ref]`` when ``ref`` is given: a radio round
+    (:mod:`swarm.radio`) hands receivers the table of what was sent and the row of each
+    packet instead of copying every packet out (compiled controllers read ``table[ref[e]]``;
+    ``msg`` copies on first use). Either way only what was sent can be read.
+    """
 
     ptr: np.ndarray  # (R + 1,) int64
-    sender: np.ndarray  # (K,) int32, row of the sender
-    msg: np.ndarray  # (K, D) float64, the sender's broadcast vector
+    sender: np.ndarray  # (K,) int, the sender's label (its row for the drones' channel)
+    table: np.ndarray  # (K, D) the messages, or (T, D) the sent table that ``ref`` indexes
+    ref: np.ndarray | None = None  # (K,) row of ``table`` holding each packet's message
+
+    @cached_property
+    def msg(self) -> np.ndarray:
+        """(K, D) float64 the message of each packet, in receiver order."""
+        return self.table if self.ref is None else self.table[self.ref]
+
+    @cached_property
+    def rows(self) -> np.ndarray:
+        """(K,) row of ``table`` of each packet (what compiled readers index with)."""
+        return np.arange(len(self.sender)) if self.ref is None else self.ref
 
     @cached_property
     def counts(self) -> np.ndarray:

@@ -10,6 +10,8 @@
   *deadlocked* when it has not moved for ``window`` steps, *livelocked* when it moved but its
   distance to its goal has not improved for ``window`` steps; the system has *stalled* when
   no task was finished in the last ``window`` steps although robots had tasks.
+* ``messages_sent``, ``bytes_sent`` (per robot), ``message_rounds`` and ``message_hops``
+  (at most one hop per round) of the last step, from the radio (:mod:`swarm.radio`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ METRIC_NAMES = (
     "livelocked",
     "stalled",
 )
+# per robot, the last step (swarm.radio counts them; the model reports them)
+COMM_METRIC_NAMES = ("messages_sent", "bytes_sent", "message_rounds", "message_hops")
 
 
 class GridMetrics:

@@ -8,17 +8,24 @@ keyed streams of (seed, step, row), so a robot's draw never depends on other rob
 
 Hooks (plus ``commit(obs, actions)`` for per-robot memory, as for the drones):
 
+``rounds() -> tuple[Round, ...]``
+    The message rounds the controller uses in a step, in order, each with the floats of one
+    message (:class:`swarm.radio.Round`). ``obs.radio.send(name, messages)`` carries a
+    round to the comm neighbours and returns what each robot heard; nothing else reaches
+    another robot, and every packet and byte is counted (:mod:`swarm.radio`).
 ``act(obs) -> (R,) int``
-    0 wait, 1 north, 2 east, 3 south, 4 west. Robots may talk first: ``obs.deliver(msgs)``
-    carries each robot's message to its comm neighbours only.
+    0 wait, 1 north, 2 east, 3 south, 4 west.
 ``claim(obs) -> (claims (R,), bids (R,))``
     For the Poisson stream: the order id each idle robot claims (-1 none) and its bid (lower
     is better). The default claims the nearest open order without coordinating (a baseline);
-    :mod:`policies.auction` coordinates claims with comm neighbours.
+    :mod:`policies.auction` coordinates claims with comm neighbours. The open orders come
+    from the warehouse management system (``obs.board``, a central service; its traffic is
+    counted apart from the robots').
 
 Shared pieces here: the *preference list* (each robot's five candidate cells, best first,
 by distance to its own goal, ties broken by a keyed random number) and the *beacon* that
-carries a robot's cell, priority and preference list to its comm neighbours.
+carries a robot's cell, priority, preference list and whether its last planned move was
+blocked to its comm neighbours.
 """
 
 from __future__ import annotations
@@ -27,15 +34,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from swarm.comm import Inbox
 from swarm.config import StrictConfig
-from swarm.grid.world import GridObservation, Inbox
+from swarm.grid.world import GridObservation
+from swarm.radio import Round
 from swarm.rng import keyed_uniform
 
-# beacon layout (floats): own free cell, priority, then the 5 preferred cells (-1 padding)
+# beacon layout (floats): own free cell, priority, the 5 preferred cells (-1 padding), and
+# 1.0 when the robot's planned move was blocked last step
 BEACON_CELL = 0
 BEACON_PRIORITY = 1
 BEACON_PREFS = slice(2, 7)
-BEACON_DIM = 7
+BEACON_BLOCKED = 7
+BEACON_DIM = 8
 
 
 class NoParams(StrictConfig):
@@ -62,6 +73,19 @@ class GridPolicy:
         rounds of messages (each round's messages computed from the last round's). A
         robot's action depends only on robots within this many hops (the locality test)."""
         return 1
+
+    def rounds(self) -> tuple[Round, ...]:
+        """The message rounds of a step's move decision, in order (none by default)."""
+        return ()
+
+    def claim_rounds(self) -> tuple[Round, ...]:
+        """The message rounds of the order allocation (:meth:`claim`), in order."""
+        return ()
+
+    @property
+    def memory_fields(self) -> tuple[str, ...]:
+        """Attributes holding per-robot memory, row i robot i's (the audit slices them)."""
+        return ()
 
     def act(self, obs: GridObservation) -> np.ndarray:
         raise NotImplementedError
@@ -103,7 +127,7 @@ def order_costs(obs: GridObservation, rows: np.ndarray) -> np.ndarray:
 def priorities(obs: GridObservation, seed: int) -> np.ndarray:
     """(R,) PIBT priority: steps since the current task was revealed, plus a keyed fraction
     in [0, 1) that breaks ties and differs per robot (Okumura et al. 2022, Sec. 4.1)."""
-    return obs.task_age + keyed_uniform(seed, np.arange(obs.n), 7)
+    return obs.task_age + keyed_uniform(seed, obs.ids, 7)
 
 
 def preferences(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -119,26 +143,33 @@ def preferences(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.ndarray
     dist[has] = obs.bank.lookup(obs.goal_slot[has, None], cand[has])
     dist[~has] = np.where(np.arange(5) == 0, 0, 1)[None, :]
     dist[cand < 0] = obs.bank.unreached
-    tie = keyed_uniform(seed, obs.step, np.arange(obs.n)[:, None], np.arange(5)[None, :])
+    tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(5)[None, :])
     order = np.argsort(dist + tie, axis=1)
     rows = np.arange(obs.n)[:, None]
     return cand[rows, order], dist[rows, order]
 
 
-def beacons(obs: GridObservation, prio: np.ndarray, prefs: np.ndarray) -> np.ndarray:
+def beacons(
+    obs: GridObservation, prio: np.ndarray, prefs: np.ndarray, blocked: np.ndarray | None = None
+) -> np.ndarray:
     """(R, BEACON_DIM) what each robot tells its comm neighbours."""
     out = np.empty((obs.n, BEACON_DIM))
     out[:, BEACON_CELL] = obs.fcell
     out[:, BEACON_PRIORITY] = prio
     out[:, BEACON_PREFS] = prefs
+    out[:, BEACON_BLOCKED] = 0.0 if blocked is None else blocked
     return out
 
 
+BEACON = Round("beacon", BEACON_DIM)
+
+
 def exchange_beacons(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.ndarray, Inbox]:
-    """Own priorities (R,), own preference lists (R, 5), and the beacons heard (Inbox)."""
+    """Own priorities (R,), own preference lists (R, 5), and the beacons heard (round
+    ``beacon``)."""
     prio = priorities(obs, seed)
     prefs, _ = preferences(obs, seed)
-    inbox = obs.deliver(beacons(obs, prio, prefs), channel=0)
+    inbox = obs.radio.send(BEACON.name, beacons(obs, prio, prefs))
     return prio, prefs, inbox
 
 

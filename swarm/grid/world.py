@@ -10,10 +10,11 @@ One step (nothing depends on robot order):
    centres) and links to those within ``comm_radius``; obstacles block neither. Found with an
    occupancy-grid window scan (numba), O(N r^2).
 2. **decide** — the controller maps the batch of local observations to actions
-   ``0 wait, 1 north, 2 east, 3 south, 4 west``. Robots may exchange beacons with their comm
-   neighbours first (:meth:`GridObservation.deliver`): one message round per step, before
-   moving (a League step is about a second; a radio round takes milliseconds), each packet
-   dropped with probability ``packet_drop`` from a keyed stream.
+   ``0 wait, 1 north, 2 east, 3 south, 4 west``. Robots may exchange messages with their comm
+   neighbours first, in the rounds the controller declares (``obs.radio``,
+   :mod:`swarm.radio`: a League step is about a second; a radio round takes milliseconds),
+   each packet dropped with probability ``packet_drop`` from a keyed stream, every packet
+   and byte counted.
 3. **move** — moves into walls or off the map become waits (counted as ``invalid_moves``).
    The world forbids vertex conflicts (two robots in one cell) and swap conflicts (two robots
    trading cells): every conflicting move becomes a wait, repeated until no conflict is left
@@ -38,7 +39,7 @@ from swarm.comm import CommGraphView, table_from_edges
 from swarm.grid.distance import DistanceBank
 from swarm.grid.maps import GridMap
 from swarm.neighbors import NeighborTable
-from swarm.rng import keyed_uniform
+from swarm.radio import Radio, ReplayRadio, Round
 
 N_ACTIONS = 5  # wait, north, east, south, west
 
@@ -61,15 +62,6 @@ class Csr:
 
     def of(self, row: int) -> np.ndarray:
         return self.idx[self.ptr[row] : self.ptr[row + 1]]
-
-
-@dataclass(frozen=True, eq=False)
-class Inbox:
-    """Messages received this round, CSR in row order: row i reads ``msg[ptr[i]:ptr[i+1]]``."""
-
-    ptr: np.ndarray  # (R + 1,) int64
-    sender: np.ndarray  # (K,) int64 sender row
-    msg: np.ndarray  # (K, D) float64 the sender's message
 
 
 def neighbor_csr_pair(
@@ -140,8 +132,9 @@ class GridObservation:
     Own state: ``cell``/``fcell``/``rowcol``, ``goal``/``goal_f`` (-1 without a task),
     ``goal_slot`` (row of ``bank`` holding the distance field of the own goal, -1 none),
     ``task_age`` (steps since the current task was revealed), ``phase`` (0 idle, 1 going to a
-    pick or League task, 2 going to a delivery). Sensed robots: ``sensed`` (CSR) with their
-    cells ``sensed_fcell`` (M,). Comm neighbours: ``links`` (CSR). Shared knowledge: ``grid``,
+    pick or League task, 2 going to a delivery), ``ids``. Sensed robots: ``sensed`` (CSR) with
+    their cells ``sensed_fcell`` (M,). Comm neighbours: ``links`` (CSR); messages go through
+    ``radio`` only, in the controller's declared rounds. Shared knowledge: ``grid``,
     ``bank`` (distance fields, the map is public), and ``board``: the open orders of a
     Poisson stream (a warehouse management system publishes them), or None.
     """
@@ -156,11 +149,13 @@ class GridObservation:
     goal_slot: np.ndarray  # (R,) int64 bank slot of the goal's field, -1 none
     task_age: np.ndarray  # (R,) int64 steps since the current task was revealed
     phase: np.ndarray  # (R,) int8 0 idle, 1 to pick / League task, 2 to delivery
-    sensed: Csr
+    sensed: Csr  # labels are identities (``ids``), not rows of anything
     sensed_fcell: np.ndarray  # (M,) int64 free index of each sensed robot
-    links: Csr
-    packet_drop: float
-    comm_seed: int
+    links: Csr  # who is in radio range (labels: identities)
+    # (R,) int64 each robot's own identity: what it calls itself in messages and keys its
+    # private random stream with (see swarm.observation.LocalObservation.ids)
+    ids: np.ndarray
+    radio: Radio | ReplayRadio  # the only way to reach another robot (swarm.radio)
     board: OrderBoard | None = None
 
     @property
@@ -170,32 +165,6 @@ class GridObservation:
     @property
     def rowcol(self) -> np.ndarray:
         return self.grid.rowcol(self.cell)
-
-    def packets(self, channel: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Who hears whom this round on ``channel``: (ptr (R + 1,), sender (K,)), CSR by
-        receiver, receiver i's packets came from ``sender[ptr[i]:ptr[i + 1]]``.
-
-        A receiver hears its comm neighbours only; packet (sender j -> receiver i) is lost
-        with probability ``packet_drop``, keyed by (step, channel, j, i), so a loss never
-        depends on other robots. A compiled controller reads receiver i's messages as the
-        senders' broadcast rows ``msg[sender[e]]`` for e in its segment: exactly what
-        :meth:`deliver` copies out, without the copy.
-        """
-        links = self.links
-        if self.packet_drop <= 0:
-            return links.ptr, links.idx
-        receiver, sender = links.owner, links.idx
-        u = keyed_uniform(self.comm_seed, self.step, channel, sender, receiver)
-        keep = u >= self.packet_drop
-        ptr = np.zeros(self.n + 1, np.int64)
-        np.cumsum(np.bincount(receiver[keep], minlength=self.n), out=ptr[1:])
-        return ptr, sender[keep]
-
-    def deliver(self, messages: np.ndarray, channel: int = 0) -> Inbox:
-        """Carry each robot's broadcast ``messages`` (R, D) to its comm neighbours (the
-        packets of :meth:`packets`): receiver i reads ``msg[ptr[i]:ptr[i + 1]]``."""
-        ptr, sender = self.packets(channel)
-        return Inbox(ptr, sender, messages[sender])
 
 
 @dataclass(eq=False)
@@ -341,6 +310,7 @@ class GridWorld:
         comm_seed: int = 0,
         resolve: bool = True,
         bank: DistanceBank | None = None,
+        max_inbox: int | None = None,
     ):
         starts = np.asarray(starts, dtype=np.int64)
         if starts.ndim != 1 or len(starts) == 0:
@@ -358,7 +328,10 @@ class GridWorld:
         self.comm_radius = float(comm_radius)
         self.packet_drop = float(packet_drop)
         self.comm_seed = int(comm_seed)
+        self.max_inbox = max_inbox
         self.resolve = resolve
+        self.ids = np.arange(len(starts), dtype=np.int64)  # identities (names, not indices)
+        self.ids.flags.writeable = False
         self.t = 0
         self.graph_view = CommGraphView(len(starts), mode="lazy")
         self._sensed_at = -1
@@ -406,7 +379,31 @@ class GridWorld:
             table.idx.flags.writeable = False
         self.graph_view.release()
         self._links_table: NeighborTable | None = None
+        self._radio_table: NeighborTable | None = None
         self._sensed_at = key
+
+    def radio(self, rounds: tuple[Round, ...], phase: int, who: str, record: bool = False) -> Radio:
+        """The radio of this step's ``phase`` (0 allocate, 1 move): carries the declared
+        ``rounds`` along the comm links in scan order, with the world's packet loss and
+        inbox cap (:mod:`swarm.radio`)."""
+        self._sense()
+        if self._radio_table is None:
+            links = self.links
+            every = np.arange(self.n, dtype=np.int64)
+            dist = np.zeros(0)  # read only to keep the nearest senders under an inbox cap
+            if self.max_inbox is not None:
+                rows, cols = np.divmod(self.cell, self.grid.width)
+                dr = rows[links.idx] - rows[links.owner]
+                dc = cols[links.idx] - cols[links.owner]
+                dist = np.sqrt((dr * dr + dc * dc).astype(np.float64))
+            self._radio_table = NeighborTable(
+                ptr=links.ptr, seg_row=every, row_seg=every, idx=links.idx,
+                rel_pos=np.zeros((0, 2)), rel_vel=np.zeros((0, 2)), dist=dist,
+            )  # fmt: skip
+        return Radio(
+            self._radio_table, self.ids, rounds, step=self.t, phase=phase, seed=self.comm_seed,
+            packet_drop=self.packet_drop, max_inbox=self.max_inbox, who=who, record=record,
+        )  # fmt: skip
 
     def links_table(self) -> NeighborTable:
         """The comm links as the engine's :class:`~swarm.neighbors.NeighborTable` (cell units)."""
@@ -431,9 +428,14 @@ class GridWorld:
         goal_slot: np.ndarray,
         task_age: np.ndarray,
         phase: np.ndarray,
+        radio: Radio | None = None,
         board: OrderBoard | None = None,
     ) -> GridObservation:
+        """The batch of local observations; ``radio`` carries the decision's message rounds
+        (default: a radio without rounds, for a decision without messages)."""
         self._sense()
+        if radio is None:
+            radio = self.radio((), phase=1, who="controller")
         fid = self.grid.free_id
         goal_f = np.where(goal >= 0, fid[np.maximum(goal, 0)], -1).astype(np.int64)
         fcell = self.fcell
@@ -451,8 +453,8 @@ class GridWorld:
             sensed=self.sensed,
             sensed_fcell=fcell[self.sensed.idx],
             links=self.links,
-            packet_drop=self.packet_drop,
-            comm_seed=self.comm_seed,
+            ids=self.ids,
+            radio=radio,
             board=board,
         )
 

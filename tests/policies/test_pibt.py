@@ -54,8 +54,8 @@ def test_far_robots_do_not_change_a_robots_action(name, params, seed, data):
     for _ in range(4):
         model.step()
     obs = model.observe(with_board=True)
-    before = model.policy.act(obs)
-    claims_before = model.policy.claim(obs)
+    before = decide(model)
+    claims_before = model.policy.claim(model.observe(True, model.policy.claim_rounds()))
     hops = model.policy.message_hops
     i = data.draw(st.integers(0, 29), label="observer")
     near = within_hops(obs, i, hops)
@@ -72,12 +72,16 @@ def test_far_robots_do_not_change_a_robots_action(name, params, seed, data):
     assume(len(options))
     target = free[data.draw(st.sampled_from(options.tolist()), label="to")]
     model.robots[j].move_to(tuple(target))
-    obs = model.observe(with_board=True)
-    after = model.policy.act(obs)
+    after = decide(model)
     assert after[i] == before[i]
-    claims_after = model.policy.claim(obs)
+    claims_after = model.policy.claim(model.observe(True, model.policy.claim_rounds()))
     assert claims_after[0][i] == claims_before[0][i]
     assert claims_after[1][i] == claims_before[1][i]
+
+
+def decide(model: WarehouseModel) -> np.ndarray:
+    """The controller's actions now, its message rounds carried by a fresh radio."""
+    return model.policy.act(model.observe(rounds=model.policy.rounds()))
 
 
 def run_plain(text, starts, tasks, policy, steps, comm=5.0):
@@ -87,8 +91,9 @@ def run_plain(text, starts, tasks, policy, steps, comm=5.0):
     world = GridWorld(grid, np.array(starts), sense_radius=3.0, comm_radius=comm, bank=bank)
     stream = LeagueTasks(grid, bank, np.array(tasks), len(starts), wrap="stop")
     for _ in range(steps):
+        radio = world.radio(policy.rounds(), phase=1, who=policy.name)
         obs = world.observe(stream.goal, stream.goal_slot, stream.task_age(world.t),
-                            stream.phase)  # fmt: skip
+                            stream.phase, radio)  # fmt: skip
         actions = policy.act(obs)
         policy.commit(obs, actions)
         counts = world.apply(actions)

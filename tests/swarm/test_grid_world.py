@@ -161,15 +161,3 @@ def test_sensing_and_links_match_brute_force(seed):
     world.apply(np.full(40, 2))
     obs = world.observe(np.full(40, -1), np.full(40, -1), np.zeros(40, int), np.zeros(40, int))
     assert world.comm_graph.number_of_edges() == len(obs.links.idx) // 2
-
-
-def test_packet_drops_are_keyed_per_link_and_step():
-    world, _ = random_world(0, 40)
-    world.packet_drop = 0.5
-    z = np.zeros(40, int)
-    obs = world.observe(z - 1, z - 1, z, z)
-    msgs = np.arange(40, dtype=float)[:, None]
-    a, b = obs.deliver(msgs), obs.deliver(msgs)
-    assert np.array_equal(a.sender, b.sender)  # same step, same losses
-    assert 0.3 < len(a.sender) / len(obs.links.idx) < 0.7
-    assert np.array_equal(a.msg[:, 0], a.sender)  # a receiver gets the sender's message

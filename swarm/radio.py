@@ -1,0 +1,268 @@
+"""Message rounds within one step: declared by the controller, carried and counted here.
+
+A controller that talks several times before it acts (decentralised PIBT: beacons, relays,
+pushes, arbitration) does not deliver its own messages. It declares its rounds
+(:class:`Round`: a name and the floats of one message), and each step the engine hands it a
+:class:`Radio` bound to that step's comm links. ``radio.send(name, messages)`` is the only
+way a message reaches another robot, and it is carried like the drones' channel
+(:mod:`swarm.comm`): one packet per comm link of the sender, each lost with probability
+``packet_drop`` from a keyed stream (step, phase, round, sender, receiver), at most
+``max_inbox`` packets kept per receiver (its nearest senders). What the receivers get is a
+copy of what was sent (:class:`swarm.comm.Inbox`, senders labelled by identity), so a
+controller cannot read anything a robot did not put in a message.
+
+Every round is counted per robot: packets sent (a broadcast costs one packet per link; a
+lost packet was still sent), bytes (packets x entries x floats x 8) and rounds carried.
+Sizes are enforced: a message of the wrong width, a round not declared or sent twice, or a
+list longer than the sender's links is refused with a :class:`MessageError`.
+
+A round may be a *list* (``per_link=True``): each robot sends up to one entry per comm link
+it has (a relay of what it heard); a fixed round sends at most one message per robot, and a
+robot may stay silent (``speaking``).
+
+The locality audit (:mod:`swarm.testing`) records every round of a batch step
+(``record=True``) and replays each robot's inboxes to it alone (:class:`ReplayRadio`), so
+the messages it sends in every round are compared too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from swarm.comm import Inbox, _route
+from swarm.neighbors import NeighborTable
+from swarm.rng import keyed_uniform
+
+BYTES_PER_FLOAT = 8
+
+
+class MessageError(ValueError):
+    """A controller sent a message outside what it declared."""
+
+
+@dataclass(frozen=True)
+class Round:
+    """One message round within a step, as a controller declares it."""
+
+    name: str
+    width: int  # floats per message (per entry of a list)
+    per_link: bool = False  # a list of up to one entry per comm link of the sender
+
+
+@dataclass
+class Traffic:
+    """What robots sent in one step, summed over its rounds (per robot)."""
+
+    packets: np.ndarray  # (R,) float64
+    bytes: np.ndarray  # (R,) float64
+    rounds: int = 0  # rounds in which some robot spoke
+
+    @classmethod
+    def zero(cls, n: int) -> Traffic:
+        return cls(np.zeros(n), np.zeros(n))
+
+    def add(self, other: Traffic) -> None:
+        self.packets += other.packets
+        self.bytes += other.bytes
+        self.rounds += other.rounds
+
+
+@dataclass
+class Sent:
+    """One round as it was carried: the lists each robot sent and the inbox of each."""
+
+    name: str
+    entry_ptr: np.ndarray  # (R + 1,) robot i sent entries[entry_ptr[i]:entry_ptr[i + 1]]
+    entries: np.ndarray  # (M, width)
+    inbox: Inbox
+
+    def sent_by(self, row: int) -> np.ndarray:
+        return self.entries[self.entry_ptr[row] : self.entry_ptr[row + 1]]
+
+
+class Radio:
+    """Carries one step phase's declared rounds along the comm links (module docstring)."""
+
+    def __init__(
+        self,
+        links: NeighborTable,
+        ids: np.ndarray,
+        rounds: tuple[Round, ...],
+        *,
+        step: int,
+        phase: int = 0,
+        seed: int = 0,
+        packet_drop: float = 0.0,
+        max_inbox: int | None = None,
+        who: str = "controller",
+        record: bool = False,
+    ):
+        self.links = links
+        self.ids = ids
+        self.rounds = {r.name: (k, r) for k, r in enumerate(rounds)}
+        self.step = step
+        self.phase = phase
+        self.seed = seed
+        self.packet_drop = float(packet_drop)
+        self.max_inbox = max_inbox
+        self.who = who
+        self.traffic = Traffic.zero(len(ids))
+        n = len(ids)
+        self._degree = links.counts.astype(np.float64)  # packets a broadcast costs, per robot
+        self._everyone = (np.ones(n, np.int64), np.arange(n + 1, dtype=np.int64))
+        # identities equal to rows (one world, no audit): a packet's sender row is its label
+        self._rows_are_ids = len(ids) == 0 or (ids[0] == 0 and bool((np.diff(ids) == 1).all()))
+        self.log: list[Sent] | None = [] if record else None
+        self._last = -1
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def _declared(self, name: str) -> tuple[int, Round]:
+        if name not in self.rounds:
+            raise MessageError(
+                f"{self.who}: sent on round {name!r}, which it did not declare "
+                f"(declared: {', '.join(self.rounds) or 'none'})"
+            )
+        k, spec = self.rounds[name]
+        if k <= self._last:
+            raise MessageError(
+                f"{self.who}: round {name!r} sent out of its declared order or twice in a step"
+            )
+        self._last = k
+        return k, spec
+
+    def send(
+        self,
+        name: str,
+        messages: np.ndarray,
+        speaking: np.ndarray | None = None,
+        entry_ptr: np.ndarray | None = None,
+    ) -> Inbox:
+        """Carry round ``name``; returns what each robot received (CSR by receiver).
+
+        Fixed round: ``messages`` (R, width), robot i's message is row i; ``speaking`` (R,)
+        bool (default all) says who sends. List round: ``messages`` (M, width) and
+        ``entry_ptr`` (R + 1,): robot i sends rows ``entry_ptr[i]:entry_ptr[i + 1]``; a
+        receiver gets every entry of each packet it hears, in order, each labelled with
+        its sender.
+        """
+        k, spec = self._declared(name)
+        messages = np.array(messages, dtype=np.float64)  # a copy: what was sent stays so
+        messages.flags.writeable = False
+        if messages.ndim != 2 or messages.shape[1] != spec.width:
+            raise MessageError(
+                f"{self.who}: round {name!r} declares {spec.width} floats per message, got "
+                f"shape {messages.shape}"
+            )
+        degree = self.links.counts
+        if spec.per_link:
+            if entry_ptr is None or len(entry_ptr) != self.n + 1:
+                raise MessageError(f"{self.who}: list round {name!r} needs entry_ptr (R + 1,)")
+            entry_ptr = np.asarray(entry_ptr, dtype=np.int64)
+            count = np.diff(entry_ptr)
+            over = np.flatnonzero(count > degree)
+            if len(over):
+                i = int(over[0])
+                raise MessageError(
+                    f"{self.who}: round {name!r}: robot {int(self.ids[i])} sent {count[i]} "
+                    f"entries, declared at most one per comm link ({degree[i]})"
+                )
+            if entry_ptr[-1] != len(messages):
+                raise MessageError(f"{self.who}: round {name!r}: entry_ptr does not end at M")
+        else:
+            if entry_ptr is not None:
+                raise MessageError(f"{self.who}: round {name!r} is not a list round")
+            if len(messages) != self.n:
+                raise MessageError(
+                    f"{self.who}: round {name!r} needs one message per robot ({self.n}), got "
+                    f"{len(messages)}"
+                )
+            if speaking is None:  # everyone: one entry each, robot i's is row i
+                count, entry_ptr = self._everyone
+            else:
+                speaking = np.asarray(speaking, dtype=bool)
+                if speaking.shape != (self.n,):
+                    raise MessageError(f"{self.who}: round {name!r}: speaking must be ({self.n},)")
+                count = speaking.astype(np.int64)
+                entry_ptr = np.zeros(self.n + 1, np.int64)
+                np.cumsum(count, out=entry_ptr[1:])
+                messages = messages[speaking]
+        inbox = self._carry(k, count, entry_ptr, messages, spec.per_link)
+        if count is self._everyone[0]:
+            packets = self._degree
+        else:
+            packets = np.where(count > 0, self._degree, 0.0)
+        self.traffic.packets += packets
+        self.traffic.bytes += packets * count * (spec.width * BYTES_PER_FLOAT)
+        self.traffic.rounds += int(len(messages) > 0 and packets.any())
+        if self.log is not None:
+            self.log.append(Sent(name, entry_ptr, messages, inbox))
+        return inbox
+
+    def _carry(
+        self, k: int, count: np.ndarray, entry_ptr: np.ndarray, entries: np.ndarray, lists: bool
+    ) -> Inbox:
+        links = self.links
+        everyone = bool(count.all())
+        if everyone and self.packet_drop <= 0 and self.max_inbox is None:
+            ptr, sender = links.ptr, links.idx  # every packet arrives: the links themselves
+            m = len(sender)
+        else:
+            heard = count[links.idx] > 0 if not everyone else np.ones(links.n_edges, bool)
+            if self.packet_drop > 0:
+                u = keyed_uniform(self.seed, self.step, self.phase, k, self.ids[links.idx],
+                                  self.ids[links.owner])  # fmt: skip
+                heard &= u >= self.packet_drop
+            ptr = np.empty(self.n + 1, np.int64)
+            sender = np.empty(links.n_edges, links.idx.dtype)
+            cap = -1 if self.max_inbox is None else int(self.max_inbox)
+            alive = np.ones(self.n, bool)
+            m = _route(links.ptr, links.row_seg, links.idx, links.dist, alive, heard, cap, ptr,
+                       sender)  # fmt: skip
+            sender = sender[:m]
+        labels = sender if self._rows_are_ids else self.ids[sender].astype(np.int64)
+        if everyone and not lists:  # one message per robot: the table's row is the sender
+            return Inbox(ptr, labels, entries, sender)
+        per_packet = count[sender]
+        if not lists:  # silent robots have no row: the table holds the speakers only
+            return Inbox(ptr, labels, entries, entry_ptr[sender])
+        cum = np.zeros(m + 1, np.int64)
+        np.cumsum(per_packet, out=cum[1:])
+        rows = np.repeat(entry_ptr[sender] - cum[:-1], per_packet) + np.arange(cum[-1])
+        return Inbox(cum[ptr], np.repeat(labels, per_packet), entries, rows)
+
+
+@dataclass
+class ReplayRadio:
+    """One robot's radio in the audit: returns the inboxes it got in the batch, round by
+    round, and keeps what it sends (compared with its rows of the batch's rounds)."""
+
+    inboxes: list[tuple[str, Inbox]]
+    sent: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+    def send(
+        self,
+        name: str,
+        messages: np.ndarray,
+        speaking: np.ndarray | None = None,
+        entry_ptr: np.ndarray | None = None,
+    ) -> Inbox:
+        messages = np.asarray(messages, dtype=np.float64)
+        if entry_ptr is None and speaking is not None:
+            messages = messages[np.asarray(speaking, bool)]
+        self.sent.append((name, messages.copy()))
+        k = len(self.sent) - 1
+        if k >= len(self.inboxes) or self.inboxes[k][0] != name:
+            expected = self.inboxes[k][0] if k < len(self.inboxes) else "no round"
+            raise MessageError(f"sent on round {name!r} where the batch had {expected!r}")
+        return self.inboxes[k][1]
+
+
+def inbox_of(inbox: Inbox, row: int) -> Inbox:
+    """Receiver ``row``'s part of an inbox as an inbox of one."""
+    senders, messages = inbox.of(row)
+    return Inbox(np.array([0, len(senders)], np.int64), senders.copy(), messages.copy())
