@@ -110,8 +110,6 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     check_writable(out)  # before building: a map or a large team takes a while to set up
     model = runner.build_model(target, config, args.seed)  # validates every value
     runner.check_out(out, runner.resolved_config(model, target, args.steps, args.seed), args.format)
-    if args.audit:
-        _check_auditable(model, "--audit")
     result = runner.execute(
         model, target, args.steps, args.seed, progress=not args.quiet, audit=args.audit
     )
@@ -144,21 +142,11 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _check_auditable(model: Any, option: str) -> None:
-    from swarm.model import SwarmModel
-
-    if not isinstance(model, SwarmModel):
-        raise ConfigError(
-            f"{option}: the audit covers drone controllers; the warehouse's grid controllers "
-            "are checked by their own locality tests (tests/policies/test_pibt.py)"
-        )
-
-
 def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     """``swarm audit SCENARIO --policy NAME``: one line, exit 0 if local, 1 if not."""
     from swarm import runner
     from swarm.registry import is_learned, load_learned, scenario_class
-    from swarm.testing import Auditor
+    from swarm.testing import auditor_for
 
     cls = scenario_class(args.scenario)
     config = _parse_field_options(extra, cls.config_class.field_help(), f"audit {args.scenario}")
@@ -175,13 +163,12 @@ def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
         if args.policy is not None:
             config["policy"] = args.policy
         model = runner.build_model(args.scenario, config, args.seed)
-    _check_auditable(model, "audit")
-    auditor = Auditor(model, args.sample, args.seed)
+    auditor = auditor_for(model, args.sample, args.seed)
     for _ in range(args.steps):
         auditor.step()
     print(
         f"{auditor.name} is local on {args.scenario}: {auditor.checked:,} agent-steps, each "
-        "decided alone exactly as in the batch (actions, messages, state, memory)"
+        "decided alone exactly as in the batch (actions, every message round, state, memory)"
     )
     return 0
 

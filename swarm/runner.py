@@ -86,13 +86,13 @@ def execute(
 ) -> RunResult:
     """Step ``model`` ``steps`` times and collect its metrics and summary. ``audit`` > 0
     checks that many random agents per step with the locality audit
-    (:class:`swarm.testing.Auditor`; a violation raises ``LocalityViolation``)."""
+    (:func:`swarm.testing.auditor_for`; a violation raises ``LocalityViolation``)."""
     n_agents = int(getattr(model.config, "n_agents", 0))
     stepper = model
     if audit:
-        from swarm.testing import Auditor
+        from swarm.testing import auditor_for
 
-        stepper = Auditor(model, audit, seed)
+        stepper = auditor_for(model, audit, seed)
     start = time.perf_counter()
     for _ in tqdm(range(steps), desc=scenario, unit="step", disable=not progress, leave=False):
         stepper.step()

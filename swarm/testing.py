@@ -34,9 +34,11 @@ from typing import Any
 import numpy as np
 
 from swarm.comm import Inbox
+from swarm.grid.world import Csr, GridObservation
 from swarm.neighbors import NeighborTable
 from swarm.observation import LocalObservation
 from swarm.policy import PerAgentPolicy, Policy
+from swarm.radio import ReplayRadio, Sent, inbox_of
 
 
 class LocalityViolation(AssertionError):
@@ -222,6 +224,133 @@ class Auditor:
         self.checked += len(rows)
 
 
+def isolate_grid(obs: GridObservation, row: int, log: list[Sent]) -> GridObservation:
+    """Robot ``row``'s observation as a batch of one: its own state and identity, the
+    robots it senses and links to (labelled by identity), the public map and order board,
+    and a radio that hands it, round by round, the inboxes it got in the batch (``log``)."""
+    one = slice(row, row + 1)
+
+    def own_part(table: Csr) -> Csr:
+        labels = obs.ids[table.of(row)]
+        return Csr(np.array([0, len(labels)], np.int64), labels.copy())
+
+    sensed = slice(int(obs.sensed.ptr[row]), int(obs.sensed.ptr[row + 1]))
+    return dataclasses.replace(
+        obs,
+        cell=obs.cell[one].copy(),
+        fcell=obs.fcell[one].copy(),
+        goal=obs.goal[one].copy(),
+        goal_f=obs.goal_f[one].copy(),
+        goal_slot=obs.goal_slot[one].copy(),
+        task_age=obs.task_age[one].copy(),
+        phase=obs.phase[one].copy(),
+        sensed=own_part(obs.sensed),
+        sensed_fcell=obs.sensed_fcell[sensed].copy(),
+        links=own_part(obs.links),
+        ids=obs.ids[one].copy(),
+        radio=ReplayRadio([(sent.name, inbox_of(sent.inbox, row)) for sent in log]),
+        board=copy.deepcopy(obs.board),
+    )
+
+
+class GridAuditor:
+    """The audit of a warehouse model's controller: at every step, K random robots decide
+    alone (order claims and moves, every message round replayed to them) and must match
+    the batch: claims and bids, actions, each round's messages, and the memory after it."""
+
+    def __init__(self, model: Any, agents_per_step: int | None = None, seed: int = 0):
+        self.model = model
+        self.name = getattr(model.policy, "name", type(model.policy).__name__)
+        self.k = agents_per_step
+        self.rng = np.random.default_rng([seed, 0xA0D17])
+        self.checked = 0
+        model.auditor = self
+
+    def rows(self, n: int) -> np.ndarray:
+        if self.k is None or self.k >= n:
+            return np.arange(n)
+        return np.sort(self.rng.choice(n, size=self.k, replace=False))
+
+    def step(self) -> None:
+        self.model.step()  # the model calls back check_claims, check_moves, check_memory
+
+    def _alone(self, obs: GridObservation, row: int, decide: Any) -> tuple[Any, Any, Any]:
+        solo_obs = isolate_grid(obs, row, obs.radio.log or [])
+        solo = isolated_policy(self.model.policy, row, None)
+        try:
+            result = decide(solo, solo_obs)
+        except Exception as err:  # fails alone, not in the batch: it reached for others
+            raise LocalityViolation(
+                f"{self.name}: not local at step {obs.step}, robot {row}: alone it fails with "
+                f"{type(err).__name__}: {' '.join(str(err).split())[:120]}"
+            ) from None
+        return solo, solo_obs, result
+
+    def _compare_rounds(self, obs: GridObservation, row: int, replay: ReplayRadio) -> None:
+        log = obs.radio.log or []
+        names = [sent.name for sent in log]
+        if [name for name, _ in replay.sent] != names:
+            self._fail(obs, row, "message rounds",
+                       f"{[n for n, _ in replay.sent]} alone vs {names} in the batch")  # fmt: skip
+        for (name, mine), sent in zip(replay.sent, log, strict=True):
+            diff = _first_difference(mine, sent.sent_by(row))
+            if diff is not None:
+                self._fail(obs, row, f"message on round {name!r}", diff)
+
+    def _fail(self, obs: GridObservation, row: int, what: str, diff: str) -> None:
+        raise LocalityViolation(
+            f"{self.name}: not local at step {obs.step}, robot {row}: its {what} differs when "
+            f"it decides on its own observation alone ({diff})"
+        )
+
+    def check_claims(self, obs: GridObservation, batch: tuple[np.ndarray, np.ndarray]) -> None:
+        """The order claims and bids of K robots, decided alone."""
+        for row in self.rows(obs.n).tolist():
+            _, solo_obs, (claims, bids) = self._alone(obs, row, lambda p, o: p.claim(o))
+            for what, a, b in (
+                ("claim", claims[0], batch[0][row]),
+                ("bid", bids[0], batch[1][row]),
+            ):
+                diff = _first_difference(a, b)
+                if diff is not None:
+                    self._fail(obs, row, what, diff)
+            self._compare_rounds(obs, row, solo_obs.radio)
+            self.checked += 0  # counted once per robot-step, in check_moves
+
+    def check_moves(self, obs: GridObservation, actions: np.ndarray) -> list[tuple[int, Any]]:
+        """The actions and messages of K robots, decided alone; returns their controllers
+        (committed) for :meth:`check_memory` once the batch has committed."""
+        pending = []
+        for row in self.rows(obs.n).tolist():
+            solo, solo_obs, alone = self._alone(obs, row, lambda p, o: p.act(o))
+            diff = _first_difference(np.asarray(alone)[0], actions[row])
+            if diff is not None:
+                self._fail(obs, row, "action", diff)
+            self._compare_rounds(obs, row, solo_obs.radio)
+            solo.commit(solo_obs, alone)
+            pending.append((row, solo, obs))
+        self.checked += len(pending)
+        return pending
+
+    def check_memory(self, pending: list[tuple[int, Any, GridObservation]]) -> None:
+        """Each audited robot's memory after the step equals its rows of the batch's."""
+        policy = self.model.policy
+        for row, solo, obs in pending:
+            mine = {f: getattr(solo, f) for f in policy.memory_fields}
+            batch = {f: _memory_rows(getattr(policy, f), row) for f in policy.memory_fields}
+            diff = _first_difference(mine, batch)
+            if diff is not None:
+                self._fail(obs, row, "memory", diff)
+
+
+def auditor_for(model: Any, agents_per_step: int | None = None, seed: int = 0) -> Any:
+    """The audit that fits the model: drones (:class:`Auditor`) or grid robots
+    (:class:`GridAuditor`); both step the model with ``.step()`` and count ``.checked``."""
+    if hasattr(model, "world"):
+        return GridAuditor(model, agents_per_step, seed)
+    return Auditor(model, agents_per_step, seed)
+
+
 def _model_for(policy: Any, scenario: str, n_agents: int, seed: int, config: dict[str, Any]):
     """A scenario model driven by ``policy``: a registered name, a class or an instance."""
     from swarm.registry import policy_class, scenario_class
@@ -231,6 +360,10 @@ def _model_for(policy: Any, scenario: str, n_agents: int, seed: int, config: dic
         policy_class(policy)  # one line for an unknown name
         return model_cls(rng=seed, n_agents=n_agents, policy=policy, **config)
     instance = policy() if isinstance(policy, type) else policy
+    if scenario == "warehouse":
+        model = model_cls(rng=seed, n_agents=n_agents, **config)
+        model.policy = instance
+        return model
     if hasattr(instance, "make_model") and not config:  # a learned policy knows its env
         return instance.make_model(seed=seed, n_agents=n_agents)
     model = model_cls(rng=seed, n_agents=n_agents, **config)
@@ -259,7 +392,7 @@ def assert_local(
     model = _model_for(policy, scenario, n_agents, seed, config)
     if isinstance(model.policy, PerAgentPolicy):
         raise TypeError("assert_local: a Mesa agent's decide() is per agent by construction")
-    auditor = Auditor(model, agents, seed)
+    auditor = auditor_for(model, agents, seed)
     for _ in range(steps):
         auditor.step()
     return auditor.checked
