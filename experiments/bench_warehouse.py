@@ -1,9 +1,10 @@
 """Benchmark: warehouse robots on the League of Robot Runners 2023 instances.
 
-Runs each instance headless with a warehouse controller and reports steps/s, tasks finished,
-executed collisions, attempted conflicts, the free-flow bound (tasks the same robots would
-finish if each were alone on the map, from exact BFS distances) and the ratio to it, and
-whether the deadlock detector fired. Targets (DESIGN.md section 7): warehouse_large with 1,000
+Runs each instance headless with a warehouse controller (at each ``--packet-drop`` rate) and
+reports steps/s, tasks finished, executed collisions, attempted conflicts, bytes each robot
+sent per step, the free-flow bound (tasks the same robots would finish if each were alone on
+the map, from exact BFS distances) and the ratio to it, and whether the deadlock detector
+fired. Targets (DESIGN.md section 7): warehouse_large with 1,000
 robots >= 100 steps/s on one core, 0 collisions, >= 80% of free flow; sortation_large with
 2,400 robots >= 40 steps/s without deadlock.
 
@@ -18,6 +19,8 @@ peer: ``pip install -e .[peers]``; without it that part says so and is skipped.
     PYTHONPATH=. python3 experiments/bench_warehouse.py        # 200 steps, a few instances
     PYTHONPATH=. python3 experiments/bench_warehouse.py --steps 5000 --all --out runs/wh.json
     PYTHONPATH=. python3 experiments/bench_warehouse.py --instances --rware-steps 3000
+    PYTHONPATH=. python3 experiments/bench_warehouse.py --instances sortation_large_2400 \
+        --map-agents --rware-steps 0 --steps 2000 --packet-drop 0 0.05 0.2
 
 The League data lives in ../shared/data/lorr-2023-warehouse (not shipped with the project);
 without it the League part says so and is skipped.
@@ -150,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(DATA), help="folder of the League instances")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--comm-radius", type=float, default=5.0, help="radio range (cells)")
+    parser.add_argument("--packet-drop", type=float, nargs="+", default=[0.0],
+                        help="packet loss rates to run each instance with (every message "
+                        "round loses packets at this rate)")  # fmt: skip
     parser.add_argument("--out", help="write the results as json here")
     parser.add_argument("--map-agents", type=int, nargs="*", default=[1000],
                         help="also run warehouse_large.map with this many robots and a random "
@@ -183,7 +189,8 @@ def run_league(args: argparse.Namespace, data: Path, names: list[str], rows: lis
 
     head = (
         f"{'instance':<24}{'robots':>7}{'steps/s':>9}{'tasks':>9}{'free flow':>11}{'ratio':>7}"
-        f"{'collis.':>8}{'attempted':>10}{'deadlk':>7}{'stalled':>8}{'wall s':>8}"
+        f"{'collis.':>8}{'attempted':>10}{'deadlk':>7}{'stalled':>8}{'loss':>6}{'B/robot/step':>13}"
+        f"{'wall s':>8}"
     )
     print(f"policy {args.policy}, comm radius {args.comm_radius}, {args.steps} steps, "
           f"seed {args.seed}\n{head}")  # fmt: skip
@@ -200,8 +207,9 @@ def run_league(args: argparse.Namespace, data: Path, names: list[str], rows: lis
         # the same map and team size with a 10,000-task random League stream measures
         for n in args.map_agents:
             runs.append((f"warehouse_large map+{n}", {"map": str(big_map), "n_agents": n}))
-    for name, where in runs:
-        cfg = WarehouseConfig(**where, policy=args.policy, comm_radius=args.comm_radius)
+    for (name, where), drop in ((run, d) for run in runs for d in args.packet_drop):
+        cfg = WarehouseConfig(**where, policy=args.policy, comm_radius=args.comm_radius,
+                              packet_drop=drop)  # fmt: skip
         t0 = time.perf_counter()
         s = run_warehouse(cfg, args.steps, None, progress=False, seed=args.seed)
         s["total_wall_s"] = time.perf_counter() - t0
@@ -211,7 +219,7 @@ def run_league(args: argparse.Namespace, data: Path, names: list[str], rows: lis
             f"{name:<24}{s['n_agents']:>7}{s['steps_per_s']:>9.1f}{s['tasks_finished']:>9}"
             f"{s['free_flow_tasks'] or 0:>11}{(ratio or 0):>7.3f}{s['collisions']:>8}"
             f"{s['attempted_conflicts']:>10}{s['deadlocked']:>7}{s['stalled']!s:>8}"
-            f"{s['wall_time_s']:>8.1f}",
+            f"{drop:>6.0%}{s['bytes_per_agent_step']:>13,.0f}{s['wall_time_s']:>8.1f}",
             flush=True,
         )
         if s.get("task_stream_degenerate"):
