@@ -255,8 +255,11 @@ class WarehouseModel(mesa.Model):
         t = self.world.t
         if rounds is None:
             rounds = self.policy.rounds()
+        # the model keeps the radio (its counters and, under audit, its log); the
+        # observation holds only its port
         radio = self.world.radio(rounds, phase=int(with_board), who=self.config.policy,
                                  record=self.auditor is not None)  # fmt: skip
+        self.radio = radio
         return self.world.observe(
             self.tasks.goal, self.tasks.goal_slot, self.tasks.task_age(t), self.tasks.phase,
             radio, self.tasks.board() if with_board else None,
@@ -274,8 +277,8 @@ class WarehouseModel(mesa.Model):
                 obs = self.observe(with_board=True, rounds=self.policy.claim_rounds())
                 claims, bids = self.policy.claim(obs)
                 if self.auditor is not None:
-                    self.auditor.check_claims(obs, (claims, bids))
-                self.traffic.add(obs.radio.traffic)
+                    self.auditor.check_claims(obs, (claims, bids), self.radio.log)
+                self.traffic.add(self.radio.traffic)
                 self.wms_bytes += 8.0 * (4 * idle * obs.board.n + 2 * int((claims >= 0).sum()))
                 self.tasks.accept(claims, bids, self.world.t)
 
@@ -285,11 +288,14 @@ class WarehouseModel(mesa.Model):
         self.allocate()
         obs = self.observe()
         actions = self.policy.act(obs)
-        pending = self.auditor.check_moves(obs, actions) if self.auditor is not None else None
+        radio = self.radio
+        pending = None
+        if self.auditor is not None:
+            pending = self.auditor.check_moves(obs, actions, radio.log)
         self.policy.commit(obs, actions)
         if pending is not None:
             self.auditor.check_memory(pending)
-        self.traffic.add(obs.radio.traffic)
+        self.traffic.add(radio.traffic)
         self.step_with(actions, allocate=False)
 
     def _new_traffic(self) -> None:

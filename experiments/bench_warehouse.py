@@ -29,7 +29,6 @@ without it the League part says so and is skipped.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -179,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             print_rware(comparison)
             rows.append({"rware_comparison": comparison})
     if args.out:
+        from swarm.io import write_json  # NaN metrics as null: strict JSON
+
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(rows, indent=2) + "\n")
+        write_json(Path(args.out), rows)
     return 0
 
 

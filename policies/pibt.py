@@ -107,7 +107,7 @@ from swarm.grid.policy import (
     priorities,
 )
 from swarm.grid.world import GridObservation
-from swarm.radio import Round
+from swarm.radio import ListInbox, Round
 
 BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
 # priorities grow by one per step while a task is open (its age), so a priority carried over
@@ -305,26 +305,36 @@ def relay_lists(asked: np.ndarray, heard: Inbox) -> tuple[np.ndarray, np.ndarray
     return ptr, heard.table[heard.rows[keep]]
 
 
-def relayed_view(obs: GridObservation, need: np.ndarray, heard: Inbox, relays: Inbox,
+def relayed_view(obs: GridObservation, need: np.ndarray, heard: Inbox, relays: ListInbox,
                  radius: float) -> Inbox:  # fmt: skip
     """For each robot that ``need``s it, the relayed first-round beacons of robots within
     ``radius`` cells of its own cell that it did not hear itself (each once, known by its
     cell); an inbox (CSR by receiver) of beacons, other robots' parts empty."""
     g = obs.grid
-    ptr, pick = _relayed(
+    cells = np.ascontiguousarray(relays.table[:, BEACON_CELL]).astype(np.int64)
+    ptr, pick, packet = _relayed(
         obs.fcell, need.astype(np.bool_), heard.ptr, heard.table[:, BEACON_CELL], heard.rows,
-        relays.ptr, relays.table[:, BEACON_CELL], relays.rows, g.free_cells, g.width,
+        relays.ptr, relays.ref, relays.entry_ptr, cells, g.free_cells, g.width,
         float(radius) ** 2,
     )  # fmt: skip
-    return Inbox(ptr, relays.sender[pick], relays.table, relays.rows[pick])
+    return Inbox(ptr, relays.sender[packet], relays.table, pick)
 
 
 @numba.njit(cache=True)
-def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rcell, rref, free_cells, width, r2):
+def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, cells, free_cells, width,
+             r2):  # fmt: skip
+    """Per receiver that needs it: the entries (rows of the relay table) kept, and the
+    packet each came in."""
     n = fcell.shape[0]
     stamp = np.full(free_cells.shape[0], -1, np.int64)
+    bound = 0
+    for i in range(n):
+        if need[i]:
+            for e in range(rptr[i], rptr[i + 1]):
+                bound += entry_ptr[rref[e] + 1] - entry_ptr[rref[e]]
     ptr = np.empty(n + 1, np.int64)
-    out = np.empty(rref.shape[0], np.int64)
+    out = np.empty(bound, np.int64)
+    packet = np.empty(bound, np.int64)
     c = 0
     for i in range(n):
         ptr[i] = c
@@ -335,18 +345,21 @@ def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rcell, rref, free_cells, widt
             stamp[np.int64(cell0[ref0[e]])] = i
         ri, ci = divmod(np.int64(free_cells[fcell[i]]), width)
         for e in range(rptr[i], rptr[i + 1]):
-            k = np.int64(rcell[rref[e]])
-            if stamp[k] == i:
-                continue
-            rk, ck = divmod(np.int64(free_cells[k]), width)
-            dr = rk - ri
-            dc = ck - ci
-            if dr * dr + dc * dc <= r2:
-                stamp[k] = i
-                out[c] = e
-                c += 1
+            r = rref[e]
+            for f in range(entry_ptr[r], entry_ptr[r + 1]):
+                k = cells[f]
+                if stamp[k] == i:
+                    continue
+                rk, ck = divmod(np.int64(free_cells[k]), width)
+                dr = rk - ri
+                dc = ck - ci
+                if dr * dr + dc * dc <= r2:
+                    stamp[k] = i
+                    out[c] = f
+                    packet[c] = e
+                    c += 1
     ptr[n] = c
-    return ptr, out[:c]
+    return ptr, out[:c], packet[:c]
 
 
 def pushed_by(obs: GridObservation, pushes: Inbox, hop: float) -> np.ndarray:

@@ -211,7 +211,7 @@ class Inbox:
     def of(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """(senders, messages) that ``row`` received."""
         s = slice(int(self.ptr[row]), int(self.ptr[row + 1]))
-        return self.sender[s], self.msg[s]
+        return self.sender[s], self.table[s] if self.ref is None else self.table[self.ref[s]]
 
     @classmethod
     def empty(cls, n_rows: int, dim: int) -> Inbox:

@@ -28,6 +28,8 @@ the messages it sends in every round are compared too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +78,7 @@ class Sent:
     name: str
     entry_ptr: np.ndarray  # (R + 1,) robot i sent entries[entry_ptr[i]:entry_ptr[i + 1]]
     entries: np.ndarray  # (M, width)
-    inbox: Inbox
+    inbox: Inbox | ListInbox
 
     def sent_by(self, row: int) -> np.ndarray:
         return self.entries[self.entry_ptr[row] : self.entry_ptr[row + 1]]
@@ -121,6 +123,10 @@ class Radio:
     def n(self) -> int:
         return len(self.ids)
 
+    def port(self) -> RadioPort:
+        """What a controller holds: ``send`` and nothing else (not the counters or links)."""
+        return RadioPort(self.send)
+
     def _declared(self, name: str) -> tuple[int, Round]:
         if name not in self.rounds:
             raise MessageError(
@@ -141,14 +147,14 @@ class Radio:
         messages: np.ndarray,
         speaking: np.ndarray | None = None,
         entry_ptr: np.ndarray | None = None,
-    ) -> Inbox:
+    ) -> Inbox | ListInbox:
         """Carry round ``name``; returns what each robot received (CSR by receiver).
 
         Fixed round: ``messages`` (R, width), robot i's message is row i; ``speaking`` (R,)
         bool (default all) says who sends. List round: ``messages`` (M, width) and
         ``entry_ptr`` (R + 1,): robot i sends rows ``entry_ptr[i]:entry_ptr[i + 1]``; a
         receiver gets every entry of each packet it hears, in order, each labelled with
-        its sender.
+        its sender (a :class:`ListInbox`).
         """
         k, spec = self._declared(name)
         messages = np.array(messages, dtype=np.float64)  # a copy: what was sent stays so
@@ -160,10 +166,18 @@ class Radio:
             )
         degree = self.links.counts
         if spec.per_link:
-            if entry_ptr is None or len(entry_ptr) != self.n + 1:
-                raise MessageError(f"{self.who}: list round {name!r} needs entry_ptr (R + 1,)")
-            entry_ptr = np.asarray(entry_ptr, dtype=np.int64)
+            if entry_ptr is None or len(entry_ptr) != self.n + 1 or speaking is not None:
+                raise MessageError(
+                    f"{self.who}: list round {name!r} takes entry_ptr (R + 1,) (an empty list: "
+                    "silent), not speaking"
+                )
+            entry_ptr = np.array(entry_ptr, dtype=np.int64)  # a copy, as the messages
+            entry_ptr.flags.writeable = False
             count = np.diff(entry_ptr)
+            if entry_ptr[0] != 0 or (count < 0).any():
+                raise MessageError(
+                    f"{self.who}: round {name!r}: entry_ptr must start at 0 and never decrease"
+                )
             over = np.flatnonzero(count > degree)
             if len(over):
                 i = int(over[0])
@@ -227,13 +241,46 @@ class Radio:
         labels = sender if self._rows_are_ids else self.ids[sender].astype(np.int64)
         if everyone and not lists:  # one message per robot: the table's row is the sender
             return Inbox(ptr, labels, entries, sender)
-        per_packet = count[sender]
         if not lists:  # silent robots have no row: the table holds the speakers only
             return Inbox(ptr, labels, entries, entry_ptr[sender])
-        cum = np.zeros(m + 1, np.int64)
+        return ListInbox(ptr, labels, entries, entry_ptr, sender)
+
+
+class RadioPort:
+    """A controller's handle on the step's radio: only :meth:`Radio.send`."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Any):
+        self.send = send
+
+
+@dataclass(frozen=True, eq=False)
+class ListInbox:
+    """What a list round delivered, CSR by receiver over *packets*: receiver i's packets are
+    e in ``ptr[i]:ptr[i + 1]``; packet e came from ``sender[e]`` and carries the entries
+    ``table[entry_ptr[ref[e]]:entry_ptr[ref[e] + 1]]`` (its sender's whole list). Kept at
+    the packet level: a relay heard by many robots is not copied once per receiver
+    (compiled readers loop over packets, then entries); :meth:`entries` expands it."""
+
+    ptr: np.ndarray  # (R + 1,) int64
+    sender: np.ndarray  # (K,) int64 label of each packet's sender
+    table: np.ndarray  # (M, width) every list sent, back to back
+    entry_ptr: np.ndarray  # (S + 1,) list s is table[entry_ptr[s]:entry_ptr[s + 1]]
+    ref: np.ndarray  # (K,) list of each packet
+
+    @cached_property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.ptr)
+
+    def entries(self) -> Inbox:
+        """The same delivery one entry per row: receiver i reads ``msg[ptr[i]:ptr[i+1]]``,
+        each entry labelled with its sender."""
+        per_packet = self.entry_ptr[self.ref + 1] - self.entry_ptr[self.ref]
+        cum = np.zeros(len(self.ref) + 1, np.int64)
         np.cumsum(per_packet, out=cum[1:])
-        rows = np.repeat(entry_ptr[sender] - cum[:-1], per_packet) + np.arange(cum[-1])
-        return Inbox(cum[ptr], np.repeat(labels, per_packet), entries, rows)
+        rows = np.repeat(self.entry_ptr[self.ref] - cum[:-1], per_packet) + np.arange(cum[-1])
+        return Inbox(cum[self.ptr], np.repeat(self.sender, per_packet), self.table, rows)
 
 
 @dataclass
@@ -241,8 +288,11 @@ class ReplayRadio:
     """One robot's radio in the audit: returns the inboxes it got in the batch, round by
     round, and keeps what it sends (compared with its rows of the batch's rounds)."""
 
-    inboxes: list[tuple[str, Inbox]]
+    inboxes: list[tuple[str, Inbox | ListInbox]]
     sent: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+    def port(self) -> RadioPort:
+        return RadioPort(self.send)
 
     def send(
         self,
@@ -262,7 +312,16 @@ class ReplayRadio:
         return self.inboxes[k][1]
 
 
-def inbox_of(inbox: Inbox, row: int) -> Inbox:
-    """Receiver ``row``'s part of an inbox as an inbox of one."""
+def inbox_of(inbox: Inbox | ListInbox, row: int) -> Inbox | ListInbox:
+    """Receiver ``row``'s part of an inbox as an inbox of one (copies of what it got only)."""
+    if isinstance(inbox, ListInbox):
+        packets = slice(int(inbox.ptr[row]), int(inbox.ptr[row + 1]))
+        ref = inbox.ref[packets]
+        spans = [np.arange(inbox.entry_ptr[r], inbox.entry_ptr[r + 1]) for r in ref]
+        sizes = np.array([len(x) for x in spans], np.int64)
+        rows = np.concatenate(spans) if spans else np.zeros(0, np.int64)
+        entry_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        return ListInbox(np.array([0, len(ref)], np.int64), inbox.sender[packets].copy(),
+                         inbox.table[rows].copy(), entry_ptr, np.arange(len(ref)))  # fmt: skip
     senders, messages = inbox.of(row)
     return Inbox(np.array([0, len(senders)], np.int64), senders.copy(), messages.copy())

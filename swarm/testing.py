@@ -224,10 +224,35 @@ class Auditor:
         self.checked += len(rows)
 
 
-def isolate_grid(obs: GridObservation, row: int, log: list[Sent]) -> GridObservation:
+class OwnFields:
+    """The distance fields one robot may read alone: those of its own goal and of the open
+    orders on the public board. The shared cache (:class:`~swarm.grid.distance.DistanceBank`)
+    also holds every other robot's goal field and which goal each slot belongs to; read
+    through this view, a slot of another robot's goal is refused."""
+
+    def __init__(self, bank: Any, allowed: np.ndarray):
+        self._bank = bank
+        self._allowed = set(np.asarray(allowed, dtype=np.int64).tolist())
+        self.unreached = bank.unreached
+
+    def lookup(self, slots: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        wanted = set(np.unique(np.asarray(slots, dtype=np.int64)).tolist())
+        if not wanted <= self._allowed:
+            raise LookupError(f"distance fields {sorted(wanted - self._allowed)[:3]} are "
+                              "other robots' goals")  # fmt: skip
+        return self._bank.lookup(slots, cells)
+
+
+def replay_for(log: list[Sent], row: int) -> ReplayRadio:
+    """Robot ``row``'s radio alone: its inboxes of the batch's rounds (``log``), in order."""
+    return ReplayRadio([(sent.name, inbox_of(sent.inbox, row)) for sent in log])
+
+
+def isolate_grid(obs: GridObservation, row: int, radio: ReplayRadio) -> GridObservation:
     """Robot ``row``'s observation as a batch of one: its own state and identity, the
     robots it senses and links to (labelled by identity), the public map and order board,
-    and a radio that hands it, round by round, the inboxes it got in the batch (``log``)."""
+    the distance fields of its own goal and the board's orders (:class:`OwnFields`), and a
+    radio that hands it, round by round, the inboxes it got in the batch (:func:`replay_for`)."""
     one = slice(row, row + 1)
 
     def own_part(table: Csr) -> Csr:
@@ -235,8 +260,11 @@ def isolate_grid(obs: GridObservation, row: int, log: list[Sent]) -> GridObserva
         return Csr(np.array([0, len(labels)], np.int64), labels.copy())
 
     sensed = slice(int(obs.sensed.ptr[row]), int(obs.sensed.ptr[row + 1]))
+    board_slots = obs.board.pick_slot if obs.board is not None else np.zeros(0, np.int64)
+    own_slot = obs.goal_slot[one][obs.goal_slot[one] >= 0]
     return dataclasses.replace(
         obs,
+        bank=OwnFields(obs.bank, np.concatenate([own_slot, board_slots])),
         cell=obs.cell[one].copy(),
         fcell=obs.fcell[one].copy(),
         goal=obs.goal[one].copy(),
@@ -248,7 +276,7 @@ def isolate_grid(obs: GridObservation, row: int, log: list[Sent]) -> GridObserva
         sensed_fcell=obs.sensed_fcell[sensed].copy(),
         links=own_part(obs.links),
         ids=obs.ids[one].copy(),
-        radio=ReplayRadio([(sent.name, inbox_of(sent.inbox, row)) for sent in log]),
+        radio=radio.port(),
         board=copy.deepcopy(obs.board),
     )
 
@@ -274,8 +302,11 @@ class GridAuditor:
     def step(self) -> None:
         self.model.step()  # the model calls back check_claims, check_moves, check_memory
 
-    def _alone(self, obs: GridObservation, row: int, decide: Any) -> tuple[Any, Any, Any]:
-        solo_obs = isolate_grid(obs, row, obs.radio.log or [])
+    def _alone(
+        self, obs: GridObservation, row: int, log: list[Sent], decide: Any
+    ) -> tuple[Any, GridObservation, ReplayRadio, Any]:
+        replay = replay_for(log, row)
+        solo_obs = isolate_grid(obs, row, replay)
         solo = isolated_policy(self.model.policy, row, None)
         try:
             result = decide(solo, solo_obs)
@@ -284,10 +315,11 @@ class GridAuditor:
                 f"{self.name}: not local at step {obs.step}, robot {row}: alone it fails with "
                 f"{type(err).__name__}: {' '.join(str(err).split())[:120]}"
             ) from None
-        return solo, solo_obs, result
+        return solo, solo_obs, replay, result
 
-    def _compare_rounds(self, obs: GridObservation, row: int, replay: ReplayRadio) -> None:
-        log = obs.radio.log or []
+    def _compare_rounds(
+        self, obs: GridObservation, row: int, replay: ReplayRadio, log: list[Sent]
+    ) -> None:
         names = [sent.name for sent in log]
         if [name for name, _ in replay.sent] != names:
             self._fail(obs, row, "message rounds",
@@ -303,10 +335,12 @@ class GridAuditor:
             f"it decides on its own observation alone ({diff})"
         )
 
-    def check_claims(self, obs: GridObservation, batch: tuple[np.ndarray, np.ndarray]) -> None:
+    def check_claims(
+        self, obs: GridObservation, batch: tuple[np.ndarray, np.ndarray], log: list[Sent]
+    ) -> None:
         """The order claims and bids of K robots, decided alone."""
         for row in self.rows(obs.n).tolist():
-            _, solo_obs, (claims, bids) = self._alone(obs, row, lambda p, o: p.claim(o))
+            _, _, replay, (claims, bids) = self._alone(obs, row, log, lambda p, o: p.claim(o))
             for what, a, b in (
                 ("claim", claims[0], batch[0][row]),
                 ("bid", bids[0], batch[1][row]),
@@ -314,19 +348,21 @@ class GridAuditor:
                 diff = _first_difference(a, b)
                 if diff is not None:
                     self._fail(obs, row, what, diff)
-            self._compare_rounds(obs, row, solo_obs.radio)
+            self._compare_rounds(obs, row, replay, log)
             self.checked += 0  # counted once per robot-step, in check_moves
 
-    def check_moves(self, obs: GridObservation, actions: np.ndarray) -> list[tuple[int, Any]]:
+    def check_moves(
+        self, obs: GridObservation, actions: np.ndarray, log: list[Sent]
+    ) -> list[tuple[int, Any, GridObservation]]:
         """The actions and messages of K robots, decided alone; returns their controllers
         (committed) for :meth:`check_memory` once the batch has committed."""
         pending = []
         for row in self.rows(obs.n).tolist():
-            solo, solo_obs, alone = self._alone(obs, row, lambda p, o: p.act(o))
+            solo, solo_obs, replay, alone = self._alone(obs, row, log, lambda p, o: p.act(o))
             diff = _first_difference(np.asarray(alone)[0], actions[row])
             if diff is not None:
                 self._fail(obs, row, "action", diff)
-            self._compare_rounds(obs, row, solo_obs.radio)
+            self._compare_rounds(obs, row, replay, log)
             solo.commit(solo_obs, alone)
             pending.append((row, solo, obs))
         self.checked += len(pending)

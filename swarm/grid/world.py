@@ -39,7 +39,7 @@ from swarm.comm import CommGraphView, table_from_edges
 from swarm.grid.distance import DistanceBank
 from swarm.grid.maps import GridMap
 from swarm.neighbors import NeighborTable
-from swarm.radio import Radio, ReplayRadio, Round
+from swarm.radio import Radio, RadioPort, Round
 
 N_ACTIONS = 5  # wait, north, east, south, west
 
@@ -155,7 +155,7 @@ class GridObservation:
     # (R,) int64 each robot's own identity: what it calls itself in messages and keys its
     # private random stream with (see swarm.observation.LocalObservation.ids)
     ids: np.ndarray
-    radio: Radio | ReplayRadio  # the only way to reach another robot (swarm.radio)
+    radio: RadioPort  # ``radio.send``: the only way to reach another robot (swarm.radio)
     board: OrderBoard | None = None
 
     @property
@@ -383,7 +383,7 @@ class GridWorld:
         self._sensed_at = key
 
     def radio(self, rounds: tuple[Round, ...], phase: int, who: str, record: bool = False) -> Radio:
-        """The radio of this step's ``phase`` (0 allocate, 1 move): carries the declared
+        """The radio of this step's ``phase`` (0 move, 1 allocate): carries the declared
         ``rounds`` along the comm links in scan order, with the world's packet loss and
         inbox cap (:mod:`swarm.radio`)."""
         self._sense()
@@ -435,7 +435,7 @@ class GridWorld:
         (default: a radio without rounds, for a decision without messages)."""
         self._sense()
         if radio is None:
-            radio = self.radio((), phase=1, who="controller")
+            radio = self.radio((), phase=0, who="controller")
         fid = self.grid.free_id
         goal_f = np.where(goal >= 0, fid[np.maximum(goal, 0)], -1).astype(np.int64)
         fcell = self.fcell
@@ -454,7 +454,7 @@ class GridWorld:
             sensed_fcell=fcell[self.sensed.idx],
             links=self.links,
             ids=self.ids,
-            radio=radio,
+            radio=radio.port(),
             board=board,
         )
 

@@ -89,6 +89,17 @@ class HiddenMemory(PIBT):
         self.inherited = self.inherited + float(obs.task_age.mean() > 3) * 1e-3
 
 
+class OthersGoals(GreedyYield):
+    """Waits when another robot's goal is next to it, read from the shared distance cache."""
+
+    name = "others_goals"
+
+    def act(self, obs):
+        actions = super().act(obs)
+        goals = obs.bank.lookup(np.arange(len(obs.bank.goal_of_slot))[None, :], obs.fcell[:, None])
+        return np.where((goals == 1).any(axis=1), 0, actions)
+
+
 @pytest.mark.parametrize(
     ("cheat", "what"),
     [
@@ -97,6 +108,7 @@ class HiddenMemory(PIBT):
         (FarRobot, "action"),
         (SharedMemory, "action"),
         (HiddenMemory, "memory|action|message"),
+        (OthersGoals, "fails with (AttributeError|LookupError)|action"),
     ],
 )
 def test_each_kind_of_grid_cheat_is_caught(cheat, what):

@@ -60,7 +60,7 @@ def test_a_list_round_carries_every_entry_and_is_bounded_by_the_links():
     count = np.minimum(degree, 2)
     ptr = np.concatenate([[0], np.cumsum(count)])
     entries = np.repeat(np.arange(40.0), count)[:, None]
-    inbox = radio.send("relay", entries, entry_ptr=ptr)
+    inbox = radio.send("relay", entries, entry_ptr=ptr).entries()
     assert np.array_equal(inbox.msg[:, 0], inbox.sender)  # entries labelled by their sender
     per_receiver = np.diff(inbox.ptr)
     want = np.array([count[world.links.of(i)].sum() for i in range(40)])
