@@ -34,7 +34,7 @@ from pydantic import Field
 
 from swarm.config import StrictConfig
 from swarm.observation import LocalObservation
-from swarm.policy import Policy
+from swarm.policy import Decision, Policy
 
 
 class CBAAParams(StrictConfig):
@@ -81,9 +81,10 @@ class CBAA(Policy):
         self.memory: dict[str, np.ndarray] = {}
 
     def _memory(self, n: int) -> dict[str, np.ndarray]:
+        """The memory to start this step from (a fresh one before the first step)."""
         if not self.memory or len(self.memory["task"]) != n:
             M = self.n_regions
-            self.memory = {
+            return {
                 "y": np.zeros((n, M)),  # (R, M) highest bid known per region
                 "z": np.full((n, M), -1.0),  # (R, M) its bidder (row), -1: none
                 "done": np.zeros((n, M), dtype=bool),  # (R, M) regions known swept
@@ -92,7 +93,7 @@ class CBAA(Policy):
             }
         return self.memory
 
-    def decide(self, obs: LocalObservation) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def auction(self, obs: LocalObservation) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """(new memory, velocity command): consensus, release, sweep progress, auction."""
         mem = self._memory(obs.n)
         p = self.params
@@ -158,12 +159,18 @@ class CBAA(Policy):
             new[name][keep] = old[keep]
         return new, velocity
 
+    def decide(self, obs: LocalObservation, messages: bool = True) -> Decision:
+        """One auction round gives the velocity, the broadcast and the new memory."""
+        new, velocity = self.auction(obs)
+        broadcast = None
+        if messages:
+            broadcast = np.concatenate([new["y"], new["z"], new["done"].astype(float)], axis=1)
+        return Decision(velocity, broadcast, {}, {"memory": new})
+
     def act(self, obs: LocalObservation) -> np.ndarray:
-        return self.decide(obs)[1]
+        return self.auction(obs)[1]
 
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
-        new, _ = self.decide(obs)
-        return np.concatenate([new["y"], new["z"], new["done"].astype(float)], axis=1)
-
-    def commit(self, obs: LocalObservation, actions: np.ndarray) -> None:
-        self.memory = self.decide(obs)[0]
+        decision = self.decide(obs)
+        assert decision.messages is not None
+        return decision.messages

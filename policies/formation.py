@@ -56,7 +56,7 @@ from pydantic import Field
 
 from swarm.config import StrictConfig
 from swarm.observation import LocalObservation
-from swarm.policy import Policy
+from swarm.policy import Decision, Policy
 
 SAFETY_SHARE = 0.9  # safety radius at most this share of the smallest slot spacing
 
@@ -227,8 +227,18 @@ class Formation(Policy):
             own["slot_bid"], own["slot_winner"], own["slot"],
         )  # fmt: skip
 
+    def decide(self, obs: LocalObservation, messages: bool = True) -> Decision:
+        """One CBAA round gives the velocity, the broadcast and the new slot state."""
+        bid, winner, slot = self.auction(obs)
+        broadcast = np.concatenate([bid, winner.astype(np.float64)], axis=1) if messages else None
+        state = {"slot_bid": bid, "slot_winner": winner, "slot": slot}
+        return Decision(self._velocity(obs, winner, slot), broadcast, state)
+
     def act(self, obs: LocalObservation) -> np.ndarray:
         _, winner, slot = self.auction(obs)
+        return self._velocity(obs, winner, slot)
+
+    def _velocity(self, obs: LocalObservation, winner: np.ndarray, slot: np.ndarray) -> np.ndarray:
         known = obs.known
         safety = min(self.params.safety_radius, SAFETY_SHARE * known["min_spacing"])
         nb = obs.neighbors

@@ -107,6 +107,7 @@ from swarm.grid.policy import (
     priorities,
 )
 from swarm.grid.world import GridObservation
+from swarm.policy import Decision
 from swarm.radio import ListInbox, Round
 
 BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
@@ -460,7 +461,6 @@ class PIBT(GridPolicy):
         # per-robot memory, row i written from robot i's own computation only
         self.inherited = np.zeros(0)  # (R,) priority inherited in last step's local plan
         self.intended = np.zeros(0, np.int64)  # (R,) free cell last step's plan moved to
-        self._pending: tuple[int, np.ndarray, np.ndarray] | None = None
 
     @property
     def memory_fields(self) -> tuple[str, ...]:
@@ -500,8 +500,9 @@ class PIBT(GridPolicy):
         blocked = obs.fcell != self.intended
         return np.where(blocked, self.inherited + GROWTH_PER_STEP, -np.inf)
 
-    def targets(self, obs: GridObservation) -> np.ndarray:
-        """(R,) free cell each robot moves to, after the step's message rounds."""
+    def targets(self, obs: GridObservation) -> tuple[np.ndarray, np.ndarray]:
+        """(R,) free cell each robot moves to, after the step's message rounds, and (R,) the
+        priority it inherited in its own last plan."""
         p, radio = self.params, obs.radio
         carried = self.carried(obs)
         own = priorities(obs, self.seed)
@@ -528,13 +529,14 @@ class PIBT(GridPolicy):
                 carried = np.maximum(carried, pushed_by(obs, pushes, p.hop_discount))
         if p.arbitrate:
             target = arbitrate(obs, radio.send("arbitrate", plans(target, claim)), target, claim)
-        self._pending = (obs.step, inherited, target)
-        return target
+        return target, inherited
+
+    def decide(self, obs: GridObservation) -> Decision:
+        """The moves, and the memory of this step's plan: the priority each robot inherited
+        and the cell it planned to reach (each robot its own)."""
+        target, inherited = self.targets(obs)
+        memory = {"inherited": inherited, "intended": target}
+        return Decision(action_codes(obs, target), memory=memory)
 
     def act(self, obs: GridObservation) -> np.ndarray:
-        return action_codes(obs, self.targets(obs))
-
-    def commit(self, obs: GridObservation, actions: np.ndarray) -> None:
-        """Remember the priorities inherited this step (each robot its own)."""
-        if self._pending is not None and self._pending[0] == obs.step:
-            _, self.inherited, self.intended = self._pending
+        return self.decide(obs).actions

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from swarm.config import StrictConfig
 from swarm.observation import LocalObservation
-from swarm.policy import Policy
+from swarm.policy import Decision, Policy
 from swarm.rng import keyed_uniform
 
 W = 0.7298  # constriction factor chi (Clerc and Kennedy 2002, eq. 4.15 with phi = 4.1)
@@ -106,17 +106,27 @@ class PSO(Policy):
         self.best_val = np.zeros(0)  # (R,) signal measured there
 
     def personal_best(self, obs: LocalObservation) -> tuple[np.ndarray, np.ndarray]:
-        """Memory updated with this step's reading (not stored: that is ``commit``'s job)."""
-        if len(self.best_val) != obs.n:
-            self.best_pos = obs.pos.copy()
-            self.best_val = np.full(obs.n, -np.inf)
+        """Memory updated with this step's reading (returned, not stored: the model keeps
+        it once the step is applied)."""
+        best_pos, best_val = self.best_pos, self.best_val
+        if len(best_val) != obs.n:  # before the first step
+            best_pos, best_val = obs.pos.copy(), np.full(obs.n, -np.inf)
         reading = obs.own["signal"]
-        better = obs.alive & (reading > self.best_val)
-        pos = np.where(better[:, None], obs.pos, self.best_pos)
-        return pos, np.where(better, reading, self.best_val)
+        better = obs.alive & (reading > best_val)
+        pos = np.where(better[:, None], obs.pos, best_pos)
+        return pos, np.where(better, reading, best_val)
+
+    def decide(self, obs: LocalObservation, messages: bool = True) -> Decision:
+        """The personal best, computed once, gives the pull, the broadcast and the memory."""
+        p, p_val = self.personal_best(obs)
+        broadcast = np.column_stack([p, p_val]) if messages else None
+        return Decision(self._velocity(obs, p, p_val), broadcast, {},
+                        {"best_pos": p, "best_val": p_val})  # fmt: skip
 
     def act(self, obs: LocalObservation) -> np.ndarray:
-        p, p_val = self.personal_best(obs)
+        return self._velocity(obs, *self.personal_best(obs))
+
+    def _velocity(self, obs: LocalObservation, p: np.ndarray, p_val: np.ndarray) -> np.ndarray:
         # neighbourhood best: own best and what comm neighbours broadcast last step
         inbox = obs.inbox
         g_val = p_val.copy()
@@ -136,6 +146,3 @@ class PSO(Policy):
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
         p, p_val = self.personal_best(obs)
         return np.column_stack([p, p_val])
-
-    def commit(self, obs: LocalObservation, actions: np.ndarray) -> None:
-        self.best_pos, self.best_val = self.personal_best(obs)

@@ -462,12 +462,12 @@ class Swarm:
     def step(self, policy) -> np.ndarray:
         """One full step with ``policy`` deciding; returns the actions taken."""
         obs = self.obs
-        actions = self.check_actions(policy.act(obs))
-        messages = policy.broadcast(obs) if self.channel is not None else None
-        state = policy.next_state(obs)
+        decision = policy.decide(obs, self.channel is not None)
+        actions = self.check_actions(decision.actions)
         policy.commit(obs, actions)
+        policy.remember(decision.memory)
         del obs  # let the next sensing reuse this observation's buffers (halves peak memory)
-        self.apply(actions, policy.action_kind, messages, state)
+        self.apply(actions, policy.action_kind, decision.messages, decision.state)
         return actions
 
     # ------------------------------------------------------------------ faults

@@ -9,14 +9,23 @@ Classic controllers and learned policies plug in here the same way. A policy:
   returns the same actions when called twice. Stochastic controllers draw their noise from a
   keyed stream of (seed, step, row), so calling them is repeatable too.
 
+One call, one step: :meth:`Policy.decide` returns the step's whole :class:`Decision`
+(actions, the message to broadcast, engine-carried state updates, new memory), so a
+controller whose outputs share one computation (an auction) computes it once. The default
+``decide`` asks the separate hooks ``act``, ``broadcast`` and ``next_state``, so a controller
+written as those works unchanged.
+
 Per-agent memory, where a controller needs it, lives in arrays on the policy object, one row
-per agent, named in ``memory_fields`` and updated by :meth:`Policy.commit` once the model
-applies a step (not by ``act``). Agent identity comes from ``obs.ids`` (noise streams, ids in
-messages), never from a position in the batch.
+per agent, named in ``memory_fields``. ``decide`` returns its new values (``memory``) and the
+model stores them once it applies the step (:meth:`Policy.remember`); ``decide`` itself
+never changes the controller. (The older hook :meth:`Policy.commit` is still called.) Agent
+identity comes from ``obs.ids`` (noise streams, ids in messages), never from a position in
+the batch.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -31,8 +40,28 @@ class NoParams(StrictConfig):
     """A policy without parameters."""
 
 
-class Policy:
-    """Base class of every controller. Subclasses implement :meth:`act`."""
+@dataclass
+class Decision:
+    """Everything a controller decides in one step, row per agent."""
+
+    actions: np.ndarray  # (R, 2) for drones, (R,) moves for grid robots
+    messages: np.ndarray | None = None  # (R, message_dim) broadcast; None without a channel
+    state: dict[str, np.ndarray] = field(default_factory=dict)  # engine-carried, name -> (R, ...)
+    memory: dict[str, Any] | None = None  # new values of ``memory_fields``; None: unchanged
+
+
+class Remembers:
+    """Stores a decision's new memory (both drone and grid controllers)."""
+
+    def remember(self, memory: dict[str, Any] | None) -> None:
+        """Keep the new per-agent memory of an applied step (``Decision.memory``)."""
+        for name, value in (memory or {}).items():
+            setattr(self, name, value)
+
+
+class Policy(Remembers):
+    """Base class of every controller. Subclasses implement :meth:`act` (and
+    :meth:`broadcast`, :meth:`next_state`), or :meth:`decide` for all of them at once."""
 
     name: ClassVar[str] = "policy"
     citation: ClassVar[str] = ""
@@ -53,6 +82,12 @@ class Policy:
         self.params = params if params is not None else self.Params.build(self.name, **overrides)
         self.seed = seed
 
+    def decide(self, obs: LocalObservation, messages: bool = True) -> Decision:
+        """The step's whole decision (``messages``: whether a channel carries a broadcast).
+        Pure: the controller is unchanged; the model applies the decision."""
+        broadcast = np.asarray(self.broadcast(obs), dtype=np.float64) if messages else None
+        return Decision(np.asarray(self.act(obs)), broadcast, dict(self.next_state(obs)))
+
     def act(self, obs: LocalObservation) -> np.ndarray:
         """(R, 2) actions, row i computed from row i's local observation only."""
         raise NotImplementedError
@@ -67,7 +102,8 @@ class Policy:
         return {}
 
     def commit(self, obs: LocalObservation, actions: np.ndarray) -> None:
-        """Hook called once per step with the accepted actions, before the world moves."""
+        """Hook called once per step with the accepted actions, before the world moves (for
+        controllers that keep memory without returning it from :meth:`decide`)."""
 
     def __call__(self, obs: LocalObservation) -> np.ndarray:
         return self.act(obs)

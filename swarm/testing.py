@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,21 +36,12 @@ from swarm.comm import Inbox
 from swarm.grid.world import Csr, GridObservation
 from swarm.neighbors import NeighborTable
 from swarm.observation import LocalObservation
-from swarm.policy import PerAgentPolicy, Policy
+from swarm.policy import Decision, PerAgentPolicy, Policy
 from swarm.radio import ReplayRadio, Sent, inbox_of
 
 
 class LocalityViolation(AssertionError):
     """A controller decided differently for an agent alone than in the batch."""
-
-
-@dataclass
-class Decision:
-    """Everything a controller decides in one step, row per agent."""
-
-    actions: np.ndarray  # (R, 2)
-    messages: np.ndarray | None  # (R, message_dim), None without a channel
-    state: dict[str, np.ndarray]  # engine-carried per-agent state, name -> (R, ...)
 
 
 def isolate(obs: LocalObservation, row: int) -> LocalObservation:
@@ -88,9 +78,10 @@ def isolate(obs: LocalObservation, row: int) -> LocalObservation:
 
 
 def decide(policy: Policy, obs: LocalObservation, channel: bool) -> Decision:
-    """The controller's whole decision on ``obs`` (does not commit anything)."""
-    messages = np.asarray(policy.broadcast(obs), dtype=np.float64) if channel else None
-    return Decision(np.asarray(policy.act(obs)), messages, dict(policy.next_state(obs)))
+    """The controller's whole decision on ``obs`` (:meth:`Policy.decide`; applies nothing)."""
+    d = policy.decide(obs, channel)
+    messages = None if d.messages is None else np.asarray(d.messages, dtype=np.float64)
+    return Decision(np.asarray(d.actions), messages, dict(d.state), d.memory)
 
 
 def _memory_rows(value: Any, row: int) -> Any:
@@ -208,6 +199,7 @@ class Auditor:
             try:
                 decision = decide(solo, solo_obs, channel)
                 solo.commit(solo_obs, decision.actions)
+                solo.remember(decision.memory)
             except Exception as err:  # fails alone, not in the batch: it reached for others
                 raise LocalityViolation(
                     f"{self.name}: not local at step {obs.step}, agent {int(row)}: alone it "
@@ -352,18 +344,20 @@ class GridAuditor:
             self.checked += 0  # counted once per robot-step, in check_moves
 
     def check_moves(
-        self, obs: GridObservation, actions: np.ndarray, log: list[Sent]
+        self, obs: GridObservation, batch: Decision, log: list[Sent]
     ) -> list[tuple[int, Any, GridObservation]]:
-        """The actions and messages of K robots, decided alone; returns their controllers
-        (committed) for :meth:`check_memory` once the batch has committed."""
+        """The actions, messages and new memory of K robots, decided alone; returns their
+        controllers (with the decision applied) for :meth:`check_memory` once the batch's
+        is applied."""
         pending = []
         for row in self.rows(obs.n).tolist():
-            solo, solo_obs, replay, alone = self._alone(obs, row, log, lambda p, o: p.act(o))
-            diff = _first_difference(np.asarray(alone)[0], actions[row])
+            solo, solo_obs, replay, alone = self._alone(obs, row, log, lambda p, o: p.decide(o))
+            diff = _first_difference(np.asarray(alone.actions)[0], np.asarray(batch.actions)[row])
             if diff is not None:
                 self._fail(obs, row, "action", diff)
             self._compare_rounds(obs, row, replay, log)
-            solo.commit(solo_obs, alone)
+            solo.commit(solo_obs, np.asarray(alone.actions))
+            solo.remember(alone.memory)
             pending.append((row, solo, obs))
         self.checked += len(pending)
         return pending

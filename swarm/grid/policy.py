@@ -6,7 +6,8 @@ and declare ``scenario = "warehouse"``. Like the drones' policies they are pure 
 the observation: ``act`` never changes the world or the policy, and randomness comes from
 keyed streams of (seed, step, row), so a robot's draw never depends on other robots.
 
-Hooks (plus ``commit(obs, actions)`` for per-robot memory, as for the drones):
+Hooks (as for the drones, :mod:`swarm.policy`: ``decide(obs)`` returns the step's whole
+:class:`~swarm.policy.Decision`, actions and new per-robot memory; the default asks ``act``):
 
 ``rounds() -> tuple[Round, ...]``
     The message rounds the controller uses in a step, in order, each with the floats of one
@@ -37,6 +38,7 @@ import numpy as np
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
 from swarm.grid.world import GridObservation
+from swarm.policy import Decision, Remembers
 from swarm.radio import Round
 from swarm.rng import keyed_uniform
 
@@ -53,7 +55,7 @@ class NoParams(StrictConfig):
     """A controller without parameters."""
 
 
-class GridPolicy:
+class GridPolicy(Remembers):
     """Base class of warehouse controllers (see the module docstring)."""
 
     name: ClassVar[str] = "grid_policy"
@@ -87,6 +89,11 @@ class GridPolicy:
         """Attributes holding per-robot memory, row i robot i's (the audit slices them)."""
         return ()
 
+    def decide(self, obs: GridObservation) -> Decision:
+        """The step's whole decision: (R,) moves and new memory (messages go through
+        ``obs.radio`` in the declared rounds). Pure: the model applies it."""
+        return Decision(np.asarray(self.act(obs)))
+
     def act(self, obs: GridObservation) -> np.ndarray:
         raise NotImplementedError
 
@@ -94,8 +101,8 @@ class GridPolicy:
         return self.act(obs)
 
     def commit(self, obs: GridObservation, actions: np.ndarray) -> None:
-        """Called once per step with the actions taken, before the world moves: update the
-        per-robot memory (row i from row i's own computation only). Nothing by default."""
+        """Called once per step with the actions taken, before the world moves (for
+        controllers that keep memory without returning it from :meth:`decide`)."""
 
     def claim(self, obs: GridObservation) -> tuple[np.ndarray, np.ndarray]:
         """Nearest open order for every idle robot, no coordination (a baseline)."""

@@ -71,12 +71,13 @@ class SharedMemory(PIBT):
     jams = 0
 
     def commit(self, obs, actions):
-        super().commit(obs, actions)
         SharedMemory.jams += int((actions == 0).sum())
 
-    def act(self, obs):
-        actions = super().act(obs)
-        return actions if SharedMemory.jams < 50 else np.zeros_like(actions)
+    def decide(self, obs):
+        decision = super().decide(obs)
+        if SharedMemory.jams >= 50:
+            decision.actions = np.zeros_like(decision.actions)
+        return decision
 
 
 class HiddenMemory(PIBT):
@@ -84,9 +85,13 @@ class HiddenMemory(PIBT):
 
     name = "hidden_memory"
 
-    def commit(self, obs, actions):
-        super().commit(obs, actions)
-        self.inherited = self.inherited + float(obs.task_age.mean() > 3) * 1e-3
+    def decide(self, obs):
+        self.team_age = float(obs.task_age.mean())
+        return super().decide(obs)
+
+    def remember(self, memory):
+        super().remember(memory)
+        self.inherited = self.inherited + float(self.team_age > 3) * 1e-3
 
 
 class OthersGoals(GreedyYield):
