@@ -85,7 +85,13 @@ from swarm.grid.maps import (
 from swarm.grid.metrics import COMM_METRIC_NAMES, METRIC_NAMES, GridMetrics
 from swarm.grid.policy import GridPolicy
 from swarm.grid.tasks import LeagueTasks, PoissonOrders, TaskStream
-from swarm.grid.world import GridObservation, GridWorld, StepCounts, egocentric_view
+from swarm.grid.world import (
+    GridObservation,
+    GridWorld,
+    StepCounts,
+    check_actions,
+    egocentric_view,
+)
 from swarm.radio import Round, Traffic
 from swarm.registry import POLICIES, policy_class
 from swarm.resources import check_memory_parts
@@ -132,6 +138,9 @@ class WarehouseConfig(StrictConfig):
     packet_drop: float = Field(0.0, ge=0, le=1, description="probability a packet is lost")
     max_inbox: int | None = Field(
         None, ge=1, description="packets a robot keeps per round, nearest senders first"
+    )
+    radio_repeats: int = Field(
+        0, ge=0, le=8, description="extra copies of every broadcast (heard if any arrives)"
     )
     resolve_conflicts: bool = Field(
         True, description="cancel conflicting moves (False only to test the collision counter)"
@@ -215,6 +224,7 @@ class WarehouseModel(mesa.Model):
         self.world = GridWorld(
             self.grid_map, self.instance.starts, c.sense_radius, c.comm_radius,
             c.packet_drop, derive_seed(self.rng), c.resolve_conflicts, self.bank, c.max_inbox,
+            c.radio_repeats,
         )  # fmt: skip
         n = self.world.n
         if c.tasks == "league":
@@ -287,12 +297,14 @@ class WarehouseModel(mesa.Model):
         self._new_traffic()
         self.allocate()
         obs = self.observe()
-        actions = self.policy.act(obs)
+        decision = self.policy.decide(obs)
+        actions = check_actions(decision.actions, self.world.n)
         radio = self.radio
         pending = None
         if self.auditor is not None:
-            pending = self.auditor.check_moves(obs, actions, radio.log)
+            pending = self.auditor.check_moves(obs, decision, radio.log)
         self.policy.commit(obs, actions)
+        self.policy.remember(decision.memory)
         if pending is not None:
             self.auditor.check_memory(pending)
         self.traffic.add(radio.traffic)

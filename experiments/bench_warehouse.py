@@ -152,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(DATA), help="folder of the League instances")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--comm-radius", type=float, default=5.0, help="radio range (cells)")
+    parser.add_argument(
+        "--radio-repeats",
+        type=int,
+        default=0,
+        help="extra copies of every broadcast at a loss rate above 0",
+    )
     parser.add_argument("--packet-drop", type=float, nargs="+", default=[0.0],
                         help="packet loss rates to run each instance with (every message "
                         "round loses packets at this rate)")  # fmt: skip
@@ -190,7 +196,7 @@ def run_league(args: argparse.Namespace, data: Path, names: list[str], rows: lis
 
     head = (
         f"{'instance':<24}{'robots':>7}{'steps/s':>9}{'tasks':>9}{'free flow':>11}{'ratio':>7}"
-        f"{'collis.':>8}{'attempted':>10}{'deadlk':>7}{'stalled':>8}{'loss':>6}{'B/robot/step':>13}"
+        f"{'collis.':>8}{'attempted':>10}{'deadlk':>7}{'stalled':>8}{'loss':>6}{'rep':>4}{'B/robot/step':>13}"
         f"{'wall s':>8}"
     )
     print(f"policy {args.policy}, comm radius {args.comm_radius}, {args.steps} steps, "
@@ -209,8 +215,9 @@ def run_league(args: argparse.Namespace, data: Path, names: list[str], rows: lis
         for n in args.map_agents:
             runs.append((f"warehouse_large map+{n}", {"map": str(big_map), "n_agents": n}))
     for (name, where), drop in ((run, d) for run in runs for d in args.packet_drop):
+        repeats = args.radio_repeats if drop > 0 else 0
         cfg = WarehouseConfig(**where, policy=args.policy, comm_radius=args.comm_radius,
-                              packet_drop=drop)  # fmt: skip
+                              packet_drop=drop, radio_repeats=repeats)  # fmt: skip
         t0 = time.perf_counter()
         s = run_warehouse(cfg, args.steps, None, progress=False, seed=args.seed)
         s["total_wall_s"] = time.perf_counter() - t0
@@ -220,7 +227,7 @@ def run_league(args: argparse.Namespace, data: Path, names: list[str], rows: lis
             f"{name:<24}{s['n_agents']:>7}{s['steps_per_s']:>9.1f}{s['tasks_finished']:>9}"
             f"{s['free_flow_tasks'] or 0:>11}{(ratio or 0):>7.3f}{s['collisions']:>8}"
             f"{s['attempted_conflicts']:>10}{s['deadlocked']:>7}{s['stalled']!s:>8}"
-            f"{drop:>6.0%}{s['bytes_per_agent_step']:>13,.0f}{s['wall_time_s']:>8.1f}",
+            f"{drop:>6.0%}{repeats:>4}{s['bytes_per_agent_step']:>13,.0f}{s['wall_time_s']:>8.1f}",
             flush=True,
         )
         if s.get("task_stream_degenerate"):

@@ -7,7 +7,10 @@ pushes, arbitration) does not deliver its own messages. It declares its rounds
 way a message reaches another robot, and it is carried like the drones' channel
 (:mod:`swarm.comm`): one packet per comm link of the sender, each lost with probability
 ``packet_drop`` from a keyed stream (step, phase, round, sender, receiver), at most
-``max_inbox`` packets kept per receiver (its nearest senders). What the receivers get is a
+``max_inbox`` packets kept per receiver (its nearest senders). With ``repeats`` r every
+broadcast goes out 1 + r times (blind repetition, as a link layer does on a lossy channel): a
+receiver hears it if any copy arrives (loss ``packet_drop ** (1 + r)``), and every copy is
+counted. What the receivers get is a
 copy of what was sent (:class:`swarm.comm.Inbox`, senders labelled by identity), so a
 controller cannot read anything a robot did not put in a message.
 
@@ -98,6 +101,7 @@ class Radio:
         seed: int = 0,
         packet_drop: float = 0.0,
         max_inbox: int | None = None,
+        repeats: int = 0,
         who: str = "controller",
         record: bool = False,
     ):
@@ -109,6 +113,7 @@ class Radio:
         self.seed = seed
         self.packet_drop = float(packet_drop)
         self.max_inbox = max_inbox
+        self.repeats = int(repeats)
         self.who = who
         self.traffic = Traffic.zero(len(ids))
         n = len(ids)
@@ -207,9 +212,9 @@ class Radio:
                 messages = messages[speaking]
         inbox = self._carry(k, count, entry_ptr, messages, spec.per_link)
         if count is self._everyone[0]:
-            packets = self._degree
+            packets = self._degree * (1 + self.repeats)
         else:
-            packets = np.where(count > 0, self._degree, 0.0)
+            packets = np.where(count > 0, self._degree, 0.0) * (1 + self.repeats)
         self.traffic.packets += packets
         self.traffic.bytes += packets * count * (spec.width * BYTES_PER_FLOAT)
         self.traffic.rounds += int(len(messages) > 0 and packets.any())
@@ -228,9 +233,13 @@ class Radio:
         else:
             heard = count[links.idx] > 0 if not everyone else np.ones(links.n_edges, bool)
             if self.packet_drop > 0:
-                u = keyed_uniform(self.seed, self.step, self.phase, k, self.ids[links.idx],
-                                  self.ids[links.owner])  # fmt: skip
-                heard &= u >= self.packet_drop
+                src, dst = self.ids[links.idx], self.ids[links.owner]
+                arrived = keyed_uniform(self.seed, self.step, self.phase, k, src, dst)
+                arrived = arrived >= self.packet_drop
+                for copy in range(1, 1 + self.repeats):  # heard if any copy arrives
+                    u = keyed_uniform(self.seed, self.step, self.phase, k, src, dst, copy)
+                    arrived |= u >= self.packet_drop
+                heard &= arrived
             ptr = np.empty(self.n + 1, np.int64)
             sender = np.empty(links.n_edges, links.idx.dtype)
             cap = -1 if self.max_inbox is None else int(self.max_inbox)
@@ -300,7 +309,8 @@ class ReplayRadio:
         messages: np.ndarray,
         speaking: np.ndarray | None = None,
         entry_ptr: np.ndarray | None = None,
-    ) -> Inbox:
+    ) -> Inbox | ListInbox:
+        """:meth:`Radio.send` alone: the inbox this robot got on that round in the batch."""
         messages = np.asarray(messages, dtype=np.float64)
         if entry_ptr is None and speaking is not None:
             messages = messages[np.asarray(speaking, bool)]

@@ -311,6 +311,7 @@ class GridWorld:
         resolve: bool = True,
         bank: DistanceBank | None = None,
         max_inbox: int | None = None,
+        radio_repeats: int = 0,
     ):
         starts = np.asarray(starts, dtype=np.int64)
         if starts.ndim != 1 or len(starts) == 0:
@@ -329,6 +330,7 @@ class GridWorld:
         self.packet_drop = float(packet_drop)
         self.comm_seed = int(comm_seed)
         self.max_inbox = max_inbox
+        self.radio_repeats = int(radio_repeats)
         self.resolve = resolve
         self.ids = np.arange(len(starts), dtype=np.int64)  # identities (names, not indices)
         self.ids.flags.writeable = False
@@ -402,7 +404,8 @@ class GridWorld:
             )  # fmt: skip
         return Radio(
             self._radio_table, self.ids, rounds, step=self.t, phase=phase, seed=self.comm_seed,
-            packet_drop=self.packet_drop, max_inbox=self.max_inbox, who=who, record=record,
+            packet_drop=self.packet_drop, max_inbox=self.max_inbox, repeats=self.radio_repeats,
+            who=who, record=record,
         )  # fmt: skip
 
     def links_table(self) -> NeighborTable:
