@@ -114,3 +114,19 @@ def test_the_inbox_cap_keeps_the_nearest_senders():
         d = np.hypot(rows[links] - rows[i], cols[links] - cols[i])
         kept = np.hypot(rows[got] - rows[i], cols[got] - cols[i])
         assert kept.max(initial=0) <= np.sort(d)[min(2, len(d)) - 1] if len(d) else True
+
+
+def test_repeated_broadcasts_are_heard_if_any_copy_arrives_and_every_copy_counts():
+    once = world_of(n=60, packet_drop=0.3, comm_seed=5)
+    twice = world_of(n=60, packet_drop=0.3, comm_seed=5, radio_repeats=1)
+    a = once.radio(ROUNDS, phase=1, who="t")
+    b = twice.radio(ROUNDS, phase=1, who="t")
+    heard_once = a.send("a", np.zeros((60, 2)))
+    heard_twice = b.send("a", np.zeros((60, 2)))
+    links = len(once.links.idx)
+    assert 0.05 < 1 - len(heard_twice.sender) / links < 0.15  # about 0.3 ** 2 lost
+    # the first copy is the single broadcast's: repetition only adds packets heard
+    pairs = set(zip(heard_once.owner.tolist(), heard_once.sender.tolist(), strict=True))
+    assert pairs <= set(zip(heard_twice.owner.tolist(), heard_twice.sender.tolist(), strict=True))
+    assert np.array_equal(b.traffic.packets, 2 * a.traffic.packets)
+    assert np.array_equal(b.traffic.bytes, 2 * a.traffic.bytes)
