@@ -63,7 +63,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import mesa
 import networkx as nx
 import numpy as np
 from mesa.discrete_space import CellAgent, OrthogonalVonNeumannGrid
@@ -92,10 +91,12 @@ from swarm.grid.world import (
     check_actions,
     egocentric_view,
 )
+from swarm.policy import Decision
 from swarm.radio import Round, Traffic
 from swarm.registry import POLICIES, policy_class
 from swarm.resources import check_memory_parts
 from swarm.rng import derive_seed
+from swarm.scenario_model import ScenarioModel
 
 
 class WarehouseConfig(StrictConfig):
@@ -202,19 +203,16 @@ class Robot(CellAgent):
         model.world.invalidate()
 
 
-class WarehouseModel(mesa.Model):
+class WarehouseModel(ScenarioModel):
     """Mesa model of the warehouse scenario (see the module docstring)."""
 
     name: ClassVar[str] = "warehouse"
     scenario_class: ClassVar[type] = Warehouse
     config_class: ClassVar[type[StrictConfig]] = WarehouseConfig
+    config: WarehouseConfig
 
     def __init__(self, rng: Any = None, **config: Any):
-        cfg = config.pop("config", None)
-        self.config: WarehouseConfig = (
-            cfg if cfg is not None else WarehouseConfig.build(self.name, **config)
-        )
-        super().__init__(rng=rng)
+        super().__init__(rng, config)
         c = self.config
         self.instance = build_instance(c, self.rng)
         if c.n_agents is None:  # resolved: runs and summaries record the robots that ran
@@ -241,16 +239,9 @@ class WarehouseModel(mesa.Model):
         self.traffic = Traffic.zero(n)  # robot-to-robot messages of the last step
         self.wms_bytes = 0.0  # order-board traffic of the last step (all robots)
         self.totals = {"messages": 0.0, "bytes": 0.0, "wms_bytes": 0.0}
-        self.auditor: Any = None  # swarm.testing.GridAuditor while a run is audited
         self._robots: list[Robot] | None = None
         self._space: OrthogonalVonNeumannGrid | None = None
-        self.collect_metrics = True  # a row per step in the datacollector (envs turn it off)
-        self.datacollector = mesa.DataCollector(
-            model_reporters={
-                k: (lambda model, key=k: model.metrics[key]) for k in self.metric_names()
-            }
-        )
-        self.datacollector.collect(self)
+        self.start_metrics(self.metric_names())
 
     # ------------------------------------------------------------------ stepping
     def metric_names(self) -> list[str]:
@@ -292,22 +283,28 @@ class WarehouseModel(mesa.Model):
                 self.wms_bytes += 8.0 * (4 * idle * obs.board.n + 2 * int((claims >= 0).sum()))
                 self.tasks.accept(claims, bids, self.world.t)
 
-    def step(self) -> None:
-        """Orders arrive and are claimed; everyone decides; everyone moves; tasks finish."""
+    def begin_step(self) -> GridObservation:
+        """Orders arrive and are claimed (Poisson stream); then what everyone observes."""
         self._new_traffic()
         self.allocate()
-        obs = self.observe()
+        return self.observe()
+
+    def decide(self, obs: GridObservation) -> Decision:
+        """The controller's moves and new memory, its message rounds carried by the radio
+        (and, under audit, each audited robot's decision alone compared with it)."""
         decision = self.policy.decide(obs)
-        actions = check_actions(decision.actions, self.world.n)
-        radio = self.radio
-        pending = None
         if self.auditor is not None:
-            pending = self.auditor.check_moves(obs, decision, radio.log)
+            self._audited = self.auditor.check_moves(obs, decision, self.radio.log)
+        return decision
+
+    def apply(self, obs: GridObservation, decision: Decision) -> None:
+        """Memory kept, everyone moves, tasks finish, the metrics row is recorded."""
+        actions = check_actions(decision.actions, self.world.n)
         self.policy.commit(obs, actions)
         self.policy.remember(decision.memory)
-        if pending is not None:
-            self.auditor.check_memory(pending)
-        self.traffic.add(radio.traffic)
+        if self.auditor is not None:
+            self.auditor.check_memory(self._audited)
+        self.traffic.add(self.radio.traffic)
         self.step_with(actions, allocate=False)
 
     def _new_traffic(self) -> None:
@@ -332,8 +329,7 @@ class WarehouseModel(mesa.Model):
         self.tracker.record(self.world.t, counts, done > 0, self.tasks, dist, had_task)
         self.last_counts = counts
         self._metrics_at = -1
-        if self.collect_metrics:
-            self.datacollector.collect(self)
+        self.record()
         return done
 
     def _dist_to_goal(self) -> np.ndarray:

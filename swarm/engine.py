@@ -31,6 +31,7 @@ from swarm.config import ConfigError, NumericalError, StrictConfig
 from swarm.dynamics import integrate
 from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
 from swarm.observation import LocalObservation
+from swarm.policy import Decision
 from swarm.resources import memory_problem
 from swarm.rng import derive_seed, keyed_normal
 
@@ -461,8 +462,13 @@ class Swarm:
 
     def step(self, policy) -> np.ndarray:
         """One full step with ``policy`` deciding; returns the actions taken."""
-        obs = self.obs
-        decision = policy.decide(obs, self.channel is not None)
+        held = [self.obs]
+        decision = policy.decide(held[0], self.channel is not None)
+        return self.apply_decision(policy, held.pop(), decision)
+
+    def apply_decision(self, policy, obs: LocalObservation, decision: Decision) -> np.ndarray:
+        """Apply ``policy``'s decision on ``obs``: its memory is kept, everyone moves with
+        the actions, messages go out, state is updated; returns the actions taken."""
         actions = self.check_actions(decision.actions)
         policy.commit(obs, actions)
         policy.remember(decision.memory)

@@ -25,9 +25,10 @@ from mesa.agent import AgentSet
 
 from swarm.engine import Swarm, SwarmConfig
 from swarm.observation import AgentObservation, LocalObservation
-from swarm.policy import PerAgentPolicy, Policy
+from swarm.policy import Decision, PerAgentPolicy, Policy
 from swarm.registry import SCENARIOS, check_policy_fits, policy_class
 from swarm.scenario import Scenario
+from swarm.scenario_model import ScenarioModel
 
 
 class Drone(mesa.Agent):
@@ -106,7 +107,7 @@ class Drone(mesa.Agent):
         return f"{type(self).__name__}(row={self.row}, pos={self.pos.tolist()})"
 
 
-class SwarmModel(mesa.Model):
+class SwarmModel(ScenarioModel):
     """Mesa model over the swarm engine. Subclasses set ``scenario_class`` and ``config_class``.
 
     Args:
@@ -122,11 +123,9 @@ class SwarmModel(mesa.Model):
     name: ClassVar[str] = "swarm"
 
     def __init__(self, rng: Any = None, agent_class: type[Drone] = Drone, **config: Any):
-        cfg = config.pop("config", None)
-        self.config = cfg if cfg is not None else self.config_class.build(self.name, **config)
+        super().__init__(rng, config)
         if not hasattr(agent_class, "decide") and self.name in SCENARIOS:
             check_policy_fits(self.name, self.config.policy)
-        super().__init__(rng=rng)
         self.scenario = self.scenario_class(self.config)
         self.engine = Swarm(self.config, self.rng, scenario=self.scenario)
         self.agent_class = agent_class
@@ -138,13 +137,7 @@ class SwarmModel(mesa.Model):
         self.engine.sense()
         self._metrics_at = -1
         self._metrics: dict[str, float] = {}
-        self.datacollector = mesa.DataCollector(
-            model_reporters={
-                name: (lambda model, key=name: model.metrics[key])
-                for name in self.scenario.metric_names()
-            }
-        )
-        self.datacollector.collect(self)
+        self.start_metrics(self.scenario.metric_names())
 
     def _make_policy(self) -> Policy:
         if hasattr(self.agent_class, "decide"):
@@ -195,10 +188,19 @@ class SwarmModel(mesa.Model):
         return self._metrics
 
     # ----------------------------------------------------------------- stepping
-    def step(self) -> None:
-        """Everyone decides on what they sensed, everyone moves, everyone senses again."""
-        self.engine.step(self.policy)
-        self.datacollector.collect(self)
+    def begin_step(self) -> LocalObservation:
+        """What everyone sensed (the engine senses again after each move)."""
+        return self.engine.obs
+
+    def decide(self, obs: LocalObservation) -> Decision:
+        return self.policy.decide(obs, self.engine.channel is not None)
+
+    def apply(self, obs: LocalObservation, decision: Decision) -> None:
+        """Everyone moves at once, senses again; the metrics row is recorded."""
+        held = [obs]
+        del obs  # apply_decision drops the last reference before it senses again
+        self.engine.apply_decision(self.policy, held.pop(), decision)
+        self.record()
 
     def crash(self, rows: list[int]) -> None:
         """Crash these drones now (fault injection from code or the viewer)."""
