@@ -78,6 +78,21 @@ class NeighborTable:
     def neighbors_of(self, row: int) -> np.ndarray:
         return self.idx[self.row_slice(row)]
 
+    def one_row(self, row: int, ids: np.ndarray | None = None) -> NeighborTable:
+        """Row ``row``'s entries alone, as the table of a batch of one (copies); ``ids``
+        relabels the neighbours by identity (what the locality audit hands an agent)."""
+        s = self.row_slice(row)
+        idx = self.idx[s] if ids is None else ids[self.idx[s]]
+        return NeighborTable(
+            ptr=np.array([0, s.stop - s.start], dtype=self.ptr.dtype),
+            seg_row=np.zeros(1, dtype=self.seg_row.dtype),
+            row_seg=np.zeros(1, dtype=self.row_seg.dtype),
+            idx=idx.copy(),
+            rel_pos=self.rel_pos[s].copy(),
+            rel_vel=self.rel_vel[s].copy(),
+            dist=self.dist[s].copy(),
+        )
+
     def to_row_order(self) -> np.ndarray:
         """(M,) entry permutation that lists row 0's entries first, then row 1's, ..."""
         starts = self.ptr[:-1][self.row_seg]

@@ -33,8 +33,7 @@ from typing import Any
 import numpy as np
 
 from swarm.comm import Inbox
-from swarm.grid.world import Csr, GridObservation
-from swarm.neighbors import NeighborTable
+from swarm.grid.world import GridObservation
 from swarm.observation import LocalObservation
 from swarm.policy import Decision, PerAgentPolicy, Policy
 from swarm.radio import ReplayRadio, Sent, inbox_of
@@ -47,18 +46,7 @@ class LocalityViolation(AssertionError):
 def isolate(obs: LocalObservation, row: int) -> LocalObservation:
     """Agent ``row``'s observation as a batch of one: its own state and identity, its
     sensed entries and inbox (labelled by identity), its task readings, the task facts."""
-    nb = obs.neighbors
-    s = nb.row_slice(row)
-    k = s.stop - s.start
-    neighbors = NeighborTable(
-        ptr=np.array([0, k], dtype=nb.ptr.dtype),
-        seg_row=np.zeros(1, dtype=nb.seg_row.dtype),
-        row_seg=np.zeros(1, dtype=nb.row_seg.dtype),
-        idx=nb.idx[s].copy(),
-        rel_pos=nb.rel_pos[s].copy(),
-        rel_vel=nb.rel_vel[s].copy(),
-        dist=nb.dist[s].copy(),
-    )
+    neighbors = obs.neighbors.one_row(row)
     senders, messages = obs.inbox.of(row)
     inbox = Inbox(
         np.array([0, len(senders)], dtype=obs.inbox.ptr.dtype), senders.copy(), messages.copy()
@@ -247,11 +235,7 @@ def isolate_grid(obs: GridObservation, row: int, radio: ReplayRadio) -> GridObse
     radio that hands it, round by round, the inboxes it got in the batch (:func:`replay_for`)."""
     one = slice(row, row + 1)
 
-    def own_part(table: Csr) -> Csr:
-        labels = obs.ids[table.of(row)]
-        return Csr(np.array([0, len(labels)], np.int64), labels.copy())
-
-    sensed = slice(int(obs.sensed.ptr[row]), int(obs.sensed.ptr[row + 1]))
+    sensed = obs.sensed.row_slice(row)
     board_slots = obs.board.pick_slot if obs.board is not None else np.zeros(0, np.int64)
     own_slot = obs.goal_slot[one][obs.goal_slot[one] >= 0]
     return dataclasses.replace(
@@ -264,9 +248,9 @@ def isolate_grid(obs: GridObservation, row: int, radio: ReplayRadio) -> GridObse
         goal_slot=obs.goal_slot[one].copy(),
         task_age=obs.task_age[one].copy(),
         phase=obs.phase[one].copy(),
-        sensed=own_part(obs.sensed),
+        sensed=obs.sensed.one_row(row, obs.ids),
         sensed_fcell=obs.sensed_fcell[sensed].copy(),
-        links=own_part(obs.links),
+        links=obs.links.one_row(row, obs.ids),
         ids=obs.ids[one].copy(),
         radio=radio.port(),
         board=copy.deepcopy(obs.board),

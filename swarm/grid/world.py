@@ -29,13 +29,12 @@ One step (nothing depends on robot order):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import networkx as nx
 import numba
 import numpy as np
 
-from swarm.comm import CommGraphView, table_from_edges
+from swarm.comm import CommGraphView
 from swarm.grid.distance import DistanceBank
 from swarm.grid.maps import GridMap
 from swarm.neighbors import NeighborTable
@@ -44,35 +43,16 @@ from swarm.radio import Radio, RadioPort, Round
 N_ACTIONS = 5  # wait, north, east, south, west
 
 
-@dataclass(frozen=True, eq=False)
-class Csr:
-    """Directed lists in row order: row i's entries are ``idx[ptr[i]:ptr[i + 1]]``."""
-
-    ptr: np.ndarray  # (R + 1,) int64
-    idx: np.ndarray  # (M,) int64, the other robot's row
-
-    @cached_property
-    def owner(self) -> np.ndarray:
-        """(M,) row each entry belongs to."""
-        return np.repeat(np.arange(len(self.ptr) - 1), np.diff(self.ptr))
-
-    @property
-    def counts(self) -> np.ndarray:
-        return np.diff(self.ptr)
-
-    def of(self, row: int) -> np.ndarray:
-        return self.idx[self.ptr[row] : self.ptr[row + 1]]
-
-
-def neighbor_csr_pair(
+def neighbor_tables(
     grid: GridMap, cell: np.ndarray, occ: np.ndarray, radius_a: float, radius_b: float
-) -> tuple[Csr, Csr]:
+) -> tuple[NeighborTable, NeighborTable]:
     """The robots within ``radius_a`` and within ``radius_b`` of each robot, from one scan of
     the larger window (the occupancy grid around each robot, O(N r^2)): sensing and comm
-    links together, CSR in row order, neighbours in raster order (tested against brute
-    force). The output arrays are sized
-    for the most entries possible (every other robot, or every cell of the disc), so one
-    pass suffices; unwritten pages of the bound are never touched."""
+    links together, as the engine's :class:`~swarm.neighbors.NeighborTable` in row order
+    (``rel_pos`` = (columns, rows) to the neighbour, ``dist`` in cells, no velocities),
+    neighbours in raster order (tested against brute force). The output arrays are sized for
+    the most entries possible (every other robot, or every cell of the disc), so one pass
+    suffices; unwritten pages of the bound are never touched."""
     rows, cols = np.divmod(cell, grid.width)
     n = len(cell)
     # beyond the map's diagonal every robot is in range: an infinite radius means that
@@ -80,17 +60,30 @@ def neighbor_csr_pair(
     radius_a, radius_b = min(float(radius_a), diagonal), min(float(radius_b), diagonal)
     r = int(np.floor(max(radius_a, radius_b)))
     bound = n * min(n - 1, (2 * r + 1) ** 2 - 1)
-    ptr_a, ptr_b = np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)
-    idx_a, idx_b = np.empty(bound, np.int64), np.empty(bound, np.int64)
-    ca, cb = _window_pairs2(occ, grid.height, grid.width, rows, cols, float(radius_a),
-                            float(radius_b), ptr_a, idx_a, ptr_b, idx_b)  # fmt: skip
-    return Csr(ptr_a, idx_a[:ca]), Csr(ptr_b, idx_b[:cb])
+    ptr = [np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)]
+    idx = [np.empty(bound, np.int64), np.empty(bound, np.int64)]
+    rel = [np.empty((bound, 2)), np.empty((bound, 2))]
+    counts = _window_pairs2(occ, grid.height, grid.width, rows, cols, float(radius_a),
+                            float(radius_b), ptr[0], idx[0], rel[0], ptr[1], idx[1],
+                            rel[1])  # fmt: skip
+    every = np.arange(n, dtype=np.int64)
+    tables = []
+    for k, m in enumerate(counts):
+        offset = rel[k][:m]
+        tables.append(NeighborTable(
+            ptr=ptr[k], seg_row=every, row_seg=every, idx=idx[k][:m], rel_pos=offset,
+            rel_vel=np.broadcast_to(np.zeros(2), (m, 2)),
+            dist=np.sqrt((offset**2).sum(axis=1)),
+        ))  # fmt: skip
+    return tables[0], tables[1]
 
 
 @numba.njit(cache=True)
-def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, ptr_b, idx_b):
+def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, rel_a, ptr_b, idx_b,
+                   rel_b):  # fmt: skip
     """Robots within ``ra`` and within ``rb`` (cells, Euclidean between cell centres) of
-    each robot, by scanning its window of the occupancy grid ``occ``; returns both counts."""
+    each robot, by scanning its window of the occupancy grid ``occ``, with their offsets
+    (columns, rows); returns both counts."""
     r = int(np.floor(max(ra, rb)))
     ra2 = ra * ra
     rb2 = rb * rb
@@ -116,9 +109,13 @@ def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, ptr_b, 
                 if j >= 0:
                     if d2 <= ra2:
                         idx_a[ca] = j
+                        rel_a[ca, 0] = dc
+                        rel_a[ca, 1] = dr
                         ca += 1
                     if d2 <= rb2:
                         idx_b[cb] = j
+                        rel_b[cb, 0] = dc
+                        rel_b[cb, 1] = dr
                         cb += 1
     ptr_a[rows.shape[0]] = ca
     ptr_b[rows.shape[0]] = cb
@@ -132,9 +129,10 @@ class GridObservation:
     Own state: ``cell``/``fcell``/``rowcol``, ``goal``/``goal_f`` (-1 without a task),
     ``goal_slot`` (row of ``bank`` holding the distance field of the own goal, -1 none),
     ``task_age`` (steps since the current task was revealed), ``phase`` (0 idle, 1 going to a
-    pick or League task, 2 going to a delivery), ``ids``. Sensed robots: ``sensed`` (CSR) with
-    their cells ``sensed_fcell`` (M,). Comm neighbours: ``links`` (CSR); messages go through
-    ``radio`` only, in the controller's declared rounds. Shared knowledge: ``grid``,
+    pick or League task, 2 going to a delivery), ``ids``. Sensed robots: ``sensed`` (the
+    engine's neighbour table: offsets and distances in cells, labels by identity) with their
+    cells ``sensed_fcell`` (M,). Comm neighbours: ``links`` (a neighbour table too); messages
+    go through ``radio`` only, in the controller's declared rounds. Shared knowledge: ``grid``,
     ``bank`` (distance fields, the map is public), and ``board``: the open orders of a
     Poisson stream (a warehouse management system publishes them), or None.
     """
@@ -149,9 +147,9 @@ class GridObservation:
     goal_slot: np.ndarray  # (R,) int64 bank slot of the goal's field, -1 none
     task_age: np.ndarray  # (R,) int64 steps since the current task was revealed
     phase: np.ndarray  # (R,) int8 0 idle, 1 to pick / League task, 2 to delivery
-    sensed: Csr  # labels are identities (``ids``), not rows of anything
+    sensed: NeighborTable  # offsets and distances in cells; labels are identities (``ids``)
     sensed_fcell: np.ndarray  # (M,) int64 free index of each sensed robot
-    links: Csr  # who is in radio range (labels: identities)
+    links: NeighborTable  # who is in radio range (labels: identities)
     # (R,) int64 each robot's own identity: what it calls itself in messages and keys its
     # private random stream with (see swarm.observation.LocalObservation.ids)
     ids: np.ndarray
@@ -371,17 +369,15 @@ class GridWorld:
         occ, rows = self._occ_map, np.arange(self.n)
         occ[self.cell] = rows
         try:
-            self.sensed, self.links = neighbor_csr_pair(
+            self.sensed, self.links = neighbor_tables(
                 self.grid, self.cell, occ, self.sense_radius, self.comm_radius
             )
         finally:
             occ[self.cell] = -1
         for table in (self.sensed, self.links):  # shared by every reader of this step
-            table.ptr.flags.writeable = False
-            table.idx.flags.writeable = False
+            for values in (table.ptr, table.idx, table.rel_pos, table.dist):
+                values.flags.writeable = False
         self.graph_view.release()
-        self._links_table: NeighborTable | None = None
-        self._radio_table: NeighborTable | None = None
         self._sensed_at = key
 
     def radio(self, rounds: tuple[Round, ...], phase: int, who: str, record: bool = False) -> Radio:
@@ -389,35 +385,16 @@ class GridWorld:
         ``rounds`` along the comm links in scan order, with the world's packet loss and
         inbox cap (:mod:`swarm.radio`)."""
         self._sense()
-        if self._radio_table is None:
-            links = self.links
-            every = np.arange(self.n, dtype=np.int64)
-            dist = np.zeros(0)  # read only to keep the nearest senders under an inbox cap
-            if self.max_inbox is not None:
-                rows, cols = np.divmod(self.cell, self.grid.width)
-                dr = rows[links.idx] - rows[links.owner]
-                dc = cols[links.idx] - cols[links.owner]
-                dist = np.sqrt((dr * dr + dc * dc).astype(np.float64))
-            self._radio_table = NeighborTable(
-                ptr=links.ptr, seg_row=every, row_seg=every, idx=links.idx,
-                rel_pos=np.zeros((0, 2)), rel_vel=np.zeros((0, 2)), dist=dist,
-            )  # fmt: skip
         return Radio(
-            self._radio_table, self.ids, rounds, step=self.t, phase=phase, seed=self.comm_seed,
+            self.links, self.ids, rounds, step=self.t, phase=phase, seed=self.comm_seed,
             packet_drop=self.packet_drop, max_inbox=self.max_inbox, repeats=self.radio_repeats,
             who=who, record=record,
         )  # fmt: skip
 
     def links_table(self) -> NeighborTable:
-        """The comm links as the engine's :class:`~swarm.neighbors.NeighborTable` (cell units)."""
+        """The comm links (a :class:`~swarm.neighbors.NeighborTable`, cell units)."""
         self._sense()
-        if self._links_table is None:
-            pos = self.grid.rowcol(self.cell)[:, ::-1].astype(np.float64) + 0.5  # (x, y)
-            self._links_table = table_from_edges(
-                self.links.owner, self.links.idx, pos, np.zeros_like(pos),
-                float(max(self.grid.height, self.grid.width)), False,
-            )  # fmt: skip
-        return self._links_table
+        return self.links
 
     @property
     def comm_graph(self) -> nx.Graph:

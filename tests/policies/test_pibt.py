@@ -26,7 +26,9 @@ def within_hops(obs, i: int, hops: int) -> set[int]:
     sensed robots and comm neighbours, theirs, ... ``hops`` deep."""
     reach, frontier = {i}, {i}
     for _ in range(hops):
-        frontier = {k for x in frontier for k in (*obs.sensed.of(x), *obs.links.of(x))} - reach
+        frontier = {
+            k for x in frontier for k in (*obs.sensed.neighbors_of(x), *obs.links.neighbors_of(x))
+        } - reach
         reach |= frontier
     return reach
 

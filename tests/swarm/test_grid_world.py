@@ -13,7 +13,7 @@ from swarm.grid.world import (
     GridWorld,
     _move_kernel,
     count_collisions,
-    neighbor_csr_pair,
+    neighbor_tables,
     resolve_conflicts,
 )
 
@@ -77,17 +77,21 @@ def test_one_scan_for_two_radii_lists_each_radius_in_raster_order(ra, rb):
     world, _ = random_world(3, 50)
     rc = world.grid.rowcol(world.cell).astype(float)
     d = np.sqrt(((rc[:, None] - rc[None]) ** 2).sum(-1))
-    pair = neighbor_csr_pair(world.grid, world.cell, world.occupancy(), ra, rb)
+    pair = neighbor_tables(world.grid, world.cell, world.occupancy(), ra, rb)
     for radius, got in zip((ra, rb), pair, strict=True):
         for i in range(50):
             near = [j for j in range(50) if j != i and d[i, j] <= radius]
             want = sorted(near, key=lambda j: world.cell[j])  # raster order of their cells
-            assert got.of(i).tolist() == want
+            assert got.neighbors_of(i).tolist() == want
+            # offsets (columns, rows) and distances in cells, as the drones' tables
+            s = got.row_slice(i)
+            assert np.array_equal(got.rel_pos[s][:, ::-1], rc[want] - rc[i])
+            assert np.allclose(got.dist[s], d[i, want])
 
 
 def test_an_infinite_radio_reaches_every_robot():
     world, _ = random_world(4, 12)
-    sensed, links = neighbor_csr_pair(world.grid, world.cell, world.occupancy(), 2.0, np.inf)
+    sensed, links = neighbor_tables(world.grid, world.cell, world.occupancy(), 2.0, np.inf)
     assert links.counts.tolist() == [11] * 12
     assert sensed.counts.sum() < 12 * 11
 

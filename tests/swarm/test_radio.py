@@ -63,7 +63,7 @@ def test_a_list_round_carries_every_entry_and_is_bounded_by_the_links():
     inbox = radio.send("relay", entries, entry_ptr=ptr).entries()
     assert np.array_equal(inbox.msg[:, 0], inbox.sender)  # entries labelled by their sender
     per_receiver = np.diff(inbox.ptr)
-    want = np.array([count[world.links.of(i)].sum() for i in range(40)])
+    want = np.array([count[world.links.neighbors_of(i)].sum() for i in range(40)])
     assert np.array_equal(per_receiver, want)
     assert radio.traffic.bytes.sum() == 8 * (2 * degree.sum() + (degree * count).sum())
     radio2 = world.radio(ROUNDS, phase=1, who="t")
@@ -109,7 +109,7 @@ def test_the_inbox_cap_keeps_the_nearest_senders():
     rows, cols = np.divmod(world.cell, world.grid.width)
     for i in range(60):
         got = inbox.sender[inbox.ptr[i] : inbox.ptr[i + 1]]
-        links = world.links.of(i)
+        links = world.links.neighbors_of(i)
         assert len(got) == min(2, len(links))
         d = np.hypot(rows[links] - rows[i], cols[links] - cols[i])
         kept = np.hypot(rows[got] - rows[i], cols[got] - cols[i])
