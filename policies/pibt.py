@@ -512,6 +512,8 @@ class PIBT(GridPolicy):
         heard = radio.send("beacon_0", beacons(obs, claim, prefs, blocked))
         relayed = Inbox.empty(obs.n, BEACON_DIM)
         if p.relay_radius > 0:
+            # every robot takes part, if only to hear a request: whether it relays depends
+            # on its neighbours, so it cannot skip the rounds on what it knows itself
             need = near_blocked(blocked, heard) if self._started(obs) else blocked
             requests = radio.send("request", np.ones((obs.n, 1)), speaking=need)
             ptr, entries = relay_lists(requests.counts > 0, heard)

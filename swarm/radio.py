@@ -115,10 +115,15 @@ class Radio:
         self.max_inbox = max_inbox
         self.repeats = int(repeats)
         self.who = who
-        self.traffic = Traffic.zero(len(ids))
+        self._traffic = Traffic.zero(len(ids))
         n = len(ids)
-        self._degree = links.counts.astype(np.float64)  # packets a broadcast costs, per robot
+        # packets one broadcast costs, per robot (every copy counts)
+        self._degree = links.counts.astype(np.float64) * (1 + int(repeats))
         self._everyone = (np.ones(n, np.int64), np.arange(n + 1, dtype=np.int64))
+        # rounds in which every robot spoke, counted as a total (summed into ``traffic``
+        # when read, not per round: the common case stays cheap)
+        self._full_rounds = 0
+        self._full_floats = 0
         # identities equal to rows (one world, no audit): a packet's sender row is its label
         self._rows_are_ids = len(ids) == 0 or (ids[0] == 0 and bool((np.diff(ids) == 1).all()))
         self.log: list[Sent] | None = [] if record else None
@@ -127,6 +132,17 @@ class Radio:
     @property
     def n(self) -> int:
         return len(self.ids)
+
+    @property
+    def traffic(self) -> Traffic:
+        """What the robots sent so far in this radio's rounds (per robot)."""
+        out = Traffic(self._traffic.packets.copy(), self._traffic.bytes.copy(),
+                      self._traffic.rounds)  # fmt: skip
+        if self._full_rounds:
+            out.packets += self._full_rounds * self._degree
+            out.bytes += self._full_floats * BYTES_PER_FLOAT * self._degree
+            out.rounds += self._full_rounds if self._degree.any() else 0
+        return out
 
     def port(self) -> RadioPort:
         """What a controller holds: ``send`` and nothing else (not the counters or links)."""
@@ -210,23 +226,37 @@ class Radio:
                 entry_ptr = np.zeros(self.n + 1, np.int64)
                 np.cumsum(count, out=entry_ptr[1:])
                 messages = messages[speaking]
-        inbox = self._carry(k, count, entry_ptr, messages, spec.per_link)
-        if count is self._everyone[0]:
-            packets = self._degree * (1 + self.repeats)
+        everyone = count is self._everyone[0]
+        inbox = self._carry(k, count, entry_ptr, messages, spec.per_link, everyone)
+        if everyone:
+            self._full_rounds += 1
+            self._full_floats += spec.width
         else:
-            packets = np.where(count > 0, self._degree, 0.0) * (1 + self.repeats)
-        self.traffic.packets += packets
-        self.traffic.bytes += packets * count * (spec.width * BYTES_PER_FLOAT)
-        self.traffic.rounds += int(len(messages) > 0 and packets.any())
+            packets = np.where(count > 0, self._degree, 0.0)
+            self._traffic.packets += packets
+            self._traffic.bytes += packets * count * (spec.width * BYTES_PER_FLOAT)
+            self._traffic.rounds += int(len(messages) > 0 and packets.any())
         if self.log is not None:
             self.log.append(Sent(name, entry_ptr, messages, inbox))
         return inbox
 
     def _carry(
-        self, k: int, count: np.ndarray, entry_ptr: np.ndarray, entries: np.ndarray, lists: bool
-    ) -> Inbox:
+        self,
+        k: int,
+        count: np.ndarray,
+        entry_ptr: np.ndarray,
+        entries: np.ndarray,
+        lists: bool,
+        everyone: bool,
+    ) -> Inbox | ListInbox:
         links = self.links
-        everyone = bool(count.all())
+        if not everyone and not count.any():  # a silent round: nothing is carried
+            empty = np.zeros(self.n + 1, np.int64)
+            none = np.zeros(0, np.int64)
+            if lists:
+                return ListInbox(empty, none, entries, entry_ptr, none)
+            return Inbox(empty, none, entries, none)
+        everyone = everyone or bool(count.all())
         if everyone and self.packet_drop <= 0 and self.max_inbox is None:
             ptr, sender = links.ptr, links.idx  # every packet arrives: the links themselves
             m = len(sender)
@@ -295,10 +325,13 @@ class ListInbox:
 @dataclass
 class ReplayRadio:
     """One robot's radio in the audit: returns the inboxes it got in the batch, round by
-    round, and keeps what it sends (compared with its rows of the batch's rounds)."""
+    round, and keeps what it sends (compared with its rows of the batch's rounds). A robot
+    alone may skip a round the batch had (one it had nothing to send on, say); what it then
+    did not hear shows up in its decision if it mattered."""
 
     inboxes: list[tuple[str, Inbox | ListInbox]]
     sent: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    _last: int = -1
 
     def port(self) -> RadioPort:
         return RadioPort(self.send)
@@ -315,10 +348,13 @@ class ReplayRadio:
         if entry_ptr is None and speaking is not None:
             messages = messages[np.asarray(speaking, bool)]
         self.sent.append((name, messages.copy()))
-        k = len(self.sent) - 1
-        if k >= len(self.inboxes) or self.inboxes[k][0] != name:
-            expected = self.inboxes[k][0] if k < len(self.inboxes) else "no round"
-            raise MessageError(f"sent on round {name!r} where the batch had {expected!r}")
+        names = [n for n, _ in self.inboxes]
+        if name not in names:
+            raise MessageError(f"sent on round {name!r}, which the batch did not have")
+        k = names.index(name)
+        if k <= self._last:
+            raise MessageError(f"sent on round {name!r} out of the batch's order")
+        self._last = k
         return self.inboxes[k][1]
 
 

@@ -63,24 +63,23 @@ def neighbor_tables(
     ptr = [np.empty(n + 1, np.int64), np.empty(n + 1, np.int64)]
     idx = [np.empty(bound, np.int64), np.empty(bound, np.int64)]
     rel = [np.empty((bound, 2)), np.empty((bound, 2))]
+    dist = [np.empty(bound), np.empty(bound)]
     counts = _window_pairs2(occ, grid.height, grid.width, rows, cols, float(radius_a),
-                            float(radius_b), ptr[0], idx[0], rel[0], ptr[1], idx[1],
-                            rel[1])  # fmt: skip
+                            float(radius_b), ptr[0], idx[0], rel[0], dist[0], ptr[1], idx[1],
+                            rel[1], dist[1])  # fmt: skip
     every = np.arange(n, dtype=np.int64)
-    tables = []
-    for k, m in enumerate(counts):
-        offset = rel[k][:m]
-        tables.append(NeighborTable(
-            ptr=ptr[k], seg_row=every, row_seg=every, idx=idx[k][:m], rel_pos=offset,
-            rel_vel=np.broadcast_to(np.zeros(2), (m, 2)),
-            dist=np.sqrt((offset**2).sum(axis=1)),
-        ))  # fmt: skip
+    still = np.zeros((max(counts), 2))  # robots on a grid have no velocity to sense
+    tables = [
+        NeighborTable(ptr=ptr[k], seg_row=every, row_seg=every, idx=idx[k][:m],
+                      rel_pos=rel[k][:m], rel_vel=still[:m], dist=dist[k][:m])
+        for k, m in enumerate(counts)
+    ]  # fmt: skip
     return tables[0], tables[1]
 
 
 @numba.njit(cache=True)
-def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, rel_a, ptr_b, idx_b,
-                   rel_b):  # fmt: skip
+def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, rel_a, dist_a, ptr_b,
+                   idx_b, rel_b, dist_b):  # fmt: skip
     """Robots within ``ra`` and within ``rb`` (cells, Euclidean between cell centres) of
     each robot, by scanning its window of the occupancy grid ``occ``, with their offsets
     (columns, rows); returns both counts."""
@@ -107,15 +106,18 @@ def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, rel_a, 
                     continue
                 j = occ[rr * width + cc]
                 if j >= 0:
+                    d = np.sqrt(d2)
                     if d2 <= ra2:
                         idx_a[ca] = j
                         rel_a[ca, 0] = dc
                         rel_a[ca, 1] = dr
+                        dist_a[ca] = d
                         ca += 1
                     if d2 <= rb2:
                         idx_b[cb] = j
                         rel_b[cb, 0] = dc
                         rel_b[cb, 1] = dr
+                        dist_b[cb] = d
                         cb += 1
     ptr_a[rows.shape[0]] = ca
     ptr_b[rows.shape[0]] = cb
@@ -375,7 +377,7 @@ class GridWorld:
         finally:
             occ[self.cell] = -1
         for table in (self.sensed, self.links):  # shared by every reader of this step
-            for values in (table.ptr, table.idx, table.rel_pos, table.dist):
+            for values in (table.ptr, table.idx, table.rel_pos, table.rel_vel, table.dist):
                 values.flags.writeable = False
         self.graph_view.release()
         self._sensed_at = key
