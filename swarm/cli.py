@@ -300,8 +300,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"swarm {args.command}: {one_line(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"swarm {args.command}: interrupted; nothing partial was written", file=sys.stderr)
-        return 130
+        return _interrupted(args.command)
+    except SystemError as err:  # Ctrl-C inside a compiled kernel arrives wrapped in this
+        if not _caused_by_interrupt(err):
+            raise
+        return _interrupted(args.command)
+
+
+def _interrupted(command: str) -> int:
+    print(f"swarm {command}: interrupted; nothing partial was written", file=sys.stderr)
+    return 130
+
+
+def _caused_by_interrupt(err: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is in ``err``'s chain of causes (numba re-raises an
+    interrupt caught inside a compiled call as a SystemError caused by it)."""
+    seen = 0
+    while err is not None and seen < 16:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
 
 
 if __name__ == "__main__":

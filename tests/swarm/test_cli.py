@@ -185,3 +185,26 @@ def test_a_batch_of_envs_is_checked_as_a_whole():
     env = BatchedSwarmEnv("flocking", n_envs=100_000, n_agents=20_000)
     with pytest.raises(ConfigError, match=r"n_envs: .* 100,000 envs of 20,000 drones"):
         env.reset(seed=0)  # refused before the arrays of 2 x 10^9 drones are allocated
+
+
+def test_ctrl_c_inside_a_compiled_kernel_is_one_line_and_exit_130(monkeypatch, capsys):
+    # numba re-raises an interrupt caught inside a compiled call as a SystemError caused by it
+    import swarm.cli as cli
+
+    def interrupted_in_kernel(args, extra):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as err:
+            raise SystemError("CPUDispatcher returned a result with an exception set") from err
+
+    monkeypatch.setattr(cli, "cmd_list", interrupted_in_kernel)
+    assert cli.main(["list"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["swarm list: interrupted; nothing partial was written"]
+
+    def other_system_error(args, extra):
+        raise SystemError("something else")
+
+    monkeypatch.setattr(cli, "cmd_list", other_system_error)
+    with pytest.raises(SystemError):
+        cli.main(["list"])
