@@ -114,6 +114,10 @@ class Radio:
         self.packet_drop = float(packet_drop)
         self.max_inbox = max_inbox
         self.repeats = int(repeats)
+        # an inbox cap at or above every robot's number of links caps nothing (and a huge
+        # one must not size the routing scratch)
+        most = int(links.counts.max()) if len(links.counts) else 0
+        self._cap = -1 if max_inbox is None or max_inbox >= most else int(max_inbox)
         self.who = who
         self._traffic = Traffic.zero(len(ids))
         n = len(ids)
@@ -257,7 +261,7 @@ class Radio:
                 return ListInbox(empty, none, entries, entry_ptr, none)
             return Inbox(empty, none, entries, none)
         everyone = everyone or bool(count.all())
-        if everyone and self.packet_drop <= 0 and self.max_inbox is None:
+        if everyone and self.packet_drop <= 0 and self._cap < 0:
             ptr, sender = links.ptr, links.idx  # every packet arrives: the links themselves
             m = len(sender)
         else:
@@ -272,7 +276,7 @@ class Radio:
                 heard &= arrived
             ptr = np.empty(self.n + 1, np.int64)
             sender = np.empty(links.n_edges, links.idx.dtype)
-            cap = -1 if self.max_inbox is None else int(self.max_inbox)
+            cap = self._cap
             alive = np.ones(self.n, bool)
             m = _route(links.ptr, links.row_seg, links.idx, links.dist, alive, heard, cap, ptr,
                        sender)  # fmt: skip

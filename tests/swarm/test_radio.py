@@ -130,3 +130,9 @@ def test_repeated_broadcasts_are_heard_if_any_copy_arrives_and_every_copy_counts
     assert pairs <= set(zip(heard_twice.owner.tolist(), heard_twice.sender.tolist(), strict=True))
     assert np.array_equal(b.traffic.packets, 2 * a.traffic.packets)
     assert np.array_equal(b.traffic.bytes, 2 * a.traffic.bytes)
+
+
+def test_an_inbox_cap_above_every_robots_links_caps_nothing_and_allocates_nothing():
+    world = world_of(n=60, max_inbox=999_999_999_999)
+    inbox = world.radio(ROUNDS, phase=1, who="t").send("a", np.zeros((60, 2)))
+    assert np.array_equal(inbox.sender, world.links.idx)
