@@ -258,7 +258,8 @@ class WarehouseModel(ScenarioModel):
             rounds = self.policy.rounds()
         # the model keeps the radio (its counters and, under audit, its log); the
         # observation holds only its port
-        radio = self.world.radio(rounds, phase=int(with_board), who=self.config.policy,
+        who = getattr(self.policy, "name", type(self.policy).__name__)
+        radio = self.world.radio(rounds, phase=int(with_board), who=who,
                                  record=self.auditor is not None)  # fmt: skip
         self.radio = radio
         return self.world.observe(
