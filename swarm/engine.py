@@ -127,11 +127,9 @@ class SwarmConfig(StrictConfig):
     @field_validator("policy")
     @classmethod
     def _known_policy(cls, value: str) -> str:
-        from swarm.registry import POLICIES
+        from swarm.registry import require_known
 
-        if value not in POLICIES:
-            raise ValueError(f"unknown policy; allowed: {', '.join(sorted(POLICIES))}")
-        return value
+        return require_known("policy", value)
 
     @model_validator(mode="after")
     def _fits_in_memory(self) -> SwarmConfig:

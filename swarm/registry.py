@@ -47,6 +47,15 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+def require_known(kind: str, value: str) -> str:
+    """``value`` if it names a registered ``kind`` ("scenario" or "policy"); else the
+    ValueError a config validator turns into its one line (naming what is allowed)."""
+    table = SCENARIOS if kind == "scenario" else POLICIES
+    if value not in table:
+        raise ValueError(f"unknown {kind}; allowed: {', '.join(sorted(table))}")
+    return value
+
+
 def scenario_class(name: str) -> Any:
     """The Mesa model class registered as ``name``."""
     if name not in SCENARIOS:

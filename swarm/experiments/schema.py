@@ -240,17 +240,13 @@ class ExperimentSpec(StrictConfig):
     @field_validator("scenario")
     @classmethod
     def _known_scenario(cls, value: str) -> str:
-        from swarm.registry import SCENARIOS
+        from swarm.registry import require_known
 
-        if value not in SCENARIOS:
-            raise ValueError(f"unknown scenario; allowed: {', '.join(sorted(SCENARIOS))}")
-        return value
+        return require_known("scenario", value)
 
     @field_validator("policy")
     @classmethod
     def _known_policy(cls, value: str | None) -> str | None:
-        from swarm.registry import POLICIES
+        from swarm.registry import require_known
 
-        if value is not None and value not in POLICIES:
-            raise ValueError(f"unknown policy; allowed: {', '.join(sorted(POLICIES))}")
-        return value
+        return None if value is None else require_known("policy", value)
