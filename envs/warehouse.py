@@ -50,7 +50,8 @@ Mesa grid and its ``Robot`` handles are built on first access and re-synchronise
 arrays whenever they are read.
 
 PettingZoo env: ``envs/warehouse_v0.py`` (adapter :mod:`swarm.grid.marl`) drives this model
-through its hooks only: ``step_with(actions)`` applies external moves (validated by
+through its hooks only: ``step_with(actions)`` is a step with external moves (the same
+``begin_step`` and ``apply`` as a controller's step, moves validated by
 ``swarm.grid.world.check_actions``) and returns the (R,) tasks finished this step (the
 reward); ``observe()`` plus ``egocentric_view(obs, r)`` give the local observation;
 ``collect_metrics = False`` skips the per-step DataCollector row. ``summary()`` gives the
@@ -85,14 +86,14 @@ from swarm.grid.metrics import COMM_METRIC_NAMES, METRIC_NAMES, GridMetrics
 from swarm.grid.policy import GridPolicy
 from swarm.grid.tasks import LeagueTasks, PoissonOrders, TaskStream
 from swarm.grid.world import (
-    GridObservation,
     GridWorld,
     StepCounts,
     check_actions,
     egocentric_view,
 )
+from swarm.observation import LocalObservation
 from swarm.policy import Decision
-from swarm.radio import Round, Traffic
+from swarm.radio import Radio, Round, Traffic
 from swarm.registry import POLICIES, policy_class
 from swarm.resources import check_memory_parts
 from swarm.rng import derive_seed
@@ -238,6 +239,7 @@ class WarehouseModel(ScenarioModel):
         self.last_counts = StepCounts(moved_mask=np.zeros(n, bool))
         self.traffic = Traffic.zero(n)  # robot-to-robot messages of the last step
         self.wms_bytes = 0.0  # order-board traffic of the last step (all robots)
+        self.radio: Radio | None = None  # the radio of the last observation with rounds
         self.totals = {"messages": 0.0, "bytes": 0.0, "wms_bytes": 0.0}
         self._robots: list[Robot] | None = None
         self._space: OrthogonalVonNeumannGrid | None = None
@@ -248,23 +250,30 @@ class WarehouseModel(ScenarioModel):
         return Warehouse(self.config).metric_names()
 
     def observe(
-        self, with_board: bool = False, rounds: tuple[Round, ...] | None = None
-    ) -> GridObservation:
+        self,
+        with_board: bool = False,
+        rounds: tuple[Round, ...] | None = None,
+        radio: bool = True,
+    ) -> LocalObservation:
         """The batch of local observations of the current state, with a radio for the
         message ``rounds`` of the decision it serves (default: the controller's move
-        rounds; ``with_board``: include the open orders, which the allocator reads)."""
+        rounds; a round not declared is refused); ``radio`` False: none (a learner's
+        observation, which sends nothing); ``with_board``: include the open orders, which
+        the allocator reads."""
         t = self.world.t
-        if rounds is None:
+        if rounds is None and radio:
             rounds = self.policy.rounds()
         # the model keeps the radio (its counters and, under audit, its log); the
         # observation holds only its port
         who = getattr(self.policy, "name", type(self.policy).__name__)
-        radio = self.world.radio(rounds, phase=int(with_board), who=who,
-                                 record=self.auditor is not None)  # fmt: skip
-        self.radio = radio
+        carrier = None
+        if radio:
+            carrier = self.world.radio(rounds, phase=int(with_board), who=who,
+                                       record=self.auditor is not None)  # fmt: skip
+            self.radio = carrier
         return self.world.observe(
             self.tasks.goal, self.tasks.goal_slot, self.tasks.task_age(t), self.tasks.phase,
-            radio, self.tasks.board() if with_board else None,
+            carrier, self.tasks.board() if with_board else None,
         )  # fmt: skip
 
     def allocate(self) -> None:
@@ -279,45 +288,37 @@ class WarehouseModel(ScenarioModel):
                 obs = self.observe(with_board=True, rounds=self.policy.claim_rounds())
                 claims, bids = self.policy.claim(obs)
                 if self.auditor is not None:
-                    self.auditor.check_claims(obs, (claims, bids), self.radio.log)
-                self.traffic.add(self.radio.traffic)
-                self.wms_bytes += 8.0 * (4 * idle * obs.board.n + 2 * int((claims >= 0).sum()))
+                    self.auditor.check_claims(obs, (claims, bids), self._radio_log())
+                self._count_radio()
+                orders = obs.known["board"].n
+                self.wms_bytes += 8.0 * (4 * idle * orders + 2 * int((claims >= 0).sum()))
                 self.tasks.accept(claims, bids, self.world.t)
 
-    def begin_step(self) -> GridObservation:
-        """Orders arrive and are claimed (Poisson stream); then what everyone observes."""
+    def begin_step(self) -> None:
+        """Orders arrive and are claimed (Poisson stream)."""
         self._new_traffic()
         self.allocate()
-        return self.observe()
 
-    def decide(self, obs: GridObservation) -> Decision:
+    def decide(self, obs: LocalObservation) -> Decision:
         """The controller's moves and new memory, its message rounds carried by the radio
         (and, under audit, each audited robot's decision alone compared with it)."""
         decision = self.policy.decide(obs)
         if self.auditor is not None:
-            self._audited = self.auditor.check_moves(obs, decision, self.radio.log)
+            self._audited = self.auditor.check_moves(obs, decision, self._radio_log())
         return decision
 
-    def apply(self, obs: GridObservation, decision: Decision) -> None:
-        """Memory kept, everyone moves, tasks finish, the metrics row is recorded."""
+    def apply(
+        self, obs: LocalObservation | None, decision: Decision, controller: bool = True
+    ) -> np.ndarray:
+        """Memory kept (when the ``controller`` decided), everyone moves, tasks finish, the
+        metrics row is recorded; returns (R,) tasks each robot finished (an env's reward)."""
         actions = check_actions(decision.actions, self.world.n)
-        self.policy.commit(obs, actions)
-        self.policy.remember(decision.memory)
-        if self.auditor is not None:
-            self.auditor.check_memory(self._audited)
-        self.traffic.add(self.radio.traffic)
-        self.step_with(actions, allocate=False)
-
-    def _new_traffic(self) -> None:
-        self.traffic = Traffic.zero(self.world.n)
-        self.wms_bytes = 0.0
-
-    def step_with(self, actions: np.ndarray, allocate: bool = True) -> np.ndarray:
-        """Apply external actions (R,) (a learner's, an adapter's); returns (R,) tasks each
-        robot finished this step."""
-        if allocate:
-            self._new_traffic()
-            self.allocate()
+        if controller:
+            self.policy.commit(obs, actions)
+            self.policy.remember(decision.memory)
+            if self.auditor is not None:
+                self.auditor.check_memory(self._audited)
+            self._count_radio()
         self.totals["messages"] += float(self.traffic.packets.sum())
         self.totals["bytes"] += float(self.traffic.bytes.sum())
         self.totals["wms_bytes"] += self.wms_bytes
@@ -332,6 +333,19 @@ class WarehouseModel(ScenarioModel):
         self._metrics_at = -1
         self.record()
         return done
+
+    def _radio_log(self) -> list:
+        """The rounds the last observation's radio carried (recorded under audit)."""
+        return [] if self.radio is None else self.radio.log
+
+    def _count_radio(self) -> None:
+        """Add what the last observation's radio carried to this step's traffic."""
+        if self.radio is not None:
+            self.traffic.add(self.radio.traffic)
+
+    def _new_traffic(self) -> None:
+        self.traffic = Traffic.zero(self.world.n)
+        self.wms_bytes = 0.0
 
     def _dist_to_goal(self) -> np.ndarray:
         has = self.tasks.goal_slot >= 0

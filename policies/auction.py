@@ -23,7 +23,7 @@ import numpy as np
 
 from policies.pibt import PIBT
 from swarm.grid.policy import order_costs
-from swarm.grid.world import GridObservation
+from swarm.observation import LocalObservation
 from swarm.radio import Round
 
 
@@ -41,17 +41,17 @@ class Auction(PIBT):
         """One bid per idle robot: (column of the board, cost)."""
         return (Round("bid", 2),)
 
-    def claim(self, obs: GridObservation) -> tuple[np.ndarray, np.ndarray]:
+    def claim(self, obs: LocalObservation) -> tuple[np.ndarray, np.ndarray]:
         claims = np.full(obs.n, -1, np.int64)
         bids = np.full(obs.n, np.inf)
-        board = obs.board
-        idle = np.flatnonzero(obs.phase == 0)
+        board = obs.known["board"]
+        idle = np.flatnonzero(obs.own["phase"] == 0)
         if board is None or board.n == 0:  # the board is shared: the same for every robot
             return claims, bids
         # a busy robot takes part too, silently: whether the round happens never depends
         # on other robots
         cost = order_costs(obs, idle).astype(np.float64)  # (I, O)
-        cost[cost >= obs.bank.unreached] = np.inf
+        cost[cost >= obs.known["bank"].unreached] = np.inf
         # round 1: everyone bids for its cheapest order
         first = np.argmin(cost, axis=1)
         first_cost = cost[np.arange(len(idle)), first]

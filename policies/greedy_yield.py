@@ -35,7 +35,8 @@ from swarm.grid.policy import (
     action_codes,
     exchange_beacons,
 )
-from swarm.grid.world import GridObservation
+from swarm.grid.world import sensed_cells
+from swarm.observation import LocalObservation
 from swarm.radio import Round
 
 
@@ -98,18 +99,18 @@ class GreedyYield(GridPolicy):
     def rounds(self) -> tuple[Round, ...]:
         return (BEACON,)
 
-    def act(self, obs: GridObservation) -> np.ndarray:
+    def act(self, obs: LocalObservation) -> np.ndarray:
         prio, prefs, inbox = exchange_beacons(obs, self.seed)
         msg = inbox.msg
         target = _greedy_yield(
-            obs.fcell,
+            obs.own["fcell"],
             prio,
             prefs,
             inbox.ptr,
             msg[:, BEACON_CELL].astype(np.int64),
             np.ascontiguousarray(msg[:, BEACON_PRIORITY]),
             msg[:, BEACON_PREFS][:, 0].astype(np.int64),
-            obs.sensed.ptr,
-            obs.sensed_fcell,
+            obs.neighbors.ptr,
+            sensed_cells(obs),
         )
         return action_codes(obs, target)

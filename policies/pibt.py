@@ -106,7 +106,8 @@ from swarm.grid.policy import (
     preferences,
     priorities,
 )
-from swarm.grid.world import GridObservation
+from swarm.grid.world import sensed_cells
+from swarm.observation import LocalObservation
 from swarm.policy import Decision
 from swarm.radio import ListInbox, Round
 
@@ -267,24 +268,26 @@ def _local_pibt(
 
 
 def local_pibt(
-    obs: GridObservation,
+    obs: LocalObservation,
     own: np.ndarray,
     prefs: np.ndarray,
     beacons_heard: Inbox,
     relayed: Inbox,
     hop_discount: float,
+    sensed: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(R,) free cell each robot moves to and (R,) priority it inherits in its own plan.
 
     ``own`` (R,) the priorities the robots plan with, ``prefs`` (R, 5) their candidate
     cells; ``beacons_heard``: this round's beacons; ``relayed``: the first-round beacons of
-    robots further away that the relay round brought (:func:`relayed_view`).
+    robots further away that the relay round brought (:func:`relayed_view`); ``sensed``:
+    the cells of the robots sensed (:func:`~swarm.grid.world.sensed_cells`).
     """
     return _local_pibt(
-        obs.fcell, own, np.ascontiguousarray(prefs, dtype=np.int64),
+        obs.own["fcell"], own, np.ascontiguousarray(prefs, dtype=np.int64),
         beacons_heard.ptr, beacons_heard.table, beacons_heard.rows, relayed.ptr, relayed.table,
         relayed.rows,
-        obs.sensed.ptr, obs.sensed_fcell, obs.grid.neighbors.shape[0], hop_discount,
+        obs.neighbors.ptr, sensed, obs.known["grid"].neighbors.shape[0], hop_discount,
     )  # fmt: skip
 
 
@@ -306,15 +309,15 @@ def relay_lists(asked: np.ndarray, heard: Inbox) -> tuple[np.ndarray, np.ndarray
     return ptr, heard.table[heard.rows[keep]]
 
 
-def relayed_view(obs: GridObservation, need: np.ndarray, heard: Inbox, relays: ListInbox,
+def relayed_view(obs: LocalObservation, need: np.ndarray, heard: Inbox, relays: ListInbox,
                  radius: float) -> Inbox:  # fmt: skip
     """For each robot that ``need``s it, the relayed first-round beacons of robots within
     ``radius`` cells of its own cell that it did not hear itself (each once, known by its
     cell); an inbox (CSR by receiver) of beacons, other robots' parts empty."""
-    g = obs.grid
+    g = obs.known["grid"]
     cells = np.ascontiguousarray(relays.table[:, BEACON_CELL]).astype(np.int64)
     ptr, pick, packet = _relayed(
-        obs.fcell, need.astype(np.bool_), heard.ptr, heard.table[:, BEACON_CELL], heard.rows,
+        obs.own["fcell"], need.astype(np.bool_), heard.ptr, heard.table[:, BEACON_CELL], heard.rows,
         relays.ptr, relays.ref, relays.entry_ptr, cells, g.free_cells, g.width,
         float(radius) ** 2,
     )  # fmt: skip
@@ -363,13 +366,13 @@ def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, cells, free_
     return ptr, out[:c], packet[:c]
 
 
-def pushed_by(obs: GridObservation, pushes: Inbox, hop: float) -> np.ndarray:
+def pushed_by(obs: LocalObservation, pushes: Inbox, hop: float) -> np.ndarray:
     """(R,) the strongest claim (minus a hop) of a heard neighbour that plans to move into
     each robot's cell (-inf: none): the priority a robot inherits in its next planning round,
     so that a push decided in a neighbour's view reaches the robot pushed, one hop a round.
     Each robot broadcast (target, claim) (:data:`PLAN_DIM`)."""
     out = np.empty(obs.n)
-    _strongest_push(pushes.ptr, pushes.table, pushes.rows, obs.fcell, hop, out)
+    _strongest_push(pushes.ptr, pushes.table, pushes.rows, obs.own["fcell"], hop, out)
     return out
 
 
@@ -385,7 +388,7 @@ def _strongest_push(ptr, table, ref, fcell, hop, out):
 
 
 def arbitrate(
-    obs: GridObservation, heard: Inbox, target: np.ndarray, claim: np.ndarray
+    obs: LocalObservation, heard: Inbox, target: np.ndarray, claim: np.ndarray
 ) -> np.ndarray:
     """Last message round: each robot announces its planned cell and its claim (the
     priority it planned with, or inherited); a robot whose planned cell a heard neighbour
@@ -394,7 +397,7 @@ def arbitrate(
     where the local plans disagree, the stronger robot moves instead of both being stopped.
     """
     out = np.empty(obs.n, np.int64)
-    _yield_to_stronger(heard.ptr, heard.table, heard.rows, obs.fcell, target,
+    _yield_to_stronger(heard.ptr, heard.table, heard.rows, obs.own["fcell"], target,
                        claim.astype(np.float64), out)  # fmt: skip
     return out
 
@@ -489,32 +492,34 @@ class PIBT(GridPolicy):
         p = self.params
         return 2 * p.rounds - 1 + int(p.arbitrate) + int(p.relay_radius > 0)
 
-    def _started(self, obs: GridObservation) -> bool:
+    def _started(self, obs: LocalObservation) -> bool:
         return len(self.intended) == obs.n
 
-    def carried(self, obs: GridObservation) -> np.ndarray:
+    def carried(self, obs: LocalObservation) -> np.ndarray:
         """(R,) inherited priority each robot carries into this step: only robots whose
         planned move did not happen (the world cancelled it) carry one."""
         if not self._started(obs) or not self.params.carry_inheritance:
             return np.full(obs.n, -np.inf)
-        blocked = obs.fcell != self.intended
+        blocked = obs.own["fcell"] != self.intended
         return np.where(blocked, self.inherited + GROWTH_PER_STEP, -np.inf)
 
-    def targets(self, obs: GridObservation) -> tuple[np.ndarray, np.ndarray]:
+    def targets(self, obs: LocalObservation) -> tuple[np.ndarray, np.ndarray]:
         """(R,) free cell each robot moves to, after the step's message rounds, and (R,) the
         priority it inherited in its own last plan."""
         p, radio = self.params, obs.radio
         carried = self.carried(obs)
         own = priorities(obs, self.seed)
         prefs, _ = preferences(obs, self.seed)
-        blocked = obs.fcell != self.intended if self._started(obs) else np.zeros(obs.n, bool)
+        started = self._started(obs)
+        blocked = obs.own["fcell"] != self.intended if started else np.zeros(obs.n, bool)
+        sensed = sensed_cells(obs)
         claim = np.maximum(own, carried)
         heard = radio.send("beacon_0", beacons(obs, claim, prefs, blocked))
         relayed = Inbox.empty(obs.n, BEACON_DIM)
         if p.relay_radius > 0:
             # every robot takes part, if only to hear a request: whether it relays depends
             # on its neighbours, so it cannot skip the rounds on what it knows itself
-            need = near_blocked(blocked, heard) if self._started(obs) else blocked
+            need = near_blocked(blocked, heard) if started else blocked
             requests = radio.send("request", np.ones((obs.n, 1)), speaking=need)
             ptr, entries = relay_lists(requests.counts > 0, heard)
             relays = radio.send("relay", entries, entry_ptr=ptr)
@@ -524,7 +529,7 @@ class PIBT(GridPolicy):
                 heard = radio.send(f"beacon_{round_}", beacons(obs, np.maximum(own, carried),
                                                                prefs, blocked))  # fmt: skip
             target, inherited = local_pibt(obs, np.maximum(own, carried), prefs, heard,
-                                           relayed, p.hop_discount)  # fmt: skip
+                                           relayed, p.hop_discount, sensed)  # fmt: skip
             claim = np.maximum(np.maximum(own, carried), inherited)
             if round_ + 1 < p.rounds:
                 pushes = radio.send(f"push_{round_ + 1}", plans(target, claim))
@@ -533,12 +538,12 @@ class PIBT(GridPolicy):
             target = arbitrate(obs, radio.send("arbitrate", plans(target, claim)), target, claim)
         return target, inherited
 
-    def decide(self, obs: GridObservation) -> Decision:
+    def decide(self, obs: LocalObservation) -> Decision:
         """The moves, and the memory of this step's plan: the priority each robot inherited
         and the cell it planned to reach (each robot its own)."""
         target, inherited = self.targets(obs)
         memory = {"inherited": inherited, "intended": target}
         return Decision(action_codes(obs, target), memory=memory)
 
-    def act(self, obs: GridObservation) -> np.ndarray:
+    def act(self, obs: LocalObservation) -> np.ndarray:
         return self.decide(obs).actions

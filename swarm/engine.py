@@ -462,16 +462,24 @@ class Swarm:
         """One full step with ``policy`` deciding; returns the actions taken."""
         held = [self.obs]
         decision = policy.decide(held[0], self.channel is not None)
-        return self.apply_decision(policy, held.pop(), decision)
+        return self.apply_decision(held.pop(), decision, policy)
 
-    def apply_decision(self, policy, obs: LocalObservation, decision: Decision) -> np.ndarray:
-        """Apply ``policy``'s decision on ``obs``: its memory is kept, everyone moves with
-        the actions, messages go out, state is updated; returns the actions taken."""
+    def apply_decision(
+        self, obs: LocalObservation, decision: Decision, policy: Any = None
+    ) -> np.ndarray:
+        """Apply a step's decision on ``obs``, whoever made it: the Mesa model's controller
+        (``policy``, which keeps its memory and says whether actions are accelerations or
+        velocities) or a learner through an env (``policy`` None: accelerations). Everyone
+        moves, messages go out, state is updated; returns the actions taken. Every way of
+        stepping drones ends here."""
         actions = self.check_actions(decision.actions)
-        policy.commit(obs, actions)
-        policy.remember(decision.memory)
+        kind = "acceleration"
+        if policy is not None:
+            policy.commit(obs, actions)
+            policy.remember(decision.memory)
+            kind = policy.action_kind
         del obs  # let the next sensing reuse this observation's buffers (halves peak memory)
-        self.apply(actions, policy.action_kind, decision.messages, decision.state)
+        self.apply(actions, kind, decision.messages, decision.state)
         return actions
 
     # ------------------------------------------------------------------ faults

@@ -173,7 +173,8 @@ class SwarmModel(ScenarioModel):
         return self.engine.graph_view.graph()
 
     def observe(self) -> LocalObservation:
-        """The batch of local observations of the current state (does not advance the model)."""
+        """The batch of local observations of the current state (does not advance the model;
+        the engine senses again after each move)."""
         return self.engine.obs
 
     @property
@@ -188,18 +189,16 @@ class SwarmModel(ScenarioModel):
         return self._metrics
 
     # ----------------------------------------------------------------- stepping
-    def begin_step(self) -> LocalObservation:
-        """What everyone sensed (the engine senses again after each move)."""
-        return self.engine.obs
-
     def decide(self, obs: LocalObservation) -> Decision:
         return self.policy.decide(obs, self.engine.channel is not None)
 
-    def apply(self, obs: LocalObservation, decision: Decision) -> None:
+    def apply(
+        self, obs: LocalObservation | None, decision: Decision, controller: bool = True
+    ) -> None:
         """Everyone moves at once, senses again; the metrics row is recorded."""
         held = [obs]
         del obs  # apply_decision drops the last reference before it senses again
-        self.engine.apply_decision(self.policy, held.pop(), decision)
+        self.engine.apply_decision(held.pop(), decision, self.policy if controller else None)
         self.record()
 
     def crash(self, rows: list[int]) -> None:

@@ -1,11 +1,19 @@
 """The local observation: everything a controller may know, and nothing more.
 
-A batch covers every row (agent) at once so controllers stay vectorised; row i's part holds
-only i's own state, the agents i senses (relative position and velocity, distance, within
-its sensing range and field of view, with sensor noise where configured) and the messages its
-comm-graph neighbours sent. It never holds the world: that is the locality contract, and
-:func:`swarm.testing.assert_local` checks it for any controller by evaluating each agent on
-its observation alone (:func:`swarm.testing.isolate`).
+One type for drones and grid robots. A batch covers every row (agent) at once so controllers
+stay vectorised; row i's part holds only i's own state, the agents i senses (relative
+position and velocity, distance, within its sensing range and field of view, with sensor
+noise where configured), its comm links and the messages its comm-graph neighbours sent. It
+never holds the world: that is the locality contract, and :func:`swarm.testing.assert_local`
+checks it for any controller by evaluating each agent on its observation alone
+(:func:`swarm.testing.isolate`).
+
+Drones and grid robots fill the same fields in their own units: a drone's ``pos`` is metres
+and its messages arrive in ``inbox`` (what neighbours broadcast last step); a warehouse
+robot's ``pos`` is (column, row) of its cell, its sensed offsets are cells, and its messages
+go through ``radio`` in the rounds its controller declares (:mod:`swarm.radio`). What only
+one kind has lives by name in ``own`` (per agent: a consensus value, a robot's goal cell) and
+``known`` (shared facts: the shape to form, the warehouse map and its distance fields).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import numpy as np
 
 from swarm.comm import Inbox
 from swarm.neighbors import NeighborTable
+from swarm.radio import RadioPort
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,8 +52,15 @@ class LocalObservation:
     # the task's per-agent part, row i = agent i's own: engine-carried state the controller
     # updates (a consensus value) and the scenario's readings at i (a signal at i's position)
     own: Mapping[str, np.ndarray] = field(default_factory=dict)  # name -> (R, ...)
-    # static task facts every drone carries from take-off (the map, the shape to form)
+    # facts every agent shares: static task facts carried from the start (the map, the shape
+    # to form) and what a declared central service publishes to all (the warehouse's order
+    # board). A fact with an ``alone(obs, row)`` method hands an agent alone only its own
+    # part of it (a cache of distance fields: those of its own goal), see swarm.testing
     known: Mapping[str, Any] = field(default_factory=dict)
+    # who is in radio range (labels: identities); None where the links are the channel's own
+    links: NeighborTable | None = None
+    # the radio of this step's message rounds (``radio.send``); None without rounds
+    radio: RadioPort | None = None
 
     @property
     def n(self) -> int:

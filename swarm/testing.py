@@ -33,20 +33,24 @@ from typing import Any
 import numpy as np
 
 from swarm.comm import Inbox
-from swarm.grid.world import GridObservation
 from swarm.observation import LocalObservation
 from swarm.policy import Decision, PerAgentPolicy, Policy
-from swarm.radio import ReplayRadio, Sent, inbox_of
+from swarm.radio import RadioPort, ReplayRadio, Sent, inbox_of
 
 
 class LocalityViolation(AssertionError):
     """A controller decided differently for an agent alone than in the batch."""
 
 
-def isolate(obs: LocalObservation, row: int) -> LocalObservation:
-    """Agent ``row``'s observation as a batch of one: its own state and identity, its
-    sensed entries and inbox (labelled by identity), its task readings, the task facts."""
-    neighbors = obs.neighbors.one_row(row)
+def isolate(obs: LocalObservation, row: int, radio: RadioPort | None = None) -> LocalObservation:
+    """Agent ``row``'s observation as a batch of one: its own state and identity, what it
+    senses and links to and its inbox (labelled by identity), its task readings, and its
+    part of the shared facts (a fact's ``alone(obs, row)``, else a private copy). A batch
+    with message rounds needs the ``radio`` that replays this agent's inboxes
+    (:func:`replay_for`): the batch's own radio is never handed to an agent alone."""
+    if obs.radio is not None and radio is None:
+        raise ValueError("isolate: this observation has message rounds; pass the agent's "
+                         "replayed radio (swarm.testing.replay_for)")  # fmt: skip
     senders, messages = obs.inbox.of(row)
     inbox = Inbox(
         np.array([0, len(senders)], dtype=obs.inbox.ptr.dtype), senders.copy(), messages.copy()
@@ -58,11 +62,20 @@ def isolate(obs: LocalObservation, row: int) -> LocalObservation:
         vel=obs.vel[one].copy(),
         alive=obs.alive[one].copy(),
         ids=obs.ids[one].copy(),
-        neighbors=neighbors,
+        neighbors=obs.neighbors.one_row(row, obs.ids),
+        links=None if obs.links is None else obs.links.one_row(row, obs.ids),
         inbox=inbox,
+        radio=radio,
         own={name: values[one].copy() for name, values in obs.own.items()},
-        known=copy.deepcopy(dict(obs.known)),
+        known={name: _fact_alone(fact, obs, row) for name, fact in obs.known.items()},
     )
+
+
+def _fact_alone(fact: Any, obs: LocalObservation, row: int) -> Any:
+    """Agent ``row``'s part of a shared fact: what the fact itself says an agent alone may
+    read (``alone``), else a private copy, so nothing one agent writes reaches another."""
+    alone = getattr(fact, "alone", None)
+    return alone(obs, row) if callable(alone) else copy.deepcopy(fact)
 
 
 def decide(policy: Policy, obs: LocalObservation, channel: bool) -> Decision:
@@ -204,57 +217,9 @@ class Auditor:
         self.checked += len(rows)
 
 
-class OwnFields:
-    """The distance fields one robot may read alone: those of its own goal and of the open
-    orders on the public board. The shared cache (:class:`~swarm.grid.distance.DistanceBank`)
-    also holds every other robot's goal field and which goal each slot belongs to; read
-    through this view, a slot of another robot's goal is refused."""
-
-    def __init__(self, bank: Any, allowed: np.ndarray):
-        self._bank = bank
-        self._allowed = set(np.asarray(allowed, dtype=np.int64).tolist())
-        self.unreached = bank.unreached
-
-    def lookup(self, slots: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        wanted = set(np.unique(np.asarray(slots, dtype=np.int64)).tolist())
-        if not wanted <= self._allowed:
-            raise LookupError(f"distance fields {sorted(wanted - self._allowed)[:3]} are "
-                              "other robots' goals")  # fmt: skip
-        return self._bank.lookup(slots, cells)
-
-
 def replay_for(log: list[Sent], row: int) -> ReplayRadio:
     """Robot ``row``'s radio alone: its inboxes of the batch's rounds (``log``), in order."""
     return ReplayRadio([(sent.name, inbox_of(sent.inbox, row)) for sent in log])
-
-
-def isolate_grid(obs: GridObservation, row: int, radio: ReplayRadio) -> GridObservation:
-    """Robot ``row``'s observation as a batch of one: its own state and identity, the
-    robots it senses and links to (labelled by identity), the public map and order board,
-    the distance fields of its own goal and the board's orders (:class:`OwnFields`), and a
-    radio that hands it, round by round, the inboxes it got in the batch (:func:`replay_for`)."""
-    one = slice(row, row + 1)
-
-    sensed = obs.sensed.row_slice(row)
-    board_slots = obs.board.pick_slot if obs.board is not None else np.zeros(0, np.int64)
-    own_slot = obs.goal_slot[one][obs.goal_slot[one] >= 0]
-    return dataclasses.replace(
-        obs,
-        bank=OwnFields(obs.bank, np.concatenate([own_slot, board_slots])),
-        cell=obs.cell[one].copy(),
-        fcell=obs.fcell[one].copy(),
-        goal=obs.goal[one].copy(),
-        goal_f=obs.goal_f[one].copy(),
-        goal_slot=obs.goal_slot[one].copy(),
-        task_age=obs.task_age[one].copy(),
-        phase=obs.phase[one].copy(),
-        sensed=obs.sensed.one_row(row, obs.ids),
-        sensed_fcell=obs.sensed_fcell[sensed].copy(),
-        links=obs.links.one_row(row, obs.ids),
-        ids=obs.ids[one].copy(),
-        radio=radio.port(),
-        board=copy.deepcopy(obs.board),
-    )
 
 
 class GridAuditor:
@@ -279,10 +244,10 @@ class GridAuditor:
         self.model.step()  # the model calls back check_claims, check_moves, check_memory
 
     def _alone(
-        self, obs: GridObservation, row: int, log: list[Sent], decide: Any
-    ) -> tuple[Any, GridObservation, ReplayRadio, Any]:
+        self, obs: LocalObservation, row: int, log: list[Sent], decide: Any
+    ) -> tuple[Any, LocalObservation, ReplayRadio, Any]:
         replay = replay_for(log, row)
-        solo_obs = isolate_grid(obs, row, replay)
+        solo_obs = isolate(obs, row, replay.port())
         solo = isolated_policy(self.model.policy, row, None)
         try:
             result = decide(solo, solo_obs)
@@ -294,7 +259,7 @@ class GridAuditor:
         return solo, solo_obs, replay, result
 
     def _compare_rounds(
-        self, obs: GridObservation, row: int, replay: ReplayRadio, log: list[Sent]
+        self, obs: LocalObservation, row: int, replay: ReplayRadio, log: list[Sent]
     ) -> None:
         mine = dict(replay.sent)  # a round skipped alone: nothing sent on it
         for sent in log:
@@ -304,14 +269,14 @@ class GridAuditor:
             if diff is not None:
                 self._fail(obs, row, f"message on round {sent.name!r}", diff)
 
-    def _fail(self, obs: GridObservation, row: int, what: str, diff: str) -> None:
+    def _fail(self, obs: LocalObservation, row: int, what: str, diff: str) -> None:
         raise LocalityViolation(
             f"{self.name}: not local at step {obs.step}, robot {row}: its {what} differs when "
             f"it decides on its own observation alone ({diff})"
         )
 
     def check_claims(
-        self, obs: GridObservation, batch: tuple[np.ndarray, np.ndarray], log: list[Sent]
+        self, obs: LocalObservation, batch: tuple[np.ndarray, np.ndarray], log: list[Sent]
     ) -> None:
         """The order claims and bids of K robots, decided alone."""
         for row in self.rows(obs.n).tolist():
@@ -327,8 +292,8 @@ class GridAuditor:
             self.checked += 0  # counted once per robot-step, in check_moves
 
     def check_moves(
-        self, obs: GridObservation, batch: Decision, log: list[Sent]
-    ) -> list[tuple[int, Any, GridObservation]]:
+        self, obs: LocalObservation, batch: Decision, log: list[Sent]
+    ) -> list[tuple[int, Any, LocalObservation]]:
         """The actions, messages and new memory of K robots, decided alone; returns their
         controllers (with the decision applied) for :meth:`check_memory` once the batch's
         is applied."""
@@ -345,7 +310,7 @@ class GridAuditor:
         self.checked += len(pending)
         return pending
 
-    def check_memory(self, pending: list[tuple[int, Any, GridObservation]]) -> None:
+    def check_memory(self, pending: list[tuple[int, Any, LocalObservation]]) -> None:
         """Each audited robot's memory after the step equals its rows of the batch's."""
         policy = self.model.policy
         for row, solo, obs in pending:

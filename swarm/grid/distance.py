@@ -14,6 +14,9 @@ robot would finish in T steps if it were alone on the map (each task takes
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -155,6 +158,41 @@ class DistanceBank:
     @property
     def nbytes(self) -> int:
         return int(self.fields.nbytes)
+
+    def alone(self, obs: Any, row: int) -> OwnFields:
+        """What robot ``row`` may read of the cache alone (the locality audit): the fields of
+        its own goal and of the open orders on the public board."""
+        board = obs.known.get("board")
+        slot = obs.own["goal_slot"][row : row + 1]
+        board_slots = board.pick_slot if board is not None else np.zeros(0, np.int64)
+        allowed = np.concatenate([slot[slot >= 0], board_slots])
+        return OwnFields(self, allowed)
+
+
+class OwnFields:
+    """A view of a :class:`DistanceBank` that reads only the ``allowed`` slots. The shared
+    cache also holds every other robot's goal field and which goal each slot belongs to;
+    read through this view, another robot's goal is refused (``lookup``) or reads as
+    unreached (``fields``, for compiled readers)."""
+
+    def __init__(self, bank: DistanceBank, allowed: np.ndarray):
+        self._bank = bank
+        self._allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+        self.unreached = bank.unreached
+
+    def lookup(self, slots: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        wanted = np.unique(np.asarray(slots, dtype=np.int64))
+        other = np.setdiff1d(wanted, self._allowed)
+        if len(other):
+            raise LookupError(f"distance fields {other[:3].tolist()} are other robots' goals")
+        return self._bank.lookup(slots, cells)
+
+    @cached_property
+    def fields(self) -> np.ndarray:
+        """(S, F) the bank's fields with only the allowed rows filled in."""
+        out = np.full_like(self._bank.fields, self.unreached)
+        out[self._allowed] = self._bank.fields[self._allowed]
+        return out
 
 
 def free_flow_tasks(grid: GridMap, starts: np.ndarray, tasks: np.ndarray, n_steps: int):

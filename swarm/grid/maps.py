@@ -24,10 +24,12 @@ free mask and the compact "free index" graph used by distance fields are derived
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -134,6 +136,18 @@ class GridMap:
     def cells_of(self, kind: int) -> np.ndarray:
         """(K,) linear indices of the cells of one kind."""
         return np.flatnonzero(self.kind.ravel() == kind)
+
+    def alone(self, obs: Any, row: int) -> GridMap:
+        """The map as one robot alone holds it (the locality audit): a handle of its own on
+        read-only views of the same arrays, so nothing one robot writes reaches another
+        and no copy of a large map is made per robot."""
+        twin = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray):
+                view = value.view()
+                view.flags.writeable = False
+                setattr(twin, name, view)
+        return twin
 
     def rowcol(self, cells: np.ndarray) -> np.ndarray:
         """(..., 2) (row, col) of linear cell indices."""

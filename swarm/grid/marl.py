@@ -40,7 +40,7 @@ from pydantic import Field, field_validator
 
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.maps import ACTION_NAMES
-from swarm.grid.world import N_ACTIONS, GridObservation, egocentric_kernel, egocentric_view
+from swarm.grid.world import N_ACTIONS, egocentric_kernel, egocentric_view, sensed_cells
 from swarm.marl import (
     EnvModule,
     Layout,
@@ -52,6 +52,7 @@ from swarm.marl import (
     split_fields,
 )
 from swarm.marl.parallel import RENDER_FPS, env_metadata
+from swarm.observation import LocalObservation
 from swarm.registry import scenario_class
 from swarm.scenario import Segment
 from swarm.viewer.envdisplay import EnvDisplay
@@ -87,7 +88,7 @@ def split_grid_config(name: str, values: Mapping[str, Any]) -> tuple[type, GridE
 class GridObservationEncoder:
     """Batch of local grid observations -> (R, obs_dim) float32 (see the module docstring).
 
-    Row i reads only row i's part of the :class:`~swarm.grid.world.GridObservation`, so a
+    Row i reads only row i's part of the :class:`~swarm.observation.LocalObservation`, so a
     policy trained on it obeys the locality contract.
     """
 
@@ -104,31 +105,33 @@ class GridObservationEncoder:
             )
         )
 
-    def __call__(self, obs: GridObservation) -> np.ndarray:
+    def __call__(self, obs: LocalObservation) -> np.ndarray:
         """(R, obs_dim) float32, written in one compiled pass (:func:`_encode_grid`; the
         plain numpy meaning is :meth:`reference`, and a test holds them equal)."""
-        g = obs.grid
+        g, own = obs.known["grid"], obs.own
         out = np.zeros((obs.n, self.layout.size), np.float32)
-        rows, cols = np.divmod(obs.cell, g.width)
-        other_r, other_c = np.divmod(g.free_cells[obs.sensed_fcell].astype(np.int64), g.width)
+        rows, cols = np.divmod(own["cell"], g.width)
+        other_r, other_c = np.divmod(g.free_cells[sensed_cells(obs)].astype(np.int64), g.width)
         _encode_grid(
-            g.free, rows, cols, obs.sensed.ptr, other_r, other_c, obs.goal, obs.goal_slot,
-            obs.fcell, g.neighbors, obs.bank.fields, self.radius, self.scale, out,
+            g.free, rows, cols, obs.neighbors.ptr, other_r, other_c, own["goal"],
+            own["goal_slot"], own["fcell"], g.neighbors, obs.known["bank"].fields, self.radius,
+            self.scale, out,
         )  # fmt: skip
         return out
 
-    def reference(self, obs: GridObservation) -> np.ndarray:
+    def reference(self, obs: LocalObservation) -> np.ndarray:
         """The same observation built segment by segment with numpy (readable, slower)."""
-        has = obs.goal >= 0
+        g, own = obs.known["grid"], obs.own
+        has = own["goal"] >= 0
         offset = np.zeros((obs.n, 2))
         if has.any():
-            offset[has] = (obs.grid.rowcol(obs.goal[has]) - obs.rowcol[has]) / self.scale
+            offset[has] = (g.rowcol(own["goal"][has]) - g.rowcol(own["cell"][has])) / self.scale
         toward = np.zeros((obs.n, N_ACTIONS))
         if has.any():
             rows = np.flatnonzero(has)
-            cand = obs.grid.neighbors[obs.fcell[rows]].astype(np.int64)  # (k, 5), -1 walls
-            slot = obs.goal_slot[rows, None]
-            dist = obs.bank.lookup(slot, np.maximum(cand, 0))
+            cand = g.neighbors[own["fcell"][rows]].astype(np.int64)  # (k, 5), -1 walls
+            slot = own["goal_slot"][rows, None]
+            dist = obs.known["bank"].lookup(slot, np.maximum(cand, 0))
             toward[rows] = (cand >= 0) & (dist < dist[:, :1])
         parts = {
             "view": egocentric_view(obs, self.radius),
@@ -236,7 +239,7 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
         self.model.collect_metrics = False  # the env reports rewards, not a metrics table
         self.steps = 0
         self.agents = self.possible_agents[:]
-        obs = self.encoder(self.model.observe())
+        obs = self.encoder(self.model.observe(radio=False))
         return (
             {a: obs[i] for i, a in enumerate(self.possible_agents)},
             {a: {} for a in self.possible_agents},
@@ -251,7 +254,7 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
         done = model.step_with(moves)
         self.steps += 1
         truncate = self.steps >= self.max_cycles
-        obs = self.encoder(model.observe())
+        obs = self.encoder(model.observe(radio=False))
         agents = self.agents
         observations = {a: obs[i] for i, a in enumerate(agents)}
         rewards = {a: float(done[i]) for i, a in enumerate(agents)}

@@ -20,7 +20,7 @@ Hooks (as for the drones, :mod:`swarm.policy`: ``decide(obs)`` returns the step'
     For the Poisson stream: the order id each idle robot claims (-1 none) and its bid (lower
     is better). The default claims the nearest open order without coordinating (a baseline);
     :mod:`policies.auction` coordinates claims with comm neighbours. The open orders come
-    from the warehouse management system (``obs.board``, a central service; its traffic is
+    from the warehouse management system (``obs.known["board"]``, a central service; its traffic is
     counted apart from the robots').
 
 Shared pieces here: the *preference list* (each robot's five candidate cells, best first,
@@ -37,7 +37,7 @@ import numpy as np
 
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
-from swarm.grid.world import GridObservation
+from swarm.observation import LocalObservation
 from swarm.policy import Decision, Remembers
 from swarm.radio import Round
 from swarm.rng import keyed_uniform
@@ -89,33 +89,33 @@ class GridPolicy(Remembers):
         """Attributes holding per-robot memory, row i robot i's (the audit slices them)."""
         return ()
 
-    def decide(self, obs: GridObservation) -> Decision:
+    def decide(self, obs: LocalObservation) -> Decision:
         """The step's whole decision: (R,) moves and new memory (messages go through
         ``obs.radio`` in the declared rounds). Pure: the model applies it."""
         return Decision(np.asarray(self.act(obs)))
 
-    def act(self, obs: GridObservation) -> np.ndarray:
+    def act(self, obs: LocalObservation) -> np.ndarray:
         raise NotImplementedError
 
-    def __call__(self, obs: GridObservation) -> np.ndarray:
+    def __call__(self, obs: LocalObservation) -> np.ndarray:
         return self.act(obs)
 
-    def commit(self, obs: GridObservation, actions: np.ndarray) -> None:
+    def commit(self, obs: LocalObservation, actions: np.ndarray) -> None:
         """Called once per step with the actions taken, before the world moves (for
         controllers that keep memory without returning it from :meth:`decide`)."""
 
-    def claim(self, obs: GridObservation) -> tuple[np.ndarray, np.ndarray]:
+    def claim(self, obs: LocalObservation) -> tuple[np.ndarray, np.ndarray]:
         """Nearest open order for every idle robot, no coordination (a baseline)."""
         claims = np.full(obs.n, -1, np.int64)
         bids = np.full(obs.n, np.inf)
-        board = obs.board
-        idle = np.flatnonzero(obs.phase == 0)
+        board = obs.known["board"]
+        idle = np.flatnonzero(obs.own["phase"] == 0)
         if board is None or board.n == 0 or len(idle) == 0:
             return claims, bids
         cost = order_costs(obs, idle)
         best = np.argmin(cost, axis=1)
         best_cost = cost[np.arange(len(idle)), best]
-        ok = best_cost < obs.bank.unreached
+        ok = best_cost < obs.known["bank"].unreached
         claims[idle[ok]] = board.order_id[best[ok]]
         bids[idle[ok]] = best_cost[ok]
         return claims, bids
@@ -124,32 +124,32 @@ class GridPolicy(Remembers):
         return f"{type(self).__name__}({self.params!r})"
 
 
-def order_costs(obs: GridObservation, rows: np.ndarray) -> np.ndarray:
+def order_costs(obs: LocalObservation, rows: np.ndarray) -> np.ndarray:
     """(len(rows), O) steps from each robot to each open order's pick cell."""
-    board = obs.board
+    board = obs.known["board"]
     assert board is not None
-    return obs.bank.lookup(board.pick_slot[None, :], obs.fcell[rows, None])
+    return obs.known["bank"].lookup(board.pick_slot[None, :], obs.own["fcell"][rows, None])
 
 
-def priorities(obs: GridObservation, seed: int) -> np.ndarray:
+def priorities(obs: LocalObservation, seed: int) -> np.ndarray:
     """(R,) PIBT priority: steps since the current task was revealed, plus a keyed fraction
     in [0, 1) that breaks ties and differs per robot (Okumura et al. 2022, Sec. 4.1)."""
-    return obs.task_age + keyed_uniform(seed, obs.ids, 7)
+    return obs.own["task_age"] + keyed_uniform(seed, obs.ids, 7)
 
 
-def preferences(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def preferences(obs: LocalObservation, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(R, 5) candidate free cells, best first, and their (R, 5) distances to the own goal.
 
     Candidates are the cell itself and its four neighbours; walls go last as -1 (distance
     ``bank.unreached``). A robot without a goal prefers to stay (0) over moving (1).
     """
-    nbr = obs.grid.neighbors
-    cand = nbr[obs.fcell].astype(np.int64)  # (R, 5), column = action code
-    has = obs.goal_slot >= 0
+    bank, slot = obs.known["bank"], obs.own["goal_slot"]
+    cand = obs.known["grid"].neighbors[obs.own["fcell"]].astype(np.int64)  # (R, 5): by action
+    has = slot >= 0
     dist = np.empty(cand.shape, np.int64)
-    dist[has] = obs.bank.lookup(obs.goal_slot[has, None], cand[has])
+    dist[has] = bank.lookup(slot[has, None], cand[has])
     dist[~has] = np.where(np.arange(5) == 0, 0, 1)[None, :]
-    dist[cand < 0] = obs.bank.unreached
+    dist[cand < 0] = bank.unreached
     tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(5)[None, :])
     order = np.argsort(dist + tie, axis=1)
     rows = np.arange(obs.n)[:, None]
@@ -157,11 +157,11 @@ def preferences(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.ndarray
 
 
 def beacons(
-    obs: GridObservation, prio: np.ndarray, prefs: np.ndarray, blocked: np.ndarray | None = None
+    obs: LocalObservation, prio: np.ndarray, prefs: np.ndarray, blocked: np.ndarray | None = None
 ) -> np.ndarray:
     """(R, BEACON_DIM) what each robot tells its comm neighbours."""
     out = np.empty((obs.n, BEACON_DIM))
-    out[:, BEACON_CELL] = obs.fcell
+    out[:, BEACON_CELL] = obs.own["fcell"]
     out[:, BEACON_PRIORITY] = prio
     out[:, BEACON_PREFS] = prefs
     out[:, BEACON_BLOCKED] = 0.0 if blocked is None else blocked
@@ -171,7 +171,7 @@ def beacons(
 BEACON = Round("beacon", BEACON_DIM)
 
 
-def exchange_beacons(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.ndarray, Inbox]:
+def exchange_beacons(obs: LocalObservation, seed: int) -> tuple[np.ndarray, np.ndarray, Inbox]:
     """Own priorities (R,), own preference lists (R, 5), and the beacons heard (round
     ``beacon``)."""
     prio = priorities(obs, seed)
@@ -180,9 +180,9 @@ def exchange_beacons(obs: GridObservation, seed: int) -> tuple[np.ndarray, np.nd
     return prio, prefs, inbox
 
 
-def action_codes(obs: GridObservation, target_f: np.ndarray) -> np.ndarray:
+def action_codes(obs: LocalObservation, target_f: np.ndarray) -> np.ndarray:
     """(R,) action code that moves each robot to the free cell ``target_f`` (a neighbour)."""
-    nbr = obs.grid.neighbors[obs.fcell]
+    nbr = obs.known["grid"].neighbors[obs.own["fcell"]]
     match = nbr == target_f[:, None]
     match[:, 0] |= ~match.any(axis=1)  # not a neighbour (should not happen): wait
     return np.argmax(match, axis=1).astype(np.int64)

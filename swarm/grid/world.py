@@ -34,11 +34,12 @@ import networkx as nx
 import numba
 import numpy as np
 
-from swarm.comm import CommGraphView
+from swarm.comm import CommGraphView, Inbox
 from swarm.grid.distance import DistanceBank
 from swarm.grid.maps import GridMap
 from swarm.neighbors import NeighborTable
-from swarm.radio import Radio, RadioPort, Round
+from swarm.observation import LocalObservation
+from swarm.radio import Radio, Round
 
 N_ACTIONS = 5  # wait, north, east, south, west
 
@@ -122,49 +123,6 @@ def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, rel_a, 
     ptr_a[rows.shape[0]] = ca
     ptr_b[rows.shape[0]] = cb
     return ca, cb
-
-
-@dataclass(eq=False)
-class GridObservation:
-    """What the robots know this step, as a batch (row i = robot i).
-
-    Own state: ``cell``/``fcell``/``rowcol``, ``goal``/``goal_f`` (-1 without a task),
-    ``goal_slot`` (row of ``bank`` holding the distance field of the own goal, -1 none),
-    ``task_age`` (steps since the current task was revealed), ``phase`` (0 idle, 1 going to a
-    pick or League task, 2 going to a delivery), ``ids``. Sensed robots: ``sensed`` (the
-    engine's neighbour table: offsets and distances in cells, labels by identity) with their
-    cells ``sensed_fcell`` (M,). Comm neighbours: ``links`` (a neighbour table too); messages
-    go through ``radio`` only, in the controller's declared rounds. Shared knowledge: ``grid``,
-    ``bank`` (distance fields, the map is public), and ``board``: the open orders of a
-    Poisson stream (a warehouse management system publishes them), or None.
-    """
-
-    step: int
-    grid: GridMap
-    bank: DistanceBank
-    cell: np.ndarray  # (R,) int64 linear cell
-    fcell: np.ndarray  # (R,) int64 free-cell index
-    goal: np.ndarray  # (R,) int64 linear goal cell, -1 none
-    goal_f: np.ndarray  # (R,) int64 free index of the goal, -1 none
-    goal_slot: np.ndarray  # (R,) int64 bank slot of the goal's field, -1 none
-    task_age: np.ndarray  # (R,) int64 steps since the current task was revealed
-    phase: np.ndarray  # (R,) int8 0 idle, 1 to pick / League task, 2 to delivery
-    sensed: NeighborTable  # offsets and distances in cells; labels are identities (``ids``)
-    sensed_fcell: np.ndarray  # (M,) int64 free index of each sensed robot
-    links: NeighborTable  # who is in radio range (labels: identities)
-    # (R,) int64 each robot's own identity: what it calls itself in messages and keys its
-    # private random stream with (see swarm.observation.LocalObservation.ids)
-    ids: np.ndarray
-    radio: RadioPort  # ``radio.send``: the only way to reach another robot (swarm.radio)
-    board: OrderBoard | None = None
-
-    @property
-    def n(self) -> int:
-        return len(self.cell)
-
-    @property
-    def rowcol(self) -> np.ndarray:
-        return self.grid.rowcol(self.cell)
 
 
 @dataclass(eq=False)
@@ -412,32 +370,48 @@ class GridWorld:
         phase: np.ndarray,
         radio: Radio | None = None,
         board: OrderBoard | None = None,
-    ) -> GridObservation:
-        """The batch of local observations; ``radio`` carries the decision's message rounds
-        (default: a radio without rounds, for a decision without messages)."""
+    ) -> LocalObservation:
+        """The batch of local observations (:class:`~swarm.observation.LocalObservation`,
+        in cells: ``pos`` is (column, row), a step is one time unit and one cell the top
+        speed); ``radio`` carries the decision's message rounds (None: a decision without
+        messages).
+
+        ``own``: ``cell``/``fcell`` (linear and free-cell index), ``goal``/``goal_f`` (-1
+        without a task), ``goal_slot`` (row of ``bank`` holding the distance field of the
+        own goal, -1 none), ``task_age`` (steps since the current task was revealed),
+        ``phase`` (0 idle, 1 going to a pick or League task, 2 going to a delivery).
+        ``known``: ``grid`` (the public map), ``bank`` (its distance fields) and ``board``:
+        the open orders of a Poisson stream (the warehouse management system publishes
+        them), or None. Sensed robots' cells: :func:`sensed_cells`."""
         self._sense()
-        if radio is None:
-            radio = self.radio((), phase=0, who="controller")
         fid = self.grid.free_id
         goal_f = np.where(goal >= 0, fid[np.maximum(goal, 0)], -1).astype(np.int64)
-        fcell = self.fcell
-        return GridObservation(
+        rows, cols = np.divmod(self.cell, self.grid.width)
+        return LocalObservation(
             step=self.t,
-            grid=self.grid,
-            bank=self.bank,
-            cell=self.cell.copy(),
-            fcell=fcell,
-            goal=goal.copy(),
-            goal_f=goal_f,
-            goal_slot=goal_slot.copy(),
-            task_age=task_age.copy(),
-            phase=phase.copy(),
-            sensed=self.sensed,
-            sensed_fcell=fcell[self.sensed.idx],
-            links=self.links,
+            dt=1.0,
+            max_speed=1.0,
+            sense_radius=self.sense_radius,
+            pos=np.stack([cols, rows], axis=1).astype(np.float64),
+            vel=np.zeros((self.n, 2)),
+            alive=np.ones(self.n, bool),
             ids=self.ids,
-            radio=radio.port(),
-            board=board,
+            neighbors=self.sensed,
+            inbox=Inbox.empty(self.n, 0),
+            world_size=float(max(self.grid.height, self.grid.width)),
+            torus=False,
+            own={
+                "cell": self.cell.copy(),
+                "fcell": self.fcell,
+                "goal": goal.copy(),
+                "goal_f": goal_f,
+                "goal_slot": goal_slot.copy(),
+                "task_age": task_age.copy(),
+                "phase": phase.copy(),
+            },
+            known={"grid": self.grid, "bank": self.bank, "board": board},
+            links=self.links,
+            radio=None if radio is None else radio.port(),
         )
 
     def apply(self, actions: np.ndarray) -> StepCounts:
@@ -495,18 +469,27 @@ def egocentric_kernel(free, rows, cols, ptr, other_r, other_c, goal_r, goal_c, r
                 out[i, 2 * plane + a * side + b] = 1.0
 
 
-def egocentric_view(obs: GridObservation, radius: int) -> np.ndarray:
+def sensed_cells(obs: LocalObservation) -> np.ndarray:
+    """(M,) int64 free-cell index of each sensed robot, per entry of ``obs.neighbors``: the
+    own cell plus the sensed offset, on the public map."""
+    grid, table = obs.known["grid"], obs.neighbors
+    base = np.repeat(obs.own["cell"][table.seg_row], np.diff(table.ptr))
+    offset = table.rel_pos.astype(np.int64)
+    return grid.free_id[base + offset[:, 1] * grid.width + offset[:, 0]].astype(np.int64)
+
+
+def egocentric_view(obs: LocalObservation, radius: int) -> np.ndarray:
     """(R, 3, 2r+1, 2r+1) float32 local grid around each robot: channel 0 sensed robots,
     1 obstacles (and outside the map), 2 own goal. Built from the local observation only
     (own cell and goal, the cells of the robots it senses, the public map)."""
-    g = obs.grid
+    g, cell, goal = obs.known["grid"], obs.own["cell"], obs.own["goal"]
     side = 2 * int(radius) + 1
     out = np.zeros((obs.n, 3 * side * side), np.float32)
-    rows, cols = np.divmod(obs.cell, g.width)
-    other_r, other_c = np.divmod(g.free_cells[obs.sensed_fcell].astype(np.int64), g.width)
-    goal_r, goal_c = np.divmod(obs.goal, g.width)
-    goal_r = np.where(obs.goal >= 0, goal_r, -1)
-    egocentric_kernel(g.free, rows, cols, obs.sensed.ptr, other_r, other_c, goal_r, goal_c,
+    rows, cols = np.divmod(cell, g.width)
+    other_r, other_c = np.divmod(g.free_cells[sensed_cells(obs)].astype(np.int64), g.width)
+    goal_r, goal_c = np.divmod(goal, g.width)
+    goal_r = np.where(goal >= 0, goal_r, -1)
+    egocentric_kernel(g.free, rows, cols, obs.neighbors.ptr, other_r, other_c, goal_r, goal_c,
                       int(radius), out)  # fmt: skip
     return out.reshape(obs.n, 3, side, side)
 

@@ -16,6 +16,7 @@ from swarm.engine import Swarm
 from swarm.marl.actions import DISCRETE_DIRECTIONS
 from swarm.marl.config import action_bound, split_config
 from swarm.marl.encoding import ObservationEncoder, state_layout
+from swarm.policy import Decision
 from swarm.scenario import Scenario
 
 
@@ -96,11 +97,13 @@ class _Core:
         engine = self._live()
         active = engine.alive.copy()
         everyone = bool(active.all())  # nobody crashed: no masking needed (the common case)
-        obs = engine.obs
-        messages = self.check_messages(self.scenario.broadcast(obs), active) if self.talks else None
-        del obs
-        engine.apply(accel if everyone else np.where(active[:, None], accel, 0.0),
-                     "acceleration", messages)  # fmt: skip
+        held = [engine.obs]
+        messages = (
+            self.check_messages(self.scenario.broadcast(held[0]), active) if self.talks else None
+        )
+        accel = accel if everyone else np.where(active[:, None], accel, 0.0)
+        # the drones' one way to apply a step, as the Mesa model's (a learner decided)
+        engine.apply_decision(held.pop(), Decision(accel, messages))
         self.steps += 1
         reward = self.scenario.reward(engine, accel)
         if not everyone:

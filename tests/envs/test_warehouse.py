@@ -99,7 +99,7 @@ def test_egocentric_view_shows_robots_walls_and_goal_from_local_data():
     view = egocentric_view(obs, 2)
     assert view.shape == (20, 3, 5, 5)
     assert (view[:, 0, 2, 2] == 0).all()  # the robot itself is not in the robots channel
-    r, c = obs.rowcol[0]
+    r, c = obs.known["grid"].rowcol(obs.own["cell"])[0]
     g = model.grid_map
     for dr in range(-2, 3):
         for dc in range(-2, 3):

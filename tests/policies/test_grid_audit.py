@@ -32,7 +32,7 @@ class GlobalQueue(GreedyYield):
 
     def act(self, obs):
         actions = super().act(obs)
-        return np.where(obs.task_age < obs.task_age.mean(), 0, actions)
+        return np.where(obs.own["task_age"] < obs.own["task_age"].mean(), 0, actions)
 
 
 class ReadsSenderRows(GridPolicy):
@@ -48,8 +48,8 @@ class ReadsSenderRows(GridPolicy):
         target = prefs[:, 0].copy()
         first = inbox.ptr[:-1][np.diff(inbox.ptr) > 0]
         owner = np.flatnonzero(np.diff(inbox.ptr) > 0)
-        taken = obs.fcell[inbox.sender[first]] == target[owner]
-        target[owner[taken]] = obs.fcell[owner[taken]]
+        taken = obs.own["fcell"][inbox.sender[first]] == target[owner]
+        target[owner[taken]] = obs.own["fcell"][owner[taken]]
         return action_codes(obs, target)
 
 
@@ -60,7 +60,7 @@ class FarRobot(GreedyYield):
 
     def act(self, obs):
         actions = super().act(obs)
-        far = obs.cell[(np.arange(obs.n) + 5) % obs.n] % 2 == 0
+        far = obs.own["cell"][(np.arange(obs.n) + 5) % obs.n] % 2 == 0
         return np.where(far, 0, actions)
 
 
@@ -86,7 +86,7 @@ class HiddenMemory(PIBT):
     name = "hidden_memory"
 
     def decide(self, obs):
-        self.team_age = float(obs.task_age.mean())
+        self.team_age = float(obs.own["task_age"].mean())
         return super().decide(obs)
 
     def remember(self, memory):
@@ -101,7 +101,9 @@ class OthersGoals(GreedyYield):
 
     def act(self, obs):
         actions = super().act(obs)
-        goals = obs.bank.lookup(np.arange(len(obs.bank.goal_of_slot))[None, :], obs.fcell[:, None])
+        bank = obs.known["bank"]
+        every = np.arange(len(bank.goal_of_slot))[None, :]
+        goals = bank.lookup(every, obs.own["fcell"][:, None])
         return np.where((goals == 1).any(axis=1), 0, actions)
 
 

@@ -27,7 +27,9 @@ def within_hops(obs, i: int, hops: int) -> set[int]:
     reach, frontier = {i}, {i}
     for _ in range(hops):
         frontier = {
-            k for x in frontier for k in (*obs.sensed.neighbors_of(x), *obs.links.neighbors_of(x))
+            k
+            for x in frontier
+            for k in (*obs.neighbors.neighbors_of(x), *obs.links.neighbors_of(x))
         } - reach
         reach |= frontier
     return reach

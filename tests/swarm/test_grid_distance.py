@@ -2,6 +2,7 @@
 the free-flow bound matches a hand count."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import shortest_path
 
@@ -74,3 +75,22 @@ def test_pair_distances_match_scipy():
     sources = rng.integers(0, len(g.free_cells), 50)
     got = pair_distances(g, goals, sources, 10**9)
     assert np.array_equal(got, ref[goals, sources].astype(int))
+
+
+def test_a_robot_alone_reads_only_its_own_goals_field():
+    """What the audit hands a robot alone (``DistanceBank.alone``): its own goal's field and
+    the open orders'; another robot's goal is refused by ``lookup`` and reads as unreached
+    through ``fields`` (what compiled readers index)."""
+    from types import SimpleNamespace
+
+    g = generate_layout(LayoutParams(block_rows=2, block_cols=2, shelf_width=3))
+    bank = DistanceBank(g)
+    slots = bank.slots(np.array([0, 17, 30]))
+    obs = SimpleNamespace(own={"goal_slot": slots}, known={"board": None})
+    alone = bank.alone(obs, 1)
+    cells = np.arange(5)
+    np.testing.assert_array_equal(alone.lookup(slots[1:2], cells), bank.lookup(slots[1:2], cells))
+    with pytest.raises(LookupError, match="other robots' goals"):
+        alone.lookup(slots[0:1], cells)
+    np.testing.assert_array_equal(alone.fields[slots[1]], bank.fields[slots[1]])
+    assert (alone.fields[slots[0]] == bank.unreached).all()

@@ -154,7 +154,7 @@ def test_sensing_and_links_match_brute_force(seed):
     rc = world.grid.rowcol(world.cell).astype(float)
     d = np.sqrt(((rc[:, None] - rc[None]) ** 2).sum(-1))
     obs = world.observe(np.full(40, -1), np.full(40, -1), np.zeros(40, int), np.zeros(40, int))
-    for radius, table in ((2.0, obs.sensed), (3.5, obs.links)):
+    for radius, table in ((2.0, obs.neighbors), (3.5, obs.links)):
         got = {(int(i), int(j)) for i, j in zip(table.owner, table.idx, strict=True)}
         want = {(i, j) for i in range(40) for j in range(40) if i != j and d[i, j] <= radius}
         assert got == want
@@ -165,3 +165,19 @@ def test_sensing_and_links_match_brute_force(seed):
     world.apply(np.full(40, 2))
     obs = world.observe(np.full(40, -1), np.full(40, -1), np.zeros(40, int), np.zeros(40, int))
     assert world.comm_graph.number_of_edges() == len(obs.links.idx) // 2
+
+
+def test_the_grid_observation_is_the_drones_observation_type_in_cells():
+    """One observation type: a robot's own cell is its (column, row) position, the sensed
+    offsets are cells, and the sensed robots' cells follow from them alone."""
+    from swarm.grid.world import sensed_cells
+    from swarm.observation import LocalObservation
+
+    world, _ = random_world(4, 30)
+    obs = world.observe(np.full(30, -1), np.full(30, -1), np.zeros(30, int), np.zeros(30, int))
+    assert isinstance(obs, LocalObservation) and obs.radio is None  # no rounds asked for
+    rows, cols = np.divmod(world.cell, world.grid.width)
+    np.testing.assert_array_equal(obs.pos, np.stack([cols, rows], axis=1))
+    t = obs.neighbors
+    np.testing.assert_array_equal(obs.pos[t.idx] - obs.pos[t.owner], t.rel_pos)
+    np.testing.assert_array_equal(sensed_cells(obs), world.fcell[t.idx])
