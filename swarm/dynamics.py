@@ -26,53 +26,70 @@ def velocity_command_to_accel(vel: np.ndarray, desired_vel: np.ndarray, dt: floa
     return (desired_vel - vel) / dt
 
 
+@numba.njit(cache=True, inline="always")
+def _advance(pos, vel, accel, i, dt, max_speed, max_accel, world, torus):
+    """Row i's step: clip acceleration, then speed, then move and bound."""
+    ax = accel[i, 0]
+    ay = accel[i, 1]
+    a = np.sqrt(ax * ax + ay * ay)
+    if a > max_accel:  # never true for max_accel = inf
+        ax *= max_accel / a
+        ay *= max_accel / a
+    vx = vel[i, 0] + ax * dt
+    vy = vel[i, 1] + ay * dt
+    v = np.sqrt(vx * vx + vy * vy)
+    if v > max_speed:
+        vx *= max_speed / v
+        vy *= max_speed / v
+    x = pos[i, 0] + vx * dt
+    y = pos[i, 1] + vy * dt
+    if torus:
+        x %= world
+        y %= world
+        if x >= world:  # x % world can round up to world for tiny negative x
+            x = 0.0
+        if y >= world:
+            y = 0.0
+    else:
+        if x < 0.0:
+            x = -x
+            vx = -vx
+        elif x > world:
+            x = 2.0 * world - x
+            vx = -vx
+        if y < 0.0:
+            y = -y
+            vy = -vy
+        elif y > world:
+            y = 2.0 * world - y
+            vy = -vy
+        x = min(max(x, 0.0), world)
+        y = min(max(y, 0.0), world)
+    pos[i, 0] = x
+    pos[i, 1] = y
+    vel[i, 0] = vx
+    vel[i, 1] = vy
+
+
 @numba.njit(cache=True)
 def _integrate(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
     for i in range(pos.shape[0]):
-        if not alive[i]:
+        if alive[i]:
+            _advance(pos, vel, accel, i, dt, max_speed, max_accel, world, torus)
+        else:
             vel[i, 0] = 0.0
             vel[i, 1] = 0.0
-            continue
-        ax = accel[i, 0]
-        ay = accel[i, 1]
-        a = np.sqrt(ax * ax + ay * ay)
-        if a > max_accel:  # never true for max_accel = inf
-            ax *= max_accel / a
-            ay *= max_accel / a
-        vx = vel[i, 0] + ax * dt
-        vy = vel[i, 1] + ay * dt
-        v = np.sqrt(vx * vx + vy * vy)
-        if v > max_speed:
-            vx *= max_speed / v
-            vy *= max_speed / v
-        x = pos[i, 0] + vx * dt
-        y = pos[i, 1] + vy * dt
-        if torus:
-            x %= world
-            y %= world
-            if x >= world:  # x % world can round up to world for tiny negative x
-                x = 0.0
-            if y >= world:
-                y = 0.0
+
+
+@numba.njit(cache=True)
+def _integrate_rows(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
+    """:func:`_integrate` with each row's own limits (teams of different platforms)."""
+    for i in range(pos.shape[0]):
+        if alive[i]:
+            _advance(pos, vel, accel, i, dt, max_speed[i], max_accel[i], world, torus)
         else:
-            if x < 0.0:
-                x = -x
-                vx = -vx
-            elif x > world:
-                x = 2.0 * world - x
-                vx = -vx
-            if y < 0.0:
-                y = -y
-                vy = -vy
-            elif y > world:
-                y = 2.0 * world - y
-                vy = -vy
-            x = min(max(x, 0.0), world)
-            y = min(max(y, 0.0), world)
-        pos[i, 0] = x
-        pos[i, 1] = y
-        vel[i, 0] = vx
-        vel[i, 1] = vy
+            vel[i, 0] = 0.0
+            vel[i, 1] = 0.0
 
 
 def integrate(
@@ -81,13 +98,19 @@ def integrate(
     accel: np.ndarray,  # (R, 2) commanded acceleration
     alive: np.ndarray,  # (R,) bool; crashed rows do not move
     dt: float,
-    max_speed: float,
-    max_accel: float,
+    max_speed: float | np.ndarray,  # one limit, or (R,) each row's own
+    max_accel: float | np.ndarray,
     world_size: float,
     torus: bool,
 ) -> None:
     """Advance one step in place: clip acceleration, then speed, then move and bound."""
-    _integrate(
-        pos, vel, np.ascontiguousarray(accel, dtype=np.float64), alive, float(dt),
-        float(max_speed), float(max_accel), float(world_size), bool(torus),
-    )  # fmt: skip
+    accel = np.ascontiguousarray(accel, dtype=np.float64)
+    if np.ndim(max_speed) or np.ndim(max_accel):
+        rows = len(pos)
+        speed = np.broadcast_to(np.asarray(max_speed, dtype=np.float64), rows)
+        limit = np.broadcast_to(np.asarray(max_accel, dtype=np.float64), rows)
+        _integrate_rows(pos, vel, accel, alive, float(dt), np.ascontiguousarray(speed),
+                        np.ascontiguousarray(limit), float(world_size), bool(torus))  # fmt: skip
+        return
+    _integrate(pos, vel, accel, alive, float(dt), float(max_speed), float(max_accel),
+               float(world_size), bool(torus))  # fmt: skip

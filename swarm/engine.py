@@ -34,6 +34,7 @@ from swarm.observation import LocalObservation
 from swarm.policy import Decision
 from swarm.resources import memory_problem
 from swarm.rng import derive_seed, keyed_normal
+from swarm.teams import TeamLayout
 
 # A rough upper bound on the bytes one drone costs a run (engine arrays, neighbour tables,
 # observations, Mesa handle): `swarm bench` measures under 1 KiB at 10^6 drones.
@@ -174,6 +175,9 @@ class SwarmConfig(StrictConfig):
         """Mean drones within ``radius`` of one at uniform density (at most all others):
         what the neighbour and link tables grow with, not the team size alone."""
         n = self.n_agents
+        # beyond the arena's diagonal every drone is in range (and a huge radius would
+        # overflow when squared)
+        radius = min(radius, math.sqrt(2.0) * self.world_size)
         area = math.pi * radius**2 / self.world_size**2
         return float(min(n - 1, (n - 1) * min(area, 1.0)))
 
@@ -223,6 +227,11 @@ class Swarm:
         # only through ``Policy.next_state``
         self.agent_state: dict[str, np.ndarray] = {}
         self.scenario = scenario  # its observe/update/knowledge hooks, when given
+        # agents of different kinds (swarm.teams), when the scenario declares them
+        self.teams: TeamLayout | None = None
+        declared = scenario.teams() if scenario is not None else None
+        if declared:
+            self.teams = TeamLayout.build(declared, n_envs, scenario.radio_pairs())
         # derived streams, all from the run's one generator
         self.noise_seed = derive_seed(rng)
         self.comm_seed = derive_seed(rng)
@@ -288,11 +297,13 @@ class Swarm:
             and c.effective_comm_radius == c.sense_radius
             and c.fov_deg >= 360.0
         )
-        self.neighbors = table
-        self.links = self.link_model.links(
+        links = self.link_model.links(
             self.pos, self.vel, self.alive, self.env, self.n_envs, c.world_size, c.torus,
             table if reuse else None,
         )  # fmt: skip
+        if self.teams is not None:  # each team's own range, and radio only where shared
+            table, links = self.teams.sensed(table), self.teams.linked(links)
+        self.neighbors, self.links = table, links
         self.graph_view.update(self.links, self.alive)
         inbox = self.channel.inbox() if self.channel is not None else Inbox.empty(self.rows, 0)
         own = {name: values.copy() for name, values in self.agent_state.items()}
@@ -300,6 +311,10 @@ class Swarm:
         if self.scenario is not None:
             own.update(self.scenario.observe(self))
             known = self.scenario.knowledge()
+        if self.teams is not None:
+            own.update(team=self.teams.team.copy(), max_speed=self.teams.max_speed.copy(),
+                       sense_radius=self.teams.sense_radius.copy())  # fmt: skip
+            known["teams"] = self.teams.names
         self._obs = LocalObservation(
             step=self.t,
             dt=c.dt,
@@ -337,7 +352,7 @@ class Swarm:
             )
         dist = np.sqrt((rel_pos**2).sum(axis=1))
         return NeighborTable(
-            table.ptr, table.seg_row, table.row_seg, table.idx, rel_pos, rel_vel, dist
+            table.ptr, table.seg_row, table.row_seg, table.idx, rel_pos, rel_vel, dist, table.team
         )
 
     @property
@@ -393,10 +408,9 @@ class Swarm:
                 if messages is None
                 else self.check_messages(messages)
             )
-        integrate(
-            self.pos, self.vel, accel, self.alive, c.dt, c.max_speed, c.max_accel,
-            c.world_size, c.torus,
-        )  # fmt: skip
+        limits = (c.max_speed, c.max_accel) if self.teams is None else (
+            self.teams.max_speed, self.teams.max_accel)  # fmt: skip
+        integrate(self.pos, self.vel, accel, self.alive, c.dt, *limits, c.world_size, c.torus)
         if not np.isfinite(self.pos).all():
             raise NumericalError(
                 f"step {self.t}: drone positions overflowed the floating-point range "

@@ -43,6 +43,9 @@ class NeighborTable:
     rel_pos: np.ndarray  # (M, 2) float64, neighbour position minus own (minimum image on a torus)
     rel_vel: np.ndarray  # (M, 2) float64, neighbour velocity minus own
     dist: np.ndarray  # (M,) float64, Euclidean distance
+    # (M,) int8 team of the neighbour (what it looks like: a pursuer, an evader), where the
+    # scenario has teams; None in a one-team swarm
+    team: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -91,6 +94,7 @@ class NeighborTable:
             rel_pos=self.rel_pos[s].copy(),
             rel_vel=self.rel_vel[s].copy(),
             dist=self.dist[s].copy(),
+            team=None if self.team is None else self.team[s].copy(),
         )
 
     def to_row_order(self) -> np.ndarray:

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from swarm.engine import Swarm, SwarmConfig
     from swarm.neighbors import NeighborTable
     from swarm.observation import LocalObservation
+    from swarm.teams import Team
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,14 @@ class Scenario:
     def knowledge(self) -> dict[str, Any]:
         """Static task facts every drone knows (``obs.known``); none by default."""
         return {}
+
+    def teams(self) -> tuple[Team, ...] | None:
+        """The kinds of agent, in row order (:mod:`swarm.teams`); None: one team."""
+        return None
+
+    def radio_pairs(self) -> set[tuple[str, str]]:
+        """Pairs of teams that share a radio; by default each team only with itself."""
+        return {(team.name, team.name) for team in self.teams() or ()}
 
     def observe(self, engine: Swarm) -> dict[str, np.ndarray]:
         """Per-row task readings (``obs.own``), each from what that row can sense; none."""

@@ -34,6 +34,21 @@ class _Core:
         self.state_layout = state_layout(self.scenario)
         self.talks = self.encoder.slots > 0
         self.bound = action_bound(self.config)
+        teams = self.scenario.teams()
+        if teams:  # one action space for every kind: wide enough for the most agile team
+            self.bound = max(
+                action_bound(
+                    self.config.model_copy(
+                        update={"max_speed": t.max_speed, "max_accel": t.max_accel}
+                    )
+                )
+                for t in teams
+            )
+        # agents are named by kind (pursuer_0, evader_0) where the scenario has teams
+        self.agent_names = (
+            [f"{t.name}_{k}" for t in teams for k in range(t.n)] if teams
+            else [f"drone_{i}" for i in range(self.n_agents)]
+        )  # fmt: skip
         self.engine: Swarm | None = None
         self.rng: np.random.Generator | None = None
         self.steps = np.zeros(self.n_envs, dtype=np.int64)  # (E,) steps since each env's reset

@@ -92,7 +92,7 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
         self.render_mode = render_mode
         self.max_cycles = self.core.settings.max_cycles  # read at every step (tests set it)
         n = self.core.n_agents
-        self.possible_agents = [f"drone_{i}" for i in range(n)]
+        self.possible_agents = list(self.core.agent_names)
         self.agents: list[str] = []
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
         self.layout = self.core.encoder.layout

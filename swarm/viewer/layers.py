@@ -242,8 +242,9 @@ def comm_components(engine: Swarm, rows: int) -> np.ndarray:
 def drone_layers(engine: Swarm) -> list[Layer]:
     """The default picture of a drone scenario: the comm links and the drones of env 0.
 
-    Colourings: heading, speed (0 to max_speed), crashed, comm component, and every scalar
-    per-agent task state the scenario keeps (a consensus value).
+    Colourings: the team (where the scenario has teams), heading, speed (0 to max_speed),
+    crashed, comm component, and every scalar per-agent task state the scenario keeps (a
+    consensus value).
     """
     c = engine.config
     n = engine.n_agents
@@ -252,7 +253,10 @@ def drone_layers(engine: Swarm) -> list[Layer]:
     alive = engine.alive[:n].copy()
     heading = np.arctan2(vel[:, 1], vel[:, 0])
     speed = np.sqrt((vel**2).sum(axis=1))
-    attributes: dict[str, Attribute] = {
+    attributes: dict[str, Attribute] = {}
+    if engine.teams is not None:  # who is who comes first: the default colouring
+        attributes["team"] = Attribute(engine.teams.team[:n].astype(np.int64), "categorical")
+    attributes |= {
         "heading": Attribute(heading, "cyclic"),
         "speed": Attribute(speed, "linear", 0.0, c.max_speed),
         "crashed": Attribute(~alive, "boolean"),

@@ -5,6 +5,7 @@ import pytest
 
 from envs.flocking import FlockingModel
 from swarm.dynamics import integrate
+from swarm.engine import SwarmConfig
 
 
 def trajectory(seed, steps=200, **cfg):
@@ -131,3 +132,9 @@ def test_positions_overflowing_float64_are_one_clear_error():
     model = FlockingModel(n_agents=10, dt=1e308, initial_speed=2.5, rng=0)  # 2.5e308 m
     with pytest.raises(NumericalError, match=r"positions overflowed .*dt = 1e\+308"):
         model.step()
+
+
+def test_a_sensing_range_beyond_the_arena_counts_everyone_without_overflow():
+    """The fuzz found --sense-radius 1e308 overflowing the memory estimate (radius squared)."""
+    config = SwarmConfig(n_agents=10, sense_radius=1e308)
+    assert config.expected_neighbors(1e308) == 9.0
