@@ -20,6 +20,7 @@ SCENARIOS: dict[str, str] = {
     "formation": "envs.formation:FormationModel",
     "navigation": "envs.navigation:NavigationModel",
     "warehouse": "envs.warehouse:WarehouseModel",
+    "pursuit": "envs.pursuit:PursuitModel",
 }
 
 POLICIES: dict[str, str] = {
@@ -35,6 +36,11 @@ POLICIES: dict[str, str] = {
     "pso": "policies.pso:PSO",
     "cbaa": "policies.cbaa:CBAA",
     "formation": "policies.formation:Formation",
+    # pursuit-evasion: pursuers' and evaders' controllers (scenario = "pursuit")
+    "greedy_pursuit": "policies.greedy_pursuit:GreedyPursuit",
+    "voronoi_pursuit": "policies.voronoi_pursuit:VoronoiPursuit",
+    "flee": "policies.flee:Flee",
+    "voronoi_evade": "policies.voronoi_evade:VoronoiEvade",
     # warehouse controllers (swarm.grid.policy.GridPolicy, scenario = "warehouse")
     "greedy_yield": "policies.greedy_yield:GreedyYield",
     "pibt": "policies.pibt:PIBT",

@@ -1,0 +1,75 @@
+"""Greedy pursuit: chase the nearest evader in sight, at full speed.
+
+Pure pursuit, the classic baseline of pursuit–evasion (R. Isaacs, "Differential Games",
+Wiley, 1965): the pursuer's velocity always points at the evader. It is what every
+cooperative strategy is measured against, and it can fail outright at equal speeds in a
+bounded arena (the lion-and-man game), which is why the pursuit scenario caps the steps.
+
+With no evader in sight the pursuer holds its course at full speed (it keeps searching
+instead of stopping); a pursuer at rest stays at rest.
+
+The helpers here are shared by the other pursuit–evasion controllers: the team codes, the
+nearest sensed agent of a team, and "this direction at that speed".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from swarm.observation import LocalObservation
+from swarm.policy import Policy
+from swarm.teams import nearest_of_team
+
+PURSUER = "pursuer"
+EVADER = "evader"
+
+
+def team_codes(obs: LocalObservation) -> tuple[int, int]:
+    """(pursuer, evader) team codes of the scenario, from its shared list of team names.
+    Raises where the observation has no teams: these controllers cannot tell friend from foe
+    without them."""
+    names = obs.known.get("teams")
+    if names is None or obs.neighbors.team is None or "team" not in obs.own:
+        raise ValueError("pursuit controllers need a scenario with teams (pursuit)")
+    return names.index(PURSUER), names.index(EVADER)
+
+
+def team_range(obs: LocalObservation, code: int) -> float:
+    """The sensing range of team ``code`` (its rows' ``own["sense_radius"]``; teams may sense
+    less than ``obs.sense_radius``, the largest range), or the largest where the batch holds
+    none of its rows (their output is not used)."""
+    mine = obs.own["team"] == code
+    return float(obs.own["sense_radius"][mine][0]) if mine.any() else float(obs.sense_radius)
+
+
+# a direction shorter than this (m, or m/s) is none: dividing by a subnormal length would
+# overflow to an infinite velocity
+NO_DIRECTION = 1e-12
+
+
+def at_speed(direction: np.ndarray, speed: np.ndarray) -> np.ndarray:
+    """(R, 2) velocity along each row's ``direction`` at its ``speed``; zero where the
+    direction is (numerically) zero."""
+    norm = np.hypot(direction[:, 0], direction[:, 1])
+    has = norm > NO_DIRECTION
+    scale = np.where(has, speed / np.where(has, norm, 1.0), 0.0)
+    return direction * scale[:, None]
+
+
+class GreedyPursuit(Policy):
+    name = "greedy_pursuit"
+    citation = "Isaacs, R. (1965). Differential Games. Wiley (pure pursuit)."
+    action_kind = "velocity"
+    scenario = "pursuit"
+    scenarios = ("pursuit",)  # reads the teams of what it senses
+
+    def act(self, obs: LocalObservation) -> np.ndarray:
+        _, evader = team_codes(obs)
+        nb = obs.neighbors
+        near = nearest_of_team(nb, evader)
+        seen = near >= 0
+        direction = obs.vel.copy()  # none in sight: hold the course
+        direction[seen] = nb.rel_pos[near[seen]]
+        out = at_speed(direction, obs.own["max_speed"])
+        out[~obs.alive] = 0.0
+        return out
