@@ -260,6 +260,7 @@ def _check_plots(p: Plan) -> None:
         elif plot.y not in p.time_series:
             kept = ", ".join(p.time_series) or "(none)"
             lines.append(f"{where}.y: {plot.y!r} is not a kept time series; kept: {kept}")
-        if plot.group is not None and plot.group not in p.swept:
-            lines.append(f"{where}.group: {plot.group!r} is not swept; swept: {swept}")
+        for group in plot.groups:
+            if group not in p.swept:
+                lines.append(f"{where}.group: {group!r} is not swept; swept: {swept}")
     _raise(lines)

@@ -122,8 +122,8 @@ def sweep_plot(
     """``y`` (mean over seeds, CI band) against the swept ``x``, one line per group."""
     figure, axes = _figure(spec, plot)
     x_col = plot.x if plot.x in swept else f"{plot.x}_mean"  # a parameter, or a column's mean
-    if plot.group:
-        others = [plot.group]
+    if plot.groups:
+        others = plot.groups
     else:  # one line per combination of the other swept parameters
         others = [s for s in swept if s != plot.x] if plot.x in swept else []
     groups = summary.groupby(others, sort=False) if others else [((), summary)]
@@ -170,7 +170,7 @@ def time_plot(
 ) -> None:
     """``y`` over steps (mean over seeds, CI band), one line per sweep point."""
     figure, axes = _figure(spec, plot)
-    label_keys = [plot.group] if plot.group else swept
+    label_keys = plot.groups or swept
     ok = table[table["status"] == "ok"]
     for _, runs in ok.groupby("point", sort=True):
         frames = [store.series(rid, ["step", plot.y]) for rid in runs["run_id"]]

@@ -157,7 +157,9 @@ class PlotSpec(StrictConfig):
     x: str | None = Field(
         None, description="sweep: a swept parameter, or a summary column (mean over seeds)"
     )
-    group: str | None = Field(None, description="a swept parameter: one line per value")
+    group: str | list[str] | None = Field(
+        None, description="swept parameter(s): one line per value (or combination)"
+    )
     file: str | None = Field(None, description="PNG name under plots/ (default from y and x)")
     title: str | None = Field(None, description="figure title (default: the experiment name)")
     logx: bool = Field(False, description="logarithmic x axis")
@@ -171,6 +173,13 @@ class PlotSpec(StrictConfig):
         if self.kind == "time" and self.x is not None:
             raise ValueError("a time plot has step on the x axis; leave x out")
         return self
+
+    @property
+    def groups(self) -> list[str]:
+        """The swept parameters that split the lines (none: the default grouping)."""
+        if self.group is None:
+            return []
+        return [self.group] if isinstance(self.group, str) else list(self.group)
 
     @property
     def filename(self) -> str:
