@@ -35,7 +35,7 @@ pursuit, over the number of pursuers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from mesa.agent import AgentSet
@@ -266,6 +266,12 @@ class PursuitModel(SwarmModel):
     scenario_class = Pursuit
     config_class = PursuitConfig
     team_classes: tuple[type[Drone], ...] = (Pursuer, Evader)
+    # ``--policy pursuers=NAME --policy evaders=NAME``: the config field of each team's
+    # controller (swarm.registry.policy_options)
+    team_policy_fields: ClassVar[dict[str, str]] = {
+        "pursuers": "policy",
+        "evaders": "evader_policy",
+    }
 
     def _make_policy(self) -> Policy:
         """Each team's controller (:class:`~swarm.teams.TeamPolicy`)."""

@@ -76,7 +76,7 @@ def _default_out(scenario: str, seed: int) -> Path:
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from swarm import runner
-    from swarm.registry import scenario_class
+    from swarm.registry import policy_options, scenario_class
 
     target = args.target
     if target is None:
@@ -99,8 +99,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     config.update(_parse_sets(args.set or []))
     if args.agents is not None:
         config["n_agents"] = args.agents
-    if args.policy is not None:
-        config["policy"] = args.policy
+    config.update(policy_options(target, args.policy))
     if args.steps < 0:
         raise ConfigError(f"--steps: must be >= 0 (got {args.steps})")
     if args.audit < 0:
@@ -145,7 +144,7 @@ def _shown(value: Any) -> str:
 def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     """``swarm audit SCENARIO --policy NAME``: one line, exit 0 if local, 1 if not."""
     from swarm import runner
-    from swarm.registry import is_learned, load_learned, scenario_class
+    from swarm.registry import is_learned, load_learned, policy_options, scenario_class
     from swarm.testing import auditor_for
 
     cls = scenario_class(args.scenario)
@@ -157,11 +156,11 @@ def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     if args.sample is not None and args.sample < 1:
         raise ConfigError(f"--sample: must be >= 1 (got {args.sample})")
     runner.check_seed(args.seed)
-    if args.policy is not None and is_learned(args.policy):  # a training run's policy
-        model = load_learned(args.policy, args.scenario, **config).make_model(seed=args.seed)
+    learned = args.policy is not None and len(args.policy) == 1 and is_learned(args.policy[0])
+    if learned:  # a training run's policy
+        model = load_learned(args.policy[0], args.scenario, **config).make_model(seed=args.seed)
     else:
-        if args.policy is not None:
-            config["policy"] = args.policy
+        config.update(policy_options(args.scenario, args.policy))
         model = runner.build_model(args.scenario, config, args.seed)
     auditor = auditor_for(model, args.sample, args.seed)
     for _ in range(args.steps):
@@ -234,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--agents", type=int, help="number of agents (n_agents)")
     run.add_argument("--steps", type=int, default=500, help="steps to run (default 500)")
     run.add_argument("--seed", type=int, default=0, help="the run's one seed (default 0)")
-    run.add_argument("--policy", help="controller (see `swarm list`)")
+    run.add_argument("--policy", action="append", metavar="[TEAM=]NAME",
+                     help="controller (see `swarm list`); per team: --policy pursuers=NAME "
+                     "--policy evaders=NAME")  # fmt: skip
     run.add_argument("--out", help="results folder (default runs/SCENARIO-seedS-TIME)")
     run.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a config field")
@@ -256,8 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("scenario", help="scenario name (see `swarm list`)")
     audit.add_argument(
-        "--policy", help="controller name, or a training run folder / checkpoint (learned)"
-    )
+        "--policy", action="append", metavar="[TEAM=]NAME",
+        help="controller name, or a training run folder / checkpoint (learned); per team: "
+        "--policy pursuers=NAME --policy evaders=NAME",
+    )  # fmt: skip
     audit.add_argument("--agents", type=int, default=40, help="number of agents (default 40)")
     audit.add_argument("--steps", type=int, default=20, help="steps to audit (default 20)")
     audit.add_argument("--seed", type=int, default=0, help="the run's seed (default 0)")

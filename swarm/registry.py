@@ -101,6 +101,31 @@ def check_policy_fits(scenario: str, policy: str, field: str = "policy") -> None
         )
 
 
+def policy_options(scenario: str, given: list[str] | None) -> dict[str, str]:
+    """Config fields from ``--policy`` options: a bare ``NAME`` is the scenario's controller
+    (``policy``); ``TEAM=NAME``, once per team, a team's controller in a scenario with teams
+    (``pursuers=voronoi_pursuit``; the model class maps team names to config fields in
+    ``team_policy_fields``)."""
+    teams: dict[str, str] = getattr(scenario_class(scenario), "team_policy_fields", {})
+    fields: dict[str, str] = {}
+    for value in given or []:
+        team, eq, name = value.partition("=")
+        if not eq:
+            team, field, name = "", "policy", value
+        elif not teams:
+            raise ConfigError(f"--policy {value}: {scenario} has no teams; give a controller "
+                              "name (see `swarm list`)")  # fmt: skip
+        elif team not in teams:
+            raise ConfigError(f"--policy {value}: unknown team {team!r}; teams of {scenario}: "
+                              f"{', '.join(teams)}")  # fmt: skip
+        else:
+            field = teams[team]
+        if field in fields:
+            raise ConfigError(f"--policy: {team or 'the controller'} is given twice")
+        fields[field] = name
+    return fields
+
+
 def is_learned(policy: str) -> bool:
     """A path to a training run folder or checkpoint file, rather than a controller name."""
     from pathlib import Path

@@ -33,7 +33,10 @@ def add_view_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     view.add_argument("scenario", help="scenario name (see `swarm list`)")
     view.add_argument("--agents", type=int, help="number of agents (n_agents)")
-    view.add_argument("--policy", help="controller (see `swarm list`)")
+    view.add_argument(
+        "--policy", action="append", metavar="[TEAM=]NAME",
+        help="controller (see `swarm list`); per team: --policy TEAM=NAME",
+    )  # fmt: skip
     view.add_argument("--seed", type=int, default=0, help="the run's one seed (default 0)")
     view.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a config field")
     view.add_argument("--record", metavar="OUT", help="write a recording: OUT.gif or OUT.mp4")
@@ -124,16 +127,15 @@ def _check(args: argparse.Namespace) -> None:
 
 def build(args: argparse.Namespace) -> tuple[Any, Any]:
     """(model, factory making the same model again) from the parsed options."""
-    from swarm.registry import is_learned, scenario_class
+    from swarm.registry import is_learned, policy_options, scenario_class
 
     cls = scenario_class(args.scenario)
     config = _parse_sets(args.set or [])
     if args.agents is not None:
         config["n_agents"] = args.agents
-    if args.policy is not None and is_learned(args.policy):
+    if args.policy is not None and len(args.policy) == 1 and is_learned(args.policy[0]):
         return _learned(args, config)
-    if args.policy is not None:
-        config["policy"] = args.policy
+    config.update(policy_options(args.scenario, args.policy))
 
     def factory() -> Any:
         return cls(rng=args.seed, **config)
@@ -145,7 +147,7 @@ def _learned(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, Any
     """A learned policy (``swarm train``'s run folder or checkpoint) in its scenario's model."""
     from swarm.registry import load_learned
 
-    policy = load_learned(args.policy, args.scenario, **config)
+    policy = load_learned(args.policy[0], args.scenario, **config)
 
     def factory() -> Any:
         return policy.make_model(seed=args.seed)

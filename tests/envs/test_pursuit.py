@@ -135,3 +135,26 @@ def test_a_pursuer_that_reads_where_all_evaders_are_is_caught():
 
     with pytest.raises(LocalityViolation, match="not local"):
         assert_local(Omniscient, "pursuit", n_agents=10, steps=5, pursuers=5)
+
+
+def test_each_teams_controller_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from swarm.cli import main
+
+    out = tmp_path / "run"
+    argv = ["run", "pursuit", "--policy", "pursuers=greedy_pursuit", "--policy",
+            "evaders=voronoi_evade", "--steps", "5", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert (config["policy"], config["evader_policy"]) == ("greedy_pursuit", "voronoi_evade")
+    capsys.readouterr()
+    for bad, message in [
+        (["pursuit", "--policy", "hunters=flee"], "unknown team 'hunters'"),
+        (["pursuit", "--policy", "evaders=flee", "--policy", "evaders=flee"], "given twice"),
+        (["flocking", "--policy", "pursuers=boids"], "flocking has no teams"),
+    ]:
+        never = tmp_path / "never"
+        assert main(["run", *bad, "--quiet", "--out", str(never)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and not never.exists()
