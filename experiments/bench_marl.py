@@ -1,5 +1,7 @@
 """Benchmark of the MARL envs against their peers, in the same run (issue 3, item 6).
 
+* PettingZoo API: ``pursuit_v0`` with 10 pursuers and 10 evaders against mpe2's
+  ``simple_tag_v3`` with its default 4 agents (target: at least as fast);
 * PettingZoo API: ``navigation_v0.parallel_env`` with N = 10 and 30 drones against mpe2's
   ``simple_spread_v3`` with the same N (random actions, env steps per second).
 * Batched API: ``BatchedSwarmEnv("navigation")`` with 1,024 envs x 4 drones against VMAS's
@@ -40,6 +42,7 @@ TARGETS = {  # ours / peer, from DESIGN.md section 7
     ("pettingzoo", 30): 100.0,
     ("batched", "navigation"): 3.0,
     ("batched", "simple_spread"): 1.0,
+    ("pettingzoo", "pursuit"): 1.0,  # issue #14: 10 v 10 at least as fast as simple_tag's 4
 }
 
 
@@ -96,6 +99,43 @@ def mpe2_pettingzoo(n: int) -> tuple[Callable[[], int] | None, str]:
     from mpe2 import simple_spread_v3
 
     env = simple_spread_v3.parallel_env(N=n, max_cycles=25, continuous_actions=True)
+    env.reset(seed=0)
+
+    def step() -> int:
+        if not env.agents:
+            env.reset()
+        env.step({a: env.action_space(a).sample() for a in env.agents})
+        return 1
+
+    return step, ""
+
+
+def ours_pursuit(pursuers: int, evaders: int) -> Callable[[], int]:
+    env = SwarmParallelEnv("pursuit", n_agents=pursuers + evaders, pursuers=pursuers,
+                           max_cycles=25)  # fmt: skip
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    b = env.core.bound
+    space = env.action_space(env.possible_agents[0])
+
+    def step() -> int:
+        if not env.agents:
+            env.reset()
+        actions = rng.uniform(-b, b, size=(len(env.agents), 2)).astype(space.dtype)
+        env.step(dict(zip(env.agents, actions, strict=True)))
+        return 1
+
+    return step
+
+
+def mpe2_simple_tag() -> tuple[Callable[[], int] | None, str]:
+    """mpe2's predator-prey with its defaults: 3 adversaries, 1 good agent, 2 obstacles."""
+    mpe2, why = peer("mpe2")
+    if mpe2 is None:
+        return None, why
+    from mpe2 import simple_tag_v3
+
+    env = simple_tag_v3.parallel_env(max_cycles=25, continuous_actions=True)
     env.reset(seed=0)
 
     def step() -> int:
@@ -175,6 +215,10 @@ def main() -> None:
         if theirs is not None:
             line += f"   peer {theirs * n:>12,.0f} agent-steps/s"
         print(line)
+    theirs_step, why = mpe2_simple_tag()
+    ours, theirs = paired_rates(ours_pursuit(10, 10), theirs_step, s)
+    report("PettingZoo API, pursuit 10 v 10 vs simple_tag (4 agents) (env steps/s)", ours,
+           theirs, why, "steps/s", TARGETS[("pettingzoo", "pursuit")])  # fmt: skip
     for scenario, n_envs, n_agents in (("navigation", 1024, 4), ("simple_spread", 8192, 3)):
         theirs_step, why = vmas_batched(scenario, n_envs, n_agents)
         ours, theirs = paired_rates(ours_batched(n_envs, n_agents), theirs_step, s)
