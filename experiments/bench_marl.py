@@ -74,8 +74,9 @@ def peer(module: str) -> tuple[object | None, str]:
 
 
 # ------------------------------------------------------------------ PettingZoo API
-def ours_pettingzoo(n: int) -> Callable[[], int]:
-    env = SwarmParallelEnv("navigation", n_agents=n, world_size=2.0 * np.sqrt(n), max_cycles=25)
+def random_steps(env: SwarmParallelEnv) -> Callable[[], int]:
+    """One env step with random actions per call (drawn per step, as for the peers, in the
+    space's float32), resetting when the episode is over."""
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     b = env.core.bound
@@ -84,12 +85,29 @@ def ours_pettingzoo(n: int) -> Callable[[], int]:
     def step() -> int:
         if not env.agents:
             env.reset()
-        # random actions drawn per step, as for the peer (float32, the space's dtype)
         actions = rng.uniform(-b, b, size=(len(env.agents), 2)).astype(space.dtype)
         env.step(dict(zip(env.agents, actions, strict=True)))
         return 1
 
     return step
+
+
+def peer_steps(env: object) -> Callable[[], int]:
+    """A peer's PettingZoo env stepped with samples of its own action spaces."""
+    env.reset(seed=0)
+
+    def step() -> int:
+        if not env.agents:
+            env.reset()
+        env.step({a: env.action_space(a).sample() for a in env.agents})
+        return 1
+
+    return step
+
+
+def ours_pettingzoo(n: int) -> Callable[[], int]:
+    return random_steps(SwarmParallelEnv("navigation", n_agents=n, world_size=2.0 * np.sqrt(n),
+                                         max_cycles=25))  # fmt: skip
 
 
 def mpe2_pettingzoo(n: int) -> tuple[Callable[[], int] | None, str]:
@@ -99,33 +117,12 @@ def mpe2_pettingzoo(n: int) -> tuple[Callable[[], int] | None, str]:
     from mpe2 import simple_spread_v3
 
     env = simple_spread_v3.parallel_env(N=n, max_cycles=25, continuous_actions=True)
-    env.reset(seed=0)
-
-    def step() -> int:
-        if not env.agents:
-            env.reset()
-        env.step({a: env.action_space(a).sample() for a in env.agents})
-        return 1
-
-    return step, ""
+    return peer_steps(env), ""
 
 
 def ours_pursuit(pursuers: int, evaders: int) -> Callable[[], int]:
-    env = SwarmParallelEnv("pursuit", n_agents=pursuers + evaders, pursuers=pursuers,
-                           max_cycles=25)  # fmt: skip
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    b = env.core.bound
-    space = env.action_space(env.possible_agents[0])
-
-    def step() -> int:
-        if not env.agents:
-            env.reset()
-        actions = rng.uniform(-b, b, size=(len(env.agents), 2)).astype(space.dtype)
-        env.step(dict(zip(env.agents, actions, strict=True)))
-        return 1
-
-    return step
+    return random_steps(SwarmParallelEnv("pursuit", n_agents=pursuers + evaders,
+                                         pursuers=pursuers, max_cycles=25))  # fmt: skip
 
 
 def mpe2_simple_tag() -> tuple[Callable[[], int] | None, str]:
@@ -135,16 +132,7 @@ def mpe2_simple_tag() -> tuple[Callable[[], int] | None, str]:
         return None, why
     from mpe2 import simple_tag_v3
 
-    env = simple_tag_v3.parallel_env(max_cycles=25, continuous_actions=True)
-    env.reset(seed=0)
-
-    def step() -> int:
-        if not env.agents:
-            env.reset()
-        env.step({a: env.action_space(a).sample() for a in env.agents})
-        return 1
-
-    return step, ""
+    return peer_steps(simple_tag_v3.parallel_env(max_cycles=25, continuous_actions=True)), ""
 
 
 # ------------------------------------------------------------------ batched API

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.greedy_pursuit import at_speed, team_codes
+from policies.greedy_pursuit import PursuitPolicy, at_speed, team_codes
 from swarm.observation import LocalObservation
-from swarm.policy import Policy
 from swarm.teams import nearest_of_team
 
 
@@ -26,12 +25,9 @@ def slide_along_walls(vel: np.ndarray, pos: np.ndarray, world: float, dt: float)
     return np.clip(vel, low, high)
 
 
-class Flee(Policy):
+class Flee(PursuitPolicy):
     name = "flee"
     citation = "Isaacs, R. (1965). Differential Games. Wiley (evader's heading: away)."
-    action_kind = "velocity"
-    scenario = "pursuit"
-    scenarios = ("pursuit",)  # reads the teams of what it senses
 
     def act(self, obs: LocalObservation) -> np.ndarray:
         pursuer, _ = team_codes(obs)

@@ -56,12 +56,18 @@ def at_speed(direction: np.ndarray, speed: np.ndarray) -> np.ndarray:
     return direction * scale[:, None]
 
 
-class GreedyPursuit(Policy):
-    name = "greedy_pursuit"
-    citation = "Isaacs, R. (1965). Differential Games. Wiley (pure pursuit)."
+class PursuitPolicy(Policy):
+    """What the pursuit game's controllers share: velocity commands, and the scenario whose
+    teams they read (each sensed agent's team, own team and speed)."""
+
     action_kind = "velocity"
     scenario = "pursuit"
-    scenarios = ("pursuit",)  # reads the teams of what it senses
+    scenarios = ("pursuit",)
+
+
+class GreedyPursuit(PursuitPolicy):
+    name = "greedy_pursuit"
+    citation = "Isaacs, R. (1965). Differential Games. Wiley (pure pursuit)."
 
     def act(self, obs: LocalObservation) -> np.ndarray:
         _, evader = team_codes(obs)

@@ -21,11 +21,10 @@ import numba
 import numpy as np
 from pydantic import Field
 
-from policies.greedy_pursuit import at_speed, team_codes, team_range
+from policies.greedy_pursuit import PursuitPolicy, at_speed, team_codes, team_range
 from swarm.config import StrictConfig
 from swarm.geometry import area_centroid, cell
 from swarm.observation import LocalObservation
-from swarm.policy import Policy
 
 
 class VoronoiEvadeParams(StrictConfig):
@@ -73,15 +72,12 @@ def _centroids(ptr, seg_row, rel_pos, team, own_team, alive, pos, world, radius,
         out[row, 1] = cy
 
 
-class VoronoiEvade(Policy):
+class VoronoiEvade(PursuitPolicy):
     name = "voronoi_evade"
     citation = (
         "Pierson, A., Wang, Z., Schwager, M. (2017). Intercepting rogue robots. IEEE RA-L "
         "2(2) (evader strategy of its experiments, as reproduced by a third party)."
     )
-    action_kind = "velocity"
-    scenario = "pursuit"
-    scenarios = ("pursuit",)  # reads the teams of what it senses
     Params = VoronoiEvadeParams
 
     def act(self, obs: LocalObservation) -> np.ndarray:

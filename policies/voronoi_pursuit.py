@@ -30,11 +30,10 @@ import numba
 import numpy as np
 from pydantic import Field
 
-from policies.greedy_pursuit import at_speed, team_codes, team_range
+from policies.greedy_pursuit import PursuitPolicy, at_speed, team_codes, team_range
 from swarm.config import StrictConfig
 from swarm.geometry import bisector_edge
 from swarm.observation import LocalObservation
-from swarm.policy import Policy
 
 
 class VoronoiPursuitParams(StrictConfig):
@@ -86,16 +85,13 @@ def _targets(ptr, seg_row, rel_pos, dist, team, own_team, alive, pos, world, rad
                 kind[row] = 1
 
 
-class VoronoiPursuit(Policy):
+class VoronoiPursuit(PursuitPolicy):
     name = "voronoi_pursuit"
     citation = (
         "Zhou, Z., Zhang, W., Ding, J., Huang, H., Stipanović, D. M., Tomlin, C. J. (2016). "
         "Cooperative pursuit with Voronoi partitions. Automatica 72, 64-72; several evaders: "
         "Pierson, A., Wang, Z., Schwager, M. (2017). Intercepting rogue robots. IEEE RA-L 2(2)."
     )
-    action_kind = "velocity"
-    scenario = "pursuit"
-    scenarios = ("pursuit",)  # reads the teams of what it senses
     Params = VoronoiPursuitParams
 
     def act(self, obs: LocalObservation) -> np.ndarray:
