@@ -15,6 +15,7 @@ its nearest senders.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
@@ -163,10 +164,38 @@ def topology_graph(name: str, n_agents: int, rng: np.random.Generator) -> nx.Gra
         return g.subgraph(range(n_agents)).copy()
     if name == "small_world":
         return nx.connected_watts_strogatz_graph(n_agents, min(4, n_agents - 1), 0.1, seed=rng)
+    if name == "moore":
+        return moore_graph(n_agents)
     raise ValueError(f"unknown topology {name!r}")
 
 
-TOPOLOGIES = ("ring", "complete", "line", "star", "grid", "small_world")
+def moore_graph(n_agents: int) -> nx.Graph:
+    """The king's-move lattice (Moore neighbourhood: 8 neighbours) on ``side x side`` cells,
+    ``side = ceil(sqrt(n_agents))``, node k at row ``k // side``, column ``k % side``.
+
+    Periodic (a torus, as in Nowak & May's spatial games) when ``n_agents`` fills the square
+    (``side * side``): every node then has exactly 8 neighbours (fewer distinct ones when
+    ``side < 3``). Otherwise the cells past ``n_agents`` are missing and the lattice is open
+    at its edges, like ``grid``.
+    """
+    side = math.isqrt(max(n_agents - 1, 0)) + 1  # ceil(sqrt(n)), at least 1
+    periodic = side * side == n_agents
+    g = nx.empty_graph(n_agents)
+    k = np.arange(n_agents)
+    row, col = k // side, k % side
+    for dr, dc in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each undirected pair once
+        r, c = row + dr, col + dc
+        if periodic:
+            r, c, keep = r % side, c % side, np.ones(n_agents, bool)
+        else:
+            keep = (r < side) & (c >= 0) & (c < side)
+        other = r * side + c
+        keep &= (other < n_agents) & (other != k)
+        g.add_edges_from(zip(k[keep].tolist(), other[keep].tolist(), strict=True))
+    return g
+
+
+TOPOLOGIES = ("ring", "complete", "line", "star", "grid", "small_world", "moore")
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,6 +21,7 @@ SCENARIOS: dict[str, str] = {
     "navigation": "envs.navigation:NavigationModel",
     "warehouse": "envs.warehouse:WarehouseModel",
     "pursuit": "envs.pursuit:PursuitModel",
+    "spatial_dilemma": "envs.spatial_dilemma:SpatialDilemmaModel",
 }
 
 POLICIES: dict[str, str] = {
@@ -41,6 +42,8 @@ POLICIES: dict[str, str] = {
     "voronoi_pursuit": "policies.voronoi_pursuit:VoronoiPursuit",
     "flee": "policies.flee:Flee",
     "voronoi_evade": "policies.voronoi_evade:VoronoiEvade",
+    # games on the comm graph (scenario = "spatial_dilemma")
+    "imitate_best": "policies.imitate_best:ImitateBest",
     # warehouse controllers (swarm.grid.policy.GridPolicy, scenario = "warehouse")
     "greedy_yield": "policies.greedy_yield:GreedyYield",
     "pibt": "policies.pibt:PIBT",

@@ -174,3 +174,21 @@ def test_voronoi_pursuit_always_captures_and_is_faster_than_greedy(tmp_path):
     assert time["voronoi_pursuit"] < time["greedy_pursuit"]
     by_team = by_point(voronoi, ["pursuers"], "final_capture_time")
     assert by_team[8] < by_team[2]
+
+
+def test_spatial_dilemma_cooperation_falls_through_nowak_and_mays_regimes(tmp_path):
+    """Nowak & May 1992: with 8 neighbours and self-interaction, cooperators hold most of the
+    lattice for b < 1.8, about 12 ln 2 - 8 = 0.318 of it in the chaos of 1.8 < b < 2, and
+    defectors take over for b > 2. A 30 x 30 torus, 100 generations, hovering drones."""
+    table = run_reduced(
+        "spatial_dilemma",
+        ["parameters.n_agents=900", "steps=200", "seeds=2", "sweep.grid.b=[1.3, 1.9, 2.3]",
+         "sweep.points=[{policy_params={speed=0.0}}]"],
+        tmp_path,
+    )  # fmt: skip
+    c = by_point(table, ["b"], "tail_cooperator_fraction")
+    assert c[1.3] > 0.75
+    assert abs(c[1.9] - (12 * math.log(2) - 8)) < 0.04
+    assert c[2.3] < 0.1
+    series = ResultsStore(tmp_path).series(table["run_id"].iloc[0])
+    assert series["cooperator_fraction"].iloc[0] == pytest.approx(0.9)  # 10 % D at the start
