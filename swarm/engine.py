@@ -177,8 +177,8 @@ class SwarmConfig(StrictConfig):
         n = self.n_agents
         # beyond the arena's diagonal every drone is in range (and a huge radius would
         # overflow when squared)
-        radius = min(radius, math.sqrt(2.0) * self.world_size)
-        area = math.pi * radius**2 / self.world_size**2
+        ratio = min(radius / self.world_size, math.sqrt(2.0))  # squared, never overflows
+        area = math.pi * ratio**2
         return float(min(n - 1, (n - 1) * min(area, 1.0)))
 
     @property

@@ -138,3 +138,5 @@ def test_a_sensing_range_beyond_the_arena_counts_everyone_without_overflow():
     """The fuzz found --sense-radius 1e308 overflowing the memory estimate (radius squared)."""
     config = SwarmConfig(n_agents=10, sense_radius=1e308)
     assert config.expected_neighbors(1e308) == 9.0
+    huge = SwarmConfig(n_agents=10, world_size=1e308)  # and an arena beyond the float range
+    assert huge.expected_neighbors(5.0) == 0.0
