@@ -28,11 +28,11 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from policies.random_walk import correlated_walk
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
 from swarm.observation import LocalObservation
 from swarm.policy import Decision, Policy
-from swarm.rng import keyed_normal, keyed_uniform
 
 TIE_TOLERANCE = 1e-9  # relative: payoffs this close count as a tie
 
@@ -100,17 +100,7 @@ class ImitateBest(Policy):
         speed = self.params.speed
         if speed == 0:
             return np.zeros((obs.n, 2))
-        ids = obs.ids  # each drone's own random stream
-        moving = (obs.vel**2).sum(axis=1) > 0
-        heading = np.where(
-            moving,
-            np.arctan2(obs.vel[:, 1], obs.vel[:, 0]),
-            2 * np.pi * keyed_uniform(self.seed, obs.step, ids, 0),
-        )
-        heading = heading + self.params.turn_std * keyed_normal(self.seed, obs.step, ids)
-        out = min(speed, obs.max_speed) * np.column_stack([np.cos(heading), np.sin(heading)])
-        out[~obs.alive] = 0.0
-        return out
+        return correlated_walk(obs, self.seed, min(speed, obs.max_speed), self.params.turn_std)
 
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
         return np.column_stack(self.play(obs))

@@ -17,6 +17,23 @@ from swarm.policy import Policy
 from swarm.rng import keyed_normal, keyed_uniform
 
 
+def correlated_walk(obs: LocalObservation, seed: int, speed: float, turn_std: float) -> np.ndarray:
+    """(R, 2) velocity of a correlated random walk at ``speed``: the own heading (a random
+    one from rest) turned by a keyed Gaussian angle of (seed, step, own id); zero when
+    crashed."""
+    ids = obs.ids  # each drone's own random stream
+    moving = (obs.vel**2).sum(axis=1) > 0
+    heading = np.where(
+        moving,
+        np.arctan2(obs.vel[:, 1], obs.vel[:, 0]),
+        2 * np.pi * keyed_uniform(seed, obs.step, ids, 0),
+    )
+    heading = heading + turn_std * keyed_normal(seed, obs.step, ids)
+    out = speed * np.column_stack([np.cos(heading), np.sin(heading)])
+    out[~obs.alive] = 0.0
+    return out
+
+
 class RandomWalkParams(StrictConfig):
     speed: float | None = Field(None, gt=0, description="cruise speed (m/s); default max_speed")
     turn_std: float = Field(0.3, ge=0, description="std of the heading change per step (rad)")
@@ -30,15 +47,5 @@ class RandomWalk(Policy):
     Params = RandomWalkParams
 
     def act(self, obs: LocalObservation) -> np.ndarray:
-        rows = obs.ids  # each drone's own random stream
-        moving = (obs.vel**2).sum(axis=1) > 0
-        heading = np.where(
-            moving,
-            np.arctan2(obs.vel[:, 1], obs.vel[:, 0]),
-            2 * np.pi * keyed_uniform(self.seed, obs.step, rows, 0),
-        )
-        heading = heading + self.params.turn_std * keyed_normal(self.seed, obs.step, rows)
         speed = self.params.speed or obs.max_speed
-        out = speed * np.column_stack([np.cos(heading), np.sin(heading)])
-        out[~obs.alive] = 0.0
-        return out
+        return correlated_walk(obs, self.seed, speed, self.params.turn_std)
