@@ -38,17 +38,37 @@ def table_from_edges(
     torus: bool,
 ) -> NeighborTable:
     """A neighbour table (rows in row order) from directed edges ``sender -> receiver``."""
-    n_rows = pos.shape[0]
+    return table_on(edge_lists(receiver, sender, pos.shape[0]), pos, vel, world_size, torus)
+
+
+def edge_lists(
+    receiver: np.ndarray, sender: np.ndarray, n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ptr, receiver, sender) of directed edges in row order, senders ascending: the part of
+    a table that depends on who is linked, not on where anyone is (read-only)."""
     order = np.lexsort((sender, receiver))
     receiver = receiver[order].astype(np.int64)
     sender = sender[order].astype(np.int32)
-    counts = np.bincount(receiver, minlength=n_rows)
     ptr = np.zeros(n_rows + 1, np.int64)
-    np.cumsum(counts, out=ptr[1:])
+    np.cumsum(np.bincount(receiver, minlength=n_rows), out=ptr[1:])
+    for values in (ptr, receiver, sender):
+        values.flags.writeable = False
+    return ptr, receiver, sender
+
+
+def table_on(
+    lists: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pos: np.ndarray,
+    vel: np.ndarray,
+    world_size: float,
+    torus: bool,
+) -> NeighborTable:
+    """The neighbour table of the edge lists (:func:`edge_lists`) at these positions."""
+    ptr, receiver, sender = lists
     rel = pos[sender] - pos[receiver]
     if torus:
         rel -= world_size * np.round(rel / world_size)
-    rows = np.arange(n_rows, dtype=np.int64)
+    rows = np.arange(pos.shape[0], dtype=np.int64)
     return NeighborTable(
         ptr=ptr,
         seg_row=rows,
@@ -131,21 +151,32 @@ class FixedLinks(LinkModel):
         edges = np.array([(u, v) for u, v in graph.edges if u != v], dtype=np.int64).reshape(-1, 2)
         self.n_agents = n_agents
         self.edges = edges
+        # who is linked changes only when a drone crashes: the edge lists of the last alive
+        # mask are kept, and a step only measures the links at the new positions
+        self._alive: np.ndarray | None = None
+        self._lists: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def links(self, pos, vel, alive, env, n_envs, world_size, torus, sensing):
-        offsets = np.arange(n_envs, dtype=np.int64)[:, None] * self.n_agents
-        u = (self.edges[:, 0][None, :] + offsets).ravel()
-        v = (self.edges[:, 1][None, :] + offsets).ravel()
-        keep = alive[u] & alive[v]
-        return _symmetric_table(u[keep], v[keep], pos, vel, world_size, torus)
+        if self._lists is None or self._alive is None or not np.array_equal(self._alive, alive):
+            offsets = np.arange(n_envs, dtype=np.int64)[:, None] * self.n_agents
+            u = (self.edges[:, 0][None, :] + offsets).ravel()
+            v = (self.edges[:, 1][None, :] + offsets).ravel()
+            keep = alive[u] & alive[v]
+            self._lists = _symmetric_lists(u[keep], v[keep], pos.shape[0])
+            self._alive = alive.copy()
+        return table_on(self._lists, pos, vel, world_size, torus)
 
 
-def _symmetric_table(src, dst, pos, vel, world_size, torus) -> NeighborTable:
-    n = pos.shape[0]
+def _symmetric_lists(src, dst, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edge lists of undirected links ``src - dst`` (each once in each direction)."""
     a = np.concatenate([src, dst]).astype(np.int64)
     b = np.concatenate([dst, src]).astype(np.int64)
     keys = np.unique(a * n + b)
-    return table_from_edges(keys // n, keys % n, pos, vel, world_size, torus)
+    return edge_lists(keys // n, keys % n, n)
+
+
+def _symmetric_table(src, dst, pos, vel, world_size, torus) -> NeighborTable:
+    return table_on(_symmetric_lists(src, dst, pos.shape[0]), pos, vel, world_size, torus)
 
 
 def topology_graph(name: str, n_agents: int, rng: np.random.Generator) -> nx.Graph:

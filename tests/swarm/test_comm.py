@@ -171,3 +171,25 @@ def test_no_packets_are_counted_for_an_empty_broadcast_and_crashes_do_not_inflat
     degrees = sum(d for _, d in model.comm_graph.degree())
     model.step()  # the crash strikes after sending: the rate is per drone alive when sending
     assert model.metrics["messages_sent"] == degrees / 30
+
+
+def test_fixed_links_follow_crashes_and_positions_though_their_lists_are_kept():
+    """FixedLinks keeps the edge lists while nobody crashes (the costly part); a crash, a
+    revival and every move must still show in the table."""
+    from swarm.comm import FixedLinks
+
+    links = FixedLinks(nx.cycle_graph(6), 6)
+    rng = np.random.default_rng(0)
+    pos, vel = rng.uniform(0, 10, (6, 2)), np.zeros((6, 2))
+    alive = np.ones(6, bool)
+    env = np.zeros(6, np.int64)
+    first = links.links(pos, vel, alive, env, 1, 10.0, False, None)
+    assert len(first.idx) == 12
+    moved = pos + 1.5
+    again = links.links(moved, vel, alive, env, 1, 10.0, False, None)
+    np.testing.assert_allclose(again.rel_pos, moved[again.idx] - moved[again.owner])
+    alive[2] = False
+    crashed = links.links(moved, vel, alive, env, 1, 10.0, False, None)
+    assert len(crashed.idx) == 8 and 2 not in crashed.idx and 2 not in crashed.owner
+    alive[2] = True
+    assert len(links.links(moved, vel, alive, env, 1, 10.0, False, None).idx) == 12
