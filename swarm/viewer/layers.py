@@ -19,6 +19,7 @@ callables: the renderer evaluates them only when the layer or colouring is shown
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -200,8 +201,38 @@ class Scene:
     info: Mapping[str, Any] = field(default_factory=dict)  # free text for the HUD
 
     def agents(self) -> Agents | None:
-        """The main agents layer (the first), which selection and trails use."""
-        return next((lay for lay in self.layers if isinstance(lay, Agents)), None)
+        """Every agent as one layer, which selection, trails and the HUD use: the agents
+        layer, or all of them joined in order where there are several (one per team)."""
+        layers = [lay for lay in self.layers if isinstance(lay, Agents)]
+        if len(layers) <= 1:
+            return layers[0] if layers else None
+        return _joined(layers)
+
+
+def _joined(layers: list[Agents]) -> Agents:
+    """Several agent layers as one (their shared colourings joined, lazily)."""
+    first = layers[0]
+    names = [k for k in first.attributes if all(k in lay.attributes for lay in layers)]
+
+    def joined(name: str) -> Attribute:
+        parts = [lay.attributes[name] for lay in layers]
+        values = functools.cache(lambda: np.concatenate([resolve(a.values) for a in parts]))
+        return dataclasses.replace(parts[0], values=values)
+
+    headings = [lay.heading for lay in layers]
+    return Agents(
+        name="agents",
+        pos=np.concatenate([lay.pos for lay in layers]),
+        ids=np.concatenate([np.asarray(lay.ids) for lay in layers]),
+        attributes={name: joined(name) for name in names},
+        alive=np.concatenate([lay.alive for lay in layers]),
+        heading=None if any(h is None for h in headings) else np.concatenate(headings),
+        size=first.size,
+        shape=first.shape,
+        sense_radius=None,  # each team's own is drawn from its layer
+        comm_radius=None,
+        trails=first.trails,
+    )
 
 
 # ---------------------------------------------------------------------- defaults
@@ -266,21 +297,41 @@ def drone_layers(engine: Swarm) -> list[Layer]:
         if values.ndim == 1:
             attributes[name] = Attribute(values[:n].copy(), "linear")
     edges = functools.cache(lambda: comm_edges(engine, n))  # computed once, when shown
-    return [
-        Edges("comm", lambda: edges()[0], lambda: edges()[1]),
-        Agents(
-            "drones",
-            pos,
-            np.arange(n),
-            attributes,
-            alive,
-            heading,
-            size=max(2 * c.collision_radius, 0.008 * c.world_size),
-            shape="triangle",
-            sense_radius=c.sense_radius,
-            comm_radius=c.effective_comm_radius,
-        ),
-    ]
+    links = Edges("comm", lambda: edges()[0], lambda: edges()[1])
+    size = max(2 * c.collision_radius, 0.008 * c.world_size)
+    if engine.teams is None:
+        return [
+            links,
+            Agents("drones", pos, np.arange(n), attributes, alive, heading, size=size,
+                   shape="triangle", sense_radius=c.sense_radius,
+                   comm_radius=c.effective_comm_radius),
+        ]  # fmt: skip
+    # one layer per team, each with its own marker (and colour: the team comes first)
+    layers: list[Layer] = [links]
+    teams = engine.teams
+    for code, name in enumerate(teams.names):
+        rows = np.flatnonzero(teams.team[:n] == code)
+        if len(rows) == 0:
+            continue
+        mine = {key: _rows_of(attr, rows) for key, attr in attributes.items()}
+        layers.append(
+            Agents(f"{name}s", pos[rows], rows, mine, alive[rows], heading[rows], size=size,
+                   shape=TEAM_SHAPES[code % len(TEAM_SHAPES)],
+                   sense_radius=float(teams.sense_radius[rows[0]]),
+                   comm_radius=c.effective_comm_radius)
+        )  # fmt: skip
+    return layers
+
+
+# the marker of each team, in the order the scenario declares them
+TEAM_SHAPES: tuple[Literal["triangle", "square", "circle"], ...] = ("triangle", "circle", "square")
+
+
+def _rows_of(attribute: Attribute, rows: np.ndarray) -> Attribute:
+    """The attribute for these rows only (a lazy one stays lazy)."""
+    values = attribute.values
+    part = (lambda: resolve(values)[rows]) if callable(values) else np.asarray(values)[rows]
+    return dataclasses.replace(attribute, values=part)
 
 
 def scene_of(model: Any) -> Scene:

@@ -132,7 +132,9 @@ class Renderer:
         finally:
             del pixels
         if main is not None:
-            self._selection(main, camera, options)
+            for layer in scene.layers:  # drawn by the selected agent's own layer only
+                if isinstance(layer, Agents):
+                    self._selection(layer, camera, options, main)
         return surf
 
     def rgb_array(self, surface: pygame.Surface | None = None) -> np.ndarray:
@@ -273,8 +275,11 @@ class Renderer:
             xy = np.floor(camera.to_screen(positions)).astype(np.int64)
             raster.scatter(pixels, xy[:, 0], xy[:, 1], values)
 
-    def _selection(self, layer: Agents, camera: Camera, options: RenderOptions) -> None:
-        """Rings around the selected agent: body, sensing range, comm range; neighbours."""
+    def _selection(
+        self, layer: Agents, camera: Camera, options: RenderOptions, every: Agents
+    ) -> None:
+        """Rings around the selected agent (if it is in ``layer``): body, sensing range,
+        comm range; lines to its neighbours among ``every`` agent."""
         if options.selected is None:
             return
         hit = np.flatnonzero(np.asarray(layer.ids) == options.selected)
@@ -284,8 +289,8 @@ class Renderer:
         sx, sy = camera.to_screen(layer.pos[i])[0]
         body = self._marker_px(layer, camera)
         if len(options.highlight):
-            mine = np.isin(np.asarray(layer.ids), options.highlight)
-            for hx, hy in camera.to_screen(layer.pos[mine]):  # a handful of neighbours
+            mine = np.isin(np.asarray(every.ids), options.highlight)
+            for hx, hy in camera.to_screen(every.pos[mine]):  # a handful of neighbours
                 pygame.draw.circle(self.surface, HIGHLIGHT, (hx, hy), body * 0.8 + 2, 1)
                 pygame.draw.line(self.surface, (110, 110, 110), (sx, sy), (hx, hy), 1)
         if layer.sense_radius:

@@ -15,7 +15,7 @@ from envs.flocking import FlockingModel
 from swarm.cli import main
 from swarm.registry import scenario_class
 from swarm.viewer import Camera, Renderer, RenderOptions, Viewer, record, scene_of
-from swarm.viewer.layers import ALIVE_COLOUR, Edges, hue_wheel, resolve
+from swarm.viewer.layers import ALIVE_COLOUR, Agents, Edges, hue_wheel, resolve
 from swarm.viewer.renderer import ARENA
 
 SIZE = 200  # pixels
@@ -400,3 +400,31 @@ def test_an_uncovered_landmark_paints_its_colour_at_its_centre():
     img = Renderer(SIZE, SIZE).render(model)
     for x, y in np.floor(camera.to_screen(landmarks[far])).astype(int):
         assert tuple(img[y, x]) == (120, 100, 50)
+
+
+def test_teams_are_drawn_with_their_own_marker_and_an_evader_can_be_selected():
+    """One agent layer per team (pursuers triangles, evaders circles); selection, the HUD
+    and trails see all agents joined, in row order."""
+    from envs.pursuit import PursuitModel
+
+    def factory():
+        return PursuitModel(n_agents=6, pursuers=4, rng=2)
+
+    scene = scene_of(factory())
+    teams = [layer for layer in scene.layers if isinstance(layer, Agents)]
+    assert [(t.name, t.shape) for t in teams] == [("pursuers", "triangle"), ("evaders", "circle")]
+    np.testing.assert_array_equal(scene.agents().ids, np.arange(6))
+    v = Viewer(factory(), reset=factory, width=900, height=500, headless=True)  # room for the panel
+    try:
+        evader = 5
+        v.paused = True
+        v.tick()
+        x, y = v.camera.to_screen(v.model.engine.pos[evader])[0]
+        assert v.select_at(x, y) == evader
+        v.tick()
+        img = v.frame_rgb()
+        sx, sy = np.floor(v.camera.to_screen(v.model.engine.pos[evader])[0]).astype(int)
+        box = img[max(sy - 12, 0) : sy + 13, max(sx - 12, 0) : sx + 13]
+        assert int((box == 255).all(axis=2).sum()) > 10  # the selection ring
+    finally:
+        v.close()
