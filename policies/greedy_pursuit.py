@@ -14,8 +14,13 @@ nearest sensed agent of a team, and "this direction at that speed".
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
+import numpy as np
+from pydantic import Field
+
+from policies.random_walk import correlated_walk
+from swarm.config import StrictConfig
 from swarm.observation import LocalObservation
 from swarm.policy import Policy
 from swarm.teams import nearest_of_team
@@ -56,6 +61,32 @@ def at_speed(direction: np.ndarray, speed: np.ndarray) -> np.ndarray:
     return direction * scale[:, None]
 
 
+class BlindParams(StrictConfig):
+    """What a pursuer does while it senses no evader."""
+
+    when_blind: Literal["hold", "walk"] = Field(
+        "hold", description="no evader in sight: hold the course, or search by a correlated "
+        "random walk (turns of turn_std rad per step)",
+    )  # fmt: skip
+    turn_std: float = Field(0.3, ge=0, description="std of the search walk's turns (rad)")
+
+
+def when_blind(
+    policy: Policy, obs: LocalObservation, blind: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """``out`` with the rows that see no evader (``blind``) holding their course at full
+    speed, or searching (``when_blind = "walk"``, keyed by each pursuer's own id)."""
+    if not blind.any():
+        return out
+    p = policy.params
+    if p.when_blind == "walk":
+        walk = correlated_walk(obs, policy.seed, obs.own["max_speed"], p.turn_std)
+    else:
+        walk = at_speed(obs.vel, obs.own["max_speed"])
+    out[blind] = walk[blind]
+    return out
+
+
 class PursuitPolicy(Policy):
     """What the pursuit game's controllers share: velocity commands, and the scenario whose
     teams they read (each sensed agent's team, own team and speed)."""
@@ -68,14 +99,15 @@ class PursuitPolicy(Policy):
 class GreedyPursuit(PursuitPolicy):
     name = "greedy_pursuit"
     citation = "Isaacs, R. (1965). Differential Games. Wiley (pure pursuit)."
+    Params = BlindParams
 
     def act(self, obs: LocalObservation) -> np.ndarray:
         _, evader = team_codes(obs)
         nb = obs.neighbors
         near = nearest_of_team(nb, evader)
         seen = near >= 0
-        direction = obs.vel.copy()  # none in sight: hold the course
+        direction = np.zeros((obs.n, 2))
         direction[seen] = nb.rel_pos[near[seen]]
-        out = at_speed(direction, obs.own["max_speed"])
+        out = when_blind(self, obs, ~seen, at_speed(direction, obs.own["max_speed"]))
         out[~obs.alive] = 0.0
         return out

@@ -17,10 +17,12 @@ from swarm.policy import Policy
 from swarm.rng import keyed_normal, keyed_uniform
 
 
-def correlated_walk(obs: LocalObservation, seed: int, speed: float, turn_std: float) -> np.ndarray:
-    """(R, 2) velocity of a correlated random walk at ``speed``: the own heading (a random
-    one from rest) turned by a keyed Gaussian angle of (seed, step, own id); zero when
-    crashed."""
+def correlated_walk(
+    obs: LocalObservation, seed: int, speed: float | np.ndarray, turn_std: float
+) -> np.ndarray:
+    """(R, 2) velocity of a correlated random walk at ``speed`` (one, or (R,) each row's):
+    the own heading (a random one from rest) turned by a keyed Gaussian angle of (seed,
+    step, own id); zero when crashed."""
     ids = obs.ids  # each drone's own random stream
     moving = (obs.vel**2).sum(axis=1) > 0
     heading = np.where(
@@ -29,7 +31,7 @@ def correlated_walk(obs: LocalObservation, seed: int, speed: float, turn_std: fl
         2 * np.pi * keyed_uniform(seed, obs.step, ids, 0),
     )
     heading = heading + turn_std * keyed_normal(seed, obs.step, ids)
-    out = speed * np.column_stack([np.cos(heading), np.sin(heading)])
+    out = np.reshape(speed, (-1, 1)) * np.column_stack([np.cos(heading), np.sin(heading)])
     out[~obs.alive] = 0.0
     return out
 

@@ -30,13 +30,19 @@ import numba
 import numpy as np
 from pydantic import Field
 
-from policies.greedy_pursuit import PursuitPolicy, at_speed, team_codes, team_range
-from swarm.config import StrictConfig
+from policies.greedy_pursuit import (
+    BlindParams,
+    PursuitPolicy,
+    at_speed,
+    team_codes,
+    team_range,
+    when_blind,
+)
 from swarm.geometry import bisector_edge
 from swarm.observation import LocalObservation
 
 
-class VoronoiPursuitParams(StrictConfig):
+class VoronoiPursuitParams(BlindParams):
     range_fraction: float = Field(
         0.5, gt=0, le=0.5,
         description="edges are clipped to r = range_fraction * sense_radius around the "
@@ -107,6 +113,5 @@ class VoronoiPursuit(PursuitPolicy):
             obs.own["team"], obs.alive, obs.pos, float(obs.world_size), float(radius),
             pursuer, evader, goal, kind,
         )  # fmt: skip
-        hold = (kind == 0) & obs.alive & (obs.own["team"] == pursuer)
-        goal[hold] = obs.vel[hold]  # no evader in sight: hold the course
-        return at_speed(goal, obs.own["max_speed"])
+        blind = (kind == 0) & obs.alive & (obs.own["team"] == pursuer)
+        return when_blind(self, obs, blind, at_speed(goal, obs.own["max_speed"]))
