@@ -311,10 +311,10 @@ class Swarm:
         if self.scenario is not None:
             own.update(self.scenario.observe(self))
             known = self.scenario.knowledge()
-        if self.teams is not None:
-            own.update(team=self.teams.team.copy(), max_speed=self.teams.max_speed.copy(),
-                       sense_radius=self.teams.sense_radius.copy())  # fmt: skip
-            known["teams"] = self.teams.names
+        if self.teams is not None:  # fixed for the run and read-only: shared, not copied
+            teams = self.teams
+            own.update(team=teams.team, max_speed=teams.max_speed, sense_radius=teams.sense_radius)
+            known = {**known, "teams": teams.names}
         self._obs = LocalObservation(
             step=self.t,
             dt=c.dt,
