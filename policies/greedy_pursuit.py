@@ -39,12 +39,14 @@ def team_codes(obs: LocalObservation) -> tuple[int, int]:
     return names.index(PURSUER), names.index(EVADER)
 
 
-def team_range(obs: LocalObservation, code: int) -> float:
+def team_range(obs: LocalObservation, code: int) -> tuple[float, bool]:
     """The sensing range of team ``code`` (its rows' ``own["sense_radius"]``; teams may sense
-    less than ``obs.sense_radius``, the largest range), or the largest where the batch holds
-    none of its rows (their output is not used)."""
+    less than ``obs.sense_radius``, the largest range, which stands in where the batch holds
+    none of its rows: their output is not used), and whether it covers the whole arena
+    (every agent sensed: the papers' full-information setting)."""
     mine = obs.own["team"] == code
-    return float(obs.own["sense_radius"][mine][0]) if mine.any() else float(obs.sense_radius)
+    sense = float(obs.own["sense_radius"][mine][0]) if mine.any() else float(obs.sense_radius)
+    return sense, sense >= np.sqrt(2.0) * obs.world_size
 
 
 # a direction shorter than this (m, or m/s) is none: dividing by a subnormal length would

@@ -83,8 +83,7 @@ class VoronoiEvade(PursuitPolicy):
     def act(self, obs: LocalObservation) -> np.ndarray:
         pursuer, evader = team_codes(obs)
         nb = obs.neighbors
-        sense = team_range(obs, evader)  # this team's own range
-        global_view = sense >= np.sqrt(2.0) * obs.world_size
+        sense, global_view = team_range(obs, evader)  # this team's own range
         sides = 0 if global_view else self.params.sides
         radius = self.params.range_fraction * sense
         goal = np.zeros((obs.n, 2))

@@ -103,8 +103,7 @@ class VoronoiPursuit(PursuitPolicy):
     def act(self, obs: LocalObservation) -> np.ndarray:
         pursuer, evader = team_codes(obs)
         nb = obs.neighbors
-        sense = team_range(obs, pursuer)  # this team's own range
-        global_view = sense >= np.sqrt(2.0) * obs.world_size
+        sense, global_view = team_range(obs, pursuer)  # this team's own range
         radius = np.inf if global_view else self.params.range_fraction * sense
         goal = np.zeros((obs.n, 2))
         kind = np.zeros(obs.n, dtype=np.int8)
