@@ -25,7 +25,11 @@ Controllers        pursuers (``policy``): ``voronoi_pursuit`` (Zhou et al. 2016)
 Metrics            captured_fraction, evaders_left, capture_time (steps until the last
                    evader was caught, NaN while any runs free), n_alive
 Reward (envs)      a pursuer earns +1 for every capture in its arena in the step (shared by
-                   the team); an evader gets -1 in the step it is caught
+                   the team); an evader gets -1 in the step it is caught. With
+                   ``shaping = w > 0``, every step a pursuer also gets ``-w d / L`` (``d``:
+                   distance to the nearest free evader, ``L``: ``world_size``) and a free
+                   evader ``+w d / L`` (to the nearest pursuer), as mpe2's ``simple_tag``
+                   shapes its adversaries: a signal before the first capture
 =================  =====================================================================
 
 ``summary.json`` has ``captured_fraction`` and ``capture_time`` (null while not all caught).
@@ -84,6 +88,10 @@ class PursuitConfig(SwarmConfig):
     evader_params: dict[str, Any] = Field(
         default_factory=dict, description="evaders' controller settings"
     )
+    shaping: float = Field(
+        0.0, ge=0, description="learning only: per step, a pursuer loses and an evader gains "
+        "shaping x its distance to the nearest opponent / world_size (0: captures only)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _two_teams_in_a_box(self) -> PursuitConfig:
@@ -225,7 +233,23 @@ class Pursuit(Scenario):
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
         per_env = np.bincount(engine.env[self.just_captured], minlength=engine.n_envs)
         pursuer = engine.teams.team == PURSUER
-        return np.where(pursuer, per_env[engine.env], -self.just_captured.astype(float))
+        reward = np.where(pursuer, per_env[engine.env], -self.just_captured.astype(float))
+        if self.config.shaping:
+            near = self._opponent_distance(engine)
+            sign = np.where(pursuer, -1.0, 1.0)
+            shaped = sign * self.config.shaping * near / self.config.world_size
+            reward = reward + np.where(engine.alive & np.isfinite(near), shaped, 0.0)
+        return reward
+
+    def _opponent_distance(self, engine: Swarm) -> np.ndarray:
+        """(R,) distance from each agent to the nearest alive agent of the other team in its
+        arena (inf when none is left): the global truth, for the training reward only."""
+        E, N, P = engine.n_envs, engine.n_agents, self.config.n_pursuers
+        pos = engine.pos.reshape(E, N, 2)
+        alive = engine.alive.reshape(E, N)
+        gap = np.linalg.norm(pos[:, :P, None, :] - pos[:, None, P:, :], axis=-1)  # (E, P, Ev)
+        gap = np.where(alive[:, :P, None] & alive[:, None, P:], gap, np.inf)
+        return np.concatenate([gap.min(axis=2), gap.min(axis=1)], axis=1).ravel()
 
     # ----------------------------------------------------------------- metrics
     def _evaders(self, engine: Swarm) -> np.ndarray:

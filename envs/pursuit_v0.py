@@ -15,9 +15,12 @@ Observation        the engine's segments (own position and velocity, the nearest
                    agents), plus ``own_team``, ``nearest_pursuer``, ``sees_pursuer``,
                    ``nearest_evader``, ``sees_evader``: the same layout for both kinds
 State              ``pos`` (N, 2), ``vel`` (N, 2), ``alive`` (N,), ``team`` (N,): global,
-                   for either team's centralised critic (as mpe2's ``simple_tag``)
+                   for either team's centralised critic (as mpe2's ``simple_tag``);
+                   ``swarm train pursuit`` trains one policy per team on it (self-play)
 Reward             a pursuer: +1 for every capture in the step, shared by its team; an
-                   evader: -1 in the step it is caught
+                   evader: -1 in the step it is caught; with ``shaping`` also minus (pursuer)
+                   or plus (evader) ``shaping`` x the distance to the nearest opponent /
+                   ``world_size`` per step
 Termination        an evader is caught; truncation at ``max_cycles``
 Arguments          env: ``max_cycles``, ``continuous_actions``, ``k_neighbors``,
                    ``inbox_slots``, ``out_of_box``, ``render_mode``; scenario: the fields of

@@ -7,6 +7,7 @@ import pytest
 from envs.pursuit import Evader, Pursuer, PursuitModel
 from swarm.config import ConfigError
 from swarm.dynamics import integrate
+from swarm.marl import BatchedSwarmEnv
 from swarm.testing import assert_local
 
 
@@ -175,3 +176,16 @@ def test_searching_pursuers_catch_an_evader_they_cannot_see_at_first(pursuer):
         assert model.metrics["captured_fraction"] == 1.0, seed
     assert_local(pursuer, "pursuit", n_agents=12, steps=10, pursuers=8, sense_radius=4.0,
                  policy_params={"when_blind": "walk"})  # fmt: skip
+
+
+def test_shaping_is_each_agents_distance_to_the_nearest_opponent():
+    env = BatchedSwarmEnv("pursuit", n_envs=2, n_agents=4, pursuers=2, shaping=2.0,
+                          capture_radius=0.1)  # fmt: skip
+    env.reset(seed=3)
+    _, reward, *_ = env.step(np.zeros((2, 4, 2)))
+    pos = env.engine.pos.reshape(2, 4, 2)
+    gap = np.linalg.norm(pos[:, :2, None] - pos[:, None, 2:], axis=-1)  # (E, P, Ev)
+    expected = np.concatenate([-gap.min(axis=2), gap.min(axis=1)], axis=1) * 2.0 / 20.0
+    caught = ~env.engine.alive.reshape(2, 4)
+    assert not caught.any()
+    np.testing.assert_allclose(reward, expected)
