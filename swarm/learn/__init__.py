@@ -8,4 +8,6 @@
 ``trainers``    the built-in plug-ins of the ``swarm.trainers`` entry-point group
 ``checkpoint``  saving and loading with ``torch.load(weights_only=True)``
 ``policy``      a trained actor in the ``Policy`` slot, next to the classic controllers
+``teams``       self-play: one network per team of a scenario with teams
+``evaluate``    ``swarm eval``: learned against classic on the same seeds; cross-play tables
 """

@@ -12,7 +12,9 @@ adapter only renames what the trainer reads:
   the engine before stepping: ``info["active"]`` of swarm.marl is a view of
   ``engine.alive`` that the step itself edits, so it misses the step a drone crashes in;
 * the comm senders a GNN actor reads (:func:`~swarm.learn.envs.nearest_senders` of the
-  engine's links).
+  engine's links);
+* the agent columns of each team (``teams``), where the scenario has teams: the trainer
+  then gives each team a policy of its own (:mod:`swarm.learn.teams`).
 
 Only continuous (Box) actions are trained: the actor is Gaussian.
 """
@@ -25,6 +27,7 @@ import numpy as np
 
 from swarm.config import ConfigError
 from swarm.learn.envs import StepResult, nearest_senders
+from swarm.learn.teams import TeamColumns
 
 
 class BatchedTrainEnv:
@@ -45,6 +48,11 @@ class BatchedTrainEnv:
         self.action_low = np.asarray(self.env.action_low, dtype=np.float64)
         self.action_high = np.asarray(self.env.action_high, dtype=np.float64)
         self.max_cycles = self.env.max_cycles
+        # agent columns of each team, in the declared order (empty: one team)
+        self.teams: list[TeamColumns] = []
+        for team in self.env.core.scenario.teams() or ():
+            start = self.teams[-1].stop if self.teams else 0
+            self.teams.append(TeamColumns(team.name, start, start + team.n))
 
     def reset(self, seed: int) -> np.ndarray:
         obs, _ = self.env.reset(seed=seed)

@@ -6,6 +6,9 @@ Trainers need five things from E environments x N agents, all numpy arrays:
 whom this step), and the dimensions and action box. :class:`TrainEnv` states that protocol;
 :func:`make_train_env` builds it for a registered scenario from the batched env API
 (:class:`swarm.marl.BatchedSwarmEnv`), which steps every environment in one engine call.
+An env whose agents form teams with different goals also lists them (``teams``: a list of
+:class:`~swarm.learn.teams.TeamColumns`); the trainer then gives each team a policy of
+its own.
 """
 
 from __future__ import annotations

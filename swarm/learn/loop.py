@@ -37,11 +37,20 @@ from swarm.learn.checkpoint import (
 )
 from swarm.learn.envs import TrainEnv, make_train_env
 from swarm.learn.nets import ActorCritic, NetSpec
-from swarm.learn.ppo import PPOConfig, Strategy, collect_rollout, minibatch_plan, ppo_update
+from swarm.learn.ppo import (
+    LossGroup,
+    PPOConfig,
+    Strategy,
+    collect_rollout,
+    minibatch_plan,
+    ppo_update,
+)
+from swarm.learn.teams import TeamActorCritic, TeamColumns, learning_teams, param_groups
 
 # fields of a job that must match a checkpoint for it to be resumed
 _RESUME_KEYS = ("scenario", "env_config", "algo", "actor", "num_envs", "seed", "hidden",
-                "message_dim", "max_senders", "ppo", "trainer", "diloco")  # fmt: skip
+                "message_dim", "max_senders", "ppo", "trainer", "diloco", "team_updates",
+                "alternate_every")  # fmt: skip
 
 
 class DiLoCoConfig(StrictConfig):
@@ -84,6 +93,14 @@ class TrainJob(StrictConfig):
     progress: bool = Field(True, description="show a progress bar")
     ppo: PPOConfig = Field(default_factory=PPOConfig, description="PPO settings")
     diloco: DiLoCoConfig = Field(default_factory=DiLoCoConfig, description="DiLoCo settings")
+    team_updates: Literal["simultaneous", "alternate"] = Field(
+        "simultaneous",
+        description="scenarios with teams (self-play): every team learns from every rollout, "
+        "or one team at a time while the others stay frozen",
+    )
+    alternate_every: int = Field(
+        10, ge=1, description="updates per team's turn when team_updates is alternate"
+    )
 
 
 class TrainStrategy(Strategy):
@@ -99,7 +116,7 @@ class TrainStrategy(Strategy):
         self, model: ActorCritic, job: TrainJob
     ) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
         """(module the loss is computed through, optimiser)."""
-        return model, torch.optim.Adam(model.parameters(), lr=job.ppo.learning_rate, eps=1e-5)
+        return model, torch.optim.Adam(param_groups(model), lr=job.ppo.learning_rate, eps=1e-5)
 
     def comm_bytes(self) -> int:
         """Bytes this rank has all-reduced for training so far."""
@@ -131,6 +148,48 @@ def net_spec(job: TrainJob, env: TrainEnv) -> NetSpec:
         action_low=[float(x) for x in env.action_low],
         action_high=[float(x) for x in env.action_high],
     )
+
+
+def team_model(job: TrainJob, spec: NetSpec, teams: list[TeamColumns]) -> TeamActorCritic:
+    """One network per team (self-play, :mod:`swarm.learn.teams`), each with ``spec``."""
+    if job.actor == "gnn":
+        raise ConfigError(
+            f"actor: {job.scenario} has teams ({', '.join(t.name for t in teams)}), trained "
+            "one policy per team; allowed actor with teams: mlp (a GNN actor per team is not "
+            "supported yet)"
+        )
+    if job.team_updates == "alternate" and job.trainer == "diloco":
+        raise ConfigError(
+            "team_updates: alternate under --trainer diloco would still move the frozen team "
+            "by the outer momentum; allowed with diloco: simultaneous"
+        )
+    return TeamActorCritic({t.name: spec for t in teams}, teams)
+
+
+def loss_groups(
+    model: torch.nn.Module, n_agents: int, job: TrainJob, update: int
+) -> list[LossGroup] | None:
+    """Each team of a self-play model as a loss group (None: one shared policy)."""
+    if not isinstance(model, TeamActorCritic):
+        return None
+    learning = learning_teams(len(model.teams), update, job.team_updates, job.alternate_every)
+    return [
+        LossGroup(t.name, columns, list(net.parameters()), learns)
+        for t, net, columns, learns in zip(model.teams, model.nets, model.masks(n_agents),
+                                            learning, strict=True)
+    ]  # fmt: skip
+
+
+def spec_record(model: torch.nn.Module) -> dict[str, Any]:
+    """The checkpoint's ``net_spec``: the NetSpec, or per team ``{"teams": {name: {"spec":
+    NetSpec, "columns": [start, stop]}}}`` (what :func:`swarm.learn.policy.load_policy`
+    reads)."""
+    if isinstance(model, TeamActorCritic):
+        return {"teams": {
+            t.name: {"spec": net.spec.model_dump(mode="json"), "columns": [t.start, t.stop]}
+            for t, net in zip(model.teams, model.nets, strict=True)
+        }}  # fmt: skip
+    return model.spec.model_dump(mode="json")
 
 
 def updates_planned(job: TrainJob) -> int:
@@ -209,8 +268,9 @@ def train(
             f">= {episode} (or lower max_cycles)"
         )
     spec = net_spec(job, env)
+    teams: list[TeamColumns] = list(getattr(env, "teams", None) or [])
     torch.manual_seed(job.seed)  # the same initial parameters on every rank
-    model = ActorCritic(spec)
+    model = team_model(job, spec, teams) if len(teams) > 1 else ActorCritic(spec)
     loss_model, optimizer = strategy.setup(model, job)
 
     out = Path(job.out)
@@ -244,13 +304,19 @@ def train(
         rollout, episodes = collect_rollout(env, model, job.ppo, obs, generator)
         rollout_s = time.perf_counter() - tick
         plan = minibatch_plan(rollout.obs.shape[0] * rollout.obs.shape[1], job.ppo, generator)
-        stats = ppo_update(loss_model, optimizer, rollout, job.ppo, plan, strategy)
-        # team return over every rank's finished episodes
+        groups = loss_groups(model, env.n_agents, job, update)
+        stats = ppo_update(loss_model, optimizer, rollout, job.ppo, plan, strategy, groups)
+        # team return over every rank's finished episodes (and each team's, with teams)
         totals = strategy.reduce_sum(torch.tensor(
-            [sum(episodes.returns), len(episodes.returns), float(rollout.rewards.mean())],
+            [sum(episodes.returns), len(episodes.returns), float(rollout.rewards.mean()),
+             *(sum(episodes.team_returns[t.name]) for t in teams)],
             dtype=torch.float64,
         ))  # fmt: skip
         wall = time.perf_counter() - tick
+        per_team = {
+            f"{t.name}/episode_return": float(totals[3 + k] / totals[1]) if totals[1] else math.nan
+            for k, t in enumerate(teams)
+        } if len(teams) > 1 else {}  # fmt: skip
         row = {
             "update": update,
             "env_steps": update * steps_per_update,
@@ -258,6 +324,7 @@ def train(
             "episode_return": float(totals[0] / totals[1]) if totals[1] else math.nan,
             "episodes": int(totals[1]),
             "reward_mean": float(totals[2] / world),
+            **per_team,
             **stats,
             "comm_bytes": strategy.comm_bytes(),
             "rollout_s": rollout_s,  # stepping the envs with the policy
@@ -276,7 +343,7 @@ def train(
                     "update": update,
                     "env_steps": update * steps_per_update,
                     "job": job.model_dump(mode="json"),
-                    "net_spec": spec.model_dump(mode="json"),
+                    "net_spec": spec_record(model),
                     "world_size": world,
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),

@@ -27,7 +27,7 @@ optimiser step (DiLoCo), through the ``Strategy`` hooks :func:`ppo_update` calls
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -94,10 +94,12 @@ class Rollout:
 
 @dataclass
 class EpisodeStats:
-    """Team returns (sum over steps of the mean reward over agents) of finished episodes."""
+    """Team returns (sum over steps of the mean reward over agents) of finished episodes;
+    with teams of agents (self-play), also each team's own (the mean over its agents)."""
 
     returns: list[float]
     lengths: list[int]
+    team_returns: dict[str, list[float]] = field(default_factory=dict)
 
 
 @torch.no_grad()
@@ -120,7 +122,9 @@ def collect_rollout(
     msg_obs = torch.zeros_like(obs_t)  # nothing was sent before the first step
     senders = torch.full((E, N, K), -1, dtype=torch.long)
     team_return, length = np.zeros(E), np.zeros(E, dtype=np.int64)
-    stats = EpisodeStats([], [])
+    teams = getattr(model, "teams", None) or []  # a TeamActorCritic: one policy per team
+    per_team = np.zeros((len(teams), E))
+    stats = EpisodeStats([], [], {t.name: [] for t in teams})
     for _ in range(T):
         batch = {
             "obs": obs_t,
@@ -148,11 +152,16 @@ def collect_rollout(
                             ("dones", as_tensor(done)), ("active", active)):  # fmt: skip
             buf[name].append(value)
         team_return += np.asarray(step.reward).mean(axis=1)
+        for k, t in enumerate(teams):
+            per_team[k] += np.asarray(step.reward)[:, t.start : t.stop].mean(axis=1)
         length += 1
         for e in np.flatnonzero(done.all(axis=1)):
             stats.returns.append(float(team_return[e]))
             stats.lengths.append(int(length[e]))
+            for k, t in enumerate(teams):
+                stats.team_returns[t.name].append(float(per_team[k, e]))
         team_return[done.all(axis=1)] = 0.0
+        per_team[:, done.all(axis=1)] = 0.0
         length[done.all(axis=1)] = 0
         # a reset env hears nothing from the previous episode
         env_done = torch.as_tensor(done.all(axis=1))
@@ -295,6 +304,17 @@ def minibatch_plan(
     ]
 
 
+@dataclass
+class LossGroup:
+    """Agents whose PPO loss is normalised, averaged and clipped together: every agent (one
+    shared policy), or one team of a self-play run (:mod:`swarm.learn.teams`)."""
+
+    name: str
+    columns: torch.Tensor | None  # (N,) 1.0 on the group's agent columns; None: all agents
+    params: list[torch.nn.Parameter]
+    learning: bool = True  # False: frozen this update (alternate self-play)
+
+
 def ppo_update(
     loss_model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -302,57 +322,95 @@ def ppo_update(
     cfg: PPOConfig,
     plan: list[list[torch.Tensor]],
     strategy: Strategy | None = None,
+    groups: list[LossGroup] | None = None,
 ) -> dict[str, float]:
     """Run ``plan`` (epochs of minibatch indices into the T*E snapshots); return mean stats.
 
     ``loss_model`` is the :class:`~swarm.learn.nets.ActorCritic` or its DDP wrapper.
+    ``groups`` (default: one of every agent and parameter) are teams with parameters of
+    their own (self-play): each group's advantages are normalised over its agents, its loss
+    is a mean over them, its gradient clipped alone, and its stats are reported as
+    ``NAME/policy_loss`` and so on. A group that is not ``learning`` keeps its parameters:
+    its loss is left out and its optimiser group (the groups' order) steps with lr 0.
     """
     strategy = strategy or Strategy()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    groups = groups or [LossGroup("", None, params)]
     rollout.advantages, rollout.returns = compute_gae(
         rollout.rewards, rollout.values, rollout.dones, rollout.last_value,
         cfg.gamma, cfg.gae_lambda,
     )  # fmt: skip
+    masks = [_group_mask(rollout.active, g.columns, rollout.rewards) for g in groups]
     if cfg.normalize_advantages:
-        rollout.advantages = normalize(rollout.advantages, strategy.reduce_sum, rollout.active)
+        if len(groups) == 1:
+            rollout.advantages = normalize(rollout.advantages, strategy.reduce_sum, masks[0])
+        else:  # each team's advantages on its own scale
+            rollout.advantages = sum(
+                normalize(rollout.advantages, strategy.reduce_sum, m) * g.columns
+                for g, m in zip(groups, masks, strict=True)
+            )
     data = rollout.snapshots()
-    params = [p for group in optimizer.param_groups for p in group["params"]]
+    group_masks = [None if m is None else m.reshape(-1, *m.shape[2:]) for m in masks]
     totals: dict[str, float] = {}
     n_steps = sum(len(epoch) for epoch in plan)
-    counts = _active_counts(data.get("active"), plan, strategy)
+    counts = [_active_counts(m, plan, strategy) for m in group_masks]
+    saved_lr = [group["lr"] for group in optimizer.param_groups]
+    for k, g in enumerate(groups):
+        if not g.learning:
+            optimizer.param_groups[k]["lr"] = 0.0
     done = 0
-    for epoch in plan:
-        for idx in epoch:
-            mb = {name: value[idx] for name, value in data.items()}
-            logprob, entropy, value = loss_model(mb, mb["actions"])
-            mask = mb.get("active")
-            count = None if counts is None else counts[done]
-            pg_loss, info = policy_loss(
-                logprob, mb["logprobs"], mb["advantages"], cfg.clip_coef, mask, count
-            )
-            v_loss = value_loss(
-                value, mb["values"], mb["returns"], cfg.clip_coef, cfg.clip_value_loss,
-                mask, count,
-            )  # fmt: skip
-            entropy_mean = masked_mean(entropy, mask, count)
-            loss = pg_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * v_loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            optimizer.step()
-            done += 1
-            strategy.after_step(last_of_update=done == n_steps)
-            for name, v in (("policy_loss", pg_loss), ("value_loss", v_loss),
-                            ("entropy", entropy_mean), *info.items()):  # fmt: skip
-                totals[name] = totals.get(name, 0.0) + float(v.detach()) / n_steps
-    real = (
-        rollout.active.bool()
-        if rollout.active is not None
-        else torch.ones_like(rollout.returns, dtype=torch.bool)
-    )
-    targets, predicted = rollout.returns[real], rollout.values[real]
-    var = targets.var() if targets.numel() > 1 else targets.new_tensor(0.0)
-    totals["explained_variance"] = float(1 - (targets - predicted).var() / var) if var > 0 else 0.0
+    try:
+        for epoch in plan:
+            for idx in epoch:
+                mb = {name: value[idx] for name, value in data.items()}
+                logprob, entropy, value = loss_model(mb, mb["actions"])
+                loss = logprob.new_zeros(())
+                for g, mask_all, count_all in zip(groups, group_masks, counts, strict=True):
+                    mask = None if mask_all is None else mask_all[idx]
+                    count = None if count_all is None else count_all[done]
+                    pg_loss, info = policy_loss(
+                        logprob, mb["logprobs"], mb["advantages"], cfg.clip_coef, mask, count
+                    )
+                    v_loss = value_loss(
+                        value, mb["values"], mb["returns"], cfg.clip_coef, cfg.clip_value_loss,
+                        mask, count,
+                    )  # fmt: skip
+                    entropy_mean = masked_mean(entropy, mask, count)
+                    group_loss = pg_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * v_loss
+                    # a frozen group still enters the graph (DDP wants every parameter used)
+                    loss = loss + (group_loss if g.learning else 0.0 * group_loss)
+                    prefix = f"{g.name}/" if g.name else ""
+                    for name, v in (("policy_loss", pg_loss), ("value_loss", v_loss),
+                                    ("entropy", entropy_mean), *info.items()):  # fmt: skip
+                        key = prefix + name
+                        totals[key] = totals.get(key, 0.0) + float(v.detach()) / n_steps
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                for g in groups:
+                    torch.nn.utils.clip_grad_norm_(g.params, cfg.max_grad_norm)
+                optimizer.step()
+                done += 1
+                strategy.after_step(last_of_update=done == n_steps)
+    finally:
+        for group, lr in zip(optimizer.param_groups, saved_lr, strict=True):
+            group["lr"] = lr
+    for g, mask in zip(groups, masks, strict=True):
+        real = torch.ones_like(rollout.returns, dtype=torch.bool) if mask is None else mask.bool()
+        targets, predicted = rollout.returns[real], rollout.values[real]
+        var = targets.var() if targets.numel() > 1 else targets.new_tensor(0.0)
+        explained = float(1 - (targets - predicted).var() / var) if var > 0 else 0.0
+        totals[(f"{g.name}/" if g.name else "") + "explained_variance"] = explained
     return totals
+
+
+def _group_mask(
+    active: torch.Tensor | None, columns: torch.Tensor | None, like: torch.Tensor
+) -> torch.Tensor | None:
+    """(T, E, N) 1.0 where a sample counts for a group: its agent is active and one of the
+    group's columns; None when every sample counts."""
+    if columns is None:
+        return active
+    return (torch.ones_like(like) if active is None else active) * columns
 
 
 def _active_counts(

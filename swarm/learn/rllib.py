@@ -279,7 +279,14 @@ def _train(job: TrainJob) -> dict[str, Any]:
     spec = _net_spec(job, probe)
     n_agents = len(probe.possible_agents)
     episode = getattr(probe, "max_cycles", None)
+    teams = probe.unwrapped.core.scenario.teams() if hasattr(probe.unwrapped, "core") else None
     probe.close()
+    if teams:
+        raise ConfigError(
+            f"trainer: {job.scenario} has teams, trained one policy per team; the rllib "
+            "plug-in trains one shared policy only; allowed trainers with teams: local, ddp, "
+            "diloco"
+        )
     if episode is not None and job.ppo.rollout_steps < episode:
         raise ConfigError(
             f"ppo.rollout_steps: {job.ppo.rollout_steps} is shorter than an episode "

@@ -42,6 +42,7 @@ from swarm.config import ConfigError
 from swarm.io import write_json
 from swarm.learn.loop import TrainJob, TrainStrategy, train
 from swarm.learn.nets import ActorCritic
+from swarm.learn.teams import param_groups
 from swarm.lifeline import parent_death_preexec
 
 GROUP = "swarm.trainers"
@@ -147,7 +148,7 @@ class DDPStrategy(TrainStrategy):
     def setup(self, model: ActorCritic, job: TrainJob):
         ddp = DistributedDataParallel(model, forward_sync_buffers=False)  # buffers are constants
         ddp.register_comm_hook(self, _counting_allreduce)
-        return ddp, torch.optim.Adam(model.parameters(), lr=job.ppo.learning_rate, eps=1e-5)
+        return ddp, torch.optim.Adam(param_groups(model), lr=job.ppo.learning_rate, eps=1e-5)
 
     def reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         out = tensor.clone()
@@ -202,10 +203,10 @@ class DiLoCoStrategy(TrainStrategy):
             nesterov=self.cfg.nesterov and self.cfg.outer_momentum > 0,
         )  # fmt: skip
         if self.cfg.inner_optimizer == "sgd":
-            inner = torch.optim.SGD(model.parameters(), lr=job.ppo.learning_rate)
+            inner = torch.optim.SGD(param_groups(model), lr=job.ppo.learning_rate)
         else:
             inner = torch.optim.AdamW(
-                model.parameters(), lr=job.ppo.learning_rate, eps=1e-5,
+                param_groups(model), lr=job.ppo.learning_rate, eps=1e-5,
                 weight_decay=self.cfg.weight_decay,
             )  # fmt: skip
         self.inner = inner
