@@ -76,7 +76,7 @@ def _default_out(scenario: str, seed: int) -> Path:
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from swarm import runner
-    from swarm.registry import policy_options, scenario_class
+    from swarm.registry import model_maker, scenario_class
 
     target = args.target
     if target is None:
@@ -99,7 +99,6 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     config.update(_parse_sets(args.set or []))
     if args.agents is not None:
         config["n_agents"] = args.agents
-    config.update(policy_options(target, args.policy))
     if args.steps < 0:
         raise ConfigError(f"--steps: must be >= 0 (got {args.steps})")
     if args.audit < 0:
@@ -107,7 +106,8 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     runner.check_seed(args.seed)
     out = Path(args.out) if args.out else _default_out(target, args.seed)
     check_writable(out)  # before building: a map or a large team takes a while to set up
-    model = runner.build_model(target, config, args.seed)  # validates every value
+    # validates every value; a --policy may also be a learned run (per team: TEAM=RUN)
+    model = model_maker(target, args.policy, config)(args.seed)
     runner.check_out(out, runner.resolved_config(model, target, args.steps, args.seed), args.format)
     result = runner.execute(
         model, target, args.steps, args.seed, progress=not args.quiet, audit=args.audit
@@ -144,7 +144,7 @@ def _shown(value: Any) -> str:
 def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     """``swarm audit SCENARIO --policy NAME``: one line, exit 0 if local, 1 if not."""
     from swarm import runner
-    from swarm.registry import is_learned, load_learned, policy_options, scenario_class
+    from swarm.registry import model_maker, scenario_class
     from swarm.testing import auditor_for
 
     cls = scenario_class(args.scenario)
@@ -156,12 +156,8 @@ def cmd_audit(args: argparse.Namespace, extra: list[str]) -> int:
     if args.sample is not None and args.sample < 1:
         raise ConfigError(f"--sample: must be >= 1 (got {args.sample})")
     runner.check_seed(args.seed)
-    learned = args.policy is not None and len(args.policy) == 1 and is_learned(args.policy[0])
-    if learned:  # a training run's policy
-        model = load_learned(args.policy[0], args.scenario, **config).make_model(seed=args.seed)
-    else:
-        config.update(policy_options(args.scenario, args.policy))
-        model = runner.build_model(args.scenario, config, args.seed)
+    # controllers by name, a training run's policy, or per team (TEAM=NAME or TEAM=RUN)
+    model = model_maker(args.scenario, args.policy, config)(args.seed)
     auditor = auditor_for(model, args.sample, args.seed)
     for _ in range(args.steps):
         auditor.step()

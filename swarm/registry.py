@@ -8,6 +8,7 @@ these tables match the modules on disk, both ways.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from swarm.config import ConfigError
@@ -136,20 +137,97 @@ def is_learned(policy: str) -> bool:
     return Path(policy).exists() or policy.endswith(".pt") or "/" in policy
 
 
-def load_learned(path: str, scenario: str, option: str = "--policy", **config: Any) -> Any:
+def _needs_torch(option: str) -> ConfigError:
+    return ConfigError(
+        f"{option}: a learned policy needs torch (pip install torch==2.13.0 && "
+        'pip install -e ".[learn]")'
+    )
+
+
+def load_learned(
+    path: str, scenario: str, option: str = "--policy", team: str | None = None, **config: Any
+) -> Any:
     """The learned policy in a run folder or checkpoint (``swarm train``'s output), checked
-    to be trained on ``scenario``; ``config``: scenario fields to change from training."""
+    to be trained on ``scenario``; ``config``: scenario fields to change from training;
+    ``team``: which team's policy of a self-play run (its name in the checkpoint)."""
     try:
         from swarm.learn.policy import load_policy
     except ImportError:
-        raise ConfigError(
-            f"{option}: a learned policy needs torch (pip install torch==2.13.0 && "
-            'pip install -e ".[learn]")'
-        ) from None
-    policy = load_policy(path, **config)
+        raise _needs_torch(option) from None
+    policy = load_policy(path, team=team, **config)
     if policy.trained_on != scenario:
         raise ConfigError(
             f"{option}: {path} was trained on {policy.trained_on!r}, not {scenario!r}; "
             f"allowed scenario: {policy.trained_on}"
         )
     return policy
+
+
+def model_maker(
+    scenario: str, policies: list[str] | None, config: dict[str, Any], option: str = "--policy"
+) -> Callable[[int], Any]:
+    """``seed -> model`` with the controllers that ``--policy`` values name, loaded once.
+
+    A value is a controller name, a learned run (a ``swarm train`` folder or checkpoint), or
+    in a scenario with teams ``TEAM=NAME`` or ``TEAM=RUN`` once per team
+    (``pursuers=runs/selfplay``: the pursuers' policy of a self-play run, which holds one
+    per team). Teams not named keep the config's controllers. Learned policies bring the
+    scenario settings they were trained with (the first one's, where teams mix); ``config``
+    overrides them. Every problem is a one-line :class:`ConfigError`.
+    """
+    cls = scenario_class(scenario)
+    given = list(policies or [])
+    if len(given) == 1 and "=" not in given[0] and is_learned(given[0]):
+        return load_learned(given[0], scenario, option, **config).make_model
+    team_keys = list(getattr(cls, "team_policy_fields", {}))  # in the teams' declared order
+    learned: dict[str, str] = {}
+    classic: list[str] = []
+    for value in given:
+        team, eq, name = value.partition("=")
+        if eq and team in team_keys and is_learned(name):
+            if team in learned:
+                raise ConfigError(f"{option}: {team} is given twice")
+            learned[team] = name
+        else:
+            classic.append(value)
+    fields = policy_options(scenario, classic)
+    for team in learned:
+        if cls.team_policy_fields[team] in fields:
+            raise ConfigError(f"{option}: {team} is given twice")
+    if not learned:
+        return lambda seed: cls(rng=seed, **{**config, **fields})
+    from swarm.teams import TeamPolicy
+
+    loaded: dict[int, Any] = {}
+    settings: dict[str, Any] = dict(config)
+    for team, path in learned.items():
+        code = team_keys.index(team)
+        policy = load_learned(path, scenario, option, team=_checkpoint_team(path, code, option),
+                              **settings)  # fmt: skip
+        if not loaded:  # the first learned policy's training settings, then config's
+            settings = {**policy.env_config, **config}
+        loaded[code] = policy
+    model_config = {**next(iter(loaded.values())).model_config(**config), **fields}
+
+    def make(seed: int) -> Any:
+        model = cls(rng=seed, **model_config)
+        chosen = {**model.policy.policies, **loaded}
+        model.policy = TeamPolicy(chosen, model.engine.teams.names, seed=model.engine.policy_seed)
+        return model
+
+    return make
+
+
+def _checkpoint_team(path: str, code: int, option: str) -> str:
+    """The name, in a self-play checkpoint, of the team with code ``code``."""
+    try:
+        from swarm.learn.policy import checkpoint_teams
+    except ImportError:
+        raise _needs_torch(option) from None
+    names = checkpoint_teams(path)
+    if len(names) <= code:
+        raise ConfigError(
+            f"{option}: {path} holds no per-team policies (trained without teams); a team "
+            "plays a policy trained for it by self-play (swarm train on a scenario with teams)"
+        )
+    return names[code]

@@ -70,14 +70,29 @@ def build_model(scenario: str, config: dict[str, Any], seed: int) -> Any:
 
 
 def resolved_config(model: Any, scenario: str, steps: int, seed: int) -> dict[str, Any]:
-    """What ``config.json`` holds: everything the run depends on, every field resolved."""
-    return {
+    """What ``config.json`` holds: everything the run depends on, every field resolved, and
+    the checkpoint of any learned policy."""
+    out = {
         "scenario": scenario,
         "seed": seed,
         "steps": steps,
         "package_version": package_version(),
         # inf as "Infinity", graphs as lists
         "config": json.loads(model.config.model_dump_json()),
+    }
+    learned = learned_sources(getattr(model, "policy", None))
+    if learned:  # what the config fields cannot say: which trained networks flew
+        out["learned_policies"] = learned
+    return out
+
+
+def learned_sources(policy: Any) -> dict[str, str]:
+    """Checkpoint file of each learned policy in the slot, by team ("all": one for all)."""
+    parts = getattr(policy, "policies", {}).values() if hasattr(policy, "names") else [policy]
+    return {
+        getattr(p, "team", None) or "all": str(p.source)
+        for p in parts
+        if getattr(p, "source", None) is not None
     }
 
 

@@ -10,6 +10,14 @@
     swarm eval navigation --policy runs/nav-mappo --against random_walk --episodes 8
     swarm view navigation --policy runs/nav-mappo             # watch it (the viewer)
 
+A scenario with teams trains one policy per team (self-play, :mod:`swarm.learn.teams`);
+each team then plays from the run folder by name, against learned or classic opponents::
+
+    swarm train pursuit --set shaping=1 --team-updates alternate --out runs/tag
+    swarm eval pursuit --policy pursuers=runs/tag --policy pursuers=voronoi_pursuit \
+        --policy evaders=runs/tag --policy evaders=flee --episodes 30   # every pairing
+    swarm view pursuit --policy pursuers=runs/tag --policy evaders=flee
+
 ``python -m swarm.train`` takes the same arguments as ``swarm train`` (what torchrun runs).
 Needs the ``learn`` extra (``pip install torch==2.13.0``); without it both commands say so.
 """
@@ -114,6 +122,17 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="DiLoCo setting: inner_steps, outer_lr, outer_momentum, ...",
     )
+    p.add_argument(
+        "--team-updates",
+        choices=["simultaneous", "alternate"],
+        default="simultaneous",
+        help="scenarios with teams (one policy each, self-play): every team learns from every "
+        "rollout, or one team at a time while the others stay frozen",
+    )
+    p.add_argument(
+        "--alternate-every", type=int, default=10,
+        help="updates per team's turn with --team-updates alternate (default 10)",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")  # fmt: skip
 
 
@@ -140,7 +159,8 @@ def job_from_args(args: argparse.Namespace) -> Any:
         num_envs=args.num_envs, seed=args.seed, out=out,
         checkpoint_every=args.checkpoint_every, resume=args.resume, nproc=args.nproc,
         hidden=args.hidden, progress=not args.quiet, ppo=ppo,
-        diloco=_pairs(args.diloco, "--diloco"),
+        diloco=_pairs(args.diloco, "--diloco"), team_updates=args.team_updates,
+        alternate_every=args.alternate_every,
     )  # fmt: skip
 
 
@@ -212,7 +232,14 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
         "of both.",
     )
     p.add_argument("scenario", help="registered scenario the policy was trained on")
-    p.add_argument("--policy", required=True, help="run folder or checkpoint file")
+    p.add_argument(
+        "--policy",
+        required=True,
+        action="append",
+        help="run folder or checkpoint file; in a scenario with teams TEAM=RUN_OR_NAME, "
+        "repeatable (pursuers=runs/selfplay --policy pursuers=greedy_pursuit --policy "
+        "evaders=flee): every pairing plays on the same seeds",
+    )
     p.add_argument(
         "--against",
         action="append",
@@ -238,12 +265,52 @@ def cmd_eval(args: argparse.Namespace, extra: list[str]) -> int:
         raise ConfigError(f"--steps: must be >= 1 (got {args.steps})")
     if args.out:
         check_new_file(args.out, "--out")  # before the episodes are played
+    if any("=" in value for value in args.policy):
+        return _eval_teams(args)
+    if len(args.policy) > 1:
+        raise ConfigError(
+            f"--policy: {args.scenario} takes one learned policy (TEAM=RUN, repeated, is for "
+            "scenarios with teams)"
+        )
+    args.policy = args.policy[0]
     against = args.against or default_baselines(args.scenario)
     table = compare(
         args.scenario, Path(args.policy), against, args.episodes, args.seed,
         _pairs(args.set, "--set"), steps=args.steps,
     )  # fmt: skip
     print(format_table(table))
+    if args.out:
+        from swarm.io import write_table
+
+        write_table(Path(args.out), table)
+    return 0
+
+
+def _eval_teams(args: argparse.Namespace) -> int:
+    """``swarm eval SCENARIO --policy TEAM=X ...``: the cross-play table of every pairing."""
+    from swarm.learn.evaluate import crossplay, crossplay_summary
+    from swarm.registry import scenario_class
+
+    teams = list(getattr(scenario_class(args.scenario), "team_policy_fields", {}))
+    if not teams:
+        raise ConfigError(f"--policy: {args.scenario} has no teams; give one run folder")
+    if args.against:
+        raise ConfigError("--against: with teams, name every controller as --policy TEAM=NAME")
+    choices: dict[str, list[str]] = {}
+    for value in args.policy:
+        team, eq, name = value.partition("=")
+        if not eq or not name:
+            raise ConfigError(f"--policy {value}: expected TEAM=RUN_OR_NAME; teams: "
+                              f"{', '.join(teams)}")  # fmt: skip
+        if name in choices.setdefault(team, []):
+            raise ConfigError(f"--policy {value}: given twice")
+        choices[team].append(name)
+    table = crossplay(args.scenario, choices, args.episodes, args.seed,
+                      _pairs(args.set, "--set"), steps=args.steps)  # fmt: skip
+    columns = table.attrs["headline"]
+    print(f"{args.scenario}: {args.episodes} episodes per pairing (seeds {args.seed}.."
+          f"{args.seed + args.episodes - 1}); mean [95 % bootstrap interval]")  # fmt: skip
+    print(crossplay_summary(table, teams, columns).to_string(index=False))
     if args.out:
         from swarm.io import write_table
 

@@ -13,11 +13,13 @@ training action box, the usual "random" baseline of the MARL literature) can be 
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import bootstrap
 
 from swarm.config import ConfigError
 from swarm.learn.policy import LearnedPolicy, load_policy
@@ -63,13 +65,21 @@ def action_bound(scenario: str, env_config: dict[str, Any]) -> float:
 
 
 def run_model(model: Any, steps: int) -> dict[str, float]:
-    """Step a Mesa model ``steps`` times: its final metrics and the episode's team return."""
+    """Step a Mesa model ``steps`` times: its final metrics and the episode's team return
+    (with teams, each team's too: ``pursuer_return``, the mean over its agents)."""
     team_return = 0.0
-    none = np.zeros((model.engine.rows, 2))  # the scenarios' rewards read the state only
+    engine = model.engine
+    none = np.zeros((engine.rows, 2))  # the scenarios' rewards read the state only
+    teams = engine.teams.names if engine.teams is not None else ()
+    per_team = np.zeros(len(teams))
     for _ in range(steps):
         model.step()
-        team_return += float(np.mean(model.scenario.reward(model.engine, none)))
-    return {**model.metrics, "episode_return": team_return}
+        reward = np.asarray(model.scenario.reward(engine, none), dtype=np.float64)
+        team_return += float(np.mean(reward))
+        for code in range(len(teams)):
+            per_team[code] += float(np.mean(reward[engine.teams.team == code]))
+    returns = {f"{name}_return": float(v) for name, v in zip(teams, per_team, strict=True)}
+    return {**model.metrics, "episode_return": team_return, **returns}
 
 
 def baseline_model(scenario: str, name: str, env_config: dict[str, Any], seed: int) -> Any:
@@ -120,3 +130,92 @@ def format_table(table: pd.DataFrame) -> str:
     """Metrics as rows, controllers as columns (mean over seeds)."""
     means = table.drop(columns="seed").groupby("controller", sort=False).mean().T
     return means.to_string(float_format=lambda v: f"{v:.4g}")
+
+
+# --------------------------------------------------------------------------- cross-play
+def crossplay(
+    scenario: str,
+    choices: dict[str, list[str]],
+    episodes: int,
+    seed: int,
+    config: dict[str, Any],
+    steps: int | None = None,
+) -> pd.DataFrame:
+    """Every pairing of the teams' ``choices`` (team -> controller names or learned runs; a
+    team left out plays the config's controller) on the same seeds: one row per (pairing,
+    seed) with a column per team naming what it played, the model's headline fields
+    (``summary()``), its metrics and each team's return. Episodes last ``steps`` (default:
+    the env's ``max_cycles``, with the first learned policy's training settings).
+    ``table.attrs["headline"]`` lists the columns worth a summary (headline fields and team
+    returns)."""
+    from swarm.registry import is_learned, model_maker
+
+    fields = scenario_class(scenario).team_policy_fields  # team -> its controller's field
+    teams = list(fields)
+    unknown = sorted(set(choices) - set(teams))
+    if unknown:
+        raise ConfigError(f"--policy: unknown team {unknown[0]!r}; teams of {scenario}: "
+                          f"{', '.join(teams)}")  # fmt: skip
+    options = [choices.get(team) or [None] for team in teams]
+    pairings = [dict(zip(teams, p, strict=True)) for p in itertools.product(*options)]
+
+    def given(pairing: dict[str, str | None]) -> list[str]:
+        return [f"{team}={c}" for team, c in pairing.items() if c is not None]
+
+    # every pairing plays the first learned policy's training settings (then ``config``),
+    # so that all rows of the table are the same game
+    trained: dict[str, Any] = {}
+    for pairing in pairings:
+        if any(c is not None and is_learned(c) for c in pairing.values()):
+            policies = model_maker(scenario, given(pairing), config)(seed).policy.policies
+            trained = next(p.env_config for p in policies.values() if isinstance(p, LearnedPolicy))
+            break
+    env_config = {**trained, **config}
+    fields_of_model = scenario_class(scenario).config_class.model_fields
+    model_config = {k: v for k, v in env_config.items() if k in fields_of_model}
+    steps = steps if steps is not None else episode_length(scenario, env_config)
+    rows = []
+    headline: list[str] = []
+    for pairing in pairings:
+        make = model_maker(scenario, given(pairing), model_config)
+        for s in range(seed, seed + episodes):
+            model = make(s)
+            labels = {team: c or getattr(model.config, fields[team]) for team, c in pairing.items()}
+            metrics = run_model(model, steps)
+            # competing teams' mean return means nothing: show each team's
+            headline = [*model.summary(), *(k for k in metrics if k.endswith("_return")
+                                             and k != "episode_return")]  # fmt: skip
+            rows.append({**labels, "seed": s, **model.summary(), **metrics})
+    table = pd.DataFrame(rows)
+    table.attrs["headline"] = headline  # the columns a cross-play table shows
+    return table
+
+
+def interval(values: np.ndarray, confidence: float = 0.95, seed: int = 0) -> tuple[float, ...]:
+    """(mean, low, high, n) of the finite ``values``: a percentile bootstrap interval of the
+    mean (scipy), NaN bounds below two values."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return (np.nan, np.nan, np.nan, 0)
+    if len(x) < 2 or np.ptp(x) == 0:
+        low = high = np.nan if len(x) < 2 else float(x[0])
+        return (float(x.mean()), low, high, len(x))
+    rng = np.random.default_rng(seed)
+    ci = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=9999,
+                   method="percentile", rng=rng).confidence_interval  # fmt: skip
+    return (float(x.mean()), float(ci.low), float(ci.high), len(x))
+
+
+def crossplay_summary(table: pd.DataFrame, teams: list[str], columns: list[str]) -> pd.DataFrame:
+    """Per pairing, ``column``: "mean [low, high]" (95 % bootstrap over seeds; NaN values,
+    e.g. the capture time of an episode without capture, left out and counted as ``n``)."""
+    out = []
+    for pairing, group in table.groupby(teams, sort=False):
+        row = dict(zip(teams, pairing, strict=True))
+        for col in columns:
+            mean, low, high, n = interval(group[col].to_numpy())
+            text = "n/a" if n == 0 else f"{mean:.3g} [{low:.3g}, {high:.3g}]"
+            row[col] = text + (f" (n={n})" if n < len(group) else "")
+        out.append(row)
+    return pd.DataFrame(out)

@@ -50,6 +50,7 @@ class LearnedPolicy(Policy):
         action_kind: what the actor's output means to the engine.
         scenario: the registered scenario it was trained on (None: unknown).
         env_config: the env arguments it was trained with (scenario fields and env fields).
+        team: the team it was trained to play, in a scenario with teams (None: every agent).
     """
 
     name = "learned"
@@ -62,9 +63,12 @@ class LearnedPolicy(Policy):
         action_kind: Literal["acceleration", "velocity"] = "acceleration",
         scenario: str | None = None,
         env_config: dict[str, Any] | None = None,
+        team: str | None = None,
     ):
         super().__init__()
         self.model = model.eval()
+        self.team = team
+        self.source: Path | None = None  # the checkpoint file, when loaded from one
         self.encode = encode
         self.action_kind = action_kind  # type: ignore[misc]
         self.trained_on = scenario
@@ -88,9 +92,10 @@ class LearnedPolicy(Policy):
 
     @classmethod
     def from_checkpoint(cls, path: Path, encode: Encoder, **kw: Any) -> LearnedPolicy:
-        """From a checkpoint file or a run folder (its latest checkpoint), with your encoder."""
+        """From a checkpoint file or a run folder (its latest checkpoint), with your encoder
+        (``team=NAME`` for one team's policy of a self-play run)."""
         saved = load_checkpoint(resolve_checkpoint(path))
-        return cls(_network(saved), encode, **kw)
+        return cls(_network(saved, kw.get("team")), encode, **kw)
 
     # ------------------------------------------------------------------ the Mesa model
     @property
@@ -186,18 +191,39 @@ class LearnedPolicy(Policy):
         return torch.from_numpy((total / counts).astype(np.float32))
 
 
-def _network(saved: dict[str, Any]) -> ActorCritic:
-    model = ActorCritic(NetSpec(**saved["net_spec"]))
-    model.load_state_dict(saved["model"])
+def _network(saved: dict[str, Any], team: str | None = None) -> ActorCritic:
+    """The checkpoint's network; in a self-play run (one network per team), ``team``'s."""
+    record = saved["net_spec"]
+    if "teams" not in record:
+        model = ActorCritic(NetSpec(**record))
+        model.load_state_dict(saved["model"])
+        return model
+    names = list(record["teams"])
+    if team not in names:
+        raise CheckpointError(
+            f"the checkpoint holds one policy per team; name the team to play: "
+            f"{', '.join(names)} (got {team!r})"
+        )
+    prefix = f"nets.{names.index(team)}."  # TeamActorCritic's key of that team's network
+    model = ActorCritic(NetSpec(**record["teams"][team]["spec"]))
+    model.load_state_dict({k[len(prefix):]: v for k, v in saved["model"].items()
+                           if k.startswith(prefix)})  # fmt: skip
     return model
 
 
-def load_policy(path: str | Path, **config: Any) -> LearnedPolicy:
+def checkpoint_teams(path: str | Path) -> list[str]:
+    """The teams a run folder or checkpoint holds a policy for ([] : one shared policy)."""
+    saved = load_checkpoint(resolve_checkpoint(Path(path)))
+    return list(saved["net_spec"].get("teams", {}))
+
+
+def load_policy(path: str | Path, team: str | None = None, **config: Any) -> LearnedPolicy:
     """The trained policy in a run folder (its latest checkpoint) or a checkpoint file,
     ready for its scenario's Mesa model (:meth:`LearnedPolicy.make_model`).
 
     ``config``: scenario fields to change from training (e.g. ``n_agents=10``: one shared
     network runs any swarm size); the observation layout must stay the one trained on.
+    ``team``: the team whose policy to load from a self-play run (``"pursuer"``).
     Raises :class:`~swarm.learn.checkpoint.CheckpointError` (a ``ConfigError``: one line) for
     a missing, foreign or tampered file, or a policy trained on a custom env.
     """
@@ -213,11 +239,16 @@ def load_policy(path: str | Path, **config: Any) -> LearnedPolicy:
 
     env_config = {**saved["job"].get("env_config", {}), **config}
     encode = observation_encoder(scenario, **env_config)
-    model = _network(saved)
+    try:
+        model = _network(saved, team)
+    except CheckpointError as err:
+        raise CheckpointError(f"checkpoint {file}: {err}") from None
     if encode.obs_dim != model.spec.obs_dim:
         raise ConfigError(
             f"load_policy: with {config} the {scenario} observation has {encode.obs_dim} "
             f"floats; the policy was trained on {model.spec.obs_dim} (keep the settings that "
             "shape the observation: k_neighbors, inbox_slots, landmark_slots, ...)"
         )
-    return LearnedPolicy(model, encode, scenario=scenario, env_config=env_config)
+    policy = LearnedPolicy(model, encode, scenario=scenario, env_config=env_config, team=team)
+    policy.source = file
+    return policy

@@ -126,31 +126,17 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def build(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(model, factory making the same model again) from the parsed options."""
-    from swarm.registry import is_learned, policy_options, scenario_class
+    """(model, factory making the same model again) from the parsed options: controllers by
+    name, a learned run (``swarm train``'s folder or checkpoint), or per team."""
+    from swarm.registry import model_maker
 
-    cls = scenario_class(args.scenario)
     config = _parse_sets(args.set or [])
     if args.agents is not None:
         config["n_agents"] = args.agents
-    if args.policy is not None and len(args.policy) == 1 and is_learned(args.policy[0]):
-        return _learned(args, config)
-    config.update(policy_options(args.scenario, args.policy))
+    make = model_maker(args.scenario, args.policy, config)
 
     def factory() -> Any:
-        return cls(rng=args.seed, **config)
-
-    return factory(), factory
-
-
-def _learned(args: argparse.Namespace, config: dict[str, Any]) -> tuple[Any, Any]:
-    """A learned policy (``swarm train``'s run folder or checkpoint) in its scenario's model."""
-    from swarm.registry import load_learned
-
-    policy = load_learned(args.policy[0], args.scenario, **config)
-
-    def factory() -> Any:
-        return policy.make_model(seed=args.seed)
+        return make(args.seed)
 
     return factory(), factory
 
