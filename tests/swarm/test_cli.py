@@ -153,6 +153,23 @@ def test_bench_runs_small_and_reports_ratios(tmp_path, capsys):
     assert {r["workload"] for r in data["rows"]} == {"flocking (ours)", "mesa boid_flockers"}
 
 
+def test_bench_agents_runs_one_size_and_skips_the_graph_view_above_its_limit(
+    tmp_path, capsys, monkeypatch
+):
+    from swarm import bench
+
+    monkeypatch.setattr(bench, "GRAPH_VIEW_MAX", 100)  # as 10^7 drones would be
+    report = tmp_path / "bench.json"
+    assert main(["bench", "--agents", "400", "--steps", "1", "--no-mesa",
+                 "--json", str(report)]) == 0  # fmt: skip
+    data = json.loads(report.read_text())
+    assert [r["n_agents"] for r in data["rows"]] == [400]
+    assert data["graph_view"] == {} and data["peak_rss_bytes"] > 0
+    assert "process peak resident memory" in capsys.readouterr().out
+    assert main(["bench", "--agents", "1"]) == 2
+    assert "--sizes/--agents: swarm sizes must be >= 2" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv",
     [
