@@ -107,6 +107,19 @@ class SwarmConfig(StrictConfig):
     algebraic_connectivity: bool = Field(
         False, description="also record the comm graph's algebraic connectivity (costly)"
     )
+    safety: Literal["none", "orca"] = Field(
+        "none",
+        description="safety layer between the controller and the drones: none, or orca "
+        "(reciprocal collision avoidance from local sensing, swarm.safety)",
+    )
+    safety_horizon: float = Field(
+        2.0, gt=0, description="safety layer's time horizon tau: avoid what would hit within (s)"
+    )
+    safety_margin: float = Field(
+        0.25, ge=0, le=1,
+        description="safety layer keeps drones (1 + this) x collision_radius apart: room for "
+        "what dense crowds and the step length eat into",
+    )  # fmt: skip
 
     @field_validator("comm_topology", mode="before")
     @classmethod
@@ -141,6 +154,15 @@ class SwarmConfig(StrictConfig):
         problem = memory_problem(self.memory_parts(), f"a run of {self.n_agents:,} drones")
         if problem is not None:
             raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _safety_has_a_radius(self) -> SwarmConfig:
+        if self.safety != "none" and self.collision_radius <= 0:
+            raise ValueError(
+                f"safety: {self.safety} keeps drones collision_radius apart; set "
+                "collision_radius > 0 (m)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -219,6 +241,9 @@ class Swarm:
         self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
         self.ids = np.arange(rows, dtype=np.int64)  # (R,) each drone's identity (its row)
         self.sent_per_drone = np.zeros(n_envs)  # (E,) packets per living drone, last step
+        # (R,) change the safety layer made to each drone's commanded velocity in the last
+        # step (m/s; swarm.safety); None until a layer has filtered a step
+        self.intervention: np.ndarray | None = None
         self.message_width = 0  # floats in the last step's broadcasts
         self.ids.flags.writeable = False
         self.t = 0  # steps taken since reset

@@ -27,6 +27,7 @@ from swarm.engine import Swarm, SwarmConfig
 from swarm.observation import AgentObservation, LocalObservation
 from swarm.policy import Decision, PerAgentPolicy, Policy
 from swarm.registry import SCENARIOS, check_policy_fits, policy_class
+from swarm.safety import SAFETY_METRICS, SafePolicy, shielded
 from swarm.scenario import Scenario
 from swarm.scenario_model import ScenarioModel
 
@@ -137,7 +138,22 @@ class SwarmModel(ScenarioModel):
         self.engine.sense()
         self._metrics_at = -1
         self._metrics: dict[str, float] = {}
-        self.start_metrics(self.scenario.metric_names())
+        names = self.scenario.metric_names()
+        # with a safety layer every scenario reports how much it intervened
+        self._safety_metrics = (
+            [k for k in SAFETY_METRICS if k not in names] if self.config.safety != "none" else []
+        )
+        self.start_metrics(names + self._safety_metrics)
+
+    @property
+    def policy(self) -> Policy:
+        """The controller in the slot: behind the safety layer when the config asks for one
+        (``safety``), whoever puts it there (the model, a learned policy, the audit)."""
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: Policy) -> None:
+        self._policy = shielded(policy, self.config)
 
     def _make_policy(self) -> Policy:
         if hasattr(self.agent_class, "decide"):
@@ -184,6 +200,7 @@ class SwarmModel(ScenarioModel):
         key = self.engine.version
         if key != self._metrics_at:
             values = self.scenario.metrics(self.engine)
+            values.update({k: SAFETY_METRICS[k](self.engine) for k in self._safety_metrics})
             self._metrics = {k: float(v[0]) for k, v in values.items()}
             self._metrics_at = key
         return self._metrics
@@ -198,7 +215,10 @@ class SwarmModel(ScenarioModel):
         """Everyone moves at once, senses again; the metrics row is recorded."""
         held = [obs]
         del obs  # apply_decision drops the last reference before it senses again
-        self.engine.apply_decision(held.pop(), decision, self.policy if controller else None)
+        policy = self.policy if controller else None
+        self.engine.apply_decision(held.pop(), decision, policy)
+        if isinstance(policy, SafePolicy):  # what the layer changed, for the metrics
+            self.engine.intervention = policy.intervention
         self.record()
 
     def crash(self, rows: list[int]) -> None:

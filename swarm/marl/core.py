@@ -17,6 +17,7 @@ from swarm.marl.actions import DISCRETE_DIRECTIONS
 from swarm.marl.config import action_bound, split_config
 from swarm.marl.encoding import ObservationEncoder, state_layout
 from swarm.policy import Decision
+from swarm.safety import shielded_actions
 from swarm.scenario import Scenario
 
 
@@ -117,6 +118,8 @@ class _Core:
             self.check_messages(self.scenario.broadcast(held[0]), active) if self.talks else None
         )
         accel = accel if everyone else np.where(active[:, None], accel, 0.0)
+        if self.config.safety != "none":  # the learner flies behind the layer too
+            accel, engine.intervention = shielded_actions(held[0], accel, self.config)
         # the drones' one way to apply a step, as the Mesa model's (a learner decided)
         engine.apply_decision(held.pop(), Decision(accel, messages))
         self.steps += 1
