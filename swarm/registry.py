@@ -23,6 +23,7 @@ SCENARIOS: dict[str, str] = {
     "warehouse": "envs.warehouse:WarehouseModel",
     "pursuit": "envs.pursuit:PursuitModel",
     "spatial_dilemma": "envs.spatial_dilemma:SpatialDilemmaModel",
+    "crossing": "envs.crossing:CrossingModel",
 }
 
 POLICIES: dict[str, str] = {
@@ -45,6 +46,8 @@ POLICIES: dict[str, str] = {
     "voronoi_evade": "policies.voronoi_evade:VoronoiEvade",
     # games on the comm graph (scenario = "spatial_dilemma")
     "imitate_best": "policies.imitate_best:ImitateBest",
+    # antipodal crossing (scenario = "crossing")
+    "goto": "policies.goto:GoTo",
     # warehouse controllers (swarm.grid.policy.GridPolicy, scenario = "warehouse")
     "greedy_yield": "policies.greedy_yield:GreedyYield",
     "pibt": "policies.pibt:PIBT",

@@ -1,0 +1,123 @@
+"""What the ORCA safety layer costs: ms per step of the crossing with and without it.
+
+    python experiments/bench_safety.py                       # N = 1,000 and 10,000
+    python experiments/bench_safety.py --agents 1000 --steps 20 --blocks 5 --json out.json
+
+Two moments of the antipodal crossing (envs.crossing, its defaults: 3 m/s, 10 ms steps,
+2 m sensing, neighbours 3 collision radii apart on the ring):
+
+* ``ring``: just after take-off. Every drone senses its ring neighbours and the layer checks
+  its preferred velocity against each half-plane; there is nothing to avoid yet, so this is
+  the layer's floor.
+* ``crowd``: the drones packed on a jittered square lattice 1.5 collision radii apart (the
+  density of the crossing's centre), each still heading for its own antipodal goal, so most
+  drones' preferences break a half-plane and the linear programs (and their fallback) run.
+
+Plain and layered models start from the same seed and state and alternate in blocks of
+``--steps`` steps, so a drift of the machine's speed hits both alike; medians over blocks.
+``layer`` is the layer's own time on one observation (the wrapped decision minus the
+controller's). In the crowd the plain step is mostly sensing: the engine's cell grid is
+sized for drones spread over the whole arena, so a crowd packed in its centre shares a few
+large cells.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+
+from envs.crossing import MIN_GAP, RING_FRACTION, CrossingModel
+
+COLLISION_RADIUS = 0.3  # m, the engine's default
+CROWD_SPACING = 1.5  # collision radii between lattice neighbours in the crowd
+
+
+def world_for(n_agents: int) -> float:
+    """The smallest arena (to 10 m) whose default ring keeps neighbours MIN_GAP radii apart."""
+    ring = (MIN_GAP * COLLISION_RADIUS + 2 * math.sqrt(2) * 0.05) / (
+        2 * math.sin(math.pi / n_agents)
+    )
+    return 10.0 * math.ceil(ring / RING_FRACTION / 10.0)
+
+
+def pack(model: CrossingModel, seed: int) -> None:
+    """Move the drones onto a jittered square lattice around the arena's centre."""
+    engine = model.engine
+    n, step = engine.rows, CROWD_SPACING * COLLISION_RADIUS
+    side = math.ceil(math.sqrt(n))
+    grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2)[:n]
+    rng = np.random.default_rng(seed)
+    centre = model.config.world_size / 2
+    engine.pos[:] = centre + (grid - (side - 1) / 2) * step + rng.uniform(-0.02, 0.02, (n, 2))
+    engine.vel[:] = 0.0
+    engine.invalidate()
+
+
+def build(n_agents: int, safety: str, phase: str, seed: int) -> CrossingModel:
+    model = CrossingModel(n_agents=n_agents, world_size=world_for(n_agents), safety=safety,
+                          rng=seed)  # fmt: skip
+    model.collect_metrics = False  # the step itself, not the DataCollector
+    if phase == "crowd":
+        pack(model, seed)
+    return model
+
+
+def measure(n_agents: int, phase: str, steps: int, blocks: int, seed: int = 0) -> dict:
+    """Median ms per step, without and with the layer, over alternating blocks."""
+    models = {s: build(n_agents, s, phase, seed) for s in ("none", "orca")}
+    for model in models.values():
+        model.step()  # compile and warm up
+    times: dict[str, list[float]] = {s: [] for s in models}
+    for _ in range(blocks):
+        for name, model in models.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                model.step()
+            times[name].append((time.perf_counter() - start) / steps * 1e3)
+    ms = {k: float(np.median(v)) for k, v in times.items()}
+    layered = models["orca"]
+    return {
+        "n_agents": n_agents, "phase": phase, "world_size": layered.config.world_size,
+        "plain_ms": ms["none"], "orca_ms": ms["orca"], "ratio": ms["orca"] / ms["none"],
+        "layer_ms": layer_cost(layered, blocks),
+        "changed_share": float(np.mean(layered.policy.intervention > 0)),
+    }  # fmt: skip
+
+
+def layer_cost(model: CrossingModel, repeats: int) -> float:
+    """The layer alone (ms): the wrapped decision minus the inner one, on one observation."""
+    obs = model.observe()
+    times: dict[str, list[float]] = {"inner": [], "safe": []}
+    for _ in range(repeats):
+        for name, policy in (("inner", model.policy.inner), ("safe", model.policy)):
+            start = time.perf_counter()
+            policy.decide(obs, False)
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times["safe"]) - np.median(times["inner"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, nargs="+", default=[1_000, 10_000])
+    parser.add_argument("--phases", nargs="+", default=["ring", "crowd"])
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    rows = [measure(n, p, args.steps, args.blocks) for n in args.agents for p in args.phases]
+    for r in rows:
+        print(f"N = {r['n_agents']:>6,} {r['phase']:<5}: plain {r['plain_ms']:7.2f} ms/step, "
+              f"ORCA {r['orca_ms']:7.2f} ms/step, ratio {r['ratio']:.2f}x; the layer alone "
+              f"{r['layer_ms']:.2f} ms ({100 * r['changed_share']:.0f}% of the drones' "
+              "commands changed)")  # fmt: skip
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(rows, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
