@@ -197,6 +197,33 @@ def cmd_bench(args: argparse.Namespace, extra: list[str]) -> int:
     return bench_main(args)
 
 
+def cmd_web(args: argparse.Namespace, extra: list[str]) -> int:
+    """``swarm web SCENARIO``: the scenario in the browser, on Mesa's SolaraViz."""
+    from swarm import runner
+    from swarm.registry import model_maker
+
+    try:
+        import swarm.web.app  # noqa: F401 - solara and Mesa's SolaraViz, before anything else
+    except ImportError as err:
+        needed = err.name or "solara"
+        raise ConfigError(f'web: needs {needed} (pip install -e ".[web]")') from None
+    from swarm.registry import scenario_class
+    from swarm.web.server import serve
+
+    fields = scenario_class(args.scenario).config_class.field_help()
+    config = _parse_field_options(extra, fields, f"web {args.scenario}")
+    config.update(_parse_sets(args.set or []))
+    if args.agents is not None:
+        config["n_agents"] = args.agents
+    runner.check_seed(args.seed)
+    if not 200 <= args.size <= 2000:
+        raise ConfigError(f"--size: must be between 200 and 2000 pixels (got {args.size})")
+    model_maker(args.scenario, args.policy, dict(config))(args.seed)  # every value checked
+    spec = {"scenario": args.scenario, "policies": args.policy, "config": config,
+            "seed": args.seed, "width": args.size}  # fmt: skip
+    return serve(spec, args.host, args.port)
+
+
 def one_line(err: Exception) -> str:
     """An error as one line: its first problem, and how many more there are (fix one, rerun)."""
     lines = [line for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
@@ -272,6 +299,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(bench)
     bench.set_defaults(handler=cmd_bench)
 
+    web = sub.add_parser(
+        "web",
+        help="watch a scenario in the browser (Mesa's SolaraViz; needs the web extra)",
+        description="Serve a page (solara) showing SCENARIO: the swarm, play/pause/step/reset, "
+        "speed, the typed config as validated inputs, live metric plots, and a click on an "
+        "agent shows its local observation and inbox. Prints the address to open.",
+    )
+    web.add_argument("scenario", help="scenario name (see `swarm list`)")
+    web.add_argument("--agents", type=int, help="number of agents (n_agents)")
+    web.add_argument("--policy", action="append", metavar="[TEAM=]NAME",
+                     help="controller (see `swarm list`); per team: TEAM=NAME")  # fmt: skip
+    web.add_argument("--seed", type=int, default=0, help="the run's one seed (default 0)")
+    web.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a config field")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                     "127.0.0.1: this machine only)")  # fmt: skip
+    web.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    web.add_argument("--size", type=int, default=720, help="picture size in pixels (default 720)")
+    web.set_defaults(handler=cmd_web)
+
     for module, adder in (
         ("swarm.viewer.cli", "add_view_parser"),
         ("swarm.experiment", "add_report_parser"),
@@ -288,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in ("run", "audit"):
+    if extra and args.command not in ("run", "audit", "web"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.handler(args, extra) or 0)
