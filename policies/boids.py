@@ -26,6 +26,7 @@ from pydantic import Field
 from swarm.config import StrictConfig
 from swarm.observation import AgentObservation, LocalObservation
 from swarm.policy import Policy
+from swarm.threads import parallel_pays, serial_and_parallel
 
 
 class BoidsParams(StrictConfig):
@@ -47,7 +48,8 @@ class Boids(Policy):
         p = self.params
         nb = obs.neighbors
         accel = np.zeros((obs.n, 2))
-        _boids(
+        kernel = _boids_parallel if parallel_pays(obs.n) else _boids
+        kernel(
             nb.ptr, nb.seg_row, nb.rel_pos, nb.rel_vel, nb.dist, obs.vel, obs.alive,
             p.separation_radius, p.w_separation, p.w_alignment, p.w_cohesion,
             p.cruise_speed, p.w_speed, accel,
@@ -55,13 +57,13 @@ class Boids(Policy):
         return accel
 
 
-@numba.njit(cache=True)
-def _boids(
+def _boids_rules(
     ptr, seg_row, rel_pos, rel_vel, dist, vel, alive, sep_radius, w_sep, w_ali, w_coh,
     cruise, w_speed, accel,
 ):  # fmt: skip
-    """The three rules for every drone in one pass over its segment of the neighbour table."""
-    for s in range(seg_row.shape[0]):
+    """The three rules for every drone in one pass over its segment of the neighbour table
+    (each segment writes only its own drone's row: any thread count, the same result)."""
+    for s in numba.prange(seg_row.shape[0]):
         i = seg_row[s]
         if not alive[i]:
             continue
@@ -85,6 +87,9 @@ def _boids(
             ay += pull * vel[i, 1]
         accel[i, 0] = ax
         accel[i, 1] = ay
+
+
+_boids, _boids_parallel = serial_and_parallel(_boids_rules)
 
 
 def boids_decide(obs: AgentObservation, params: BoidsParams) -> np.ndarray:

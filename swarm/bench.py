@@ -11,7 +11,9 @@ model and stepping it, divided by N; the process's peak resident memory is print
 also counts what compiled kernels allocate, which tracemalloc does not see).
 The networkx view is excluded there and measured separately (up to 10^6 drones): the time to
 build it lazily when read, and the per-step cost of keeping it in sync incrementally.
-``swarm bench --agents 10000000`` runs one size: 10^7 drones in one process.
+``swarm bench --agents 10000000`` runs one size: 10^7 drones in one process. Each size runs
+on one thread and then on every core (``--threads N``): the compiled kernels give the same
+answers on any count (:mod:`swarm.threads`), and the ratio is printed.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from swarm.config import ConfigError
 from swarm.io import write_json
 from swarm.resources import check_new_file
+from swarm.threads import set_threads
 
 SENSE_RADIUS = 5.0  # metres, the default sensing radius
 
@@ -54,8 +58,12 @@ def _flocking(n_agents: int, neighbors: float, **extra: Any):
     )
 
 
-def bench_flocking(n_agents: int, steps: int, neighbors: float = 10.0) -> dict[str, Any]:
-    """Time FlockingModel.step (boids, comm graph, metrics) and measure peak memory."""
+def bench_flocking(
+    n_agents: int, steps: int, neighbors: float = 10.0, memory: bool = True
+) -> dict[str, Any]:
+    """Time FlockingModel.step (boids, comm graph, metrics) on numba's current thread count,
+    and (``memory``) measure peak memory."""
+    threads = numba.get_num_threads()
     model = _flocking(n_agents, neighbors)
     model.step()  # warm-up: numba kernels load from cache or compile here
     times, edges = [], []
@@ -68,16 +76,19 @@ def bench_flocking(n_agents: int, steps: int, neighbors: float = 10.0) -> dict[s
     mean_neighbors = float(np.mean(edges)) / max(n_agents, 1)
     del model
     gc.collect()
-    tracemalloc.start()
-    model = _flocking(n_agents, neighbors)
-    model.step()
-    model.step()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    del model
-    gc.collect()
+    peak = float("nan")
+    if memory:
+        tracemalloc.start()
+        model = _flocking(n_agents, neighbors)
+        model.step()
+        model.step()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        del model
+        gc.collect()
     return {
         "workload": "flocking (ours)",
+        "threads": threads,
         "n_agents": n_agents,
         "steps": steps,
         "ms_per_step": 1e3 * per_step,
@@ -104,6 +115,7 @@ def bench_mesa_boids(n_agents: int, steps: int, neighbors: float = 10.0) -> dict
     per_step = float(np.median(times))
     return {
         "workload": "mesa boid_flockers",
+        "threads": 1,  # pure Python
         "n_agents": n_agents,
         "steps": steps,
         "ms_per_step": 1e3 * per_step,
@@ -167,12 +179,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mesa-steps", type=int, default=5, help="timed Mesa steps")
     parser.add_argument("--mesa-size", type=int, default=1_000, help="N for the Mesa comparison")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--threads", type=int,
+        help="threads of the compiled kernels (default: every core); each size runs on one "
+        "thread and on this many, side by side",
+    )  # fmt: skip
 
 
 def _print_header() -> None:
     print(
-        f"{'workload':<20} {'N':>9} {'ms/step':>10} {'agent-steps/s':>15} {'B/agent':>9} "
-        f"{'neighbours':>10}"
+        f"{'workload':<20} {'threads':>7} {'N':>11} {'ms/step':>10} {'agent-steps/s':>15} "
+        f"{'B/agent':>9} {'neighbours':>10}"
     )
 
 
@@ -184,18 +201,29 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--sizes/--agents: swarm sizes must be >= 2 (got {bad[0]})")
     if args.json:
         check_new_file(args.json, "--json")  # before minutes of measuring
+    most = set_threads(args.threads)
     rows = []
+    ratios: dict[str, float] = {}
     _print_header()
     for n in args.sizes:
         steps = args.steps or default_steps(n)
+        if most > 1:  # one thread first, then all of them, on the same swarm
+            set_threads(1)
+            single = bench_flocking(n, steps, args.neighbors, memory=False)
+            _print_table_row(single)
+            rows.append(single)
+            set_threads(most)
         rows.append(bench_flocking(n, steps, args.neighbors))
         _print_table_row(rows[-1])
-    ratios: dict[str, float] = {}
+        if most > 1:
+            ratios[f"threads_{most}_vs_1_at_{n}"] = (
+                rows[-1]["agent_steps_per_s"] / single["agent_steps_per_s"]
+            )
     if not args.no_mesa:
         size = args.mesa_size
         mesa_row = bench_mesa_boids(size, args.mesa_steps, args.neighbors)
         _print_table_row(mesa_row)
-        ours = next((r for r in rows if r["n_agents"] == size), None)
+        ours = next((r for r in rows if r["n_agents"] == size and r["threads"] == most), None)
         if ours is None:
             ours = bench_flocking(size, default_steps(size), args.neighbors)
             _print_table_row(ours)
@@ -204,7 +232,7 @@ def main(args: argparse.Namespace) -> int:
         ratios[f"ours_vs_mesa_at_{size}"] = (
             ours["agent_steps_per_s"] / mesa_row["agent_steps_per_s"]
         )
-    by_n = {r["n_agents"]: r for r in rows if "ours" in r["workload"]}
+    by_n = {r["n_agents"]: r for r in rows if "ours" in r["workload"] and r["threads"] == most}
     if 10_000 in by_n:
         base = 1e3 / by_n[10_000]["agent_steps_per_s"]
         for n, r in by_n.items():
@@ -239,7 +267,7 @@ def _print_table_row(r: dict[str, Any]) -> None:
     nbrs = r["mean_neighbors"]
     nbrs_s = "-" if nbrs != nbrs else f"{nbrs:.1f}"
     print(
-        f"{r['workload']:<20} {r['n_agents']:>9,} {r['ms_per_step']:>10.2f} "
+        f"{r['workload']:<20} {r['threads']:>7} {r['n_agents']:>11,} {r['ms_per_step']:>10.2f} "
         f"{r['agent_steps_per_s']:>15,.0f} {mem_s:>9} {nbrs_s:>10}",
         flush=True,
     )

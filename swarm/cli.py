@@ -77,6 +77,7 @@ def _default_out(scenario: str, seed: int) -> Path:
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     from swarm import runner
     from swarm.registry import model_maker, scenario_class
+    from swarm.threads import set_threads
 
     target = args.target
     if target is None:
@@ -103,6 +104,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         raise ConfigError(f"--steps: must be >= 0 (got {args.steps})")
     if args.audit < 0:
         raise ConfigError(f"--audit: agents to audit per step must be >= 0 (got {args.audit})")
+    set_threads(args.threads)
     runner.check_seed(args.seed)
     out = Path(args.out) if args.out else _default_out(target, args.seed)
     check_writable(out)  # before building: a map or a large team takes a while to set up
@@ -263,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a config field")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--threads", type=int, help="threads of the compiled kernels (default: "
+                     "every core; the results are the same on any count)")  # fmt: skip
     run.add_argument(
         "--audit", type=int, default=0, metavar="K",
         help="check K random agents per step with the locality audit (`swarm audit`); the "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from swarm.threads import parallel_pays, serial_and_parallel
+
 
 def clip_norm(vectors: np.ndarray, limit: float) -> np.ndarray:
     """Scale rows of ``vectors`` (R, 2) whose norm exceeds ``limit`` down to ``limit``."""
@@ -71,9 +73,9 @@ def _advance(pos, vel, accel, i, dt, max_speed, max_accel, world, torus):
     vel[i, 1] = vy
 
 
-@numba.njit(cache=True)
-def _integrate(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
-    for i in range(pos.shape[0]):
+def _integrate_all(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
+    """Every row with one limit; each row writes only itself (any thread count)."""
+    for i in numba.prange(pos.shape[0]):
         if alive[i]:
             _advance(pos, vel, accel, i, dt, max_speed, max_accel, world, torus)
         else:
@@ -81,15 +83,18 @@ def _integrate(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
             vel[i, 1] = 0.0
 
 
-@numba.njit(cache=True)
-def _integrate_rows(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
-    """:func:`_integrate` with each row's own limits (teams of different platforms)."""
-    for i in range(pos.shape[0]):
+def _integrate_each(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
+    """:func:`_integrate_all` with each row's own limits (teams of different platforms)."""
+    for i in numba.prange(pos.shape[0]):
         if alive[i]:
             _advance(pos, vel, accel, i, dt, max_speed[i], max_accel[i], world, torus)
         else:
             vel[i, 0] = 0.0
             vel[i, 1] = 0.0
+
+
+_integrate, _integrate_parallel = serial_and_parallel(_integrate_all)
+_integrate_rows, _integrate_rows_parallel = serial_and_parallel(_integrate_each)
 
 
 def integrate(
@@ -109,8 +114,10 @@ def integrate(
         rows = len(pos)
         speed = np.broadcast_to(np.asarray(max_speed, dtype=np.float64), rows)
         limit = np.broadcast_to(np.asarray(max_accel, dtype=np.float64), rows)
-        _integrate_rows(pos, vel, accel, alive, float(dt), np.ascontiguousarray(speed),
-                        np.ascontiguousarray(limit), float(world_size), bool(torus))  # fmt: skip
+        kernel = _integrate_rows_parallel if parallel_pays(rows) else _integrate_rows
+        kernel(pos, vel, accel, alive, float(dt), np.ascontiguousarray(speed),
+               np.ascontiguousarray(limit), float(world_size), bool(torus))  # fmt: skip
         return
-    _integrate(pos, vel, accel, alive, float(dt), float(max_speed), float(max_accel),
-               float(world_size), bool(torus))  # fmt: skip
+    kernel = _integrate_parallel if parallel_pays(len(pos)) else _integrate
+    kernel(pos, vel, accel, alive, float(dt), float(max_speed), float(max_accel),
+           float(world_size), bool(torus))  # fmt: skip

@@ -24,6 +24,8 @@ from functools import cached_property
 import numba
 import numpy as np
 
+from swarm.threads import parallel_pays
+
 _EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
 
@@ -216,10 +218,10 @@ def _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
 
 
 @numba.njit(cache=True, inline="always")
-def _put_entry(cursor, idx, rel_pos, rel_vel, dist, j, dx, dy, dvx, dvy, d2):
-    """Write entry ``cursor`` of a search's output when it fits (past the capacity the
+def _put_entry(cursor, limit, idx, rel_pos, rel_vel, dist, j, dx, dy, dvx, dvy, d2):
+    """Write entry ``cursor`` of a search's output when it is below ``limit`` (past it the
     searches only count, so the caller can retry with the exact size)."""
-    if cursor < idx.shape[0]:
+    if cursor < limit:
         idx[cursor] = j
         rel_pos[cursor, 0] = dx
         rel_pos[cursor, 1] = dy
@@ -260,8 +262,8 @@ def _scan_dense(
             d2 = ddx * ddx + ddy * ddy
             if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
                 continue
-            _put_entry(cursor, idx, rel_pos, rel_vel, dist, q, ddx, ddy, vel[q, 0] - vx,
-                       vel[q, 1] - vy, d2)  # fmt: skip
+            _put_entry(cursor, idx.shape[0], idx, rel_pos, rel_vel, dist, q, ddx, ddy,
+                       vel[q, 0] - vx, vel[q, 1] - vy, d2)  # fmt: skip
             cursor += 1
     ptr[pos.shape[0]] = cursor
     return cursor
@@ -372,6 +374,82 @@ def _bucket(pos, active, env, n_envs, per_side, cell_size):
     return cell, start, order
 
 
+@numba.njit(cache=True, inline="always")
+def _scan_row(
+    k, spos, svel, cell, start, order, per_side, r2, world, half, torus, small_torus, use_fov,
+    cos_half_fov, stencil, shift, cursor, limit, idx, rel_pos, rel_vel, dist,
+):  # fmt: skip
+    """Segment k (row ``order[k]``): its neighbours written from entry ``cursor`` on while
+    below ``limit`` (past it only counted); returns the cursor after its last entry. The
+    one definition of a row's entries and their order, for the serial and parallel scans."""
+    per_env = per_side * per_side
+    c = cell[order[k]]
+    env_base = (c // per_env) * per_env
+    local = c - env_base
+    cy = local // per_side
+    cx = local - cy * per_side
+    # the (up to 9) distinct cells around, each with the shift that unwraps the torus,
+    # so the inner loop below has no wrap-around branches
+    n_st = 0
+    for dy in range(-1, 2):
+        for dx in range(-1, 2):
+            nx_ = cx + dx
+            ny_ = cy + dy
+            sx = 0.0
+            sy = 0.0
+            if torus:
+                if nx_ < 0:
+                    nx_ += per_side
+                    sx = -world
+                elif nx_ >= per_side:
+                    nx_ -= per_side
+                    sx = world
+                if ny_ < 0:
+                    ny_ += per_side
+                    sy = -world
+                elif ny_ >= per_side:
+                    ny_ -= per_side
+                    sy = world
+            elif nx_ < 0 or ny_ < 0 or nx_ >= per_side or ny_ >= per_side:
+                continue
+            nc = env_base + ny_ * per_side + nx_
+            dup = False
+            for s in range(n_st):
+                if stencil[s] == nc:
+                    dup = True
+                    break
+            if not dup:
+                stencil[n_st] = nc
+                # a small torus unwraps by minimum image below instead
+                shift[n_st, 0] = 0.0 if small_torus else sx
+                shift[n_st, 1] = 0.0 if small_torus else sy
+                n_st += 1
+    px = spos[k, 0]
+    py = spos[k, 1]
+    vx = svel[k, 0]
+    vy = svel[k, 1]
+    speed = np.sqrt(vx * vx + vy * vy)
+    for s in range(n_st):
+        nc = stencil[s]
+        ox = shift[s, 0] - px
+        oy = shift[s, 1] - py
+        for q in range(start[nc], start[nc + 1]):
+            if q == k:
+                continue
+            ddx = spos[q, 0] + ox
+            ddy = spos[q, 1] + oy
+            if small_torus:  # fewer than 3 cells a side: a cell can be its own neighbour
+                ddx = _min_image(ddx, world, half)
+                ddy = _min_image(ddy, world, half)
+            d2 = ddx * ddx + ddy * ddy
+            if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
+                continue
+            _put_entry(cursor, limit, idx, rel_pos, rel_vel, dist, order[q], ddx, ddy,
+                       svel[q, 0] - vx, svel[q, 1] - vy, d2)  # fmt: skip
+            cursor += 1
+    return cursor
+
+
 @numba.njit(cache=True)
 def _scan(
     spos, svel, cell, start, order, per_side, radius, world, torus, use_fov, cos_half_fov,
@@ -384,81 +462,102 @@ def _scan(
     per agent as 10^4. Returns the number of entries found; when it exceeds the capacity of
     the output arrays, counting goes on without writing so the caller can retry exactly.
     """
-    per_env = per_side * per_side
-    r2 = radius * radius
-    half = 0.5 * world
     stencil = np.empty(9, np.int64)
     shift = np.zeros((9, 2))
     small_torus = torus and per_side < 3
+    r2 = radius * radius
     cursor = 0
     for k in range(order.shape[0]):
         ptr[k] = cursor
-        c = cell[order[k]]
-        env_base = (c // per_env) * per_env
-        local = c - env_base
-        cy = local // per_side
-        cx = local - cy * per_side
-        # the (up to 9) distinct cells around, each with the shift that unwraps the torus,
-        # so the inner loop below has no wrap-around branches
-        n_st = 0
-        for dy in range(-1, 2):
-            for dx in range(-1, 2):
-                nx_ = cx + dx
-                ny_ = cy + dy
-                sx = 0.0
-                sy = 0.0
-                if torus:
-                    if nx_ < 0:
-                        nx_ += per_side
-                        sx = -world
-                    elif nx_ >= per_side:
-                        nx_ -= per_side
-                        sx = world
-                    if ny_ < 0:
-                        ny_ += per_side
-                        sy = -world
-                    elif ny_ >= per_side:
-                        ny_ -= per_side
-                        sy = world
-                elif nx_ < 0 or ny_ < 0 or nx_ >= per_side or ny_ >= per_side:
-                    continue
-                nc = env_base + ny_ * per_side + nx_
-                dup = False
-                for s in range(n_st):
-                    if stencil[s] == nc:
-                        dup = True
-                        break
-                if not dup:
-                    stencil[n_st] = nc
-                    # a small torus unwraps by minimum image below instead
-                    shift[n_st, 0] = 0.0 if small_torus else sx
-                    shift[n_st, 1] = 0.0 if small_torus else sy
-                    n_st += 1
-        px = spos[k, 0]
-        py = spos[k, 1]
-        vx = svel[k, 0]
-        vy = svel[k, 1]
-        speed = np.sqrt(vx * vx + vy * vy)
-        for s in range(n_st):
-            nc = stencil[s]
-            ox = shift[s, 0] - px
-            oy = shift[s, 1] - py
-            for q in range(start[nc], start[nc + 1]):
-                if q == k:
-                    continue
-                ddx = spos[q, 0] + ox
-                ddy = spos[q, 1] + oy
-                if small_torus:  # fewer than 3 cells a side: a cell can be its own neighbour
-                    ddx = _min_image(ddx, world, half)
-                    ddy = _min_image(ddy, world, half)
-                d2 = ddx * ddx + ddy * ddy
-                if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
-                    continue
-                _put_entry(cursor, idx, rel_pos, rel_vel, dist, order[q], ddx, ddy,
-                           svel[q, 0] - vx, svel[q, 1] - vy, d2)  # fmt: skip
-                cursor += 1
+        cursor = _scan_row(k, spos, svel, cell, start, order, per_side, r2, world, 0.5 * world,
+                           torus, small_torus, use_fov, cos_half_fov, stencil, shift, cursor,
+                           idx.shape[0], idx, rel_pos, rel_vel, dist)  # fmt: skip
     ptr[order.shape[0]] = cursor
     return cursor
+
+
+@numba.njit(cache=True, parallel=True)
+def _scan_chunks(
+    spos, svel, cell, start, order, per_side, radius, world, torus, use_fov, cos_half_fov,
+    bounds, region, ptr, idx, rel_pos, rel_vel, dist, counts,
+):  # fmt: skip
+    """:func:`_scan` on threads: chunk c (segments ``bounds[c]:bounds[c + 1]``) writes into
+    its own region ``region[c]:region[c + 1]`` of the scratch arrays, ``ptr`` relative to
+    the region's start; ``counts[c]`` is how many entries it found (more than its region
+    holds: retry with bigger regions). :func:`_compact` then closes the gaps."""
+    small_torus = torus and per_side < 3
+    r2 = radius * radius
+    for c in numba.prange(bounds.shape[0] - 1):
+        stencil = np.empty(9, np.int64)
+        shift = np.zeros((9, 2))
+        cursor = region[c]
+        for k in range(bounds[c], bounds[c + 1]):
+            ptr[k] = cursor - region[c]
+            cursor = _scan_row(
+                k, spos, svel, cell, start, order, per_side, r2, world, 0.5 * world, torus,
+                small_torus, use_fov, cos_half_fov, stencil, shift, cursor, region[c + 1], idx,
+                rel_pos, rel_vel, dist,
+            )  # fmt: skip
+        counts[c] = cursor - region[c]
+
+
+@numba.njit(cache=True, parallel=True)
+def _compact(bounds, region, offset, ptr, src, out):
+    """Chunk c's entries from its scratch region to ``offset[c]`` of the output, and its
+    segments' ``ptr`` made absolute: the serial scan's layout, whatever the chunking."""
+    s_idx, s_pos, s_vel, s_dist = src
+    o_idx, o_pos, o_vel, o_dist = out
+    for c in numba.prange(bounds.shape[0] - 1):
+        n = offset[c + 1] - offset[c]
+        a = region[c]
+        b = offset[c]
+        for e in range(n):
+            o_idx[b + e] = s_idx[a + e]
+            o_pos[b + e, 0] = s_pos[a + e, 0]
+            o_pos[b + e, 1] = s_pos[a + e, 1]
+            o_vel[b + e, 0] = s_vel[a + e, 0]
+            o_vel[b + e, 1] = s_vel[a + e, 1]
+            o_dist[b + e] = s_dist[a + e]
+        for k in range(bounds[c], bounds[c + 1]):
+            ptr[k] += b
+
+
+# Rows per chunk of the parallel scan (swarm.threads decides when it pays: below, one
+# thread's scan beats starting threads and copying the entries once more)
+SCAN_CHUNK = 4096
+# the parallel scan's scratch entries: nothing keeps them past the step's compaction
+_SCRATCH = BufferPool(keep=1)
+
+
+def _scan_parallel(
+    args: tuple, use_fov: bool, cos_half: float, ptr: np.ndarray, capacity: int,
+    pool: BufferPool | None,
+) -> tuple[int, tuple[np.ndarray, ...]]:  # fmt: skip
+    """The entries of :func:`_scan`, bit for bit, found by chunks on numba's threads."""
+    n_seg = args[4].shape[0]
+    bounds = np.arange(0, n_seg + SCAN_CHUNK, SCAN_CHUNK, dtype=np.int64)
+    bounds[-1] = n_seg
+    sizes = np.diff(bounds)
+    # each region sized by its share of the rows (with headroom); a region that fills up
+    # is retried once with its exact count
+    per_row = capacity / max(n_seg, 1)
+    want = (sizes * per_row * 1.2).astype(np.int64) + 64
+    counts = np.zeros(len(sizes), np.int64)
+    while True:
+        region = np.zeros(len(sizes) + 1, np.int64)
+        np.cumsum(want, out=region[1:])
+        scratch = _SCRATCH.take(int(region[-1]))
+        _scan_chunks(*args, use_fov, cos_half, bounds, region, ptr, *scratch, counts)
+        if (counts <= want).all():
+            break
+        want = np.maximum(want, counts)
+    offset = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(counts, out=offset[1:])
+    m = int(offset[-1])
+    out = pool.take(m) if pool is not None else BufferPool(keep=0).take(m)
+    _compact(bounds, region, offset, ptr, scratch, out)
+    ptr[n_seg] = m
+    return m, out
 
 
 def radius_neighbors(
@@ -504,15 +603,19 @@ def radius_neighbors(
     capacity = max(int(capacity_hint), 16 * n_active // 10 + 64)
     # inactive rows get empty segments after the active ones
     ptr = np.empty(n_rows + 1, np.int64)
-    while True:
-        if pool is not None:
-            idx, rel_pos, rel_vel, dist = pool.take(capacity)
-        else:
-            idx, rel_pos, rel_vel, dist = BufferPool(keep=0).take(capacity)
-        m = _scan(*args, use_fov, cos_half, ptr, idx, rel_pos, rel_vel, dist)
-        if m <= len(idx):
-            break
-        capacity = int(m * 1.25)
+    if parallel_pays(n_active):
+        m, (idx, rel_pos, rel_vel, dist) = _scan_parallel(args, use_fov, cos_half, ptr,
+                                                          capacity, pool)  # fmt: skip
+    else:
+        while True:
+            if pool is not None:
+                idx, rel_pos, rel_vel, dist = pool.take(capacity)
+            else:
+                idx, rel_pos, rel_vel, dist = BufferPool(keep=0).take(capacity)
+            m = _scan(*args, use_fov, cos_half, ptr, idx, rel_pos, rel_vel, dist)
+            if m <= len(idx):
+                break
+            capacity = int(m * 1.25)
     ptr[n_active:] = m
     seg_row = np.concatenate([order, np.flatnonzero(~active)]) if n_active < n_rows else order
     row_seg = np.empty(n_rows, np.int64)

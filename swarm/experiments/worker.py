@@ -17,7 +17,10 @@ from typing import Any
 
 # Numerical libraries start one thread per core by default; with one run per core that
 # oversubscribes the machine. Workers start with one thread each unless the user chose.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# one thread per worker: the pool already keeps every core busy with runs (numba's parallel
+# kernels included, swarm.threads)
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                     "NUMBA_NUM_THREADS")  # fmt: skip
 
 
 @dataclass(frozen=True)

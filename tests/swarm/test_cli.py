@@ -163,7 +163,7 @@ def test_bench_agents_runs_one_size_and_skips_the_graph_view_above_its_limit(
     assert main(["bench", "--agents", "400", "--steps", "1", "--no-mesa",
                  "--json", str(report)]) == 0  # fmt: skip
     data = json.loads(report.read_text())
-    assert [r["n_agents"] for r in data["rows"]] == [400]
+    assert {r["n_agents"] for r in data["rows"]} == {400}  # on one thread and on all
     assert data["graph_view"] == {} and data["peak_rss_bytes"] > 0
     assert "process peak resident memory" in capsys.readouterr().out
     assert main(["bench", "--agents", "1"]) == 2

@@ -1,0 +1,63 @@
+"""Every thread count gives the same answers, bit for bit (the parallel kernels)."""
+
+import numba
+import numpy as np
+import pytest
+
+import swarm.threads
+from swarm import neighbors
+from swarm.neighbors import radius_neighbors
+
+needs_two = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one core")
+
+
+@pytest.fixture
+def threads():
+    before = numba.get_num_threads()
+    yield numba.set_num_threads
+    numba.set_num_threads(before)
+
+
+def _table(pos, vel, active, env, n_envs, world, torus, fov, hint=0):
+    t = radius_neighbors(pos, vel, active, env, n_envs, world, torus, 1.0, fov, hint)
+    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist]
+
+
+@needs_two
+@pytest.mark.parametrize("torus", [True, False])
+@pytest.mark.parametrize("fov", [360.0, 200.0])
+def test_parallel_scan_writes_the_serial_table(threads, monkeypatch, torus, fov):
+    # small chunks and a low threshold: many chunks, regions that overflow and are retried
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_AGENTS", 1)
+    monkeypatch.setattr(neighbors, "SCAN_CHUNK", 37)
+    rng = np.random.default_rng(5)
+    n, n_envs = 3000, 3
+    pos = rng.uniform(0, 12.0, (n, 2))
+    pos[:200] = rng.uniform(0, 1.0, (200, 2))  # a crowd: regions of very uneven fill
+    vel = rng.normal(size=(n, 2))
+    active = rng.random(n) > 0.1
+    env = np.repeat(np.arange(n_envs), n // n_envs)
+    threads(1)
+    serial = _table(pos, vel, active, env, n_envs, 12.0, torus, fov)
+    threads(2)
+    for hint in (0, 10, 10**6):
+        parallel = _table(pos, vel, active, env, n_envs, 12.0, torus, fov, hint)
+        for a, b in zip(serial, parallel, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@needs_two
+def test_a_flock_flies_the_same_on_one_thread_and_on_two(threads, monkeypatch):
+    from envs.flocking import FlockingModel
+
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_AGENTS", 1)
+    runs = []
+    for count in (1, 2):
+        threads(count)
+        model = FlockingModel(n_agents=2000, world_size=60.0, rng=3)
+        for _ in range(15):
+            model.step()
+        runs.append((model.engine.pos.copy(), model.engine.vel.copy(), model.metrics))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]
