@@ -85,6 +85,9 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
             print(args.parser.format_help().rstrip())
             return 0
         raise ConfigError("run: name a scenario (see `swarm list`) or an experiment spec .toml")
+    # the calling process's threads (a spec's serial executor too; pool and Ray workers
+    # run one thread each, swarm.experiments.worker)
+    set_threads(args.threads)
     if target.endswith(".toml"):
         try:
             from swarm.experiment import run_spec_cli
@@ -104,7 +107,6 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         raise ConfigError(f"--steps: must be >= 0 (got {args.steps})")
     if args.audit < 0:
         raise ConfigError(f"--audit: agents to audit per step must be >= 0 (got {args.audit})")
-    set_threads(args.threads)
     runner.check_seed(args.seed)
     out = Path(args.out) if args.out else _default_out(target, args.seed)
     check_writable(out)  # before building: a map or a large team takes a while to set up

@@ -112,7 +112,13 @@ class RayExecutor:
                 # a local cluster's workers import this checkout even when it is not installed
                 root = str(Path(__file__).resolve().parents[2])
                 path = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
-                kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}}
+                kwargs["runtime_env"] = {
+                    "env_vars": {
+                        "PYTHONPATH": path,
+                        "OMP_NUM_THREADS": "1",
+                        "NUMBA_NUM_THREADS": "1",
+                    }
+                }
             ray.init(address=address, **kwargs)
             self.started = True
         self.remote = ray.remote(num_cpus=1, max_retries=0)(run_task)

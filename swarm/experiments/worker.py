@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Numerical libraries start one thread per core by default; with one run per core that
-# oversubscribes the machine. Workers start with one thread each unless the user chose.
-# one thread per worker: the pool already keeps every core busy with runs (numba's parallel
-# kernels included, swarm.threads)
+# oversubscribes the machine. Workers start with one thread each unless the user chose
+# (numba's parallel kernels included, swarm.threads: the pool keeps every core busy).
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                      "NUMBA_NUM_THREADS")  # fmt: skip
 
@@ -66,6 +65,11 @@ def init_worker(driver_pid: int | None = None) -> None:
         die_with_parent(driver_pid)
     for name in _THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
+    # numba read its variable when this process unpickled the task function (it imports
+    # swarm): the pool is sized now, its thread count still settable
+    import numba
+
+    numba.set_num_threads(min(int(os.environ["NUMBA_NUM_THREADS"]), numba.config.NUMBA_NUM_THREADS))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

@@ -105,7 +105,10 @@ def launch_ranks(job: TrainJob) -> dict[str, Any]:
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc-per-node={job.nproc}", "-m", "swarm.learn.worker", str(job_file),
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "SWARM_TRAIN_PID": str(os.getpid())}
+    # each rank's share of the cores, for torch and for numba's parallel kernels alike
+    threads = str(job.threads)
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "NUMBA_NUM_THREADS": threads,
+           "SWARM_TRAIN_PID": str(os.getpid())}  # fmt: skip
     # the launcher is torchrun's code, not ours: the kernel ends it when this process ends
     code = subprocess.run(cmd, env=env, check=False, preexec_fn=parent_death_preexec()).returncode
     if code != 0:

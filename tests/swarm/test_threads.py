@@ -61,3 +61,21 @@ def test_a_flock_flies_the_same_on_one_thread_and_on_two(threads, monkeypatch):
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert runs[0][2] == runs[1][2]
+
+
+def _threads_in_worker() -> tuple[int, bool]:
+    import swarm.threads
+
+    return numba.get_num_threads(), swarm.threads.parallel_pays(10**6)
+
+
+def test_experiment_workers_run_one_thread_each(monkeypatch):
+    """The pool keeps every core busy with runs: a worker's kernels must not take them all
+    again (numba is imported before the initializer runs, so the variable alone is late)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from swarm.experiments.worker import init_worker
+
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    with ProcessPoolExecutor(1, initializer=init_worker) as pool:
+        assert pool.submit(_threads_in_worker).result() == (1, False)
