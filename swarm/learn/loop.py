@@ -204,9 +204,11 @@ def updates_planned(job: TrainJob) -> int:
 
 
 def _check_resumable(saved: dict[str, Any], job: TrainJob, world_size: int, path: Path) -> None:
-    old = saved["job"]
     new = job.model_dump(mode="json")
-    diffs = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in _RESUME_KEYS if old.get(k) != new[k]]
+    # a field the checkpoint's version did not have yet held its default then
+    defaults = TrainJob.model_construct().model_dump(mode="json")
+    old = {k: saved["job"].get(k, defaults.get(k)) for k in _RESUME_KEYS}
+    diffs = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in _RESUME_KEYS if old[k] != new[k]]
     if saved.get("world_size", 1) != world_size:
         diffs.append(f"ranks: {saved.get('world_size')} -> {world_size}")
     if diffs:

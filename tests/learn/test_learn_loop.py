@@ -77,6 +77,19 @@ def test_resume_refuses_changed_settings_and_missing_checkpoints(tmp_path):
         train(job(tmp_path / "empty", 4, resume=True), make_env=toy)
 
 
+def test_a_checkpoint_from_before_a_job_field_existed_resumes(tmp_path):
+    """Fields added to TrainJob later (self-play's team_updates, alternate_every) held their
+    defaults in older runs: their absence is no change of settings."""
+    train(job(tmp_path / "run", 2), make_env=toy)
+    path = latest_checkpoint(tmp_path / "run" / "checkpoints")
+    saved = load_checkpoint(path)
+    for field in ("team_updates", "alternate_every"):
+        del saved["job"][field]
+    save_checkpoint(path, saved)
+    train(job(tmp_path / "run", 4, resume=True), make_env=toy)
+    assert load_checkpoint(latest_checkpoint(tmp_path / "run" / "checkpoints"))["update"] == 4
+
+
 def test_checkpoint_round_trip_restores_the_policy(tmp_path):
     train(job(tmp_path / "run", 2, actor="gnn", algo="mappo"), make_env=toy)
     saved = load_checkpoint(latest_checkpoint(tmp_path / "run" / "checkpoints"))
