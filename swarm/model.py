@@ -16,6 +16,7 @@ then everyone moves).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import mesa
@@ -27,7 +28,7 @@ from swarm.engine import Swarm, SwarmConfig
 from swarm.observation import AgentObservation, LocalObservation
 from swarm.policy import Decision, PerAgentPolicy, Policy
 from swarm.registry import SCENARIOS, check_policy_fits, policy_class
-from swarm.safety import SAFETY_METRICS, SafePolicy, shielded
+from swarm.safety import SAFETY_METRICS, SafePolicy, shielded, shielded_actions
 from swarm.scenario import Scenario
 from swarm.scenario_model import ScenarioModel
 
@@ -213,6 +214,13 @@ class SwarmModel(ScenarioModel):
         self, obs: LocalObservation | None, decision: Decision, controller: bool = True
     ) -> None:
         """Everyone moves at once, senses again; the metrics row is recorded."""
+        if not controller and self.config.safety != "none":
+            # actions chosen outside the model (step_with) fly behind the layer too
+            actions = self.engine.check_actions(decision.actions)
+            actions, self.engine.intervention = shielded_actions(
+                self.engine.obs, actions, self.config
+            )
+            decision = replace(decision, actions=actions)
         held = [obs]
         del obs  # apply_decision drops the last reference before it senses again
         policy = self.policy if controller else None

@@ -236,6 +236,20 @@ def test_the_config_wraps_the_model_controller_and_reports_interventions():
     assert "interventions" not in plain.datacollector.get_model_vars_dataframe()
 
 
+def test_actions_from_outside_the_model_fly_behind_the_layer_too():
+    """step_with (actions chosen by code outside the model) is filtered like the model's
+    own controller, and the intervention metric is that step's, never a stale one."""
+    model = head_on(speed=1.0, gap=1.0, max_accel=math.inf)
+    toward = np.array([[1.0, 0.0], [-1.0, 0.0]]) / model.config.dt  # reach 2 m/s head-on
+    model.step_with(toward)
+    assert model.metrics["intervention_max"] > 0.1
+    assert abs(model.engine.vel[0, 1]) > 0  # sidestepped, not flown straight on
+    model.engine.pos[:] = [[2.0, 2.0], [18.0, 18.0]]  # far apart: nothing to avoid
+    model.engine.invalidate()
+    model.step_with(np.zeros((2, 2)))
+    assert model.metrics["intervention_max"] == 0.0
+
+
 def test_each_team_of_the_pursuit_flies_behind_the_layer_and_stays_local():
     model = PursuitModel(n_agents=9, pursuers=6, safety="orca", collision_radius=0.3, rng=0)
     assert isinstance(model.policy, SafePolicy) and isinstance(model.policy.inner, TeamPolicy)
