@@ -1,17 +1,44 @@
-"""Drone dynamics and the arena: a double integrator with speed and acceleration limits.
+"""Drone dynamics and the arena: a double integrator with speed and acceleration limits, or a
+quadrotor-like variant of it whose acceleration lags the command and is limited by tilt and thrust.
 
 Semi-implicit Euler (velocity first, then position with the new velocity), which is what a
 flight controller's inner loop does each tick and is stable for the stiff separation terms of
 flocking controllers. Walls reflect (position mirrored, normal velocity reversed); a torus
 wraps. One fused numba pass per step: the numpy version made five temporaries of (R, 2).
+
+Quadrotor (``SwarmConfig.dynamics = "quadrotor"``, :func:`integrate_quadrotor`): seen from
+above, a multirotor holding its altitude accelerates sideways by tilting its thrust. The
+controller's command is still a desired horizontal acceleration; the airframe can deliver at
+most ``g tan(max_tilt)`` (the tilt limit of its attitude controller) and ``g sqrt(TW^2 - 1)``
+(thrust-to-weight TW: the vertical component must still carry the weight), and it reaches
+the command through a first-order lag of time constant ``tau`` (the attitude loop turning the
+thrust vector). The lag's state is the acceleration the airframe delivers now, one (R, 2)
+array the engine keeps (``Swarm.realised_accel``); per step, with the clipped command held::
+
+    a <- a exp(-dt / tau) + a_cmd (1 - exp(-dt / tau))
+
+(the lag solved exactly over a step with the command held, so it is stable for any ``dt``),
+then speed limit, move and bound as for the double integrator, with ``a`` as the
+acceleration. Left out, on purpose: rotor and motor dynamics (collective thrust follows at
+once), aerodynamic and rotor drag, ground effect, downwash between drones, wind, battery sag,
+the vertical axis (altitude is held exactly, so climbing never costs horizontal thrust), yaw
+(the airframe is symmetric; heading is the velocity's), the overshoot of a real second-order
+attitude loop, and per-axis limits (the tilt limit bounds the total tilt, where a flight
+controller usually clips roll and pitch each). With ``tau`` -> 0 and limits above
+``max_accel`` it is the double integrator again, bit for bit.
 """
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
 
 from swarm.threads import parallel_pays, serial_and_parallel
+
+# standard gravity (m/s^2): what the tilt and thrust limits are in units of
+GRAVITY = 9.80665
 
 
 def clip_norm(vectors: np.ndarray, limit: float) -> np.ndarray:
@@ -120,4 +147,100 @@ def integrate(
         return
     kernel = _integrate_parallel if parallel_pays(len(pos)) else _integrate
     kernel(pos, vel, accel, alive, float(dt), float(max_speed), float(max_accel),
+           float(world_size), bool(torus))  # fmt: skip
+
+
+def tilt_thrust_limit(thrust_to_weight: float, max_tilt_deg: float) -> float:
+    """The most horizontal acceleration (m/s^2) an altitude-holding multirotor can make: the
+    tilt limit ``g tan(tilt)`` or the thrust left over the weight ``g sqrt(TW^2 - 1)``,
+    whichever is smaller."""
+    by_tilt = GRAVITY * math.tan(math.radians(max_tilt_deg))
+    # (TW - 1)(TW + 1): exact near TW = 1, and inf rather than an OverflowError for huge TW
+    by_thrust = GRAVITY * math.sqrt((thrust_to_weight - 1.0) * (thrust_to_weight + 1.0))
+    return min(by_tilt, by_thrust)
+
+
+def lag_keep(dt: float, time_constant: float) -> float:
+    """Fraction of the realised acceleration a first-order lag keeps over one step of ``dt``
+    (``exp(-dt / tau)``; 0 for ``tau = 0``: no lag)."""
+    return math.exp(-dt / time_constant) if time_constant > 0 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _follow(realised, accel, i, limit, keep):
+    """Row i's realised acceleration one step on: clip the command to ``limit``, then move
+    toward it by the lag's exact step. Written as ``a keep + cmd (1 - keep)`` so that with no
+    lag (keep = 0) it is the clipped command bit for bit, as the double integrator uses it."""
+    ax = accel[i, 0]
+    ay = accel[i, 1]
+    a = np.sqrt(ax * ax + ay * ay)
+    if a > limit:  # the same clip as _advance's
+        ax *= limit / a
+        ay *= limit / a
+    gain = 1.0 - keep
+    realised[i, 0] = realised[i, 0] * keep + ax * gain
+    realised[i, 1] = realised[i, 1] * keep + ay * gain
+
+
+def _quadrotor_all(pos, vel, realised, accel, alive, dt, max_speed, limit, keep, world, torus):
+    """:func:`_integrate_all` through the lag; each row writes only its own rows."""
+    for i in numba.prange(pos.shape[0]):
+        if alive[i]:
+            _follow(realised, accel, i, limit, keep)
+            _advance(pos, vel, realised, i, dt, max_speed, np.inf, world, torus)
+        else:
+            vel[i, 0] = 0.0
+            vel[i, 1] = 0.0
+            realised[i, 0] = 0.0
+            realised[i, 1] = 0.0
+
+
+def _quadrotor_each(pos, vel, realised, accel, alive, dt, max_speed, limit, keep, world, torus):
+    """:func:`_quadrotor_all` with each row's own speed and acceleration limits (teams)."""
+    for i in numba.prange(pos.shape[0]):
+        if alive[i]:
+            _follow(realised, accel, i, limit[i], keep)
+            _advance(pos, vel, realised, i, dt, max_speed[i], np.inf, world, torus)
+        else:
+            vel[i, 0] = 0.0
+            vel[i, 1] = 0.0
+            realised[i, 0] = 0.0
+            realised[i, 1] = 0.0
+
+
+_quadrotor, _quadrotor_parallel = serial_and_parallel(_quadrotor_all)
+_quadrotor_rows, _quadrotor_rows_parallel = serial_and_parallel(_quadrotor_each)
+
+
+def integrate_quadrotor(
+    pos: np.ndarray,  # (R, 2) updated in place
+    vel: np.ndarray,  # (R, 2) updated in place
+    realised: np.ndarray,  # (R, 2) acceleration the airframe delivers, updated in place
+    accel: np.ndarray,  # (R, 2) commanded acceleration
+    alive: np.ndarray,  # (R,) bool; crashed rows do not move and their lag resets
+    dt: float,
+    max_speed: float | np.ndarray,  # one limit, or (R,) each row's own
+    max_accel: float | np.ndarray,
+    world_size: float,
+    torus: bool,
+    time_constant: float,  # the lag's tau (s); 0: none
+    tilt_thrust: float,  # :func:`tilt_thrust_limit` (m/s^2)
+) -> None:
+    """Advance one step in place with the quadrotor's lag and limits (module docstring): the
+    command is clipped to ``min(max_accel, tilt_thrust)``, ``realised`` follows it, and the
+    drones move with ``realised``."""
+    accel = np.ascontiguousarray(accel, dtype=np.float64)
+    keep = lag_keep(float(dt), float(time_constant))
+    if np.ndim(max_speed) or np.ndim(max_accel):
+        rows = len(pos)
+        speed = np.broadcast_to(np.asarray(max_speed, dtype=np.float64), rows)
+        limit = np.minimum(np.asarray(max_accel, dtype=np.float64), float(tilt_thrust))
+        limit = np.broadcast_to(limit, rows)
+        kernel = _quadrotor_rows_parallel if parallel_pays(rows) else _quadrotor_rows
+        kernel(pos, vel, realised, accel, alive, float(dt), np.ascontiguousarray(speed),
+               np.ascontiguousarray(limit), keep, float(world_size), bool(torus))  # fmt: skip
+        return
+    limit = min(float(max_accel), float(tilt_thrust))
+    kernel = _quadrotor_parallel if parallel_pays(len(pos)) else _quadrotor
+    kernel(pos, vel, realised, accel, alive, float(dt), float(max_speed), limit, keep,
            float(world_size), bool(torus))  # fmt: skip

@@ -28,7 +28,7 @@ from swarm.comm import (
     topology_graph,
 )
 from swarm.config import ConfigError, NumericalError, StrictConfig
-from swarm.dynamics import integrate
+from swarm.dynamics import integrate, integrate_quadrotor, tilt_thrust_limit
 from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
 from swarm.observation import LocalObservation
 from swarm.policy import Decision
@@ -63,6 +63,37 @@ class SwarmConfig(StrictConfig):
         gt=0,
         allow_inf_nan=True,
         description="acceleration limit (m/s^2); inf gives kinematic control",
+    )
+    dynamics: Literal["double_integrator", "quadrotor"] = Field(
+        "double_integrator",
+        description="drone physics: double_integrator (acceleration applied at once), or "
+        "quadrotor (acceleration lags the command by attitude_lag and is limited by "
+        "thrust_to_weight and max_tilt_deg; swarm.dynamics says what it leaves out)",
+    )
+    thrust_to_weight: float = Field(
+        2.25,
+        gt=1,
+        description="quadrotor: maximum thrust over weight; sideways acceleration is at most "
+        "g sqrt(TW^2 - 1). Default: Crazyflie 2.x, thrust2weight of gym-pybullet-drones' "
+        "cf2x.urdf (mass 0.027 kg)",
+    )
+    max_tilt_deg: float = Field(
+        20.0,
+        gt=0,
+        lt=90,
+        description="quadrotor: tilt limit (degrees); sideways acceleration is at most "
+        "g tan(tilt). Default: the Crazyflie firmware's roll/pitch limit for its position "
+        "controller (PID_VEL_ROLL_MAX = PID_VEL_PITCH_MAX = 20 in the CF2 platform defaults, "
+        "used by position_controller_pid.c)",
+    )
+    attitude_lag: float = Field(
+        0.0785,
+        ge=0,
+        description="quadrotor: time constant (s) of the first-order lag from commanded to "
+        "delivered acceleration; 0: none. Default: the Crazyflie 2.x roll/pitch response "
+        "fitted in utiasDSL/drone-models (so_rpy_rotor, cf2x_L250: angle'' = -257.2 angle "
+        "- 20.2 angle' + 207.1 command) reduced to one lag of the same mean delay, "
+        "2 zeta / omega_n = 20.2 / 257.2 s",
     )
     initial_speed: float = Field(1.0, ge=0, description="spawn speed, random headings (m/s)")
     sense_radius: float = Field(5.0, gt=0, description="range of the on-board sensor (m)")
@@ -211,6 +242,11 @@ class SwarmConfig(StrictConfig):
         return self.boundary == "torus"
 
     @property
+    def tilt_thrust_limit(self) -> float:
+        """Quadrotor: the most sideways acceleration tilt and thrust allow (m/s^2)."""
+        return tilt_thrust_limit(self.thrust_to_weight, self.max_tilt_deg)
+
+    @property
     def effective_comm_radius(self) -> float:
         return self.comm_radius if self.comm_radius is not None else self.sense_radius
 
@@ -237,6 +273,9 @@ class Swarm:
         rows = n_envs * config.n_agents
         self.pos = np.zeros((rows, 2))  # (R, 2) metres
         self.vel = np.zeros((rows, 2))  # (R, 2) metres / second
+        # (R, 2) m/s^2 the airframe delivers now: the quadrotor dynamics' lag state (zero when
+        # spawned, crashed or restarted; the double integrator never writes it)
+        self.realised_accel = np.zeros((rows, 2))
         self.alive = np.ones(rows, dtype=bool)  # (R,) False once crashed
         self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
         self.ids = np.arange(rows, dtype=np.int64)  # (R,) each drone's identity (its row)
@@ -438,7 +477,13 @@ class Swarm:
             )
         limits = (c.max_speed, c.max_accel) if self.teams is None else (
             self.teams.max_speed, self.teams.max_accel)  # fmt: skip
-        integrate(self.pos, self.vel, accel, self.alive, c.dt, *limits, c.world_size, c.torus)
+        if c.dynamics == "quadrotor":
+            integrate_quadrotor(
+                self.pos, self.vel, self.realised_accel, accel, self.alive, c.dt, *limits,
+                c.world_size, c.torus, c.attitude_lag, c.tilt_thrust_limit,
+            )  # fmt: skip
+        else:
+            integrate(self.pos, self.vel, accel, self.alive, c.dt, *limits, c.world_size, c.torus)
         if not np.isfinite(self.pos).all():
             raise NumericalError(
                 f"step {self.t}: drone positions overflowed the floating-point range "
@@ -558,6 +603,7 @@ class Swarm:
         rows = np.asarray(rows, dtype=np.int64)
         self.alive[rows] = False
         self.vel[rows] = 0.0
+        self.realised_accel[rows] = 0.0
         if self.channel is not None:
             self.channel.drop_receivers(~self.alive)
         if resense:
@@ -575,6 +621,7 @@ class Swarm:
         envs = np.asarray(envs, dtype=np.int64)
         rows = (envs[:, None] * self.n_agents + np.arange(self.n_agents)[None, :]).ravel()
         self.alive[rows] = True
+        self.realised_accel[rows] = 0.0  # revived drones start level
         if self.channel is not None:
             fresh = np.zeros(self.rows, dtype=bool)
             fresh[rows] = True
