@@ -533,12 +533,16 @@ class SafePolicy(Policy):
 
 # ---------------------------------------------------------------------------- config
 def layer_params(config: SwarmConfig) -> OrcaParams:
-    """The layer's settings from a scenario config: radius, horizon, the platform's limit."""
+    """The layer's settings from a scenario config: radius, horizon, the platform's limit
+    (a quadrotor's tilt and thrust limit too; its attitude lag is not modelled here)."""
+    reach = config.max_accel
+    if config.dynamics == "quadrotor":
+        reach = min(reach, config.tilt_thrust_limit)
     return OrcaParams(
         horizon=config.safety_horizon,
         radius=config.collision_radius,
         margin=config.safety_margin,
-        max_accel=config.max_accel,
+        max_accel=reach,
     )
 
 
