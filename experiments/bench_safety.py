@@ -24,13 +24,16 @@ large cells.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 
 from envs.crossing import MIN_GAP, RING_FRACTION, CrossingModel
+from swarm.config import ConfigError
+from swarm.io import write_json
+from swarm.resources import check_new_file
 
 COLLISION_RADIUS = 0.3  # m, the engine's default
 CROWD_SPACING = 1.5  # collision radii between lattice neighbours in the crowd
@@ -108,6 +111,11 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
+    if args.json:
+        try:  # before minutes of measuring; a file is never overwritten
+            check_new_file(args.json, "--json")
+        except ConfigError as err:
+            parser.error(str(err))  # one line, exit code 2
     rows = [measure(n, p, args.steps, args.blocks) for n in args.agents for p in args.phases]
     for r in rows:
         print(f"N = {r['n_agents']:>6,} {r['phase']:<5}: plain {r['plain_ms']:7.2f} ms/step, "
@@ -115,8 +123,7 @@ def main() -> None:
               f"{r['layer_ms']:.2f} ms ({100 * r['changed_share']:.0f}% of the drones' "
               "commands changed)")  # fmt: skip
     if args.json:
-        with open(args.json, "w") as out:
-            json.dump(rows, out, indent=2)
+        write_json(Path(args.json), rows)
 
 
 if __name__ == "__main__":

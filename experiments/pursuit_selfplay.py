@@ -84,6 +84,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="per evaluation episode")
     parser.add_argument("--out", help="per-episode table (.parquet or .csv)")
     args = parser.parse_args()
+    if args.out:
+        from swarm.config import ConfigError
+        from swarm.resources import check_new_file
+
+        try:  # before an hour of training; a file is never overwritten
+            check_new_file(args.out, "--out")
+        except ConfigError as err:
+            parser.error(str(err))  # one line, exit code 2
     runs = train_runs(Path(args.runs), args.total_steps, args.seed)
     learned = [str(path) for path in runs.values()]
     choices = {team: learned + classic for team, classic in CLASSIC.items()}
