@@ -67,7 +67,7 @@ the same way when the config asks for it (:func:`shielded_actions`).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numba
 import numpy as np
@@ -454,7 +454,6 @@ class Orca:
 
 
 METHODS: dict[str, type[Orca]] = {"orca": Orca}
-SafetyMethod = Literal["orca"]
 
 
 class SafePolicy(Policy):

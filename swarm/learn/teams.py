@@ -66,10 +66,6 @@ class TeamActorCritic(nn.Module):
         """The first team's spec (what the rollout reads: ``max_senders``)."""
         return self.nets[0].spec
 
-    @property
-    def specs(self) -> dict[str, NetSpec]:
-        return {t.name: net.spec for t, net in zip(self.teams, self.nets, strict=True)}
-
     def _parts(self, batch: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         """Each team's slice of a batch: its agents' observations, the shared ``state``."""
         return [
@@ -115,10 +111,6 @@ class TeamActorCritic(nn.Module):
             mask[t.start : t.stop] = 1.0
             out.append(mask)
         return out
-
-    def team_state_dict(self, name: str) -> dict[str, torch.Tensor]:
-        """One team's network, as a plain :class:`ActorCritic` state dict."""
-        return self.nets[[t.name for t in self.teams].index(name)].state_dict()
 
 
 def _columns(x: torch.Tensor, team: TeamColumns) -> torch.Tensor:
