@@ -8,6 +8,8 @@
     torchrun --nproc-per-node 8 -m swarm.train navigation --trainer ddp ...   # a cluster
     swarm train navigation ... --out runs/nav-mappo --resume  # continue from the checkpoint
     swarm eval navigation --policy runs/nav-mappo --against random_walk --episodes 8
+    swarm eval navigation --policy runs/nav-mappo --episodes 30 --out evals/nav \\
+        --marl-eval evals/nav-marl-eval.json   # per-seed rows, IQM + intervals, marl-eval
     swarm view navigation --policy runs/nav-mappo             # watch it (the viewer)
 
 A scenario with teams trains one policy per team (self-play, :mod:`swarm.learn.teams`);
@@ -250,21 +252,83 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=4, help="episodes (seeds) each (default 4)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="scenario config field")
-    p.add_argument("--out", help="also write the table here (.csv or .parquet)")  # fmt: skip
+    p.add_argument(
+        "--out",
+        help="report folder: results.parquet and results.json (one row per controller or "
+        "pairing x seed) and summary.json (mean, IQM, 95 %% bootstrap intervals); a new, "
+        "empty or earlier report folder. A name ending in .csv or .parquet writes the "
+        "per-seed table alone, to a new file",
+    )
+    p.add_argument(
+        "--marl-eval",
+        metavar="FILE",
+        help="also export the per-seed results in marl-eval's JSON format (a new file)",
+    )
     p.set_defaults(handler=cmd_eval)
     return p
+
+
+def _check_eval_outputs(args: argparse.Namespace) -> None:
+    """--out and --marl-eval, refused before any episode is played (nothing is
+    overwritten that swarm eval did not write)."""
+    from swarm.learn.report import check_marl_eval_file, check_report_dir, is_table_file
+
+    if args.out:
+        if is_table_file(args.out):
+            check_new_file(args.out, "--out")
+        else:
+            check_report_dir(args.out, "--out")
+    if args.marl_eval:
+        check_marl_eval_file(args.marl_eval, args.out)
+
+
+def _write_eval_outputs(
+    args: argparse.Namespace, table: Any, by: list[str], summary: dict[str, Any] | None
+) -> None:
+    """The per-seed table (a .csv/.parquet --out), the report folder, the marl-eval file."""
+    from swarm.io import write_table
+    from swarm.learn.report import (
+        estimator_line,
+        is_table_file,
+        marl_eval_document,
+        summarize,
+        write_new_json,
+        write_report,
+    )
+
+    if args.out and is_table_file(args.out):
+        write_table(Path(args.out), table)
+    elif args.out:
+        if summary is None:  # the cross-play table printed its own intervals
+            summary = summarize(table, by)
+            print(f"summary.json: means, interquartile means, {estimator_line(summary)}")
+        from swarm.runner import package_version
+
+        summary = {
+            "scenario": args.scenario, "policy": args.policy, "against": args.against,
+            "set": _pairs(args.set, "--set"), "steps": table.attrs.get("steps"),
+            "package_version": package_version(), **summary,
+        }  # fmt: skip
+        print(f"results: {write_report(args.out, table, summary)}")
+    if args.marl_eval:
+        document, dropped = marl_eval_document(
+            table, by, args.scenario, step_count=table.attrs.get("steps") or 0
+        )
+        write_new_json(args.marl_eval, document)
+        left_out = f" (left out, NaN in some episode: {', '.join(dropped)})" if dropped else ""
+        print(f"marl-eval: {args.marl_eval}{left_out}")
 
 
 def cmd_eval(args: argparse.Namespace, extra: list[str]) -> int:
     _require_torch("eval")
     from swarm.learn.evaluate import compare, format_table
+    from swarm.learn.report import estimator_line, summarize
 
     if args.episodes < 1:
         raise ConfigError(f"--episodes: must be >= 1 (got {args.episodes})")
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps: must be >= 1 (got {args.steps})")
-    if args.out:
-        check_new_file(args.out, "--out")  # before the episodes are played
+    _check_eval_outputs(args)  # before the episodes are played
     if any("=" in value for value in args.policy):
         return _eval_teams(args)
     if len(args.policy) > 1:
@@ -278,11 +342,10 @@ def cmd_eval(args: argparse.Namespace, extra: list[str]) -> int:
         args.scenario, Path(args.policy), against, args.episodes, args.seed,
         _pairs(args.set, "--set"), steps=args.steps,
     )  # fmt: skip
-    print(format_table(table))
-    if args.out:
-        from swarm.io import write_table
-
-        write_table(Path(args.out), table)
+    summary = summarize(table, ["controller"])
+    print(format_table(table, summary))
+    print(f"cell: mean | interquartile mean [its interval]; {estimator_line(summary)}")
+    _write_eval_outputs(args, table, ["controller"], summary)
     return 0
 
 
@@ -311,10 +374,7 @@ def _eval_teams(args: argparse.Namespace) -> int:
     print(f"{args.scenario}: {args.episodes} episodes per pairing (seeds {args.seed}.."
           f"{args.seed + args.episodes - 1}); mean [95 % bootstrap interval]")  # fmt: skip
     print(crossplay_summary(table, teams, columns).to_string(index=False))
-    if args.out:
-        from swarm.io import write_table
-
-        write_table(Path(args.out), table)
+    _write_eval_outputs(args, table, teams, None)
     return 0
 
 

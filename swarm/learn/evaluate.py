@@ -9,6 +9,9 @@ sits in the model's ``Policy`` slot through :func:`~swarm.learn.policy.load_poli
 
 Besides the registered controllers, ``uniform_random`` (actions drawn uniformly from the
 training action box, the usual "random" baseline of the MARL literature) can be named.
+
+Both tables keep one row per (controller or pairing, seed); :mod:`swarm.learn.report` turns
+them into means, interquartile means and bootstrap intervals, and into files.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import bootstrap
 
 from swarm.config import ConfigError
 from swarm.learn.policy import LearnedPolicy, load_policy
@@ -123,13 +125,33 @@ def compare(
         for name in against:
             metrics = run_model(baseline_model(scenario, name, env_config, s), steps)
             rows.append({"controller": name, "seed": s, **metrics})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["steps"] = steps  # the episode length, for reports (marl-eval's step_count)
+    return table
 
 
-def format_table(table: pd.DataFrame) -> str:
-    """Metrics as rows, controllers as columns (mean over seeds)."""
-    means = table.drop(columns="seed").groupby("controller", sort=False).mean().T
-    return means.to_string(float_format=lambda v: f"{v:.4g}")
+def _cell(stats: dict[str, Any]) -> str:
+    """``mean | IQM [low, high]``: the IQM's interval; (n=k) when NaN seeds were left out."""
+    if stats["n"] == 0:
+        return "n/a"
+    low, high = stats["iqm_ci"]
+    ci = "[n/a]" if not np.isfinite(low) else f"[{low:.4g}, {high:.4g}]"
+    text = f"{stats['mean']:.4g} | {stats['iqm']:.4g} {ci}"
+    return text + (f" (n={stats['n']})" if stats["n_missing"] else "")
+
+
+def format_table(table: pd.DataFrame, summary: dict[str, Any] | None = None) -> str:
+    """Metrics as rows, controllers as columns; a cell: the mean over seeds, then the
+    interquartile mean with its bootstrap interval (``summary``: from
+    :func:`swarm.learn.report.summarize`, computed here when not given)."""
+    from swarm.learn.report import summarize
+
+    summary = summary if summary is not None else summarize(table, ["controller"])
+    cells = {controller: {metric: _cell(stats) for metric, stats in metrics.items()}
+             for controller, metrics in summary["groups"].items()}  # fmt: skip
+    shown = pd.DataFrame(cells)
+    shown.columns.name = "controller"
+    return shown.to_string()
 
 
 # --------------------------------------------------------------------------- cross-play
@@ -188,23 +210,17 @@ def crossplay(
             rows.append({**labels, "seed": s, **model.summary(), **metrics})
     table = pd.DataFrame(rows)
     table.attrs["headline"] = headline  # the columns a cross-play table shows
+    table.attrs["steps"] = steps
     return table
 
 
 def interval(values: np.ndarray, confidence: float = 0.95, seed: int = 0) -> tuple[float, ...]:
-    """(mean, low, high, n) of the finite ``values``: a percentile bootstrap interval of the
-    mean (scipy), NaN bounds below two values."""
-    x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if len(x) == 0:
-        return (np.nan, np.nan, np.nan, 0)
-    if len(x) < 2 or np.ptp(x) == 0:
-        low = high = np.nan if len(x) < 2 else float(x[0])
-        return (float(x.mean()), low, high, len(x))
-    rng = np.random.default_rng(seed)
-    ci = bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=9999,
-                   method="percentile", rng=rng).confidence_interval  # fmt: skip
-    return (float(x.mean()), float(ci.low), float(ci.high), len(x))
+    """(mean, low, high, n) of the finite ``values``: the mean's bootstrap interval over
+    seeds (:func:`swarm.learn.report.estimate`), NaN bounds below two values."""
+    from swarm.learn.report import estimate
+
+    found = estimate(values, confidence, seed=seed)
+    return (found["mean"], *found["mean_ci"], found["n"])
 
 
 def crossplay_summary(table: pd.DataFrame, teams: list[str], columns: list[str]) -> pd.DataFrame:
