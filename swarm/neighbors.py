@@ -325,6 +325,10 @@ class BufferPool:
         for buffers in self._sets:
             if len(buffers[0]) >= capacity and self._free(buffers):
                 return buffers
+        # every free set is too small (else it was returned): forget it rather than keep
+        # it beside the new one (the first step's sets, sized before any hint, would
+        # otherwise stay for the whole run)
+        self._sets = [buffers for buffers in self._sets if not self._free(buffers)]
         capacity = int(capacity * 1.1) + 64  # headroom: the count drifts step to step
         buffers = (
             np.empty(capacity, np.int32),
@@ -543,7 +547,7 @@ def _scan_parallel(
     per_row = capacity / max(n_seg, 1)
     want = (sizes * per_row * 1.2).astype(np.int64) + 64
     counts = np.zeros(len(sizes), np.int64)
-    while True:  # a region that fills up is retried once with its exact count
+    while True:  # a region that fills up is retried once, sized by its count
         region = np.zeros(len(sizes) + 1, np.int64)
         np.cumsum(want, out=region[1:])
         out = pool.take(int(region[-1])) if pool is not None else BufferPool(keep=0).take(
@@ -551,7 +555,9 @@ def _scan_parallel(
         _scan_chunks(*args, use_fov, cos_half, bounds, region, ptr, *out, counts)
         if (counts <= want).all():
             break
-        want = np.maximum(want, counts)
+        # the same headroom as a hinted step, so the next step reuses these buffers
+        want = np.maximum(want, (counts * 1.2).astype(np.int64) + 64)
+        out = None  # the short set is free to go
     offset = np.zeros(len(sizes) + 1, np.int64)
     np.cumsum(counts, out=offset[1:])
     m = int(offset[-1])
@@ -616,6 +622,7 @@ def radius_neighbors(
             if m <= len(idx):
                 break
             capacity = int(m * 1.25)
+            idx = rel_pos = rel_vel = dist = None  # the short set is free to go
     ptr[n_active:] = m
     seg_row = np.concatenate([order, np.flatnonzero(~active)]) if n_active < n_rows else order
     row_seg = np.empty(n_rows, np.int64)
