@@ -4,9 +4,11 @@ Version ``v0``.
 
 =================  =====================================================================
 Agents             ``n_agents`` robots on a 4-connected grid, one per cell
-Map                a League instance (``instance``: json with map, starts and tasks), an
-                   octile ``map`` file with random starts, or a generated ``layout``
-                   (shelf blocks, aisles, pick points S, delivery stations E)
+Map                a League instance (``instance``: json with map, starts and tasks), a
+                   MovingAI scenario (``instance``: a ``.scen``, one-shot MAPF; its map
+                   named there or given as ``map``), an octile ``map`` file with random
+                   starts, or a generated ``layout`` (shelf blocks, aisles, pick points S,
+                   delivery stations E)
 Actions            0 wait, 1 north, 2 east, 3 south, 4 west (discrete, per robot)
 World rules        vertex and swap conflicts are forbidden: conflicting moves become waits
                    (counted as attempted conflicts); moves into walls become waits
@@ -17,7 +19,8 @@ Communication      links to robots within ``comm_radius`` cells; the message rou
                    packets, bytes and rounds counted per robot and step
 Knowledge          the static map and exact distance fields to any goal (BFS, cached)
 Tasks              ``league``: the instance's round-robin stream (robot k's c-th task is
-                   ``tasks[(c n + k) mod m]``, revealed when the previous one is reached);
+                   ``tasks[(c n + k) mod m]``, revealed when the previous one is reached;
+                   a ``.scen``: robot k's one goal, then no task: ``league_wrap`` 'stop');
                    ``poisson``: orders at ``orders_rate`` per step, pick at S, deliver at E,
                    claimed by idle robots through the policy's allocator
 Default policy     ``pibt`` (decentralised PIBT, Okumura et al. 2022); also
@@ -79,8 +82,10 @@ from swarm.grid.maps import (
     GridMap,
     Instance,
     MapFormatError,
+    is_scen,
     load_instance,
     load_map,
+    load_scen,
 )
 from swarm.grid.metrics import COMM_METRIC_NAMES, METRIC_NAMES, GridMetrics
 from swarm.grid.policy import GridPolicy
@@ -104,10 +109,15 @@ class WarehouseConfig(StrictConfig):
     """Settings of the warehouse scenario (cells as units of length, steps of time)."""
 
     instance: str | None = Field(
-        None, description="League instance json (map, starts and tasks; paths relative to it)"
+        None,
+        description="League instance json (map, starts and tasks; paths relative to it), or a "
+        "MovingAI .scen (one-shot: robot k's only goal is line k's; n_agents takes the first "
+        "lines)",
     )
     map: str | None = Field(
-        None, description="octile map file; random starts and tasks (instead of an instance)"
+        None,
+        description="octile map file; random starts and tasks (instead of an instance), or "
+        "the map of a .scen instance (instead of the one it names)",
     )
     layout: LayoutParams = Field(
         default_factory=LayoutParams,
@@ -150,10 +160,28 @@ class WarehouseConfig(StrictConfig):
     deadlock_window: int = Field(100, ge=1, description="steps without progress that flag it")
     field_cache_mb: float = Field(512.0, gt=0, description="memory for distance fields (MiB)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_shot_wrap(cls, data: Any) -> Any:
+        """A .scen is one-shot: each robot's one goal, then no task (wrap 'stop', resolved
+        here so the run's config records it)."""
+        if isinstance(data, dict) and is_scen(data.get("instance")) and "league_wrap" not in data:
+            data = {**data, "league_wrap": "stop"}
+        return data
+
     @model_validator(mode="after")
     def _one_source(self) -> WarehouseConfig:
-        if self.instance is not None and self.map is not None:
-            raise ValueError("give either instance or map, not both")
+        scen = is_scen(self.instance)
+        if self.instance is not None and self.map is not None and not scen:
+            raise ValueError("give either instance or map, not both (map goes with a .scen only)")
+        if scen and self.tasks != "league":
+            raise ValueError(
+                "a .scen instance is one-shot: its goals are the tasks (tasks='league')"
+            )
+        if scen and self.league_wrap != "stop":
+            raise ValueError(
+                "a .scen instance is one-shot: each goal is handed out once (league_wrap='stop')"
+            )
         return self
 
 
@@ -372,7 +400,13 @@ class WarehouseModel(ScenarioModel):
     def summary(self, free_flow: bool = True) -> dict[str, Any]:
         """Headline fields of the run so far (``summary.json``): tasks_finished, collisions
         (executed), attempted_conflicts, free_flow_tasks and free_flow_ratio (the same robots,
-        each alone on the map, on the cycling League stream; None otherwise), deadlock flags."""
+        each alone on the map, on the cycling League stream; None otherwise), deadlock flags.
+
+        A one-shot instance (a .scen) adds ``goals_reached`` (robots that reached their goal)
+        and ``all_reached_goal_at`` (the first step at whose end every robot had reached its
+        goal at least once; None if some never did). A robot that reached its goal has no
+        task left but still yields: PIBT may push it off its goal to let another pass, so this
+        is not MAPF's cost, which counts a robot as arriving only when it stays."""
         m, steps = self.metrics, self.world.t
         bound = None
         if free_flow and self.config.tasks == "league" and self.config.league_wrap == "cycle":
@@ -400,6 +434,20 @@ class WarehouseModel(ScenarioModel):
             "deadlocked": int(m["deadlocked"]),
             "stalled": bool(m["stalled"]),
             **self.traffic_summary(),
+            **self._one_shot_summary(),
+        }
+
+    def _one_shot_summary(self) -> dict[str, Any]:
+        """goals_reached and all_reached_goal_at of a one-shot instance (nothing otherwise).
+        Each robot has one task and the stream stops after it (wrap 'stop'), so a robot that
+        finished it got "no task" revealed the step it reached its goal: ``revealed_at``."""
+        if not self.instance.one_shot or not isinstance(self.tasks, LeagueTasks):
+            return {}
+        reached = self.tasks.finished > 0
+        done = bool(reached.all())
+        return {
+            "goals_reached": int(reached.sum()),
+            "all_reached_goal_at": int(self.tasks.revealed_at.max()) if done else None,
         }
 
     def traffic_summary(self) -> dict[str, float | None]:
@@ -481,12 +529,22 @@ def make_policy(config: WarehouseConfig, seed: int) -> GridPolicy:
 
 
 def build_instance(config: WarehouseConfig, rng: np.random.Generator) -> Instance:
-    """The problem to run: a League instance, or random starts and tasks on a map/layout.
+    """The problem to run: a League instance, a MovingAI scenario (one-shot: its first
+    ``n_agents`` lines, on ``map`` if given), or random starts and tasks on a map/layout.
 
     Every problem with the input (a malformed or missing file, too many robots, a run that
     cannot fit in memory) is one :class:`ConfigError` line naming the field, raised before
     anything the size of the run is allocated.
     """
+    if is_scen(config.instance):
+        grid = None if config.map is None else _load_file("map", load_map, config.map)
+        inst = _load_file(
+            "instance", lambda p: load_scen(p, grid, config.n_agents), config.instance
+        )
+        if config.map is not None:
+            inst.files["mapFile"] = config.map
+        check_run_memory(config, inst.grid, len(inst.starts), "instance", inst.tasks)
+        return inst
     if config.instance is not None:
         inst = _load_file("instance", load_instance, config.instance)
         if config.n_agents is not None:

@@ -1,15 +1,29 @@
-"""Grid maps, start files, task files and problem instances of the League of Robot Runners.
+"""Grid maps, start files, task files and problem instances: the League of Robot Runners' and
+MovingAI's one-shot scenarios.
 
 Formats (League of Robot Runners 2023 start kit; the map format is the MAPF benchmark's
 "octile" format, Sturtevant 2012, "Benchmarks for grid-based pathfinding", IEEE TCIAIG):
 
-* ``*.map``: ``type octile``, ``height H``, ``width W``, ``map``, then H rows of W characters:
-  ``@`` (or ``T``) obstacle, ``.`` free, ``E`` emitter (delivery point), ``S`` service point
-  (pick-up point). E and S are traversable.
+* ``*.map``: ``type octile``, ``height H``, ``width W``, ``map``, then H rows of W characters.
+  The League writes ``@`` obstacle, ``.`` free, ``E`` emitter (delivery point) and ``S``
+  service point (pick-up point), E and S traversable. MovingAI's glyphs are accepted too:
+  ``G`` passable terrain (free), ``O`` out of bounds and ``T`` trees (obstacles), ``W`` water
+  (an obstacle here: MovingAI lets water be crossed only by what is already in it, never from
+  terrain, and ground robots start on terrain) and ``S`` swamp, which is passable from
+  terrain, hence read as the League's traversable service point (the two meanings of ``S``
+  agree on what matters to a robot: it may drive there). :meth:`GridMap.to_text` writes the
+  canonical glyphs ``@ . E S``, so a MovingAI map read and written loses only the names.
 * ``*.agents``: first line n, then n start cells, each linearised as ``row * W + col``.
 * ``*.tasks``: first line m, then m task cells (same linearisation).
 * ``*.json``: one instance: ``mapFile``, ``agentFile``, ``teamSize``, ``taskFile``,
   ``numTasksReveal``, ``taskAssignmentStrategy``; file names are relative to the json.
+* ``*.scen``: a MovingAI scenario (movingai.com/benchmarks/formats.html): ``version 1``, then
+  one problem per line, 9 fields separated by tabs (or, in a file without tabs, by blanks):
+  bucket, map file, map width, map height, start x, start y, goal x, goal y, optimal length.
+  (0, 0) is the upper-left corner, x the column and y the row, so the cell is ``y * W + x``.
+  The MAPF benchmark (Stern et al. 2019, "Multi-Agent Pathfinding: Definitions, Variants, and
+  Benchmarks", SoCS) reads the first k lines as a one-shot problem of k agents, each with its
+  own goal: :func:`load_scen`.
 
 Files are read as UTF-8; a leading byte-order mark (which some Windows editors write) is
 accepted and skipped, since it carries no content and refusing it would only puzzle. A
@@ -26,9 +40,11 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -41,7 +57,19 @@ OBSTACLE = 0
 FREE = 1
 EMITTER = 2  # 'E': delivery point
 SERVICE = 3  # 'S': pick-up point
-CHAR_TO_KIND = {"@": OBSTACLE, "T": OBSTACLE, ".": FREE, "E": EMITTER, "S": SERVICE}
+# every glyph a map may hold: the League's, then MovingAI's (see the module docstring for why
+# W is an obstacle and S, MovingAI's swamp, the League's traversable service point)
+CHAR_TO_KIND = {
+    "@": OBSTACLE,
+    "T": OBSTACLE,
+    ".": FREE,
+    "E": EMITTER,
+    "S": SERVICE,
+    "G": FREE,
+    "O": OBSTACLE,
+    "W": OBSTACLE,
+}
+# the canonical glyph of each kind, which to_text writes
 KIND_TO_CHAR = {OBSTACLE: "@", FREE: ".", EMITTER: "E", SERVICE: "S"}
 
 # moves, in the order of the action codes 1..4 (0 is wait): north, east, south, west
@@ -155,7 +183,7 @@ class GridMap:
         return np.stack([r, c], axis=-1)
 
     def to_text(self) -> str:
-        """The map in the octile format."""
+        """The map in the octile format, canonical glyphs (``@ . E S``)."""
         lut = np.array([KIND_TO_CHAR[k] for k in range(4)])
         rows = ["".join(r) for r in lut[self.kind]]
         header = f"type octile\nheight {self.height}\nwidth {self.width}\nmap\n"
@@ -282,7 +310,8 @@ def write_cells(cells: np.ndarray, path: str | Path) -> None:
 
 @dataclass(eq=False)
 class Instance:
-    """A League problem: map, start cells, task cells and how tasks are handed out."""
+    """A League problem: map, start cells, task cells and how tasks are handed out; or, with
+    ``one_shot``, a MAPF problem (:func:`load_scen`): ``tasks[k]`` is robot k's only goal."""
 
     grid: GridMap
     starts: np.ndarray  # (n,) int64 linear start cells
@@ -291,6 +320,7 @@ class Instance:
     assignment: str = "roundrobin"
     name: str = "instance"
     files: dict[str, str] = field(default_factory=dict)
+    one_shot: bool = False  # each robot has one goal (tasks[k]), reached once, then no task
 
     @property
     def n_agents(self) -> int:
@@ -357,6 +387,184 @@ def load_instance(path: str | Path) -> Instance:
         name=path.stem,
         files={k: str(base / data[k]) for k in ("mapFile", "agentFile", "taskFile")},
     )
+
+
+# the fields of a MovingAI scenario line, in order (the names errors use)
+SCEN_FIELDS = (
+    "bucket", "map file", "map width", "map height",
+    "start x", "start y", "goal x", "goal y", "optimal length",
+)  # fmt: skip
+
+
+def is_scen(path: str | Path | None) -> bool:
+    """Whether ``path`` names a MovingAI scenario: by its suffix, as MovingAI names them."""
+    return path is not None and str(path).lower().endswith(".scen")
+
+
+def load_scen(
+    path: str | Path, map_path: str | Path | GridMap | None = None, n_agents: int | None = None
+) -> Instance:
+    """A MovingAI scenario as a one-shot MAPF problem: agent k starts at line k's start and
+    has line k's goal as its only task (the MAPF benchmark's reading: ``n_agents`` agents are
+    the first ``n_agents`` lines; None: every line).
+
+    The map is ``map_path`` if given (a file, or a map already loaded), else the file the
+    scenario names, looked up in the scenario's folder by the name as written, then by its
+    basename (the benchmark keeps maps and scenarios in separate folders, so a scenario often
+    names a path that is not there).
+    Every line is checked for form, size and bounds, since a broken line is a broken file; the
+    lines used must also start and end on traversable cells, and no two of them may share a
+    start or a goal (one-shot MAPF needs distinct goals: two robots cannot both rest on one).
+    """
+    if n_agents is not None and n_agents < 1:
+        raise ValueError(f"n_agents must be >= 1 (got {n_agents})")
+    path = Path(path)
+    lines = _read(path).splitlines()
+    head = lines[0].split() if lines else []
+    if head not in (["version", "1"], ["version", "1.0"]):
+        found = lines[0].strip()[:30] if lines else ""
+        raise MapFormatError(
+            path, 1, 1, f"expected 'version 1' (MovingAI scenario), found {found!r}"
+        )
+    grid: GridMap | None = None
+    map_name = ""
+    starts: list[int] = []
+    goals: list[int] = []
+    start_line: dict[int, int] = {}  # cell -> the line of the agent starting there
+    goal_line: dict[int, int] = {}
+    count = 0
+    for line_no, raw in enumerate(lines[1:], start=2):
+        if not raw.strip():
+            continue
+        fields = _scen_fields(raw.rstrip())
+        if len(fields) != len(SCEN_FIELDS):
+            col = fields[len(SCEN_FIELDS)][1] if len(fields) > len(SCEN_FIELDS) else len(raw) + 1
+            raise MapFormatError(
+                path, line_no, col,
+                f"expected 9 fields ({', '.join(SCEN_FIELDS)}), found {len(fields)}",
+            )  # fmt: skip
+        # every field is checked; bucket and optimal length are not used
+        values = [_scen_number(path, line_no, fields, i) for i in range(len(SCEN_FIELDS))]
+        if grid is None:
+            map_name = fields[1][0]
+            if isinstance(map_path, GridMap):
+                grid = map_path
+            elif map_path is not None:
+                grid = load_map(map_path)
+            else:
+                grid = _scen_map(path, line_no, fields)
+        elif fields[1][0] != map_name:
+            raise MapFormatError(
+                path, line_no, fields[1][1],
+                f"names map {fields[1][0]!r}, the lines above {map_name!r} (one map per file)",
+            )  # fmt: skip
+        for i, size in ((2, grid.width), (3, grid.height)):
+            if values[i] != size:
+                raise MapFormatError(
+                    path, line_no, fields[i][1],
+                    f"{SCEN_FIELDS[i]} {values[i]} differs from the {size} of map {grid.name}",
+                )  # fmt: skip
+        count += 1
+        used = n_agents is None or count <= n_agents
+        for what, i, cells, seen in (
+            ("start", 4, starts, start_line),
+            ("goal", 6, goals, goal_line),
+        ):
+            x, y = values[i], values[i + 1]
+            for j, v, size in ((i, x, grid.width), (i + 1, y, grid.height)):
+                if not 0 <= v < size:
+                    raise MapFormatError(
+                        path, line_no, fields[j][1],
+                        f"{SCEN_FIELDS[j]} {v} is outside the map (0..{size - 1})",
+                    )  # fmt: skip
+            if not used:
+                continue
+            cell = y * grid.width + x
+            where = f"{what} (x {x}, y {y})"
+            if not grid.free.ravel()[cell]:
+                raise MapFormatError(
+                    path, line_no, fields[i][1], f"{where} is an obstacle of map {grid.name}"
+                )
+            if cell in seen:
+                raise MapFormatError(
+                    path, line_no, fields[i][1],
+                    f"{where} is also the {what} of the agent of line {seen[cell]}"
+                    + ("; one-shot MAPF needs distinct goals" if what == "goal" else ""),
+                )  # fmt: skip
+            seen[cell] = line_no
+            cells.append(cell)
+    if grid is None:
+        raise MapFormatError(path, len(lines) + 1, 1, "no problem lines after the header")
+    if n_agents is not None and n_agents > count:
+        raise MapFormatError(
+            path, len(lines) + 1, 1,
+            f"{n_agents} agents asked for (n_agents), the scenario has {count} (one per line)",
+        )  # fmt: skip
+    if isinstance(map_path, GridMap):
+        map_file = map_path.name
+    else:
+        map_file = str(map_path if map_path is not None else _scen_map_file(path, map_name))
+    return Instance(
+        grid=grid,
+        starts=np.array(starts, np.int64),
+        tasks=np.array(goals, np.int64),
+        name=path.stem,
+        files={"scenFile": str(path), "mapFile": map_file},
+        one_shot=True,
+    )
+
+
+def _scen_fields(raw: str) -> list[tuple[str, int]]:
+    """The fields of a scenario line with their 1-based columns: split on tabs as MovingAI
+    writes them (a map name may hold blanks); a line without tabs, typed by hand, on blanks."""
+    if "\t" not in raw:
+        return [(m.group(), m.start() + 1) for m in re.finditer(r"\S+", raw)]
+    out, col = [], 1
+    for part in raw.split("\t"):
+        out.append((part.strip(), col + len(part) - len(part.lstrip())))
+        col += len(part) + 1
+    return out
+
+
+def _scen_number(path: Path, line: int, fields: list[tuple[str, int]], i: int) -> Any:
+    """Field ``i`` of a scenario line as its number: an integer, except the map file (kept as
+    text) and the optimal length (a non-negative real: octile lengths hold sqrt 2)."""
+    text, col = fields[i]
+    if i == 1:
+        if not text:
+            raise MapFormatError(path, line, col, "the map file is empty")
+        return text
+    try:
+        value = float(text) if i == 8 else int(text)
+    except ValueError:
+        kind = "a number" if i == 8 else "an integer"
+        raise MapFormatError(
+            path, line, col, f"{SCEN_FIELDS[i]} must be {kind}, found {text[:20]!r}"
+        ) from None
+    if i == 8 and not (math.isfinite(value) and value >= 0):
+        raise MapFormatError(path, line, col, f"optimal length must be >= 0, found {text[:20]!r}")
+    return value
+
+
+def _scen_map_file(path: Path, name: str) -> Path | None:
+    """The map a scenario names: in its folder, by the name as written, then the basename."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    for candidate in (path.parent / name, path.parent / base):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _scen_map(path: Path, line: int, fields: list[tuple[str, int]]) -> GridMap:
+    name, col = fields[1]
+    found = _scen_map_file(path, name)
+    if found is None:
+        raise MapFormatError(
+            path, line, col,
+            f"map file {name!r} not found in {path.parent} (by that name or its basename); "
+            "give the map file explicitly",
+        )  # fmt: skip
+    return load_map(found)
 
 
 def write_instance(instance: Instance, folder: str | Path, name: str | None = None) -> Path:
