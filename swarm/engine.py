@@ -37,10 +37,11 @@ from swarm.rng import derive_seed, keyed_normal
 from swarm.teams import TeamLayout
 
 # Bytes one drone costs a run besides its neighbour and link tables (engine arrays,
-# observation buffers), with a 1.5x margin: at 10^6 flocking drones the peak resident memory
-# after 3 steps is 526 B/drone plus 49 B per neighbour (interpreter included; measured at 2
-# and 30 neighbours). Mesa handles are made on first access of `model.drones` and are not
-# counted: at 10^7 drones they would add gigabytes.
+# observation buffers). At 10^6 flocking drones the peak resident memory after 3 steps is
+# 526 B/drone plus 49 B per neighbour (interpreter included; measured at 2 and 30
+# neighbours); with the tables' 80 B per neighbour (memory_parts) the estimate is 1.3x that
+# at 10 neighbours, and 1.7x the 7.4 GiB measured at 10^7 (README). Mesa handles are made on
+# first access of `model.drones` and are not counted: at 10^7 drones they would add gigabytes.
 BYTES_PER_AGENT = 512
 
 
