@@ -89,7 +89,7 @@ class TrainJob(StrictConfig):
     hidden: int = Field(64, ge=1, description="hidden layer width")
     message_dim: int = Field(8, ge=1, description="learned message size (gnn)")
     max_senders: int = Field(6, ge=1, description="messages read per step (gnn)")
-    threads: int = Field(1, ge=1, description="torch threads per rank")
+    threads: int = Field(1, ge=1, description="torch and numba threads per rank")
     progress: bool = Field(True, description="show a progress bar")
     ppo: PPOConfig = Field(default_factory=PPOConfig, description="PPO settings")
     diloco: DiLoCoConfig = Field(default_factory=DiLoCoConfig, description="DiLoCo settings")
