@@ -331,7 +331,8 @@ def ppo_update(
     their own (self-play): each group's advantages are normalised over its agents, its loss
     is a mean over them, its gradient clipped alone, and its stats are reported as
     ``NAME/policy_loss`` and so on. A group that is not ``learning`` keeps its parameters:
-    its loss is left out and its optimiser group (the groups' order) steps with lr 0.
+    its loss is left out and its gradients are dropped before the optimiser steps, so Adam
+    leaves its parameters, moments and step count as they were.
     """
     strategy = strategy or Strategy()
     params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -354,46 +355,42 @@ def ppo_update(
     totals: dict[str, float] = {}
     n_steps = sum(len(epoch) for epoch in plan)
     counts = [_active_counts(m, plan, strategy) for m in group_masks]
-    saved_lr = [group["lr"] for group in optimizer.param_groups]
-    for k, g in enumerate(groups):
-        if not g.learning:
-            optimizer.param_groups[k]["lr"] = 0.0
     done = 0
-    try:
-        for epoch in plan:
-            for idx in epoch:
-                mb = {name: value[idx] for name, value in data.items()}
-                logprob, entropy, value = loss_model(mb, mb["actions"])
-                loss = logprob.new_zeros(())
-                for g, mask_all, count_all in zip(groups, group_masks, counts, strict=True):
-                    mask = None if mask_all is None else mask_all[idx]
-                    count = None if count_all is None else count_all[done]
-                    pg_loss, info = policy_loss(
-                        logprob, mb["logprobs"], mb["advantages"], cfg.clip_coef, mask, count
-                    )
-                    v_loss = value_loss(
-                        value, mb["values"], mb["returns"], cfg.clip_coef, cfg.clip_value_loss,
-                        mask, count,
-                    )  # fmt: skip
-                    entropy_mean = masked_mean(entropy, mask, count)
-                    group_loss = pg_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * v_loss
-                    # a frozen group still enters the graph (DDP wants every parameter used)
-                    loss = loss + (group_loss if g.learning else 0.0 * group_loss)
-                    prefix = f"{g.name}/" if g.name else ""
-                    for name, v in (("policy_loss", pg_loss), ("value_loss", v_loss),
-                                    ("entropy", entropy_mean), *info.items()):  # fmt: skip
-                        key = prefix + name
-                        totals[key] = totals.get(key, 0.0) + float(v.detach()) / n_steps
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                for g in groups:
+    for epoch in plan:
+        for idx in epoch:
+            mb = {name: value[idx] for name, value in data.items()}
+            logprob, entropy, value = loss_model(mb, mb["actions"])
+            loss = logprob.new_zeros(())
+            for g, mask_all, count_all in zip(groups, group_masks, counts, strict=True):
+                mask = None if mask_all is None else mask_all[idx]
+                count = None if count_all is None else count_all[done]
+                pg_loss, info = policy_loss(
+                    logprob, mb["logprobs"], mb["advantages"], cfg.clip_coef, mask, count
+                )
+                v_loss = value_loss(
+                    value, mb["values"], mb["returns"], cfg.clip_coef, cfg.clip_value_loss,
+                    mask, count,
+                )  # fmt: skip
+                entropy_mean = masked_mean(entropy, mask, count)
+                group_loss = pg_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * v_loss
+                # a frozen group still enters the graph (DDP wants every parameter used)
+                loss = loss + (group_loss if g.learning else 0.0 * group_loss)
+                prefix = f"{g.name}/" if g.name else ""
+                for name, v in (("policy_loss", pg_loss), ("value_loss", v_loss),
+                                ("entropy", entropy_mean), *info.items()):  # fmt: skip
+                    key = prefix + name
+                    totals[key] = totals.get(key, 0.0) + float(v.detach()) / n_steps
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for g in groups:
+                if g.learning:
                     torch.nn.utils.clip_grad_norm_(g.params, cfg.max_grad_norm)
-                optimizer.step()
-                done += 1
-                strategy.after_step(last_of_update=done == n_steps)
-    finally:
-        for group, lr in zip(optimizer.param_groups, saved_lr, strict=True):
-            group["lr"] = lr
+                else:  # no gradient: the optimiser skips these parameters entirely
+                    for param in g.params:
+                        param.grad = None
+            optimizer.step()
+            done += 1
+            strategy.after_step(last_of_update=done == n_steps)
     for g, mask in zip(groups, masks, strict=True):
         real = torch.ones_like(rollout.returns, dtype=torch.bool) if mask is None else mask.bool()
         targets, predicted = rollout.returns[real], rollout.values[real]

@@ -88,7 +88,29 @@ def test_a_frozen_team_keeps_every_parameter_while_the_other_learns():
     assert all(torch.equal(a, b) for a, b in zip(frozen, model.nets[0].parameters(), strict=True))
     assert not all(torch.equal(a, b) for a, b in
                    zip(trained, model.nets[1].parameters(), strict=True))  # fmt: skip
-    assert [g["lr"] for g in optimizer.param_groups] == [1e-2, 1e-2]  # restored afterwards
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-2, 1e-2]
+
+
+def test_a_frozen_team_keeps_its_optimiser_state_too():
+    """Adam's moments and step count of a frozen team stay as they were: when its turn
+    comes back it resumes where it stopped, not with moments decayed by the other's turn."""
+    cfg = PPOConfig(rollout_steps=T, num_minibatches=2, update_epochs=2)
+    model = TeamActorCritic({t.name: spec() for t in TEAMS}, TEAMS)
+    optimizer = torch.optim.Adam(model.param_groups(), lr=1e-2)
+
+    def update(learning: list[bool]) -> None:
+        groups = [LossGroup(t.name, m, list(net.parameters()), learns) for t, net, m, learns in
+                  zip(TEAMS, model.nets, model.masks(N), learning, strict=True)]  # fmt: skip
+        plan = minibatch_plan(T * E, cfg, torch.Generator())
+        ppo_update(model, optimizer, rollout(), cfg, plan, groups=groups)
+
+    update([True, True])
+    first = list(model.nets[0].parameters())
+    state = {id(p): {k: v.clone() for k, v in optimizer.state[p].items()} for p in first}
+    update([False, True])
+    for p in first:
+        for key, value in optimizer.state[p].items():
+            assert torch.equal(value, state[id(p)][key]), key
 
 
 def test_each_team_acts_with_its_own_network_only():
