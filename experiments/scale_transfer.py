@@ -1,0 +1,408 @@
+"""Scale transfer: actors trained on 10 drones, flown unchanged on 100, 1,000 and 10,000.
+
+Per task (flocking; navigation with ``--tasks navigation``): an MLP and a GNN actor (IPPO,
+the ``local`` trainer, parameter sharing) are trained on 10 drones (``Task.base_n``); then each is
+put, without retraining, in the scenario's Mesa model at N = 10, 100, 1,000, 10,000 drones at
+the training density (the arena's side grows as sqrt(N)), beside the scenario's classic
+controller and uniform random actions on the same held-out seeds (fewer seeds at large N).
+
+Why this can transfer at all: the observation (swarm.marl.encoding.ObservationEncoder) holds
+the own state and the ``k_neighbors`` nearest sensed drones (masked slots), so its width does
+not depend on N; the GNN reads the mean of at most ``max_senders`` messages. One shared
+network acts for every drone, evaluated in one batched pass per step (``rowwise``: chunks of
+~10^4 rows, no loop over agents). What does depend on N: the ``own_pos`` segment is the
+absolute position in [0, world_size], so at 10^4 drones the actor reads positions 30x
+larger than it ever saw; global metrics (polarization, cohesion) need information to cross
+sqrt(N) neighbourhoods, which 50 steps do not allow. The own velocity is in the world frame,
+so an actor can also align a swarm of any size without neighbours by flying one fixed
+compass heading (what the flocking actors trained here do: check before reading their
+polarization as learned coordination).
+
+Metrics are made per drone where the raw one grows with N: the team return per step (the
+mean reward per drone: alignment + cohesion - collisions for flocking, a local quantity;
+navigation's shared coverage term sums over landmarks, so it is divided by their number),
+collisions per drone, cohesion / world_size, comm components per 100 drones; polarization
+and the share of landmarks covered are already intensive. ``step_ms``: wall time of one
+``model.step()`` (sensing, the controller, integration, comms); ``decide_ms``: the
+controller's share of it.
+
+    PYTHONPATH=. python3 experiments/scale_transfer.py                 # flocking, ~4 min
+    PYTHONPATH=. python3 experiments/scale_transfer.py --tasks navigation  # ~4 min more
+    PYTHONPATH=. python3 experiments/scale_transfer.py --train-steps 40000 --sizes 10 100
+    PYTHONPATH=. python3 experiments/scale_transfer.py --reuse          # evaluate saved runs
+    PYTHONPATH=. python3 experiments/scale_transfer.py --replot         # from the rows on file
+
+Outputs: ``docs/learning/scale_transfer.json`` (per-seed rows, summaries, budget, wall
+times), ``docs/learning/scale_transfer.png``; training runs under ``runs/scale_transfer/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from swarm.io import write_json
+from swarm.learn.checkpoint import latest_checkpoint
+from swarm.learn.evaluate import UNIFORM_RANDOM, baseline_model
+from swarm.learn.loop import TrainJob
+from swarm.learn.policy import load_policy
+from swarm.learn.ppo import PPOConfig
+from swarm.learn.report import estimate, estimator
+from swarm.learn.trainers import load_trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "learning"
+RUNS = ROOT / "runs" / "scale_transfer"
+EPISODE = 50  # steps per training episode and per evaluation episode (5 s at dt = 0.1 s)
+SIZES = (10, 100, 1_000, 10_000)
+EVAL_SEED0 = 20_000  # held out: training resets use seeds derived from the run seed 0
+ACTORS = ("mlp", "gnn")
+
+
+def seeds_for(n: int) -> int:
+    """Held-out episodes at swarm size n: many where they are cheap, 3 at 10^4."""
+    return 16 if n <= 10 else 8 if n <= 100 else 4 if n <= 1_000 else 3
+
+
+@dataclass(frozen=True)
+class Task:
+    """A scenario at a fixed density: ``base_world`` m of side for ``base_n`` drones."""
+
+    scenario: str
+    classic: str  # the scenario's classic controller
+    base_n: int
+    base_world: float
+    reward_scale: float  # PPO sees reward x this: team returns of order 1
+    actors: tuple[str, ...]  # actors that can run in the Mesa model for this scenario
+    metrics: tuple[str, ...]  # reported columns (see derived())
+
+    def world(self, n: int) -> float:
+        """Side (m) that keeps n drones at the training density."""
+        return self.base_world * math.sqrt(n / self.base_n)
+
+    def config(self, n: int) -> dict[str, Any]:
+        return {"n_agents": n, "world_size": self.world(n), "max_cycles": EPISODE}
+
+
+FLOCK_METRICS = ("reward_per_step", "polarization", "collisions_per_drone", "cohesion_rel",
+                 "components_per_100", "sensed_mean", "step_ms", "decide_ms")  # fmt: skip
+NAV_METRICS = ("reward_per_step", "landmarks_covered", "coverage_cost_per_landmark",
+               "collisions_per_drone", "sensed_mean", "step_ms", "decide_ms")  # fmt: skip
+TASKS = {
+    # 10 drones in 10 m (0.1 per m^2): ~8 drones within the 5 m sensing radius, 4 observed
+    "flocking": Task("flocking", "boids", 10, 10.0, 1.0, ACTORS, FLOCK_METRICS),
+    # navigation sends its own messages (landmark reports): a GNN actor cannot run there in
+    # the Mesa model (LearnedPolicy refuses it), so the MLP alone
+    "navigation": Task("navigation", "random_walk", 10, 14.0, 0.03, ("mlp",), NAV_METRICS),
+}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- training
+def train(task: Task, actor: str, steps: int, reuse: bool) -> tuple[Path, dict[str, Any]]:
+    """An IPPO run of ``actor`` on ``task.base_n`` drones; returns its folder and summary."""
+    out = RUNS / f"{task.scenario}-n{task.base_n}-{actor}"
+    if reuse and latest_checkpoint(out / "checkpoints") is not None:
+        return out, {"reused": True}
+    shutil.rmtree(out, ignore_errors=True)
+    ppo = PPOConfig(rollout_steps=EPISODE, learning_rate=1e-3, reward_scale=task.reward_scale,
+                    num_minibatches=4)  # fmt: skip
+    job = TrainJob(scenario=task.scenario, env_config=task.config(task.base_n), algo="ippo",
+                   actor=actor, total_steps=steps, num_envs=16, seed=0, out=str(out),
+                   progress=False, checkpoint_every=1_000, ppo=ppo)  # fmt: skip
+    summary = load_trainer("local").run(job)
+    keep = ("wall_time_s", "env_steps_per_s", "final_episode_return", "env_steps", "updates")
+    return out, {k: summary[k] for k in keep if k in summary}
+
+
+# --------------------------------------------------------------------------- evaluation
+def timed_decide(model: Any) -> list[float]:
+    """Wrap the model's controller's ``decide`` (instance attribute) to add up its time."""
+    spent = [0.0]
+    policy = model.policy
+    inner = policy.decide
+
+    def decide(*args: Any, **kw: Any) -> Any:
+        tick = time.perf_counter()
+        try:
+            return inner(*args, **kw)
+        finally:
+            spent[0] += time.perf_counter() - tick
+
+    policy.decide = decide
+    return spent
+
+
+def episode(model: Any, steps: int) -> dict[str, float]:
+    """Step ``model``; its final metrics, the team return (the trainer's episode_return:
+    sum over steps of the mean reward over the drones) and the time per step."""
+    engine = model.engine
+    none = np.zeros((engine.rows, 2))  # the scenarios' rewards read the state only
+    decide = timed_decide(model)
+    stepping, team_return = 0.0, 0.0
+    for _ in range(steps):
+        tick = time.perf_counter()
+        model.step()
+        stepping += time.perf_counter() - tick
+        team_return += float(np.mean(model.scenario.reward(engine, none)))
+    counts = engine.neighbors.counts[engine.alive]
+    return {**model.metrics, "episode_return": team_return,
+            "sensed_mean": float(np.mean(counts)) if len(counts) else 0.0,
+            "step_ms": 1e3 * stepping / steps, "decide_ms": 1e3 * decide[0] / steps}  # fmt: skip
+
+
+def derived(row: dict[str, Any], n: int, world: float, steps: int) -> dict[str, Any]:
+    """Per-drone forms of the metrics that grow with N (see the module docstring)."""
+    out = dict(row)
+    out["reward_per_step"] = row["episode_return"] / steps
+    out["collisions_per_drone"] = row["collisions"] / n
+    if "cohesion" in row:
+        out["cohesion_rel"] = row["cohesion"] / world
+    if "n_components" in row:
+        out["components_per_100"] = 100.0 * row["n_components"] / n
+    if "coverage_cost" in row:
+        # one landmark per drone; navigation's shared reward is minus the coverage cost, a
+        # sum over the landmarks: divided by their number it is a per-drone quantity again
+        out["coverage_cost_per_landmark"] = row["coverage_cost"] / n
+        out["reward_per_step"] /= n
+    return out
+
+
+def controllers(task: Task, runs: dict[str, Path]) -> dict[str, Callable[[int, int], Any]]:
+    """name -> make(n, seed): a seeded Mesa model of n drones at the task's density."""
+
+    def learned(run: Path) -> Callable[[int, int], Any]:
+        def make(n: int, seed: int) -> Any:
+            cfg = task.config(n)
+            # load_policy refuses a config whose observation width differs from training
+            policy = load_policy(run, n_agents=n, world_size=cfg["world_size"])
+            return policy.make_model(seed)
+
+        return make
+
+    def baseline(name: str) -> Callable[[int, int], Any]:
+        return lambda n, seed: baseline_model(task.scenario, name, task.config(n), seed)
+
+    makers = {f"{actor}_actor": learned(run) for actor, run in runs.items()}
+    makers[task.classic] = baseline(task.classic)
+    makers[UNIFORM_RANDOM] = baseline(UNIFORM_RANDOM)
+    return makers
+
+
+def evaluate(task: Task, runs: dict[str, Path], sizes: list[int], steps: int) -> list[dict]:
+    """One row per (controller, N, seed) on the same held-out seeds."""
+    makers = controllers(task, runs)
+    for make in makers.values():  # compile and warm every code path before timing
+        episode(make(task.base_n, 0), 3)
+    rows = []
+    for n in sizes:
+        world = task.world(n)
+        for name, make in makers.items():
+            tick = time.perf_counter()
+            for seed in range(EVAL_SEED0, EVAL_SEED0 + seeds_for(n)):
+                row = derived(episode(make(n, seed), steps), n, world, steps)
+                rows.append({"task": task.scenario, "controller": name, "n_agents": n,
+                             "world_size": world, "seed": seed, **row})  # fmt: skip
+            print(f"{task.scenario} N={n} {name}: {time.perf_counter() - tick:.1f} s, "
+                  + ", ".join(f"{m}={np.mean([r[m] for r in rows[-seeds_for(n):]]):.3g}"
+                              for m in task.metrics[:3]), flush=True)  # fmt: skip
+    return rows
+
+
+def summarize(task: Task, rows: list[dict]) -> dict[str, Any]:
+    """controller -> N -> metric -> mean and IQM with bootstrap intervals over seeds."""
+    out: dict[str, Any] = {}
+    for row in rows:
+        out.setdefault(row["controller"], {}).setdefault(str(row["n_agents"]), [])
+        out[row["controller"]][str(row["n_agents"])].append(row)
+    return {
+        controller: {
+            n: {m: estimate([r[m] for r in group]) for m in task.metrics}
+            for n, group in by_n.items()
+        }
+        for controller, by_n in out.items()
+    }
+
+
+def markdown(task: Task, summary: dict[str, Any], metrics: tuple[str, ...]) -> str:
+    """Rows: controller x N; cells: mean [95 % interval of the mean]."""
+    lines = ["| controller | N | " + " | ".join(metrics) + " |",
+             "|---|---:|" + "---:|" * len(metrics)]  # fmt: skip
+    for controller, by_n in summary.items():
+        for n, stats in by_n.items():
+            cells = []
+            for m in metrics:
+                s = stats[m]
+                lo, hi = s["mean_ci"]
+                ci = f" [{lo:.3g}, {hi:.3g}]" if np.isfinite(lo) else ""
+                cells.append(f"{s['mean']:.3g}{ci}")
+            lines.append(f"| {controller} | {int(n):,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- plot
+PANELS = {
+    "reward_per_step": "mean reward per drone per step",
+    "polarization": "polarization (global order)",
+    "landmarks_covered": "share of landmarks covered",
+    "collisions_per_drone": "collisions per drone",
+    "step_ms": "wall time per step (ms)",
+}
+COLOURS = {"mlp_actor": "tab:blue", "gnn_actor": "tab:orange", UNIFORM_RANDOM: "grey"}
+
+
+def plot(summaries: dict[str, dict[str, Any]], path: Path) -> None:
+    """Per task a row of panels: metric against N (log x), mean with its 95 % band."""
+    tasks = list(summaries)
+    panels = {t: [m for m in PANELS if m in TASKS[t].metrics] for t in tasks}
+    cols = max(len(p) for p in panels.values())
+    fig = Figure(figsize=(3.3 * cols, 2.9 * len(tasks)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(tasks), cols, squeeze=False))
+    for r, t in enumerate(tasks):
+        for c in range(cols):
+            ax = axes[r, c]
+            if c >= len(panels[t]):
+                ax.set_visible(False)
+                continue
+            metric = panels[t][c]
+            for controller, by_n in summaries[t].items():
+                ns = np.array([int(n) for n in by_n])
+                mean = np.array([by_n[n][metric]["mean"] for n in by_n])
+                lo = np.array([by_n[n][metric]["mean_ci"][0] for n in by_n])
+                hi = np.array([by_n[n][metric]["mean_ci"][1] for n in by_n])
+                colour = COLOURS.get(controller, "tab:green")
+                style = "--" if controller == UNIFORM_RANDOM else "-"
+                ax.plot(ns, mean, style, marker="o", ms=3, color=colour, label=controller)
+                ax.fill_between(ns, np.where(np.isfinite(lo), lo, mean),
+                                np.where(np.isfinite(hi), hi, mean), color=colour,
+                                alpha=0.2, linewidth=0)  # fmt: skip
+            ax.set_xscale("log")
+            if metric == "step_ms":
+                ax.set_yscale("log")
+            ax.set_xlabel("drones N (same density)")
+            ax.set_title(f"{t}: {PANELS[metric]}", fontsize=8)
+            ax.tick_params(labelsize=7)
+        axes[r, 0].legend(fontsize=7)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- main
+def replot(path: Path, png: Path) -> None:
+    """Recompute the derived metrics, summaries and plot from the per-seed rows on file."""
+    doc = json.loads(path.read_text())
+    rows = []
+    for row in doc["rows"]:
+        steps = doc["tasks"][row["task"]].get("episode_steps", EPISODE)
+        rows.append(derived(row, row["n_agents"], row["world_size"], steps))
+    doc["rows"] = rows
+    for name, entry in doc["tasks"].items():
+        entry["summary"] = summarize(TASKS[name], [r for r in rows if r["task"] == name])
+        print(markdown(TASKS[name], entry["summary"], TASKS[name].metrics))
+    write_json(path, doc)
+    plot({name: entry["summary"] for name, entry in doc["tasks"].items()}, png)
+
+
+def earlier(path: Path, rerun: list[str]) -> dict[str, Any]:
+    """The results file so far, less the tasks about to run again: tasks are run one
+    invocation at a time (navigation at 10^4 is slow) and each keeps its own entry."""
+    doc: dict[str, Any] = {"tasks": {}, "rows": []}
+    if path.exists():
+        old = json.loads(path.read_text())
+        doc["tasks"] = {k: v for k, v in old.get("tasks", {}).items() if k not in rerun}
+        doc["rows"] = [r for r in old.get("rows", []) if r.get("task") in doc["tasks"]]
+    return doc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=["flocking"], choices=list(TASKS))
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=160_000,
+        help="environment steps per actor (default 160000, ~1 min each)",
+    )
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument(
+        "--eval-steps",
+        type=int,
+        default=EPISODE,
+        help=f"steps per evaluation episode (default {EPISODE}, as trained)",
+    )
+    parser.add_argument("--reuse", action="store_true", help="evaluate runs already trained")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for the json and png")
+    parser.add_argument(
+        "--replot",
+        action="store_true",
+        help="no runs: derive, summarise and plot again the rows on file",
+    )
+    args = parser.parse_args()
+    if args.replot:
+        replot(args.out / "scale_transfer.json", args.out / "scale_transfer.png")
+        return
+    start = time.perf_counter()
+    load_before = os.getloadavg()
+    command = " ".join(["python3", *sys.argv])
+    doc = earlier(args.out / "scale_transfer.json", args.tasks)
+    doc.update({"command": command, "cpus": os.cpu_count(), "eval_seed0": EVAL_SEED0,
+                "estimator": estimator().note})  # fmt: skip
+    summaries = {name: task["summary"] for name, task in doc["tasks"].items()}
+    for name in args.tasks:
+        task = TASKS[name]
+        runs, trained = {}, {}
+        for actor in task.actors:
+            tick = time.perf_counter()
+            runs[actor], trained[actor] = train(task, actor, args.train_steps, args.reuse)
+            trained[actor]["process_wall_s"] = time.perf_counter() - tick
+            print(f"{name} {actor} trained: {trained[actor]}", flush=True)
+        tick = time.perf_counter()
+        rows = evaluate(task, runs, args.sizes, args.eval_steps)
+        summaries[name] = summarize(task, rows)
+        doc["rows"] += rows
+        doc["tasks"][name] = {
+            "scenario": task.scenario, "classic": task.classic, "train_n": task.base_n,
+            "train_world_size": task.base_world,
+            "density_per_m2": task.base_n / task.base_world**2,
+            "world_size": {str(n): task.world(n) for n in args.sizes},
+            "command": command, "train_steps_per_actor": args.train_steps,
+            "episode_steps": args.eval_steps, "sizes": args.sizes,
+            "seeds": {str(n): seeds_for(n) for n in args.sizes},
+            "training": trained, "eval_wall_s": time.perf_counter() - tick,
+            "wall_time_s": time.perf_counter() - start,
+            "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "summary": summaries[name],
+        }  # fmt: skip
+        print(markdown(task, summaries[name], task.metrics), flush=True)
+    doc["wall_time_s"] = time.perf_counter() - start
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "scale_transfer.json", doc)
+    plot(summaries, args.out / "scale_transfer.png")
+    print(f"done in {doc['wall_time_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
