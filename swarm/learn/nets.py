@@ -161,6 +161,14 @@ class ActorCritic(nn.Module):
         self.register_buffer("action_low", torch.tensor(spec.action_low))
         self.register_buffer("action_high", torch.tensor(spec.action_high))
 
+    def inputs(self) -> tuple[str, ...]:
+        """The batch fields this network reads (a minibatch gathers only these)."""
+        return (
+            "obs",
+            *(("msg_obs", "senders") if self.spec.actor == "gnn" else ()),
+            *(("state",) if self.spec.critic == "central" else ()),
+        )
+
     # ------------------------------------------------------------------ pieces
     def action_mean(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, N, A) from ``obs`` (B, N, D) and, for the GNN, ``msg_obs`` and ``senders``."""

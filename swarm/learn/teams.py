@@ -66,6 +66,10 @@ class TeamActorCritic(nn.Module):
         """The first team's spec (what the rollout reads: ``max_senders``)."""
         return self.nets[0].spec
 
+    def inputs(self) -> tuple[str, ...]:
+        """The batch fields the teams' networks read (``state`` is shared by all)."""
+        return tuple(dict.fromkeys(key for net in self.nets for key in net.inputs()))
+
     def _parts(self, batch: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         """Each team's slice of a batch: its agents' observations, the shared ``state``."""
         return [
