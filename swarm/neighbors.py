@@ -24,7 +24,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from swarm.threads import parallel_pays
+from swarm.threads import parallel_pays, serial_and_parallel
 
 _EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
@@ -566,6 +566,23 @@ def _scan_parallel(
     return m, out
 
 
+def _gather_rows(pos, vel, order):
+    """``pos[order]`` and ``vel[order]``, each row copied alone (any thread count, the
+    same arrays as numpy's gather)."""
+    spos = np.empty((order.shape[0], 2))
+    svel = np.empty((order.shape[0], 2))
+    for k in numba.prange(order.shape[0]):
+        i = order[k]
+        spos[k, 0] = pos[i, 0]
+        spos[k, 1] = pos[i, 1]
+        svel[k, 0] = vel[i, 0]
+        svel[k, 1] = vel[i, 1]
+    return spos, svel
+
+
+_gather_pairs, _gather_pairs_parallel = serial_and_parallel(_gather_rows)
+
+
 def radius_neighbors(
     pos: np.ndarray,
     vel: np.ndarray,
@@ -601,8 +618,9 @@ def radius_neighbors(
                                 n_active, capacity_hint, pool)  # fmt: skip
     per_side, cell_size = grid_shape(world_size, radius, n_active, n_envs, torus)
     cell, start, order = _bucket(pos, active, env, n_envs, per_side, cell_size)
-    spos = np.ascontiguousarray(pos[order])
-    svel = np.ascontiguousarray(vel[order])
+    # numpy's fancy indexing of (R, 2) rows costs 5x a compiled copy at 10^6 rows
+    gather = _gather_pairs_parallel if parallel_pays(n_active) else _gather_pairs
+    spos, svel = gather(np.ascontiguousarray(pos), np.ascontiguousarray(vel), order)
     use_fov = fov_deg < 360.0
     cos_half = math.cos(math.radians(fov_deg) / 2.0)
     args = (spos, svel, cell, start, order, per_side, float(radius), float(world_size), torus)
