@@ -4,11 +4,12 @@ Version ``v0``.
 
 =================  =====================================================================
 Agents             ``n_agents`` robots on a 4-connected grid, one per cell
-Map                a League instance (``instance``: json with map, starts and tasks), a
-                   MovingAI scenario (``instance``: a ``.scen``, one-shot MAPF; its map
-                   named there or given as ``map``), an octile ``map`` file with random
-                   starts, or a generated ``layout`` (shelf blocks, aisles, pick points S,
-                   delivery stations E)
+Map                a League instance (``instance``: json with map, starts and tasks, or
+                   this project's lifelong extension: start zones, goal zones, per-robot
+                   goal sequences, :mod:`swarm.grid.maps`), a MovingAI scenario
+                   (``instance``: a ``.scen``, one-shot MAPF; its map named there or given
+                   as ``map``), an octile ``map`` file with random starts, or a generated
+                   ``layout`` (shelf blocks, aisles, pick points S, delivery stations E)
 Actions            0 wait, 1 north, 2 east, 3 south, 4 west (discrete, per robot)
 World rules        vertex and swap conflicts are forbidden: conflicting moves become waits
                    (counted as attempted conflicts); moves into walls become waits
@@ -20,7 +21,10 @@ Communication      links to robots within ``comm_radius`` cells; the message rou
 Knowledge          the static map and exact distance fields to any goal (BFS, cached)
 Tasks              ``league``: the instance's round-robin stream (robot k's c-th task is
                    ``tasks[(c n + k) mod m]``, revealed when the previous one is reached;
-                   a ``.scen``: robot k's one goal, then no task: ``league_wrap`` 'stop');
+                   a ``.scen``: robot k's one goal, then no task: ``league_wrap`` 'stop';
+                   an instance's ``goalZones``: ``n_tasks`` goals drawn from the zones with
+                   the seed, then round robin; its ``goalSequences``: robot k's c-th task is
+                   its sequence's c-th goal, ``league_wrap`` cycling or stopping it);
                    ``poisson``: orders at ``orders_rate`` per step, pick at S, deliver at E,
                    claimed by idle robots through the policy's allocator
 Default policy     ``pibt`` (decentralised PIBT, Okumura et al. 2022); also
@@ -89,7 +93,13 @@ from swarm.grid.maps import (
 )
 from swarm.grid.metrics import COMM_METRIC_NAMES, METRIC_NAMES, GridMetrics
 from swarm.grid.policy import GridPolicy
-from swarm.grid.tasks import LeagueTasks, PoissonOrders, TaskStream
+from swarm.grid.tasks import (
+    LeagueTasks,
+    PoissonOrders,
+    SequenceTasks,
+    TaskStream,
+    free_flow_sequences,
+)
 from swarm.grid.world import (
     GridWorld,
     StepCounts,
@@ -110,9 +120,9 @@ class WarehouseConfig(StrictConfig):
 
     instance: str | None = Field(
         None,
-        description="League instance json (map, starts and tasks; paths relative to it), or a "
-        "MovingAI .scen (one-shot: robot k's only goal is line k's; n_agents takes the first "
-        "lines)",
+        description="League instance json (map, starts and tasks; paths relative to it; or "
+        "start zones, goal zones, per-robot goal sequences), or a MovingAI .scen (one-shot: "
+        "robot k's only goal is line k's; n_agents takes the first lines)",
     )
     map: str | None = Field(
         None,
@@ -254,8 +264,13 @@ class WarehouseModel(ScenarioModel):
             c.radio_repeats,
         )  # fmt: skip
         n = self.world.n
-        if c.tasks == "league":
-            self.tasks: TaskStream = LeagueTasks(
+        inst = self.instance
+        if c.tasks == "league" and inst.offsets is not None:  # the instance's goalSequences
+            self.tasks: TaskStream = SequenceTasks(
+                self.grid_map, self.bank, inst.tasks, inst.offsets, c.league_wrap
+            )
+        elif c.tasks == "league":
+            self.tasks = LeagueTasks(
                 self.grid_map, self.bank, self.instance.tasks, n, c.league_wrap
             )
         else:
@@ -400,7 +415,13 @@ class WarehouseModel(ScenarioModel):
     def summary(self, free_flow: bool = True) -> dict[str, Any]:
         """Headline fields of the run so far (``summary.json``): tasks_finished, collisions
         (executed), attempted_conflicts, free_flow_tasks and free_flow_ratio (the same robots,
-        each alone on the map, on the cycling League stream; None otherwise), deadlock flags.
+        each alone on the map, on the cycling League stream, or on their own goal sequences,
+        cycling or stopping: a robot's goals do not depend on the others, so alone it does at
+        least as well; None otherwise: under Poisson orders a robot's tasks depend on what
+        the others claim), deadlock flags.
+
+        Goal sequences add ``sequences_completed`` (robots that reached every goal of their
+        sequence at least once).
 
         A one-shot instance (a .scen) adds ``goals_reached`` (robots that reached their goal)
         and ``all_reached_goal_at`` (the first step at whose end every robot had reached its
@@ -408,24 +429,38 @@ class WarehouseModel(ScenarioModel):
         task left but still yields: PIBT may push it off its goal to let another pass, so this
         is not MAPF's cost, which counts a robot as arriving only when it stays."""
         m, steps = self.metrics, self.world.t
-        bound = None
-        if free_flow and self.config.tasks == "league" and self.config.league_wrap == "cycle":
-            inst = self.instance
-            bound = int(free_flow_tasks(self.grid_map, inst.starts, inst.tasks, steps).sum())
+        inst, wrap = self.instance, self.config.league_wrap
         league = self.config.tasks == "league"
-        cycle = league and self.config.league_wrap == "cycle"
-        tasks_per_robot = len(self.instance.tasks) / self.world.n if league else None
+        sequences = isinstance(self.tasks, SequenceTasks)
+        cycle = league and wrap == "cycle"
+        bound = None
+        if free_flow and sequences:
+            bound = int(
+                free_flow_sequences(
+                    self.grid_map, inst.starts, inst.tasks, inst.offsets, steps, wrap
+                ).sum()
+            )
+        elif free_flow and cycle:
+            bound = int(free_flow_tasks(self.grid_map, inst.starts, inst.tasks, steps).sum())
+        tasks_per_robot = len(inst.tasks) / self.world.n if league else None
+        # the cycling round robin gives robot k tasks k, k + n, k + 2n, ... (mod m): with
+        # m <= n tasks each robot repeats ONE task forever, and a robot parked on it
+        # "finishes" it every step, so tasks_finished measures nothing (League data:
+        # warehouse_large_1000 has 1000 tasks for 1000 robots); a cycling goal sequence
+        # of one cell does the same
+        if sequences:
+            one_cell = np.minimum.reduceat(inst.tasks, self.tasks.begin) == np.maximum.reduceat(
+                inst.tasks, self.tasks.begin
+            )
+            degenerate = cycle and bool(one_cell.any())
+        else:
+            degenerate = cycle and tasks_per_robot is not None and tasks_per_robot <= 1
         return {
-            "instance": self.instance.name,
+            "instance": inst.name,
             "policy": self.config.policy,
-            # the cycling round robin gives robot k tasks k, k + n, k + 2n, ... (mod m): with
-            # m <= n tasks each robot repeats ONE task forever, and a robot parked on it
-            # "finishes" it every step, so tasks_finished measures nothing (League data:
-            # warehouse_large_1000 has 1000 tasks for 1000 robots)
+            # goal sequences: their mean length
             "league_tasks_per_robot": tasks_per_robot,
-            "task_stream_degenerate": bool(
-                cycle and tasks_per_robot is not None and tasks_per_robot <= 1
-            ),
+            "task_stream_degenerate": bool(degenerate),
             "tasks_finished": int(m["tasks_finished"]),
             "collisions": int(m["executed_collisions"]),
             "attempted_conflicts": int(m["attempted_conflicts"]),
@@ -435,6 +470,11 @@ class WarehouseModel(ScenarioModel):
             "stalled": bool(m["stalled"]),
             **self.traffic_summary(),
             **self._one_shot_summary(),
+            **(
+                {"sequences_completed": int(self.tasks.completed.sum())}
+                if isinstance(self.tasks, SequenceTasks)
+                else {}
+            ),
         }
 
     def _one_shot_summary(self) -> dict[str, Any]:
@@ -529,8 +569,9 @@ def make_policy(config: WarehouseConfig, seed: int) -> GridPolicy:
 
 
 def build_instance(config: WarehouseConfig, rng: np.random.Generator) -> Instance:
-    """The problem to run: a League instance, a MovingAI scenario (one-shot: its first
-    ``n_agents`` lines, on ``map`` if given), or random starts and tasks on a map/layout.
+    """The problem to run: a League instance (its zones drawn with ``rng``: starts, then
+    ``n_tasks`` goals), a MovingAI scenario (one-shot: its first ``n_agents`` lines, on
+    ``map`` if given), or random starts and tasks on a map/layout.
 
     Every problem with the input (a malformed or missing file, too many robots, a run that
     cannot fit in memory) is one :class:`ConfigError` line naming the field, raised before
@@ -546,14 +587,17 @@ def build_instance(config: WarehouseConfig, rng: np.random.Generator) -> Instanc
         check_run_memory(config, inst.grid, len(inst.starts), "instance", inst.tasks)
         return inst
     if config.instance is not None:
-        inst = _load_file("instance", load_instance, config.instance)
+        # start and goal zones are drawn with the run's generator (League files draw nothing)
+        inst = _load_file(
+            "instance", lambda p: load_instance(p, rng, config.n_tasks), config.instance
+        )
         if config.n_agents is not None:
             if config.n_agents > inst.n_agents:
                 raise ConfigError(
                     f"warehouse: field 'n_agents': {config.n_agents} exceeds the instance's "
                     f"{inst.n_agents} robots"
                 )
-            inst.starts = inst.starts[: config.n_agents]
+            inst = inst.first(config.n_agents)  # with goal sequences, theirs too
         _check_poisson_cells(config, inst.grid)
         check_run_memory(config, inst.grid, len(inst.starts), "instance", inst.tasks)
         return inst

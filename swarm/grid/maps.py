@@ -17,6 +17,34 @@ Formats (League of Robot Runners 2023 start kit; the map format is the MAPF benc
 * ``*.tasks``: first line m, then m task cells (same linearisation).
 * ``*.json``: one instance: ``mapFile``, ``agentFile``, ``teamSize``, ``taskFile``,
   ``numTasksReveal``, ``taskAssignmentStrategy``; file names are relative to the json.
+* ``*.json`` for lifelong benchmarks (this project's extension; a League file has none of
+  these keys and loads exactly as before): start zones, goal zones and per-robot goal
+  sequences, which lifelong MAPF papers describe but League files cannot say. Cells are
+  ``[row, col]`` pairs, 0-based, row = y (as in the map text, independent of the width); a
+  zone is a rectangle ``{"rows": [r0, r1], "cols": [c0, c1]}``, bounds inclusive::
+
+      {"mapFile": "maps/open.map", "teamSize": 3,
+       "startZones": [{"rows": [0, 1], "cols": [0, 7]}],
+       "goalSequences": [[[7, 0], [7, 7]], [[5, 5]], [[4, 0], [0, 4], [4, 4]]]}
+
+  - ``startZones`` (instead of ``agentFile``): a non-empty list of zones; ``teamSize``
+    distinct start cells are drawn uniformly from the free cells of their union.
+  - ``goalZones`` (instead of ``taskFile``): a non-empty list of zones; the task list is
+    ``n_tasks`` cells drawn uniformly (with repetition) from the free cells of their union,
+    then handed out round robin like a League task file (so a robot's goals are i.i.d.
+    uniform over the zones and the League's free-flow bound holds).
+  - ``goalSequences`` (instead of ``taskFile``): one non-empty list of ``[row, col]`` goals
+    per robot, ``teamSize`` lists in agent order; robot k's c-th task is its list's c-th
+    goal, revealed when it reaches the (c-1)-th; after the last, the run's ``wrap`` cycles
+    (back to the first) or stops (no task). Goals need not be distinct.
+  - ``numTasksReveal`` and ``taskAssignmentStrategy`` may be left out (1, ``roundrobin``).
+
+  Draws use the generator given to :func:`load_instance` (the run's seed): starts first,
+  then goals, so a seed fixes both and another seed moves them. A zone that leaves the map,
+  holds no free cell, start zones with fewer free cells than robots, a goal outside the map
+  or on an obstacle, a wrong number of sequences or an empty one: one
+  :class:`MapFormatError` naming the json, the line of the key and the key (e.g.
+  ``goalSequences[2][0]``).
 * ``*.scen``: a MovingAI scenario (movingai.com/benchmarks/formats.html): ``version 1``, then
   one problem per line, 9 fields separated by tabs (or, in a file without tabs, by blanks):
   bucket, map file, map width, map height, start x, start y, goal x, goal y, optimal length.
@@ -39,13 +67,16 @@ free mask and the compact "free index" graph used by distance fields are derived
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -321,10 +352,24 @@ class Instance:
     name: str = "instance"
     files: dict[str, str] = field(default_factory=dict)
     one_shot: bool = False  # each robot has one goal (tasks[k]), reached once, then no task
+    # per-robot goal sequences (``goalSequences``) as CSR: robot k's goals are
+    # tasks[offsets[k]:offsets[k + 1]] in order; None: tasks is one round-robin list
+    offsets: np.ndarray | None = None
 
     @property
     def n_agents(self) -> int:
         return len(self.starts)
+
+    def first(self, n: int) -> Instance:
+        """The same problem for its first ``n`` robots (``n_agents`` smaller than the team):
+        their starts and, with goal sequences, their sequences; a shared list is kept."""
+        if not 1 <= n <= self.n_agents:
+            raise ValueError(f"n must be in 1..{self.n_agents} (got {n})")
+        tasks, offsets = self.tasks, self.offsets
+        if offsets is not None:
+            offsets = offsets[: n + 1]
+            tasks = tasks[: offsets[-1]]
+        return dataclasses.replace(self, starts=self.starts[:n], tasks=tasks, offsets=offsets)
 
 
 INSTANCE_KEYS = {
@@ -335,10 +380,27 @@ INSTANCE_KEYS = {
     "numTasksReveal": int,
     "taskAssignmentStrategy": str,
 }
+# the lifelong extension's keys (module docstring), each replacing a League key
+START_KEYS = ("startZones",)  # instead of agentFile
+TASK_KEYS = ("goalZones", "goalSequences")  # instead of taskFile
+EXTENSION_KEYS = (*START_KEYS, *TASK_KEYS)
+# tasks drawn from goalZones when the caller does not say (the warehouse's n_tasks default)
+ZONE_TASKS = 10_000
+# bytes per goal drawn from goalZones while the list is built (the draw and its copy)
+BYTES_PER_ZONE_TASK = 24
 
 
-def load_instance(path: str | Path) -> Instance:
-    """Load an instance json and the files it names (paths relative to the json)."""
+def load_instance(
+    path: str | Path,
+    rng: np.random.Generator | int | None = None,
+    n_tasks: int = ZONE_TASKS,
+) -> Instance:
+    """Load an instance json and the files it names (paths relative to the json).
+
+    ``startZones`` and ``goalZones`` (module docstring) are drawn with ``rng`` (a generator
+    or a seed; None: seed 0, so a bare load is reproducible); ``n_tasks`` goals are drawn
+    from goal zones. A League file draws nothing and ignores both.
+    """
     path = Path(path)
     text = _read(path)
     try:
@@ -351,42 +413,167 @@ def load_instance(path: str | Path) -> Instance:
         raise MapFormatError(path, 1, 1, "invalid json: nested too deeply") from None
     if not isinstance(data, dict):
         raise MapFormatError(path, 1, 1, "expected a json object")
+    extended = any(k in data for k in EXTENSION_KEYS)
+    instead = {"agentFile": START_KEYS, "taskFile": TASK_KEYS}
     for key, typ in INSTANCE_KEYS.items():
         if key not in data:
-            raise MapFormatError(path, 1, 1, f"missing key '{key}'")
+            if any(k in data for k in instead.get(key, ())):
+                continue
+            if extended and key in ("numTasksReveal", "taskAssignmentStrategy"):
+                continue
+            also = "".join(f" (or '{k}')" for k in instead.get(key, ()))
+            raise MapFormatError(path, 1, 1, f"missing key '{key}'{also}")
         if not isinstance(data[key], typ) or isinstance(data[key], bool):
             raise MapFormatError(path, 1, 1, f"'{key}' must be a {typ.__name__}")
-    if data["taskAssignmentStrategy"] != "roundrobin":
+    if data.get("taskAssignmentStrategy", "roundrobin") != "roundrobin":
         raise MapFormatError(
             path, 1, 1, "taskAssignmentStrategy: only 'roundrobin' (the 2023 rules) is supported"
         )
-    if data["numTasksReveal"] != 1:
+    if data.get("numTasksReveal", 1) != 1:
         raise MapFormatError(path, 1, 1, "numTasksReveal: only 1 (the 2023 rules) is supported")
+
+    def fail(key: str, problem: str) -> NoReturn:
+        """One line naming the json, the line of the key's name and the key."""
+        line, col = _key_at(text, key.partition("[")[0])
+        raise MapFormatError(path, line, col, f"{key}: {problem}")
+
+    for a, b in (("agentFile", "startZones"), ("taskFile", "goalZones"),
+                 ("taskFile", "goalSequences"), ("goalZones", "goalSequences")):  # fmt: skip
+        if a in data and b in data:
+            fail(b, f"give '{a}' or '{b}', not both")
     base = path.parent
     grid = load_map(base / data["mapFile"])
-    agent_path = base / data["agentFile"]
-    starts = parse_cells(_read(agent_path), agent_path, grid, "agents")
+    files = {"mapFile": str(base / data["mapFile"])}
     team = data["teamSize"]
-    if team > len(starts) or team < 1:
-        raise MapFormatError(
-            path, 1, 1, f"teamSize {team} must be in 1..{len(starts)} (the agent file's count)"
+    gen = np.random.default_rng(0 if rng is None else rng)
+    if "agentFile" in data:
+        agent_path = base / data["agentFile"]
+        files["agentFile"] = str(agent_path)
+        starts = parse_cells(_read(agent_path), agent_path, grid, "agents")
+        if team > len(starts) or team < 1:
+            raise MapFormatError(
+                path, 1, 1, f"teamSize {team} must be in 1..{len(starts)} (the agent file's count)"
+            )
+        starts = starts[:team]
+        if len(np.unique(starts)) != len(starts):
+            raise MapFormatError(agent_path, 1, 1, "two agents start on the same cell")
+    else:
+        cells = _zone_cells(data["startZones"], grid, "startZones", fail)
+        if team > len(cells) or team < 1:
+            fail("startZones", f"teamSize {team} must be in 1..{len(cells)} (the zones' free "
+                 "cells: robots start on distinct cells)")  # fmt: skip
+        starts = gen.choice(cells, size=team, replace=False).astype(np.int64)
+    offsets = None
+    if "taskFile" in data:
+        task_path = base / data["taskFile"]
+        files["taskFile"] = str(task_path)
+        tasks = parse_cells(_read(task_path), task_path, grid, "tasks")
+        if len(tasks) == 0:
+            raise MapFormatError(task_path, 1, 1, "an instance needs at least one task")
+    elif "goalZones" in data:
+        cells = _zone_cells(data["goalZones"], grid, "goalZones", fail)
+        if n_tasks < 1:
+            raise ValueError(f"n_tasks must be >= 1 (got {n_tasks})")
+        check_memory(
+            BYTES_PER_ZONE_TASK * n_tasks, str(path), f"{n_tasks:,} goals drawn from goalZones"
         )
-    starts = starts[:team]
-    if len(np.unique(starts)) != len(starts):
-        raise MapFormatError(agent_path, 1, 1, "two agents start on the same cell")
-    task_path = base / data["taskFile"]
-    tasks = parse_cells(_read(task_path), task_path, grid, "tasks")
-    if len(tasks) == 0:
-        raise MapFormatError(task_path, 1, 1, "an instance needs at least one task")
+        tasks = gen.choice(cells, size=n_tasks).astype(np.int64)
+    else:
+        tasks, offsets = _goal_sequences(data["goalSequences"], grid, team, fail)
     return Instance(
         grid=grid,
         starts=starts,
         tasks=tasks,
-        num_tasks_reveal=data["numTasksReveal"],
-        assignment=data["taskAssignmentStrategy"],
+        num_tasks_reveal=data.get("numTasksReveal", 1),
+        assignment=data.get("taskAssignmentStrategy", "roundrobin"),
         name=path.stem,
-        files={k: str(base / data[k]) for k in ("mapFile", "agentFile", "taskFile")},
+        files=files,
+        offsets=offsets,
     )
+
+
+def _key_at(text: str, key: str) -> tuple[int, int]:
+    """Line and column of ``"key"`` in the json text (1, 1 if absent), so that an error in a
+    long hand-written file points at the key it concerns."""
+    i = text.find(f'"{key}"')
+    if i < 0:
+        return 1, 1
+    return text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _zone_cells(zones: Any, grid: GridMap, key: str, fail: Callable[[str, str], NoReturn]
+                ) -> np.ndarray:  # fmt: skip
+    """(K,) ascending linear free cells of the union of the zones under ``key``; each zone
+    must lie inside the map and hold a free cell (a zone all wall is a mistake, not a
+    smaller zone)."""
+    form = 'a list of zones {"rows": [r0, r1], "cols": [c0, c1]} (inclusive, 0-based)'
+    if not isinstance(zones, list) or not zones:
+        fail(key, f"must be {form}")
+    inside = np.zeros((grid.height, grid.width), bool)
+    for i, zone in enumerate(zones):
+        name = f"{key}[{i}]"
+        if not isinstance(zone, dict) or set(zone) != {"rows", "cols"}:
+            fail(name, f"must be a zone {{\"rows\": [r0, r1], \"cols\": [c0, c1]}}, found "
+                 f"{json.dumps(zone)[:40]}")  # fmt: skip
+        span = []
+        for axis, size in (("rows", grid.height), ("cols", grid.width)):
+            pair = zone[axis]
+            if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_int, pair))):
+                fail(name, f"{axis} must be [first, last] integers, found {json.dumps(pair)[:40]}")
+            lo, hi = pair
+            if lo > hi:
+                fail(name, f"{axis} [{lo}, {hi}]: the first exceeds the last")
+            if lo < 0 or hi >= size:
+                fail(name, f"{axis} [{lo}, {hi}] leave the {grid.height}x{grid.width} map "
+                     f"({axis} 0..{size - 1})")  # fmt: skip
+            span.append(slice(lo, hi + 1))
+        if not grid.free[span[0], span[1]].any():
+            fail(name, f"rows {zone['rows']} cols {zone['cols']} hold no free cell (all obstacles)")
+        inside[span[0], span[1]] = True
+    return np.flatnonzero((inside & grid.free).ravel())
+
+
+def _goal_sequences(seqs: Any, grid: GridMap, team: int, fail: Callable[[str, str], NoReturn]
+                    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """``goalSequences`` as CSR: (flat linear goal cells, (team + 1,) offsets). The form is
+    checked goal by goal (a json list must be walked anyway); bounds and walls at once."""
+    key = "goalSequences"
+    if not isinstance(seqs, list):
+        fail(key, "must be a list of goal lists, one per robot, each goal [row, col]")
+    if len(seqs) != team:
+        fail(key, f"has {len(seqs)} sequences, teamSize is {team} (one per robot, agent order)")
+    rows: list[int] = []
+    cols: list[int] = []
+    lengths = np.zeros(team, np.int64)
+    for k, seq in enumerate(seqs):
+        if not isinstance(seq, list) or not seq:
+            fail(f"{key}[{k}]", f"must be a non-empty list of [row, col] goals, found "
+                 f"{json.dumps(seq)[:40]}")  # fmt: skip
+        for c, goal in enumerate(seq):
+            if not (isinstance(goal, list) and len(goal) == 2 and all(map(_is_int, goal))):
+                fail(f"{key}[{k}][{c}]", f"must be a [row, col] pair of integers, found "
+                     f"{json.dumps(goal)[:40]}")  # fmt: skip
+            rows.append(goal[0])
+            cols.append(goal[1])
+        lengths[k] = len(seq)
+    offsets = np.zeros(team + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    r, c = np.array(rows, np.int64), np.array(cols, np.int64)
+    out = (r < 0) | (r >= grid.height) | (c < 0) | (c >= grid.width)
+    cells = np.where(out, 0, r * grid.width + c)
+    bad = out | ~grid.free.ravel()[cells]
+    if bad.any():
+        i = int(np.argmax(bad))
+        k = int(np.searchsorted(offsets, i, side="right")) - 1
+        where = f"({r[i]}, {c[i]})"
+        problem = (f"{where} is outside the {grid.height}x{grid.width} map" if out[i]
+                   else f"{where} is an obstacle of map {grid.name}")  # fmt: skip
+        fail(f"{key}[{k}][{i - offsets[k]}]", problem)
+    return cells, offsets
 
 
 # the fields of a MovingAI scenario line, in order (the names errors use)
@@ -568,7 +755,8 @@ def _scen_map(path: Path, line: int, fields: list[tuple[str, int]]) -> GridMap:
 
 
 def write_instance(instance: Instance, folder: str | Path, name: str | None = None) -> Path:
-    """Write map, agents, tasks and the json into ``folder`` (League layout); returns the json."""
+    """Write map, agents, tasks and the json into ``folder`` (League layout); returns the json.
+    Zones are written as the cells drawn from them; goal sequences as ``goalSequences``."""
     folder = Path(folder)
     name = name or instance.name
     for sub in ("maps", "agents", "tasks"):
@@ -578,8 +766,7 @@ def write_instance(instance: Instance, folder: str | Path, name: str | None = No
     task_rel = f"tasks/{name}.tasks"
     write_map(instance.grid, folder / map_rel)
     write_cells(instance.starts, folder / agent_rel)
-    write_cells(instance.tasks, folder / task_rel)
-    spec = {
+    spec: dict[str, Any] = {
         "mapFile": map_rel,
         "agentFile": agent_rel,
         "teamSize": int(instance.n_agents),
@@ -587,6 +774,13 @@ def write_instance(instance: Instance, folder: str | Path, name: str | None = No
         "numTasksReveal": instance.num_tasks_reveal,
         "taskAssignmentStrategy": instance.assignment,
     }
+    if instance.offsets is None:
+        write_cells(instance.tasks, folder / task_rel)
+    else:  # a task file is one shared list: sequences go into the json
+        del spec["taskFile"]
+        goals = instance.grid.rowcol(instance.tasks).tolist()
+        bounds = instance.offsets.tolist()
+        spec["goalSequences"] = [goals[a:b] for a, b in itertools.pairwise(bounds)]
     out = folder / f"{name}.json"
     out.write_text(json.dumps(spec, indent=4) + "\n")
     return out

@@ -1,6 +1,7 @@
-"""Task streams: the League's round-robin stream and a Poisson order stream.
+"""Task streams: the League's round-robin stream, per-robot goal sequences and a Poisson
+order stream.
 
-Both keep, per robot, the current goal cell (``goal`` (R,), -1 without a task), when it was
+All keep, per robot, the current goal cell (``goal`` (R,), -1 without a task), when it was
 revealed, and the bank slot of its distance field (refreshed only for robots whose goal
 changed, so a step costs O(R) plus one BFS per new goal not yet cached).
 
@@ -11,6 +12,12 @@ step it reaches the current one, i.e. when its cell equals the task cell at the 
 (standing still counts, so a robot whose next task is the cell it is on finishes it next
 step). ``wrap="cycle"`` reuses the list as the start kit does; ``wrap="stop"`` hands each
 task out once (robot k stops when ``c * n + k >= m``).
+
+**Sequence stream** (an instance's ``goalSequences``, :mod:`swarm.grid.maps`): robot k's
+c-th task is the c-th goal of its own sequence, revealed as the League stream reveals (same
+counter, same rule); ``wrap`` "cycle" restarts a sequence, "stop" leaves the robot without a
+task after its last goal. The sequences are held as CSR (flat cells and per-robot offsets),
+so a step is array work over the robots that finished, as with the League stream.
 
 **Poisson order stream**: orders arrive as a Poisson process of ``rate`` orders per step;
 each picks at a service point (``S``) and delivers to an emitter (``E``), both uniform. Open
@@ -24,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from swarm.grid.distance import DistanceBank
+from swarm.grid.distance import DistanceBank, pair_distances
 from swarm.grid.maps import EMITTER, SERVICE, GridMap
 from swarm.grid.world import OrderBoard
 
@@ -100,6 +107,88 @@ class LeagueTasks(TaskStream):
             self.counter[done] += 1
             self._reveal(done, t)
         return len(done)
+
+
+class SequenceTasks(LeagueTasks):
+    """Per-robot goal sequences (see the module docstring): the League stream's counter and
+    reveal rule, with robot k's task c read from its own sequence instead of the shared list.
+    """
+
+    def __init__(
+        self,
+        grid: GridMap,
+        bank: DistanceBank,
+        cells: np.ndarray,
+        offsets: np.ndarray,
+        wrap: str = "cycle",
+    ):
+        offsets = np.asarray(offsets, dtype=np.int64)
+        self.begin = offsets[:-1]  # (R,) first goal of each robot in ``tasks``
+        self.length = np.diff(offsets)  # (R,) goals in each robot's sequence
+        if len(self.length) == 0 or (self.length < 1).any():
+            raise ValueError("goal sequences: every robot needs at least one goal")
+        super().__init__(grid, bank, cells, len(self.length), wrap)
+
+    def task_of(self, rows: np.ndarray, counter: np.ndarray) -> np.ndarray:
+        """Cell of robot ``rows``' goal number ``counter`` (-1 past the end under "stop")."""
+        length = self.length[rows]
+        if self.wrap == "stop":
+            cells = self.tasks[self.begin[rows] + np.minimum(counter, length - 1)]
+            return np.where(counter < length, cells, -1)
+        return self.tasks[self.begin[rows] + counter % length]
+
+    @property
+    def completed(self) -> np.ndarray:
+        """(R,) bool: the robot reached every goal of its sequence at least once."""
+        return self.counter >= self.length
+
+
+def free_flow_sequences(
+    grid: GridMap,
+    starts: np.ndarray,
+    cells: np.ndarray,
+    offsets: np.ndarray,
+    n_steps: int,
+    wrap: str = "cycle",
+) -> np.ndarray:
+    """(n,) goals each robot reaches within ``n_steps`` alone on the map, following its own
+    sequence (:class:`SequenceTasks`): an upper bound on what it can do among others, since
+    its goals do not depend on them. A goal is one step at least (reached at the end of a
+    step, standing on it counts); under "stop" a robot's count ends with its sequence.
+    Doubling batches of goals, one BFS per distinct goal per batch, as the League bound
+    (:func:`swarm.grid.distance.free_flow_tasks`)."""
+    fid = grid.free_id
+    offsets = np.asarray(offsets, dtype=np.int64)
+    begin, length = offsets[:-1], np.diff(offsets)
+    n = len(starts)
+    done = np.zeros(n, np.int64)
+    elapsed = np.zeros(n, np.int64)
+    prev = fid[np.asarray(starts, dtype=np.int64)].astype(np.int64)
+    robots = np.arange(n)
+    first, batch = 0, 8
+    unreached = np.iinfo(np.int64).max // 4  # the BFS's mark of a cell not reached
+    over = n_steps + 1  # a cost above the budget; small, so cumulative sums cannot overflow
+    while len(robots) and n_steps > 0:
+        rounds = np.arange(first, first + batch)[None, :]
+        size = length[robots, None]
+        if wrap == "stop":
+            pos, left = np.minimum(rounds, size - 1), rounds < size
+        else:
+            pos, left = rounds % size, np.ones((len(robots), batch), bool)
+        goal = fid[cells[begin[robots, None] + pos]].astype(np.int64)
+        source = np.concatenate([prev[robots, None], goal[:, :-1]], axis=1)
+        dist = pair_distances(grid, goal.ravel(), source.ravel(), unreached).reshape(goal.shape)
+        cost = np.where(left, np.clip(dist, 1, over), over)
+        cum = elapsed[robots, None] + np.cumsum(cost, axis=1)
+        finished = (cum <= n_steps).sum(axis=1)
+        done[robots] += finished
+        go_on = finished == batch
+        elapsed[robots] = cum[:, -1]
+        prev[robots] = goal[:, -1]
+        robots = robots[go_on]
+        first += batch
+        batch *= 2
+    return done
 
 
 class PoissonOrders(TaskStream):
