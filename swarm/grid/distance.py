@@ -14,6 +14,7 @@ robot would finish in T steps if it were alone on the map (each task takes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -195,28 +196,37 @@ class OwnFields:
         return out
 
 
-def free_flow_tasks(grid: GridMap, starts: np.ndarray, tasks: np.ndarray, n_steps: int):
-    """(n,) tasks each robot finishes within ``n_steps`` alone, League round robin stream.
+def free_flow(
+    grid: GridMap,
+    starts: np.ndarray,
+    n_steps: int,
+    goals_of: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """(n,) goals each robot reaches within ``n_steps`` alone on the map: an upper bound on
+    what it can do among others when its goals do not depend on them.
 
-    Robot k's c-th task is ``tasks[(c * n + k) % m]`` (League 2023 ``roundrobin``). One BFS
-    per distinct goal per batch of rounds; rounds are added in doubling batches until every
-    robot's time is used up.
+    ``goals_of(robots, rounds)`` gives, for each robot and round (task number), the goal's
+    linear cell and whether the robot has that task at all ((k, b) arrays each). A goal costs
+    one step at least (reached at the end of a step, standing on it counts). Rounds are
+    added in doubling batches, one BFS per distinct goal per batch, until every robot's
+    time is used up.
     """
     fid = grid.free_id
-    n, m = len(starts), len(tasks)
+    n = len(starts)
     done = np.zeros(n, np.int64)
     elapsed = np.zeros(n, np.int64)
     prev = fid[np.asarray(starts, dtype=np.int64)].astype(np.int64)
     robots = np.arange(n)
     first, batch = 0, 8
-    unreached = np.iinfo(np.int64).max // 4
+    unreached = np.iinfo(np.int64).max // 4  # the BFS's mark of a cell not reached
+    over = n_steps + 1  # a cost above the budget; small, so cumulative sums cannot overflow
     while len(robots) and n_steps > 0:
-        rounds = np.arange(first, first + batch)
-        goal = fid[tasks[(rounds[None, :] * n + robots[:, None]) % m]].astype(np.int64)
+        cells, has = goals_of(robots, np.arange(first, first + batch)[None, :])
+        goal = fid[cells].astype(np.int64)
         source = np.concatenate([prev[robots, None], goal[:, :-1]], axis=1)
         dist = pair_distances(grid, goal.ravel(), source.ravel(), unreached).reshape(goal.shape)
-        cost = np.maximum(dist, 1)
-        cum = elapsed[robots, None] + np.cumsum(np.minimum(cost, unreached), axis=1)
+        cost = np.where(has, np.clip(dist, 1, over), over)
+        cum = elapsed[robots, None] + np.cumsum(cost, axis=1)
         finished = (cum <= n_steps).sum(axis=1)
         done[robots] += finished
         go_on = finished == batch
@@ -226,6 +236,18 @@ def free_flow_tasks(grid: GridMap, starts: np.ndarray, tasks: np.ndarray, n_step
         first += batch
         batch *= 2
     return done
+
+
+def free_flow_tasks(grid: GridMap, starts: np.ndarray, tasks: np.ndarray, n_steps: int):
+    """(n,) tasks each robot finishes within ``n_steps`` alone, League round robin stream:
+    robot k's c-th task is ``tasks[(c * n + k) % m]`` (League 2023 ``roundrobin``)."""
+    n, m = len(starts), len(tasks)
+
+    def goals_of(robots: np.ndarray, rounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cells = tasks[(rounds * n + robots[:, None]) % m]
+        return cells, np.ones(cells.shape, bool)
+
+    return free_flow(grid, starts, n_steps, goals_of)
 
 
 def pair_distances(grid: GridMap, goals: np.ndarray, sources: np.ndarray, unreached: int):

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from swarm.grid.distance import DistanceBank, pair_distances
+from swarm.grid.distance import DistanceBank, free_flow
 from swarm.grid.maps import EMITTER, SERVICE, GridMap
 from swarm.grid.world import OrderBoard
 
@@ -157,38 +157,17 @@ def free_flow_sequences(
     step, standing on it counts); under "stop" a robot's count ends with its sequence.
     Doubling batches of goals, one BFS per distinct goal per batch, as the League bound
     (:func:`swarm.grid.distance.free_flow_tasks`)."""
-    fid = grid.free_id
     offsets = np.asarray(offsets, dtype=np.int64)
     begin, length = offsets[:-1], np.diff(offsets)
-    n = len(starts)
-    done = np.zeros(n, np.int64)
-    elapsed = np.zeros(n, np.int64)
-    prev = fid[np.asarray(starts, dtype=np.int64)].astype(np.int64)
-    robots = np.arange(n)
-    first, batch = 0, 8
-    unreached = np.iinfo(np.int64).max // 4  # the BFS's mark of a cell not reached
-    over = n_steps + 1  # a cost above the budget; small, so cumulative sums cannot overflow
-    while len(robots) and n_steps > 0:
-        rounds = np.arange(first, first + batch)[None, :]
+
+    def goals_of(robots: np.ndarray, rounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = length[robots, None]
         if wrap == "stop":
-            pos, left = np.minimum(rounds, size - 1), rounds < size
-        else:
-            pos, left = rounds % size, np.ones((len(robots), batch), bool)
-        goal = fid[cells[begin[robots, None] + pos]].astype(np.int64)
-        source = np.concatenate([prev[robots, None], goal[:, :-1]], axis=1)
-        dist = pair_distances(grid, goal.ravel(), source.ravel(), unreached).reshape(goal.shape)
-        cost = np.where(left, np.clip(dist, 1, over), over)
-        cum = elapsed[robots, None] + np.cumsum(cost, axis=1)
-        finished = (cum <= n_steps).sum(axis=1)
-        done[robots] += finished
-        go_on = finished == batch
-        elapsed[robots] = cum[:, -1]
-        prev[robots] = goal[:, -1]
-        robots = robots[go_on]
-        first += batch
-        batch *= 2
-    return done
+            return cells[begin[robots, None] + np.minimum(rounds, size - 1)], rounds < size
+        goals = cells[begin[robots, None] + rounds % size]
+        return goals, np.ones(goals.shape, bool)
+
+    return free_flow(grid, starts, n_steps, goals_of)
 
 
 class PoissonOrders(TaskStream):
