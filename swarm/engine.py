@@ -381,7 +381,8 @@ class Swarm:
             known = self.scenario.knowledge()
         if self.teams is not None:  # fixed for the run and read-only: shared, not copied
             teams = self.teams
-            own.update(team=teams.team, max_speed=teams.max_speed, sense_radius=teams.sense_radius)
+            own.update(team=teams.team, max_speed=teams.max_speed, max_accel=teams.max_accel,
+                       sense_radius=teams.sense_radius)  # fmt: skip
             known = {**known, "teams": teams.names}
         self._obs = LocalObservation(
             step=self.t,

@@ -104,6 +104,10 @@ class OrcaParams(StrictConfig):
     max_neighbors: int = Field(
         10, ge=0, description="the nearest sensed neighbours that count (0: every one)"
     )
+    accel_cap: float = Field(
+        math.inf, gt=0, allow_inf_nan=True,
+        description="a cap on every drone's acceleration limit (a quadrotor's tilt and thrust)",
+    )  # fmt: skip
     polygon_sides: int = Field(
         16, ge=4, le=64, description="sides of the polygon inscribed in the reachable disc"
     )
@@ -292,7 +296,8 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
     """Every active row's safe velocity (``out``, ``changed`` True) from its own segment of
     the neighbour table, its velocity ``vel``, preferred velocity ``pref`` and speed limit
     ``vmax``; rows whose preference breaks no half-plane are left with ``changed`` False.
-    ``reach``: max_accel * dt (inf: every velocity reachable), ``sides`` of its polygon;
+    ``reach``: (R,) each row's max_accel * dt (inf: every velocity reachable), ``sides`` of
+    its polygon;
     ``nearest``: how many of the nearest neighbours count (0: all sensed)."""
     longest = 0
     for s in range(seg_row.shape[0]):
@@ -315,6 +320,7 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
         vx = vel[row, 0]
         vy = vel[row, 1]
         limit = vmax[row]
+        step = reach[row]
         ox = pref[row, 0]
         oy = pref[row, 1]
         # the preference as the platform would fly it (speed-limited)
@@ -327,7 +333,7 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
             fy = oy * scale
         # hard lines first: the polygon inscribed in the reachable disc (when it binds)
         hard = 0
-        if reach < 2.0 * limit:
+        if step < 2.0 * limit:
             hard = sides
         n = hard
         clear = True
@@ -356,10 +362,10 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
         for k in range(hard):
             a0 = 2.0 * math.pi * k / sides
             a1 = 2.0 * math.pi * (k + 1) / sides
-            x0 = vx + reach * math.cos(a0)
-            y0 = vy + reach * math.sin(a0)
-            ux = vx + reach * math.cos(a1) - x0
-            uy = vy + reach * math.sin(a1) - y0
+            x0 = vx + step * math.cos(a0)
+            y0 = vy + step * math.sin(a0)
+            ux = vx + step * math.cos(a1) - x0
+            uy = vy + step * math.sin(a1) - y0
             norm = math.sqrt(ux * ux + uy * uy)
             qx[k] = x0
             qy[k] = y0
@@ -391,6 +397,15 @@ def own_max_speed(obs: LocalObservation) -> np.ndarray:
     return np.full(obs.n, float(obs.max_speed))
 
 
+def own_max_accel(obs: LocalObservation, default: float) -> np.ndarray:
+    """(R,) each drone's own acceleration limit: its team's where the scenario has teams,
+    else ``default`` (the layer's ``max_accel``)."""
+    per_row = obs.own.get("max_accel") if obs.own else None
+    if per_row is not None:
+        return np.ascontiguousarray(per_row, dtype=np.float64)
+    return np.full(obs.n, float(default))
+
+
 class Orca:
     """The ORCA filter: safe commands from commands, row by row (see the module docstring)."""
 
@@ -398,6 +413,11 @@ class Orca:
 
     def __init__(self, params: OrcaParams):
         self.params = params
+
+    def accel_limits(self, obs: LocalObservation) -> np.ndarray:
+        """(R,) each drone's acceleration limit (its team's where teams differ), capped by
+        ``accel_cap`` (a quadrotor's tilt and thrust limit)."""
+        return np.minimum(own_max_accel(obs, self.params.max_accel), self.params.accel_cap)
 
     def velocities(
         self, obs: LocalObservation, preferred: np.ndarray
@@ -414,7 +434,8 @@ class Orca:
             table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist,
             np.ascontiguousarray(obs.vel, dtype=np.float64), out.copy(), own_max_speed(obs),
             np.ascontiguousarray(obs.alive), p.radius * (1.0 + p.margin), p.horizon,
-            float(obs.dt), p.max_accel * obs.dt, p.polygon_sides, p.max_neighbors, out, changed,
+            float(obs.dt), self.accel_limits(obs) * obs.dt, p.polygon_sides, p.max_neighbors,
+            out, changed,
         )  # fmt: skip
         return out, changed
 
@@ -430,12 +451,13 @@ class Orca:
             preferred = commands
         elif kind == "acceleration":
             accel = commands
-            if math.isfinite(self.params.max_accel):  # what the platform would fly
+            limit = self.accel_limits(obs)
+            if np.isfinite(limit).any():  # what the platform would fly
                 norm = np.sqrt((commands**2).sum(axis=1))
-                over = norm > self.params.max_accel
+                over = norm > limit
                 if over.any():
                     accel = commands.copy()
-                    accel[over] *= (self.params.max_accel / norm[over])[:, None]
+                    accel[over] *= (limit[over] / norm[over])[:, None]
             preferred = vel + accel * dt
         else:
             raise ValueError(f"action_kind: {kind!r}; allowed: acceleration, velocity")
@@ -534,14 +556,13 @@ class SafePolicy(Policy):
 def layer_params(config: SwarmConfig) -> OrcaParams:
     """The layer's settings from a scenario config: radius, horizon, the platform's limit
     (a quadrotor's tilt and thrust limit too; its attitude lag is not modelled here)."""
-    reach = config.max_accel
-    if config.dynamics == "quadrotor":
-        reach = min(reach, config.tilt_thrust_limit)
+    cap = config.tilt_thrust_limit if config.dynamics == "quadrotor" else math.inf
     return OrcaParams(
         horizon=config.safety_horizon,
         radius=config.collision_radius,
         margin=config.safety_margin,
-        max_accel=reach,
+        max_accel=config.max_accel,  # teams carry their own in the observation
+        accel_cap=cap,
     )
 
 

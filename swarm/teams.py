@@ -13,8 +13,9 @@ in the declared order. The engine then keeps, as arrays like every other state:
 * comm links only between teams that share a radio (:meth:`Scenario.radio_pairs`; by default
   each team talks only to itself: adversaries sense each other but hear nothing).
 
-Each drone's observation carries ``own["team"]``, ``own["max_speed"]`` and
-``own["sense_radius"]`` (its own team's) and ``known["teams"]`` (the names).
+Each drone's observation carries ``own["team"]``, ``own["max_speed"]``,
+``own["max_accel"]`` and ``own["sense_radius"]`` (its own team's) and ``known["teams"]``
+(the names).
 :class:`TeamPolicy` runs each team's controller and keeps each row's action from its own
 team's controller; it stays local because each controller does. A one-team scenario
 declares no teams and nothing here runs.

@@ -203,6 +203,25 @@ def test_a_finite_acceleration_limit_keeps_every_command_reachable():
 
 
 # ---------------------------------------------------------------------------- locality
+def test_each_drone_is_held_to_its_own_acceleration_limit():
+    """Teams of different platforms: the reachable velocities are each drone's own (the
+    observation's ``own["max_accel"]``), not one limit for all."""
+    import dataclasses
+
+    from swarm.safety import Orca
+
+    model = head_on(speed=1.0, gap=1.0, max_accel=math.inf)
+    obs = model.observe()
+    limits = np.array([1.0, 50.0])
+    obs = dataclasses.replace(obs, own={**(obs.own or {}), "max_accel": limits})
+    toward = np.array([[40.0, 0.0], [-40.0, 0.0]])  # hard at each other
+    accel, change = Orca(OrcaParams(radius=0.3)).filter(obs, toward, "acceleration")
+    assert (change > 0).all()
+    norms = np.sqrt((accel**2).sum(axis=1))
+    assert norms[0] <= limits[0] + 1e-9  # the slow platform within its own limit
+    assert norms[1] > limits[0]  # the agile one not held to the slow one's
+
+
 def test_the_layer_around_boids_passes_the_locality_audit():
     checked = assert_local("boids", "flocking", n_agents=40, steps=8, world_size=12.0,
                            sense_radius=3.0, sensor_noise_pos=0.05, packet_drop=0.2,
