@@ -70,6 +70,21 @@ def _parse_sets(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
+def _scenario_config(
+    scenario: str, extra: list[str], sets: list[str] | None, agents: int | None, command: str
+) -> dict[str, Any]:
+    """Config overrides from a command line: the scenario's fields as options
+    (``--sense-radius 3``), then ``--set KEY=VALUE``, then ``--agents``."""
+    from swarm.registry import scenario_class
+
+    fields = scenario_class(scenario).config_class.field_help()
+    config = _parse_field_options(extra, fields, f"{command} {scenario}")
+    config.update(_parse_sets(sets or []))
+    if agents is not None:
+        config["n_agents"] = agents
+    return config
+
+
 def _default_out(scenario: str, seed: int) -> Path:
     return Path("runs") / f"{scenario}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
 
@@ -98,11 +113,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.help:
         print(_scenario_help(args.parser, target, cls))
         return 0
-    fields = cls.config_class.field_help()
-    config = _parse_field_options(extra, fields, f"run {target}")
-    config.update(_parse_sets(args.set or []))
-    if args.agents is not None:
-        config["n_agents"] = args.agents
+    config = _scenario_config(target, extra, args.set, args.agents, "run")
     if args.steps < 0:
         raise ConfigError(f"--steps: must be >= 0 (got {args.steps})")
     if args.audit < 0:
@@ -211,14 +222,9 @@ def cmd_web(args: argparse.Namespace, extra: list[str]) -> int:
     except ImportError as err:
         needed = err.name or "solara"
         raise ConfigError(f'web: needs {needed} (pip install -e ".[web]")') from None
-    from swarm.registry import scenario_class
     from swarm.web.server import serve
 
-    fields = scenario_class(args.scenario).config_class.field_help()
-    config = _parse_field_options(extra, fields, f"web {args.scenario}")
-    config.update(_parse_sets(args.set or []))
-    if args.agents is not None:
-        config["n_agents"] = args.agents
+    config = _scenario_config(args.scenario, extra, args.set, args.agents, "web")
     runner.check_seed(args.seed)
     if not 200 <= args.size <= 2000:
         raise ConfigError(f"--size: must be between 200 and 2000 pixels (got {args.size})")
