@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -358,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return _interrupted(args.command)
+    except BrokenPipeError:  # the reader left (`| head`): whatever was written stays written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except SystemError as err:  # Ctrl-C inside a compiled kernel arrives wrapped in this
         if not _caused_by_interrupt(err):
             raise

@@ -225,3 +225,17 @@ def test_ctrl_c_inside_a_compiled_kernel_is_one_line_and_exit_130(monkeypatch, c
     monkeypatch.setattr(cli, "cmd_list", other_system_error)
     with pytest.raises(SystemError):
         cli.main(["list"])
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`swarm list | head -0`: the pipe closes before swarm writes; it ends quietly with
+    the shell's SIGPIPE status, not a BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "swarm.cli", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdout.close()  # before the interpreter has even imported swarm
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err
