@@ -182,8 +182,12 @@ class Crossing(Scenario):
         centre = 0.5 * c.world_size
         ring = np.column_stack([np.cos(angle), np.sin(angle)])
         start = centre + c.ring * ring + rng.uniform(-c.jitter, c.jitter, size=(len(rows), 2))
+        goal = 2.0 * centre - start
+        if engine.obstacles is not None:  # starts and goals in the open, a drone's width clear
+            start = engine.obstacles.push_out(start, c.collision_radius)
+            goal = engine.obstacles.push_out(goal, c.collision_radius)
         engine.pos[rows] = start
-        self.goal[rows] = 2.0 * centre - start
+        self.goal[rows] = goal
         offset = self.goal[rows] - start
         self.distance[rows] = np.sqrt((offset**2).sum(axis=1))
         engine.vel[rows] = c.initial_speed * offset / self.distance[rows][:, None]

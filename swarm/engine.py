@@ -30,6 +30,7 @@ from swarm.comm import (
 from swarm.config import ConfigError, NumericalError, StrictConfig
 from swarm.dynamics import integrate, integrate_quadrotor, tilt_thrust_limit
 from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
+from swarm.obstacles import ObstacleReading, contact_radius, obstacle_field
 from swarm.observation import LocalObservation
 from swarm.policy import Decision
 from swarm.resources import memory_problem
@@ -144,6 +145,19 @@ class SwarmConfig(StrictConfig):
         description="safety layer between the controller and the drones: none, or orca "
         "(reciprocal collision avoidance from local sensing, swarm.safety)",
     )
+    obstacles: str = Field(
+        "none",
+        description="static obstacles: none, forest (poles), urban (blocks), or a JSON file "
+        "of discs and convex polygons (format in swarm.obstacles); sensed within sense_radius",
+    )
+    obstacle_count: int = Field(
+        100, ge=1, description="obstacles=forest: poles; obstacles=urban: blocks"
+    )
+    pole_radius: float = Field(0.25, gt=0, description="obstacles=forest: pole radius (m)")
+    street_width: float = Field(4.0, gt=0, description="obstacles=urban: street width (m)")
+    obstacle_slots: int = Field(
+        4, ge=1, description="nearest obstacles a drone's observation holds (masked slots)"
+    )
     safety_horizon: float = Field(
         2.0, gt=0, description="safety layer's time horizon tau: avoid what would hit within (s)"
     )
@@ -171,6 +185,21 @@ class SwarmConfig(StrictConfig):
     def _graph_as_lists(self, value: str | nx.Graph) -> str | dict[str, list]:
         if isinstance(value, nx.Graph):
             return {"nodes": sorted(value.nodes), "edges": sorted(map(sorted, value.edges))}
+        return value
+
+    @field_validator("obstacles")
+    @classmethod
+    def _known_obstacles(cls, value: str) -> str:
+        from swarm.obstacles import GENERATED, load_obstacle_file
+
+        if value not in ("none", *GENERATED):
+            try:
+                load_obstacle_file(value)
+            except ConfigError as err:
+                raise ValueError(
+                    f"none, {', '.join(GENERATED)} or a JSON file of obstacles: "
+                    f"{str(err).removeprefix('obstacles: ')}"
+                ) from None
         return value
 
     @field_validator("policy")
@@ -226,6 +255,8 @@ class SwarmConfig(StrictConfig):
             "comm_radius": n * linked * (24.0 + (self.comm_delay + 1) * (4.0 + 8.0 * dim)),
             "comm_delay": (self.comm_delay + 1) * n * (12.0 + 8.0 * dim),
             "message_dim": 4 * n * 8.0 * self.message_dim,
+            # the obstacle reading of every observation (rel_pos, dist, mask) and its copy
+            "obstacle_slots": (n * self.obstacle_slots * 64.0) if self.obstacles != "none" else 0.0,
         }
 
     def expected_neighbors(self, radius: float) -> float:
@@ -300,6 +331,15 @@ class Swarm:
         declared = scenario.teams() if scenario is not None else None
         if declared:
             self.teams = TeamLayout.build(declared, n_envs, scenario.radio_pairs())
+        # the map's obstacles (the same in every env), a forest drawn from its own stream
+        self.obstacles = (
+            obstacle_field(config, np.random.default_rng(derive_seed(rng)))
+            if config.obstacles != "none"
+            else None
+        )
+        self.obstacle_reading: ObstacleReading | None = None  # of the last sensing
+        # (E,) drone-steps in contact with an obstacle since each env's spawn
+        self.obstacle_contacts_total = np.zeros(n_envs)
         # derived streams, all from the run's one generator
         self.noise_seed = derive_seed(rng)
         self.comm_seed = derive_seed(rng)
@@ -376,6 +416,11 @@ class Swarm:
         inbox = self.channel.inbox() if self.channel is not None else Inbox.empty(self.rows, 0)
         own = {name: values.copy() for name, values in self.agent_state.items()}
         known: dict[str, Any] = {}
+        if self.obstacles is not None:
+            reading = self.obstacles.sense(self.pos, self.alive, c.obstacle_slots)
+            self.obstacle_reading = reading
+            own.update(obstacle_rel_pos=reading.rel_pos, obstacle_dist=reading.dist,
+                       obstacle_mask=reading.mask)  # fmt: skip
         if self.scenario is not None:
             own.update(self.scenario.observe(self))
             known = self.scenario.knowledge()
@@ -510,6 +555,9 @@ class Swarm:
         if self.scenario is not None:
             self.scenario.update(self)
         self.sense()
+        if self.obstacles is not None:
+            touching = self.touching_obstacles()
+            self.obstacle_contacts_total += np.bincount(self.env[touching], minlength=self.n_envs)
 
     def check_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Validate new ``agent_state`` values: known names, the same shapes."""
@@ -570,6 +618,25 @@ class Swarm:
         del obs  # let the next sensing reuse this observation's buffers (halves peak memory)
         self.apply(actions, kind, decision.messages, decision.state)
         return actions
+
+    # ------------------------------------------------------------------ obstacles
+    def touching_obstacles(self) -> np.ndarray:
+        """Rows of alive drones closer than their own radius to an obstacle, now."""
+        if self.obstacles is None:
+            return np.zeros(0, np.int64)
+        self.obs  # noqa: B018 - sense first if the state was edited
+        return np.flatnonzero(self.obstacle_reading.nearest < contact_radius(self.config))
+
+    def leave_obstacles(self, rows: np.ndarray) -> None:
+        """After a spawn of ``rows``: move drones placed in or against an obstacle the least
+        distance that leaves them a drone's width (``collision_radius``) clear of it, and
+        start their envs' contact counts afresh."""
+        if self.obstacles is None:
+            return
+        rows = np.asarray(rows, np.int64)
+        self.pos[rows] = self.obstacles.push_out(self.pos[rows], self.config.collision_radius)
+        self.obstacle_contacts_total[np.unique(self.env[rows])] = 0.0
+        self.invalidate()
 
     # ------------------------------------------------------------------ faults
     def apply_faults(self, envs: np.ndarray | None = None) -> None:

@@ -201,3 +201,34 @@ FLOCKING_METRICS = {
     "n_components": n_components,
     "n_alive": n_alive,
 }
+
+
+def obstacle_contacts(engine: Swarm) -> np.ndarray:
+    """(E,) alive drones closer than their own radius (half of ``collision_radius``) to an
+    obstacle, now."""
+    return np.bincount(engine.env[engine.touching_obstacles()], minlength=engine.n_envs).astype(
+        float
+    )
+
+
+def obstacle_contacts_total(engine: Swarm) -> np.ndarray:
+    """(E,) drone-steps spent in contact with an obstacle since the spawn."""
+    return engine.obstacle_contacts_total.copy()
+
+
+def obstacle_clearance(engine: Swarm) -> np.ndarray:
+    """(E,) the smallest distance from an alive drone to an obstacle's surface (m; < 0 inside
+    one), capped at the sensing radius."""
+    engine.obs  # noqa: B018 - sense first if the state was edited
+    out = np.full(engine.n_envs, float(engine.config.sense_radius))
+    nearest = np.where(engine.alive, engine.obstacle_reading.nearest, np.inf)
+    np.minimum.at(out, engine.env, nearest)
+    return out
+
+
+# reported by every drone scenario that has obstacles
+OBSTACLE_METRICS = {
+    "obstacle_contacts": obstacle_contacts,
+    "obstacle_contacts_total": obstacle_contacts_total,
+    "obstacle_clearance": obstacle_clearance,
+}

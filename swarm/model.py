@@ -135,6 +135,7 @@ class SwarmModel(ScenarioModel):
         self.policy = self._make_policy()
         self.engine.open_channel(max(self.config.message_dim, self.policy.message_dim))
         self.scenario.spawn(self.engine, np.arange(self.engine.rows), self.rng)
+        self.engine.leave_obstacles(np.arange(self.engine.rows))
         self.engine.reset_faults()
         self.engine.sense()
         self._metrics_at = -1

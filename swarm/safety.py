@@ -290,19 +290,47 @@ def _orca_line(px, py, wx, wy, ownx, owny, r, tau, dt):
     return ownx + 0.5 * ux, owny + 0.5 * uy, dirx, diry
 
 
+@numba.njit(cache=True, inline="always")
+def _obstacle_line(rx, ry, d, body, tau, dt):
+    """The half-plane of velocities that keep a drone ``body`` clear of a convex obstacle
+    whose nearest point is at (rx, ry) from it, signed distance ``d``: approach the obstacle's
+    supporting line at most at (d - body) / tau (beyond ``body``: never reach it; inside:
+    leave within one step, dt). The distance to a convex set is convex, so it falls at most
+    by the approach along the normal: each step keeps (d - body) >= (1 - dt / tau) of its
+    value. Returns (qx, qy, dx, dy), permitted side on the left."""
+    norm = math.sqrt(rx * rx + ry * ry)
+    if norm > 0.0:
+        nx = rx / norm
+        ny = ry / norm
+    else:
+        nx = -1.0
+        ny = 0.0
+    if d < 0.0:  # inside: the nearest point is the way out
+        nx = -nx
+        ny = -ny
+    # n points from the drone into the obstacle; permitted: v . n <= (d - body) / horizon
+    horizon = tau if d > body else dt
+    bound = (d - body) / horizon
+    return bound * nx, bound * ny, -ny, nx
+
+
 @numba.njit(cache=True)
 def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, radius, tau, dt,
-               reach, sides, nearest, out, changed):  # fmt: skip
+               reach, sides, nearest, obst_rel, obst_dist, obst_mask, out, changed):  # fmt: skip
     """Every active row's safe velocity (``out``, ``changed`` True) from its own segment of
     the neighbour table, its velocity ``vel``, preferred velocity ``pref`` and speed limit
     ``vmax``; rows whose preference breaks no half-plane are left with ``changed`` False.
     ``reach``: (R,) each row's max_accel * dt (inf: every velocity reachable), ``sides`` of
     its polygon;
-    ``nearest``: how many of the nearest neighbours count (0: all sensed)."""
+    ``nearest``: how many of the nearest neighbours count (0: all sensed); ``obst_*``: each
+    row's obstacle reading (slots of nearest points, signed distances, mask; zero slots
+    without obstacles), whose lines are hard, after the polygon's."""
     longest = 0
     for s in range(seg_row.shape[0]):
         longest = max(longest, ptr[s + 1] - ptr[s])
-    size = longest + sides
+    slots = obst_mask.shape[1]
+    body = 0.5 * radius  # a drone's own radius: the combined one is two drones'
+    size = longest + sides + slots
     best_d = np.empty(size)
     best_e = np.empty(size, np.int64)
     qx = np.empty(size)
@@ -315,7 +343,11 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
     ey = np.empty(size)
     for s in range(seg_row.shape[0]):
         row = seg_row[s]
-        if not active[row] or ptr[s + 1] == ptr[s]:
+        sensed = 0
+        for t in range(slots):
+            if obst_mask[row, t] > 0.0:
+                sensed += 1
+        if not active[row] or (ptr[s + 1] == ptr[s] and sensed == 0):
             continue
         vx = vel[row, 0]
         vy = vel[row, 1]
@@ -332,11 +364,22 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
             fx = ox * scale
             fy = oy * scale
         # hard lines first: the polygon inscribed in the reachable disc (when it binds)
-        hard = 0
+        polygon = 0
         if step < 2.0 * limit:
-            hard = sides
-        n = hard
+            polygon = sides
+        n = polygon
         clear = True
+        for t in range(sensed):  # the mask fills slots from the first
+            lqx, lqy, ldx, ldy = _obstacle_line(obst_rel[row, t, 0], obst_rel[row, t, 1],
+                                                obst_dist[row, t], body, tau, dt)  # fmt: skip
+            qx[n] = lqx
+            qy[n] = lqy
+            dx[n] = ldx
+            dy[n] = ldy
+            n += 1
+            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
+                clear = False
+        hard = n
         count = ptr[s + 1] - ptr[s]
         if 0 < nearest < count:  # the k nearest, ascending (ties in table order)
             kept = 0
@@ -359,7 +402,7 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
                 clear = False
         if clear:
             continue
-        for k in range(hard):
+        for k in range(polygon):
             a0 = 2.0 * math.pi * k / sides
             a1 = 2.0 * math.pi * (k + 1) / sides
             x0 = vx + step * math.cos(a0)
@@ -373,14 +416,17 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
             dy[k] = uy / norm
         k, rx, ry = _lp2(qx, qy, dx, dy, n, limit, ox, oy, False)
         if k < hard:
-            # the reachable set misses the speed disc (a drone faster than its limit): solve
-            # without it and let the platform's limits clip
-            hard = 0
-            k, rx, ry = _lp2(qx[sides:], qy[sides:], dx[sides:], dy[sides:], n - sides,
-                             limit, ox, oy, False)  # fmt: skip
-            if k < n - sides:
-                rx, ry = _lp3(qx[sides:], qy[sides:], dx[sides:], dy[sides:], n - sides, 0, k,
-                              limit, rx, ry, px, py, ex, ey)  # fmt: skip
+            # the reachable set misses the speed disc (a drone faster than its limit) or
+            # every obstacle line (too fast to brake in time): solve without it and let the
+            # platform's limits clip
+            p = polygon
+            obstacles = hard - p
+            k, rx, ry = _lp2(qx[p:], qy[p:], dx[p:], dy[p:], n - p, limit, ox, oy, False)
+            if k < n - p:
+                # obstacle lines that contradict each other (squeezed between two) turn soft
+                keep = obstacles if k >= obstacles else 0
+                rx, ry = _lp3(qx[p:], qy[p:], dx[p:], dy[p:], n - p, keep, k, limit, rx, ry,
+                              px, py, ex, ey)  # fmt: skip
         elif k < n:
             rx, ry = _lp3(qx, qy, dx, dy, n, hard, k, limit, rx, ry, px, py, ex, ey)
         out[row, 0] = rx
@@ -428,14 +474,19 @@ class Orca:
         table = obs.neighbors
         out = np.array(preferred, dtype=np.float64, order="C", copy=True)
         changed = np.zeros(obs.n, dtype=bool)
-        if table.n_edges == 0:
+        own = obs.own or {}
+        if "obstacle_mask" in own:
+            obst = (own["obstacle_rel_pos"], own["obstacle_dist"], own["obstacle_mask"])
+        else:
+            obst = (np.zeros((obs.n, 0, 2)), np.zeros((obs.n, 0)), np.zeros((obs.n, 0)))
+        if table.n_edges == 0 and not obst[2].any():
             return out, changed
         _orca_rows(
             table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist,
             np.ascontiguousarray(obs.vel, dtype=np.float64), out.copy(), own_max_speed(obs),
             np.ascontiguousarray(obs.alive), p.radius * (1.0 + p.margin), p.horizon,
             float(obs.dt), self.accel_limits(obs) * obs.dt, p.polygon_sides, p.max_neighbors,
-            out, changed,
+            *(np.ascontiguousarray(a, dtype=np.float64) for a in obst), out, changed,
         )  # fmt: skip
         return out, changed
 

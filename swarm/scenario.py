@@ -203,6 +203,8 @@ class Scenario:
     # ----------------------------------------------------------------- metrics
     def metric_names(self) -> list[str]:
         names = [*self.metric_functions, *m.COMM_METRICS]
+        if self.config.obstacles != "none":
+            names += list(m.OBSTACLE_METRICS)
         if self.config.algebraic_connectivity:
             names.append("algebraic_connectivity")
         return names
@@ -211,6 +213,8 @@ class Scenario:
         """The task's metrics, then what the radio carried (``swarm.metrics.COMM_METRICS``)."""
         out = {name: fn(engine) for name, fn in self.metric_functions.items()}
         out.update({name: fn(engine) for name, fn in m.COMM_METRICS.items()})
+        if self.config.obstacles != "none":
+            out.update({name: fn(engine) for name, fn in m.OBSTACLE_METRICS.items()})
         if self.config.algebraic_connectivity:
             out["algebraic_connectivity"] = m.algebraic_connectivity(engine)
         return out

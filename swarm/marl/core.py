@@ -63,6 +63,7 @@ class _Core:
         if self.talks:
             engine.open_channel(self.scenario.message_dim)
         self.scenario.spawn(engine, np.arange(engine.rows), rng)
+        engine.leave_obstacles(np.arange(engine.rows))
         engine.reset_faults()
         engine.sense()
         self.engine = engine
@@ -77,6 +78,7 @@ class _Core:
         rows = (envs[:, None] * N + np.arange(N)[None, :]).ravel()
         engine.restart_envs(envs)
         self.scenario.spawn(engine, rows, engine.rng)
+        engine.leave_obstacles(rows)
         engine.apply_faults(envs)
         engine.invalidate()
         engine.sense()

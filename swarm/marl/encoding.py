@@ -141,9 +141,17 @@ class ObservationEncoder:
                 Segment("inbox", (self.slots, *msg.shape), msg.low, msg.high, msg.doc),
                 Segment("inbox_mask", (self.slots,), 0.0, 1.0, "1 where a slot holds a message"),
             ]
-        segments += scenario.observation_segments()
+        # static obstacles, where the map has them: the nearest point of each sensed one
+        self._obstacles = c.obstacles != "none"
+        obstacle_segments = [
+            Segment("obstacle_rel_pos", (c.obstacle_slots, 2), -c.sense_radius, c.sense_radius,
+                    "nearest point of each nearest sensed obstacle (m)"),
+            Segment("obstacle_mask", (c.obstacle_slots,), 0.0, 1.0,
+                    "1 where a slot holds an obstacle"),
+        ] if self._obstacles else []  # fmt: skip
+        self._task_segments = (*scenario.observation_segments(), *obstacle_segments)
+        segments += self._task_segments
         self.layout = Layout(tuple(segments))
-        self._task_segments = tuple(scenario.observation_segments())
         self._inbox_start = self.layout.slices["inbox"].start if self.slots > 0 else 0
         # (name, first column, width, shape after the row axis) of each task segment
         self._task_columns = tuple(
@@ -185,6 +193,9 @@ class ObservationEncoder:
         if n_picked > 0:
             self._write_inbox(obs, picked[:n_picked], out)
         features = self.scenario.task_features(obs)
+        if self._obstacles:
+            features = {**features, "obstacle_rel_pos": obs.own["obstacle_rel_pos"],
+                        "obstacle_mask": obs.own["obstacle_mask"]}  # fmt: skip
         for name, start, width, tail in self._task_columns:
             values = features.get(name)
             if values is None:

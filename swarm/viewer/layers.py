@@ -159,6 +159,15 @@ class Circles:
 
 
 @dataclass(frozen=True, eq=False)
+class Polygons:
+    """Filled polygons in world units: buildings, walls, shelves."""
+
+    name: str
+    polygons: Sequence[np.ndarray]  # each (k, 2)
+    colour: RGB = (96, 100, 112)
+
+
+@dataclass(frozen=True, eq=False)
 class Cells:
     """A raster over an axis-aligned rectangle: maps, marks, densities.
 
@@ -187,7 +196,7 @@ class Cells:
         return viridis(t.ravel()).reshape(*v.shape, 3), shown
 
 
-Layer = Agents | Edges | Circles | Cells
+Layer = Agents | Edges | Circles | Polygons | Cells
 
 
 @dataclass(frozen=True, eq=False)
@@ -296,18 +305,23 @@ def drone_layers(engine: Swarm) -> list[Layer]:
     for name, values in engine.agent_state.items():
         if values.ndim == 1:
             attributes[name] = Attribute(values[:n].copy(), "linear")
+    if engine.intervention is not None:  # where the safety layer changed a command (m/s)
+        change = engine.intervention[:n].copy()
+        attributes["intervention"] = Attribute(change, "linear", 0.0, 2.0 * c.max_speed)
     edges = functools.cache(lambda: comm_edges(engine, n))  # computed once, when shown
     links = Edges("comm", lambda: edges()[0], lambda: edges()[1])
+    under = obstacle_layers(engine)
     size = max(2 * c.collision_radius, 0.008 * c.world_size)
     if engine.teams is None:
         return [
+            *under,
             links,
             Agents("drones", pos, np.arange(n), attributes, alive, heading, size=size,
                    shape="triangle", sense_radius=c.sense_radius,
                    comm_radius=c.effective_comm_radius),
         ]  # fmt: skip
     # one layer per team, each with its own marker (and colour: the team comes first)
-    layers: list[Layer] = [links]
+    layers: list[Layer] = [*under, links]
     teams = engine.teams
     for code, name in enumerate(teams.names):
         rows = np.flatnonzero(teams.team[:n] == code)
@@ -320,6 +334,22 @@ def drone_layers(engine: Swarm) -> list[Layer]:
                    sense_radius=float(teams.sense_radius[rows[0]]),
                    comm_radius=c.effective_comm_radius)
         )  # fmt: skip
+    return layers
+
+
+OBSTACLE_COLOUR: RGB = (96, 100, 112)
+
+
+def obstacle_layers(engine: Swarm) -> list[Layer]:
+    """The map's obstacles (none without): poles as discs, blocks as polygons."""
+    field = engine.obstacles
+    if field is None:
+        return []
+    layers: list[Layer] = []
+    if field.n_discs:
+        layers.append(Circles("obstacles", field.disc_center, field.disc_radius, OBSTACLE_COLOUR))
+    if field.n_polygons:
+        layers.append(Polygons("obstacles", field.polygons(), OBSTACLE_COLOUR))
     return layers
 
 

@@ -16,7 +16,16 @@ import numpy as np
 import pygame
 
 from swarm.viewer import raster
-from swarm.viewer.layers import Agents, Cells, Circles, Edges, Scene, resolve, scene_of
+from swarm.viewer.layers import (
+    Agents,
+    Cells,
+    Circles,
+    Edges,
+    Polygons,
+    Scene,
+    resolve,
+    scene_of,
+)
 
 BACKGROUND = (14, 16, 22)
 ARENA = (26, 29, 38)
@@ -121,6 +130,8 @@ class Renderer:
             if isinstance(layer, Cells) and layer.name not in options.hidden:
                 self._cells(layer, camera)
         for layer in scene.layers:
+            if isinstance(layer, Polygons) and layer.name not in options.hidden:
+                self._polygons(layer, camera)
             if isinstance(layer, Circles) and layer.name not in options.hidden:
                 self._circles(layer, camera)
         main = scene.agents()
@@ -217,6 +228,12 @@ class Renderer:
         self.surface.blit(
             pygame.transform.scale(small, size), (round(float(sx0)), round(float(sy0)))
         )
+
+    def _polygons(self, layer: Polygons, camera: Camera) -> None:
+        colour = tuple(int(v) for v in layer.colour)
+        for polygon in layer.polygons:  # a few hundred at most: one draw call each
+            points = camera.to_screen(np.asarray(polygon, np.float64))
+            pygame.draw.polygon(self.surface, colour, [tuple(map(float, p)) for p in points])
 
     def _circles(self, layer: Circles, camera: Camera) -> None:
         centres = np.asarray(layer.centres, np.float64).reshape(-1, 2)
