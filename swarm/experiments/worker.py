@@ -66,9 +66,14 @@ def init_worker(driver_pid: int | None = None) -> None:
     for name in _THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
     # numba read its variable when this process unpickled the task function (it imports
-    # swarm): the pool is sized now, its thread count still settable
+    # swarm), before it was set: read it again before the thread pool starts. numba reads
+    # its config again at every compilation and refuses a thread count other than the
+    # running pool's, so a kernel compiled in a worker (no cache yet: a fresh machine, an
+    # edited module) would fail the run
     import numba
+    from numba.core import config
 
+    config.reload_config()
     numba.set_num_threads(min(int(os.environ["NUMBA_NUM_THREADS"]), numba.config.NUMBA_NUM_THREADS))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

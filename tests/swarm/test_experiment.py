@@ -509,3 +509,24 @@ def test_cli_run_then_report(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert main(["run", str(spec_path), "--out", str(out), "--quiet", "--resume"]) == 0
     assert "(0 ran now, 6 already done, 0 failed)" in capsys.readouterr().out
+
+
+def _compile_fresh_kernel(value: int) -> tuple[int, int]:
+    """Compiles a kernel no cache holds, in the worker: numba reads its config again."""
+    import numba
+
+    return numba.njit(lambda x: x + 1)(value), numba.get_num_threads()
+
+
+def test_a_worker_can_compile_kernels() -> None:
+    """Regression: a spawned worker set NUMBA_NUM_THREADS after numba had read it, so the
+    first kernel compiled in a worker (none cached: a fresh machine) failed every run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from swarm.experiments.worker import init_worker
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=init_worker,
+                             initargs=(os.getpid(),)) as pool:  # fmt: skip
+        assert pool.submit(_compile_fresh_kernel, 41).result(timeout=120) == (42, 1)
