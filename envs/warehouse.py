@@ -3,14 +3,18 @@
 Version ``v0``.
 
 =================  =====================================================================
-Agents             ``n_agents`` robots on a 4-connected grid, one per cell
+Agents             ``n_agents`` robots on a 4-connected grid, one per cell; under
+                   ``motion = "rotate"`` each has a heading (0 east, 1 south, 2 west,
+                   3 north; all start facing east, as in the League's start kit)
 Map                a League instance (``instance``: json with map, starts and tasks, or
                    this project's lifelong extension: start zones, goal zones, per-robot
                    goal sequences, :mod:`swarm.grid.maps`), a MovingAI scenario
                    (``instance``: a ``.scen``, one-shot MAPF; its map named there or given
                    as ``map``), an octile ``map`` file with random starts, or a generated
                    ``layout`` (shelf blocks, aisles, pick points S, delivery stations E)
-Actions            0 wait, 1 north, 2 east, 3 south, 4 west (discrete, per robot)
+Actions            ``motion = "grid"`` (default): 0 wait, 1 north, 2 east, 3 south,
+                   4 west; ``"rotate"`` (the League 2023 action model): 0 wait,
+                   1 forward, 2 clockwise, 3 counter-clockwise (discrete, per robot)
 World rules        vertex and swap conflicts are forbidden: conflicting moves become waits
                    (counted as attempted conflicts); moves into walls become waits
 Sensing            robots within ``sense_radius`` cells (Euclidean, cell centres)
@@ -105,6 +109,7 @@ from swarm.grid.world import (
     StepCounts,
     check_actions,
     egocentric_view,
+    n_actions,
 )
 from swarm.observation import LocalObservation
 from swarm.policy import Decision
@@ -147,6 +152,11 @@ class WarehouseConfig(StrictConfig):
     )
     orders_rate: float = Field(0.5, gt=0, description="Poisson orders per step")
     max_open_orders: int = Field(1000, ge=1, description="orders the board holds at most")
+    motion: Literal["grid", "rotate"] = Field(
+        "grid",
+        description="action model: 'grid' 4-connected moves, or 'rotate' the League's "
+        "(heading; forward, turn 90 degrees, wait; robots start facing east)",
+    )
     policy: str = Field("pibt", description="controller (a registered warehouse policy)")
     policy_params: dict[str, Any] = Field(
         default_factory=dict, description="parameters of the controller"
@@ -261,7 +271,7 @@ class WarehouseModel(ScenarioModel):
         self.world = GridWorld(
             self.grid_map, self.instance.starts, c.sense_radius, c.comm_radius,
             c.packet_drop, derive_seed(self.rng), c.resolve_conflicts, self.bank, c.max_inbox,
-            c.radio_repeats,
+            c.radio_repeats, c.motion,
         )  # fmt: skip
         n = self.world.n
         inst = self.instance
@@ -355,7 +365,7 @@ class WarehouseModel(ScenarioModel):
     ) -> np.ndarray:
         """Memory kept (when the ``controller`` decided), everyone moves, tasks finish, the
         metrics row is recorded; returns (R,) tasks each robot finished (an env's reward)."""
-        actions = check_actions(decision.actions, self.world.n)
+        actions = check_actions(decision.actions, self.world.n, n_actions(self.world.motion))
         if controller:
             self.policy.commit(obs, actions)
             self.policy.remember(decision.memory)

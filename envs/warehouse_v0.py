@@ -8,7 +8,9 @@ observation): the same grid world, map, task stream and conflict rules as
 =================  =====================================================================
 Agents             ``robot_0`` .. ``robot_{n_agents-1}``; none terminates (the task stream
                    never ends); all are truncated together after ``max_cycles`` steps
-Action space       ``Discrete(5)``: 0 wait, 1 north, 2 east, 3 south, 4 west. Moves into
+Action space       ``Discrete(5)``: 0 wait, 1 north, 2 east, 3 south, 4 west; under
+                   ``motion = "rotate"`` (the League's action model) ``Discrete(4)``:
+                   0 wait, 1 forward, 2 clockwise, 3 counter-clockwise. Moves into
                    shelves or walls become waits; vertex and swap conflicts are cancelled
                    by the world (all robots move at once). A non-integer, out-of-range or
                    array-valued action (any shape but ``()``), a missing or unknown agent
@@ -17,7 +19,9 @@ Observation        ``Box(0/-1, 1, (3 s^2 + 8,), float32)``, s = 2 ``view_radius`
                    segments (``env.layout.view(obs, NAME)``): ``view`` (3, s, s) egocentric
                    window, channels sensed robots / shelves+walls+outside / own goal;
                    ``goal_offset`` (2,) goal minus own cell over max(H, W); ``has_task``
-                   (1,); ``toward_goal`` (5,) actions that shorten the shortest path
+                   (1,); ``toward_goal`` (5,) grid moves that shorten the shortest path;
+                   under ``motion = "rotate"`` also ``heading`` (4,) one-hot (east, south,
+                   west, north), so ``(3 s^2 + 12,)``
 State              ``pos`` (N, 2), ``goal`` (N, 2) cells as (row, col) / (H - 1, W - 1) and
                    ``has_task`` (N,) of every robot (``state_space`` is its Box)
 Reward             per robot: the number of tasks it finished in this step (0 or 1: reached

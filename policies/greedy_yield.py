@@ -17,6 +17,11 @@ comm neighbours:
    not going to leave anyway (it wants to stay, or the two meet head-on): it takes its best
    candidate that nobody stands on or claims, even away from its goal, else waits.
 
+Under the League's action model (``motion = "rotate"``) the candidate cells are ranked by a
+heading-aware cost (:func:`swarm.grid.policy.rotate_preferences`) and the chosen cell becomes
+an action (:func:`swarm.grid.policy.rotate_codes`): forward if it is ahead, else a turn
+toward it (the robot keeps its cell; the world stops anyone planned into it).
+
 There is no inheritance and no backtracking, so robots can wait for each other in corridors
 (the deadlock detector reports it); that is what makes it a baseline for :mod:`policies.pibt`.
 """
@@ -33,7 +38,12 @@ from swarm.grid.policy import (
     BEACON_PRIORITY,
     GridPolicy,
     action_codes,
+    beacons,
     exchange_beacons,
+    priorities,
+    rotate_codes,
+    rotate_preferences,
+    rotating,
 )
 from swarm.grid.world import sensed_cells
 from swarm.observation import LocalObservation
@@ -100,7 +110,13 @@ class GreedyYield(GridPolicy):
         return (BEACON,)
 
     def act(self, obs: LocalObservation) -> np.ndarray:
-        prio, prefs, inbox = exchange_beacons(obs, self.seed)
+        turns = None
+        if rotating(obs):
+            prio = priorities(obs, self.seed)
+            prefs, turns = rotate_preferences(obs, self.seed)
+            inbox = obs.radio.send(BEACON.name, beacons(obs, prio, prefs))
+        else:
+            prio, prefs, inbox = exchange_beacons(obs, self.seed)
         msg = inbox.msg
         target = _greedy_yield(
             obs.own["fcell"],
@@ -113,4 +129,6 @@ class GreedyYield(GridPolicy):
             obs.neighbors.ptr,
             sensed_cells(obs),
         )
+        if turns is not None:
+            return rotate_codes(obs, target, turns)
         return action_codes(obs, target)

@@ -19,9 +19,16 @@ goal, the robots it senses, the public map and its distance fields):
 ``goal_offset``    (2,)            own goal minus own cell (rows, cols) / max(H, W);
                                    0 without a task
 ``has_task``       (1,)            1 while the robot has a goal
-``toward_goal``    (5,)            per action (wait, N, E, S, W): 1 where it shortens the
-                                   shortest-path distance to the goal (BFS on the map)
+``toward_goal``    (5,)            per grid move (wait, N, E, S, W): 1 where it shortens
+                                   the shortest-path distance to the goal (BFS on the map)
+``heading``        (4,)            under ``motion = "rotate"`` only: one-hot heading
+                                   (east, south, west, north)
 =================  ==============  =====================================================
+
+Actions: ``Discrete(5)`` grid moves (0 wait, 1 north, 2 east, 3 south, 4 west), or under the
+League's action model (``motion = "rotate"``) ``Discrete(4)``: 0 wait, 1 forward,
+2 clockwise, 3 counter-clockwise (the world's own codes, so a learner and a controller
+act alike; the League's start kit numbers them FW 0, CR 1, CCR 2, W 3).
 
 State (centralised critics): every robot's cell ``pos`` (N, 2) and goal ``goal`` (N, 2)
 as (row, col) / (H - 1, W - 1), and ``has_task`` (N,).
@@ -40,7 +47,14 @@ from pydantic import Field, field_validator
 
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.maps import ACTION_NAMES
-from swarm.grid.world import N_ACTIONS, egocentric_kernel, egocentric_view, sensed_cells
+from swarm.grid.world import (
+    N_ACTIONS,
+    ROTATE_ACTION_NAMES,
+    egocentric_kernel,
+    egocentric_view,
+    n_actions,
+    sensed_cells,
+)
 from swarm.marl import (
     EnvModule,
     Layout,
@@ -59,6 +73,7 @@ from swarm.viewer.envdisplay import EnvDisplay
 
 # cell colours by map kind (0 shelf/wall, 1 free, 2 delivery 'E', 3 pick 'S'), robots, goals
 ACTIONS_DOC = ", ".join(f"{i} {name}" for i, name in enumerate(ACTION_NAMES))
+ROTATE_ACTIONS_DOC = ", ".join(f"{i} {name}" for i, name in enumerate(ROTATE_ACTION_NAMES))
 
 
 class GridEnvConfig(StrictConfig):
@@ -92,18 +107,20 @@ class GridObservationEncoder:
     policy trained on it obeys the locality contract.
     """
 
-    def __init__(self, height: int, width: int, view_radius: int):
+    def __init__(self, height: int, width: int, view_radius: int, heading: bool = False):
         self.radius = int(view_radius)
         self.scale = float(max(height, width))
+        self.heading = bool(heading)
         side = 2 * self.radius + 1
-        self.layout = Layout(
-            (
-                Segment("view", (3, side, side), 0.0, 1.0, "robots / shelves+walls / own goal"),
-                Segment("goal_offset", (2,), -1.0, 1.0, "goal minus own cell / max(H, W)"),
-                Segment("has_task", (1,), 0.0, 1.0, "1 while the robot has a goal"),
-                Segment("toward_goal", (N_ACTIONS,), 0.0, 1.0, "actions that shorten the path"),
-            )
+        segments = (
+            Segment("view", (3, side, side), 0.0, 1.0, "robots / shelves+walls / own goal"),
+            Segment("goal_offset", (2,), -1.0, 1.0, "goal minus own cell / max(H, W)"),
+            Segment("has_task", (1,), 0.0, 1.0, "1 while the robot has a goal"),
+            Segment("toward_goal", (N_ACTIONS,), 0.0, 1.0, "actions that shorten the path"),
         )
+        if self.heading:
+            segments += (Segment("heading", (4,), 0.0, 1.0, "one-hot: east, south, west, north"),)
+        self.layout = Layout(segments)
 
     def __call__(self, obs: LocalObservation) -> np.ndarray:
         """(R, obs_dim) float32, written in one compiled pass (:func:`_encode_grid`; the
@@ -117,6 +134,8 @@ class GridObservationEncoder:
             own["goal_slot"], own["fcell"], g.neighbors, obs.known["bank"].fields, self.radius,
             self.scale, out,
         )  # fmt: skip
+        if self.heading:  # the last segment
+            out[np.arange(obs.n), self.layout.size - 4 + own["heading"].astype(np.int64)] = 1.0
         return out
 
     def reference(self, obs: LocalObservation) -> np.ndarray:
@@ -139,6 +158,8 @@ class GridObservationEncoder:
             "has_task": has[:, None].astype(np.float64),
             "toward_goal": toward,
         }
+        if self.heading:
+            parts["heading"] = np.eye(4)[own["heading"].astype(np.int64)]
         return self.layout.pack(parts, obs.n)
 
 
@@ -206,12 +227,20 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
         self.possible_agents = [f"robot_{i}" for i in range(n)]
         self.agents: list[str] = []
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
-        self.encoder = GridObservationEncoder(g.height, g.width, self.settings.view_radius)
+        rotate = probe.world.motion == "rotate"
+        self.encoder = GridObservationEncoder(
+            g.height, g.width, self.settings.view_radius, heading=rotate
+        )
         self.layout = self.encoder.layout
         self.state_layout = grid_state_layout(n)
         box = self.layout.box()
         self.observation_spaces = dict.fromkeys(self.possible_agents, box)
-        self.action_spaces = {a: gymnasium.spaces.Discrete(N_ACTIONS) for a in self.possible_agents}
+        # the world's action codes: grid moves, or the League's forward / turns / wait
+        self.n_actions = n_actions(probe.world.motion)
+        self.actions_doc = ROTATE_ACTIONS_DOC if rotate else ACTIONS_DOC
+        self.action_spaces = {
+            a: gymnasium.spaces.Discrete(self.n_actions) for a in self.possible_agents
+        }
         self.state_space = self.state_layout.box()
         self._display = EnvDisplay(str(self), RENDER_FPS)  # the viewer's renderer
 
@@ -282,12 +311,12 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
         if missing:
             raise KeyError(f"{self}: missing actions for agent(s) {', '.join(missing)}")
         values = [actions[agent] for agent in self.agents]
-        return discrete_actions(self, self.agents, values, N_ACTIONS, ACTIONS_DOC)
+        return discrete_actions(self, self.agents, values, self.n_actions, self.actions_doc)
 
     def check_action(self, agent: str, action: Any) -> None:
         """Raise the error ``step`` would raise for this one action (for the AEC env)."""
         self._agent_index(agent)
-        discrete_action(self, agent, action, N_ACTIONS, ACTIONS_DOC)
+        discrete_action(self, agent, action, self.n_actions, self.actions_doc)
 
     # ----------------------------------------------------------------- the rest of the API
     def state(self) -> np.ndarray:

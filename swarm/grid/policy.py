@@ -15,7 +15,9 @@ Hooks (as for the drones, :mod:`swarm.policy`: ``decide(obs)`` returns the step'
     round to the comm neighbours and returns what each robot heard; nothing else reaches
     another robot, and every packet and byte is counted (:mod:`swarm.radio`).
 ``act(obs) -> (R,) int``
-    0 wait, 1 north, 2 east, 3 south, 4 west.
+    0 wait, 1 north, 2 east, 3 south, 4 west; under the League's action model
+    (``obs.known["motion"] == "rotate"``) 0 wait, 1 forward, 2 clockwise,
+    3 counter-clockwise.
 ``claim(obs) -> (claims (R,), bids (R,))``
     For the Poisson stream: the order id each idle robot claims (-1 none) and its bid (lower
     is better). The default claims the nearest open order without coordinating (a baseline);
@@ -27,6 +29,16 @@ Shared pieces here: the *preference list* (each robot's five candidate cells, be
 by distance to its own goal, ties broken by a keyed random number) and the *beacon* that
 carries a robot's cell, priority, preference list and whether its last planned move was
 blocked to its comm neighbours.
+
+**Under rotation** (:func:`rotate_preferences`, :func:`rotate_codes`) a robot can only enter
+two cells in a step: the one ahead (forward) and its own (rotate or wait). Its preference
+list ranks its five candidate cells by a heading-aware cost to its goal (``turn_cost`` per 90
+degrees of rotation the path needs), the side and rear cells after its own at equal
+distance, so a planner over cells (PIBT, greedy yielding) puts a robot in a side cell only
+when pushing it out of its own; the robot then turns toward that cell and keeps its own,
+and a robot planned into its cell is stopped by the world (an attempted conflict, never a
+collision). A robot planned to stay rotates toward its best neighbouring cell (its
+``stay_turn``), or waits when that cell is ahead (it is blocked) or it is at its goal.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ import numpy as np
 
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
+from swarm.grid.world import CLOCKWISE, COUNTER_CLOCKWISE, FORWARD, HEADING_MOVE, WAIT
 from swarm.observation import LocalObservation
 from swarm.policy import Decision, Remembers
 from swarm.radio import Round
@@ -154,6 +167,111 @@ def preferences(obs: LocalObservation, seed: int) -> tuple[np.ndarray, np.ndarra
     order = np.argsort(dist + tie, axis=1)
     rows = np.arange(obs.n)[:, None]
     return cand[rows, order], dist[rows, order]
+
+
+# heading of each grid move code (0 wait has none): north 3, east 0, south 1, west 2
+CODE_HEADING = np.array([-1, 3, 0, 1, 2], np.int64)
+
+
+def rotate_preferences(
+    obs: LocalObservation, seed: int, turn_cost: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Under rotation: (R, 5) candidate free cells, best first (walls last as -1), and (R,)
+    the rotation each robot makes if it keeps its cell (``stay_turn``: 0 wait, 2 clockwise,
+    3 counter-clockwise).
+
+    Costs, from the robot's own BFS field d: a state (cell x, heading h) is worth
+    ``V(x, h) = d(x) + turn_cost q(x, h)``, q the quarter turns from h to the nearest
+    heading that leads downhill from x (0 at the goal). The cell ahead costs
+    ``1 + V(ahead, h)``; the own cell ``1 + V(own, h +- 1)`` (the better quarter turn; the
+    ``stay_turn``), or 0 at the goal; another neighbour n, which the robot can only enter
+    after turning toward it, ``1 + d(n) + turn_cost (q + 1)`` for the q quarter turns it
+    needs, so it ranks after the own cell at equal distance: a robot chooses a side cell
+    only when pushed out of its own. Forward wins ties; with ``turn_cost`` 1 a quarter turn
+    costs what it takes, a step, so a robot facing away from its goal turns rather than
+    drives off; 0 ranks by distance alone. A robot without a goal prefers to stay (wait).
+    Ties use keyed numbers, so a robot's choice never depends on other robots.
+    """
+    bank, slot = obs.known["bank"], obs.own["goal_slot"]
+    nbr = obs.known["grid"].neighbors
+    heading = obs.own["heading"].astype(np.int64)
+    n = obs.n
+    rows = np.arange(n)
+    cand = nbr[obs.own["fcell"]].astype(np.int64)  # (R, 5) by move code
+    has = slot >= 0
+    dist = np.zeros(cand.shape, np.int64)
+    dist[has] = bank.lookup(slot[has, None], cand[has])
+    dist[cand < 0] = bank.unreached
+    ahead_code = HEADING_MOVE[heading]
+    ahead = cand[rows, ahead_code]
+    # downhill headings (R, 4) at the own cell and at the cell ahead
+    down_own = np.zeros((n, 4), bool)
+    down_own[:, CODE_HEADING[1:]] = (cand[:, 1:] >= 0) & (dist[:, 1:] < dist[:, :1])
+    nxt = nbr[np.maximum(ahead, 0)].astype(np.int64)
+    d_nxt = np.zeros(nxt.shape, np.int64)
+    d_nxt[has] = bank.lookup(slot[has, None], nxt[has])
+    d_nxt[nxt < 0] = bank.unreached
+    down_ahead = np.zeros((n, 4), bool)
+    down_ahead[:, CODE_HEADING[1:]] = (nxt[:, 1:] >= 0) & (d_nxt[:, 1:] < d_nxt[:, :1])
+    q_cw = _quarters(down_own, (heading + 1) % 4)
+    q_ccw = _quarters(down_own, (heading + 3) % 4)
+    tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(6)[None, :])
+    clockwise = (q_cw < q_ccw) | ((q_cw == q_ccw) & (tie[:, 5] < 0.5))
+    at_goal = has & (dist[:, 0] == 0)
+    cost = np.empty((n, 5))
+    quarter = (CODE_HEADING[None, 1:] - heading[:, None]) % 4
+    quarter = np.minimum(quarter, 4 - quarter)
+    cost[:, 1:] = 1.0 + dist[:, 1:] + turn_cost * (quarter + 1) + 0.5 * tie[:, 1:5]
+    v_ahead = dist[rows, ahead_code] + turn_cost * _quarters(down_ahead, heading)
+    cost[rows, ahead_code] = 1.0 + v_ahead
+    cost[:, 0] = np.where(at_goal, 0.0, 1.0 + dist[:, 0] + turn_cost * np.minimum(q_cw, q_ccw))
+    cost[:, 0] += 0.25  # forward wins ties with staying; staying wins ties with turning
+    no_goal = np.where(np.arange(5) == 0, 0.0, 1.0)[None, :] + 0.5 * tie[:, :5]
+    cost[~has] = no_goal[~has]
+    cost[cand < 0] = np.inf
+    order = np.argsort(cost, axis=1, kind="stable")
+    prefs = np.where(np.isfinite(cost[rows[:, None], order]), cand[rows[:, None], order], -1)
+    forward_best = cost[rows, ahead_code] <= cost[:, 0]
+    idle = ~has | at_goal | forward_best | ~down_own.any(axis=1)
+    stay_turn = np.where(idle, WAIT, np.where(clockwise, CLOCKWISE, COUNTER_CLOCKWISE))
+    return prefs, stay_turn
+
+
+def _quarters(down: np.ndarray, heading: np.ndarray) -> np.ndarray:
+    """(R,) quarter turns from ``heading`` to the nearest heading marked in ``down`` (R, 4);
+    0 where none is (the goal)."""
+    diff = np.abs(np.arange(4)[None, :] - heading[:, None])
+    q = np.where(down, np.minimum(diff, 4 - diff), 9)
+    out = q.min(axis=1)
+    return np.where(out == 9, 0, out)
+
+
+def _turn_toward(heading: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(R,) the rotation that starts turning ``heading`` toward ``target`` (a U-turn:
+    clockwise)."""
+    diff = (target - heading) % 4
+    return np.where(diff == 0, WAIT, np.where(diff == 3, COUNTER_CLOCKWISE, CLOCKWISE))
+
+
+def rotate_codes(obs: LocalObservation, target_f: np.ndarray, stay_turn: np.ndarray) -> np.ndarray:
+    """(R,) rotate-model action toward each robot's planned free cell: forward when it is
+    the cell ahead, its ``stay_turn`` when it is the own cell, else (another neighbour)
+    the quarter turn toward it (a U-turn: clockwise). A robot that turns keeps its cell;
+    a robot planned into that cell is stopped by the world (an attempted conflict)."""
+    fcell = obs.own["fcell"]
+    cand = obs.known["grid"].neighbors[fcell]
+    heading = obs.own["heading"].astype(np.int64)
+    rows = np.arange(obs.n)
+    ahead = cand[rows, HEADING_MOVE[heading]]
+    code = np.argmax(cand == target_f[:, None], axis=1)
+    turn = _turn_toward(heading, CODE_HEADING[code])
+    out = np.where(target_f == fcell, stay_turn, turn)
+    return np.where((ahead >= 0) & (target_f == ahead), FORWARD, out).astype(np.int64)
+
+
+def rotating(obs: LocalObservation) -> bool:
+    """Whether the world runs the League's action model (headings, forward and turns)."""
+    return obs.known.get("motion", "grid") == "rotate"
 
 
 def beacons(

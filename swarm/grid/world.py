@@ -1,16 +1,28 @@
 """The grid world: robots on a static map, what they sense and hear, and how they move.
 
 State is a handful of numpy arrays (``cell`` (R,) linear cell index ``row * W + col``, the
-League's linearisation; ``fcell`` (R,) the same cell as a free-cell index); everything else
-is derived from them each step.
+League's linearisation; ``fcell`` (R,) the same cell as a free-cell index; under the
+League's action model, ``heading`` (R,) int8); everything else is derived from them each
+step.
+
+Two action models (``motion``):
+
+- ``"grid"`` (default): 4-connected, no heading; actions ``0 wait, 1 north, 2 east,
+  3 south, 4 west``.
+- ``"rotate"``: the League of Robot Runners 2023 model. A robot has a heading, as in the
+  League's start kit ``0 east, 1 south, 2 west, 3 north``, and each step it moves one cell
+  forward, rotates 90 degrees, or waits: actions ``0 wait, 1 forward, 2 clockwise,
+  3 counter-clockwise`` (0 is wait in both models; the start kit numbers them FW 0, CR 1,
+  CCR 2, W 3). Rotations never conflict (the robot keeps its cell); a forward move is a
+  move like any other for the rules below. Robots start facing east, as in the start kit.
 
 One step (nothing depends on robot order):
 
 1. **sense** — every robot senses the robots within ``sense_radius`` cells (Euclidean, cell
    centres) and links to those within ``comm_radius``; obstacles block neither. Found with an
    occupancy-grid window scan (numba), O(N r^2).
-2. **decide** — the controller maps the batch of local observations to actions
-   ``0 wait, 1 north, 2 east, 3 south, 4 west``. Robots may exchange messages with their comm
+2. **decide** — the controller maps the batch of local observations to actions (of the
+   world's ``motion``, above). Robots may exchange messages with their comm
    neighbours first, in the rounds the controller declares (``obs.radio``,
    :mod:`swarm.radio`: a League step is about a second; a radio round takes milliseconds),
    each packet dropped with probability ``packet_drop`` from a keyed stream, every packet
@@ -42,6 +54,25 @@ from swarm.observation import LocalObservation
 from swarm.radio import Radio, Round
 
 N_ACTIONS = 5  # wait, north, east, south, west
+MOTIONS = ("grid", "rotate")
+ROTATE_ACTIONS = 4  # wait, forward, clockwise, counter-clockwise
+WAIT, FORWARD, CLOCKWISE, COUNTER_CLOCKWISE = 0, 1, 2, 3
+ROTATE_ACTION_NAMES = ("wait", "forward", "clockwise", "counter-clockwise")
+HEADING_NAMES = ("east", "south", "west", "north")  # the League's orientations 0..3
+# the grid move (column of GridMap.neighbors) one cell along each heading
+HEADING_MOVE = np.array([2, 3, 4, 1], np.int64)
+# heading change of each rotate action (clockwise: east -> south -> west -> north)
+TURN = np.array([0, 0, 1, -1], np.int64)
+
+
+def n_actions(motion: str) -> int:
+    """Actions of a motion model: 5 on the 4-connected grid, 4 under rotation."""
+    return ROTATE_ACTIONS if motion == "rotate" else N_ACTIONS
+
+
+def forward_codes(heading: np.ndarray) -> np.ndarray:
+    """(R,) grid move code (``GridMap.neighbors`` column) of a forward step per heading."""
+    return HEADING_MOVE[np.asarray(heading, np.int64)]
 
 
 def neighbor_tables(
@@ -270,8 +301,12 @@ class GridWorld:
         bank: DistanceBank | None = None,
         max_inbox: int | None = None,
         radio_repeats: int = 0,
+        motion: str = "grid",
+        headings: np.ndarray | None = None,
     ):
         starts = np.asarray(starts, dtype=np.int64)
+        if motion not in MOTIONS:
+            raise ValueError(f"motion {motion!r}; allowed: {', '.join(MOTIONS)}")
         if starts.ndim != 1 or len(starts) == 0:
             raise ValueError("starts must be a non-empty 1-D array of cells")
         if starts.min() < 0 or starts.max() >= grid.n_cells:
@@ -283,6 +318,14 @@ class GridWorld:
         self.grid = grid
         self.bank = bank if bank is not None else DistanceBank(grid)
         self.cell = starts.copy()  # (R,) int64 linear cell: the source of truth
+        self.motion = motion
+        # (R,) int8 heading under rotation (0 east, 1 south, 2 west, 3 north); None on the grid
+        self.heading: np.ndarray | None = None
+        if motion == "rotate":
+            h = np.zeros(len(starts), np.int8) if headings is None else np.asarray(headings)
+            if h.shape != starts.shape or h.min() < 0 or h.max() > 3:
+                raise ValueError("headings must be (R,) integers in 0..3")
+            self.heading = h.astype(np.int8)
         self.sense_radius = float(sense_radius)
         self.comm_radius = float(comm_radius)
         self.packet_drop = float(packet_drop)
@@ -379,14 +422,27 @@ class GridWorld:
         ``own``: ``cell``/``fcell`` (linear and free-cell index), ``goal``/``goal_f`` (-1
         without a task), ``goal_slot`` (row of ``bank`` holding the distance field of the
         own goal, -1 none), ``task_age`` (steps since the current task was revealed),
-        ``phase`` (0 idle, 1 going to a pick or League task, 2 going to a delivery).
-        ``known``: ``grid`` (the public map), ``bank`` (its distance fields) and ``board``:
-        the open orders of a Poisson stream (the warehouse management system publishes
-        them), or None. Sensed robots' cells: :func:`sensed_cells`."""
+        ``phase`` (0 idle, 1 going to a pick or League task, 2 going to a delivery), and
+        under rotation ``heading`` (0 east, 1 south, 2 west, 3 north).
+        ``known``: ``grid`` (the public map), ``bank`` (its distance fields), ``motion``
+        (the action model, public) and ``board``: the open orders of a Poisson stream (the
+        warehouse management system publishes them), or None. Sensed robots' cells:
+        :func:`sensed_cells`."""
         self._sense()
         fid = self.grid.free_id
         goal_f = np.where(goal >= 0, fid[np.maximum(goal, 0)], -1).astype(np.int64)
         rows, cols = np.divmod(self.cell, self.grid.width)
+        own = {
+            "cell": self.cell.copy(),
+            "fcell": self.fcell,
+            "goal": goal.copy(),
+            "goal_f": goal_f,
+            "goal_slot": goal_slot.copy(),
+            "task_age": task_age.copy(),
+            "phase": phase.copy(),
+        }
+        if self.heading is not None:
+            own["heading"] = self.heading.copy()
         return LocalObservation(
             step=self.t,
             dt=1.0,
@@ -400,26 +456,27 @@ class GridWorld:
             inbox=Inbox.empty(self.n, 0),
             world_size=float(max(self.grid.height, self.grid.width)),
             torus=False,
-            own={
-                "cell": self.cell.copy(),
-                "fcell": self.fcell,
-                "goal": goal.copy(),
-                "goal_f": goal_f,
-                "goal_slot": goal_slot.copy(),
-                "task_age": task_age.copy(),
-                "phase": phase.copy(),
-            },
-            known={"grid": self.grid, "bank": self.bank, "board": board},
+            own=own,
+            known={"grid": self.grid, "bank": self.bank, "board": board, "motion": self.motion},
             links=self.links,
             radio=None if radio is None else radio.port(),
         )
 
     def apply(self, actions: np.ndarray) -> StepCounts:
-        """Move everyone at once (see the module docstring); advances ``t``."""
-        actions = check_actions(actions, self.n)
+        """Move everyone at once (see the module docstring); advances ``t``.
+
+        Under rotation a forward action is the grid move along the heading and a rotation
+        turns the heading in place; both models then share the wall, conflict and
+        collision rules (a cancelled forward move leaves the heading as it was)."""
+        actions = check_actions(actions, self.n, n_actions(self.motion))
+        code = actions
+        if self.heading is not None:
+            code = np.where(actions == FORWARD, forward_codes(self.heading), 0)
+            turned = self.heading + TURN[actions]
+            self.heading = np.mod(turned, 4).astype(np.int8)
         nbr = self.grid.neighbors
         fcell = self.fcell
-        target_f = nbr[fcell, actions].astype(np.int64)
+        target_f = nbr[fcell, code].astype(np.int64)
         invalid = target_f < 0
         target_f = np.where(invalid, fcell, target_f)
         target_f, cancelled, vertex, swap, n_moved = _move_kernel(
@@ -430,7 +487,7 @@ class GridWorld:
         self.t += 1
         return StepCounts(
             moved=n_moved,
-            invalid_moves=int(np.count_nonzero(invalid & (actions != 0))),
+            invalid_moves=int(np.count_nonzero(invalid & (code != 0))),
             attempted_conflicts=cancelled,
             vertex_collisions=vertex,
             swap_collisions=swap,
@@ -494,8 +551,9 @@ def egocentric_view(obs: LocalObservation, radius: int) -> np.ndarray:
     return out.reshape(obs.n, 3, side, side)
 
 
-def check_actions(actions: np.ndarray, n: int) -> np.ndarray:
-    """Validate a batch of actions: (n,) integers in 0..4; a clear error otherwise."""
+def check_actions(actions: np.ndarray, n: int, n_codes: int = N_ACTIONS) -> np.ndarray:
+    """Validate a batch of actions: (n,) integers in 0..n_codes - 1 (5 grid moves, or
+    :data:`ROTATE_ACTIONS`); a clear error otherwise."""
     a = np.asarray(actions)
     if a.shape != (n,):
         raise ValueError(f"actions: expected shape ({n},), got {a.shape}")
@@ -507,8 +565,11 @@ def check_actions(actions: np.ndarray, n: int) -> np.ndarray:
         ):
             a = a.astype(np.int64)
         else:
-            raise ValueError("actions: must be integers 0 wait, 1 north, 2 east, 3 south, 4 west")
-    if a.size and (a.min() < 0 or a.max() >= N_ACTIONS):
-        bad = int(a[(a < 0) | (a >= N_ACTIONS)][0])
-        raise ValueError(f"actions: {bad} is not an action; allowed 0..{N_ACTIONS - 1}")
+            names = "0 wait, 1 north, 2 east, 3 south, 4 west"
+            if n_codes == ROTATE_ACTIONS:
+                names = "0 wait, 1 forward, 2 clockwise, 3 counter-clockwise"
+            raise ValueError(f"actions: must be integers {names}")
+    if a.size and (a.min() < 0 or a.max() >= n_codes):
+        bad = int(a[(a < 0) | (a >= n_codes)][0])
+        raise ValueError(f"actions: {bad} is not an action; allowed 0..{n_codes - 1}")
     return a.astype(np.int64)
