@@ -1,0 +1,99 @@
+"""What static obstacles cost: ms per step with a forest of poles against the same run without.
+
+    python experiments/bench_obstacles.py                    # the rows of the README
+    python experiments/bench_obstacles.py --poles 1000 10000 --steps 20 --blocks 5
+
+Rows:
+
+* ``crossing``: the antipodal crossing of 1,000 drones (goto behind ORCA, 400 m arena, as in
+  experiments/forest_crossing.toml), just after take-off, with ``--poles`` poles and without;
+  the layer turns every sensed pole into a hard half-plane;
+* ``flocking``: boids at 10,000 drones (the engine's default density), where the cost is the
+  obstacle sensing alone (boids does not read it).
+
+Both models of a row start from the same seed and alternate in blocks of ``--steps`` steps,
+so a drift of the machine's speed hits both alike; the ratio is the median over blocks of
+(with poles) / (without). Target (issue 15): forest navigation with 1,000 obstacles within
+1.5x of the same run without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from swarm.io import write_json
+from swarm.registry import scenario_class
+from swarm.resources import check_new_file
+
+ROWS: dict[str, dict[str, Any]] = {
+    "crossing": {"n_agents": 1_000, "world_size": 400.0, "safety": "orca"},
+    "flocking": {"n_agents": 10_000, "world_size": 300.0},
+}
+
+
+def build(row: str, poles: int, seed: int) -> Any:
+    config = dict(ROWS[row])
+    if poles:
+        config |= {"obstacles": "forest", "obstacle_count": poles}
+    return scenario_class(row)(rng=seed, **config)
+
+
+def timed(model: Any, steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.step()
+    return (time.perf_counter() - start) / steps * 1e3
+
+
+def measure(row: str, poles: int, steps: int, blocks: int) -> dict[str, Any]:
+    plain, forest = build(row, 0, 0), build(row, poles, 0)
+    timed(plain, 2)  # compile and warm both
+    timed(forest, 2)
+    ms_plain, ms_forest = [], []
+    for _ in range(blocks):
+        ms_plain.append(timed(plain, steps))
+        ms_forest.append(timed(forest, steps))
+    ratio = float(np.median(np.array(ms_forest) / np.array(ms_plain)))
+    return {
+        "row": row,
+        "agents": plain.config.n_agents,
+        "poles": poles,
+        "ms_without": float(np.median(ms_plain)),
+        "ms_with": float(np.median(ms_forest)),
+        "ratio": ratio,
+        "pole_contacts": float(forest.metrics["obstacle_contacts_total"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--poles", type=int, nargs="+", default=[1_000])
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    if args.json:
+        check_new_file(args.json, "--json")
+    print("| row | drones | poles | ms/step without | ms/step with | ratio | pole contacts |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    results = []
+    for row in args.rows:
+        for poles in args.poles:
+            r = measure(row, poles, args.steps, args.blocks)
+            results.append(r)
+            cells = [row, f"{r['agents']:,}", f"{poles:,}", f"{r['ms_without']:.2f}",
+                     f"{r['ms_with']:.2f}", f"{r['ratio']:.2f}x",
+                     f"{r['pole_contacts']:.0f}"]  # fmt: skip
+            print("| " + " | ".join(cells) + " |")
+    if args.json:
+        write_json(Path(args.json), results)
+
+
+if __name__ == "__main__":
+    main()
