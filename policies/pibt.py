@@ -137,7 +137,11 @@ from swarm.grid.world import FORWARD, WAIT, sensed_cells
 from swarm.observation import LocalObservation
 from swarm.policy import Decision
 from swarm.radio import ListInbox, Round
+from swarm.threads import serial_and_parallel
 
+# robots from which the local problems are solved on the thread pool: each robot's problem
+# is tens of robots, so far fewer rows pay than for the drones' kernels
+PARALLEL_MIN_ROBOTS = 2_000
 BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
 # priorities grow by one per step while a task is open (its age), so a priority carried over
 # from last step grows by one too: otherwise it would always trail the own priorities of the
@@ -145,10 +149,9 @@ BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays w
 GROWTH_PER_STEP = 1.0
 
 
-@numba.njit(cache=True)
-def _local_pibt(
+def _local_pibt_chunks(
     own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref, r_ptr, r_table, r_ref, sense_ptr,
-    sense_cell, n_free, hop_discount,
+    sense_cell, n_free, hop_discount, n_chunks,
 ):  # fmt: skip
     """(R,) free cell each robot moves to, from PIBT on its own local problem, and (R,) the
     priority it inherited there (-inf when nobody pushed it).
@@ -158,16 +161,35 @@ def _local_pibt(
     beacons ``r_table[r_ref[e]]``, e in ``r_ptr[i]:r_ptr[i + 1]``, of robots it did not
     hear this round (a robot is known by its cell: two robots never share one). A beacon is
     (cell, priority, 5 preferences, blocked) (:data:`swarm.grid.policy.BEACON_DIM`).
+
+    Robots are solved in ``n_chunks`` contiguous chunks (``prange``: one per thread task),
+    each with its own scratch, which every robot leaves clean: a robot's answer depends on
+    its inputs alone, so any chunking and thread count gives the same result.
     """
     n = own_cell.shape[0]
     out = own_cell.copy()
     inherited = np.full(n, -np.inf)
-    occ_from = np.full(n_free, -1, np.int64)  # free cell -> local agent standing there
-    occ_to = np.full(n_free, -1, np.int64)  # free cell -> local agent reserving it
     max_local = 1
     for i in range(n):
         heard = d_ptr[i + 1] - d_ptr[i] + r_ptr[i + 1] - r_ptr[i]
         max_local = max(max_local, heard + 1)
+    for chunk in numba.prange(n_chunks):
+        first = chunk * n // n_chunks
+        last = (chunk + 1) * n // n_chunks
+        _solve_robots(first, last, own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref,
+                      r_ptr, r_table, r_ref, sense_ptr, sense_cell, n_free, hop_discount,
+                      max_local, out, inherited)  # fmt: skip
+    return out, inherited
+
+
+@numba.njit(cache=True)
+def _solve_robots(
+    first, last, own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref, r_ptr, r_table, r_ref,
+    sense_ptr, sense_cell, n_free, hop_discount, max_local, out, inherited,
+):  # fmt: skip
+    """Robots ``first..last-1`` of :func:`_local_pibt_chunks`, with scratch of their own."""
+    occ_from = np.full(n_free, -1, np.int64)  # free cell -> local agent standing there
+    occ_to = np.full(n_free, -1, np.int64)  # free cell -> local agent reserving it
     cell = np.empty(max_local, np.int64)
     prio = np.empty(max_local)
     prefs = np.empty((max_local, 5), np.int64)
@@ -177,7 +199,7 @@ def _local_pibt(
     st_p = np.empty(max_local + 1, np.int64)
     st_k = np.empty(max_local + 1, np.int64)
     st_c = np.empty(max_local + 1)  # priority the frame's agent acts with (inherited)
-    for i in range(n):
+    for i in range(first, last):
         # the local problem: robot i (local 0) and the robots it heard from
         m = 1
         cell[0] = own_cell[i]
@@ -291,7 +313,9 @@ def _local_pibt(
         for e in range(sense_ptr[i], sense_ptr[i + 1]):
             occ_from[sense_cell[e]] = -1
             occ_to[sense_cell[e]] = -1
-    return out, inherited
+
+
+_local_pibt, _local_pibt_parallel = serial_and_parallel(_local_pibt_chunks)
 
 
 @numba.njit(cache=True)
@@ -387,11 +411,15 @@ def local_pibt(
     robots further away that the relay round brought (:func:`relayed_view`); ``sensed``:
     the cells of the robots sensed (:func:`~swarm.grid.world.sensed_cells`).
     """
-    return _local_pibt(
+    threads = numba.get_num_threads()
+    parallel = obs.n >= PARALLEL_MIN_ROBOTS and threads > 1
+    kernel = _local_pibt_parallel if parallel else _local_pibt
+    return kernel(
         obs.own["fcell"], own, np.ascontiguousarray(prefs, dtype=np.int64),
         beacons_heard.ptr, beacons_heard.table, beacons_heard.rows, relayed.ptr, relayed.table,
         relayed.rows,
         obs.neighbors.ptr, sensed, obs.known["grid"].neighbors.shape[0], hop_discount,
+        4 * threads if parallel else 1,
     )  # fmt: skip
 
 

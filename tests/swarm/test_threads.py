@@ -79,3 +79,26 @@ def test_experiment_workers_run_one_thread_each(monkeypatch):
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
     with ProcessPoolExecutor(1, initializer=init_worker) as pool:
         assert pool.submit(_threads_in_worker).result() == (1, False)
+
+
+@needs_two
+@pytest.mark.parametrize("motion", ["grid", "rotate"])
+def test_warehouse_robots_plan_the_same_on_one_thread_and_on_two(threads, monkeypatch, motion):
+    """Decentralised PIBT solves each robot's local problem on the pool: same moves."""
+    import policies.pibt
+    from envs.warehouse import WarehouseModel
+
+    monkeypatch.setattr(policies.pibt, "PARALLEL_MIN_ROBOTS", 1)
+    runs = []
+    for count in (1, 2):
+        threads(count)
+        model = WarehouseModel(n_agents=150, policy="pibt", motion=motion, rng=2)
+        for _ in range(40):
+            model.step()
+        heading = model.world.heading
+        runs.append((model.world.cell.copy(), None if heading is None else heading.copy(),
+                     model.metrics))  # fmt: skip
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    if motion == "rotate":
+        np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]
