@@ -247,6 +247,10 @@ class Navigation(Scenario):
         super().spawn(engine, rows, rng)
         envs = np.unique(engine.env[rows])
         self.landmarks[envs] = rng.uniform(0.0, c.world_size, size=(len(envs), c.landmark_count, 2))
+        if engine.obstacles is not None:  # every landmark in the open, where a drone fits
+            marks = self.landmarks[envs].reshape(-1, 2)
+            cleared = engine.obstacles.push_out(marks, c.collision_radius)
+            self.landmarks[envs] = cleared.reshape(len(envs), c.landmark_count, 2)
 
     def observe(self, engine: Swarm) -> dict[str, np.ndarray]:
         """The ``landmark_slots`` nearest landmarks within ``landmark_range`` of each drone.

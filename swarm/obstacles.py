@@ -335,8 +335,8 @@ def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, pe
     for i in range(pos.shape[0]):
         if not alive[i]:
             continue
-        gx = min(max(int(math.floor(pos[i, 0] / cell)), 0), per_side - 1)
-        gy = min(max(int(math.floor(pos[i, 1] / cell)), 0), per_side - 1)
+        gx = min(max(math.floor(pos[i, 0] / cell), 0), per_side - 1)
+        gy = min(max(math.floor(pos[i, 1] / cell), 0), per_side - 1)
         found = 0
         kept = 0
         for oy in range(-1, 2):
@@ -376,8 +376,8 @@ def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, pe
                         if ox != 0 or oy != 0:
                             continue
                     elif (
-                        min(max(int(math.floor(sx / cell)), 0), per_side - 1) != cx
-                        or min(max(int(math.floor(sy / cell)), 0), per_side - 1) != cy
+                        min(max(math.floor(sx / cell), 0), per_side - 1) != cx
+                        or min(max(math.floor(sy / cell), 0), per_side - 1) != cy
                     ):
                         continue
                     if (

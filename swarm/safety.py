@@ -28,8 +28,19 @@ its own velocity, speed limit and table segment), so the layer passes the locali
 
 What the layer leaves out, or handles its own way:
 
-* **obstacles**: none yet (the paper's static-obstacle constraints are not built); walls
-  of a ``box`` arena are not avoided;
+* **obstacles** (:mod:`swarm.obstacles`): for each sensed obstacle (its nearest point, in
+  ``obs.own``) a *hard* half-plane: approach the obstacle's supporting line at that point
+  at most at ``(d - r_own) / tau`` (``r_own``: the drone's own radius, half the combined
+  one, with the margin). The obstacles are convex, so their distance is a convex function
+  of position and never falls faster than that approach: a drone that starts clear stays
+  clear at any ``dt <= tau`` (and one inside leaves within a step). This is more
+  conservative than the paper's velocity obstacles of polygon edges, and needs no edge
+  bookkeeping. When the obstacle lines and the reachable-velocity polygon have nothing in
+  common (too fast to brake in time), the polygon gives way and the platform's limits clip;
+  obstacle lines that contradict each other turn soft. ORCA does not plan: a drone whose
+  goal lies straight behind a large block stops against it (``urban``); in a forest, whose
+  poles leave room between them, everyone gets through. Walls of a ``box`` arena are not
+  avoided;
 * **3-D**: the 2-D linear programs only (the paper's 3-D case needs a 3-D LP);
 * **dynamics**: ORCA assumes velocity control (holonomic, instant). With a finite
   ``max_accel`` the velocities reachable this step form the disc ``|v - v_now| <=
