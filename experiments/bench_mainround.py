@@ -1,0 +1,116 @@
+"""Benchmark: the League of Robot Runners 2023 main-round instances (10,000 robots) end to end.
+
+For each instance, motion model (``grid``: 4-connected; ``rotate``: the League's action
+model, headings and quarter turns) and controller (``pibt``: decentralised PIBT, local
+sensing and radio with the default radii, every message counted; ``pibt-global``: one PIBT
+over every robot on the whole map, the centralised reference), runs the instance headless
+and prints one markdown row: errands (tasks) finished and their ratio to the League's best
+known result (a central planner under the rotate model, 1 s a step), wall time, steps/s,
+bytes each robot sent per step, robots stuck (with a task, not moved for the deadlock window
+of 100 steps, at the end) and robots that never moved, attempted (cancelled) conflicts and
+executed collisions (must be 0).
+
+    python experiments/bench_mainround.py --steps 5000
+    python experiments/bench_mainround.py --steps 300 --motions rotate \\
+        --controllers pibt --instances ../shared/data/lorr-2023-main-round/MR23-I-10.json
+
+The data lives in ../shared/data/lorr-2023-main-round (not shipped with the project).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data" / "lorr-2023-main-round"
+# the League's best known errands finished in 5,000 steps (the data's README)
+BEST_KNOWN = {"MR23-I-10": 194_677, "MR23-I-06": 197_275}
+CONTROLLERS = {"pibt": {}, "pibt-global": {"view": "global"}}
+
+
+def run_row(instance: Path, steps: int, motion: str, controller: str, seed: int) -> dict:
+    """One run; the fields of a table row."""
+    from envs.warehouse import WarehouseModel
+
+    t0 = time.perf_counter()
+    model = WarehouseModel(
+        instance=str(instance), policy="pibt", policy_params=CONTROLLERS[controller],
+        motion=motion, rng=seed,
+    )  # fmt: skip
+    model.collect_metrics = False
+    setup = time.perf_counter() - t0
+    moved = np.zeros(model.world.n, bool)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        model.step()
+        moved |= model.last_counts.moved_mask
+    wall = time.perf_counter() - t0
+    s = model.summary(free_flow=False)
+    best = BEST_KNOWN.get(instance.stem)
+    return {
+        "instance": instance.stem,
+        "robots": model.world.n,
+        "motion": motion,
+        "controller": controller,
+        "steps": steps,
+        "tasks": s["tasks_finished"],
+        "best_ratio": s["tasks_finished"] / best if best and steps == 5000 else None,
+        "wall_s": wall,
+        "setup_s": setup,
+        "steps_per_s": steps / wall if wall > 0 else float("inf"),
+        "bytes": s["bytes_per_agent_step"],
+        "stuck": s["deadlocked"],
+        "never_moved": int((~moved).sum()),
+        "conflicts": s["attempted_conflicts"],
+        "collisions": s["collisions"],
+    }
+
+
+HEADER = (
+    "| instance | robots | motion | controller | steps | errands | / best known | wall s | "
+    "steps/s | bytes / robot / step | stuck at end | never moved | cancelled moves | "
+    "executed collisions |\n| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: "
+    "| ---: | ---: | ---: | ---: |"
+)
+
+
+def markdown(row: dict) -> str:
+    ratio = "" if row["best_ratio"] is None else f"{row['best_ratio']:.1%}"
+    return (
+        f"| {row['instance']} | {row['robots']:,} | {row['motion']} | {row['controller']} | "
+        f"{row['steps']:,} | {row['tasks']:,} | {ratio} | {row['wall_s']:.0f} | "
+        f"{row['steps_per_s']:.1f} | {row['bytes']:,.0f} | {row['stuck']:,} | "
+        f"{row['never_moved']:,} | {row['conflicts']:,} | {row['collisions']} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--instances", nargs="+", type=Path,
+                    default=[DATA / "MR23-I-10.json", DATA / "MR23-I-06.json"])  # fmt: skip
+    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--motions", nargs="+", default=["rotate", "grid"], choices=["grid", "rotate"])
+    ap.add_argument("--controllers", nargs="+", default=list(CONTROLLERS), choices=CONTROLLERS)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    missing = [str(p) for p in args.instances if not p.exists()]
+    if missing:
+        print(f"skipped: instance(s) not found: {', '.join(missing)} (../shared/data is absent)")
+        return 0
+    print("python " + " ".join([f"experiments/{Path(__file__).name}", *sys.argv[1:]]))
+    print(HEADER, flush=True)
+    for inst in args.instances:
+        for motion in args.motions:
+            for controller in args.controllers:
+                print(markdown(run_row(inst, args.steps, motion, controller, args.seed)),
+                      flush=True)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
