@@ -140,10 +140,14 @@ class SwarmConfig(StrictConfig):
     algebraic_connectivity: bool = Field(
         False, description="also record the comm graph's algebraic connectivity (costly)"
     )
-    safety: Literal["none", "orca"] = Field(
+    safety: Literal["none", "orca", "cbf"] = Field(
         "none",
-        description="safety layer between the controller and the drones: none, or orca "
-        "(reciprocal collision avoidance from local sensing, swarm.safety)",
+        description="safety layer between the controller and the drones: none, orca "
+        "(reciprocal collision avoidance) or cbf (control barrier functions, needs a finite "
+        "max_accel), from local sensing (swarm.safety)",
+    )
+    safety_gamma: float = Field(
+        1.0, gt=0, description="safety=cbf: gain gamma of the barrier's class-K function gamma h^3"
     )
     obstacles: str = Field(
         "none",
@@ -223,6 +227,11 @@ class SwarmConfig(StrictConfig):
             raise ValueError(
                 f"safety: {self.safety} keeps drones collision_radius apart; set "
                 "collision_radius > 0 (m)"
+            )
+        if self.safety == "cbf" and not math.isfinite(self.max_accel):
+            raise ValueError(
+                "safety: cbf keeps each drone able to brake within max_accel; set a finite "
+                "max_accel (m/s^2)"
             )
         return self
 

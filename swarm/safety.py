@@ -1,4 +1,5 @@
-"""A safety layer that keeps any controller from colliding: ORCA, from local sensing only.
+"""A safety layer that keeps any controller from colliding, from local sensing only: ORCA,
+or control barrier functions (:class:`Cbf`, ``safety = "cbf"``).
 
 Optimal reciprocal collision avoidance (van den Berg, Guy, Lin, Manocha 2011, "Reciprocal
 n-body collision avoidance", Robotics Research, Springer STAR 70, pp. 3-19), written from
@@ -68,6 +69,11 @@ What the layer leaves out, or handles its own way:
   on the antipodal crossing of 100 drones: 0 collisions at 10 ms steps, collisions at 50 ms
   and 100 ms (``experiments/crossing.toml``).
 
+The other layer, ``safety = "cbf"`` (:class:`Cbf`), filters accelerations through pairwise
+control barrier functions (Wang, Ames, Egerstedt 2017) with the same linear program, and
+holds only while every drone's program is feasible: measured on the crossing at 20 m/s^2,
+no contact up to 8 drones, collisions from 16 (the README's table), where ORCA has none.
+
 Use it by config (``safety = "orca"``, ``safety_horizon = tau``; every drone scenario:
 ``swarm run flocking --set safety=orca``), which wraps the model's controller in
 :class:`SafePolicy`, or around any controller by hand: ``SafePolicy(Boids(), "orca",
@@ -122,6 +128,10 @@ class OrcaParams(StrictConfig):
     polygon_sides: int = Field(
         16, ge=4, le=64, description="sides of the polygon inscribed in the reachable disc"
     )
+    gamma: float = Field(
+        1.0, gt=0, description="cbf: gain of the class-K function gamma h^3 (how fast the "
+        "barrier may fall toward 0)",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- the LPs
@@ -445,6 +455,129 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
         changed[row] = True
 
 
+# ---------------------------------------------------------------------------- CBF lines
+@numba.njit(cache=True, inline="always")
+def _barrier_line(mx, my, norm, dvx, dvy, alpha_sum, share, ds, gamma, amax):
+    """The control-barrier half-plane of a pair (Wang, Ames, Egerstedt 2017, eq. 13-15):
+    with ``dp = p_i - p_j = norm (mx, my)`` (a unit direction and a distance), ``dv = v_i -
+    v_j`` and ``alpha_sum`` the two acceleration limits added, the barrier ``h = sqrt(2
+    alpha_sum (|dp| - ds)) + dp . dv / |dp|`` stays >= 0 while ``-dp . (u_i - u_j) <= b``;
+    drone i takes ``share`` of ``b``: ``m . u_i >= -share b / |dp|``. Closer than ``ds``:
+    accelerate apart at half of ``amax`` at least. Returns (qx, qy, dx, dy), permitted side
+    on the left."""
+    if norm <= ds:
+        bound = 0.5 * amax  # already too close: only accelerating apart is permitted
+    else:
+        root = math.sqrt(2.0 * alpha_sum * (norm - ds))
+        along = norm * (mx * dvx + my * dvy)  # dp . dv
+        h = root + along / norm
+        b = (gamma * h * h * h * norm - along * along / (norm * norm) + dvx * dvx + dvy * dvy
+             + alpha_sum * along / root)  # fmt: skip
+        bound = -share * b / norm
+    # permitted: u . m >= bound
+    return bound * mx, bound * my, my, -mx
+
+
+@numba.njit(cache=True)
+def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds, gamma,
+              nearest, obst_rel, obst_dist, obst_mask, out, changed):  # fmt: skip
+    """Every active row's safe acceleration: the one closest to ``pref`` within its limit
+    ``amax`` that keeps every pair barrier (half the responsibility; a neighbour is assumed
+    to share the row's limit) and every obstacle barrier (all of it; ``ds / 2``, the drone's
+    own radius) from falling faster than ``gamma h^3``; the 2-D linear program of
+    :func:`_lp2` finds it, :func:`_lp3` the least violation where none exists."""
+    longest = 0
+    for s in range(seg_row.shape[0]):
+        longest = max(longest, ptr[s + 1] - ptr[s])
+    slots = obst_mask.shape[1]
+    size = longest + slots
+    best_d = np.empty(size)
+    best_e = np.empty(size, np.int64)
+    qx = np.empty(size)
+    qy = np.empty(size)
+    dx = np.empty(size)
+    dy = np.empty(size)
+    px = np.empty(size)
+    py = np.empty(size)
+    ex = np.empty(size)
+    ey = np.empty(size)
+    for s in range(seg_row.shape[0]):
+        row = seg_row[s]
+        sensed = 0
+        for t in range(slots):
+            if obst_mask[row, t] > 0.0:
+                sensed += 1
+        if not active[row] or (ptr[s + 1] == ptr[s] and sensed == 0):
+            continue
+        limit = amax[row]
+        vx = vel[row, 0]
+        vy = vel[row, 1]
+        ox = pref[row, 0]
+        oy = pref[row, 1]
+        fx = ox
+        fy = oy
+        norm2 = ox * ox + oy * oy
+        if norm2 > limit * limit:  # the command as the platform would fly it
+            scale = limit / math.sqrt(norm2)
+            fx = ox * scale
+            fy = oy * scale
+        n = 0
+        clear = True
+        for t in range(sensed):  # obstacles first: hard, all the responsibility
+            d = obst_dist[row, t]
+            rx = obst_rel[row, t, 0]
+            ry = obst_rel[row, t, 1]
+            length = math.sqrt(rx * rx + ry * ry)
+            mx = -1.0
+            my = 0.0
+            if length > 0.0:  # from the obstacle toward the drone (out of it, when inside)
+                mx = (-rx if d >= 0.0 else rx) / length
+                my = (-ry if d >= 0.0 else ry) / length
+            # a static neighbour (limit 0) at the nearest point; inside counts as touching
+            lqx, lqy, ldx, ldy = _barrier_line(mx, my, max(d, 0.0), vx, vy, limit, 1.0,
+                                               0.5 * ds, gamma, limit)  # fmt: skip
+            qx[n] = lqx
+            qy[n] = lqy
+            dx[n] = ldx
+            dy[n] = ldy
+            n += 1
+            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
+                clear = False
+        hard = n
+        count = ptr[s + 1] - ptr[s]
+        if 0 < nearest < count:
+            kept = 0
+            for e in range(ptr[s], ptr[s + 1]):
+                kept = insert_k_best(best_d, best_e, kept, nearest, dist[e], e)
+        else:
+            kept = count
+            for q in range(count):
+                best_e[q] = ptr[s] + q
+        for q in range(kept):
+            e = best_e[q]
+            norm = dist[e]
+            mx = -rel_pos[e, 0] / norm if norm > 0.0 else 1.0
+            my = -rel_pos[e, 1] / norm if norm > 0.0 else 0.0
+            lqx, lqy, ldx, ldy = _barrier_line(mx, my, norm, -rel_vel[e, 0], -rel_vel[e, 1],
+                                               2.0 * limit, 0.5, ds, gamma, limit)  # fmt: skip
+            qx[n] = lqx
+            qy[n] = lqy
+            dx[n] = ldx
+            dy[n] = ldy
+            n += 1
+            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
+                clear = False
+        if clear:
+            continue
+        k, rx, ry = _lp2(qx, qy, dx, dy, n, limit, ox, oy, False)
+        if k < n:
+            keep = hard if k >= hard else 0  # obstacle lines that contradict turn soft
+            rx, ry = _lp3(qx, qy, dx, dy, n, keep, k, limit, rx, ry, px, py, ex, ey)
+        out[row, 0] = rx
+        out[row, 1] = ry
+        changed[row] = True
+
+
 # ---------------------------------------------------------------------------- the filter
 def own_max_speed(obs: LocalObservation) -> np.ndarray:
     """(R,) each drone's own speed limit: its team's where the scenario has teams."""
@@ -463,10 +596,21 @@ def own_max_accel(obs: LocalObservation, default: float) -> np.ndarray:
     return np.full(obs.n, float(default))
 
 
-class Orca:
-    """The ORCA filter: safe commands from commands, row by row (see the module docstring)."""
+def sensed_obstacles(obs: LocalObservation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's obstacle reading (nearest points (R, k, 2), signed distances (R, k), mask
+    (R, k)) from its own observation; k = 0 where the map has no obstacles."""
+    own = obs.own or {}
+    if "obstacle_mask" in own:
+        keys = ("obstacle_rel_pos", "obstacle_dist", "obstacle_mask")
+        rel, dist, mask = (np.ascontiguousarray(own[key], dtype=np.float64) for key in keys)
+        return rel, dist, mask
+    return np.zeros((obs.n, 0, 2)), np.zeros((obs.n, 0)), np.zeros((obs.n, 0))
 
-    name: ClassVar[str] = "orca"
+
+class Layer:
+    """What the safety layers share: their settings and each drone's acceleration limit."""
+
+    name: ClassVar[str] = "layer"
 
     def __init__(self, params: OrcaParams):
         self.params = params
@@ -475,6 +619,19 @@ class Orca:
         """(R,) each drone's acceleration limit (its team's where teams differ), capped by
         ``accel_cap`` (a quadrotor's tilt and thrust limit)."""
         return np.minimum(own_max_accel(obs, self.params.max_accel), self.params.accel_cap)
+
+    def filter(
+        self, obs: LocalObservation, commands: np.ndarray, kind: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Safe commands of the same ``kind`` ("acceleration" or "velocity") and (R,) the
+        change of each drone's commanded velocity (m/s)."""
+        raise NotImplementedError
+
+
+class Orca(Layer):
+    """The ORCA filter: safe commands from commands, row by row (see the module docstring)."""
+
+    name: ClassVar[str] = "orca"
 
     def velocities(
         self, obs: LocalObservation, preferred: np.ndarray
@@ -485,11 +642,7 @@ class Orca:
         table = obs.neighbors
         out = np.array(preferred, dtype=np.float64, order="C", copy=True)
         changed = np.zeros(obs.n, dtype=bool)
-        own = obs.own or {}
-        if "obstacle_mask" in own:
-            obst = (own["obstacle_rel_pos"], own["obstacle_dist"], own["obstacle_mask"])
-        else:
-            obst = (np.zeros((obs.n, 0, 2)), np.zeros((obs.n, 0)), np.zeros((obs.n, 0)))
+        obst = sensed_obstacles(obs)
         if table.n_edges == 0 and not obst[2].any():
             return out, changed
         _orca_rows(
@@ -497,7 +650,7 @@ class Orca:
             np.ascontiguousarray(obs.vel, dtype=np.float64), out.copy(), own_max_speed(obs),
             np.ascontiguousarray(obs.alive), p.radius * (1.0 + p.margin), p.horizon,
             float(obs.dt), self.accel_limits(obs) * obs.dt, p.polygon_sides, p.max_neighbors,
-            *(np.ascontiguousarray(a, dtype=np.float64) for a in obst), out, changed,
+            *obst, out, changed,
         )  # fmt: skip
         return out, changed
 
@@ -537,7 +690,74 @@ class Orca:
         return out, change
 
 
-METHODS: dict[str, type[Orca]] = {"orca": Orca}
+class Cbf(Layer):
+    """Control-barrier-function filter (Wang, Ames, Egerstedt 2017, "Safety barrier
+    certificates for collisions-free multirobot systems", IEEE T-RO 33(3)): safe
+    accelerations from commands, row by row, for double integrators with an acceleration
+    limit.
+
+    Each drone, from its own observation: for every sensed neighbour (the ``max_neighbors``
+    nearest) the pair barrier ``h = sqrt(2 (a_i + a_j)(|dp| - Ds)) + dp . dv / |dp|`` (it is
+    >= 0 exactly while the two can still brake apart before ``Ds`` with their limits
+    ``a_i``, ``a_j``; a neighbour's limit is taken to be the drone's own), kept from
+    falling faster than ``gamma h^3``: a half-plane of the drone's acceleration with half of
+    the pair's budget; for every sensed obstacle the same barrier from its nearest point,
+    with all of it and ``a_j = 0``. The acceleration closest to the command inside them and
+    the limit disc is one 2-D linear program per drone (the ORCA layer's, in acceleration
+    space; the paper solves the same quadratic program with a QP solver), the least
+    violation where none fits. ``Ds`` is ``collision_radius (1 + safety_margin)``.
+
+    What it assumes: the double integrator (the quadrotor's lag is not modelled: the
+    barrier holds for the acceleration commanded, not the one delivered), a finite
+    ``max_accel`` (refused otherwise), continuous time (the guarantee of the paper; at the
+    crossing's 10 ms steps the discretisation is far inside the margin), reciprocity.
+    """
+
+    name: ClassVar[str] = "cbf"
+
+    def filter(
+        self, obs: LocalObservation, commands: np.ndarray, kind: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Safe commands of the same ``kind`` and (R,) the change of each drone's commanded
+        velocity (m/s: the acceleration's change x dt)."""
+        p = self.params
+        commands = np.asarray(commands, dtype=np.float64)
+        vel = np.asarray(obs.vel, dtype=np.float64)
+        dt = float(obs.dt)
+        if kind == "velocity":
+            wanted = (commands - vel) / dt
+        elif kind == "acceleration":
+            wanted = commands
+        else:
+            raise ValueError(f"action_kind: {kind!r}; allowed: acceleration, velocity")
+        limit = self.accel_limits(obs)
+        if not np.isfinite(limit).all():
+            raise ValueError("safety: cbf needs a finite max_accel (m/s^2)")
+        table = obs.neighbors
+        obst = sensed_obstacles(obs)
+        safe = np.array(wanted, dtype=np.float64, order="C", copy=True)
+        changed = np.zeros(obs.n, dtype=bool)
+        if table.n_edges or obst[2].any():
+            _cbf_rows(
+                table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist,
+                np.ascontiguousarray(vel), np.ascontiguousarray(wanted, dtype=np.float64),
+                np.ascontiguousarray(limit, dtype=np.float64), np.ascontiguousarray(obs.alive),
+                p.radius * (1.0 + p.margin), p.gamma, p.max_neighbors, *obst, safe, changed,
+            )  # fmt: skip
+        if not changed.any():
+            return commands, np.zeros(obs.n)
+        out = commands.copy()
+        if kind == "velocity":
+            out[changed] = vel[changed] + safe[changed] * dt
+        else:
+            out[changed] = safe[changed]
+        change = np.zeros(obs.n)
+        delta = safe[changed] - wanted[changed]
+        change[changed] = np.sqrt((delta**2).sum(axis=1)) * dt
+        return out, change
+
+
+METHODS: dict[str, type[Layer]] = {"orca": Orca, "cbf": Cbf}
 
 
 class SafePolicy(Policy):
@@ -625,6 +845,7 @@ def layer_params(config: SwarmConfig) -> OrcaParams:
         margin=config.safety_margin,
         max_accel=config.max_accel,  # teams carry their own in the observation
         accel_cap=cap,
+        gamma=config.safety_gamma,
     )
 
 
