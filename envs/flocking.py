@@ -4,7 +4,10 @@ Version ``v0``.
 
 =================  =====================================================================
 Agents             ``n_agents`` drones (double integrators, max speed and acceleration)
-Arena              square of side ``world_size``; ``torus`` (wraps) or ``box`` (reflecting)
+Arena              square of side ``world_size``; ``torus`` (wraps) or ``box`` (reflecting);
+                   with ``dim = 3`` a cube of that side (the box's floor and ceiling are
+                   the altitude limits), spawn uniform in it with headings uniform on the
+                   sphere; 3-D controllers: boids, olfati_saber, random_walk
 Sensing            neighbours within ``sense_radius`` (optional ``fov_deg``, Gaussian noise)
 Communication      links by ``comm_model`` (range / knn / fixed graph), drops, delay, caps
 Default policy     ``boids`` (Reynolds 1987); also ``vicsek``, ``olfati_saber``
@@ -48,6 +51,8 @@ from swarm.scenario import Scenario, collision_counts
 class FlockingConfig(SwarmConfig):
     """Flocking uses the engine's settings as they are; see :class:`SwarmConfig`."""
 
+    dims = (2, 3)  # flies in the plane or in a cube (spawn below; the metrics are any-dim)
+
 
 class Flocking(Scenario):
     """Spawn uniformly with random headings; report the flocking metrics."""
@@ -56,6 +61,22 @@ class Flocking(Scenario):
     ALIGNMENT_WEIGHT = 1.0  # reward for moving like the neighbours (mean cosine, in [-1, 1])
     COHESION_WEIGHT = 1.0  # penalty per sensing radius between a drone and its neighbours' centre
     COLLISION_PENALTY = 1.0  # per neighbour closer than collision_radius
+
+    def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Uniform in the arena with random headings at ``initial_speed``: the base class's
+        spawn in the plane (its draws unchanged); in a cube, headings uniform on the sphere
+        (Archimedes: z uniform in [-1, 1], azimuth uniform)."""
+        if engine.dim == 2:
+            super().spawn(engine, rows, rng)
+            return
+        c = self.config
+        n = len(rows)
+        engine.pos[rows] = rng.uniform(0.0, c.world_size, size=(n, 3))
+        z = rng.uniform(-1.0, 1.0, size=n)
+        azimuth = rng.uniform(-np.pi, np.pi, size=n)
+        ring = np.sqrt(1.0 - z * z)
+        heading = np.column_stack([ring * np.cos(azimuth), ring * np.sin(azimuth), z])
+        engine.vel[rows] = c.initial_speed * heading
 
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
         """(R,) alignment + cohesion - collisions (see the module docstring)."""

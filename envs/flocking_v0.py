@@ -6,16 +6,17 @@ Version ``v0``. A thin adapter (:mod:`swarm.marl`): the same engine, spawn and d
 =================  =====================================================================
 Agents             ``drone_0`` .. ``drone_{n_agents-1}``; a crashed drone terminates and
                    leaves ``agents``
-Action space       ``Box(-a, a, (2,), float32)``: acceleration (m/s^2), ``a = max_accel``;
-                   ``Discrete(5)`` with ``continuous_actions=False`` (no-op, -x, +x, -y, +y).
+Action space       ``Box(-a, a, (d,), float32)``: acceleration (m/s^2), ``a = max_accel``,
+                   d = ``dim`` (2, or 3 in a cube); ``Discrete(5)`` with
+                   ``continuous_actions=False`` (2-D only: no-op, -x, +x, -y, +y).
                    Out-of-space actions raise an error (or are clipped with
                    ``out_of_box="clip"``); the engine limits the norm to ``max_accel``
 Observation        float32 vector of named segments (``env.layout.view(obs, NAME)``):
-                   ``own_pos`` (2,) m, ``own_vel`` (2,) m/s, ``neighbor_rel_pos`` (k, 2) m
-                   and ``neighbor_rel_vel`` (k, 2) m/s of the k = ``k_neighbors`` nearest
+                   ``own_pos`` (d,) m, ``own_vel`` (d,) m/s, ``neighbor_rel_pos`` (k, d) m
+                   and ``neighbor_rel_vel`` (k, d) m/s of the k = ``k_neighbors`` nearest
                    sensed drones, ``neighbor_mask`` (k,); flocking sends no messages, so no
                    inbox segments
-State              ``pos`` (N, 2), ``vel`` (N, 2), ``alive`` (N,) of every drone
+State              ``pos`` (N, d), ``vel`` (N, d), ``alive`` (N,) of every drone
 Reward             per drone: alignment (mean cosine of heading to the sensed neighbours')
                    minus cohesion (distance to their centre over ``sense_radius``; -1 when
                    alone) minus 1 per drone closer than ``collision_radius``

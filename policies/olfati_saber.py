@@ -11,7 +11,8 @@ n_ij = (q_j - q_i) / sqrt(1 + eps ||q_j - q_i||^2) and a_ij = rho_h(||q_j - q_i|
 Algorithm 2 adds the navigational feedback of a static gamma-agent at ``goal``:
 ``-c1 (q_i - q_r) - c2 p_i`` (eq. 24). Defaults are the paper's: d = 7, r = 1.2 d,
 eps = 0.1, a = b = 5, h = 0.2; d defaults to what the drone's sensor can see (r = sensing
-radius), since a drone cannot keep a spacing it cannot sense.
+radius), since a drone cannot keep a spacing it cannot sense. The paper works in R^m, so the
+same code runs with ``dim = 3`` (a ``goal`` then has three coordinates).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from swarm.config import StrictConfig
+from swarm.config import ConfigError, StrictConfig
 from swarm.observation import LocalObservation
 from swarm.policy import Policy
 
@@ -33,7 +34,9 @@ class OlfatiSaberParams(StrictConfig):
     a: float = Field(5.0, gt=0, description="action function parameter a")
     b: float = Field(5.0, gt=0, description="action function parameter b (a <= b)")
     h: float = Field(0.2, gt=0, lt=1, description="bump function parameter h")
-    goal: tuple[float, float] | None = Field(None, description="gamma-agent position (Alg. 2)")
+    goal: tuple[float, float] | tuple[float, float, float] | None = Field(
+        None, description="gamma-agent position (Alg. 2): x, y (and z with dim = 3)"
+    )
     c1: float = Field(0.2, ge=0, description="gamma position gain (Alg. 2)")
     c2: float = Field(0.4, ge=0, description="gamma velocity gain (Alg. 2)")
 
@@ -43,6 +46,7 @@ class OlfatiSaber(Policy):
     citation = "Olfati-Saber, R. (2006). IEEE TAC 51(3), 401-420, Algorithms 1 and 2."
     action_kind = "acceleration"
     Params = OlfatiSaberParams
+    dims = (2, 3)
 
     def _sigma_norm(self, sq: np.ndarray) -> np.ndarray:
         eps = self.params.eps
@@ -70,6 +74,11 @@ class OlfatiSaber(Policy):
         a_ij = self._bump(z / r_alpha)
         u = nb.segment_sum(phi_alpha[:, None] * n_ij + a_ij[:, None] * nb.rel_vel)
         if p.goal is not None:
+            if len(p.goal) != obs.pos.shape[1]:
+                raise ConfigError(
+                    f"policy_params (olfati_saber): goal has {len(p.goal)} coordinates; the "
+                    f"drones fly in {obs.pos.shape[1]}-D, so give {obs.pos.shape[1]}"
+                )
             offset = obs.pos - np.asarray(p.goal)
             if obs.torus:
                 offset -= obs.world_size * np.round(offset / obs.world_size)

@@ -14,6 +14,10 @@ build it lazily when read, and the per-step cost of keeping it in sync increment
 ``swarm bench --agents 10000000`` runs one size: 10^7 drones in one process. Each size runs
 on one thread and then on every core (``--threads N``): the compiled kernels give the same
 answers on any count (:mod:`swarm.threads`), and the ratio is printed.
+
+``swarm bench --dim 3`` measures the same path in 3-D: the arena is a cube sized for the same
+mean neighbour count within the sensing ball (the 3-D neighbour search is serial, so the
+thread count changes only the other kernels), and Mesa's 2-D example is left out.
 """
 
 from __future__ import annotations
@@ -38,8 +42,14 @@ from swarm.threads import set_threads
 SENSE_RADIUS = 5.0  # metres, the default sensing radius
 
 
-def arena_side(n_agents: int, neighbors: float, radius: float = SENSE_RADIUS) -> float:
-    """Side of the square arena giving ``neighbors`` expected neighbours within ``radius``."""
+def arena_side(
+    n_agents: int, neighbors: float, radius: float = SENSE_RADIUS, dim: int = 2
+) -> float:
+    """Side of the square (``dim`` 2) or cube (3) arena giving ``neighbors`` expected
+    neighbours within ``radius``."""
+    if dim == 3:
+        density = neighbors / (4.0 / 3.0 * math.pi * radius**3)
+        return (n_agents / density) ** (1.0 / 3.0)
     density = neighbors / (math.pi * radius**2)
     return math.sqrt(n_agents / density)
 
@@ -49,22 +59,22 @@ def default_steps(n_agents: int) -> int:
     return int(max(3, min(20, 2_000_000 // n_agents)))
 
 
-def _flocking(n_agents: int, neighbors: float, **extra: Any):
+def _flocking(n_agents: int, neighbors: float, dim: int = 2, **extra: Any):
     from envs.flocking import FlockingModel
 
-    side = arena_side(n_agents, neighbors)
+    side = arena_side(n_agents, neighbors, dim=dim)
     return FlockingModel(
-        n_agents=n_agents, world_size=side, sense_radius=SENSE_RADIUS, rng=0, **extra
+        n_agents=n_agents, world_size=side, sense_radius=SENSE_RADIUS, rng=0, dim=dim, **extra
     )
 
 
 def bench_flocking(
-    n_agents: int, steps: int, neighbors: float = 10.0, memory: bool = True
+    n_agents: int, steps: int, neighbors: float = 10.0, memory: bool = True, dim: int = 2
 ) -> dict[str, Any]:
     """Time FlockingModel.step (boids, comm graph, metrics) on numba's current thread count,
-    and (``memory``) measure peak memory."""
+    and (``memory``) measure peak memory; in the plane or (``dim`` 3) in a cube."""
     threads = numba.get_num_threads()
-    model = _flocking(n_agents, neighbors)
+    model = _flocking(n_agents, neighbors, dim)
     model.step()  # warm-up: numba kernels load from cache or compile here
     times, edges = [], []
     for _ in range(steps):
@@ -79,7 +89,7 @@ def bench_flocking(
     peak = float("nan")
     if memory:
         tracemalloc.start()
-        model = _flocking(n_agents, neighbors)
+        model = _flocking(n_agents, neighbors, dim)
         model.step()
         model.step()
         _, peak = tracemalloc.get_traced_memory()
@@ -87,7 +97,7 @@ def bench_flocking(
         del model
         gc.collect()
     return {
-        "workload": "flocking (ours)",
+        "workload": "flocking (ours)" if dim == 2 else "flocking 3-D (ours)",
         "threads": threads,
         "n_agents": n_agents,
         "steps": steps,
@@ -125,11 +135,13 @@ def bench_mesa_boids(n_agents: int, steps: int, neighbors: float = 10.0) -> dict
     }
 
 
-def bench_graph_view(n_agents: int, steps: int, neighbors: float = 10.0) -> dict[str, Any]:
+def bench_graph_view(
+    n_agents: int, steps: int, neighbors: float = 10.0, dim: int = 2
+) -> dict[str, Any]:
     """Cost of the networkx view: lazy build on read vs incremental sync every step."""
     out: dict[str, Any] = {"n_agents": n_agents}
     for mode in ("lazy", "incremental"):
-        model = _flocking(n_agents, neighbors, comm_graph_sync=mode)
+        model = _flocking(n_agents, neighbors, dim, comm_graph_sync=mode)
         model.step()
         step_times, read_times = [], []
         for _ in range(steps):
@@ -146,7 +158,7 @@ def bench_graph_view(n_agents: int, steps: int, neighbors: float = 10.0) -> dict
         del model, graph
         gc.collect()
     tracemalloc.start()
-    model = _flocking(n_agents, neighbors)
+    model = _flocking(n_agents, neighbors, dim)
     base, _ = tracemalloc.get_traced_memory()
     graph = model.comm_graph
     size, _ = tracemalloc.get_traced_memory()
@@ -175,6 +187,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default by size)")
     parser.add_argument("--neighbors", type=float, default=10.0, help="mean neighbours in range")
+    parser.add_argument(
+        "--dim", type=int, choices=(2, 3), default=2,
+        help="fly in the plane (2) or in a cube (3; no Mesa comparison: its example is 2-D)",
+    )  # fmt: skip
     parser.add_argument("--no-mesa", action="store_true", help="skip Mesa's boid_flockers")
     parser.add_argument("--mesa-steps", type=int, default=5, help="timed Mesa steps")
     parser.add_argument("--mesa-size", type=int, default=1_000, help="N for the Mesa comparison")
@@ -209,17 +225,17 @@ def main(args: argparse.Namespace) -> int:
         steps = args.steps or default_steps(n)
         if most > 1:  # one thread first, then all of them, on the same swarm
             set_threads(1)
-            single = bench_flocking(n, steps, args.neighbors, memory=False)
+            single = bench_flocking(n, steps, args.neighbors, memory=False, dim=args.dim)
             _print_table_row(single)
             rows.append(single)
             set_threads(most)
-        rows.append(bench_flocking(n, steps, args.neighbors))
+        rows.append(bench_flocking(n, steps, args.neighbors, dim=args.dim))
         _print_table_row(rows[-1])
         if most > 1:
             ratios[f"threads_{most}_vs_1_at_{n}"] = (
                 rows[-1]["agent_steps_per_s"] / single["agent_steps_per_s"]
             )
-    if not args.no_mesa:
+    if not args.no_mesa and args.dim == 2:
         size = args.mesa_size
         mesa_row = bench_mesa_boids(size, args.mesa_steps, args.neighbors)
         _print_table_row(mesa_row)
@@ -241,7 +257,7 @@ def main(args: argparse.Namespace) -> int:
     graph_n = 10_000 if 10_000 in args.sizes else min(args.sizes)
     graph: dict[str, Any] = {}
     if graph_n <= GRAPH_VIEW_MAX:
-        graph = bench_graph_view(graph_n, min(20, args.steps or 20), args.neighbors)
+        graph = bench_graph_view(graph_n, min(20, args.steps or 20), args.neighbors, args.dim)
         print(
             f"\nnetworkx view at N={graph_n:,} ({graph['edges']:,} edges): lazy build on read "
             f"{graph['lazy_ms_per_read']:.1f} ms; incremental sync "

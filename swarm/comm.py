@@ -109,7 +109,8 @@ class RangeLinks(LinkModel):
 
 
 class KNearestLinks(LinkModel):
-    """Each agent links to its k nearest alive agents (same env); symmetrised by union."""
+    """Each agent links to its k nearest alive agents (same env); symmetrised by union. In 2-D
+    or 3-D (scipy's k-d tree over the positions, periodic on a torus)."""
 
     name = "knn"
 
@@ -118,13 +119,14 @@ class KNearestLinks(LinkModel):
 
     def links(self, pos, vel, alive, env, n_envs, world_size, torus, sensing):
         rows = np.flatnonzero(alive)
+        dim = pos.shape[1]  # 2, or 3 in a cube
         if len(rows) < 2:
-            return NeighborTable.empty(pos.shape[0])
-        # envs are stacked along a third axis 3L apart, farther than any in-env distance
+            return NeighborTable.empty(pos.shape[0], dim)
+        # envs are stacked along one more axis 3L apart, farther than any in-env distance
         pts = np.column_stack([pos[rows], env[rows] * 3.0 * world_size])
-        box = [world_size, world_size, 0.0] if torus else None
+        box = [world_size] * dim + [0.0] if torus else None
         if torus:
-            pts[:, :2] %= world_size
+            pts[:, :dim] %= world_size
         tree = cKDTree(pts, boxsize=box)
         k = min(self.k + 1, len(rows))
         _, nn = tree.query(pts, k=k)

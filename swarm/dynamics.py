@@ -6,6 +6,12 @@ flight controller's inner loop does each tick and is stable for the stiff separa
 flocking controllers. Walls reflect (position mirrored, normal velocity reversed); a torus
 wraps. One fused numba pass per step: the numpy version made five temporaries of (R, 2).
 
+In 3-D (``SwarmConfig.dim = 3``, (R, 3) arrays) the same step runs on every axis of a cube:
+the box reflects on all six faces, so its floor (z = 0) and ceiling (z = world_size) are the
+altitude limits, and a torus wraps altitude too. No gravity: the double integrator's command is
+the net acceleration (a flight controller compensates the weight). The 2-D kernels are kept as
+they were, so 2-D runs stay bit for bit what they were; the quadrotor model is 2-D only.
+
 Quadrotor (``SwarmConfig.dynamics = "quadrotor"``, :func:`integrate_quadrotor`): seen from
 above, a multirotor holding its altitude accelerates sideways by tilting its thrust. The
 controller's command is still a desired horizontal acceleration; the airframe can deliver at
@@ -42,7 +48,7 @@ GRAVITY = 9.80665
 
 
 def clip_norm(vectors: np.ndarray, limit: float) -> np.ndarray:
-    """Scale rows of ``vectors`` (R, 2) whose norm exceeds ``limit`` down to ``limit``."""
+    """Scale rows of ``vectors`` (R, dim) whose norm exceeds ``limit`` down to ``limit``."""
     if not np.isfinite(limit):
         return vectors
     norm = np.sqrt((vectors**2).sum(axis=1))
@@ -124,10 +130,77 @@ _integrate, _integrate_parallel = serial_and_parallel(_integrate_all)
 _integrate_rows, _integrate_rows_parallel = serial_and_parallel(_integrate_each)
 
 
+@numba.njit(cache=True, inline="always")
+def _bound_axis(x, v, world, torus):
+    """One coordinate and its velocity after the arena's bound: wrapped, or reflected."""
+    if torus:
+        x %= world
+        if x >= world:  # x % world can round up to world for tiny negative x
+            x = 0.0
+        return x, v
+    if x < 0.0:
+        x = -x
+        v = -v
+    elif x > world:
+        x = 2.0 * world - x
+        v = -v
+    return min(max(x, 0.0), world), v
+
+
+@numba.njit(cache=True, inline="always")
+def _advance_3d(pos, vel, accel, i, dt, max_speed, max_accel, world, torus):
+    """:func:`_advance` on the three axes of a cube (the same order of operations)."""
+    ax = accel[i, 0]
+    ay = accel[i, 1]
+    az = accel[i, 2]
+    a = np.sqrt(ax * ax + ay * ay + az * az)
+    if a > max_accel:
+        ax *= max_accel / a
+        ay *= max_accel / a
+        az *= max_accel / a
+    vx = vel[i, 0] + ax * dt
+    vy = vel[i, 1] + ay * dt
+    vz = vel[i, 2] + az * dt
+    v = np.sqrt(vx * vx + vy * vy + vz * vz)
+    if v > max_speed:
+        vx *= max_speed / v
+        vy *= max_speed / v
+        vz *= max_speed / v
+    pos[i, 0], vel[i, 0] = _bound_axis(pos[i, 0] + vx * dt, vx, world, torus)
+    pos[i, 1], vel[i, 1] = _bound_axis(pos[i, 1] + vy * dt, vy, world, torus)
+    pos[i, 2], vel[i, 2] = _bound_axis(pos[i, 2] + vz * dt, vz, world, torus)
+
+
+def _integrate_3d_all(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
+    """:func:`_integrate_all` in 3-D."""
+    for i in numba.prange(pos.shape[0]):
+        if alive[i]:
+            _advance_3d(pos, vel, accel, i, dt, max_speed, max_accel, world, torus)
+        else:
+            vel[i, 0] = 0.0
+            vel[i, 1] = 0.0
+            vel[i, 2] = 0.0
+
+
+def _integrate_3d_each(pos, vel, accel, alive, dt, max_speed, max_accel, world, torus):
+    """:func:`_integrate_each` in 3-D."""
+    for i in numba.prange(pos.shape[0]):
+        if alive[i]:
+            _advance_3d(pos, vel, accel, i, dt, max_speed[i], max_accel[i], world, torus)
+        else:
+            vel[i, 0] = 0.0
+            vel[i, 1] = 0.0
+            vel[i, 2] = 0.0
+
+
+_integrate_3d, _integrate_3d_parallel = serial_and_parallel(_integrate_3d_all)
+_integrate_3d_rows, _integrate_3d_rows_parallel = serial_and_parallel(_integrate_3d_each)
+
+
 def integrate(
-    pos: np.ndarray,  # (R, 2) updated in place
-    vel: np.ndarray,  # (R, 2) updated in place
-    accel: np.ndarray,  # (R, 2) commanded acceleration
+    pos: np.ndarray,  # (R, dim) updated in place; dim = 2, or 3 (a cube)
+    vel: np.ndarray,  # (R, dim) updated in place
+    accel: np.ndarray,  # (R, dim) commanded acceleration
     alive: np.ndarray,  # (R,) bool; crashed rows do not move
     dt: float,
     max_speed: float | np.ndarray,  # one limit, or (R,) each row's own
@@ -137,15 +210,22 @@ def integrate(
 ) -> None:
     """Advance one step in place: clip acceleration, then speed, then move and bound."""
     accel = np.ascontiguousarray(accel, dtype=np.float64)
+    flat = pos.shape[1] == 2
     if np.ndim(max_speed) or np.ndim(max_accel):
         rows = len(pos)
         speed = np.broadcast_to(np.asarray(max_speed, dtype=np.float64), rows)
         limit = np.broadcast_to(np.asarray(max_accel, dtype=np.float64), rows)
-        kernel = _integrate_rows_parallel if parallel_pays(rows) else _integrate_rows
+        if flat:
+            kernel = _integrate_rows_parallel if parallel_pays(rows) else _integrate_rows
+        else:
+            kernel = _integrate_3d_rows_parallel if parallel_pays(rows) else _integrate_3d_rows
         kernel(pos, vel, accel, alive, float(dt), np.ascontiguousarray(speed),
                np.ascontiguousarray(limit), float(world_size), bool(torus))  # fmt: skip
         return
-    kernel = _integrate_parallel if parallel_pays(len(pos)) else _integrate
+    if flat:
+        kernel = _integrate_parallel if parallel_pays(len(pos)) else _integrate
+    else:
+        kernel = _integrate_3d_parallel if parallel_pays(len(pos)) else _integrate_3d
     kernel(pos, vel, accel, alive, float(dt), float(max_speed), float(max_accel),
            float(world_size), bool(torus))  # fmt: skip
 
@@ -229,6 +309,8 @@ def integrate_quadrotor(
     """Advance one step in place with the quadrotor's lag and limits (module docstring): the
     command is clipped to ``min(max_accel, tilt_thrust)``, ``realised`` follows it, and the
     drones move with ``realised``."""
+    if pos.shape[1] != 2:
+        raise ValueError("dynamics: quadrotor holds altitude (2-D only); use double_integrator")
     accel = np.ascontiguousarray(accel, dtype=np.float64)
     keep = lag_keep(float(dt), float(time_constant))
     if np.ndim(max_speed) or np.ndim(max_accel):

@@ -10,7 +10,7 @@ this one engine (E = 1 for both); batched training envs use E > 1.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import networkx as nx
 import numpy as np
@@ -30,8 +30,8 @@ from swarm.comm import (
 from swarm.config import ConfigError, NumericalError, StrictConfig
 from swarm.dynamics import integrate, integrate_quadrotor, tilt_thrust_limit
 from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
-from swarm.obstacles import ObstacleReading, contact_radius, obstacle_field
 from swarm.observation import LocalObservation
+from swarm.obstacles import ObstacleReading, contact_radius, obstacle_field
 from swarm.policy import Decision
 from swarm.resources import memory_problem
 from swarm.rng import derive_seed, keyed_normal
@@ -52,11 +52,23 @@ class SwarmConfig(StrictConfig):
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, arbitrary_types_allowed=True
     )
+    # the values of ``dim`` this config's scenario flies in, declared in the class's own body
+    # and never inherited (read with :func:`config_dims`): a scenario is 2-D until its author
+    # has made its spawn, task and metrics 3-D. The engine itself flies in both.
+    dims: ClassVar[tuple[int, ...]] = (2, 3)
 
     n_agents: int = Field(100, ge=1, description="number of drones")
-    world_size: float = Field(50.0, gt=0, description="side of the square arena (m)")
+    world_size: float = Field(
+        50.0, gt=0, description="side of the arena (m): a square, or a cube with dim = 3"
+    )
     boundary: Literal["torus", "box"] = Field(
         "torus", description="torus wraps around; box has reflecting walls"
+    )
+    dim: Literal[2, 3] = Field(
+        2,
+        description="space the drones fly in: 2 (the plane) or 3 (a cube of side world_size; "
+        "a torus wraps all three axes, a box reflects on all six faces, its floor and ceiling "
+        "being the altitude limits 0 and world_size)",
     )
     dt: float = Field(0.1, gt=0, description="seconds per step")
     max_speed: float = Field(3.0, gt=0, description="speed limit (m/s)")
@@ -236,6 +248,17 @@ class SwarmConfig(StrictConfig):
         return self
 
     @model_validator(mode="after")
+    def _flies_in_dim(self) -> SwarmConfig:
+        """With dim = 3: the scenario, the controller and every setting must have a 3-D
+        meaning here; the first that has none is refused in one line."""
+        if self.dim == 2:
+            return self
+        problem = three_d_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
     def _rows_exist(self) -> SwarmConfig:
         for step, rows in self.crash_at.items():
             if step < 0:
@@ -258,8 +281,8 @@ class SwarmConfig(StrictConfig):
             linked = 4.0
         return {
             "n_agents": n * BYTES_PER_AGENT,
-            # neighbour table entries (idx, rel_pos, rel_vel, dist): 44 B each
-            "sense_radius": n * sensed * 44.0,
+            # neighbour table entries (idx, rel_pos, rel_vel, dist): 44 B each, 60 B in 3-D
+            "sense_radius": n * sensed * (12.0 + 16.0 * self.dim),
             # link entries, and one inbox per step in flight: a packet per link
             "comm_radius": n * linked * (24.0 + (self.comm_delay + 1) * (4.0 + 8.0 * dim)),
             "comm_delay": (self.comm_delay + 1) * n * (12.0 + 8.0 * dim),
@@ -272,6 +295,9 @@ class SwarmConfig(StrictConfig):
         """Mean drones within ``radius`` of one at uniform density (at most all others):
         what the neighbour and link tables grow with, not the team size alone."""
         n = self.n_agents
+        if self.dim == 3:  # a ball in the cube; past the cube's diagonal everyone is in range
+            ratio = min(radius / self.world_size, math.sqrt(3.0))
+            return float(min(n - 1, (n - 1) * min(4.0 / 3.0 * math.pi * ratio**3, 1.0)))
         # beyond the arena's diagonal every drone is in range (and a huge radius would
         # overflow when squared)
         ratio = min(radius / self.world_size, math.sqrt(2.0))  # squared, never overflows
@@ -290,6 +316,33 @@ class SwarmConfig(StrictConfig):
     @property
     def effective_comm_radius(self) -> float:
         return self.comm_radius if self.comm_radius is not None else self.sense_radius
+
+
+def config_dims(config_class: type[SwarmConfig]) -> tuple[int, ...]:
+    """The ``dim`` values a config class declares in its own body; (2,) when it says none."""
+    return config_class.__dict__.get("dims", (2,))
+
+
+def three_d_problem(config: SwarmConfig) -> str | None:
+    """Why ``config`` cannot fly in 3-D (one line naming the field), or None if it can."""
+    from swarm.registry import policy_class, three_d_summary
+
+    if 3 not in config_dims(type(config)):
+        return f"dim: 3 is supported by {three_d_summary()}; this scenario is 2-D only"
+    if config.fov_deg < 360.0:
+        return "fov_deg: a field of view in 3-D (a cone) is not implemented; use 360 with dim = 3"
+    if config.dynamics != "double_integrator":
+        return (
+            f"dynamics: {config.dynamics} holds altitude (a model of the plane); use "
+            "double_integrator with dim = 3"
+        )
+    if config.obstacles != "none":
+        return "obstacles: poles and blocks are seen from above (2-D only); use none with dim = 3"
+    if config.safety != "none":
+        return f"safety: {config.safety} avoids collisions in the plane; use none with dim = 3"
+    if 3 not in getattr(policy_class(config.policy), "dims", (2,)):
+        return f"policy: {config.policy} is 2-D only; dim = 3 is supported by {three_d_summary()}"
+    return None
 
 
 class Swarm:
@@ -312,11 +365,12 @@ class Swarm:
         self.n_envs = n_envs
         self.n_agents = config.n_agents
         rows = n_envs * config.n_agents
-        self.pos = np.zeros((rows, 2))  # (R, 2) metres
-        self.vel = np.zeros((rows, 2))  # (R, 2) metres / second
-        # (R, 2) m/s^2 the airframe delivers now: the quadrotor dynamics' lag state (zero when
-        # spawned, crashed or restarted; the double integrator never writes it)
-        self.realised_accel = np.zeros((rows, 2))
+        self.dim = config.dim  # coordinates per position: 2, or 3 (x, y, altitude z)
+        self.pos = np.zeros((rows, self.dim))  # (R, dim) metres
+        self.vel = np.zeros((rows, self.dim))  # (R, dim) metres / second
+        # (R, dim) m/s^2 the airframe delivers now: the quadrotor dynamics' lag state (zero
+        # when spawned, crashed or restarted; the double integrator never writes it)
+        self.realised_accel = np.zeros((rows, self.dim))
         self.alive = np.ones(rows, dtype=bool)  # (R,) False once crashed
         self.env = np.repeat(np.arange(n_envs, dtype=np.int64), config.n_agents)  # (R,)
         self.ids = np.arange(rows, dtype=np.int64)  # (R,) each drone's identity (its row)
@@ -357,8 +411,8 @@ class Swarm:
         self.channel: Channel | None = None
         self.message_dim = 0
         self.graph_view = CommGraphView(rows, config.comm_graph_sync)
-        self.neighbors = NeighborTable.empty(rows)
-        self.links = NeighborTable.empty(rows)
+        self.neighbors = NeighborTable.empty(rows, self.dim)
+        self.links = NeighborTable.empty(rows, self.dim)
         self._obs: LocalObservation | None = None
         self._hint = 0
         self._pool = BufferPool()
@@ -463,7 +517,7 @@ class Swarm:
             return table
         owner = table.owner[:, None]
         target = table.idx[:, None]
-        comp = np.arange(2)[None, :]
+        comp = np.arange(self.dim)[None, :]  # keys 0..dim-1: position, dim..2 dim-1: velocity
         rel_pos, rel_vel = table.rel_pos, table.rel_vel
         if c.sensor_noise_pos > 0:
             rel_pos = rel_pos + c.sensor_noise_pos * keyed_normal(
@@ -471,7 +525,7 @@ class Swarm:
             )
         if c.sensor_noise_vel > 0:
             rel_vel = rel_vel + c.sensor_noise_vel * keyed_normal(
-                self.noise_seed, self.t, owner, target, comp + 2
+                self.noise_seed, self.t, owner, target, comp + self.dim
             )
         dist = np.sqrt((rel_pos**2).sum(axis=1))
         return NeighborTable(
@@ -492,10 +546,10 @@ class Swarm:
 
     # ------------------------------------------------------------------ acting
     def check_actions(self, actions: Any, what: str = "actions") -> np.ndarray:
-        """Validate a batch of actions at the boundary: shape (R, 2), finite."""
+        """Validate a batch of actions at the boundary: shape (R, dim), finite."""
         arr = np.asarray(actions, dtype=np.float64)
-        if arr.shape != (self.rows, 2):
-            raise ValueError(f"{what}: expected shape ({self.rows}, 2), got {arr.shape}")
+        if arr.shape != (self.rows, self.dim):
+            raise ValueError(f"{what}: expected shape ({self.rows}, {self.dim}), got {arr.shape}")
         if np.isfinite(arr).all():
             return arr  # the common case in one pass; crashed rows may hold anything
         bad = ~np.isfinite(arr).all(axis=1) & self.alive
@@ -512,7 +566,7 @@ class Swarm:
         messages: np.ndarray | None = None,
         state: dict[str, np.ndarray] | None = None,
     ) -> None:
-        """Move everyone with ``actions`` (R, 2), deliver ``messages``, apply faults, sense.
+        """Move everyone with ``actions`` (R, dim), deliver ``messages``, apply faults, sense.
 
         ``state`` holds new values of ``agent_state`` fields; crashed rows keep theirs.
         """

@@ -104,10 +104,56 @@ def _moments(pos, vel, alive, env, n_envs, world, torus):
     return count, heading, spread
 
 
+@numba.njit(cache=True)
+def _moments_3d(pos, vel, alive, env, n_envs, world, torus):
+    """:func:`_moments` for (R, 3) arrays (the 2-D kernel stays as it was, bit for bit)."""
+    count = np.zeros(n_envs)
+    heading = np.zeros((n_envs, 3))
+    acc = np.zeros((n_envs, 6))  # torus: cos/sin sums per axis; box: coordinate sums
+    scale = 2.0 * np.pi / world
+    for i in range(pos.shape[0]):
+        if not alive[i]:
+            continue
+        e = env[i]
+        count[e] += 1.0
+        speed = np.sqrt(vel[i, 0] ** 2 + vel[i, 1] ** 2 + vel[i, 2] ** 2)
+        for k in range(3):
+            if speed > 0.0:
+                heading[e, k] += vel[i, k] / speed
+            if torus:
+                acc[e, 2 * k] += np.cos(pos[i, k] * scale)
+                acc[e, 2 * k + 1] += np.sin(pos[i, k] * scale)
+            else:
+                acc[e, k] += pos[i, k]
+    centre = np.zeros((n_envs, 3))
+    for e in range(n_envs):
+        for k in range(3):
+            if torus:
+                angle = np.arctan2(acc[e, 2 * k + 1], acc[e, 2 * k])
+                centre[e, k] = (angle % (2.0 * np.pi)) / scale
+            elif count[e] > 0:
+                centre[e, k] = acc[e, k] / count[e]
+    spread = np.zeros(n_envs)
+    half = 0.5 * world
+    for i in range(pos.shape[0]):
+        if not alive[i]:
+            continue
+        e = env[i]
+        d2 = 0.0
+        for k in range(3):
+            d = pos[i, k] - centre[e, k]
+            if torus:
+                d = d - world if d > half else (d + world if d < -half else d)
+            d2 += d * d
+        spread[e] += np.sqrt(d2)
+    return count, heading, spread
+
+
 def _swarm_moments(engine: Swarm):
     if "moments" not in engine.scratch:
         c = engine.config
-        engine.scratch["moments"] = _moments(
+        kernel = _moments if engine.pos.shape[1] == 2 else _moments_3d
+        engine.scratch["moments"] = kernel(
             engine.pos, engine.vel, engine.alive, engine.env, engine.n_envs, c.world_size, c.torus
         )
     return engine.scratch["moments"]
@@ -123,7 +169,8 @@ def polarization(engine: Swarm) -> np.ndarray:
 
 
 def cohesion(engine: Swarm) -> np.ndarray:
-    """Mean distance of alive drones to the swarm's centroid (m); circular mean on a torus."""
+    """Mean distance of alive drones to the swarm's centroid (m); circular mean on a torus
+    (per axis, in 3-D too)."""
     count, _, spread = _swarm_moments(engine)
     return spread / np.maximum(count, 1)
 

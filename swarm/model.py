@@ -42,7 +42,8 @@ class Drone(mesa.Agent):
 
     @property
     def pos(self) -> np.ndarray:
-        """(2,) position (m); a copy: assign ``drone.pos = ...`` to move the drone."""
+        """(dim,) position (m): x, y (and altitude z with ``dim = 3``); a copy: assign
+        ``drone.pos = ...`` to move the drone."""
         return self.model.engine.pos[self.row].copy()
 
     @pos.setter
@@ -51,8 +52,10 @@ class Drone(mesa.Agent):
             return
         engine = self.model.engine
         new = np.asarray(value, dtype=np.float64)
-        if new.shape != (2,) or not np.isfinite(new).all():
-            raise ValueError(f"drone {self.row}: pos must be 2 finite numbers, got {value!r}")
+        if new.shape != (engine.dim,) or not np.isfinite(new).all():
+            raise ValueError(
+                f"drone {self.row}: pos must be {engine.dim} finite numbers, got {value!r}"
+            )
         if not (0 <= new.min() and new.max() <= engine.config.world_size):
             raise ValueError(
                 f"drone {self.row}: pos {new.tolist()} is outside the arena "
@@ -63,14 +66,15 @@ class Drone(mesa.Agent):
 
     @property
     def vel(self) -> np.ndarray:
-        """(2,) velocity (m/s); a copy: assign ``drone.vel = ...`` to change it."""
+        """(dim,) velocity (m/s); a copy: assign ``drone.vel = ...`` to change it."""
         return self.model.engine.vel[self.row].copy()
 
     @vel.setter
     def vel(self, value: Any) -> None:
         new = np.asarray(value, dtype=np.float64)
-        if new.shape != (2,) or not np.isfinite(new).all():
-            raise ValueError(f"drone {self.row}: vel must be 2 finite numbers, got {value!r}")
+        dim = self.model.engine.dim
+        if new.shape != (dim,) or not np.isfinite(new).all():
+            raise ValueError(f"drone {self.row}: vel must be {dim} finite numbers, got {value!r}")
         self.model.engine.vel[self.row] = new
         self.model.engine.invalidate()
 

@@ -37,8 +37,8 @@ class LocalObservation:
     dt: float  # seconds per step (a known constant of the platform)
     max_speed: float  # the platform's own speed limit
     sense_radius: float  # range of the own sensor (m)
-    pos: np.ndarray  # (R, 2) own position (GPS-like), metres
-    vel: np.ndarray  # (R, 2) own velocity, metres/second
+    pos: np.ndarray  # (R, dim) own position (GPS-like), metres; dim = 2, or 3 (z: altitude)
+    vel: np.ndarray  # (R, dim) own velocity, metres/second
     alive: np.ndarray  # (R,) bool, False once crashed
     # (R,) int64 each agent's own identity: what it calls itself in messages and keys its
     # private random stream with. Neighbour and sender labels are such identities. They are
@@ -99,12 +99,12 @@ class AgentObservation:
     dt: float
     max_speed: float
     sense_radius: float
-    pos: np.ndarray  # (2,)
-    vel: np.ndarray  # (2,)
+    pos: np.ndarray  # (dim,)
+    vel: np.ndarray  # (dim,)
     alive: bool
     neighbor_ids: np.ndarray  # (k,) rows of the sensed agents
-    rel_pos: np.ndarray  # (k, 2)
-    rel_vel: np.ndarray  # (k, 2)
+    rel_pos: np.ndarray  # (k, dim)
+    rel_vel: np.ndarray  # (k, dim)
     dist: np.ndarray  # (k,)
     inbox_senders: np.ndarray  # (m,)
     inbox: np.ndarray  # (m, D)

@@ -73,6 +73,9 @@ class Policy(Remembers):
     # the scenarios it can run in, because it reads their task readings or knowledge;
     # None: any drone scenario (it needs only what the engine senses and carries)
     scenarios: ClassVar[tuple[str, ...] | None] = None
+    # the values of ``SwarmConfig.dim`` it flies in: (2,) the plane only; (2, 3) where its
+    # paper defines it in 3-D and its code reads every coordinate (checked at config time)
+    dims: ClassVar[tuple[int, ...]] = (2,)
     # attributes holding per-agent memory carried across steps: arrays with one row per agent
     # (or dicts of them). The locality audit gives a fresh controller only agent i's rows of
     # these, so memory anywhere else (shared between agents) shows up as a violation
@@ -120,6 +123,7 @@ class PerAgentPolicy(Policy):
     """
 
     name = "per_agent"
+    dims = (2, 3)  # the user's ``decide`` sees (dim,) arrays
 
     def __init__(self, agents: list, action_kind: str = "acceleration", message_dim: int = 0):
         super().__init__()
@@ -128,7 +132,7 @@ class PerAgentPolicy(Policy):
         self.message_dim = message_dim  # type: ignore[misc]
 
     def act(self, obs: LocalObservation) -> np.ndarray:
-        actions = np.zeros((obs.n, 2))
+        actions = np.zeros(obs.vel.shape)  # (R, dim)
         for agent in self._agents:
             row = agent.row
             if obs.alive[row]:

@@ -94,6 +94,24 @@ def policy_fits(scenario: str, policy: str) -> bool:
     return scenario in runs_in
 
 
+def three_d_summary() -> str:
+    """The scenarios that fly in 3-D with their 3-D controllers, e.g. ``flocking (boids,
+    olfati_saber, random_walk)``: what a refusal of ``dim = 3`` says is allowed. Scenarios
+    declare ``dims`` on their config class (:func:`swarm.engine.config_dims`), controllers
+    on the policy class (``Policy.dims``)."""
+    from swarm.engine import config_dims
+    from swarm.model import SwarmModel
+
+    parts = []
+    for scenario in SCENARIOS:
+        model = scenario_class(scenario)
+        if not issubclass(model, SwarmModel) or 3 not in config_dims(model.config_class):
+            continue
+        flown = [p for p in policies_for(scenario) if 3 in getattr(policy_class(p), "dims", ())]
+        parts.append(f"{scenario} ({', '.join(flown)})")
+    return ", ".join(parts) or "no scenario"
+
+
 def policies_for(scenario: str) -> list[str]:
     """The registered controllers that can run in ``scenario``."""
     return sorted(name for name in POLICIES if policy_fits(scenario, name))

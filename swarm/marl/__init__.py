@@ -31,11 +31,11 @@ Observation of drone i: one flat float32 vector, a concatenation of named segmen
 position), computed only from i's local observation (the locality contract):
 
 =================  ==============  =====================================================
-``own_pos``        (2,)            own position (m; GPS-like, in [0, world_size])
-``own_vel``        (2,)            own velocity (m/s)
-``neighbor_rel_pos`` (k, 2)        the k = ``k_neighbors`` nearest sensed drones,
+``own_pos``        (d,)            own position (m; GPS-like, in [0, world_size])
+``own_vel``        (d,)            own velocity (m/s)
+``neighbor_rel_pos`` (k, d)        the k = ``k_neighbors`` nearest sensed drones,
                                    position relative to own (m), nearest first
-``neighbor_rel_vel`` (k, 2)        their velocity relative to own (m/s)
+``neighbor_rel_vel`` (k, d)        their velocity relative to own (m/s)
 ``neighbor_mask``  (k,)            1 where the slot holds a sensed drone, else 0
 ``inbox``          (m, F)          m = ``inbox_slots`` messages received from comm-graph
                                    neighbours (the nearest senders), as the scenario reads
@@ -44,14 +44,16 @@ position), computed only from i's local observation (the locality contract):
 task segments      scenario's      ``Scenario.observation_segments()`` (e.g. landmarks)
 =================  ==============  =====================================================
 
+d is the scenario's ``dim``: 2, or 3 (x, y, altitude z) where it flies in a cube.
 Empty slots and crashed drones read 0. Values are clipped to the segment's range (a noisy
 sensor saturates), so every observation lies in ``observation_space``.
 
-Actions: continuous acceleration (m/s^2), a ``Box`` ``[-a, a]^2`` with ``a = max_accel`` (or
+Actions: continuous acceleration (m/s^2), a ``Box`` ``[-a, a]^d`` with ``a = max_accel`` (or
 ``2 max_speed / dt`` for kinematic drones, ``max_accel = inf``: enough to reverse at full
 speed in one step); the engine then limits the norm to ``max_accel``, so corners of the
-square are scaled down onto the disc. With ``continuous_actions=False``: ``Discrete(5)``,
-MPE's order: 0 no-op, 1 -x, 2 +x, 3 -y, 4 +y, each at acceleration ``a``. Out-of-space
+square (cube) are scaled down onto the disc (ball). With ``continuous_actions=False`` (2-D
+only): ``Discrete(5)``, MPE's order: 0 no-op, 1 -x, 2 +x, 3 -y, 4 +y, each at acceleration
+``a``. Out-of-space
 actions are rejected with an error naming the agent (``out_of_box="reject"``, the default)
 or clipped to the box (``out_of_box="clip"``); wrong keys, shapes, types and NaN are always
 rejected, and nothing is applied unless every action is valid. The scenario's broadcast is

@@ -94,18 +94,19 @@ _NOT_FINITE, _OUTSIDE = 1, 2  # what _screen_actions found first
 
 @numba.njit(cache=True)
 def _screen_actions(actions, active, low, high, clip, out):
-    """Validate (E, N, 2) actions of active drones in one pass; ``out`` gets them (clipped
+    """Validate (E, N, dim) actions of active drones in one pass; ``out`` gets them (clipped
     to [low, high] when ``clip``), zero for inactive drones. Returns (problem, e, i): 0 when
     all are valid, else the first non-finite action (_NOT_FINITE) or, failing that, the first
     outside the box (_OUTSIDE, only when not clipping), in row-major order."""
     first_outside_e, first_outside_i = -1, -1
+    dim = actions.shape[2]
     for e in range(actions.shape[0]):
         for i in range(actions.shape[1]):
             if not active[e, i]:
-                out[e, i, 0] = 0.0
-                out[e, i, 1] = 0.0
+                for d in range(dim):
+                    out[e, i, d] = 0.0
                 continue
-            for d in range(2):
+            for d in range(dim):
                 v = actions[e, i, d]
                 if not np.isfinite(v):
                     return 1, e, i

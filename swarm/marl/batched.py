@@ -23,9 +23,9 @@ from swarm.marl.core import _Core
 class BatchedSwarmEnv:
     """E arenas x N drones stepped in one engine call, on arrays, with auto-reset.
 
-    ``step(actions)`` takes (E, N, 2) accelerations (or (E, N) integers with
-    ``continuous_actions=False``) and returns ``obs`` (E, N, obs_dim) float32, ``reward``
-    (E, N), ``terminated`` (E, N) bool (the drone crashed, now or before), ``truncated``
+    ``step(actions)`` takes (E, N, dim) accelerations (dim = 2, or 3 in a cube; or (E, N)
+    integers with ``continuous_actions=False``) and returns ``obs`` (E, N, obs_dim) float32,
+    ``reward`` (E, N), ``terminated`` (E, N) bool (the drone crashed, now or before), ``truncated``
     (E, N) bool (``max_cycles`` reached) and ``info``. An env whose drones are all
     terminated or truncated starts a new episode at once: ``obs`` holds its first
     observation, ``info["final_obs"]``/``info["final_state"]`` (present when an env ended)
@@ -56,9 +56,9 @@ class BatchedSwarmEnv:
         b = self.core.bound
         if self.core.settings.continuous_actions:
             self.action_space: gymnasium.spaces.Space = gymnasium.spaces.Box(
-                -b, b, (2,), dtype=np.float32
+                -b, b, (self.core.dim,), dtype=np.float32
             )
-            self.act_dim = 2
+            self.act_dim = self.core.dim
             self.action_low = self.action_space.low.astype(np.float64)
             self.action_high = self.action_space.high.astype(np.float64)
         else:
@@ -91,7 +91,7 @@ class BatchedSwarmEnv:
         engine = self.core._live()
         active = engine.alive.reshape(E, N)
         values = self._check(actions, active)
-        accel = self.core.to_accel(values).reshape(E * N, 2)
+        accel = self.core.to_accel(values).reshape(E * N, self.core.dim)
         reward, terminated, _ = self.core.advance(accel)
         reward, terminated = reward.reshape(E, N), terminated.reshape(E, N)
         truncated = (self.core.steps >= self.max_cycles)[:, None] & ~terminated
@@ -112,7 +112,7 @@ class BatchedSwarmEnv:
         """Validated actions of all rows (inactive ones zeroed); errors name env and drone."""
         E, N = self.n_envs, self.n_agents
         continuous = self.core.settings.continuous_actions
-        shape = (E, N, 2) if continuous else (E, N)
+        shape = (E, N, self.core.dim) if continuous else (E, N)
         try:
             arr = np.asarray(actions)
         except (TypeError, ValueError):
@@ -137,7 +137,7 @@ class BatchedSwarmEnv:
         arr = np.ascontiguousarray(arr, dtype=np.float64)
         low, high = self.action_low, self.action_high
         clip = self.core.settings.out_of_box == "clip"
-        out = np.empty((E, N, 2))
+        out = np.empty((E, N, self.core.dim))
         problem, e, i = _screen_actions(arr, active, low, high, clip, out)
         if problem == _NOT_FINITE:
             raise ValueError(
@@ -148,6 +148,7 @@ class BatchedSwarmEnv:
             raise ValueError(
                 f"{self.name}: actions[{e}, {i}] (env {e}, drone_{i}) = "
                 f"{arr[e, i].tolist()} is outside the action space "
-                f"[{low[0]:g}, {high[0]:g}]^2 (m/s^2); pass out_of_box='clip' to clip"
+                f"[{low[0]:g}, {high[0]:g}]^{self.core.dim} (m/s^2); pass out_of_box='clip' to "
+                "clip"
             )
         return out

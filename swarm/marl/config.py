@@ -65,6 +65,11 @@ def split_config(name: str, values: Mapping[str, Any]) -> tuple[type, EnvConfig,
             f"env is envs/{name}_v0.py); drone scenarios: {', '.join(drone)}"
         )
     settings, config = split_fields(name, values, EnvConfig, model_class.config_class)
+    if config.dim == 3 and not settings.continuous_actions:
+        raise ConfigError(
+            f"{name}_v0: continuous_actions: Discrete(5) moves in the plane (MPE's order); "
+            "use True (Box actions) with dim = 3"
+        )
     talks = model_class.scenario_class.message_dim > 0 and settings.inbox_slots > 0
     if talks and config.max_inbox is None:
         # the inbox keeps the nearest senders, as many as the observation has slots for

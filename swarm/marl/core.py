@@ -30,6 +30,7 @@ class _Core:
         self.name = name
         self.model_class, self.settings, self.config = split_config(name, values)
         self.n_envs, self.n_agents = int(n_envs), self.config.n_agents
+        self.dim = self.config.dim  # coordinates of a position and of an action
         self.scenario: Scenario = self.model_class.scenario_class(self.config)
         self.encoder = ObservationEncoder(self.scenario, self.settings)
         self.state_layout = state_layout(self.scenario)
@@ -99,15 +100,15 @@ class _Core:
         engine = self._live()
         E, N = self.n_envs, self.n_agents
         parts = {
-            "pos": engine.pos.reshape(E, N, 2),
-            "vel": engine.vel.reshape(E, N, 2),
+            "pos": engine.pos.reshape(E, N, self.dim),
+            "vel": engine.vel.reshape(E, N, self.dim),
             "alive": engine.alive.reshape(E, N),
             **self.scenario.state_features(engine),
         }
         return self.state_layout.pack(parts, E)
 
     def advance(self, accel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One engine step with accelerations (R, 2): (reward, terminated, active), each (R,).
+        """One engine step with accelerations (R, dim): (reward, terminated, active), each (R,).
 
         ``active``: the row was alive before the step (its transition is real); dead rows get
         reward 0 and stay terminated.
@@ -160,7 +161,8 @@ class _Core:
         return arr
 
     def to_accel(self, actions: np.ndarray) -> np.ndarray:
-        """Accelerations (..., 2) from validated actions: Box values or Discrete indices."""
+        """Accelerations (..., dim) from validated actions: Box values or Discrete indices
+        (2-D only)."""
         if self.settings.continuous_actions:
             return actions
         return DISCRETE_DIRECTIONS[actions] * self.bound

@@ -122,15 +122,15 @@ class ObservationEncoder:
         v = _speed_bound(c)
         r_pos = c.sense_radius + NOISE_SIGMAS * c.sensor_noise_pos
         r_vel = 2 * v + NOISE_SIGMAS * c.sensor_noise_vel
-        k = self.k
+        k, dim = self.k, c.dim  # dim: 2, or 3 (x, y, altitude z)
         segments = [
-            Segment("own_pos", (2,), 0.0, c.world_size, "own position (m)"),
-            Segment("own_vel", (2,), -v, v, "own velocity (m/s)"),
+            Segment("own_pos", (dim,), 0.0, c.world_size, "own position (m)"),
+            Segment("own_vel", (dim,), -v, v, "own velocity (m/s)"),
         ]
         if k > 0:
             segments += [
-                Segment("neighbor_rel_pos", (k, 2), -r_pos, r_pos, "nearest sensed drones (m)"),
-                Segment("neighbor_rel_vel", (k, 2), -r_vel, r_vel, "their relative velocity"),
+                Segment("neighbor_rel_pos", (k, dim), -r_pos, r_pos, "nearest sensed drones (m)"),
+                Segment("neighbor_rel_vel", (k, dim), -r_vel, r_vel, "their relative velocity"),
                 Segment("neighbor_mask", (k,), 0.0, 1.0, "1 where a slot holds a drone"),
             ]
         self._message_width = 0
@@ -271,6 +271,7 @@ def _encode_engine(
     """
     c_pos, c_vel, c_inbox = columns[0], columns[1], columns[5]
     c_rp, c_rv, c_mask = columns[2], columns[3], columns[4]
+    dim = pos.shape[1]  # coordinates: 2, or 3
     best_d = np.empty(max(k, 1))
     best_e = np.empty(max(k, 1), np.int64)
     n_picked = 0
@@ -278,7 +279,7 @@ def _encode_engine(
     for i in range(pos.shape[0]):
         for j in range(width):
             out[i, j] = blank[j]
-        for d in range(2):
+        for d in range(dim):
             out[i, c_pos + d] = _clipped(pos[i, d], low[c_pos + d], high[c_pos + d])
             out[i, c_vel + d] = _clipped(vel[i, d], low[c_vel + d], high[c_vel + d])
         if slots > 0:
@@ -299,10 +300,10 @@ def _encode_engine(
             n = insert_k_best(best_d, best_e, n, k, dist[e], e)
         for t in range(n):
             e = best_e[t]
-            for d in range(2):
-                j = c_rp + 2 * t + d
+            for d in range(dim):
+                j = c_rp + dim * t + d
                 out[i, j] = _clipped(rel_pos[e, d], low[j], high[j])
-                j = c_rv + 2 * t + d
+                j = c_rv + dim * t + d
                 out[i, j] = _clipped(rel_vel[e, d], low[j], high[j])
             j = c_mask + t
             out[i, j] = _clipped(1.0, low[j], high[j])
@@ -342,8 +343,8 @@ def state_layout(scenario: Scenario) -> Layout:
     n, v = c.n_agents, _speed_bound(c)
     return Layout(
         (
-            Segment("pos", (n, 2), 0.0, c.world_size, "drone positions (m)"),
-            Segment("vel", (n, 2), -v, v, "drone velocities (m/s)"),
+            Segment("pos", (n, c.dim), 0.0, c.world_size, "drone positions (m)"),
+            Segment("vel", (n, c.dim), -v, v, "drone velocities (m/s)"),
             Segment("alive", (n,), 0.0, 1.0, "1 until the drone crashes"),
             *scenario.state_segments(),
         )

@@ -100,7 +100,8 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
         if self.core.settings.continuous_actions:
             b = self.core.bound
             self.action_spaces = {
-                a: gymnasium.spaces.Box(-b, b, (2,), dtype=np.float32) for a in self.possible_agents
+                a: gymnasium.spaces.Box(-b, b, (self.core.dim,), dtype=np.float32)
+                for a in self.possible_agents
             }
         else:
             self.action_spaces = {a: gymnasium.spaces.Discrete(5) for a in self.possible_agents}
@@ -109,8 +110,9 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
         self._all_rows = np.arange(n, dtype=np.int64)
         self._live_cache: tuple[list[str] | None, set[str]] = (None, set())
         self._all_active = np.ones((1, n), dtype=bool)
-        self._action_low = np.full(2, -self.core.bound, dtype=np.float32).astype(np.float64)
-        self._action_high = np.full(2, self.core.bound, dtype=np.float32).astype(np.float64)
+        dim = self.core.dim
+        self._action_low = np.full(dim, -self.core.bound, dtype=np.float32).astype(np.float64)
+        self._action_high = np.full(dim, self.core.bound, dtype=np.float32).astype(np.float64)
 
     def __str__(self) -> str:
         return self.metadata["name"]
@@ -146,7 +148,7 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
         if rows is self._all_rows:
             accel = self.core.to_accel(values)  # every agent acts, in row order
         else:
-            accel = np.zeros((self.core.n_agents, 2))
+            accel = np.zeros((self.core.n_agents, self.core.dim))
             accel[rows] = self.core.to_accel(values)
         reward, terminated, _ = self.core.advance(accel)
         truncate = bool(self.core.steps[0] >= self.max_cycles)
@@ -218,9 +220,9 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
             values = np.asarray(given, dtype=np.float64)
         except (TypeError, ValueError):
             values = None
-        if values is None or values.shape != (len(given), 2):
+        if values is None or values.shape != (len(given), self.core.dim):
             self._diagnose_shape(given, agents)
-        checked = np.empty((1, len(given), 2))
+        checked = np.empty((1, len(given), self.core.dim))
         clip = self.core.settings.out_of_box == "clip"
         problem, _, i = _screen_actions(
             values[None], self._all_active[:, : len(given)], low, high, clip, checked
@@ -230,23 +232,26 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
         if problem == _OUTSIDE:
             raise ValueError(
                 f"{self}: {agents[i]}: action {values[i].tolist()} is outside the action "
-                f"space [{low[0]:g}, {high[0]:g}]^2 (m/s^2); pass out_of_box='clip' to clip"
+                f"space [{low[0]:g}, {high[0]:g}]^{self.core.dim} (m/s^2); pass "
+                "out_of_box='clip' to clip"
             )
         return checked[0]
 
     def _diagnose_shape(self, given: list[Any], agents: list[str]) -> None:
+        dim = self.core.dim
+        axes = "x, y" if dim == 2 else "x, y, z"
         for agent, value in zip(agents, given, strict=True):
             try:
                 arr = np.asarray(value, dtype=np.float64)
             except (TypeError, ValueError):
                 raise TypeError(
-                    f"{self}: {agent}: action {value!r} is not numeric; expected 2 floats "
+                    f"{self}: {agent}: action {value!r} is not numeric; expected {dim} floats "
                     "(acceleration, m/s^2)"
                 ) from None
-            if arr.shape != (2,):
+            if arr.shape != (dim,):
                 raise ValueError(
-                    f"{self}: {agent}: action has shape {arr.shape}; expected (2,) "
-                    "(acceleration x, y in m/s^2)"
+                    f"{self}: {agent}: action has shape {arr.shape}; expected ({dim},) "
+                    f"(acceleration {axes} in m/s^2)"
                 )
         raise ValueError(f"{self}: actions could not be read")  # unreachable in practice
 

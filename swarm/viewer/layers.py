@@ -257,7 +257,7 @@ def comm_edges(engine: Swarm, rows: int) -> tuple[np.ndarray, np.ndarray]:
     if engine.config.torus:
         size = engine.config.world_size
         delta -= size * np.round(delta / size)
-    return engine.pos[u], delta
+    return engine.pos[u, :2], delta[:, :2]  # in 3-D, seen from above
 
 
 def comm_components(engine: Swarm, rows: int) -> np.ndarray:
@@ -285,15 +285,23 @@ def drone_layers(engine: Swarm) -> list[Layer]:
     Colourings: the team (where the scenario has teams), heading, speed (0 to max_speed),
     crashed, comm component, and every scalar per-agent task state the scenario keeps (a
     consensus value).
+
+    In 3-D (``dim = 3``) the picture is the top-down projection: markers at (x, y), pointing
+    along the horizontal part of the velocity, coloured by altitude by default (viridis,
+    dark at the floor, bright at the ceiling: the depth cue); links are projected alike. An
+    orbiting 3-D camera is a later step.
     """
     c = engine.config
     n = engine.n_agents
-    pos = engine.pos[:n].copy()
+    pos = engine.pos[:n, :2].copy()  # (n, 2): from above in 3-D
     vel = engine.vel[:n].copy()
     alive = engine.alive[:n].copy()
     heading = np.arctan2(vel[:, 1], vel[:, 0])
     speed = np.sqrt((vel**2).sum(axis=1))
     attributes: dict[str, Attribute] = {}
+    if engine.dim == 3:  # the depth cue comes first: the default colouring
+        altitude = engine.pos[:n, 2].copy()
+        attributes["altitude"] = Attribute(altitude, "linear", 0.0, c.world_size)
     if engine.teams is not None:  # who is who comes first: the default colouring
         attributes["team"] = Attribute(engine.teams.team[:n].astype(np.int64), "categorical")
     attributes |= {
