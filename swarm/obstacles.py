@@ -80,11 +80,11 @@ class PolygonSpec(StrictConfig):
         if not np.isfinite(pts).all():
             raise ValueError("vertices must be finite numbers")
         edge = np.roll(pts, -1, axis=0) - pts
-        turn = (
-            edge[:, 0] * np.roll(edge, -1, axis=0)[:, 1]
-            - edge[:, 1] * np.roll(edge, -1, axis=0)[:, 0]
-        )
-        if not ((turn > 0).all() or (turn < 0).all()):
+        after = np.roll(edge, -1, axis=0)
+        turn = edge[:, 0] * after[:, 1] - edge[:, 1] * after[:, 0]
+        # every turn the same way, and once around in all (a star turns the same way twice)
+        total = np.arctan2(turn, (edge * after).sum(axis=1)).sum()
+        if not ((turn > 0).all() or (turn < 0).all()) or abs(abs(total) - 2 * np.pi) > 1e-6:
             raise ValueError(
                 "the polygon must be convex with no repeated or collinear corners "
                 "(split a concave shape into convex ones)"
@@ -138,6 +138,7 @@ class ObstacleField:
     per_side: int
     cell_ptr: np.ndarray  # (C + 1,) obstacles of cell c: cell_items[cell_ptr[c]:cell_ptr[c+1]]
     cell_items: np.ndarray  # obstacle ids: discs 0..D-1, then polygons D..D+P-1
+    most_per_cell: int  # the longest cell list (sizes the kernel's scratch)
 
     @classmethod
     def build(
@@ -163,15 +164,18 @@ class ObstacleField:
                 f"obstacles: {kind} {number} reaches outside the arena [0, {world_size:g}] m"
             )
         per_side = int(min(max(1, math.floor(world_size / max(reach, 1e-9))), MAX_CELLS_PER_SIDE))
+        if torus and per_side < 3:  # a 3 x 3 block would wrap onto itself: one cell, 9 images
+            per_side = 1
         cell_size = world_size / per_side
         first = np.clip(np.floor(lo / cell_size).astype(np.int64), 0, per_side - 1)
         last = np.clip(np.floor(hi / cell_size).astype(np.int64), 0, per_side - 1)
         cell_ptr, cell_items = _bucket(first, last, per_side)
+        most = int(np.diff(cell_ptr).max()) if len(cell_items) else 0
         ptr = np.zeros(len(ccw) + 1, dtype=np.int64)
         ptr[1:] = np.cumsum([len(p) for p in ccw])
         verts = np.vstack(ccw) if ccw else np.zeros((0, 2))
         return cls(discs, radii, ptr, verts, float(world_size), torus, float(reach),
-                   cell_size, per_side, cell_ptr, cell_items)  # fmt: skip
+                   cell_size, per_side, cell_ptr, cell_items, most)  # fmt: skip
 
     @property
     def n_discs(self) -> int:
@@ -193,7 +197,8 @@ class ObstacleField:
 
     def sense(self, pos: np.ndarray, alive: np.ndarray, slots: int) -> ObstacleReading:
         """The ``slots`` nearest obstacles within ``reach`` of every alive row (nearest first,
-        ties by obstacle id), each as its nearest point; row i depends on pos[i] alone."""
+        ties in the order the cells are scanned), each as its nearest point; row i depends on
+        pos[i] alone."""
         n = len(pos)
         rel = np.zeros((n, slots, 2))
         dist = np.zeros((n, slots))
@@ -202,8 +207,9 @@ class ObstacleField:
         if self.n_obstacles:
             _sense(np.ascontiguousarray(pos, dtype=np.float64), np.ascontiguousarray(alive),
                    self.disc_center, self.disc_radius, self.poly_ptr, self.vertices,
-                   self.cell_ptr, self.cell_items, self.per_side, self.cell_size,
-                   self.world_size, self.torus, self.reach, rel, dist, mask, nearest)  # fmt: skip
+                   self.cell_ptr, self.cell_items, self.most_per_cell, self.per_side,
+                   self.cell_size, self.world_size, self.torus, self.reach, rel, dist, mask,
+                   nearest)  # fmt: skip
         return ObstacleReading(rel, dist, mask, nearest)
 
     def push_out(self, points: np.ndarray, clearance: float, rounds: int = 8) -> np.ndarray:
@@ -317,21 +323,20 @@ def _nearest_point(k, x, y, n_discs, centre, radius, poly_ptr, verts):
 
 
 @numba.njit(cache=True)
-def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, per_side, cell,
-           world, torus, reach, rel, dist, mask, nearest):  # fmt: skip
+def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, most, per_side,
+           cell, world, torus, reach, rel, dist, mask, nearest):  # fmt: skip
     """The obstacle reading of every alive row (see ObstacleField.sense). A cell of the
-    3 x 3 block across a torus seam is read with the drone shifted by one world size."""
+    3 x 3 block across a torus seam is read with the drone shifted by one world size; a torus
+    of one cell (an arena under three sensing ranges wide) reads every obstacle at its
+    nearest of the 9 images."""
     slots = mask.shape[1]
-    most = 0
-    for c in range(per_side * per_side):
-        most = max(most, cell_ptr[c + 1] - cell_ptr[c])
     size = 9 * most + 1
     best_d = np.empty(slots)
     best_c = np.empty(slots, np.int64)
     cand_x = np.empty(size)
     cand_y = np.empty(size)
-    cand_k = np.empty(size, np.int64)
     n_discs = radius.shape[0]
+    one_cell = torus and per_side == 1
     for i in range(pos.shape[0]):
         if not alive[i]:
             continue
@@ -339,15 +344,34 @@ def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, pe
         gy = min(max(math.floor(pos[i, 1] / cell), 0), per_side - 1)
         found = 0
         kept = 0
+        if one_cell:
+            for q in range(cell_ptr[0], cell_ptr[1]):
+                k = cell_items[q]
+                d = np.inf
+                for oy in range(-1, 2):
+                    for ox in range(-1, 2):
+                        x = pos[i, 0] + ox * world
+                        y = pos[i, 1] + oy * world
+                        ix, iy, di = _nearest_point(k, x, y, n_discs, centre, radius, poly_ptr,
+                                                    verts)  # fmt: skip
+                        if di < d:
+                            d = di
+                            cand_x[found] = ix - x
+                            cand_y[found] = iy - y
+                if d > reach:
+                    continue
+                nearest[i] = min(nearest[i], d)
+                kept = insert_k_best(best_d, best_c, kept, slots, d + 0.0, found)
+                found += 1
         for oy in range(-1, 2):
             for ox in range(-1, 2):
+                if one_cell:
+                    break
                 cx = gx + ox
                 cy = gy + oy
                 shift_x = 0.0
                 shift_y = 0.0
                 if torus:
-                    if per_side < 3 and (ox != 0 or oy != 0):
-                        continue  # the block would visit a cell twice; the centre covers all
                     if cx < 0:
                         cx += per_side
                         shift_x = world
@@ -380,15 +404,8 @@ def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, pe
                         or min(max(math.floor(sy / cell), 0), per_side - 1) != cy
                     ):
                         continue
-                    if (
-                        torus
-                        and per_side < 3
-                        and (abs(sx - x) > 0.5 * world or abs(sy - y) > 0.5 * world)
-                    ):
-                        continue  # only the nearest image  # fmt: skip
                     cand_x[found] = sx - x
                     cand_y[found] = sy - y
-                    cand_k[found] = k
                     if d < nearest[i]:
                         nearest[i] = d
                     kept = insert_k_best(best_d, best_c, kept, slots, d + 0.0, found)
@@ -402,11 +419,17 @@ def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, pe
 
 
 # ---------------------------------------------------------------------------- generated maps
-def forest(count: int, pole_radius: float, gap: float, world_size: float,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def forest(
+    count: int,
+    pole_radius: float,
+    gap: float,
+    world_size: float,
+    rng: np.random.Generator,
+    torus: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """``count`` poles uniform in the arena, every two at least ``2 pole_radius + gap``
-    apart (dart throwing: candidates in batches, each kept if no kept pole is too close).
-    Raises a ConfigError when that many do not fit."""
+    apart (across the seam too on a ``torus``; dart throwing: candidates in batches, each
+    kept if no kept pole is too close). Raises a ConfigError when that many do not fit."""
     spacing = 2.0 * pole_radius + gap
     cell = spacing  # one kept pole per cell at most: a 3 x 3 block check is exact
     per_side = max(1, int(world_size // cell))
@@ -415,7 +438,7 @@ def forest(count: int, pole_radius: float, gap: float, world_size: float,
     n = 0
     for _ in range(200):  # batches; nearly always a few
         batch = rng.uniform(pole_radius, world_size - pole_radius, size=(max(4 * count, 64), 2))
-        n = _throw(batch, kept, n, owner, cell, spacing)
+        n = _throw(batch, kept, n, owner, cell, spacing, world_size, torus)
         if n == count:
             return kept, np.full(count, pole_radius)
     raise ConfigError(
@@ -425,7 +448,9 @@ def forest(count: int, pole_radius: float, gap: float, world_size: float,
 
 
 @numba.njit(cache=True)
-def _throw(batch, kept, n, owner, cell, spacing):
+def _throw(batch, kept, n, owner, cell, spacing, world, torus):
+    """Keep each candidate of ``batch`` with no kept pole closer than ``spacing`` (minimum
+    image on a ``torus``), at most one per cell of side >= ``spacing``; returns the count."""
     per_side = owner.shape[0]
     for b in range(batch.shape[0]):
         if n == kept.shape[0]:
@@ -435,10 +460,25 @@ def _throw(batch, kept, n, owner, cell, spacing):
         gx = min(int(x / cell), per_side - 1)
         gy = min(int(y / cell), per_side - 1)
         ok = True
-        for oy in range(max(gy - 2, 0), min(gy + 3, per_side)):
-            for ox in range(max(gx - 2, 0), min(gx + 3, per_side)):
-                k = owner[oy, ox]
-                if k >= 0 and (kept[k, 0] - x) ** 2 + (kept[k, 1] - y) ** 2 < spacing * spacing:
+        for oy in range(gy - 2, gy + 3):
+            for ox in range(gx - 2, gx + 3):
+                if torus:
+                    cy = oy % per_side
+                    cx = ox % per_side
+                elif 0 <= oy < per_side and 0 <= ox < per_side:
+                    cy = oy
+                    cx = ox
+                else:
+                    continue
+                k = owner[cy, cx]
+                if k < 0:
+                    continue
+                ddx = kept[k, 0] - x
+                ddy = kept[k, 1] - y
+                if torus:
+                    ddx -= world * np.rint(ddx / world)
+                    ddy -= world * np.rint(ddy / world)
+                if ddx * ddx + ddy * ddy < spacing * spacing:
                     ok = False
         if ok and owner[gy, gx] < 0:
             kept[n, 0] = x
@@ -479,7 +519,7 @@ def obstacle_field(config: SwarmConfig, rng: np.random.Generator) -> ObstacleFie
     discs, radii, polygons = np.zeros((0, 2)), np.zeros(0), []
     if c.obstacles == "forest":
         discs, radii = forest(c.obstacle_count, c.pole_radius, FOREST_GAP * c.collision_radius,
-                              c.world_size, rng)  # fmt: skip
+                              c.world_size, rng, c.torus)  # fmt: skip
     elif c.obstacles == "urban":
         polygons = urban(c.obstacle_count, c.street_width, c.world_size)
     else:

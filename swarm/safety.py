@@ -478,6 +478,25 @@ def _barrier_line(mx, my, norm, dvx, dvy, alpha_sum, share, ds, gamma, amax):
     return bound * mx, bound * my, my, -mx
 
 
+@numba.njit(cache=True, inline="always")
+def _wall_line(mx, my, d, vx, vy, amax, ds, gamma):
+    """The barrier of a convex obstacle, from its supporting line at the nearest point
+    (outward normal (mx, my), distance ``d``): ``h = sqrt(2 amax (d - ds)) + m . v`` is >= 0
+    while the drone can still stop short of that line, and ``m . u >= -gamma h^3 - amax (m .
+    v) / sqrt(2 amax (d - ds))`` keeps it so. The obstacle lies beyond the line (convexity),
+    so the drone keeps off the obstacle; unlike a point neighbour, the line gives no credit
+    for flying past it. Closer than ``ds``: accelerate away at half of ``amax`` at least.
+    Returns (qx, qy, dx, dy), permitted side on the left."""
+    if d <= ds:
+        bound = 0.5 * amax
+    else:
+        root = math.sqrt(2.0 * amax * (d - ds))
+        away = mx * vx + my * vy
+        h = root + away
+        bound = -gamma * h * h * h - amax * away / root
+    return bound * mx, bound * my, my, -mx
+
+
 @numba.njit(cache=True)
 def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds, gamma,
               nearest, obst_rel, obst_dist, obst_mask, out, changed):  # fmt: skip
@@ -533,9 +552,8 @@ def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds,
             if length > 0.0:  # from the obstacle toward the drone (out of it, when inside)
                 mx = (-rx if d >= 0.0 else rx) / length
                 my = (-ry if d >= 0.0 else ry) / length
-            # a static neighbour (limit 0) at the nearest point; inside counts as touching
-            lqx, lqy, ldx, ldy = _barrier_line(mx, my, max(d, 0.0), vx, vy, limit, 1.0,
-                                               0.5 * ds, gamma, limit)  # fmt: skip
+            # the supporting line at the nearest point; inside counts as touching
+            lqx, lqy, ldx, ldy = _wall_line(mx, my, max(d, 0.0), vx, vy, limit, 0.5 * ds, gamma)
             qx[n] = lqx
             qy[n] = lqy
             dx[n] = ldx
@@ -701,11 +719,12 @@ class Cbf(Layer):
     >= 0 exactly while the two can still brake apart before ``Ds`` with their limits
     ``a_i``, ``a_j``; a neighbour's limit is taken to be the drone's own), kept from
     falling faster than ``gamma h^3``: a half-plane of the drone's acceleration with half of
-    the pair's budget; for every sensed obstacle the same barrier from its nearest point,
-    with all of it and ``a_j = 0``. The acceleration closest to the command inside them and
-    the limit disc is one 2-D linear program per drone (the ORCA layer's, in acceleration
-    space; the paper solves the same quadratic program with a QP solver), the least
-    violation where none fits. ``Ds`` is ``collision_radius (1 + safety_margin)``.
+    the pair's budget; for every sensed obstacle the barrier of its supporting line at the
+    nearest point (:func:`_wall_line`), with all of it. The acceleration closest to the
+    command inside them and the limit disc is one 2-D linear program per drone (the ORCA
+    layer's, in acceleration space; the paper solves the same quadratic program with a QP
+    solver), the least violation where none fits. ``Ds`` is ``collision_radius (1 +
+    safety_margin)``.
 
     What it assumes: the double integrator (the quadrotor's lag is not modelled: the
     barrier holds for the acceleration commanded, not the one delivered), a finite

@@ -146,6 +146,8 @@ class ObservationEncoder:
         obstacle_segments = [
             Segment("obstacle_rel_pos", (c.obstacle_slots, 2), -c.sense_radius, c.sense_radius,
                     "nearest point of each nearest sensed obstacle (m)"),
+            Segment("obstacle_dist", (c.obstacle_slots,), -c.sense_radius, c.sense_radius,
+                    "signed distance to each (m; < 0 inside it)"),
             Segment("obstacle_mask", (c.obstacle_slots,), 0.0, 1.0,
                     "1 where a slot holds an obstacle"),
         ] if self._obstacles else []  # fmt: skip
@@ -195,6 +197,7 @@ class ObservationEncoder:
         features = self.scenario.task_features(obs)
         if self._obstacles:
             features = {**features, "obstacle_rel_pos": obs.own["obstacle_rel_pos"],
+                        "obstacle_dist": obs.own["obstacle_dist"],
                         "obstacle_mask": obs.own["obstacle_mask"]}  # fmt: skip
         for name, start, width, tail in self._task_columns:
             values = features.get(name)

@@ -246,3 +246,84 @@ def test_the_example_file_runs_from_the_command_line(tmp_path) -> None:
     assert final["obstacle_contacts_total"] == 0
     frame = pd.read_parquet(out / "metrics.parquet")
     assert (frame["obstacle_clearance"] > 0.15).all() and len(frame) == 61
+
+
+@pytest.mark.parametrize("reach", [4.0, 12.0])  # a torus 2.5 and 0.8 sensing ranges wide
+def test_a_small_torus_senses_across_the_seam(reach: float) -> None:
+    """Arenas under three sensing ranges wide wrap onto one cell, read at the nearest image."""
+    world = 10.0
+    rng = np.random.default_rng(8)
+    discs = rng.uniform(1.0, 9.0, size=(12, 2))
+    radii = rng.uniform(0.1, 0.6, size=12)
+    tri = np.array([[7.0, 7.0], [9.5, 7.0], [8.0, 9.5]])
+    field = ObstacleField.build(discs, radii, [tri], world, True, reach)
+    pos = np.vstack([rng.uniform(0, world, size=(150, 2)), [[9.9, 5.0], [0.1, 8.0]]])
+    reading = field.sense(pos, np.ones(len(pos), bool), 4)
+    expected = _brute(pos, discs, radii, [tri], world, True, reach, 4)
+    for i, want in enumerate(expected):
+        assert reading.mask[i].sum() == len(want), i
+        for t, (d, _, rel) in enumerate(want):
+            assert reading.dist[i, t] == pytest.approx(d, abs=1e-9)
+            np.testing.assert_allclose(reading.rel_pos[i, t], rel, atol=1e-9)
+
+
+def test_a_forest_on_a_torus_keeps_its_gap_across_the_seam() -> None:
+    centres, _ = forest(200, 0.25, 1.5, 40.0, np.random.default_rng(0), torus=True)
+    d = centres[:, None, :] - centres[None, :, :]
+    d -= 40.0 * np.rint(d / 40.0)
+    gaps = np.hypot(d[..., 0], d[..., 1])
+    np.fill_diagonal(gaps, np.inf)
+    assert gaps.min() >= 2 * 0.25 + 1.5
+
+
+def test_a_star_is_not_a_convex_polygon(tmp_path) -> None:
+    angles = 2 * np.pi * np.arange(5) / 5
+    star = np.column_stack([10 + 3 * np.cos(angles), 10 + 3 * np.sin(angles)])[[0, 2, 4, 1, 3]]
+    path = tmp_path / "star.json"
+    path.write_text(json.dumps({"polygons": [{"vertices": star.tolist()}]}))
+    with pytest.raises(ConfigError, match="convex"):
+        load_obstacle_file(path)
+
+
+def test_cbf_keeps_a_fast_drone_off_a_wall_it_is_pushed_at(tmp_path) -> None:
+    """A drone flying along a wall at 8 m/s, commanded straight into it at full thrust: the
+    barrier of the wall's supporting line stops it short (a barrier from the nearest point
+    alone would credit flying past it, and let the drone in)."""
+    from envs.flocking import FlockingModel
+    from swarm.policy import Policy
+
+    class PushDown(Policy):
+        name = "push_down"
+
+        def act(self, obs):
+            return np.tile([0.0, -20.0], (obs.n, 1))
+
+    wall = tmp_path / "wall.json"
+    wall.write_text(json.dumps({"polygons": [{"vertices": [[1, 1], [49, 1], [49, 3], [1, 3]]}]}))
+    model = FlockingModel(n_agents=1, world_size=50.0, boundary="box", obstacles=str(wall),
+                          safety="cbf", max_accel=20.0, max_speed=10.0, dt=0.01,
+                          collision_radius=0.5, rng=0)  # fmt: skip
+    model.engine.pos[:] = [[5.0, 3.6]]
+    model.engine.vel[:] = [[8.0, 0.0]]
+    model.engine.invalidate()
+    model.policy = PushDown()
+    for _ in range(400):
+        model.step()
+    assert model.metrics["obstacle_contacts_total"] == 0
+    assert model.metrics["obstacle_clearance"] >= 0.25 * 0.98
+
+
+def test_learners_observe_the_obstacles_they_sense() -> None:
+    """The flat observation gains each slot's nearest point, signed distance and mask."""
+    from pettingzoo.test import parallel_api_test
+
+    from envs.crossing_v0 import parallel_env
+
+    config = {"n_agents": 5, "world_size": 20.0, "ring_radius": 8.0}
+    with_poles = parallel_env(**config, obstacles="forest", obstacle_count=50)
+    plain = parallel_env(**config)
+    seen, _ = with_poles.reset(seed=1)
+    bare, _ = plain.reset(seed=1)
+    slots = 4  # obstacle_slots' default: a point (2), a distance and a mask each
+    assert len(seen["drone_0"]) == len(bare["drone_0"]) + slots * 4
+    parallel_api_test(parallel_env(**config, obstacles="forest", obstacle_count=50), num_cycles=30)
