@@ -22,6 +22,12 @@ heading-aware cost (:func:`swarm.grid.policy.rotate_preferences`) and the chosen
 an action (:func:`swarm.grid.policy.rotate_codes`): forward if it is ahead, else a turn
 toward it (the robot keeps its cell; the world stops anyone planned into it).
 
+With a guidance graph (the warehouse's ``guidance``, :mod:`swarm.grid.guidance`) the
+preference list ranks cells by the move's cost plus the guided cost-to-goal instead of the
+hop distance (:func:`swarm.grid.policy.preferences`, under rotation
+:func:`~swarm.grid.policy.rotate_preferences`), so "farther from its goal than staying"
+is measured on the guided costs too.
+
 There is no inheritance and no backtracking, so robots can wait for each other in corridors
 (the deadlock detector reports it); that is what makes it a baseline for :mod:`policies.pibt`.
 """

@@ -1,7 +1,9 @@
 """Distance fields on the static map: breadth-first search from a goal, cached per goal.
 
 Every robot knows the map (League rules), so the exact shortest-path distance from any cell
-to its goal is local knowledge. A :class:`DistanceBank` keeps one field per goal cell in a
+to its goal is local knowledge; so is a guidance graph's cost-to-goal (a bank built with
+``guidance`` keeps one beside each BFS field, :class:`GuidedFields`,
+:mod:`swarm.grid.guidance`). A :class:`DistanceBank` keeps one field per goal cell in a
 2-D array (slot x free cell), so a batch of robots reads its distances with one gather,
 without a Python loop over robots; fields are computed by a numba BFS (about 0.2 ms on a
 140 x 500 League map) and evicted least-recently-used when the memory budget is reached,
@@ -21,6 +23,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from swarm.grid.guidance import guided_fields, incoming_costs
 from swarm.grid.maps import GridMap
 
 
@@ -84,15 +87,34 @@ class DistanceBank:
         max_mb: memory budget for the fields (MiB); the bank grows up to it, then evicts the
             least recently used fields that no robot is using. It exceeds the budget, rather
             than fail, when more distinct goals are in use at once than fit.
+        guidance: (F, 5) move costs of a guidance graph (:mod:`swarm.grid.guidance`), or
+            None. With it the bank also keeps, in the same slot as each BFS field, the goal's
+            guided cost-to-goal field (``guided``, read through :attr:`guide`); the BFS fields
+            stay the true hop distances (metrics, free-flow bounds, allocation).
     """
 
-    def __init__(self, grid: GridMap, max_mb: float = 512.0):
+    def __init__(self, grid: GridMap, max_mb: float = 512.0, guidance: np.ndarray | None = None):
         self.grid = grid
         self.nbr = np.ascontiguousarray(grid.neighbors)
         n_free = self.nbr.shape[0]
         self.dtype = np.uint16 if n_free < np.iinfo(np.uint16).max else np.int32
         self.unreached = int(np.iinfo(self.dtype).max)
-        self.max_slots = max(1, int(max_mb * 2**20 // (n_free * np.dtype(self.dtype).itemsize)))
+        self.guidance: np.ndarray | None = None
+        slot_bytes = n_free * np.dtype(self.dtype).itemsize
+        if guidance is not None:
+            guidance = np.asarray(guidance, np.int64)
+            if guidance.shape != (n_free, 5) or guidance.min() < 1 or guidance.max() > 255:
+                raise ValueError("guidance: (free cells, 5) integer move costs 1..255 expected")
+            self.guidance = guidance
+            self.guidance.flags.writeable = False
+            self._incoming = incoming_costs(self.nbr, guidance)  # the reversed edges' costs
+            # a guided distance is at most max cost x hops (< free cells)
+            small = int(guidance.max()) * n_free < np.iinfo(np.uint16).max
+            self.guided_dtype = np.uint16 if small else np.int32
+            self.guided_unreached = int(np.iinfo(self.guided_dtype).max)
+            self.guided = np.empty((0, n_free), self.guided_dtype)  # (S, F), slots as fields
+            slot_bytes += n_free * np.dtype(self.guided_dtype).itemsize
+        self.max_slots = max(1, int(max_mb * 2**20 // slot_bytes))
         self.fields = np.empty((0, n_free), self.dtype)  # (S, F) distances; slot s = one goal
         self.goal_of_slot = np.zeros(0, np.int64)  # (S,) free index of slot's goal, -1 unused
         self.slot_of_goal = np.full(n_free, -1, np.int64)  # (F,) slot holding goal, -1 none
@@ -112,6 +134,9 @@ class DistanceBank:
         if len(missing):
             new = self._free_slots(len(missing), goals, keep)
             _bfs_many(self.nbr, missing, new, self.fields, self.unreached)
+            if self.guidance is not None:
+                guided_fields(self.nbr, self._incoming, missing, self.guided, new,
+                              self.guided_unreached)  # fmt: skip
             self.computed += len(missing)
             old = self.goal_of_slot[new]
             self.slot_of_goal[old[old >= 0]] = -1
@@ -145,6 +170,10 @@ class DistanceBank:
         fields = np.empty((size, self.fields.shape[1]), self.dtype)
         fields[:old] = self.fields
         self.fields = fields
+        if self.guidance is not None:
+            guided = np.empty((size, self.guided.shape[1]), self.guided_dtype)
+            guided[:old] = self.guided
+            self.guided = guided
         self.goal_of_slot = np.concatenate([self.goal_of_slot, np.full(size - old, -1, np.int64)])
         self.last_used = np.concatenate([self.last_used, np.zeros(size - old, np.int64)])
 
@@ -158,16 +187,28 @@ class DistanceBank:
 
     @property
     def nbytes(self) -> int:
-        return int(self.fields.nbytes)
+        extra = self.guided.nbytes if self.guidance is not None else 0
+        return int(self.fields.nbytes + extra)
+
+    @cached_property
+    def guide(self) -> GuidedFields | None:
+        """The guided fields as robots read them (``obs.known["guide"]``); None without
+        guidance."""
+        return None if self.guidance is None else GuidedFields(self)
 
     def alone(self, obs: Any, row: int) -> OwnFields:
         """What robot ``row`` may read of the cache alone (the locality audit): the fields of
         its own goal and of the open orders on the public board."""
-        board = obs.known.get("board")
-        slot = obs.own["goal_slot"][row : row + 1]
-        board_slots = board.pick_slot if board is not None else np.zeros(0, np.int64)
-        allowed = np.concatenate([slot[slot >= 0], board_slots])
-        return OwnFields(self, allowed)
+        return OwnFields(self, allowed_slots(obs, row))
+
+
+def allowed_slots(obs: Any, row: int) -> np.ndarray:
+    """The bank slots robot ``row`` may read alone: its own goal's and the open orders' on
+    the public board (the same slots in the BFS and the guided fields)."""
+    board = obs.known.get("board")
+    slot = obs.own["goal_slot"][row : row + 1]
+    board_slots = board.pick_slot if board is not None else np.zeros(0, np.int64)
+    return np.concatenate([slot[slot >= 0], board_slots])
 
 
 class OwnFields:
@@ -194,6 +235,45 @@ class OwnFields:
         out = np.full_like(self._bank.fields, self.unreached)
         out[self._allowed] = self._bank.fields[self._allowed]
         return out
+
+
+class GuidedFields:
+    """The guided cost-to-goal fields of a :class:`DistanceBank` with guidance, in the same
+    slots as its BFS fields (``obs.own["goal_slot"]``), and the guidance's (F, 5) move costs
+    ``cost`` (public, like the map). Planners rank a candidate cell n of a robot in cell u
+    by ``cost[u, k] + lookup(slot, n)``."""
+
+    def __init__(self, bank: DistanceBank):
+        self._bank = bank
+        self.unreached = bank.guided_unreached
+        self.cost = bank.guidance
+
+    @property
+    def fields(self) -> np.ndarray:
+        """(S, F) guided fields (the bank's current array: it grows)."""
+        return self._bank.guided
+
+    def lookup(self, slots: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        """Guided costs (int64) from free-index ``cells`` to the goals of ``slots``
+        (broadcast); walls (``cells`` < 0) and unreachable cells read as ``unreached``."""
+        slots, cells = np.broadcast_arrays(np.asarray(slots), np.asarray(cells))
+        out = self._bank.guided[slots, np.maximum(cells, 0)].astype(np.int64)
+        out[cells < 0] = self.unreached
+        return out
+
+    def alone(self, obs: Any, row: int) -> OwnGuide:
+        """What robot ``row`` may read alone (the locality audit): its own goal's guided
+        field (and the open orders' on the board), and the public move costs."""
+        return OwnGuide(self, allowed_slots(obs, row))
+
+
+class OwnGuide(OwnFields):
+    """:class:`OwnFields` of the guided fields: other robots' goals refused, the public
+    move costs kept."""
+
+    def __init__(self, guide: GuidedFields, allowed: np.ndarray):
+        super().__init__(guide, allowed)  # type: ignore[arg-type]
+        self.cost = guide.cost
 
 
 def free_flow(

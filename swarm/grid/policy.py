@@ -151,18 +151,29 @@ def priorities(obs: LocalObservation, seed: int) -> np.ndarray:
 
 
 def preferences(obs: LocalObservation, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(R, 5) candidate free cells, best first, and their (R, 5) distances to the own goal.
+    """(R, 5) candidate free cells, best first, and their (R, 5) ranking costs.
 
-    Candidates are the cell itself and its four neighbours; walls go last as -1 (distance
-    ``bank.unreached``). A robot without a goal prefers to stay (0) over moving (1).
+    Candidates are the cell itself and its four neighbours; walls go last as -1. Without
+    guidance the cost is the candidate's distance to the own goal (walls
+    ``bank.unreached``). With a guidance graph (``obs.known["guide"]``) it is the move's cost
+    plus the candidate's guided cost-to-goal, ``cost(u -> n) + d_guided(n)`` (staying:
+    the wait's cost, 1, plus ``d_guided(u)``): with unit costs the same order, shifted by 1.
+    A robot without a goal prefers to stay (0) over moving (1).
     """
     bank, slot = obs.known["bank"], obs.own["goal_slot"]
-    cand = obs.known["grid"].neighbors[obs.own["fcell"]].astype(np.int64)  # (R, 5): by action
+    guide = obs.known.get("guide")
+    fcell = obs.own["fcell"]
+    cand = obs.known["grid"].neighbors[fcell].astype(np.int64)  # (R, 5): by action
     has = slot >= 0
     dist = np.empty(cand.shape, np.int64)
-    dist[has] = bank.lookup(slot[has, None], cand[has])
+    if guide is None:
+        dist[has] = bank.lookup(slot[has, None], cand[has])
+        wall = bank.unreached
+    else:
+        dist[has] = guide.cost[fcell[has]] + guide.lookup(slot[has, None], cand[has])
+        wall = guide.unreached + int(guide.cost.max()) + 1  # after every reachable cost
     dist[~has] = np.where(np.arange(5) == 0, 0, 1)[None, :]
-    dist[cand < 0] = bank.unreached
+    dist[cand < 0] = wall
     tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(5)[None, :])
     order = np.argsort(dist + tie, axis=1)
     rows = np.arange(obs.n)[:, None]
@@ -180,39 +191,53 @@ def rotate_preferences(
     the rotation each robot makes if it keeps its cell (``stay_turn``: 0 wait, 2 clockwise,
     3 counter-clockwise).
 
-    Costs, from the robot's own BFS field d: a state (cell x, heading h) is worth
-    ``V(x, h) = d(x) + turn_cost q(x, h)``, q the quarter turns from h to the nearest
-    heading that leads downhill from x (0 at the goal). The cell ahead costs
-    ``1 + V(ahead, h)``; the own cell ``1 + V(own, h +- 1)`` (the better quarter turn; the
+    Costs, from the robot's own field d and move costs c (BFS and unit costs; with a
+    guidance graph, ``obs.known["guide"]``, its guided field and move costs): a state
+    (cell x, heading h) is worth ``V(x, h) = d(x) + turn_cost q(x, h)``, q the quarter turns
+    from h to the nearest heading that leads downhill from x (a move x -> n with
+    ``c(x -> n) + d(n) = d(x)``, the first move of a cheapest path: on unit costs
+    ``d(n) < d(x)``; 0 at the goal). The cell ahead costs ``c(own -> ahead) + V(ahead, h)``;
+    the own cell ``1 + V(own, h +- 1)`` (the better quarter turn, a step; the
     ``stay_turn``), or 0 at the goal; another neighbour n, which the robot can only enter
-    after turning toward it, ``1 + d(n) + turn_cost (q + 1)`` for the q quarter turns it
-    needs, so it ranks after the own cell at equal distance: a robot chooses a side cell
-    only when pushed out of its own. Forward wins ties; with ``turn_cost`` 1 a quarter turn
-    costs what it takes, a step, so a robot facing away from its goal turns rather than
-    drives off; 0 ranks by distance alone. A robot without a goal prefers to stay (wait).
-    Ties use keyed numbers, so a robot's choice never depends on other robots.
+    after turning toward it, ``c(own -> n) + d(n) + turn_cost (q + 1)`` for the q quarter
+    turns it needs, so it ranks after the own cell at equal distance: a robot chooses a
+    side cell only when pushed out of its own. Forward wins ties; with ``turn_cost`` 1 a
+    quarter turn costs what it takes, a step, so a robot facing away from its goal turns
+    rather than drives off; 0 ranks by distance alone. A robot without a goal prefers to
+    stay (wait). Ties use keyed numbers, so a robot's choice never depends on other robots.
     """
     bank, slot = obs.known["bank"], obs.own["goal_slot"]
+    guide = obs.known.get("guide")
+    field = bank if guide is None else guide  # what d reads: hops, or guided costs
     nbr = obs.known["grid"].neighbors
     heading = obs.own["heading"].astype(np.int64)
     n = obs.n
     rows = np.arange(n)
-    cand = nbr[obs.own["fcell"]].astype(np.int64)  # (R, 5) by move code
+    fcell = obs.own["fcell"]
+    cand = nbr[fcell].astype(np.int64)  # (R, 5) by move code
     has = slot >= 0
     dist = np.zeros(cand.shape, np.int64)
-    dist[has] = bank.lookup(slot[has, None], cand[has])
-    dist[cand < 0] = bank.unreached
+    dist[has] = field.lookup(slot[has, None], cand[has])
+    dist[cand < 0] = field.unreached
     ahead_code = HEADING_MOVE[heading]
     ahead = cand[rows, ahead_code]
+    if guide is None:
+        step_own = step_ahead = np.ones((n, 5), np.int64)
+    else:
+        step_own, step_ahead = guide.cost[fcell], guide.cost[np.maximum(ahead, 0)]
     # downhill headings (R, 4) at the own cell and at the cell ahead
     down_own = np.zeros((n, 4), bool)
-    down_own[:, CODE_HEADING[1:]] = (cand[:, 1:] >= 0) & (dist[:, 1:] < dist[:, :1])
+    down_own[:, CODE_HEADING[1:]] = (cand[:, 1:] >= 0) & (
+        step_own[:, 1:] + dist[:, 1:] == dist[:, :1]
+    )
     nxt = nbr[np.maximum(ahead, 0)].astype(np.int64)
     d_nxt = np.zeros(nxt.shape, np.int64)
-    d_nxt[has] = bank.lookup(slot[has, None], nxt[has])
-    d_nxt[nxt < 0] = bank.unreached
+    d_nxt[has] = field.lookup(slot[has, None], nxt[has])
+    d_nxt[nxt < 0] = field.unreached
     down_ahead = np.zeros((n, 4), bool)
-    down_ahead[:, CODE_HEADING[1:]] = (nxt[:, 1:] >= 0) & (d_nxt[:, 1:] < d_nxt[:, :1])
+    down_ahead[:, CODE_HEADING[1:]] = (nxt[:, 1:] >= 0) & (
+        step_ahead[:, 1:] + d_nxt[:, 1:] == d_nxt[:, :1]
+    )
     q_cw = _quarters(down_own, (heading + 1) % 4)
     q_ccw = _quarters(down_own, (heading + 3) % 4)
     tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(6)[None, :])
@@ -221,9 +246,9 @@ def rotate_preferences(
     cost = np.empty((n, 5))
     quarter = (CODE_HEADING[None, 1:] - heading[:, None]) % 4
     quarter = np.minimum(quarter, 4 - quarter)
-    cost[:, 1:] = 1.0 + dist[:, 1:] + turn_cost * (quarter + 1) + 0.5 * tie[:, 1:5]
+    cost[:, 1:] = step_own[:, 1:] + dist[:, 1:] + turn_cost * (quarter + 1) + 0.5 * tie[:, 1:5]
     v_ahead = dist[rows, ahead_code] + turn_cost * _quarters(down_ahead, heading)
-    cost[rows, ahead_code] = 1.0 + v_ahead
+    cost[rows, ahead_code] = step_own[rows, ahead_code] + v_ahead
     cost[:, 0] = np.where(at_goal, 0.0, 1.0 + dist[:, 0] + turn_cost * np.minimum(q_cw, q_ccw))
     cost[:, 0] += 0.25  # forward wins ties with staying; staying wins ties with turning
     no_goal = np.where(np.arange(5) == 0, 0.0, 1.0)[None, :] + 0.5 * tie[:, :5]
