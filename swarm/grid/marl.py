@@ -189,14 +189,19 @@ def _encode_grid(
                 out[i, c_off + 3 + code] = 1.0
 
 
-def grid_state_layout(n: int) -> Layout:
-    return Layout(
-        (
-            Segment("pos", (n, 2), 0.0, 1.0, "robot cells (row, col) / (H - 1, W - 1)"),
-            Segment("goal", (n, 2), 0.0, 1.0, "goal cells, same scale (0 without a task)"),
-            Segment("has_task", (n,), 0.0, 1.0, "1 while the robot has a goal"),
+def grid_state_layout(n: int, heading: bool = False) -> Layout:
+    """The global state for centralised critics; under the League's action model the
+    headings too (without them the state would not say what a robot can do next)."""
+    segments = [
+        Segment("pos", (n, 2), 0.0, 1.0, "robot cells (row, col) / (H - 1, W - 1)"),
+        Segment("goal", (n, 2), 0.0, 1.0, "goal cells, same scale (0 without a task)"),
+        Segment("has_task", (n,), 0.0, 1.0, "1 while the robot has a goal"),
+    ]
+    if heading:
+        segments.append(
+            Segment("heading", (n, 4), 0.0, 1.0, "one-hot heading: east, south, west, north")
         )
-    )
+    return Layout(tuple(segments))
 
 
 class GridParallelEnv(NamedAgents, ParallelEnv):
@@ -232,7 +237,7 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
             g.height, g.width, self.settings.view_radius, heading=rotate
         )
         self.layout = self.encoder.layout
-        self.state_layout = grid_state_layout(n)
+        self.state_layout = grid_state_layout(n, heading=rotate)
         box = self.layout.box()
         self.observation_spaces = dict.fromkeys(self.possible_agents, box)
         # the world's action codes: grid moves, or the League's forward / turns / wait
@@ -329,6 +334,8 @@ class GridParallelEnv(NamedAgents, ParallelEnv):
         goal_rc = np.where(has[:, None], g.rowcol(np.maximum(goal, 0)), 0) / scale
         parts = {"pos": (g.rowcol(model.world.cell) / scale)[None], "goal": goal_rc[None],
                  "has_task": has[None].astype(np.float64)}  # fmt: skip
+        if model.world.heading is not None:
+            parts["heading"] = np.eye(4)[model.world.heading.astype(np.int64)][None]
         return self.state_layout.pack(parts, 1)[0]
 
     def render(self) -> np.ndarray | None:

@@ -204,3 +204,18 @@ def test_warehouse_v0_under_rotate_passes_the_pettingzoo_api_test():
         env.encoder(env.model.observe(radio=False)).tolist()
         == env.encoder.reference(env.model.observe(radio=False)).astype(np.float32).tolist()
     )
+
+
+def test_the_global_state_carries_the_headings_under_rotation() -> None:
+    """A centralised critic needs what each robot can do next: its heading, one-hot."""
+    from envs.warehouse_v0 import parallel_env
+
+    env = parallel_env(n_agents=20, motion="rotate")
+    env.reset(seed=0)
+    for step in range(10):  # turns: headings other than the start's east
+        env.step({agent: 2 + (step + i) % 2 for i, agent in enumerate(env.agents)})
+    state = env.state()
+    heading = env.state_layout.view(state[None], "heading")[0]
+    assert len(set(env.model.world.heading.tolist())) > 1
+    np.testing.assert_array_equal(heading.argmax(axis=1), env.model.world.heading)
+    assert state.shape == env.state_space.shape
