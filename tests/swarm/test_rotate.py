@@ -212,8 +212,8 @@ def test_the_global_state_carries_the_headings_under_rotation() -> None:
 
     env = parallel_env(n_agents=20, motion="rotate")
     env.reset(seed=0)
-    for step in range(10):  # turns: headings other than the start's east
-        env.step({agent: 2 + (step + i) % 2 for i, agent in enumerate(env.agents)})
+    for step in range(3):  # robot i turns clockwise i mod 4 times: every heading
+        env.step({agent: 2 if step < i % 4 else 0 for i, agent in enumerate(env.agents)})
     state = env.state()
     heading = env.state_layout.view(state[None], "heading")[0]
     assert len(set(env.model.world.heading.tolist())) > 1
