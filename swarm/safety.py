@@ -336,6 +336,40 @@ def _obstacle_line(rx, ry, d, body, tau, dt):
 
 
 @numba.njit(cache=True)
+def _line_scratch(size):
+    """Per-kernel scratch: the k-nearest selection (distances, entries), the lines (q, d)
+    and the 3-D program's projected lines."""
+    return (np.empty(size), np.empty(size, np.int64), np.empty(size), np.empty(size),
+            np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size),
+            np.empty(size))  # fmt: skip
+
+
+@numba.njit(cache=True, inline="always")
+def _sensed_slots(mask, row):
+    """How many obstacle slots row ``row`` fills (the mask fills slots from the first)."""
+    sensed = 0
+    for t in range(mask.shape[1]):
+        if mask[row, t] > 0.0:
+            sensed += 1
+    return sensed
+
+
+@numba.njit(cache=True, inline="always")
+def _nearest_entries(ptr, s, dist, nearest, best_d, best_e):
+    """Table entries of segment ``s`` that count, into ``best_e``: the ``nearest`` closest,
+    ascending (ties in table order), or all of them (``nearest`` 0). Returns how many."""
+    count = ptr[s + 1] - ptr[s]
+    if 0 < nearest < count:
+        kept = 0
+        for e in range(ptr[s], ptr[s + 1]):
+            kept = insert_k_best(best_d, best_e, kept, nearest, dist[e], e)
+        return kept
+    for q in range(count):
+        best_e[q] = ptr[s] + q
+    return count
+
+
+@numba.njit(cache=True)
 def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, radius, tau, dt,
                reach, sides, nearest, obst_rel, obst_dist, obst_mask, out, changed):  # fmt: skip
     """Every active row's safe velocity (``out``, ``changed`` True) from its own segment of
@@ -351,23 +385,10 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
         longest = max(longest, ptr[s + 1] - ptr[s])
     slots = obst_mask.shape[1]
     body = 0.5 * radius  # a drone's own radius: the combined one is two drones'
-    size = longest + sides + slots
-    best_d = np.empty(size)
-    best_e = np.empty(size, np.int64)
-    qx = np.empty(size)
-    qy = np.empty(size)
-    dx = np.empty(size)
-    dy = np.empty(size)
-    px = np.empty(size)
-    py = np.empty(size)
-    ex = np.empty(size)
-    ey = np.empty(size)
+    best_d, best_e, qx, qy, dx, dy, px, py, ex, ey = _line_scratch(longest + sides + slots)
     for s in range(seg_row.shape[0]):
         row = seg_row[s]
-        sensed = 0
-        for t in range(slots):
-            if obst_mask[row, t] > 0.0:
-                sensed += 1
+        sensed = _sensed_slots(obst_mask, row)
         if not active[row] or (ptr[s + 1] == ptr[s] and sensed == 0):
             continue
         vx = vel[row, 0]
@@ -401,15 +422,7 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
             if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
                 clear = False
         hard = n
-        count = ptr[s + 1] - ptr[s]
-        if 0 < nearest < count:  # the k nearest, ascending (ties in table order)
-            kept = 0
-            for e in range(ptr[s], ptr[s + 1]):
-                kept = insert_k_best(best_d, best_e, kept, nearest, dist[e], e)
-        else:
-            kept = count
-            for q in range(count):
-                best_e[q] = ptr[s] + q
+        kept = _nearest_entries(ptr, s, dist, nearest, best_d, best_e)
         for q in range(kept):
             e = best_e[q]
             lqx, lqy, ldx, ldy = _orca_line(rel_pos[e, 0], rel_pos[e, 1], -rel_vel[e, 0],
@@ -509,23 +522,10 @@ def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds,
     for s in range(seg_row.shape[0]):
         longest = max(longest, ptr[s + 1] - ptr[s])
     slots = obst_mask.shape[1]
-    size = longest + slots
-    best_d = np.empty(size)
-    best_e = np.empty(size, np.int64)
-    qx = np.empty(size)
-    qy = np.empty(size)
-    dx = np.empty(size)
-    dy = np.empty(size)
-    px = np.empty(size)
-    py = np.empty(size)
-    ex = np.empty(size)
-    ey = np.empty(size)
+    best_d, best_e, qx, qy, dx, dy, px, py, ex, ey = _line_scratch(longest + slots)
     for s in range(seg_row.shape[0]):
         row = seg_row[s]
-        sensed = 0
-        for t in range(slots):
-            if obst_mask[row, t] > 0.0:
-                sensed += 1
+        sensed = _sensed_slots(obst_mask, row)
         if not active[row] or (ptr[s + 1] == ptr[s] and sensed == 0):
             continue
         limit = amax[row]
@@ -562,15 +562,7 @@ def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds,
             if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
                 clear = False
         hard = n
-        count = ptr[s + 1] - ptr[s]
-        if 0 < nearest < count:
-            kept = 0
-            for e in range(ptr[s], ptr[s + 1]):
-                kept = insert_k_best(best_d, best_e, kept, nearest, dist[e], e)
-        else:
-            kept = count
-            for q in range(count):
-                best_e[q] = ptr[s] + q
+        kept = _nearest_entries(ptr, s, dist, nearest, best_d, best_e)
         for q in range(kept):
             e = best_e[q]
             norm = dist[e]
