@@ -220,6 +220,7 @@ def _solve_robots(
     st_p = np.empty(max_local + 1, np.int64)
     st_k = np.empty(max_local + 1, np.int64)
     st_c = np.empty(max_local + 1)  # priority the frame's agent acts with (inherited)
+    got = np.empty(max_local)  # priority each local agent inherited when pushed (-inf: not)
     for i in range(first, last):
         # the local problem: robot i (local 0) and the robots it heard from
         m = 1
@@ -246,6 +247,7 @@ def _solve_robots(
         for a in range(m):
             occ_from[cell[a]] = a
             to[a] = -1
+            got[a] = -np.inf
         for e in range(sense_ptr[i], sense_ptr[i + 1]):
             c = sense_cell[e]
             if occ_from[c] == -1:  # sensed, not heard
@@ -272,54 +274,9 @@ def _solve_robots(
                 break
             if to[root] != -1:
                 continue
-            # Algorithm 1, PIBT(root, none), with an explicit stack
-            sp = 0
-            st_a[0] = root
-            st_p[0] = -1
-            st_k[0] = 0
-            st_c[0] = prio[root]
-            ret = -1  # result of the frame just popped: 1 valid, 0 invalid, -1 none
-            while sp >= 0:
-                a = st_a[sp]
-                p = st_p[sp]
-                if ret == 1:  # the pushed agent moved out: a's reservation stands
-                    sp -= 1
-                    continue
-                ret = -1  # fresh frame, or the pushed agent failed: try the next candidate
-                pushed = False
-                while st_k[sp] < 5:
-                    v = prefs[a, st_k[sp]]
-                    st_k[sp] += 1
-                    if v < 0 or occ_to[v] != -1:
-                        continue
-                    if p >= 0 and cell[p] == v:  # never swap with the agent pushing a
-                        continue
-                    if to[a] >= 0 and occ_to[to[a]] == a:
-                        occ_to[to[a]] = -1
-                    to[a] = v
-                    occ_to[v] = a
-                    k = occ_from[v]
-                    if k >= 0 and k != a and to[k] == -1:
-                        sp += 1  # k inherits a's priority and must move out of v
-                        st_a[sp] = k
-                        st_p[sp] = a
-                        st_k[sp] = 0
-                        st_c[sp] = st_c[sp - 1] - hop_discount
-                        if k == 0:
-                            inherited[i] = st_c[sp]
-                        pushed = True
-                        break
-                    ret = 1
-                    sp -= 1
-                    pushed = True
-                    break
-                if not pushed:  # no candidate works: stay, and report failure upwards
-                    if to[a] >= 0 and occ_to[to[a]] == a:
-                        occ_to[to[a]] = -1
-                    to[a] = cell[a]
-                    occ_to[cell[a]] = a
-                    ret = 0
-                    sp -= 1
+            _pibt_from(root, cell, prio[root], prefs, occ_from, occ_to, to, st_a, st_p, st_k,
+                       st_c, hop_discount, got)  # fmt: skip
+        inherited[i] = got[0]
         out[i] = to[0]
         if to[0] == -1:
             out[i] = cell[0]
@@ -340,6 +297,63 @@ _local_pibt, _local_pibt_parallel = serial_and_parallel(_local_pibt_chunks)
 
 
 @numba.njit(cache=True)
+def _pibt_from(root, cell, prio_root, prefs, occ_from, occ_to, to, st_a, st_p, st_k, st_c,
+               hop_discount, got):  # fmt: skip
+    """Algorithm 1, PIBT(root, none), with an explicit stack (the recursion of Okumura et
+    al.): reserves in ``to`` / ``occ_to`` a cell for ``root`` and for every agent it pushes
+    out of the way, each pushed agent acting with its pusher's priority less
+    ``hop_discount`` (``got[k]``: the last priority agent k inherited). ``occ_from``: cell ->
+    agent standing there (< 0: none, or a sensed robot that cannot be pushed), ``prefs``
+    (agents, 5) each agent's candidate cells, best first (-1: none)."""
+    sp = 0
+    st_a[0] = root
+    st_p[0] = -1
+    st_k[0] = 0
+    st_c[0] = prio_root
+    ret = -1  # result of the frame just popped: 1 valid, 0 invalid, -1 none
+    while sp >= 0:
+        a = st_a[sp]
+        p = st_p[sp]
+        if ret == 1:  # the pushed agent moved out: a's reservation stands
+            sp -= 1
+            continue
+        ret = -1  # fresh frame, or the pushed agent failed: try the next candidate
+        went = False
+        while st_k[sp] < 5:
+            v = prefs[a, st_k[sp]]
+            st_k[sp] += 1
+            if v < 0 or occ_to[v] != -1:
+                continue
+            if p >= 0 and cell[p] == v:  # never swap with the agent pushing a
+                continue
+            if to[a] >= 0 and occ_to[to[a]] == a:
+                occ_to[to[a]] = -1
+            to[a] = v
+            occ_to[v] = a
+            k = occ_from[v]
+            if k >= 0 and k != a and to[k] == -1:
+                sp += 1  # k inherits a's priority and must move out of v
+                st_a[sp] = k
+                st_p[sp] = a
+                st_k[sp] = 0
+                st_c[sp] = st_c[sp - 1] - hop_discount
+                got[k] = st_c[sp]
+                went = True
+                break
+            ret = 1
+            sp -= 1
+            went = True
+            break
+        if not went:  # no candidate works: stay, and report failure upwards
+            if to[a] >= 0 and occ_to[to[a]] == a:
+                occ_to[to[a]] = -1
+            to[a] = cell[a]
+            occ_to[cell[a]] = a
+            ret = 0
+            sp -= 1
+
+
+@numba.njit(cache=True)
 def _global_pibt(cell, prio, prefs, n_free):
     """(R,) free cell each robot moves to and (R,) whether it was pushed, from one PIBT
     (Algorithm 1) over every robot: roots by descending priority (ties by row)."""
@@ -349,59 +363,17 @@ def _global_pibt(cell, prio, prefs, n_free):
     for a in range(n):
         occ_from[cell[a]] = a
     to = np.full(n, -1, np.int64)
-    pushed = np.zeros(n, np.bool_)
+    got = np.full(n, -np.inf)
     order = np.argsort(-prio, kind="mergesort")
     st_a = np.empty(n + 1, np.int64)
     st_p = np.empty(n + 1, np.int64)
     st_k = np.empty(n + 1, np.int64)
+    st_c = np.empty(n + 1)
     for root in order:
-        if to[root] != -1:
-            continue
-        sp = 0
-        st_a[0] = root
-        st_p[0] = -1
-        st_k[0] = 0
-        ret = -1
-        while sp >= 0:
-            a = st_a[sp]
-            p = st_p[sp]
-            if ret == 1:
-                sp -= 1
-                continue
-            ret = -1
-            went = False
-            while st_k[sp] < 5:
-                v = prefs[a, st_k[sp]]
-                st_k[sp] += 1
-                if v < 0 or occ_to[v] != -1:
-                    continue
-                if p >= 0 and cell[p] == v:  # never swap with the agent pushing a
-                    continue
-                if to[a] >= 0 and occ_to[to[a]] == a:
-                    occ_to[to[a]] = -1
-                to[a] = v
-                occ_to[v] = a
-                k = occ_from[v]
-                if k >= 0 and k != a and to[k] == -1:
-                    sp += 1  # k inherits a's priority and must move out of v
-                    st_a[sp] = k
-                    st_p[sp] = a
-                    st_k[sp] = 0
-                    pushed[k] = True
-                    went = True
-                    break
-                ret = 1
-                sp -= 1
-                went = True
-                break
-            if not went:  # no candidate works: stay, and report failure upwards
-                if to[a] >= 0 and occ_to[to[a]] == a:
-                    occ_to[to[a]] = -1
-                to[a] = cell[a]
-                occ_to[cell[a]] = a
-                ret = 0
-                sp -= 1
-    return to, pushed
+        if to[root] == -1:
+            _pibt_from(root, cell, prio[root], prefs, occ_from, occ_to, to, st_a, st_p, st_k,
+                       st_c, 0.0, got)  # fmt: skip
+    return to, got > -np.inf
 
 
 def global_pibt(
