@@ -215,7 +215,10 @@ class ObstacleField:
     def push_out(self, points: np.ndarray, clearance: float, rounds: int = 8) -> np.ndarray:
         """``points`` (K, 2) moved the least distance that leaves each ``clearance`` from every
         obstacle, repeated ``rounds`` times for points pushed into a neighbouring obstacle
-        (a point with no room left stays where the last round put it)."""
+        (a point with no room left stays where the last round put it). Each move is along the
+        nearest way out; in a box arena a point inside an obstacle that touches the wall may
+        be pushed against the wall and stay in contact (counted by the metrics): leave room
+        between obstacles and the walls of a box."""
         out = np.array(points, dtype=np.float64, copy=True)
         if not self.n_obstacles or clearance > self.reach:
             return out if not self.n_obstacles else self._push_far(out, clearance, rounds)
