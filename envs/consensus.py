@@ -55,11 +55,13 @@ from pydantic import Field, model_validator
 from swarm import metrics as m
 from swarm.engine import Swarm, SwarmConfig
 from swarm.model import SwarmModel
-from swarm.scenario import Scenario
+from swarm.scenario import Scenario, random_headings
 
 
 class ConsensusConfig(SwarmConfig):
     """Engine settings (see :class:`SwarmConfig`) with the consensus task's own fields."""
+
+    dims = (2, 3)  # values agree over the comm graph, in the plane or in a cube
 
     policy: str = Field("average_consensus", description="controller name (see `swarm list`)")
     boundary: Literal["torus", "box"] = Field(
@@ -109,11 +111,13 @@ def _per_env(engine: Swarm, values: np.ndarray, reduce: str) -> np.ndarray:
 
 
 def swarm_centre(engine: Swarm) -> np.ndarray:
-    """(E, 2) centroid of the alive drones (circular mean per axis on a torus)."""
+    """(E, dim) centroid of the alive drones (circular mean per axis on a torus)."""
     c = engine.config
     n = np.maximum(_per_env(engine, np.ones(engine.rows), "sum"), 1.0)
     if not c.torus:
-        return np.column_stack([_per_env(engine, engine.pos[:, k], "sum") / n for k in range(2)])
+        return np.column_stack(
+            [_per_env(engine, engine.pos[:, k], "sum") / n for k in range(engine.dim)]
+        )
     angle = engine.pos * (2 * np.pi / c.world_size)
     centre = np.column_stack(
         [
@@ -121,7 +125,7 @@ def swarm_centre(engine: Swarm) -> np.ndarray:
                 _per_env(engine, np.sin(angle[:, k]), "sum"),
                 _per_env(engine, np.cos(angle[:, k]), "sum"),
             )
-            for k in range(2)
+            for k in range(engine.dim)
         ]
     )
     return np.mod(centre, 2 * np.pi) * (c.world_size / (2 * np.pi))
@@ -149,9 +153,8 @@ class Consensus(Scenario):
         n = len(rows)
         extent = c.spawn_extent if c.spawn_extent is not None else c.world_size
         low = 0.5 * (c.world_size - extent)
-        engine.pos[rows] = rng.uniform(low, low + extent, size=(n, 2))
-        heading = rng.uniform(-np.pi, np.pi, size=n)
-        engine.vel[rows] = c.initial_speed * np.column_stack([np.cos(heading), np.sin(heading)])
+        engine.pos[rows] = rng.uniform(low, low + extent, size=(n, engine.dim))
+        engine.vel[rows] = c.initial_speed * random_headings(rng, n, engine.dim)
         if "value" not in engine.agent_state:
             engine.agent_state["value"] = np.zeros(engine.rows)
         if c.initial_values == "uniform":

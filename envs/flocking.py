@@ -62,22 +62,6 @@ class Flocking(Scenario):
     COHESION_WEIGHT = 1.0  # penalty per sensing radius between a drone and its neighbours' centre
     COLLISION_PENALTY = 1.0  # per neighbour closer than collision_radius
 
-    def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
-        """Uniform in the arena with random headings at ``initial_speed``: the base class's
-        spawn in the plane (its draws unchanged); in a cube, headings uniform on the sphere
-        (Archimedes: z uniform in [-1, 1], azimuth uniform)."""
-        if engine.dim == 2:
-            super().spawn(engine, rows, rng)
-            return
-        c = self.config
-        n = len(rows)
-        engine.pos[rows] = rng.uniform(0.0, c.world_size, size=(n, 3))
-        z = rng.uniform(-1.0, 1.0, size=n)
-        azimuth = rng.uniform(-np.pi, np.pi, size=n)
-        ring = np.sqrt(1.0 - z * z)
-        heading = np.column_stack([ring * np.cos(azimuth), ring * np.sin(azimuth), z])
-        engine.vel[rows] = c.initial_speed * heading
-
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
         """(R,) alignment + cohesion - collisions (see the module docstring)."""
         engine.obs  # noqa: B018 - sense first if the state was edited

@@ -37,6 +37,7 @@ class AverageConsensusParams(StrictConfig):
 
 class AverageConsensus(Policy):
     name = "average_consensus"
+    dims = (2, 3)  # acts on values only; hovers in any dimension
     citation = (
         "Olfati-Saber, R., Murray, R. M. (2004). IEEE TAC 49(9), 1520-1533, protocol (A1); "
         "discrete form: Olfati-Saber, Fax, Murray (2007), Proc. IEEE 95(1), eq. (18)."
@@ -55,7 +56,7 @@ class AverageConsensus(Policy):
         return np.where(obs.alive, x + self.params.eps * pull, x)
 
     def act(self, obs: LocalObservation) -> np.ndarray:
-        return np.zeros((obs.n, 2))
+        return np.zeros(obs.vel.shape)  # hover: (R, dim)
 
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
         return self.updated_values(obs)[:, None]

@@ -22,6 +22,7 @@ from swarm.policy import Policy
 
 class MaxConsensus(Policy):
     name = "max_consensus"
+    dims = (2, 3)  # acts on values only; hovers in any dimension
     citation = "Lynch, N. A. (1996). Distributed Algorithms, sec. 4.1 (FloodMax)."
     action_kind = "velocity"
     message_dim = 1
@@ -36,7 +37,7 @@ class MaxConsensus(Policy):
         return np.where(obs.alive, heard, x)
 
     def act(self, obs: LocalObservation) -> np.ndarray:
-        return np.zeros((obs.n, 2))
+        return np.zeros(obs.vel.shape)  # hover: (R, dim)
 
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
         return self.updated_values(obs)[:, None]

@@ -116,6 +116,18 @@ def _count_closer(ptr, seg_row, dist, radius, out):
                 out[seg_row[s]] += 1.0
 
 
+def random_headings(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """(n, dim) unit vectors uniform on the circle, or on the sphere (Archimedes: z uniform in
+    [-1, 1], azimuth uniform)."""
+    if dim == 2:
+        heading = rng.uniform(-np.pi, np.pi, size=n)
+        return np.column_stack([np.cos(heading), np.sin(heading)])
+    z = rng.uniform(-1.0, 1.0, size=n)
+    azimuth = rng.uniform(-np.pi, np.pi, size=n)
+    ring = np.sqrt(1.0 - z * z)
+    return np.column_stack([ring * np.cos(azimuth), ring * np.sin(azimuth), z])
+
+
 class Scenario:
     """Base class of scenario hooks; subclasses override what their task needs."""
 
@@ -126,12 +138,12 @@ class Scenario:
         self.config = config
 
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
-        """Uniform positions in the arena, random headings at ``initial_speed``."""
+        """Uniform positions in the arena (a square, or a cube with ``dim = 3``), random
+        headings at ``initial_speed``."""
         c = self.config
         n = len(rows)
-        engine.pos[rows] = rng.uniform(0.0, c.world_size, size=(n, 2))
-        heading = rng.uniform(-np.pi, np.pi, size=n)
-        engine.vel[rows] = c.initial_speed * np.column_stack([np.cos(heading), np.sin(heading)])
+        engine.pos[rows] = rng.uniform(0.0, c.world_size, size=(n, engine.dim))
+        engine.vel[rows] = c.initial_speed * random_headings(rng, n, engine.dim)
 
     def knowledge(self) -> dict[str, Any]:
         """Static task facts every drone knows (``obs.known``); none by default."""
