@@ -33,14 +33,20 @@ BEST_KNOWN = {"MR23-I-10": 194_677, "MR23-I-06": 197_275}
 CONTROLLERS = {"pibt": {}, "pibt-global": {"view": "global"}}
 
 
-def run_row(instance: Path, steps: int, motion: str, controller: str, seed: int) -> dict:
-    """One run; the fields of a table row."""
+def run_row(
+    instance: Path, steps: int, motion: str, controller: str, seed: int, guidance: str = "none"
+) -> dict:
+    """One run; the fields of a table row. ``guidance``: none, or crisscross:W."""
     from envs.warehouse import WarehouseModel
 
+    kind, _, weight = guidance.partition(":")
+    extra: dict = {"guidance": kind}
+    if kind != "none":
+        extra["guidance_weight"] = int(weight or 2)
     t0 = time.perf_counter()
     model = WarehouseModel(
         instance=str(instance), policy="pibt", policy_params=CONTROLLERS[controller],
-        motion=motion, rng=seed,
+        motion=motion, rng=seed, **extra,
     )  # fmt: skip
     model.collect_metrics = False
     setup = time.perf_counter() - t0
@@ -56,7 +62,7 @@ def run_row(instance: Path, steps: int, motion: str, controller: str, seed: int)
         "instance": instance.stem,
         "robots": model.world.n,
         "motion": motion,
-        "controller": controller,
+        "controller": controller if kind == "none" else f"{controller}, {guidance}",
         "steps": steps,
         "tasks": s["tasks_finished"],
         "best_ratio": s["tasks_finished"] / best if best and steps == 5000 else None,
@@ -97,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--motions", nargs="+", default=["rotate", "grid"], choices=["grid", "rotate"])
     ap.add_argument("--controllers", nargs="+", default=list(CONTROLLERS), choices=CONTROLLERS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--guidance", nargs="+", default=["none"],
+                    help="none, or crisscross:W (guidance weight W), one row each")  # fmt: skip
     args = ap.parse_args(argv)
     missing = [str(p) for p in args.instances if not p.exists()]
     if missing:
@@ -107,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     for inst in args.instances:
         for motion in args.motions:
             for controller in args.controllers:
-                print(markdown(run_row(inst, args.steps, motion, controller, args.seed)),
-                      flush=True)  # fmt: skip
+                for guidance in args.guidance:
+                    row = run_row(inst, args.steps, motion, controller, args.seed, guidance)
+                    print(markdown(row), flush=True)
     return 0
 
 
