@@ -325,6 +325,17 @@ def _nearest_point(k, x, y, n_discs, centre, radius, poly_ptr, verts):
     return bx, by, -d if inside else d
 
 
+@numba.njit(cache=True, inline="always")
+def _wrapped(c, per_side, world):
+    """Cell index ``c`` (one past either edge at most) back on a torus, and the shift (m)
+    that moves a drone into the frame of that cell's obstacles."""
+    if c < 0:
+        return c + per_side, world
+    if c >= per_side:
+        return c - per_side, -world
+    return c, 0.0
+
+
 @numba.njit(cache=True)
 def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, most, per_side,
            cell, world, torus, reach, rel, dist, mask, nearest):  # fmt: skip
@@ -375,18 +386,8 @@ def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, mo
                 shift_x = 0.0
                 shift_y = 0.0
                 if torus:
-                    if cx < 0:
-                        cx += per_side
-                        shift_x = world
-                    elif cx >= per_side:
-                        cx -= per_side
-                        shift_x = -world
-                    if cy < 0:
-                        cy += per_side
-                        shift_y = world
-                    elif cy >= per_side:
-                        cy -= per_side
-                        shift_y = -world
+                    cx, shift_x = _wrapped(cx, per_side, world)
+                    cy, shift_y = _wrapped(cy, per_side, world)
                 elif cx < 0 or cy < 0 or cx >= per_side or cy >= per_side:
                     continue
                 x = pos[i, 0] + shift_x  # the drone in the frame of the cell's obstacles

@@ -345,6 +345,16 @@ def _line_scratch(size):
 
 
 @numba.njit(cache=True, inline="always")
+def _put_line(qx, qy, dx, dy, n, lqx, lqy, ldx, ldy):
+    """Store half-plane (lqx, lqy, ldx, ldy) as line ``n``; returns the new line count."""
+    qx[n] = lqx
+    qy[n] = lqy
+    dx[n] = ldx
+    dy[n] = ldy
+    return n + 1
+
+
+@numba.njit(cache=True, inline="always")
 def _sensed_slots(mask, row):
     """How many obstacle slots row ``row`` fills (the mask fills slots from the first)."""
     sensed = 0
@@ -414,12 +424,8 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
         for t in range(sensed):  # the mask fills slots from the first
             lqx, lqy, ldx, ldy = _obstacle_line(obst_rel[row, t, 0], obst_rel[row, t, 1],
                                                 obst_dist[row, t], body, tau, dt)  # fmt: skip
-            qx[n] = lqx
-            qy[n] = lqy
-            dx[n] = ldx
-            dy[n] = ldy
-            n += 1
-            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
+            n = _put_line(qx, qy, dx, dy, n, lqx, lqy, ldx, ldy)
+            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:  # the command breaks it
                 clear = False
         hard = n
         kept = _nearest_entries(ptr, s, dist, nearest, best_d, best_e)
@@ -427,12 +433,8 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
             e = best_e[q]
             lqx, lqy, ldx, ldy = _orca_line(rel_pos[e, 0], rel_pos[e, 1], -rel_vel[e, 0],
                                             -rel_vel[e, 1], vx, vy, radius, tau, dt)  # fmt: skip
-            qx[n] = lqx
-            qy[n] = lqy
-            dx[n] = ldx
-            dy[n] = ldy
-            n += 1
-            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
+            n = _put_line(qx, qy, dx, dy, n, lqx, lqy, ldx, ldy)
+            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:  # the command breaks it
                 clear = False
         if clear:
             continue
@@ -554,12 +556,8 @@ def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds,
                 my = (-ry if d >= 0.0 else ry) / length
             # the supporting line at the nearest point; inside counts as touching
             lqx, lqy, ldx, ldy = _wall_line(mx, my, max(d, 0.0), vx, vy, limit, 0.5 * ds, gamma)
-            qx[n] = lqx
-            qy[n] = lqy
-            dx[n] = ldx
-            dy[n] = ldy
-            n += 1
-            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
+            n = _put_line(qx, qy, dx, dy, n, lqx, lqy, ldx, ldy)
+            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:  # the command breaks it
                 clear = False
         hard = n
         kept = _nearest_entries(ptr, s, dist, nearest, best_d, best_e)
@@ -570,12 +568,8 @@ def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds,
             my = -rel_pos[e, 1] / norm if norm > 0.0 else 0.0
             lqx, lqy, ldx, ldy = _barrier_line(mx, my, norm, -rel_vel[e, 0], -rel_vel[e, 1],
                                                2.0 * limit, 0.5, ds, gamma, limit)  # fmt: skip
-            qx[n] = lqx
-            qy[n] = lqy
-            dx[n] = ldx
-            dy[n] = ldy
-            n += 1
-            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:
+            n = _put_line(qx, qy, dx, dy, n, lqx, lqy, ldx, ldy)
+            if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:  # the command breaks it
                 clear = False
         if clear:
             continue
