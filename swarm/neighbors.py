@@ -354,6 +354,24 @@ def grid_shape(world_size: float, radius: float, n_active: int, n_envs: int, tor
     return per_side, world_size / per_side
 
 
+@numba.njit(cache=True, inline="always")
+def _rows_by_cell(cell, start):
+    """The counting sort's second half: ``start`` (cell counts shifted by one) becomes the
+    cell starts in place, and the rows (cell -1: none) are returned in cell order, each
+    cell's rows ascending."""
+    n_cells = start.shape[0] - 1
+    for c in range(n_cells):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    order = np.empty(start[n_cells], np.int64)
+    for i in range(cell.shape[0]):
+        c = cell[i]
+        if c >= 0:
+            order[fill[c]] = i
+            fill[c] += 1
+    return order
+
+
 @numba.njit(cache=True)
 def _bucket(pos, active, env, n_envs, per_side, cell_size):
     n = pos.shape[0]
@@ -370,16 +388,7 @@ def _bucket(pos, active, env, n_envs, per_side, cell_size):
             c = env[i] * per_env + cy * per_side + cx
             cell[i] = c
             start[c + 1] += 1
-    for c in range(n_cells):
-        start[c + 1] += start[c]
-    fill = start[:-1].copy()
-    order = np.empty(start[n_cells], np.int64)
-    for i in range(n):
-        c = cell[i]
-        if c >= 0:
-            order[fill[c]] = i
-            fill[c] += 1
-    return cell, start, order
+    return cell, start, _rows_by_cell(cell, start)
 
 
 @numba.njit(cache=True, inline="always")
@@ -711,16 +720,7 @@ def _bucket_3d(pos, active, env, n_envs, per_side, cell_size):
             c = env[i] * per_env + (cz * per_side + cy) * per_side + cx
             cell[i] = c
             start[c + 1] += 1
-    for c in range(n_cells):
-        start[c + 1] += start[c]
-    fill = start[:-1].copy()
-    order = np.empty(start[n_cells], np.int64)
-    for i in range(n):
-        c = cell[i]
-        if c >= 0:
-            order[fill[c]] = i
-            fill[c] += 1
-    return cell, start, order
+    return cell, start, _rows_by_cell(cell, start)
 
 
 @numba.njit(cache=True)
