@@ -9,7 +9,9 @@ Agents             two teams (:mod:`swarm.teams`): ``pursuers`` pursuers (the fi
                    ``evader_0, ...``), each team with its own top speed, sensing range and
                    controller
 Arena              square of side ``world_size`` with reflecting walls (``box``): the
-                   bounded convex arena of the Voronoi pursuit guarantee
+                   bounded convex arena of the Voronoi pursuit guarantee; with ``dim = 3``
+                   a cube (floor and ceiling reflect too), played by ``greedy_pursuit``
+                   against ``flee`` (the Voronoi controllers are planar)
 Dynamics           kinematic by default (``max_accel = inf``): a velocity command is flown
                    as given, up to the team's speed (the "simple motion" of pursuit games)
 Sensing            each team senses every agent within its range (``sense_radius`` for
@@ -62,6 +64,8 @@ PURSUER, EVADER = 0, 1  # team codes, in row order
 class PursuitConfig(SwarmConfig):
     """Engine settings (see :class:`SwarmConfig`) with the pursuit game's own fields."""
 
+    dims = (2, 3)  # a square or a cube; the Voronoi controllers are 2-D only (their policy)
+
     n_agents: int = Field(5, ge=2, description="pursuers plus evaders")
     pursuers: int | None = Field(
         None, ge=1, description="number of pursuers (the first rows); default n_agents - 1"
@@ -102,8 +106,11 @@ class PursuitConfig(SwarmConfig):
             )
         if self.boundary != "box":
             raise ValueError("boundary: pursuit is played in a bounded arena; allowed: box")
-        covered = self.n_pursuers * np.pi * self.capture_radius**2
-        if covered > 0.5 * self.world_size**2:
+        # the pursuers' capture discs (balls in 3-D) against the arena's area (volume)
+        ball = np.pi * self.capture_radius**2 if self.dim == 2 else (
+            4.0 / 3.0 * np.pi * self.capture_radius**3
+        )
+        if self.n_pursuers * ball > 0.5 * self.world_size**self.dim:
             raise ValueError(
                 f"capture_radius ({self.capture_radius}): the pursuers' capture discs would "
                 f"cover over half of the {self.world_size} m arena; evaders could not start "
@@ -122,6 +129,10 @@ class PursuitConfig(SwarmConfig):
             require_known("policy", self.evader_policy)
         except ValueError as err:
             raise ValueError(f"evader_policy: {err}") from None
+        if self.dim == 3 and 3 not in getattr(policy_class(self.evader_policy), "dims", (2,)):
+            raise ValueError(
+                f"evader_policy: {self.evader_policy} is 2-D only; use flee with dim = 3"
+            )
         return self
 
     @property
@@ -175,7 +186,7 @@ class Pursuit(Scenario):
             caught = np.intersect1d(self._caught(engine), rows)
             if len(caught) == 0:
                 return
-            engine.pos[caught] = rng.uniform(0.0, self.config.world_size, size=(len(caught), 2))
+            engine.pos[caught] = rng.uniform(0.0, self.config.world_size, (len(caught), engine.dim))
         raise ConfigError(
             "pursuit: capture_radius: could not place the evaders apart from the pursuers; "
             "lower capture_radius or the number of pursuers"
@@ -203,12 +214,12 @@ class Pursuit(Scenario):
     def observation_segments(self) -> list[Segment]:
         """What a learner sees beyond the engine's segments: its team, and where the nearest
         sensed agent of each team is (the engine's neighbour slots do not say who is who)."""
-        r = self.config.sense_radius
+        r, d = self.config.sense_radius, self.config.dim
         return [
             Segment("own_team", (1,), 0.0, 1.0, "0 pursuer, 1 evader"),
-            Segment("nearest_pursuer", (2,), -r, r, "nearest sensed pursuer, relative (m)"),
+            Segment("nearest_pursuer", (d,), -r, r, "nearest sensed pursuer, relative (m)"),
             Segment("sees_pursuer", (1,), 0.0, 1.0, "1 when a pursuer is sensed"),
-            Segment("nearest_evader", (2,), -r, r, "nearest sensed evader, relative (m)"),
+            Segment("nearest_evader", (d,), -r, r, "nearest sensed evader, relative (m)"),
             Segment("sees_evader", (1,), 0.0, 1.0, "1 when an evader is sensed"),
         ]
 
@@ -218,7 +229,7 @@ class Pursuit(Scenario):
         for name, code in (("pursuer", PURSUER), ("evader", EVADER)):
             near = nearest_of_team(table, code)
             seen = near >= 0
-            rel = np.zeros((obs.n, 2))
+            rel = np.zeros((obs.n, obs.pos.shape[1]))
             rel[seen] = table.rel_pos[near[seen]]
             out[f"nearest_{name}"] = rel
             out[f"sees_{name}"] = seen[:, None].astype(np.float64)
@@ -245,7 +256,7 @@ class Pursuit(Scenario):
         """(R,) distance from each agent to the nearest alive agent of the other team in its
         arena (inf when none is left): the global truth, for the training reward only."""
         E, N, P = engine.n_envs, engine.n_agents, self.config.n_pursuers
-        pos = engine.pos.reshape(E, N, 2)
+        pos = engine.pos.reshape(E, N, engine.dim)
         alive = engine.alive.reshape(E, N)
         gap = np.linalg.norm(pos[:, :P, None, :] - pos[:, None, P:, :], axis=-1)  # (E, P, Ev)
         gap = np.where(alive[:, :P, None] & alive[:, None, P:], gap, np.inf)

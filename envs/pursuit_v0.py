@@ -8,13 +8,14 @@ place of both teams' controllers.
 Agents             ``pursuer_0`` .. ``pursuer_{P-1}``, then ``evader_0`` ..
                    ``evader_{E-1}`` (``P = pursuers``, ``E = n_agents - pursuers``); a
                    caught evader terminates
-Action space       ``Box(-a, a, (2,), float32)`` acceleration (m/s^2), one bound for both
-                   kinds (that of the faster team; each team's own top speed still limits
-                   it); ``Discrete(5)`` with ``continuous_actions=False``
+Action space       ``Box(-a, a, (d,), float32)`` acceleration (m/s^2), d = ``dim`` (2, or 3
+                   in a cube), one bound for both kinds (that of the faster team; each
+                   team's own top speed still limits it); ``Discrete(5)`` with
+                   ``continuous_actions=False`` (2-D only)
 Observation        the engine's segments (own position and velocity, the nearest sensed
                    agents), plus ``own_team``, ``nearest_pursuer``, ``sees_pursuer``,
                    ``nearest_evader``, ``sees_evader``: the same layout for both kinds
-State              ``pos`` (N, 2), ``vel`` (N, 2), ``alive`` (N,), ``team`` (N,): global,
+State              ``pos`` (N, d), ``vel`` (N, d), ``alive`` (N,), ``team`` (N,): global,
                    for either team's centralised critic (as mpe2's ``simple_tag``);
                    ``swarm train pursuit`` trains one policy per team on it (self-play)
 Reward             a pursuer: +1 for every capture in the step, shared by its team; an

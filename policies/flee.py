@@ -18,8 +18,9 @@ from swarm.teams import nearest_of_team
 
 
 def slide_along_walls(vel: np.ndarray, pos: np.ndarray, world: float, dt: float) -> np.ndarray:
-    """(R, 2) ``vel`` with each outward component cut so the step ends at the wall of the
-    box ``[0, world]^2`` (zero at or beyond it); components along the wall are kept."""
+    """(R, dim) ``vel`` with each outward component cut so the step ends at the wall of the
+    box ``[0, world]^dim`` (zero at or beyond it; in 3-D the floor and ceiling are walls);
+    components along the wall are kept."""
     low = np.minimum(0.0, -pos / dt)  # most negative speed that stays inside
     high = np.maximum(0.0, (world - pos) / dt)
     return np.clip(vel, low, high)
@@ -28,13 +29,14 @@ def slide_along_walls(vel: np.ndarray, pos: np.ndarray, world: float, dt: float)
 class Flee(PursuitPolicy):
     name = "flee"
     citation = "Isaacs, R. (1965). Differential Games. Wiley (evader's heading: away)."
+    dims = (2, 3)  # away from the pursuer in any dimension
 
     def act(self, obs: LocalObservation) -> np.ndarray:
         pursuer, _ = team_codes(obs)
         nb = obs.neighbors
         near = nearest_of_team(nb, pursuer)
         seen = near >= 0
-        away = np.zeros((obs.n, 2))
+        away = np.zeros((obs.n, obs.pos.shape[1]))
         away[seen] = -nb.rel_pos[near[seen]]
         out = slide_along_walls(
             at_speed(away, obs.own["max_speed"]), obs.pos, obs.world_size, obs.dt

@@ -55,9 +55,12 @@ NO_DIRECTION = 1e-12
 
 
 def at_speed(direction: np.ndarray, speed: np.ndarray) -> np.ndarray:
-    """(R, 2) velocity along each row's ``direction`` at its ``speed``; zero where the
+    """(R, dim) velocity along each row's ``direction`` at its ``speed``; zero where the
     direction is (numerically) zero."""
-    norm = np.hypot(direction[:, 0], direction[:, 1])
+    if direction.shape[1] == 2:  # hypot: the 2-D result bit for bit as before
+        norm = np.hypot(direction[:, 0], direction[:, 1])
+    else:
+        norm = np.sqrt((direction**2).sum(axis=1))
     has = norm > NO_DIRECTION
     scale = np.where(has, speed / np.where(has, norm, 1.0), 0.0)
     return direction * scale[:, None]
@@ -102,13 +105,14 @@ class GreedyPursuit(PursuitPolicy):
     name = "greedy_pursuit"
     citation = "Isaacs, R. (1965). Differential Games. Wiley (pure pursuit)."
     Params = BlindParams
+    dims = (2, 3)  # pure pursuit points at the evader in any dimension
 
     def act(self, obs: LocalObservation) -> np.ndarray:
         _, evader = team_codes(obs)
         nb = obs.neighbors
         near = nearest_of_team(nb, evader)
         seen = near >= 0
-        direction = np.zeros((obs.n, 2))
+        direction = np.zeros((obs.n, obs.pos.shape[1]))
         direction[seen] = nb.rel_pos[near[seen]]
         out = when_blind(self, obs, ~seen, at_speed(direction, obs.own["max_speed"]))
         out[~obs.alive] = 0.0

@@ -165,7 +165,7 @@ class TeamPolicy(Policy):
 
     def decide(self, obs: LocalObservation, messages: bool = True) -> Decision:
         team = obs.own["team"]
-        actions = np.zeros((obs.n, 2))
+        actions = np.zeros((obs.n, obs.pos.shape[1]))
         for code, policy in self.policies.items():
             rows = team == code
             if not rows.any():

@@ -189,3 +189,47 @@ def test_shaping_is_each_agents_distance_to_the_nearest_opponent():
     caught = ~env.engine.alive.reshape(2, 4)
     assert not caught.any()
     np.testing.assert_allclose(reward, expected)
+
+
+# ----------------------------------------------------------------- 3-D (a cube)
+def test_in_3d_pure_pursuit_closes_on_a_fleeing_evader_at_the_speed_difference():
+    """Isaacs' tail chase: pursuer (speed vp) and evader (ve) on one line, the evader running
+    straight away and the pursuer straight at it, close at vp - ve: capture after
+    (d - capture_radius) / (vp - ve) seconds. Placed on a 3-D diagonal, far from the walls."""
+    model = PursuitModel(n_agents=2, pursuers=1, policy="greedy_pursuit", evader_policy="flee",
+                         dim=3, world_size=100.0, max_speed=2.0, evader_speed=1.0,
+                         capture_radius=0.5, rng=3)  # fmt: skip
+    direction = np.array([1.0, -2.0, 2.0]) / 3.0
+    model.engine.pos[0] = [45.0, 55.0, 45.0]
+    model.engine.pos[1] = model.engine.pos[0] + 5.0 * direction
+    model.engine.vel[:] = 0.0
+    model.engine.invalidate()
+    steps = 0
+    while model.metrics["evaders_left"] > 0 and steps < 100:
+        model.step()
+        steps += 1
+    expected = (5.0 - 0.5) / ((2.0 - 1.0) * model.config.dt)  # 45 steps
+    assert abs(steps - expected) <= 1
+    assert model.engine.pos.shape == (2, 3)
+
+
+def test_in_3d_the_capture_balls_may_not_fill_the_cube_and_the_voronoi_teams_refuse():
+    with pytest.raises(ConfigError, match="capture_radius"):
+        PursuitModel(rng=0, dim=3, n_agents=40, pursuers=30, world_size=5.0, capture_radius=1.0,
+                     policy="greedy_pursuit")  # fmt: skip
+    with pytest.raises(ConfigError, match="evader_policy"):
+        PursuitModel(rng=0, dim=3, policy="greedy_pursuit", evader_policy="voronoi_evade")
+    with pytest.raises(ConfigError, match="policy"):
+        PursuitModel(rng=0, dim=3)  # voronoi_pursuit by default
+
+
+def test_in_3d_greedy_pursuit_and_flee_are_local_and_the_env_has_3d_spaces():
+    assert_local("greedy_pursuit", "pursuit", n_agents=16, steps=15, pursuers=6, dim=3,
+                 evader_policy="flee", sense_radius=8.0, world_size=15.0)  # fmt: skip
+    from envs import pursuit_v0
+
+    env = pursuit_v0.parallel_env(n_agents=4, pursuers=3, dim=3, policy="greedy_pursuit")
+    obs, _ = env.reset(seed=0)
+    assert env.action_space("evader_0").shape == (3,)
+    assert env.layout.view(obs["pursuer_0"], "nearest_evader").shape == (3,)
+    assert env.state().size == 4 * (3 + 3 + 1 + 1)
