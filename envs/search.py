@@ -7,17 +7,22 @@ Version ``v0``.
 Agents             ``n_agents`` drones (default 20), spawned in the square of side
                    ``spawn_extent`` at the (0, 0) corner (a base; default world_size / 10,
                    so almost no target starts within range: the drones must go and look)
-Region             the arena, a box of side ``world_size``
+Region             the arena, a box of side ``world_size``; with ``dim = 3`` a cube (a
+                   volume to search: the floors of a building, a canopy), the base a cube
+                   of side ``spawn_extent`` at the (0, 0, 0) corner
 Targets            ``n_targets`` points, uniform in the region, unknown to the drones; one is
                    found when an alive drone comes within ``detect_radius``. Each emits a
                    signal ``exp(-d^2 / (2 signal_sigma^2))`` (summed over targets) that a
                    drone measures at its own position with Gaussian noise ``signal_noise``
-Marks              the region is a grid of ``mark_cell`` squares; a drone entering a cell
-                   marks it (a count), and reads the marks of the 3 x 3 cells around its own
-                   (stigmergy: written and read only where the drone is)
-Readings           ``obs.own["signal"]`` (R,), ``obs.own["marks"]`` (R, 3, 3) (``inf`` outside
-                   the region); ``obs.known``: ``detect_radius``, ``mark_cell``
-Default policy     ``random_walk`` (baseline); also ``stigmergy`` (node counting),
+Marks              the region is a grid of ``mark_cell`` squares (cubes in 3-D); a drone
+                   entering a cell marks it (a count), and reads the marks of the 3 x 3
+                   (3 x 3 x 3) cells around its own (stigmergy: written and read only where
+                   the drone is)
+Readings           ``obs.own["signal"]`` (R,), ``obs.own["marks"]`` (R, 3, 3), or
+                   (R, 3, 3, 3) in 3-D (``inf`` outside the region); ``obs.known``:
+                   ``detect_radius``, ``mark_cell``
+Default policy     ``random_walk`` (baseline); also ``stigmergy`` (node counting; both in
+                   3-D too),
                    ``pso`` (particle swarm on the signal; it climbs to one source and
                    needs a spread start, ``spawn_extent = world_size``, and comm links:
                    from the default base it stays put), ``cbaa`` (regions allocated by a
@@ -50,11 +55,16 @@ from swarm import metrics as m
 from swarm.engine import Swarm, SwarmConfig
 from swarm.model import SwarmModel
 from swarm.rng import derive_seed, keyed_normal
-from swarm.scenario import Scenario
+from swarm.scenario import Scenario, random_headings
+
+# the most mark cells of a 3-D region (32 M: 256 MB of marks per arena)
+MAX_VOXELS = 1 << 25
 
 
 class SearchConfig(SwarmConfig):
     """Engine settings (see :class:`SwarmConfig`) with the search task's own fields."""
+
+    dims = (2, 3)  # a region or a volume (pso and cbaa plan in the plane: 2-D only)
 
     # 20 drones from a corner base: their sensors cover under the arena, and few targets lie
     # near the base, so the search takes time (100 drones spread over the whole region found
@@ -96,12 +106,20 @@ class SearchConfig(SwarmConfig):
             )
         if self.world_size / self.cell > 1000:
             raise ValueError(f"mark_cell: {self.cell} m gives over 1000 cells per side")
+        if self.dim == 3 and (self.world_size / self.cell) ** 3 > MAX_VOXELS:
+            raise ValueError(
+                f"mark_cell: {self.cell} m gives over {MAX_VOXELS:,} cells in the "
+                f"{self.world_size} m cube; use cells of at least "
+                f"{self.world_size / MAX_VOXELS ** (1 / 3):.3g} m"
+            )
         return self
 
     def memory_parts(self) -> dict[str, float]:
         """The engine's, plus the targets and the drone x target distances of detection."""
         parts = super().memory_parts()
         parts["n_targets"] = (self.n_agents + 1) * self.n_targets * 24.0
+        per_side = np.ceil(self.world_size / self.cell)
+        parts["mark_cell"] = 8.0 * per_side**self.dim  # the marks of one arena
         return parts
 
     @property
@@ -126,9 +144,11 @@ class Search(Scenario):
     def __init__(self, config: SearchConfig):
         super().__init__(config)
         self.per_side = max(1, int(np.ceil(config.world_size / config.cell)))
-        self.targets = np.zeros((0, config.n_targets, 2))  # (E, T, 2) metres
+        self.dim = config.dim
+        self.targets = np.zeros((0, config.n_targets, self.dim))  # (E, T, dim) metres
         self.found_at = np.zeros((0, config.n_targets), dtype=np.int64)  # (E, T) step; -1
-        self.marks = np.zeros((0, self.per_side, self.per_side))  # (E, G, G) entries per cell
+        # (E, G, G) entries per cell, (E, G, G, G) in 3-D
+        self.marks = np.zeros((0, *[self.per_side] * self.dim))
         self.last_cell = np.zeros(0, dtype=np.int64)  # (R,) flat cell of each drone
         self.entries = np.zeros(0)  # (E,) cell entries
         self.revisits = np.zeros(0)  # (E,) entries into an already marked cell
@@ -147,7 +167,8 @@ class Search(Scenario):
         (found: bright, still hidden: dim rings) and the drones."""
         from swarm.viewer.layers import Cells, Circles
 
-        marks = self.marks[0].T[::-1]  # [ix, iy] -> image rows, top first
+        marks = self.marks[0] if self.dim == 2 else self.marks[0].sum(axis=2)  # seen from above
+        marks = marks.T[::-1]  # [ix, iy] -> image rows, top first
         shown = np.where(marks > 0, np.log1p(marks), np.nan)
         found = self.found_at[0] >= 0
         colour = np.where(found[:, None], [[255, 90, 90]], [[150, 70, 70]]).astype(np.uint8)
@@ -159,21 +180,20 @@ class Search(Scenario):
 
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
         c = self.config
-        engine.pos[rows] = rng.uniform(0.0, c.extent, size=(len(rows), 2))
-        heading = rng.uniform(-np.pi, np.pi, size=len(rows))
-        engine.vel[rows] = c.initial_speed * np.column_stack([np.cos(heading), np.sin(heading)])
+        engine.pos[rows] = rng.uniform(0.0, c.extent, size=(len(rows), self.dim))
+        engine.vel[rows] = c.initial_speed * random_headings(rng, len(rows), self.dim)
         E = engine.n_envs
         envs = np.unique(engine.env[rows])
         first = self.targets.shape[0] != E  # this scenario's first spawn on this engine
         if first:
-            self.targets = np.zeros((E, c.n_targets, 2))
+            self.targets = np.zeros((E, c.n_targets, self.dim))
             self.found_at = np.full((E, c.n_targets), -1, dtype=np.int64)
-            self.marks = np.zeros((E, self.per_side, self.per_side))
+            self.marks = np.zeros((E, *[self.per_side] * self.dim))
             self.entries = np.zeros(E)
             self.revisits = np.zeros(E)
             self.last_cell = np.full(engine.rows, -1, dtype=np.int64)
         # only the environments being spawned start a new task; the others keep theirs
-        self.targets[envs] = rng.uniform(0.0, c.world_size, size=(len(envs), c.n_targets, 2))
+        self.targets[envs] = rng.uniform(0.0, c.world_size, (len(envs), c.n_targets, self.dim))
         self.found_at[envs] = -1
         self.marks[envs] = 0.0
         self.entries[envs] = 0.0
@@ -188,11 +208,11 @@ class Search(Scenario):
 
     # ----------------------------------------------------------------- world
     def _cells(self, pos: np.ndarray) -> np.ndarray:
-        """(R, 2) integer mark cell of each position."""
+        """(R, dim) integer mark cell of each position."""
         return np.clip(np.floor(pos / self.config.cell).astype(np.int64), 0, self.per_side - 1)
 
     def signal_at(self, env: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Noise-free signal strength at positions ``pos`` (R, 2) of envs ``env`` (R,)."""
+        """Noise-free signal strength at positions ``pos`` (R, dim) of envs ``env`` (R,)."""
         c = self.config
         sigma = c.signal_sigma if c.signal_sigma is not None else c.world_size / 4
         d2 = ((pos[:, None, :] - self.targets[env]) ** 2).sum(axis=2)  # (R, T)
@@ -204,29 +224,32 @@ class Search(Scenario):
         signal = self.signal_at(engine.env, engine.pos)
         if c.signal_noise > 0:
             signal = signal + c.signal_noise * keyed_normal(self.noise_seed, engine.t, rows)
-        cell = self._cells(engine.pos)
-        span = np.arange(-1, 2)
-        gx = cell[:, 0, None, None] + span[None, :, None]  # (R, 3, 1)
-        gy = cell[:, 1, None, None] + span[None, None, :]  # (R, 1, 3)
-        inside = (gx >= 0) & (gx < self.per_side) & (gy >= 0) & (gy < self.per_side)
-        marks = self.marks[
-            engine.env[:, None, None],
-            np.clip(gx, 0, self.per_side - 1),
-            np.clip(gy, 0, self.per_side - 1),
-        ]
-        marks = np.where(inside, marks, np.inf)
+        marks = self._marks_around(engine.env, self._cells(engine.pos))
         alive = engine.alive
         return {
             "signal": np.where(alive, signal, 0.0),
-            "marks": np.where(alive[:, None, None], marks, np.inf),
+            "marks": np.where(alive.reshape(-1, *[1] * self.dim), marks, np.inf),
         }
+
+    def _marks_around(self, env: np.ndarray, cell: np.ndarray) -> np.ndarray:
+        """(R, 3, 3) marks of the cells around each row's own (R, 3, 3, 3) in 3-D; inf
+        outside the region."""
+        span = np.arange(-1, 2)
+        index, inside = [env.reshape(-1, *[1] * self.dim)], True
+        for axis in range(self.dim):
+            shape = [1] * self.dim
+            shape[axis] = 3
+            g = cell[:, axis].reshape(-1, *[1] * self.dim) + span.reshape(shape)
+            inside = inside & (g >= 0) & (g < self.per_side)
+            index.append(np.clip(g, 0, self.per_side - 1))
+        return np.where(inside, self.marks[tuple(index)], np.inf)
 
     def update(self, engine: Swarm, envs: np.ndarray | None = None) -> None:
         """Targets within detect range of an alive drone are found (at the env's own step
         ``engine.env_t``); drones mark new cells. ``envs``: only these environments."""
         c = self.config
         E, N = engine.n_envs, engine.n_agents
-        pos = engine.pos.reshape(E, N, 2)
+        pos = engine.pos.reshape(E, N, self.dim)
         alive = engine.alive.reshape(E, N)
         d2 = ((pos[:, :, None, :] - self.targets[:, None, :, :]) ** 2).sum(axis=3)  # (E, N, T)
         seen = ((d2 <= c.detect**2) & alive[:, :, None]).any(axis=1)
@@ -236,15 +259,16 @@ class Search(Scenario):
         newly = seen & (self.found_at < 0)
         self.found_at[newly] = now[newly]
         cell = self._cells(engine.pos)
-        flat = cell[:, 0] * self.per_side + cell[:, 1]
+        flat = np.ravel_multi_index(tuple(cell.T), [self.per_side] * self.dim)
         moving = engine.alive & in_scope[engine.env]
         entered = moving & (flat != self.last_cell)
         rows = np.flatnonzero(entered)
         env = engine.env[rows]
-        before = self.marks[env, cell[rows, 0], cell[rows, 1]]
+        where = (env, *cell[rows].T)
+        before = self.marks[where]
         np.add.at(self.entries, env, 1.0)
         np.add.at(self.revisits, env, (before > 0).astype(float))
-        np.add.at(self.marks, (env, cell[rows, 0], cell[rows, 1]), 1.0)
+        np.add.at(self.marks, where, 1.0)
         self.last_cell = np.where(moving, flat, self.last_cell)
 
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
@@ -262,7 +286,7 @@ class Search(Scenario):
         return np.where(done, self.found_at.max(axis=1) * self.config.dt, np.nan)
 
     def area_visited(self, engine: Swarm) -> np.ndarray:
-        return (self.marks > 0).mean(axis=(1, 2))
+        return (self.marks > 0).mean(axis=tuple(range(1, self.dim + 1)))
 
     def revisit_ratio(self, engine: Swarm) -> np.ndarray:
         return self.revisits / np.maximum(self.entries, 1.0)
