@@ -6,12 +6,12 @@ the controller.
 
 =================  =====================================================================
 Agents             ``drone_0`` .. ``drone_{n_agents-1}``; a crashed drone terminates
-Action space       ``Box(-a, a, (2,), float32)`` acceleration (m/s^2); ``Discrete(5)`` with
-                   ``continuous_actions=False``
+Action space       ``Box(-a, a, (d,), float32)`` acceleration (m/s^2), d = ``dim`` (2, or 3
+                   in a volume); ``Discrete(5)`` with ``continuous_actions=False`` (2-D only)
 Observation        ``own_pos``, ``own_vel``, ``neighbor_rel_pos``, ``neighbor_rel_vel``,
                    ``neighbor_mask`` (see :mod:`swarm.marl`); the scenario defines no task
                    segments yet
-State              ``pos`` (N, 2), ``vel`` (N, 2), ``alive`` (N,)
+State              ``pos`` (N, d), ``vel`` (N, d), ``alive`` (N,)
 Reward             the number of targets of the drone's environment found this step,
                    shared by its drones (each target pays once, when ``fraction_found``
                    of :mod:`envs.search` rises)
