@@ -10,7 +10,7 @@ In 3-D (``SwarmConfig.dim = 3``, (R, 3) arrays) the same step runs on every axis
 the box reflects on all six faces, so its floor (z = 0) and ceiling (z = world_size) are the
 altitude limits, and a torus wraps altitude too. No gravity: the double integrator's command is
 the net acceleration (a flight controller compensates the weight). The 2-D kernels are kept as
-they were, so 2-D runs stay bit for bit what they were; the quadrotor model is 2-D only.
+they were, so 2-D runs stay bit for bit what they were.
 
 Quadrotor (``SwarmConfig.dynamics = "quadrotor"``, :func:`integrate_quadrotor`): seen from
 above, a multirotor holding its altitude accelerates sideways by tilting its thrust. The
@@ -32,6 +32,18 @@ the vertical axis (altitude is held exactly, so climbing never costs horizontal 
 attitude loop, and per-axis limits (the tilt limit bounds the total tilt, where a flight
 controller usually clips roll and pitch each). With ``tau`` -> 0 and limits above
 ``max_accel`` it is the double integrator again, bit for bit.
+
+Quadrotor in 3-D (``dim = 3``, :func:`_follow_3d`): the command is the desired *net*
+acceleration ``(ax, ay, az)``; the airframe must produce the specific thrust ``T = a + g e_z``
+(its weight compensated). T is made feasible with the vertical axis first, as flight stacks
+prioritise altitude over position (PX4's thrust limiting): ``T_z`` is clipped to ``[0, TW g]``
+(rotors push, never pull: the drone falls at most at ``g``; full thrust climbs at ``(TW - 1)
+g``), then the horizontal part to ``min(T_z tan(max_tilt), sqrt((TW g)^2 - T_z^2))``: the
+tilt limit and the thrust left once the vertical part is paid. At hover (``az = 0``) that is
+the 2-D model's ``g min(tan(tilt), sqrt(TW^2 - 1))``; climbing hard leaves less sideways
+authority, and falling freely none. The lag then acts on the whole vector, as in 2-D. Left
+out in 3-D as well: everything listed above, except that the vertical axis is now flown,
+with the weight compensated perfectly (no altitude-loop error).
 """
 
 from __future__ import annotations
@@ -288,15 +300,56 @@ def _quadrotor_each(pos, vel, realised, accel, alive, dt, max_speed, limit, keep
             realised[i, 1] = 0.0
 
 
+@numba.njit(cache=True, inline="always")
+def _follow_3d(realised, accel, i, max_accel, max_thrust, tan_tilt, keep):
+    """Row i's realised acceleration in 3-D one step on: the command clipped to
+    ``max_accel``, made flyable (specific thrust ``a + g e_z``: vertical part in
+    ``[0, max_thrust]`` first, then the horizontal part within the tilt cone and the thrust
+    left over), then the lag's exact step, as :func:`_follow`."""
+    ax = accel[i, 0]
+    ay = accel[i, 1]
+    az = accel[i, 2]
+    a = np.sqrt(ax * ax + ay * ay + az * az)
+    if a > max_accel:
+        ax *= max_accel / a
+        ay *= max_accel / a
+        az *= max_accel / a
+    tz = min(max(az + GRAVITY, 0.0), max_thrust)
+    side = np.sqrt(ax * ax + ay * ay)
+    most = min(tz * tan_tilt, np.sqrt(max(max_thrust * max_thrust - tz * tz, 0.0)))
+    if side > most:
+        ax *= most / side
+        ay *= most / side
+    az = tz - GRAVITY
+    gain = 1.0 - keep
+    realised[i, 0] = realised[i, 0] * keep + ax * gain
+    realised[i, 1] = realised[i, 1] * keep + ay * gain
+    realised[i, 2] = realised[i, 2] * keep + az * gain
+
+
+def _quadrotor_3d_all(pos, vel, realised, accel, alive, dt, max_speed, max_accel, max_thrust,
+                      tan_tilt, keep, world, torus):  # fmt: skip
+    """:func:`_quadrotor_each` in 3-D (each row's own speed and acceleration limits)."""
+    for i in numba.prange(pos.shape[0]):
+        if alive[i]:
+            _follow_3d(realised, accel, i, max_accel[i], max_thrust, tan_tilt, keep)
+            _advance_3d(pos, vel, realised, i, dt, max_speed[i], np.inf, world, torus)
+        else:
+            for k in range(3):
+                vel[i, k] = 0.0
+                realised[i, k] = 0.0
+
+
+_quadrotor_3d, _quadrotor_3d_parallel = serial_and_parallel(_quadrotor_3d_all)
 _quadrotor, _quadrotor_parallel = serial_and_parallel(_quadrotor_all)
 _quadrotor_rows, _quadrotor_rows_parallel = serial_and_parallel(_quadrotor_each)
 
 
 def integrate_quadrotor(
-    pos: np.ndarray,  # (R, 2) updated in place
-    vel: np.ndarray,  # (R, 2) updated in place
-    realised: np.ndarray,  # (R, 2) acceleration the airframe delivers, updated in place
-    accel: np.ndarray,  # (R, 2) commanded acceleration
+    pos: np.ndarray,  # (R, dim) updated in place
+    vel: np.ndarray,  # (R, dim) updated in place
+    realised: np.ndarray,  # (R, dim) acceleration the airframe delivers, updated in place
+    accel: np.ndarray,  # (R, dim) commanded acceleration
     alive: np.ndarray,  # (R,) bool; crashed rows do not move and their lag resets
     dt: float,
     max_speed: float | np.ndarray,  # one limit, or (R,) each row's own
@@ -305,14 +358,25 @@ def integrate_quadrotor(
     torus: bool,
     time_constant: float,  # the lag's tau (s); 0: none
     tilt_thrust: float,  # :func:`tilt_thrust_limit` (m/s^2)
+    thrust_to_weight: float = 2.25,  # 3-D only: the thrust limit (TW g)
+    max_tilt_deg: float = 30.0,  # 3-D only: the tilt cone
 ) -> None:
-    """Advance one step in place with the quadrotor's lag and limits (module docstring): the
-    command is clipped to ``min(max_accel, tilt_thrust)``, ``realised`` follows it, and the
-    drones move with ``realised``."""
-    if pos.shape[1] != 2:
-        raise ValueError("dynamics: quadrotor holds altitude (2-D only); use double_integrator")
+    """Advance one step in place with the quadrotor's lag and limits (module docstring): in
+    2-D the command is clipped to ``min(max_accel, tilt_thrust)``; in 3-D to ``max_accel``
+    and then to the thrust the airframe can point (vertical first); ``realised`` follows it,
+    and the drones move with ``realised``."""
     accel = np.ascontiguousarray(accel, dtype=np.float64)
     keep = lag_keep(float(dt), float(time_constant))
+    if pos.shape[1] == 3:
+        rows = len(pos)
+        speed = np.broadcast_to(np.asarray(max_speed, dtype=np.float64), rows)
+        limit = np.broadcast_to(np.asarray(max_accel, dtype=np.float64), rows)
+        kernel = _quadrotor_3d_parallel if parallel_pays(rows) else _quadrotor_3d
+        kernel(pos, vel, realised, accel, alive, float(dt), np.ascontiguousarray(speed),
+               np.ascontiguousarray(limit), float(thrust_to_weight) * GRAVITY,
+               math.tan(math.radians(max_tilt_deg)), keep, float(world_size),
+               bool(torus))  # fmt: skip
+        return
     if np.ndim(max_speed) or np.ndim(max_accel):
         rows = len(pos)
         speed = np.broadcast_to(np.asarray(max_speed, dtype=np.float64), rows)

@@ -331,11 +331,6 @@ def three_d_problem(config: SwarmConfig) -> str | None:
         return f"dim: 3 is supported by {three_d_summary()}; this scenario is 2-D only"
     if config.fov_deg < 360.0:
         return "fov_deg: a field of view in 3-D (a cone) is not implemented; use 360 with dim = 3"
-    if config.dynamics != "double_integrator":
-        return (
-            f"dynamics: {config.dynamics} holds altitude (a model of the plane); use "
-            "double_integrator with dim = 3"
-        )
     if config.obstacles != "none":
         return "obstacles: poles and blocks are seen from above (2-D only); use none with dim = 3"
     if config.safety != "none":
@@ -591,6 +586,7 @@ class Swarm:
             integrate_quadrotor(
                 self.pos, self.vel, self.realised_accel, accel, self.alive, c.dt, *limits,
                 c.world_size, c.torus, c.attitude_lag, c.tilt_thrust_limit,
+                c.thrust_to_weight, c.max_tilt_deg,
             )  # fmt: skip
         else:
             integrate(self.pos, self.vel, accel, self.alive, c.dt, *limits, c.world_size, c.torus)

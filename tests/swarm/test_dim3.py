@@ -396,15 +396,12 @@ def test_batched_env_in_3d_matches_the_pettingzoo_env():
 @pytest.mark.parametrize(
     "scenario, fields, match",
     [
-        ("flocking", {"policy": "vicsek"}, "policy: vicsek is 2-D only; dim = 3 is supported by "
-                                           "flocking (boids, olfati_saber, random_walk), "
-                                           "consensus ("),
+        ("search", {"policy": "cbaa"}, "policy: cbaa is 2-D only; dim = 3 is supported by "
+                                       "flocking (boids, olfati_saber, random_walk"),
         ("coverage", {}, "coverage: dim: 3 is supported by flocking (boids, olfati_saber, "
-                         "random_walk), consensus (average_consensus, boids, max_consensus, "
-                         "olfati_saber, random_walk), "),
+                         "random_walk"),
         ("coverage", {}, "; this scenario is 2-D only"),
         ("flocking", {"fov_deg": 270.0}, "fov_deg: a field of view in 3-D"),
-        ("flocking", {"dynamics": "quadrotor"}, "dynamics: quadrotor holds altitude"),
         ("flocking", {"safety": "orca"}, "safety: orca avoids collisions in the plane"),
         ("flocking", {"obstacles": "forest"}, "obstacles: poles and blocks"),
     ],

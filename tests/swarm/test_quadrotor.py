@@ -192,3 +192,57 @@ def test_the_cli_flies_quadrotors_and_the_audit_passes(tmp_path, capsys):
     assert code == 0
     assert main(["audit", "flocking", "--dynamics", "quadrotor", "--steps", "30"]) == 0
     assert "is local on flocking" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------- 3-D: the vertical axis flown
+def fly_3d(command, steps, dt, tau, *, tw=2.25, tilt_deg=30.0, max_accel=math.inf):
+    """:func:`fly_constant` in 3-D: per-step accelerations (steps, 3) of one drone."""
+    pos, vel, realised = np.full((1, 3), 5e5), np.zeros((1, 3)), np.zeros((1, 3))
+    accel, alive, seen = np.array([command], dtype=float), np.ones(1, dtype=bool), []
+    for _ in range(steps):
+        before = vel.copy()
+        integrate_quadrotor(pos, vel, realised, accel, alive, dt, 1e9, max_accel, 1e6, False,
+                            tau, math.inf, tw, tilt_deg)  # fmt: skip
+        seen.append(((vel - before) / dt)[0])
+    return np.array(seen)
+
+
+def test_in_3d_at_hover_the_sideways_limit_is_the_planar_models():
+    """Commanding no vertical acceleration, the thrust's vertical part is the weight: the
+    sideways limit is g min(tan(tilt), sqrt(TW^2 - 1)), the 2-D model's, and altitude holds."""
+    for tw, tilt in ((2.25, 30.0), (1.2, 60.0)):
+        got = fly_3d([100.0, 0.0, 0.0], 1, 0.01, 0.0, tw=tw, tilt_deg=tilt)[0]
+        expected = GRAVITY * min(math.tan(math.radians(tilt)), math.sqrt(tw * tw - 1.0))
+        assert got[0] == pytest.approx(expected, rel=1e-12)
+        assert got[2] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_in_3d_rotors_push_never_pull_and_full_thrust_leaves_no_sideways_authority():
+    """Falling is at most free fall (-g), climbing at most (TW - 1) g; with the whole thrust
+    spent climbing nothing is left to tilt, and in free fall there is no thrust to tilt."""
+    dive = fly_3d([3.0, 0.0, -50.0], 1, 0.01, 0.0)[0]
+    np.testing.assert_allclose(dive, [0.0, 0.0, -GRAVITY], atol=1e-12)
+    climb = fly_3d([3.0, 0.0, 50.0], 1, 0.01, 0.0)[0]
+    np.testing.assert_allclose(climb, [0.0, 0.0, 1.25 * GRAVITY], atol=1e-12)
+    # half the weight: T_z = g / 2 leaves tan(30 deg) g / 2 sideways
+    half = fly_3d([10.0, 0.0, -GRAVITY / 2], 1, 0.01, 0.0)[0]
+    assert half[0] == pytest.approx(GRAVITY / 2 * math.tan(math.radians(30.0)), rel=1e-12)
+
+
+def test_in_3d_the_lag_is_the_exact_first_order_step_response_on_every_axis():
+    """a(t) = a_cmd (1 - exp(-t / tau)) for a command inside the limits, per axis."""
+    command = np.array([1.0, -2.0, 1.5])
+    seen = fly_3d(command, 20, 0.01, 0.05)
+    t = 0.01 * np.arange(1, 21)
+    np.testing.assert_allclose(seen, np.outer(1.0 - np.exp(-t / 0.05), command), rtol=1e-9)
+
+
+def test_in_3d_a_quadrotor_flock_flies_and_is_local():
+    model = FlockingModel(rng=2, dim=3, policy="boids", boundary="box", **QUAD, **SMALL)
+    for _ in range(30):
+        model.step()
+    assert model.engine.realised_accel.shape == (40, 3)
+    assert np.abs(model.engine.realised_accel[:, 2]).max() > 0  # the vertical axis is flown
+    from swarm.testing import assert_local
+
+    assert_local("boids", "flocking", steps=10, dim=3, boundary="box", **QUAD, **SMALL)
