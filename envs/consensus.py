@@ -8,16 +8,20 @@ Agents             ``n_agents`` drones; each holds a scalar ``value`` (engine-ca
                    per-agent state, ``obs.own["value"]``), drawn at spawn by
                    ``initial_values``
 Arena              square of side ``world_size``, ``box`` walls by default; drones spawn in
-                   the central square of side ``spawn_extent``
+                   the central square of side ``spawn_extent``; with ``dim = 3`` a cube and
+                   its central cube (the box's floor and ceiling are the altitude limits)
 Sensing            neighbours within ``sense_radius``
 Communication      ``comm_model`` (range / knn / fixed graph: ring, grid, any ``nx.Graph``)
 Default policy     ``average_consensus`` (Olfati-Saber and Murray 2004); also
                    ``max_consensus`` (flooding / leader election) and ``rendezvous``
-                   (circumcenter algorithm, Ando et al. 1999)
+                   (circumcenter algorithm, Ando et al. 1999: the smallest enclosing
+                   circle; in 3-D the smallest enclosing sphere and constraint balls,
+                   Cortés, Martínez, Bullo 2006); all three fly in the plane and the cube
 Metrics            disagreement ``||x - mean(x) 1||_2`` over alive drones; spread
                    ``max x - min x``; mean_drift ``|mean(x) - mean(x(0))|`` (0 for average
                    consensus on symmetric lossless links); position_spread (largest distance
-                   of a drone to the swarm's centroid, m: rendezvous drives it to 0);
+                   of a drone to the swarm's centroid, m, in 2-D or 3-D: rendezvous drives
+                   it to 0);
                    n_components of the comm graph; n_alive
 Reward (envs)      ``-disagreement`` of the drone's environment, shared by its drones
 =================  =====================================================================
@@ -76,7 +80,10 @@ class ConsensusConfig(SwarmConfig):
     )
     initial_speed: float = Field(0.0, ge=0, description="spawn speed (m/s); drones hover")
     spawn_extent: float | None = Field(
-        None, gt=0, description="side of the central square drones spawn in (m); default arena"
+        None,
+        gt=0,
+        description="side of the central square (cube with dim = 3) drones spawn in (m); "
+        "default arena",
     )
     initial_values: Literal["uniform", "normal", "row"] = Field(
         "uniform",

@@ -7,12 +7,12 @@ the controller.
 
 =================  =====================================================================
 Agents             ``drone_0`` .. ``drone_{n_agents-1}``; a crashed drone terminates
-Action space       ``Box(-a, a, (2,), float32)`` acceleration (m/s^2); ``Discrete(5)`` with
-                   ``continuous_actions=False``
+Action space       ``Box(-a, a, (dim,), float32)`` acceleration (m/s^2), ``dim`` = 2 or 3;
+                   ``Discrete(5)`` with ``continuous_actions=False`` (in the plane only)
 Observation        ``own_pos``, ``own_vel``, ``neighbor_rel_pos``, ``neighbor_rel_vel``,
                    ``neighbor_mask`` (see :mod:`swarm.marl`); the scenario defines no task
                    segments yet
-State              ``pos`` (N, 2), ``vel`` (N, 2), ``alive`` (N,)
+State              ``pos`` (N, dim), ``vel`` (N, dim), ``alive`` (N,)
 Reward             ``-disagreement`` of the drone's environment, shared by its drones:
                    ``-||x - mean(x) 1||_2`` over the alive drones' values (the
                    ``disagreement`` metric of :mod:`envs.consensus`); 0 at agreement

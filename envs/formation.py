@@ -1,21 +1,31 @@
-"""Formation: drones reach and hold a shape (a line, a wedge, a circle, a grid, or any set of
-points), deciding among themselves who takes which place, with only the neighbours they sense
-and the messages of their comm neighbours.
+"""Formation: drones reach and hold a shape (a line, a wedge, a circle, a grid, in 3-D a
+sphere, a cube lattice or a helix, or any set of points), deciding among themselves who takes
+which place, with only the neighbours they sense and the messages of their comm neighbours.
 
 Version ``v0``.
 
 =================  =====================================================================
 Agents             ``n_agents`` drones, kinematic by default (``max_accel = inf``: the
                    single integrators of the formation-control literature)
-Arena              a box of side ``world_size``; drones spawn uniformly in the square of
-                   side ``spawn_extent`` centred on the formation's ``center``
+Arena              a box of side ``world_size``: a square, or with ``dim = 3`` a cube whose
+                   floor and ceiling are the altitude limits; drones spawn uniformly in the
+                   square (cube) of side ``spawn_extent`` centred on the formation's
+                   ``center``
 Shape              ``shape``: ``line``, ``wedge`` (a V of two arms at +-``WEDGE_HALF_ANGLE``
                    behind the apex), ``circle``, ``grid`` (rows of ``ceil(sqrt(n))``), or a
                    list of ``n_agents`` points; neighbouring slots ``scale`` metres apart
-                   (custom points are multiplied by ``scale``). Known to every drone from
-                   take-off: ``obs.known["slots"]`` (M, 2) slot offsets from the shape's
-                   centroid, ``obs.known["anchor"]`` (2,) where the shape is meant to be
-                   centred (used only to price slots), ``obs.known["min_spacing"]`` (m)
+                   (custom points are multiplied by ``scale``). With ``dim = 3`` also
+                   ``sphere`` (a Fibonacci lattice on a sphere, the closest slots ``scale``
+                   apart), ``cube`` (a cubic lattice of side ``ceil(n^(1/3))``, filled from
+                   the bottom layer) and ``helix`` (vertical, ``HELIX_SLOTS_PER_TURN`` slots
+                   a turn), or [x, y, z] points; a planar shape (or [x, y] points) with
+                   ``dim = 3`` is flown level, in the horizontal plane through ``center``,
+                   which is at mid altitude by default (as a display team flies a figure
+                   seen from the ground, not a figure stood on its edge). Known to every
+                   drone from take-off: ``obs.known["slots"]`` (M, dim) slot offsets from
+                   the shape's centroid, ``obs.known["anchor"]`` (dim,) where the shape is
+                   meant to be centred (used only to price slots),
+                   ``obs.known["min_spacing"]`` (m)
 Per-agent state    each drone's view of the slot assignment (engine-carried, ``obs.own``):
                    ``slot`` (R,) its own slot, -1 for none; ``slot_bid`` (R, M) the highest
                    bid it has heard per slot, ``-inf`` for none; ``slot_winner`` (R, M) that
@@ -23,16 +33,17 @@ Per-agent state    each drone's view of the slot assignment (engine-carried, ``o
                    (Choi, Brunet, How 2009). Nobody knows where the others are beyond its
                    sensing range
 Default policy     ``formation``: displacement-based control (Oh, Park, Ahn 2015) with 1/d
-                   collision avoidance, slots won in a local auction
+                   collision avoidance, slots won in a local auction (the same law in 3-D)
 Metrics            formation_error: RMS distance (m) between the drones holding a slot and
                    their slots after the best rigid alignment (rotation + translation,
-                   Kabsch in 2-D) of the shape onto them, NaN while nobody holds a slot;
-                   assigned (share of alive drones holding a slot); conflicts (drones
-                   holding a slot another alive drone also holds); convergence_time (s, first
-                   time everyone is assigned, without conflicts, with formation_error <=
-                   ``tolerance``; NaN before); collisions (pairs closer than
-                   ``collision_radius`` now) and collisions_total (pair-steps so far);
-                   min_separation (m); n_components of the comm graph; n_alive
+                   Kabsch: closed form in 2-D, SVD with the determinant sign fix in 3-D, so
+                   a rotation of SO(3), never a reflection) of the shape onto them, NaN
+                   while nobody holds a slot; assigned (share of alive drones holding a
+                   slot); conflicts (drones holding a slot another alive drone also holds);
+                   convergence_time (s, first time everyone is assigned, without conflicts,
+                   with formation_error <= ``tolerance``; NaN before); collisions (pairs
+                   closer than ``collision_radius`` now) and collisions_total (pair-steps
+                   so far); min_separation (m); n_components of the comm graph; n_alive
 =================  =====================================================================
 
 Crashed drones keep the slot they held (nobody hears that they fell), so a crash leaves a
@@ -49,6 +60,8 @@ Arguments are the fields of :class:`FormationConfig` plus ``rng`` (the seed). Ex
     for _ in range(300):
         model.step()
     model.metrics["formation_error"]  # -> ~0 (m)
+    sphere = FormationModel(n_agents=20, dim=3, shape="sphere", sense_radius=6,
+                            spawn_extent=8, rng=0)  # the same, in a cube
 """
 
 from __future__ import annotations
@@ -64,17 +77,25 @@ from swarm import metrics as m
 from swarm.engine import Swarm, SwarmConfig
 from swarm.model import SwarmModel
 from swarm.policy import Policy
-from swarm.scenario import Scenario
+from swarm.scenario import Scenario, random_headings
 
-SHAPES = ("line", "wedge", "circle", "grid")
+SHAPES = ("line", "wedge", "circle", "grid")  # planar; horizontal at the anchor in 3-D
+SHAPES_3D = ("sphere", "cube", "helix")  # with dim = 3 only
 WEDGE_HALF_ANGLE = math.radians(30.0)  # each arm of the V, from the axis behind the apex
+HELIX_SLOTS_PER_TURN = 8  # slots on one turn of the helix
+HELIX_RISE = 0.5  # climb of the helix from one slot to the next, in units of scale
+GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))  # rad: azimuth step of the Fibonacci lattice
 
 
 class FormationConfig(SwarmConfig):
     """Engine settings (see :class:`SwarmConfig`) with the formation task's own fields."""
 
+    dims = (2, 3)  # planar shapes in the square; 3-D shapes (and planar ones, level) in a cube
+
     n_agents: int = Field(20, ge=1, description="number of drones")
-    world_size: float = Field(40.0, gt=0, description="side of the square arena (m)")
+    world_size: float = Field(
+        40.0, gt=0, description="side of the arena (m): a square, or a cube with dim = 3"
+    )
     policy: str = Field("formation", description="controller name (see `swarm list`)")
     boundary: Literal["torus", "box"] = Field(
         "box", description="the arena is a box (a shape on a torus has no single embedding)"
@@ -86,21 +107,29 @@ class FormationConfig(SwarmConfig):
         description="acceleration limit (m/s^2); inf: kinematic drones",
     )
     initial_speed: float = Field(0.0, ge=0, description="spawn speed (m/s)")
-    shape: Literal["line", "wedge", "circle", "grid"] | list[tuple[float, float]] = Field(
+    shape: (
+        Literal["line", "wedge", "circle", "grid", "sphere", "cube", "helix"]
+        | list[tuple[float, float]]
+        | list[tuple[float, float, float]]
+    ) = Field(
         "grid",
-        description=f"target shape: one of {', '.join(SHAPES)}, or a list of n_agents "
-        "[x, y] points (in units of scale)",
+        description=f"target shape: one of {', '.join(SHAPES)} (planar; level at the anchor's "
+        f"altitude with dim = 3), {', '.join(SHAPES_3D)} (dim = 3), or a list of n_agents "
+        "[x, y] or, with dim = 3, [x, y, z] points (in units of scale)",
     )
     scale: float = Field(
         1.5, gt=0, description="distance between neighbouring slots (m); multiplies points"
     )
-    center: tuple[float, float] | None = Field(
-        None, description="where the shape is meant to be centred (m); default arena centre"
+    center: tuple[float, float] | tuple[float, float, float] | None = Field(
+        None,
+        description="where the shape is meant to be centred (m), dim coordinates; default "
+        "the arena's centre (mid altitude in 3-D)",
     )
     spawn_extent: float | None = Field(
         None,
         gt=0,
-        description="side of the square around center drones spawn in (m); default half the arena",
+        description="side of the square (cube with dim = 3) around center drones spawn in "
+        "(m); default half the arena",
     )
     tolerance: float | None = Field(
         None, gt=0, description="formation_error counted as converged (m); default scale / 20"
@@ -110,7 +139,18 @@ class FormationConfig(SwarmConfig):
     def _consistent(self) -> FormationConfig:
         if self.boundary != "box":
             raise ValueError("boundary: formation needs 'box'")
+        arena = f"[0, {self.world_size}]^{self.dim}"
+        if self.dim == 2 and isinstance(self.shape, str) and self.shape in SHAPES_3D:
+            raise ValueError(
+                f"shape: {self.shape} is a 3-D shape; use dim = 3, or one of {', '.join(SHAPES)}"
+            )
+        if self.center is not None and len(self.center) != self.dim:
+            raise ValueError(
+                f"center: {len(self.center)} coordinates given; dim = {self.dim} needs {self.dim}"
+            )
         if not isinstance(self.shape, str):
+            if self.dim == 2 and self.shape and len(self.shape[0]) == 3:
+                raise ValueError("shape: [x, y, z] points need dim = 3; give [x, y] points")
             if len(self.shape) != self.n_agents:
                 raise ValueError(
                     f"shape: {len(self.shape)} points given; need one per drone "
@@ -123,19 +163,20 @@ class FormationConfig(SwarmConfig):
                 raise ValueError("shape: two points coincide; slots must be distinct")
         centre = np.asarray(self.anchor)
         if not ((0 <= centre).all() and (centre <= self.world_size).all()):
-            raise ValueError(f"center: {centre.tolist()} is outside [0, {self.world_size}]^2")
+            raise ValueError(f"center: {centre.tolist()} is outside {arena}")
         placed = self.slots + centre
         if placed.min() < 0 or placed.max() > self.world_size:
             span = np.ptp(self.slots, axis=0).max()
             raise ValueError(
                 f"shape/scale: the formation spans {span:.3g} m around {centre.tolist()} and "
-                f"does not fit in the arena [0, {self.world_size}]^2; lower scale or n_agents"
+                f"does not fit in the arena {arena}; lower scale or n_agents"
             )
         half = 0.5 * self.extent
         if (centre - half < 0).any() or (centre + half > self.world_size).any():
+            box = "square" if self.dim == 2 else "cube"
             raise ValueError(
-                f"spawn_extent: a {self.extent} m square around {centre.tolist()} leaves the "
-                f"arena [0, {self.world_size}]^2"
+                f"spawn_extent: a {self.extent} m {box} around {centre.tolist()} leaves the "
+                f"arena {arena}"
             )
         return self
 
@@ -146,10 +187,11 @@ class FormationConfig(SwarmConfig):
         return parts
 
     @property
-    def anchor(self) -> tuple[float, float]:
+    def anchor(self) -> tuple[float, ...]:
+        """Where the shape is meant to be centred: ``center``, default the arena's centre."""
         if self.center is not None:
             return self.center
-        return (0.5 * self.world_size, 0.5 * self.world_size)
+        return (0.5 * self.world_size,) * self.dim
 
     @property
     def extent(self) -> float:
@@ -157,8 +199,8 @@ class FormationConfig(SwarmConfig):
 
     @property
     def slots(self) -> np.ndarray:
-        """(M, 2) slot offsets from the shape's centroid (m)."""
-        return shape_points(self.shape, self.n_agents, self.scale)
+        """(M, dim) slot offsets from the shape's centroid (m)."""
+        return shape_points(self.shape, self.n_agents, self.scale, self.dim)
 
     @property
     def converged_error(self) -> float:
@@ -166,10 +208,24 @@ class FormationConfig(SwarmConfig):
 
 
 def shape_points(
-    shape: str | list[tuple[float, float]] | np.ndarray, n: int, scale: float
+    shape: str | list[tuple[float, ...]] | np.ndarray, n: int, scale: float, dim: int = 2
 ) -> np.ndarray:
-    """(n, 2) slots of a named shape (neighbours ``scale`` apart) or scaled custom points,
-    centred on their centroid."""
+    """(n, dim) slots of a named shape (neighbours ``scale`` apart) or scaled custom points,
+    centred on their centroid. With ``dim = 3`` a planar shape (or [x, y] points) lies level,
+    z = 0: the horizontal plane through the anchor."""
+    if isinstance(shape, str) and shape in SHAPES_3D:
+        return _shape_points_3d(shape, n, scale)
+    if not isinstance(shape, str) and np.asarray(shape).shape[-1] == 3:
+        points = np.asarray(shape, dtype=float).reshape(-1, 3) * scale
+        return points - points.mean(axis=0)
+    flat = _planar_points(shape, n, scale)
+    return flat if dim == 2 else np.column_stack([flat, np.zeros(len(flat))])
+
+
+def _planar_points(
+    shape: str | list[tuple[float, ...]] | np.ndarray, n: int, scale: float
+) -> np.ndarray:
+    """(n, 2) slots of a planar shape or [x, y] points, centred on their centroid."""
     k = np.arange(n, dtype=float)
     if not isinstance(shape, str):
         points = np.asarray(shape, dtype=float).reshape(-1, 2) * scale
@@ -192,7 +248,44 @@ def shape_points(
         cols = math.ceil(math.sqrt(n))
         points = scale * np.column_stack([k % cols, k // cols])
     else:
-        raise ValueError(f"shape: unknown {shape!r}; allowed: {', '.join(SHAPES)} or points")
+        raise ValueError(
+            f"shape: unknown {shape!r}; allowed: {', '.join(SHAPES + SHAPES_3D)} or points"
+        )
+    return points - points.mean(axis=0)
+
+
+def _shape_points_3d(shape: str, n: int, scale: float) -> np.ndarray:
+    """(n, 3) slots of a 3-D shape, centred on their centroid:
+
+    * ``sphere``: a Fibonacci lattice on a sphere (z in equal steps across (-1, 1), the
+      azimuth turning by the golden angle: nearly even spacing, cf. A. González 2010, Math.
+      Geosci. 42, 49-64), its radius chosen so that the two closest slots are ``scale``
+      apart;
+    * ``cube``: a cubic lattice of side ``ceil(n^(1/3))`` filled layer by layer from the
+      bottom, slots ``scale`` apart (the ``grid`` one dimension up);
+    * ``helix``: a vertical helix, ``HELIX_SLOTS_PER_TURN`` slots per turn, rising
+      ``HELIX_RISE * scale`` from slot to slot, its radius such that consecutive slots are
+      ``scale`` apart.
+    """
+    k = np.arange(n, dtype=float)
+    if shape == "sphere":
+        if n == 1:
+            return np.zeros((1, 3))
+        z = 1.0 - (2.0 * k + 1.0) / n
+        ring = np.sqrt(1.0 - z * z)
+        azimuth = GOLDEN_ANGLE * k
+        unit = np.column_stack([ring * np.cos(azimuth), ring * np.sin(azimuth), z])
+        points = unit * (scale / pdist(unit).min())
+    elif shape == "cube":
+        side = round(n ** (1.0 / 3.0))
+        side += int(side**3 < n)
+        points = scale * np.column_stack([k % side, (k // side) % side, k // (side * side)])
+    else:  # helix
+        turn = 2.0 * math.pi / HELIX_SLOTS_PER_TURN  # rad from slot to slot
+        rise = HELIX_RISE * scale
+        radius = math.sqrt(scale**2 - rise**2) / (2.0 * math.sin(0.5 * turn))
+        angle = turn * k
+        points = np.column_stack([radius * np.cos(angle), radius * np.sin(angle), rise * k])
     return points - points.mean(axis=0)
 
 
@@ -216,6 +309,38 @@ def kabsch_2d(shape: np.ndarray, pos: np.ndarray) -> tuple[float, np.ndarray, fl
     return angle, translation, math.sqrt(max(sq, 0.0) / len(a))
 
 
+def kabsch_3d(shape: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Best rigid alignment of ``shape`` (n, 3) onto ``pos`` (n, 3): a rotation in SO(3), no
+    reflection, no scaling. Returns (rotation (3, 3), translation (3,), RMS residual (m)), so
+    that ``rotation @ shape_k + translation ~ pos_k``.
+
+    W. Kabsch, Acta Cryst. A32, 922-923 (1976) and A34, 827-828 (1978): with both sets
+    centred (a, b) and ``H = sum_k a_k b_k^T = U S V^T``, the rotation is ``V diag(1, 1, d)
+    U^T`` with ``d = sign(det(V U^T))`` (d = -1 would otherwise give a reflection), and the
+    residual ``sum |a|^2 + sum |b|^2 - 2 (s_1 + s_2 + d s_3)``.
+    """
+    a = shape - shape.mean(axis=0)
+    b = pos - pos.mean(axis=0)
+    u, sing, vt = np.linalg.svd(a.T @ b)
+    d = 1.0 if np.linalg.det(vt.T @ u.T) >= 0 else -1.0
+    rotation = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+    translation = pos.mean(axis=0) - rotation @ shape.mean(axis=0)
+    sq = (a**2).sum() + (b**2).sum() - 2 * (sing[0] + sing[1] + d * sing[2])
+    return rotation, translation, math.sqrt(max(sq, 0.0) / len(a))
+
+
+def _kabsch_trace_3d(a: np.ndarray, b: np.ndarray, env: np.ndarray, n_envs: int) -> np.ndarray:
+    """(E,) ``max_R sum_k b_k . R a_k`` over rotations R in SO(3), per env, for centred rows
+    ``a``, ``b`` (K, 3): ``s_1 + s_2 + d s_3`` of each env's ``H = sum a b^T``
+    (:func:`kabsch_3d`), all envs in one batched SVD."""
+    h = np.stack(
+        [np.bincount(env, a[:, i] * b[:, j], n_envs) for i in range(3) for j in range(3)], axis=1
+    ).reshape(n_envs, 3, 3)
+    u, sing, vt = np.linalg.svd(h)
+    d = np.where(np.linalg.det(u) * np.linalg.det(vt) >= 0, 1.0, -1.0)
+    return sing[:, 0] + sing[:, 1] + d * sing[:, 2]
+
+
 class Formation(Scenario):
     """Spawn near the anchor with no slots; measure the shape the drones hold."""
 
@@ -223,7 +348,7 @@ class Formation(Scenario):
 
     def __init__(self, config: FormationConfig):
         super().__init__(config)
-        self.slots = config.slots  # (M, 2) m, centred
+        self.slots = config.slots  # (M, dim) m, centred
         spacing = float(pdist(self.slots).min()) if len(self.slots) > 1 else config.scale
         self._known = {
             "slots": self.slots,
@@ -246,7 +371,8 @@ class Formation(Scenario):
 
     def render_layers(self, engine: Swarm) -> list[Any]:
         """The target shape of env 0 as rings, placed by the best rigid alignment onto the
-        drones that hold slots (so the gap between ring and drone is the formation error)."""
+        drones that hold slots (so the gap between ring and drone is the formation error);
+        in 3-D spheres, placed by the rotation of SO(3) that fits best."""
         from swarm.viewer.layers import Circles
 
         n = engine.n_agents
@@ -255,18 +381,24 @@ class Formation(Scenario):
         if len(held) < 2:
             return layers
         slots = engine.agent_state["slot"][held]
-        angle, shift, _ = kabsch_2d(self.slots[slots], engine.pos[held])
-        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        if engine.dim == 3:
+            rot, shift, _ = kabsch_3d(self.slots[slots], engine.pos[held])
+        else:
+            angle, shift, _ = kabsch_2d(self.slots[slots], engine.pos[held])
+            rot = np.array(
+                [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+            )
         placed = self.slots @ rot.T + shift
         radius = max(self.config.collision_radius, 0.1 * self.config.scale)
         return [Circles("slots", placed, radius, (250, 200, 60), filled=False), *layers]
 
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
+        """Uniform in the square (cube in 3-D) of side ``spawn_extent`` around the anchor,
+        random headings; nobody holds a slot yet."""
         c = self.config
         low = np.asarray(c.anchor) - 0.5 * c.extent
-        engine.pos[rows] = low + rng.uniform(0.0, c.extent, size=(len(rows), 2))
-        heading = rng.uniform(-np.pi, np.pi, size=len(rows))
-        engine.vel[rows] = c.initial_speed * np.column_stack([np.cos(heading), np.sin(heading)])
+        engine.pos[rows] = low + rng.uniform(0.0, c.extent, size=(len(rows), engine.dim))
+        engine.vel[rows] = c.initial_speed * random_headings(rng, len(rows), engine.dim)
         M = len(self.slots)
         state = engine.agent_state
         if "slot" not in state:
@@ -299,24 +431,30 @@ class Formation(Scenario):
 
     def formation_error(self, engine: Swarm) -> np.ndarray:
         """Per env: RMS residual (m) of the best rotation + translation of the held slots
-        onto the positions of their holders (:func:`kabsch_2d`, vectorised over envs)."""
+        onto the positions of their holders (:func:`kabsch_2d`, or :func:`kabsch_3d` in
+        3-D, vectorised over envs)."""
         E = engine.n_envs
+        dim = engine.dim
         held = self._holders(engine)
         env = engine.env[held]
         a = self.slots[engine.agent_state["slot"][held]]
         b = engine.pos[held]
         n = np.bincount(env, minlength=E).astype(float)
         safe = np.maximum(n, 1.0)[:, None]
-        a_mean = np.column_stack([np.bincount(env, a[:, k], E) for k in range(2)]) / safe
-        b_mean = np.column_stack([np.bincount(env, b[:, k], E) for k in range(2)]) / safe
+        a_mean = np.column_stack([np.bincount(env, a[:, k], E) for k in range(dim)]) / safe
+        b_mean = np.column_stack([np.bincount(env, b[:, k], E) for k in range(dim)]) / safe
         a = a - a_mean[env]
         b = b - b_mean[env]
-        dot = np.bincount(env, (a * b).sum(axis=1), E)
-        cross = np.bincount(env, a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], E)
+        if dim == 3:
+            aligned = _kabsch_trace_3d(a, b, env, E)
+        else:
+            dot = np.bincount(env, (a * b).sum(axis=1), E)
+            cross = np.bincount(env, a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0], E)
+            aligned = np.hypot(dot, cross)
         sq = (
             np.bincount(env, (a**2).sum(axis=1), E)
             + np.bincount(env, (b**2).sum(axis=1), E)
-            - 2 * np.hypot(dot, cross)
+            - 2 * aligned
         )
         rms = np.sqrt(np.maximum(sq, 0.0) / safe[:, 0])
         return np.where(n > 0, rms, np.nan)

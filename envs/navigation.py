@@ -12,19 +12,25 @@ within ``sense_radius``, and learns the rest from messages.
 Agents             ``n_agents`` drones (double integrators), hovering at spawn
 Landmarks          ``n_landmarks`` fixed points (default one per drone), uniform in the
                    arena; drones spawn uniformly too (as in simple_spread)
-Arena              square of side ``world_size``, ``box`` walls by default
+Arena              square of side ``world_size``, ``box`` walls by default; with ``dim = 3``
+                   a cube of that side, landmarks and drones uniform in it (altitude in
+                   [0, world_size], the box's floor and ceiling being the altitude limits)
 Sensing            drones within ``sense_radius``; landmarks within ``landmark_range``:
-                   ``obs.own["landmark_rel_pos"]`` (R, landmark_slots, 2), nearest first,
-                   and ``obs.own["landmark_mask"]`` (R, landmark_slots), 1 where a slot holds
-                   a landmark
+                   ``obs.own["landmark_rel_pos"]`` (R, landmark_slots, dim), nearest first
+                   (Euclidean distance in the plane or the cube), and
+                   ``obs.own["landmark_mask"]`` (R, landmark_slots), 1 where a slot holds a
+                   landmark
 Messages           in the envs every drone broadcasts, each step, the absolute position of
-                   the nearest landmark it senses, its own distance to it and a flag (0 when
-                   it senses none); a receiver reads the landmark relative to itself
-Default policy     ``random_walk`` (a baseline; learned policies are the point here)
+                   the nearest landmark it senses (dim coordinates), its own distance to it
+                   and a flag (0 when it senses none): ``dim + 2`` floats; a receiver reads
+                   the landmark relative to itself
+Default policy     ``random_walk`` (a baseline; learned policies are the point here); the
+                   controllers that fly in 3-D (``random_walk``, ``boids``,
+                   ``olfati_saber``, ``rendezvous``, ``vicsek``) run in the cube too
 Metrics            coverage_cost: sum over landmarks of the distance to the nearest alive
                    drone (m; simple_spread's negative global reward); landmarks_covered:
-                   share of landmarks with an alive drone within ``cover_radius``;
-                   collisions; n_components of the comm graph; n_alive
+                   share of landmarks with an alive drone within ``cover_radius`` (a ball
+                   in 3-D); collisions; n_components of the comm graph; n_alive
 =================  =====================================================================
 
 Reward (as ``simple_spread_v3`` with ``local_ratio``), for drone i of environment e:
@@ -34,13 +40,17 @@ Reward (as ``simple_spread_v3`` with ``local_ratio``), for drone i of environmen
     r_i      = (1 - local_ratio) * global_e + local_ratio * local_i
 
 Episodes end at ``max_cycles`` (truncation, the env's argument); a crashed drone terminates
-(faults: ``crash_at``, ``crash_rate``), and its position no longer counts in ``global_e``.
+(faults: ``crash_at``, ``crash_rate``), and its position no longer counts in ``global_e``. A
+landmark nobody alive is left to cover counts as the arena's diagonal (``sqrt(dim)
+world_size``).
 
 Arguments are the fields of :class:`NavigationConfig` plus ``rng`` (the seed). Example::
 
     from envs.navigation import NavigationModel
     model = NavigationModel(n_agents=3, rng=1)
     model.observe().own["landmark_rel_pos"]  # (3, landmark_slots, 2)
+    cube = NavigationModel(n_agents=3, dim=3, rng=1)
+    cube.observe().own["landmark_rel_pos"]  # (3, landmark_slots, 3)
 """
 
 from __future__ import annotations
@@ -63,7 +73,8 @@ _NEAREST_KEY = "navigation.nearest_drone"  # engine.scratch: (E, L) of the sense
 
 @numba.njit(cache=True)
 def _sense_landmarks(pos, env, alive, landmarks, reach, world, torus, rel, mask, nearest):
-    """One pass over drones x their env's landmarks. Plain-loop meaning::
+    """One pass over drones x their env's landmarks, in the plane or the cube (``dim`` =
+    ``pos.shape[1]``). Plain-loop meaning::
 
     for each alive drone i of env e, each landmark l of e:
         d = landmarks[e, l] - pos[i]        (minimum image on a torus)
@@ -72,6 +83,7 @@ def _sense_landmarks(pos, env, alive, landmarks, reach, world, torus, rel, mask,
     (ascending distance, ties by landmark index; slots beyond stay 0)
     """
     k = mask.shape[1]
+    dim = pos.shape[1]
     n_landmarks = landmarks.shape[1]
     best_d = np.empty(k)
     best_l = np.empty(k, np.int64)
@@ -81,14 +93,18 @@ def _sense_landmarks(pos, env, alive, landmarks, reach, world, torus, rel, mask,
         e = env[i]
         n = 0
         for lm in range(n_landmarks):
-            dx, dy = _offset(landmarks, e, lm, pos, i, world, torus)
-            d = np.sqrt(dx * dx + dy * dy)
+            sq = 0.0  # 0 + dx^2 + dy^2 is dx^2 + dy^2 to the bit: the 2-D pass as it was
+            for a in range(dim):
+                x = _offset(landmarks, e, lm, pos, i, a, world, torus)
+                sq += x * x
+            d = np.sqrt(sq)
             if d < nearest[e, lm]:
                 nearest[e, lm] = d
             if d <= reach:
                 n = insert_k_best(best_d, best_l, n, k, d, lm)  # ties: landmark order
         for t in range(n):
-            rel[i, t, 0], rel[i, t, 1] = _offset(landmarks, e, best_l[t], pos, i, world, torus)
+            for a in range(dim):
+                rel[i, t, a] = _offset(landmarks, e, best_l[t], pos, i, a, world, torus)
             mask[i, t] = 1.0
 
 
@@ -114,57 +130,65 @@ def _spread_reward(nearest, env, alive, ptr, seg_row, dist, collision_radius, lo
 @numba.njit(cache=True)
 def _landmark_reports(messages, pos, receivers, world, torus, out):
     """Row j: the landmark of message j relative to its receiver (minimum image on a
-    torus), times the seen flag; the sender's distance to it; the seen flag."""
+    torus), times the seen flag; the sender's distance to it; the seen flag. A message is
+    ``[landmark (dim), distance, seen]``."""
+    dim = pos.shape[1]
     for j in range(receivers.shape[0]):
-        seen = messages[j, 3]
-        for d in range(2):
+        seen = messages[j, dim + 1]
+        for d in range(dim):
             rel = messages[j, d] - pos[receivers[j], d]
             if torus:
                 rel -= world * np.round(rel / world)
             out[j, d] = rel * seen
-        out[j, 2] = messages[j, 2]
-        out[j, 3] = seen
+        out[j, dim] = messages[j, dim]
+        out[j, dim + 1] = seen
 
 
 @numba.njit(cache=True, inline="always")
-def _offset(landmarks, e, lm, pos, i, world, torus):
-    """Landmark lm of env e relative to drone i (minimum image on a torus)."""
-    dx = landmarks[e, lm, 0] - pos[i, 0]
-    dy = landmarks[e, lm, 1] - pos[i, 1]
+def _offset(landmarks, e, lm, pos, i, a, world, torus):
+    """Coordinate ``a`` of landmark lm of env e relative to drone i (minimum image on a
+    torus)."""
+    x = landmarks[e, lm, a] - pos[i, a]
     if torus:
-        dx -= world * np.rint(dx / world)
-        dy -= world * np.rint(dy / world)
-    return dx, dy
+        x -= world * np.rint(x / world)
+    return x
 
 
 @numba.njit(cache=True)
 def _nearest_landmark_messages(pos, rel, mask, world, torus, out):
-    """Row i's message: (x, y) of its nearest sensed landmark (wrapped into the arena on a
-    torus), its distance to it, 1; all zero when it senses none."""
+    """Row i's message: the position of its nearest sensed landmark (``dim`` coordinates,
+    wrapped into the arena on a torus), its distance to it, 1; all zero when it senses
+    none."""
+    dim = pos.shape[1]
     for i in range(pos.shape[0]):
         if mask[i, 0] == 0.0:
-            for f in range(4):
+            for f in range(dim + 2):
                 out[i, f] = 0.0
             continue
-        x = pos[i, 0] + rel[i, 0, 0]
-        y = pos[i, 1] + rel[i, 0, 1]
-        if torus:
-            x = np.mod(x, world)
-            y = np.mod(y, world)
-        out[i, 0] = x
-        out[i, 1] = y
-        out[i, 2] = np.sqrt(rel[i, 0, 0] * rel[i, 0, 0] + rel[i, 0, 1] * rel[i, 0, 1])
-        out[i, 3] = mask[i, 0]
+        sq = 0.0  # 0 + x^2 + y^2 is x^2 + y^2 to the bit: the 2-D message as it was
+        for a in range(dim):
+            x = pos[i, a] + rel[i, 0, a]
+            if torus:
+                x = np.mod(x, world)
+            out[i, a] = x
+            sq += rel[i, 0, a] * rel[i, 0, a]
+        out[i, dim] = np.sqrt(sq)
+        out[i, dim + 1] = mask[i, 0]
 
 
 class NavigationConfig(SwarmConfig):
     """Engine settings (see :class:`SwarmConfig`) with the navigation task's own fields."""
 
+    dims = (2, 3)  # landmarks in the square, or in the cube (uniform in all three axes)
+
     n_agents: int = Field(3, ge=1, description="number of drones")
-    world_size: float = Field(8.0, gt=0, description="side of the square arena (m)")
-    boundary: Literal["torus", "box"] = Field(
-        "box", description="torus wraps around; box has reflecting walls"
+    world_size: float = Field(
+        8.0, gt=0, description="side of the arena (m): a square, or a cube with dim = 3"
     )
+    boundary: Literal["torus", "box"] = Field(
+        "box", description="torus wraps around; box has reflecting walls (in 3-D its floor "
+        "and ceiling are the altitude limits)",
+    )  # fmt: skip
     max_speed: float = Field(1.5, gt=0, description="speed limit (m/s)")
     max_accel: float = Field(3.0, gt=0, description="acceleration limit (m/s^2)")
     initial_speed: float = Field(0.0, ge=0, description="spawn speed (m/s); drones hover")
@@ -197,8 +221,8 @@ class NavigationConfig(SwarmConfig):
         """The engine's, plus the landmark slots of every observation and the drone x
         landmark distances of the landmark pass."""
         parts = super().memory_parts()
-        parts["landmark_slots"] = self.n_agents * self.landmark_slots * 48.0
-        parts["n_landmarks"] = (self.n_agents + 1) * self.landmark_count * 24.0
+        parts["landmark_slots"] = self.n_agents * self.landmark_slots * (16.0 + 16.0 * self.dim)
+        parts["n_landmarks"] = (self.n_agents + 1) * self.landmark_count * (8.0 + 8.0 * self.dim)
         return parts
 
     @property
@@ -211,11 +235,13 @@ class Navigation(Scenario):
     """Place landmarks and drones; drones sense nearby landmarks; reward coverage."""
 
     name = "navigation"
-    message_dim = 4  # landmark x, y (m), sender's distance to it (m), seen flag
+    message_dim = 4  # landmark x, y (m), sender's distance to it (m), seen flag; 5 in 3-D
 
     def __init__(self, config: NavigationConfig):
         super().__init__(config)
-        self.landmarks = np.zeros((0, config.landmark_count, 2))  # (E, L, 2) metres
+        self.dim = config.dim
+        self.message_dim = config.dim + 2  # landmark (dim) m, distance to it m, seen flag
+        self.landmarks = np.zeros((0, config.landmark_count, self.dim))  # (E, L, dim) metres
         self.metric_functions = {
             "coverage_cost": self.coverage_cost,
             "landmarks_covered": self.landmarks_covered,
@@ -226,7 +252,8 @@ class Navigation(Scenario):
 
     # ----------------------------------------------------------------- world
     def render_layers(self, engine: Swarm) -> list[Any]:
-        """Env 0's landmarks under the drones: filled once a drone is within reach."""
+        """Env 0's landmarks under the drones: filled once a drone is within reach (in 3-D
+        spheres at the landmarks' three coordinates)."""
         from swarm.viewer.layers import Circles
 
         marks = self.landmarks[0]
@@ -240,17 +267,21 @@ class Navigation(Scenario):
         ]
 
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
-        """Drones of ``rows`` uniform and hovering; new landmarks for their environments."""
+        """Drones of ``rows`` uniform and hovering; new landmarks for their environments,
+        uniform in the square (or the cube: altitude uniform in [0, world_size] too)."""
         c = self.config
+        dim = self.dim
         if self.landmarks.shape[0] != engine.n_envs:
-            self.landmarks = np.zeros((engine.n_envs, c.landmark_count, 2))
+            self.landmarks = np.zeros((engine.n_envs, c.landmark_count, dim))
         super().spawn(engine, rows, rng)
         envs = np.unique(engine.env[rows])
-        self.landmarks[envs] = rng.uniform(0.0, c.world_size, size=(len(envs), c.landmark_count, 2))
+        self.landmarks[envs] = rng.uniform(
+            0.0, c.world_size, size=(len(envs), c.landmark_count, dim)
+        )
         if engine.obstacles is not None:  # every landmark in the open, where a drone fits
-            marks = self.landmarks[envs].reshape(-1, 2)
+            marks = self.landmarks[envs].reshape(-1, dim)
             cleared = engine.obstacles.push_out(marks, c.collision_radius)
-            self.landmarks[envs] = cleared.reshape(len(envs), c.landmark_count, 2)
+            self.landmarks[envs] = cleared.reshape(len(envs), c.landmark_count, dim)
 
     def observe(self, engine: Swarm) -> dict[str, np.ndarray]:
         """The ``landmark_slots`` nearest landmarks within ``landmark_range`` of each drone.
@@ -265,7 +296,7 @@ class Navigation(Scenario):
     def _landmark_pass(self, engine: Swarm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = self.config
         k, L = c.landmark_slots, self.landmarks.shape[1]
-        rel = np.zeros((engine.rows, k, 2))
+        rel = np.zeros((engine.rows, k, self.dim))
         mask = np.zeros((engine.rows, k))
         nearest = np.full((engine.n_envs, L), np.inf)
         _sense_landmarks(
@@ -282,7 +313,9 @@ class Navigation(Scenario):
         c = self.config
         k, r = c.landmark_slots, c.landmark_reach
         return [
-            Segment("landmark_rel_pos", (k, 2), -r, r, "sensed landmarks, nearest first (m)"),
+            Segment(
+                "landmark_rel_pos", (k, self.dim), -r, r, "sensed landmarks, nearest first (m)"
+            ),
             Segment("landmark_mask", (k,), 0.0, 1.0, "1 where the slot holds a landmark"),
         ]
 
@@ -290,7 +323,8 @@ class Navigation(Scenario):
         return {name: obs.own[name] for name in ("landmark_rel_pos", "landmark_mask")}
 
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
-        """Nearest sensed landmark in absolute coordinates, own distance to it, seen flag."""
+        """Nearest sensed landmark in absolute coordinates (dim), own distance to it, seen
+        flag."""
         c = self.config
         out = np.empty((obs.n, self.message_dim))
         _nearest_landmark_messages(
@@ -303,8 +337,9 @@ class Navigation(Scenario):
         c = self.config
         bound = max(c.world_size, c.landmark_reach)
         return Segment(
-            "message", (4,), -bound, bound,
-            "a neighbour's landmark relative to me (m, 2), its distance to it (m), seen flag",
+            "message", (self.dim + 2,), -bound, bound,
+            f"a neighbour's landmark relative to me (m, {self.dim}), its distance to it (m), "
+            "seen flag",
         )  # fmt: skip
 
     def read_messages(
@@ -312,13 +347,15 @@ class Navigation(Scenario):
     ) -> np.ndarray:
         """The sender's landmark relative to the receiver's own position."""
         c = self.config
-        out = np.empty((len(receivers), 4))
+        out = np.empty((len(receivers), self.dim + 2))
         _landmark_reports(messages, obs.pos, receivers, float(c.world_size), bool(c.torus), out)
         return out
 
     def state_segments(self) -> list[Segment]:
         c = self.config
-        return [Segment("landmarks", (c.landmark_count, 2), 0.0, c.world_size, "positions (m)")]
+        return [
+            Segment("landmarks", (c.landmark_count, self.dim), 0.0, c.world_size, "positions (m)")
+        ]
 
     def state_features(self, engine: Swarm) -> dict[str, np.ndarray]:
         return {"landmarks": self.landmarks.copy()}
@@ -333,8 +370,8 @@ class Navigation(Scenario):
     @property
     def _unreachable(self) -> float:
         """A landmark's distance when nobody is left to cover it: the farthest a landmark
-        can be from anything in the arena."""
-        return float(np.sqrt(2.0) * self.config.world_size)
+        can be from anything in the arena (the diagonal of the square, or of the cube)."""
+        return float(np.sqrt(float(self.dim)) * self.config.world_size)
 
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
         """(R,) simple_spread's reward: shared coverage plus own collisions (module doc)::

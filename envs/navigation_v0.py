@@ -6,21 +6,23 @@ Version ``v0``. A thin adapter (:mod:`swarm.marl`) over the engine ``NavigationM
 =================  =====================================================================
 Agents             ``drone_0`` .. ``drone_{n_agents-1}`` (default 3); a crashed drone
                    terminates and leaves ``agents``
-Action space       ``Box(-a, a, (2,), float32)``: acceleration (m/s^2), ``a = max_accel``
-                   (default 3); ``Discrete(5)`` with ``continuous_actions=False`` (no-op,
-                   -x, +x, -y, +y, as MPE). Out-of-space actions raise an error (or are
-                   clipped with ``out_of_box="clip"``)
+Action space       ``Box(-a, a, (dim,), float32)``: acceleration (m/s^2), ``a = max_accel``
+                   (default 3), ``dim`` = 2 or 3; ``Discrete(5)`` with
+                   ``continuous_actions=False`` in the plane only (no-op, -x, +x, -y, +y, as
+                   MPE). Out-of-space actions raise an error (or are clipped with
+                   ``out_of_box="clip"``)
 Observation        float32 vector of named segments (``env.layout.view(obs, NAME)``):
-                   ``own_pos`` (2,) m, ``own_vel`` (2,) m/s; ``neighbor_rel_pos`` (k, 2),
-                   ``neighbor_rel_vel`` (k, 2), ``neighbor_mask`` (k,) of the k =
-                   ``k_neighbors`` nearest sensed drones; ``inbox`` (m, 4): what the m =
-                   ``inbox_slots`` nearest comm-graph neighbours sent last step, each the
-                   landmark nearest to that neighbour relative to me (m, 2), the
+                   ``own_pos`` (dim,) m, ``own_vel`` (dim,) m/s; ``neighbor_rel_pos``
+                   (k, dim), ``neighbor_rel_vel`` (k, dim), ``neighbor_mask`` (k,) of the
+                   k = ``k_neighbors`` nearest sensed drones; ``inbox`` (m, dim + 2): what
+                   the m = ``inbox_slots`` nearest comm-graph neighbours sent last step,
+                   each the landmark nearest to that neighbour relative to me (m, dim), the
                    neighbour's distance to it (m) and a seen flag; ``inbox_mask`` (m,);
-                   ``landmark_rel_pos`` (landmark_slots, 2) m and ``landmark_mask``
+                   ``landmark_rel_pos`` (landmark_slots, dim) m and ``landmark_mask``
                    (landmark_slots,) of the landmarks within ``landmark_range``, nearest
-                   first
-State              ``pos`` (N, 2), ``vel`` (N, 2), ``alive`` (N,), ``landmarks`` (L, 2)
+                   first (dim = 2, or 3 with ``dim = 3``: a cube, landmarks uniform in it)
+State              ``pos`` (N, dim), ``vel`` (N, dim), ``alive`` (N,), ``landmarks``
+                   (L, dim)
 Reward             ``(1 - local_ratio) * global + local_ratio * local``; global = minus the
                    sum over landmarks of the distance to the nearest alive drone (shared),
                    local = minus the drone's collisions (``local_ratio`` 0.5, as
@@ -31,7 +33,7 @@ Arguments          env: ``max_cycles``, ``continuous_actions``, ``k_neighbors``,
                    ``inbox_slots``, ``out_of_box``, ``render_mode``; scenario: every field of
                    :class:`envs.navigation.NavigationConfig` (``n_agents``,
                    ``n_landmarks``, ``landmark_range``, ``landmark_slots``, ``local_ratio``,
-                   ``world_size``, ...)
+                   ``world_size``, ``dim``, ...)
 =================  =====================================================================
 
 Example::
@@ -41,7 +43,8 @@ Example::
     obs, infos = env.reset(seed=0)
     env.layout.view(obs["drone_0"], "landmark_rel_pos")  # (landmark_slots, 2)
 
-Version history: v0, first release.
+Version history: v0, first release; ``dim = 3`` (a cube) added without changing the 2-D
+env.
 """
 
 from swarm.marl import env_module

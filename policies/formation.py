@@ -44,6 +44,12 @@ winner table (the drone whose index is the winner of slot k holds k), so packet 
 the assignment but never leaves a drone without an answer. The tables are the scenario's
 engine-carried state (``obs.own``), changed only through :meth:`Formation.next_state`.
 Everything per drone runs in numba kernels over its inbox and neighbour segments.
+
+In 3-D (``dim = 3``) nothing changes but the number of coordinates: the displacement law is
+consensus on ``xi_i = p_i - p*_i`` in R^3 (Oh et al.'s analysis holds in any dimension), the
+bid is the Euclidean distance in the cube, and the repulsion pushes along the 3-D line of
+sight. Sensing in a common orientation is what keeps the law simple: in 3-D it assumes
+every drone knows north and up (a compass and gravity), as a real quadrotor does.
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ def cbaa_round(
     bids as ``ids[i]``.
     """
     R, M = bid_in.shape
+    dim = pos.shape[1]
     bid = bid_in.copy()
     winner = winner_in.copy()
     slot = slot_in.copy()
@@ -114,9 +121,10 @@ def cbaa_round(
             best = -1
             best_bid = -np.inf
             for k in range(M):
-                c = -np.sqrt(
-                    (pos[i, 0] - priced_slots[k, 0]) ** 2 + (pos[i, 1] - priced_slots[k, 1]) ** 2
-                )
+                sq = 0.0  # 0 + dx^2 + dy^2 is dx^2 + dy^2 to the bit: the 2-D bid as it was
+                for a in range(dim):
+                    sq += (pos[i, a] - priced_slots[k, a]) ** 2
+                c = -np.sqrt(sq)
                 can_win = c > bid[i, k] or (
                     c == bid[i, k] and (winner[i, k] < 0 or me < winner[i, k])
                 )
@@ -147,10 +155,14 @@ def formation_velocity(
     safety,
     push,
 ):  # pragma: no cover - compiled
-    """(R, 2) velocity: the displacement law over the sensed neighbours whose slot the drone
-    knows, plus the repulsion of those closer than ``safety``."""
+    """(R, dim) velocity: the displacement law over the sensed neighbours whose slot the
+    drone knows, plus the repulsion of those closer than ``safety``; each coordinate summed
+    on its own, so the plane's and the cube's laws are one kernel."""
     R, M = winner.shape
-    out = np.zeros((R, 2))
+    dim = rel_pos.shape[1]
+    out = np.zeros((R, dim))
+    f = np.zeros(dim)  # the displacement sum of one drone
+    r = np.zeros(dim)  # its repulsion
     slot_of = np.full(n_agents, -1)  # drone (index within its env) -> slot, per drone
     for s in range(seg_row.shape[0]):
         i = seg_row[s]
@@ -162,28 +174,25 @@ def formation_velocity(
             for k in range(M):
                 if winner[i, k] >= 0:
                     slot_of[winner[i, k] - base] = k
-        fx = 0.0
-        fy = 0.0
+        f[:] = 0.0
+        r[:] = 0.0
         count = 0
-        rx = 0.0
-        ry = 0.0
         for e in range(ptr[s], ptr[s + 1]):
             if own >= 0:
                 other = slot_of[idx[e] - base]
                 if other >= 0 and other != own:
-                    fx += rel_pos[e, 0] - (shape[other, 0] - shape[own, 0])
-                    fy += rel_pos[e, 1] - (shape[other, 1] - shape[own, 1])
+                    for a in range(dim):
+                        f[a] += rel_pos[e, a] - (shape[other, a] - shape[own, a])
                     count += 1
             d = dist[e]
             if d > 0.0 and d < safety:
                 w = push * (1.0 / d - 1.0 / safety) / d
-                rx -= w * rel_pos[e, 0]
-                ry -= w * rel_pos[e, 1]
-        if count > 0:
-            out[i, 0] = gain * fx / count
-            out[i, 1] = gain * fy / count
-        out[i, 0] += rx
-        out[i, 1] += ry
+                for a in range(dim):
+                    r[a] -= w * rel_pos[e, a]
+        for a in range(dim):
+            if count > 0:
+                out[i, a] = gain * f[a] / count
+            out[i, a] += r[a]
         if own >= 0:
             for k in range(M):
                 if winner[i, k] >= 0:
@@ -193,6 +202,7 @@ def formation_velocity(
 
 class Formation(Policy):
     name = "formation"
+    dims = (2, 3)  # the displacement law and the auction read every coordinate
     citation = (
         "Oh, K.-K., Park, M.-C., Ahn, H.-S. (2015). Automatica 53, 424-440, displacement-based "
         "control (Sec. 5); slots: Choi, Brunet, How (2009), IEEE T-RO 25(4), CBAA (Alg. 1-2)."

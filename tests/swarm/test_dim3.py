@@ -421,6 +421,6 @@ def test_discrete_actions_are_refused_in_3d():
 def test_cli_refuses_in_one_line(capsys):
     from swarm.cli import main
 
-    assert main(["run", "flocking", "--dim", "3", "--policy", "vicsek", "--steps", "1"]) == 2
+    assert main(["run", "flocking", "--dim", "3", "--policy", "lloyd", "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "vicsek is 2-D only" in err
+    assert err.count("\n") == 0 and "lloyd is 2-D only" in err
