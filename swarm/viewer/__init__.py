@@ -3,6 +3,8 @@
 * :mod:`swarm.viewer.layers` — the declarative draw list a scenario returns (numpy only);
 * :class:`Renderer` — draws a scene onto a pygame Surface or into an (H, W, 3) array, the
   same pixels for the same state (it backs the PettingZoo envs' ``rgb_array``/``human``);
+  a 3-D scene through an :class:`OrbitCamera` (:mod:`swarm.viewer.orbit`: perspective,
+  depth-sorted, shadows on the floor) or from above;
 * :class:`Viewer` — the interactive window (``swarm view``), one frame per ``tick()``;
 * :func:`record` — a GIF or MP4 of a run, headless.
 
@@ -19,6 +21,7 @@ from typing import Any
 from swarm.viewer.layers import (
     Agents,
     Attribute,
+    Boxes,
     Cells,
     Circles,
     Edges,
@@ -32,6 +35,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no banner on stdout 
 
 _LAZY = {
     "Camera": "swarm.viewer.renderer",
+    "OrbitCamera": "swarm.viewer.orbit",
     "Renderer": "swarm.viewer.renderer",
     "RenderOptions": "swarm.viewer.renderer",
     "Viewer": "swarm.viewer.viewer",
@@ -48,10 +52,12 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Agents",
     "Attribute",
+    "Boxes",
     "Camera",
     "Cells",
     "Circles",
     "Edges",
+    "OrbitCamera",
     "Polygons",
     "RenderOptions",
     "Renderer",

@@ -3,6 +3,7 @@
     swarm view flocking --agents 500 --policy vicsek --seed 1
     swarm view flocking --agents 2000 --record flock.mp4 --steps 600 --headless
     swarm view consensus --set comm_model=knn --color value
+    swarm view flocking --set dim=3 --record flock3d.mp4 --headless --turn 0.5
 
 Bad options or values print one line naming them and what is allowed, and exit with 2. So
 does a request that would run unseen: a window where there is no display (SDL would fall back
@@ -53,6 +54,14 @@ def add_view_parser(subparsers: Any) -> argparse.ArgumentParser:
     view.add_argument("--height", type=int, default=800, help="window/video height in pixels")
     view.add_argument("--color", "--colour", dest="colour", help="colour agents by (e.g. speed)")
     view.add_argument("--comm", action="store_true", help="start with the comm graph shown")
+    view.add_argument(
+        "--view", choices=("orbit", "top"), help="a 3-D scenario's camera: orbit (default: a "
+        "three-quarter view; drag turns it, the wheel zooms) or top (from above)"
+    )  # fmt: skip
+    view.add_argument(
+        "--turn", type=float, default=0.0, metavar="DEG", help="3-D recordings: degrees the "
+        "orbit camera turns per frame (default 0: a fixed three-quarter view)"
+    )  # fmt: skip
     view.set_defaults(handler=lambda args, extra: run_view(args))
     return view
 
@@ -102,6 +111,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--steps: must be >= 1 (got {args.steps})")
     if args.fps is not None and not args.fps > 0:
         raise ConfigError(f"--fps: must be > 0 (got {args.fps})")
+    if not abs(args.turn) <= 90:
+        raise ConfigError(f"--turn: must be between -90 and 90 degrees per frame (got {args.turn})")
     for name in ("width", "height"):
         value = getattr(args, name)
         if not 64 <= value <= 8192:
@@ -177,6 +188,7 @@ def run_view(args: argparse.Namespace) -> int:
         out = record(
             model, args.record, steps, fps=fps, width=args.width, height=args.height,
             colour_by=args.colour, show_comm=args.comm, progress=sys.stderr.isatty(),
+            view=args.view, turn=args.turn,
         )  # fmt: skip
         wall = time.perf_counter() - start
         rate = steps / wall if wall > 0 else float("inf")
@@ -189,7 +201,7 @@ def run_view(args: argparse.Namespace) -> int:
     try:
         viewer = Viewer(
             model, reset=factory, width=args.width, height=args.height, headless=args.headless,
-            fps=args.fps or 60.0, colour_by=args.colour,
+            fps=args.fps or 60.0, colour_by=args.colour, view=args.view,
         )  # fmt: skip
     except pygame.error as err:  # no display, no video driver
         reason = " ".join(str(err).split())

@@ -5,6 +5,7 @@ live model to one :class:`EnvDisplay`: ``rgb_array`` returns the renderer's pict
 whole arena, and ``human`` shows exactly that picture in a window, so the two modes (and
 ``swarm view``'s recorder at the same size and options) give identical pixels for the same
 state. pygame is imported on first use only: an env that never renders never loads it.
+A 3-D env is pictured by the orbit camera from its home (the three-quarter view).
 """
 
 from __future__ import annotations

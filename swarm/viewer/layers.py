@@ -13,6 +13,12 @@ scenario. Adding a landmark to a scenario's picture is one line in its module, e
 
 This module is numpy only (no pygame), so scenarios can import it at no cost.
 
+In 3-D (a scene with ``zbounds``) points carry three coordinates: agents, edge ends and
+sphere centres are ``(k, 3)``; :class:`Boxes` are 3-D blocks. The orbiting camera
+(:mod:`swarm.viewer.orbit`) draws them in perspective; the top-down view reads (x, y) only.
+Points given with two coordinates in a 3-D scene (a scenario's 2-D map: marks, targets on
+the ground) lie on the floor.
+
 Expensive values (the comm edges, connected components) may be given as zero-argument
 callables: the renderer evaluates them only when the layer or colouring is shown.
 """
@@ -123,16 +129,19 @@ class Agents:
     """
 
     name: str
-    pos: np.ndarray  # (N, 2) world units
+    pos: np.ndarray  # (N, 2) world units; (N, 3) in 3-D
     ids: np.ndarray  # (N,) int, the row the viewer selects, crashes and inspects
     attributes: Mapping[str, Attribute]
     alive: np.ndarray  # (N,) bool
-    heading: np.ndarray | None = None  # (N,) radians, 0 = +x, counter-clockwise
+    heading: np.ndarray | None = None  # (N,) radians, 0 = +x, counter-clockwise (from above)
     size: float = 0.6
     shape: Literal["triangle", "square", "circle"] = "triangle"
     sense_radius: float | None = None  # drawn around the selected agent, or all on request
     comm_radius: float | None = None
     trails: bool = True  # the viewer keeps a position history of this layer
+    # (N, 3) direction of motion in 3-D (any length), which the orbit view points the
+    # markers along once projected; None: the horizontal ``heading``
+    direction: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,17 +150,19 @@ class Edges:
     torus, so a link across the seam is drawn as two halves leaving the arena)."""
 
     name: str
-    a: Lazy  # (E, 2)
-    delta: Lazy  # (E, 2)
+    a: Lazy  # (E, 2); (E, 3) in 3-D
+    delta: Lazy  # (E, 2); (E, 3) in 3-D
     colour: RGB = (72, 78, 100)
 
 
 @dataclass(frozen=True, eq=False)
 class Circles:
-    """Discs or rings in world units: goals, landmarks, targets, obstacles."""
+    """Discs or rings in world units: goals, landmarks, targets, obstacles. With (K, 3)
+    centres (3-D) they are spheres: discs of their projected radius, depth-sorted with the
+    agents in the orbit view."""
 
     name: str
-    centres: np.ndarray  # (K, 2)
+    centres: np.ndarray  # (K, 2); (K, 3) spheres in 3-D
     radius: float | np.ndarray  # scalar or (K,)
     colour: RGB | np.ndarray = (250, 200, 60)  # one colour or (K, 3)
     filled: bool = True
@@ -196,7 +207,18 @@ class Cells:
         return viridis(t.ravel()).reshape(*v.shape, 3), shown
 
 
-Layer = Agents | Edges | Circles | Polygons | Cells
+@dataclass(frozen=True, eq=False)
+class Boxes:
+    """Axis-aligned 3-D blocks (buildings): wireframes (their 12 edges) in the orbit view,
+    filled footprints from above."""
+
+    name: str
+    lo: np.ndarray  # (B, 3) lower corners, world units
+    hi: np.ndarray  # (B, 3) upper corners
+    colour: RGB = (96, 100, 112)
+
+
+Layer = Agents | Edges | Circles | Polygons | Cells | Boxes
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,6 +230,13 @@ class Scene:
     step: int = 0
     torus: bool = False
     info: Mapping[str, Any] = field(default_factory=dict)  # free text for the HUD
+    # (zmin, zmax) altitude range of a 3-D arena (floor, ceiling); None: a 2-D scene
+    zbounds: tuple[float, float] | None = None
+
+    @property
+    def dim(self) -> int:
+        """2, or 3 for a scene drawn in 3-D (one with ``zbounds``)."""
+        return 2 if self.zbounds is None else 3
 
     def agents(self) -> Agents | None:
         """Every agent as one layer, which selection, trails and the HUD use: the agents
@@ -229,6 +258,7 @@ def _joined(layers: list[Agents]) -> Agents:
         return dataclasses.replace(parts[0], values=values)
 
     headings = [lay.heading for lay in layers]
+    directions = [lay.direction for lay in layers]
     return Agents(
         name="agents",
         pos=np.concatenate([lay.pos for lay in layers]),
@@ -241,12 +271,13 @@ def _joined(layers: list[Agents]) -> Agents:
         sense_radius=None,  # each team's own is drawn from its layer
         comm_radius=None,
         trails=first.trails,
+        direction=None if any(d is None for d in directions) else np.concatenate(directions),
     )
 
 
 # ---------------------------------------------------------------------- defaults
 def comm_edges(engine: Swarm, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """(a (E, 2), delta (E, 2)) the undirected comm links among rows < ``rows``."""
+    """(a (E, dim), delta (E, dim)) the undirected comm links among rows < ``rows``."""
     engine.obs  # noqa: B018 - sense first if the state was edited
     links = engine.links
     u = links.owner.astype(np.int64)
@@ -257,7 +288,7 @@ def comm_edges(engine: Swarm, rows: int) -> tuple[np.ndarray, np.ndarray]:
     if engine.config.torus:
         size = engine.config.world_size
         delta -= size * np.round(delta / size)
-    return engine.pos[u, :2], delta[:, :2]  # in 3-D, seen from above
+    return engine.pos[u], delta
 
 
 def comm_components(engine: Swarm, rows: int) -> np.ndarray:
@@ -286,14 +317,14 @@ def drone_layers(engine: Swarm) -> list[Layer]:
     crashed, comm component, and every scalar per-agent task state the scenario keeps (a
     consensus value).
 
-    In 3-D (``dim = 3``) the picture is the top-down projection: markers at (x, y), pointing
-    along the horizontal part of the velocity, coloured by altitude by default (viridis,
-    dark at the floor, bright at the ceiling: the depth cue); links are projected alike. An
-    orbiting 3-D camera is a later step.
+    In 3-D (``dim = 3``) positions, links and the direction of motion are 3-D (the orbit
+    view draws them in perspective); ``heading`` is the horizontal part of the velocity,
+    which the top-down view draws. The default colouring is the altitude (viridis, dark at
+    the floor, bright at the ceiling), so that it reads from above too.
     """
     c = engine.config
     n = engine.n_agents
-    pos = engine.pos[:n, :2].copy()  # (n, 2): from above in 3-D
+    pos = engine.pos[:n].copy()  # (n, dim)
     vel = engine.vel[:n].copy()
     alive = engine.alive[:n].copy()
     heading = np.arctan2(vel[:, 1], vel[:, 0])
@@ -320,13 +351,14 @@ def drone_layers(engine: Swarm) -> list[Layer]:
     links = Edges("comm", lambda: edges()[0], lambda: edges()[1])
     under = obstacle_layers(engine)
     size = max(2 * c.collision_radius, 0.008 * c.world_size)
+    direction = vel if engine.dim == 3 else None
     if engine.teams is None:
         return [
             *under,
             links,
             Agents("drones", pos, np.arange(n), attributes, alive, heading, size=size,
                    shape="triangle", sense_radius=c.sense_radius,
-                   comm_radius=c.effective_comm_radius),
+                   comm_radius=c.effective_comm_radius, direction=direction),
         ]  # fmt: skip
     # one layer per team, each with its own marker (and colour: the team comes first)
     layers: list[Layer] = [*under, links]
@@ -340,23 +372,39 @@ def drone_layers(engine: Swarm) -> list[Layer]:
             Agents(f"{name}s", pos[rows], rows, mine, alive[rows], heading[rows], size=size,
                    shape=TEAM_SHAPES[code % len(TEAM_SHAPES)],
                    sense_radius=float(teams.sense_radius[rows[0]]),
-                   comm_radius=c.effective_comm_radius)
+                   comm_radius=c.effective_comm_radius,
+                   direction=None if direction is None else direction[rows])
         )  # fmt: skip
     return layers
 
 
 OBSTACLE_COLOUR: RGB = (96, 100, 112)
+BOX_COLOUR: RGB = (140, 146, 165)  # wireframes need more contrast than filled shapes
 
 
 def obstacle_layers(engine: Swarm) -> list[Layer]:
-    """The map's obstacles (none without): poles as discs, blocks as polygons."""
-    field = engine.obstacles
+    """The map's obstacles (none without): poles as discs, blocks as polygons; in 3-D
+    spheres (:class:`Circles` with 3-D centres) and boxes (:class:`Boxes`).
+
+    The 3-D field is read by its attributes (``sphere_center`` (S, 3), ``sphere_radius``
+    (S,), ``box_lo`` / ``box_hi`` (B, 3)), so any object that has them is drawn.
+    """
+    field = getattr(engine, "obstacles", None)
     if field is None:
         return []
     layers: list[Layer] = []
-    if field.n_discs:
+    centre = getattr(field, "sphere_center", None)
+    if centre is not None and len(centre):
+        radius = np.asarray(field.sphere_radius, np.float64)
+        layers.append(Circles("obstacles", np.asarray(centre, np.float64), radius, OBSTACLE_COLOUR))
+    lo, hi = getattr(field, "box_lo", None), getattr(field, "box_hi", None)
+    if lo is not None and hi is not None and len(lo):
+        layers.append(
+            Boxes("obstacles", np.asarray(lo, np.float64), np.asarray(hi, np.float64), BOX_COLOUR)
+        )
+    if getattr(field, "n_discs", 0):
         layers.append(Circles("obstacles", field.disc_center, field.disc_radius, OBSTACLE_COLOUR))
-    if field.n_polygons:
+    if getattr(field, "n_polygons", 0):
         layers.append(Polygons("obstacles", field.polygons(), OBSTACLE_COLOUR))
     return layers
 
@@ -400,4 +448,5 @@ def scene_of(model: Any) -> Scene:
         layers=list(layers),
         step=int(engine.t),
         torus=bool(engine.config.torus),
+        zbounds=(0.0, size) if getattr(engine, "dim", 2) == 3 else None,
     )

@@ -141,10 +141,10 @@ def segments(
     y0: np.ndarray,
     x1: np.ndarray,
     y1: np.ndarray,
-    value: int,
+    value: int | np.ndarray,
 ) -> None:
     """Draw one-pixel segments (x0, y0) -> (x1, y1) (screen floats), sampled once per pixel
-    of length, all at once."""
+    of length, all at once; ``value`` one pixel value for all, or (E,) one per segment."""
     w, h = pixels.shape
     # drop segments entirely off one side of the screen
     on = ~(
@@ -152,6 +152,9 @@ def segments(
         | ((y0 >= h) & (y1 >= h))
     )  # fmt: skip
     x0, y0, x1, y1 = x0[on], y0[on], x1[on], y1[on]
+    per_segment = np.ndim(value) > 0
+    if per_segment:
+        value = np.asarray(value, np.uint32)[on]
     if x0.size == 0:
         return
     length = np.maximum(np.abs(x1 - x0), np.abs(y1 - y0))
@@ -161,4 +164,4 @@ def segments(
     t = (np.arange(int(n.sum())) - start[seg]) / np.maximum(n - 1, 1)[seg]
     x = np.floor(x0[seg] + t * (x1 - x0)[seg]).astype(np.int64)
     y = np.floor(y0[seg] + t * (y1 - y0)[seg]).astype(np.int64)
-    scatter(pixels, x, y, np.uint32(value))
+    scatter(pixels, x, y, value[seg] if per_segment else np.uint32(value))

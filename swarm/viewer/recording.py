@@ -4,6 +4,10 @@ Frames are drawn off-screen by the same viewer (HUD included when asked), so a r
 made on a server with no display looks like the window. MP4 goes through ffmpeg (the
 ``imageio-ffmpeg`` wheel carries its own binary) and is streamed frame by frame; GIF is
 written by Pillow, which keeps the frames in memory until the end, so keep GIFs short.
+
+A 3-D scene is filmed by the orbit camera from its home (a three-quarter view: azimuth 45,
+elevation 30 degrees), turning ``turn`` degrees per frame if asked; ``view="top"`` films it
+from above instead.
 """
 
 from __future__ import annotations
@@ -42,22 +46,28 @@ def frames(
     show_comm: bool = False,
     show_trails: bool = False,
     steps_per_frame: int = 1,
+    view: str | None = None,
+    turn: float = 0.0,
 ) -> Iterable[np.ndarray]:
     """Yield ``steps`` frames (H, W, 3) uint8, one after each ``steps_per_frame`` steps;
-    ``hud`` adds a one-line caption (scenario, step, policy, two metrics)."""
+    ``hud`` adds a one-line caption (scenario, step, policy, two metrics). A 3-D scene's
+    ``view`` is ``"orbit"`` (default) or ``"top"``; ``turn`` degrees per frame turn the
+    orbit camera about the vertical axis."""
     from swarm.viewer.viewer import Viewer
 
-    viewer = Viewer(model, width=width, height=height, colour_by=colour_by, window=False)
+    viewer = Viewer(model, width=width, height=height, colour_by=colour_by, window=False, view=view)
     viewer.options.show_comm = show_comm
     viewer.show_trails = show_trails
     viewer.compact_hud = True
-    for _ in range(steps):
+    for k in range(steps):
         viewer.advance(steps_per_frame)
+        if turn and k and viewer.orbit is not None:
+            viewer.orbit.turn(turn)
         if hud:
             viewer.draw()
             yield viewer.frame_rgb()
         else:
-            viewer.renderer.draw(viewer.scene, viewer.camera, viewer.options)
+            viewer.renderer.draw(viewer.scene, viewer.active_camera, viewer.options)
             yield viewer.renderer.rgb_array()
 
 
@@ -74,9 +84,12 @@ def record(
     show_trails: bool = False,
     steps_per_frame: int = 1,
     progress: bool = False,
+    view: str | None = None,
+    turn: float = 0.0,
 ) -> Path:
     """Step ``model`` ``steps`` times and write one frame per step to ``path``
-    (``.gif`` or ``.mp4``, by suffix). Returns the path."""
+    (``.gif`` or ``.mp4``, by suffix). Returns the path. ``view`` and ``turn``: a 3-D
+    scene's camera (see :func:`frames`)."""
     import imageio.v2 as imageio
 
     out = check_record_path(path)
@@ -84,6 +97,10 @@ def record(
         raise ConfigError(f"record: steps must be >= 1 (got {steps})")
     if fps <= 0:
         raise ConfigError(f"record: fps must be > 0 (got {fps})")
+    if view not in (None, "orbit", "top"):
+        raise ConfigError(f"record: view must be 'orbit' or 'top' (got {view!r})")
+    if not np.isfinite(turn):
+        raise ConfigError(f"record: turn must be a finite number of degrees (got {turn})")
     out.parent.mkdir(parents=True, exist_ok=True)
     # written beside the target, renamed over it when complete: never half a video
     fd, name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
@@ -95,8 +112,9 @@ def record(
     else:
         writer = imageio.get_writer(tmp, mode="I", duration=1000.0 / fps, loop=0)
     source = frames(
-        model, steps, width, height, hud, colour_by, show_comm, show_trails, steps_per_frame
-    )
+        model, steps, width, height, hud, colour_by, show_comm, show_trails, steps_per_frame,
+        view, turn,
+    )  # fmt: skip
     if progress:
         from tqdm import tqdm
 

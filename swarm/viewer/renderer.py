@@ -4,13 +4,17 @@ The renderer is a pure function of (scene, camera, options, trails): the same st
 the same pixels, which is what lets the PettingZoo envs' ``rgb_array`` and ``human`` modes
 share it with the interactive viewer and the recorder. It works without a display (SDL's
 ``dummy`` video driver); only text needs ``pygame.font``.
+
+A 3-D scene (``scene.zbounds`` set) is drawn in perspective by an
+:class:`~swarm.viewer.orbit.OrbitCamera` (the default for such a scene), or from above by a
+:class:`Camera` (its (x, y) only; the top-down view).
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pygame
@@ -18,6 +22,7 @@ import pygame
 from swarm.viewer import raster
 from swarm.viewer.layers import (
     Agents,
+    Boxes,
     Cells,
     Circles,
     Edges,
@@ -26,6 +31,9 @@ from swarm.viewer.layers import (
     resolve,
     scene_of,
 )
+
+if TYPE_CHECKING:
+    from swarm.viewer.orbit import OrbitCamera
 
 BACKGROUND = (14, 16, 22)
 ARENA = (26, 29, 38)
@@ -43,7 +51,8 @@ TRAIL_FADE = 0.75  # the oldest trail point keeps 1 - TRAIL_FADE of the agent's 
 class Camera:
     """World -> screen: ``scale`` pixels per world unit, ``centre`` at the screen centre.
 
-    World y points up; screen y points down.
+    World y points up; screen y points down. 3-D points are seen from above: their z is
+    dropped (the top-down view of a 3-D scene).
     """
 
     width: int
@@ -59,8 +68,11 @@ class Camera:
         return cls(width, height, ((x0 + x1) / 2, (y0 + y1) / 2), scale)
 
     def to_screen(self, xy: np.ndarray) -> np.ndarray:
-        """(N, 2) float screen coordinates of world points (N, 2)."""
-        xy = np.asarray(xy, np.float64).reshape(-1, 2)
+        """(N, 2) float screen coordinates of world points (N, 2) (or (N, 3), from above)."""
+        xy = np.asarray(xy, np.float64)
+        if xy.ndim and xy.shape[-1] == 3:
+            xy = xy[..., :2]
+        xy = xy.reshape(-1, 2)
         sx = (xy[:, 0] - self.centre[0]) * self.scale + self.width / 2
         sy = self.height / 2 - (xy[:, 1] - self.centre[1]) * self.scale
         return np.column_stack([sx, sy])
@@ -111,19 +123,31 @@ class Renderer:
         # background and arena, (H, W) pixel values, for the (bounds, camera) in the key:
         # the same for every frame of an env, so copied in instead of filled and drawn
         self._base: tuple[tuple[float, ...], np.ndarray] | None = None
+        self._base3d: tuple[tuple[float, ...], np.ndarray] | None = None  # the orbit view's
+        self._floor_map: tuple | None = None  # screen pixel -> floor cell, per camera pose
 
     # ------------------------------------------------------------------ entry points
     def draw(
         self,
         scene: Scene,
-        camera: Camera | None = None,
+        camera: Camera | OrbitCamera | None = None,
         options: RenderOptions | None = None,
         trails: np.ndarray | None = None,
     ) -> pygame.Surface:
-        """Draw ``scene``; ``trails`` (T, N, 2) are past positions of the agents layer,
-        oldest first. Returns the surface (owned by the renderer, redrawn next call)."""
-        camera = camera or Camera.fit(scene.bounds, self.width, self.height)
+        """Draw ``scene``; ``trails`` (T, N, dim) are past positions of the agents layer,
+        oldest first. Returns the surface (owned by the renderer, redrawn next call).
+
+        Without a camera the whole arena is in view: from above in 2-D, from the orbit
+        camera's home (a three-quarter view) in 3-D."""
+        from swarm.viewer.orbit import OrbitCamera, draw_orbit
+
         options = options or RenderOptions()
+        if camera is None and scene.zbounds is not None:
+            camera = OrbitCamera.of_scene(scene, self.width, self.height)
+        if isinstance(camera, OrbitCamera):
+            draw_orbit(self, scene, camera, options, trails)
+            return self.surface
+        camera = camera or Camera.fit(scene.bounds, self.width, self.height)
         surf = self.surface
         self._background(scene, camera)
         for layer in scene.layers:  # raster layers go under everything else
@@ -134,6 +158,8 @@ class Renderer:
                 self._polygons(layer, camera)
             if isinstance(layer, Circles) and layer.name not in options.hidden:
                 self._circles(layer, camera)
+            if isinstance(layer, Boxes) and layer.name not in options.hidden:
+                self._footprints(layer, camera)
         main = scene.agents()
         pixels = pygame.surfarray.pixels2d(surf)  # locks the surface until released
         try:
@@ -235,8 +261,19 @@ class Renderer:
             points = camera.to_screen(np.asarray(polygon, np.float64))
             pygame.draw.polygon(self.surface, colour, [tuple(map(float, p)) for p in points])
 
+    def _footprints(self, layer: Boxes, camera: Camera) -> None:
+        """3-D boxes from above: filled rectangles (a few hundred at most)."""
+        colour = tuple(int(v) for v in layer.colour)
+        lo = np.asarray(layer.lo, np.float64).reshape(-1, 3)
+        hi = np.asarray(layer.hi, np.float64).reshape(-1, 3)
+        corners = np.stack([lo[:, :2], np.column_stack([hi[:, 0], lo[:, 1]]), hi[:, :2],
+                            np.column_stack([lo[:, 0], hi[:, 1]])], axis=1)  # fmt: skip
+        for box in corners:
+            points = camera.to_screen(box)
+            pygame.draw.polygon(self.surface, colour, [tuple(map(float, p)) for p in points])
+
     def _circles(self, layer: Circles, camera: Camera) -> None:
-        centres = np.asarray(layer.centres, np.float64).reshape(-1, 2)
+        centres = _plane(layer.centres)
         if not len(centres):
             return
         radius = np.broadcast_to(np.asarray(layer.radius, np.float64), (len(centres),))
@@ -255,10 +292,10 @@ class Renderer:
                 self.surface.blit(font.render(str(text), True, (230, 230, 230)), (sx + r, sy - r))
 
     def _edges(self, pixels: np.ndarray, layer: Edges, camera: Camera) -> None:
-        a = resolve(layer.a).reshape(-1, 2)
+        a = _plane(resolve(layer.a))
         if not len(a):
             return
-        delta = resolve(layer.delta).reshape(-1, 2)
+        delta = _plane(resolve(layer.delta))
         start = camera.to_screen(a)
         end = camera.to_screen(a + delta)
         value = int(raster.map_colours(self.surface, np.array([layer.colour]))[0])
@@ -343,6 +380,14 @@ class Renderer:
                 self.surface, COMM_RING, (sx, sy), layer.comm_radius * camera.scale, 1
             )
         pygame.draw.circle(self.surface, SELECTED, (sx, sy), body + 3, 2)
+
+
+def _plane(points: np.ndarray) -> np.ndarray:
+    """(N, 2) float points; 3-D ones seen from above (z dropped)."""
+    pts = np.asarray(points, np.float64)
+    if pts.ndim == 2 and pts.shape[1] == 3:
+        return pts[:, :2]
+    return pts.reshape(-1, 2)
 
 
 def surface_rgb(surface: pygame.Surface, rgb24: pygame.Surface | None = None) -> np.ndarray:

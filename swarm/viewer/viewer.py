@@ -23,6 +23,11 @@ wheel / drag   zoom about the pointer / pan
 h              this help
 q, esc         quit
 =============  ===========================================================
+
+A 3-D scene opens in the orbit view (:class:`~swarm.viewer.orbit.OrbitCamera`): drag turns
+the camera about the arena (elevation clamped short of the poles), the wheel moves it
+nearer or farther, a right-button drag moves the orbit centre, ``v`` goes back to the home
+view, and ``o`` switches to the top-down view and back.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ from typing import Any
 import numpy as np
 import pygame
 
+from swarm.viewer import orbit
 from swarm.viewer.layers import Scene, scene_of
+from swarm.viewer.orbit import OrbitCamera
 from swarm.viewer.renderer import Camera, Renderer, RenderOptions, _font
 
 SPEEDS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # simulation steps per frame
@@ -71,7 +78,10 @@ HELP = (
     ("p", "screenshot PNG"),
     ("f", "follow centroid"),
     ("wheel", "zoom"),
-    ("drag", "pan"),
+    ("drag", "pan (3-D: turn)"),
+    ("right drag", "3-D: move the centre"),
+    ("o", "3-D: orbit / top-down"),
+    ("v", "reset the view"),
     ("h", "this help"),
     ("q / esc", "quit"),
 )
@@ -92,12 +102,13 @@ def describe_agent(model: Any, row: int) -> tuple[list[str], np.ndarray]:
     lines: list[str] = []
     if hasattr(obs, "for_agent"):
         a = obs.for_agent(row)
-        speed = float(np.hypot(*a.vel))
-        heading = math.degrees(math.atan2(a.vel[1], a.vel[0]))
+        speed = float(np.sqrt(np.sum(np.square(a.vel))))
+        heading = math.degrees(math.atan2(a.vel[1], a.vel[0]))  # from above in 3-D
+        climb = f"  climb {a.vel[2]:.2f} m/s" if len(a.vel) == 3 else ""
         lines += [
             f"agent {row}  {'alive' if a.alive else 'CRASHED'}",
-            f"pos ({a.pos[0]:.2f}, {a.pos[1]:.2f}) m",
-            f"vel {speed:.2f} m/s  heading {heading:.0f} deg",
+            f"pos ({', '.join(f'{v:.2f}' for v in a.pos)}) m",
+            f"vel {speed:.2f} m/s  heading {heading:.0f} deg{climb}",
             f"senses {len(a.neighbor_ids)} within {a.sense_radius:g} m:",
         ]
         order = np.argsort(a.dist, kind="stable")[:6]
@@ -133,6 +144,7 @@ class Viewer:
         colour_by: initial colouring (an attribute of the agents layer).
         screenshot_dir: where ``p`` writes PNGs.
         window: False draws off-screen only (no display, no events), as the recorder does.
+        view: a 3-D scene's view: ``"orbit"`` (the default) or ``"top"`` (from above).
     """
 
     def __init__(
@@ -148,7 +160,10 @@ class Viewer:
         trail_length: int = 30,
         title: str | None = None,
         window: bool = True,
+        view: str | None = None,
     ):
+        if view not in (None, "orbit", "top"):
+            raise ValueError(f"viewer: view must be 'orbit' or 'top', got {view!r}")
         self.window = window
         self.name = title or getattr(model, "name", type(model).__name__)
         pygame.font.init()
@@ -184,6 +199,7 @@ class Viewer:
         self._metric_index = 0
         self._press: tuple[int, int] | None = None
         self._dragging = False
+        self._pan_press = False  # the right button is down (moves the orbit centre)
         self._frame_times: collections.deque[float] = collections.deque(maxlen=RATE_WINDOW)
         self._step_marks: collections.deque[tuple[float, int]] = collections.deque(
             maxlen=RATE_WINDOW
@@ -191,6 +207,11 @@ class Viewer:
         self._clock = pygame.time.Clock()
         self._scene = scene_of(model)
         self.camera = Camera.fit(self._scene.bounds, width, height)
+        # 3-D scenes: the orbiting camera, shown unless the top-down view is chosen
+        self.orbit: OrbitCamera | None = None
+        if self._scene.zbounds is not None:
+            self.orbit = OrbitCamera.of_scene(self._scene, width, height)
+        self.orbit_view = self.orbit is not None and view != "top"
         self._record_history()
 
     # ------------------------------------------------------------------ state
@@ -217,6 +238,14 @@ class Viewer:
     def scene(self) -> Scene:
         """The scene drawn in the last frame."""
         return self._scene
+
+    @property
+    def active_camera(self) -> Camera | OrbitCamera:
+        """The camera drawing the next frame: the orbit camera in the orbit view of a 3-D
+        scene, the top-down one otherwise."""
+        if self.orbit_view and self.orbit is not None:
+            return self.orbit
+        return self.camera
 
     def _hud_metrics(self) -> dict[str, float]:
         """The model's metrics, less the radio's when nothing is sent (always zero then)."""
@@ -297,23 +326,40 @@ class Viewer:
         elif event.type == pygame.KEYDOWN:
             self._key(event.key)
         elif event.type == pygame.MOUSEWHEEL:
-            about = pygame.mouse.get_pos()
-            self.camera.zoom(ZOOM_STEP ** float(event.y), about)
+            if self.orbit_view and self.orbit is not None:
+                self.orbit.zoom(ZOOM_STEP ** float(event.y))
+            else:
+                about = pygame.mouse.get_pos()
+                self.camera.zoom(ZOOM_STEP ** float(event.y), about)
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             self._press = tuple(event.pos)
             self._dragging = False
+        elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 3:
+            self._pan_press = self.orbit_view
+        elif event.type == pygame.MOUSEBUTTONUP and event.button == 3:
+            self._pan_press = False
+        elif event.type == pygame.MOUSEMOTION and self._pan_press and self.orbit is not None:
+            self.follow = False
+            self.orbit.pan(*event.rel)
         elif event.type == pygame.MOUSEMOTION and self._press is not None:
             if self._dragging:
-                self.camera.pan(*event.rel)
+                self._drag(*event.rel)
             elif math.dist(event.pos, self._press) > DRAG_THRESHOLD_PX:
                 self._dragging = True  # pan by everything moved since the press
-                self.follow = False
-                self.camera.pan(event.pos[0] - self._press[0], event.pos[1] - self._press[1])
+                self._drag(event.pos[0] - self._press[0], event.pos[1] - self._press[1])
         elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
             if self._press is not None and not self._dragging:
                 self.select_at(*event.pos)
             self._press = None
             self._dragging = False
+
+    def _drag(self, dx: float, dy: float) -> None:
+        """A left drag: turns the orbit camera in the orbit view, pans from above."""
+        if self.orbit_view and self.orbit is not None:
+            self.orbit.rotate(dx, dy)
+        else:
+            self.follow = False
+            self.camera.pan(dx, dy)
 
     def _key(self, key: int) -> None:
         o = self.options
@@ -348,6 +394,28 @@ class Viewer:
             self.follow = not self.follow
         elif key == pygame.K_h:
             self.show_help = not self.show_help
+        elif key == pygame.K_o:
+            self.toggle_view()
+        elif key == pygame.K_v:
+            self.reset_view()
+
+    def toggle_view(self) -> None:
+        """3-D: switch between the orbit view and the top-down view."""
+        if self.orbit is None:
+            self.message = "the orbit view is for 3-D scenes"
+            return
+        self.orbit_view = not self.orbit_view
+        self.message = "orbit view" if self.orbit_view else "top-down view"
+
+    def reset_view(self) -> None:
+        """The active camera back to its home: the whole arena in view."""
+        if self.orbit_view and self.orbit is not None:
+            self.orbit.reset()
+        else:
+            w, h = self.camera.width, self.camera.height
+            self.camera = Camera.fit(self._scene.bounds, w, h)
+        self.follow = False
+        self.message = "view reset"
 
     def _next_colouring(self) -> None:
         agents = self._scene.agents()
@@ -366,6 +434,9 @@ class Viewer:
         self.options.highlight = np.zeros(0, np.int64)
         if agents is None or not len(agents.pos):
             return None
+        if self.orbit_view and self.orbit is not None:
+            self.options.selected = orbit.pick(self._scene, self.orbit, sx, sy, PICK_RADIUS_PX)
+            return self.options.selected
         xy = self.camera.to_screen(agents.pos)
         d2 = (xy[:, 0] - sx) ** 2 + (xy[:, 1] - sy) ** 2
         i = int(np.argmin(d2))
@@ -416,14 +487,17 @@ class Viewer:
         self._scene = scene = scene_of(self.model)
         agents = scene.agents()
         if self.follow and agents is not None:
-            self.camera.centre = _centroid(agents.pos, agents.alive, scene)
+            if self.orbit_view and self.orbit is not None:
+                self.orbit.target = orbit.centroid(agents.pos, agents.alive, scene)
+            else:
+                self.camera.centre = _centroid(agents.pos, agents.alive, scene)
         panel: list[str] = []
         if self.options.selected is not None:
             panel, self.options.highlight = describe_agent(self.model, self.options.selected)
         trails = np.stack(self._trail) if self.show_trails and len(self._trail) else None
         if trails is not None and agents is not None and trails.shape[1] != len(agents.pos):
             trails = None
-        self.renderer.draw(scene, self.camera, self.options, trails)
+        self.renderer.draw(scene, self.active_camera, self.options, trails)
         self.screen.blit(self.renderer.surface, (0, 0))
         self._hud(scene)
         if panel:
@@ -480,6 +554,11 @@ class Viewer:
                 small,
             ),
         ]
+        if self.orbit is not None:  # 3-D: which view, and where the camera is
+            cam = self.orbit
+            where = f"orbit  azimuth {cam.azimuth:.0f}  elevation {cam.elevation:.0f} deg"
+            text = f"view {where if self.orbit_view else 'top-down'}   (o, v, drag)"
+            lines.append((text, DIM_TEXT, small))
         metrics = list(self._hud_metrics().items())[:MAX_HUD_METRICS]
         names = list(self._history)
         spark = names[self._metric_index % len(names)] if names else None
@@ -560,6 +639,7 @@ def _fmt(value: float) -> str:
 def _centroid(pos: np.ndarray, alive: np.ndarray, scene: Scene) -> tuple[float, float]:
     """Centre of the alive agents; on a torus the circular mean per axis (so a flock
     straddling the seam is centred on itself, not on the arena)."""
+    pos = np.asarray(pos)[:, :2]  # a 3-D swarm from above
     pts = pos[np.asarray(alive, bool)] if np.any(alive) else pos
     if not len(pts):
         x0, y0, x1, y1 = scene.bounds
