@@ -31,7 +31,7 @@ from swarm.config import ConfigError, NumericalError, StrictConfig
 from swarm.dynamics import integrate, integrate_quadrotor, tilt_thrust_limit
 from swarm.neighbors import BufferPool, NeighborTable, radius_neighbors
 from swarm.observation import LocalObservation
-from swarm.obstacles import ObstacleReading, contact_radius, obstacle_field
+from swarm.obstacles import ObstacleReading, contact_radius, grid_bytes_3d, obstacle_field
 from swarm.policy import Decision
 from swarm.resources import memory_problem
 from swarm.rng import derive_seed, keyed_normal
@@ -164,7 +164,8 @@ class SwarmConfig(StrictConfig):
     obstacles: str = Field(
         "none",
         description="static obstacles: none, forest (poles), urban (blocks), or a JSON file "
-        "of discs and convex polygons (format in swarm.obstacles); sensed within sense_radius",
+        "of discs and convex polygons, or with dim = 3 of spheres and boxes (format in "
+        "swarm.obstacles); sensed within sense_radius",
     )
     obstacle_count: int = Field(
         100, ge=1, description="obstacles=forest: poles; obstacles=urban: blocks"
@@ -259,6 +260,17 @@ class SwarmConfig(StrictConfig):
         return self
 
     @model_validator(mode="after")
+    def _obstacles_in_dim(self) -> SwarmConfig:
+        """An obstacle file's shapes are 2-D (discs, polygons) or 3-D (spheres, boxes): the
+        run's ``dim``."""
+        from swarm.obstacles import dim_problem
+
+        problem = dim_problem(self.obstacles, self.dim)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
     def _rows_exist(self) -> SwarmConfig:
         for step, rows in self.crash_at.items():
             if step < 0:
@@ -288,7 +300,13 @@ class SwarmConfig(StrictConfig):
             "comm_delay": (self.comm_delay + 1) * n * (12.0 + 8.0 * dim),
             "message_dim": 4 * n * 8.0 * self.message_dim,
             # the obstacle reading of every observation (rel_pos, dist, mask) and its copy
-            "obstacle_slots": (n * self.obstacle_slots * 64.0) if self.obstacles != "none" else 0.0,
+            "obstacle_slots": (n * self.obstacle_slots * (16.0 * self.dim + 32.0))
+            if self.obstacles != "none"
+            else 0.0,
+            # the 3-D obstacle grid (cells of side >= sense_radius)
+            "obstacles": grid_bytes_3d(self.world_size, self.sense_radius)
+            if self.obstacles != "none" and self.dim == 3
+            else 0.0,
         }
 
     def expected_neighbors(self, radius: float) -> float:
@@ -331,8 +349,6 @@ def three_d_problem(config: SwarmConfig) -> str | None:
         return f"dim: 3 is supported by {three_d_summary()}; this scenario is 2-D only"
     if config.fov_deg < 360.0:
         return "fov_deg: a field of view in 3-D (a cone) is not implemented; use 360 with dim = 3"
-    if config.obstacles != "none":
-        return "obstacles: poles and blocks are seen from above (2-D only); use none with dim = 3"
     if config.safety != "none":
         return f"safety: {config.safety} avoids collisions in the plane; use none with dim = 3"
     if 3 not in getattr(policy_class(config.policy), "dims", (2,)):

@@ -144,7 +144,7 @@ class ObservationEncoder:
         # static obstacles, where the map has them: the nearest point of each sensed one
         self._obstacles = c.obstacles != "none"
         obstacle_segments = [
-            Segment("obstacle_rel_pos", (c.obstacle_slots, 2), -c.sense_radius, c.sense_radius,
+            Segment("obstacle_rel_pos", (c.obstacle_slots, c.dim), -c.sense_radius, c.sense_radius,
                     "nearest point of each nearest sensed obstacle (m)"),
             Segment("obstacle_dist", (c.obstacle_slots,), -c.sense_radius, c.sense_radius,
                     "signed distance to each (m; < 0 inside it)"),

@@ -403,7 +403,8 @@ def test_batched_env_in_3d_matches_the_pettingzoo_env():
         ("coverage", {}, "; this scenario is 2-D only"),
         ("flocking", {"fov_deg": 270.0}, "fov_deg: a field of view in 3-D"),
         ("flocking", {"safety": "orca"}, "safety: orca avoids collisions in the plane"),
-        ("flocking", {"obstacles": "forest"}, "obstacles: poles and blocks"),
+        ("flocking", {"obstacles": "experiments/obstacles/yard.json"},
+         "obstacles: yard.json holds discs/polygons (2-D); dim = 3 needs a file of spheres"),
     ],
 )  # fmt: skip
 def test_what_cannot_fly_in_3d_is_refused_in_one_line(scenario, fields, match):
