@@ -1,18 +1,25 @@
-"""Antipodal crossing: drones on a circle each fly to the opposite point, all through the centre.
+"""Antipodal crossing: drones on a circle (a sphere in 3-D) each fly to the opposite point,
+all through the centre.
 
 Version ``v0``. The standard test of collision avoidance (van den Berg, Guy, Lin, Manocha
 2011, and most papers since): every straight path meets every other one in the middle at once,
 so a controller that only flies to its goal collides, and a safety layer
-(:mod:`swarm.safety`, ``safety = "orca"``) must get everyone across untouched.
+(:mod:`swarm.safety`, ``safety = "orca"``) must get everyone across untouched. It flies in
+the plane or, with ``dim = 3``, in a cube (the drones start on a sphere).
 
 =================  =====================================================================
 Agents             ``n_agents`` drones, evenly spaced on a circle of radius
                    ``ring_radius`` (default 0.45 ``world_size``) around the arena's centre,
-                   each displaced by up to ``jitter`` m per axis (from the seed), hovering
+                   each displaced by up to ``jitter`` m per axis (from the seed), hovering;
+                   with ``dim = 3`` evenly spread on the sphere of that radius around the
+                   cube's centre (the Fibonacci sphere: :func:`fibonacci_sphere`)
 Goals              each drone's antipodal point (its start mirrored through the centre),
-                   in ``obs.own["goal"]`` (2,) m: the drone's own waypoint, nobody else's
-Arena              square of side ``world_size``, ``box`` walls; the ring must leave
-                   ``MIN_GAP`` = 3 collision radii between neighbours at the start (checked)
+                   in ``obs.own["goal"]`` (dim,) m: the drone's own waypoint, nobody else's
+Arena              square (cube) of side ``world_size``, ``box`` walls; the ring (sphere)
+                   must leave ``MIN_GAP`` = 3 collision radii between the two closest starts
+                   (checked: on the sphere the closest pair of its points, about 3.09
+                   ``ring_radius / sqrt(n_agents)`` apart, so a sphere holds far more
+                   drones than a ring of the same radius)
 Dynamics           double integrators at ``max_speed`` (3 m/s), kinematic by default
                    (``max_accel = inf``: ORCA's velocity control; finite values work), 10 ms
                    steps (a drone moves 0.1 collision radii a step at top speed: a safety
@@ -41,7 +48,9 @@ all around; otherwise a search of its own at that range).
 
 ``summary.json`` has ``collisions_total``, ``closest_approach``, ``arrived_fraction``,
 ``time_to_goal`` (null until all arrived) and ``mean_intervention``. The experiment
-``experiments/crossing.toml`` runs 100 and 1,000 drones with and without ORCA.
+``experiments/crossing.toml`` runs 100 and 1,000 drones with and without ORCA;
+``experiments/crossing_3d.toml`` the same on a sphere (``swarm run crossing --dim 3
+--safety orca``).
 
 Example::
 
@@ -54,6 +63,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal
 
@@ -70,13 +80,43 @@ from swarm.scenario import Scenario, Segment
 
 MIN_GAP = 3.0  # collision radii between neighbours on the ring at the start
 RING_FRACTION = 0.45  # default ring radius, as a fraction of world_size
+GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))  # radians between successive sphere points
+
+
+def fibonacci_sphere(index: np.ndarray, n: int) -> np.ndarray:
+    """(len(index), 3) points ``index`` of the Fibonacci sphere of ``n`` points (Swinbank and
+    Purser 2006; Gonzalez 2010, Math. Geosci. 42): point i at height z = 1 - (2 i + 1) / n,
+    i golden angles around the z axis. Equal areas in z give equal areas on the sphere
+    (Archimedes), and the golden angle spreads each band's point away from its neighbours':
+    near-even spacing, about 3.09 / sqrt(n) between nearest points."""
+    i = np.asarray(index, dtype=np.float64)
+    z = 1.0 - (2.0 * i + 1.0) / n
+    around = np.sqrt(np.maximum(1.0 - z * z, 0.0))
+    azimuth = GOLDEN_ANGLE * i
+    return np.column_stack([around * np.cos(azimuth), around * np.sin(azimuth), z])
+
+
+@functools.lru_cache(maxsize=64)
+def unit_spacing(n: int, dim: int) -> float:
+    """The distance between the two closest of ``n`` starts on the unit circle (evenly
+    spaced: 2 sin(pi / n)) or the unit Fibonacci sphere (measured with a k-d tree)."""
+    if dim == 2:
+        return 2.0 * math.sin(math.pi / n)
+    from scipy.spatial import cKDTree
+
+    points = fibonacci_sphere(np.arange(n), n)
+    dist, _ = cKDTree(points).query(points, k=2)
+    return float(dist[:, 1].min())
 
 
 class CrossingConfig(SwarmConfig):
     """Engine settings (see :class:`SwarmConfig`) with the crossing's own fields."""
 
-    n_agents: int = Field(100, ge=2, description="drones on the ring")
-    world_size: float = Field(60.0, gt=0, description="side of the square arena (m)")
+    dims = (2, 3)  # a circle in the square, or a sphere in the cube (spawn below)
+    n_agents: int = Field(100, ge=2, description="drones on the ring (a sphere with dim = 3)")
+    world_size: float = Field(
+        60.0, gt=0, description="side of the square arena (m), a cube with dim = 3"
+    )
     boundary: Literal["torus", "box"] = Field("box", description="box: reflecting walls")
     max_accel: float = Field(
         float("inf"), gt=0, allow_inf_nan=True,
@@ -89,7 +129,9 @@ class CrossingConfig(SwarmConfig):
     initial_speed: float = Field(0.0, ge=0, description="spawn speed, toward the goal (m/s)")
     policy: str = Field("goto", description="controller (see `swarm list`)")
     ring_radius: float | None = Field(
-        None, gt=0, description="radius of the start circle (m); default 0.45 world_size"
+        None,
+        gt=0,
+        description="radius of the start circle (or sphere) (m); default 0.45 world_size",
     )
     jitter: float = Field(
         0.05, ge=0, description="each start displaced by up to this much per axis (m)"
@@ -108,13 +150,16 @@ class CrossingConfig(SwarmConfig):
                 f"ring_radius ({ring:g} m) plus jitter must stay inside the arena: below "
                 f"half of world_size ({half:g} m)"
             )
-        gap = 2.0 * ring * math.sin(math.pi / self.n_agents) - 2.0 * math.sqrt(2) * self.jitter
+        # the closest two starts of the unit circle (sphere), less two jitters at worst
+        chord = unit_spacing(self.n_agents, self.dim)
+        shake = 2.0 * math.sqrt(self.dim) * self.jitter
+        gap = ring * chord - shake
         need = MIN_GAP * self.collision_radius
         if gap < need:
-            chord = 2.0 * math.sin(math.pi / self.n_agents)
-            ring_needed = (need + 2.0 * math.sqrt(2) * self.jitter) / chord
+            ring_needed = (need + shake) / chord
+            shape = "sphere" if self.dim == 3 else "ring"
             raise ValueError(
-                f"ring_radius: {self.n_agents} drones on a ring of {ring:g} m start "
+                f"ring_radius: {self.n_agents} drones on a {shape} of {ring:g} m start "
                 f"{max(gap, 0.0):.3g} m apart, below {MIN_GAP:g} collision radii ({need:g} m); "
                 f"use a ring of >= {ring_needed:.4g} m (world_size >= "
                 f"{ring_needed / RING_FRACTION:.4g} m), fewer drones or less jitter"
@@ -131,7 +176,7 @@ class Crossing(Scenario):
 
     def __init__(self, config: CrossingConfig):
         super().__init__(config)
-        self.goal = np.zeros((0, 2))  # (R, 2) each drone's goal (m)
+        self.goal = np.zeros((0, config.dim))  # (R, dim) each drone's goal (m)
         self.arrived_at = np.zeros(0, np.int64)  # (R,) step it first reached its goal; -1 not
         self.distance = np.zeros(0)  # (R,) to its goal after the last step (m)
         self.progress = np.zeros(0)  # (R,) metres gained toward the goal in the last step
@@ -142,7 +187,7 @@ class Crossing(Scenario):
         self.closest = np.zeros(0)  # (E,) closest approach since the spawn (m)
         self.contacts = np.zeros(0, np.int64)  # sorted keys i * R + j (i < j) in contact, last step
         self.events = np.zeros(0)  # (E,) collisions since the spawn (contacts begun)
-        self.pos_before = np.zeros((0, 2))  # (R, 2) at the last sensing (own search only)
+        self.pos_before = np.zeros((0, config.dim))  # (R, dim) at the last sensing (own search)
         c = config
         # the sensing table before a step holds every pair that can touch during it
         self.exact = c.fov_deg >= 360.0 and c.sense_radius >= (
@@ -162,15 +207,17 @@ class Crossing(Scenario):
 
     # ----------------------------------------------------------------- world
     def spawn(self, engine: Swarm, rows: np.ndarray, rng: np.random.Generator) -> None:
-        """Drone i of each arena at angle 2 pi i / N on the ring, jittered; goal opposite."""
+        """Drone i of each arena at angle 2 pi i / N on the ring (point i of the Fibonacci
+        sphere in 3-D), jittered; goal opposite."""
         c = self.config
+        dim = engine.dim
         if len(self.goal) != engine.rows:
-            self.goal = np.zeros((engine.rows, 2))
+            self.goal = np.zeros((engine.rows, dim))
             self.arrived_at = np.full(engine.rows, -1, np.int64)
             self.distance = np.zeros(engine.rows)
             self.progress = np.zeros(engine.rows)
             self.hits = np.zeros(engine.rows)
-            self.pos_before = np.zeros((engine.rows, 2))
+            self.pos_before = np.zeros((engine.rows, dim))
             E = engine.n_envs
             self.moved = np.zeros(E, bool)
             self.step_collisions = np.zeros(E)
@@ -178,10 +225,13 @@ class Crossing(Scenario):
             self.closest = np.full(E, c.sense_radius)
             self.events = np.zeros(E)
         rows = np.asarray(rows, np.int64)
-        angle = 2.0 * np.pi * (rows % engine.n_agents) / engine.n_agents
         centre = 0.5 * c.world_size
-        ring = np.column_stack([np.cos(angle), np.sin(angle)])
-        start = centre + c.ring * ring + rng.uniform(-c.jitter, c.jitter, size=(len(rows), 2))
+        if dim == 3:
+            ring = fibonacci_sphere(rows % engine.n_agents, engine.n_agents)
+        else:
+            angle = 2.0 * np.pi * (rows % engine.n_agents) / engine.n_agents
+            ring = np.column_stack([np.cos(angle), np.sin(angle)])
+        start = centre + c.ring * ring + rng.uniform(-c.jitter, c.jitter, size=(len(rows), dim))
         goal = 2.0 * centre - start
         if engine.obstacles is not None:  # starts and goals in the open, a drone's width clear
             start = engine.obstacles.push_out(start, c.collision_radius)
@@ -248,17 +298,18 @@ class Crossing(Scenario):
     # ----------------------------------------------------------------- learning hooks
     def observation_segments(self) -> list[Segment]:
         w = self.config.world_size
-        return [Segment("goal_rel_pos", (2,), -w, w, "own goal relative to own position (m)")]
+        d = self.config.dim
+        return [Segment("goal_rel_pos", (d,), -w, w, "own goal relative to own position (m)")]
 
     def task_features(self, obs: LocalObservation) -> dict[str, np.ndarray]:
         return {"goal_rel_pos": obs.own["goal"] - obs.pos}
 
     def state_segments(self) -> list[Segment]:
         c = self.config
-        return [Segment("goals", (c.n_agents, 2), 0.0, c.world_size, "goal positions (m)")]
+        return [Segment("goals", (c.n_agents, c.dim), 0.0, c.world_size, "goal positions (m)")]
 
     def state_features(self, engine: Swarm) -> dict[str, np.ndarray]:
-        return {"goals": self.goal.reshape(engine.n_envs, engine.n_agents, 2)}
+        return {"goals": self.goal.reshape(engine.n_envs, engine.n_agents, engine.dim)}
 
     def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
         """(R,) metres gained toward the goal minus the drones it touched in the step."""

@@ -2,9 +2,11 @@
 
     python experiments/bench_safety.py                       # N = 1,000 and 10,000
     python experiments/bench_safety.py --agents 1000 --steps 20 --blocks 5 --json out.json
+    python experiments/bench_safety.py --dim 3 --agents 1000 --phases ring crowd run
 
-Two moments of the antipodal crossing (envs.crossing, its defaults: 3 m/s, 10 ms steps,
-2 m sensing, neighbours 3 collision radii apart on the ring):
+Three moments of the antipodal crossing (envs.crossing, its defaults: 3 m/s, 10 ms steps,
+2 m sensing, neighbours 3 collision radii apart on the ring, or on the sphere with
+``--dim 3``):
 
 * ``ring``: just after take-off. Every drone senses its ring neighbours and the layer checks
   its preferred velocity against each half-plane; there is nothing to avoid yet, so this is
@@ -12,6 +14,11 @@ Two moments of the antipodal crossing (envs.crossing, its defaults: 3 m/s, 10 ms
 * ``crowd``: the drones packed on a jittered square lattice 1.5 collision radii apart (the
   density of the crossing's centre), each still heading for its own antipodal goal, so most
   drones' preferences break a half-plane and the linear programs (and their fallback) run.
+  In 3-D a jittered cubic lattice, the same spacing.
+* ``run``: the whole crossing, from take-off until every drone has arrived, once with the
+  layer and once without (no alternation: the two runs differ in length); ``plain_ms`` and
+  ``orca_ms`` are their means per step, and ``agent_steps_per_s`` the layered run's drones x
+  steps / seconds, the figure the issue's target (>= 100,000 at 1,000 drones) is about.
 
 Plain and layered models start from the same seed and state and alternate in blocks of
 ``--steps`` steps, so a drift of the machine's speed hits both alike; medians over blocks.
@@ -30,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.crossing import MIN_GAP, RING_FRACTION, CrossingModel
+from envs.crossing import MIN_GAP, RING_FRACTION, CrossingModel, unit_spacing
 from swarm.config import ConfigError
 from swarm.io import write_json
 from swarm.resources import check_new_file
@@ -39,29 +46,32 @@ COLLISION_RADIUS = 0.3  # m, the engine's default
 CROWD_SPACING = 1.5  # collision radii between lattice neighbours in the crowd
 
 
-def world_for(n_agents: int) -> float:
-    """The smallest arena (to 10 m) whose default ring keeps neighbours MIN_GAP radii apart."""
-    ring = (MIN_GAP * COLLISION_RADIUS + 2 * math.sqrt(2) * 0.05) / (
-        2 * math.sin(math.pi / n_agents)
-    )
+def world_for(n_agents: int, dim: int = 2) -> float:
+    """The smallest arena (to 10 m) whose default ring (sphere) keeps neighbours MIN_GAP
+    radii apart."""
+    ring = (MIN_GAP * COLLISION_RADIUS + 2 * math.sqrt(dim) * 0.05) / unit_spacing(n_agents, dim)
     return 10.0 * math.ceil(ring / RING_FRACTION / 10.0)
 
 
 def pack(model: CrossingModel, seed: int) -> None:
-    """Move the drones onto a jittered square lattice around the arena's centre."""
+    """Move the drones onto a jittered square (cubic) lattice around the arena's centre."""
     engine = model.engine
-    n, step = engine.rows, CROWD_SPACING * COLLISION_RADIUS
-    side = math.ceil(math.sqrt(n))
-    grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), axis=-1).reshape(-1, 2)[:n]
+    n, step, dim = engine.rows, CROWD_SPACING * COLLISION_RADIUS, engine.dim
+    side = math.ceil(n ** (1.0 / dim) - 1e-9)
+    axes = np.meshgrid(*[np.arange(side)] * dim)
+    grid = np.stack(axes, axis=-1).reshape(-1, dim)[:n]
     rng = np.random.default_rng(seed)
     centre = model.config.world_size / 2
-    engine.pos[:] = centre + (grid - (side - 1) / 2) * step + rng.uniform(-0.02, 0.02, (n, 2))
+    jitter = rng.uniform(-0.02, 0.02, (n, dim))
+    engine.pos[:] = centre + (grid - (side - 1) / 2) * step + jitter
     engine.vel[:] = 0.0
     engine.invalidate()
 
 
-def build(n_agents: int, safety: str, phase: str, seed: int) -> CrossingModel:
-    model = CrossingModel(n_agents=n_agents, world_size=world_for(n_agents), safety=safety,
+def build(n_agents: int, safety: str, phase: str, seed: int, dim: int = 2,
+          world: float | None = None) -> CrossingModel:  # fmt: skip
+    world = world_for(n_agents, dim) if world is None else world
+    model = CrossingModel(n_agents=n_agents, world_size=world, safety=safety, dim=dim,
                           rng=seed)  # fmt: skip
     model.collect_metrics = False  # the step itself, not the DataCollector
     if phase == "crowd":
@@ -69,9 +79,39 @@ def build(n_agents: int, safety: str, phase: str, seed: int) -> CrossingModel:
     return model
 
 
-def measure(n_agents: int, phase: str, steps: int, blocks: int, seed: int = 0) -> dict:
+def whole_run(n_agents: int, dim: int, seed: int = 0, world: float | None = None,
+              limit: int = 40_000) -> dict:  # fmt: skip
+    """The whole crossing with and without the layer: ms per step, steps, agent-steps/s."""
+    world = world_for(n_agents, dim) if world is None else world
+    out: dict = {"n_agents": n_agents, "dim": dim, "phase": "run", "world_size": world}
+    for safety in ("none", "orca"):
+        warm = build(2, safety, "ring", seed, dim)
+        warm.step()  # compile outside the timing
+        model = build(n_agents, safety, "run", seed, dim, world)
+        start, steps = time.perf_counter(), 0
+        while steps < limit:
+            for _ in range(100):
+                model.step()
+            steps += 100
+            if (model.scenario.arrived_at >= 0).all():
+                break
+        seconds = time.perf_counter() - start
+        key = "plain" if safety == "none" else "orca"
+        out[f"{key}_ms"] = seconds / steps * 1e3
+        out[f"{key}_steps"] = steps
+        if safety == "orca":
+            out["agent_steps_per_s"] = n_agents * steps / seconds
+            out["collisions_total"] = float(model.scenario.events.sum())
+    out["ratio"] = out["orca_ms"] / out["plain_ms"]
+    return out
+
+
+def measure(n_agents: int, phase: str, steps: int, blocks: int, seed: int = 0,
+            dim: int = 2, world: float | None = None) -> dict:  # fmt: skip
     """Median ms per step, without and with the layer, over alternating blocks."""
-    models = {s: build(n_agents, s, phase, seed) for s in ("none", "orca")}
+    if phase == "run":
+        return whole_run(n_agents, dim, seed, world)
+    models = {s: build(n_agents, s, phase, seed, dim, world) for s in ("none", "orca")}
     for model in models.values():
         model.step()  # compile and warm up
     times: dict[str, list[float]] = {s: [] for s in models}
@@ -84,7 +124,8 @@ def measure(n_agents: int, phase: str, steps: int, blocks: int, seed: int = 0) -
     ms = {k: float(np.median(v)) for k, v in times.items()}
     layered = models["orca"]
     return {
-        "n_agents": n_agents, "phase": phase, "world_size": layered.config.world_size,
+        "n_agents": n_agents, "dim": dim, "phase": phase,
+        "world_size": layered.config.world_size,
         "plain_ms": ms["none"], "orca_ms": ms["orca"], "ratio": ms["orca"] / ms["none"],
         "layer_ms": layer_cost(layered, blocks),
         "changed_share": float(np.mean(layered.policy.intervention > 0)),
@@ -106,7 +147,22 @@ def layer_cost(model: CrossingModel, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, nargs="+", default=[1_000, 10_000])
-    parser.add_argument("--phases", nargs="+", default=["ring", "crowd"])
+    parser.add_argument(
+        "--phases", nargs="+", default=["ring", "crowd"], choices=["ring", "crowd", "run"]
+    )
+    parser.add_argument(
+        "--dim",
+        type=int,
+        default=2,
+        choices=[2, 3],
+        help="the crossing in the plane (a ring) or in a cube (a sphere)",
+    )
+    parser.add_argument(
+        "--world-size",
+        type=float,
+        default=None,
+        help="arena side (m); default the smallest (to 10 m) that fits",
+    )
     parser.add_argument("--steps", type=int, default=20, help="steps per timed block")
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--json", help="also write the rows here")
@@ -116,9 +172,18 @@ def main() -> None:
             check_new_file(args.json, "--json")
         except ConfigError as err:
             parser.error(str(err))  # one line, exit code 2
-    rows = [measure(n, p, args.steps, args.blocks) for n in args.agents for p in args.phases]
+    rows = [measure(n, p, args.steps, args.blocks, dim=args.dim, world=args.world_size)
+            for n in args.agents for p in args.phases]  # fmt: skip
     for r in rows:
-        print(f"N = {r['n_agents']:>6,} {r['phase']:<5}: plain {r['plain_ms']:7.2f} ms/step, "
+        if r["phase"] == "run":
+            print(f"N = {r['n_agents']:>6,} {r['dim']}-D run   in {r['world_size']:g} m: plain "
+                  f"{r['plain_ms']:7.2f} "
+                  f"ms/step ({r['plain_steps']:,} steps), ORCA {r['orca_ms']:7.2f} ms/step "
+                  f"({r['orca_steps']:,} steps, {r['collisions_total']:.0f} collisions): "
+                  f"{r['agent_steps_per_s']:,.0f} agent-steps/s with the layer")  # fmt: skip
+            continue
+        print(f"N = {r['n_agents']:>6,} {r['dim']}-D {r['phase']:<5}: plain "
+              f"{r['plain_ms']:7.2f} ms/step, "
               f"ORCA {r['orca_ms']:7.2f} ms/step, ratio {r['ratio']:.2f}x; the layer alone "
               f"{r['layer_ms']:.2f} ms ({100 * r['changed_share']:.0f}% of the drones' "
               "commands changed)")  # fmt: skip

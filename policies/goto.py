@@ -7,7 +7,7 @@ at nothing but its own position and goal (``obs.own["goal"]``), so it collides w
 everyone on the way: the point of the scenario is what a safety layer
 (``safety = "orca"``, :mod:`swarm.safety`) makes of it.
 
-Velocity command, row by row::
+Velocity command, row by row, in the plane or in 3-D (``dim = 3``: the crossing on a sphere)::
 
     d = goal - pos                       (minimum image on a torus)
     v = d / |d| * min(speed, |d| / dt, sqrt(2 decel |d|))
@@ -46,6 +46,7 @@ class GoTo(Policy):
     Params = GoToParams
     scenario = "crossing"
     scenarios = ("crossing",)  # it reads obs.own["goal"]
+    dims = (2, 3)  # straight at the goal in any dimension (the rows' norms, not x and y)
 
     def act(self, obs: LocalObservation) -> np.ndarray:
         offset = np.asarray(obs.own["goal"], dtype=np.float64) - obs.pos

@@ -349,8 +349,6 @@ def three_d_problem(config: SwarmConfig) -> str | None:
         return f"dim: 3 is supported by {three_d_summary()}; this scenario is 2-D only"
     if config.fov_deg < 360.0:
         return "fov_deg: a field of view in 3-D (a cone) is not implemented; use 360 with dim = 3"
-    if config.safety != "none":
-        return f"safety: {config.safety} avoids collisions in the plane; use none with dim = 3"
     if 3 not in getattr(policy_class(config.policy), "dims", (2,)):
         return f"policy: {config.policy} is 2-D only; dim = 3 is supported by {three_d_summary()}"
     return None

@@ -18,7 +18,8 @@ the paper. Each drone, on its own observation alone:
 3. picks the velocity closest to ``v_pref`` inside every half-plane and the speed disc, by
    the paper's incremental 2-D linear program, and when no velocity satisfies them all
    (dense crowds), the velocity that minimises the largest penetration of the half-planes,
-   the 3-D linear program of section 5.2;
+   the 3-D linear program of section 5.2 (in 3-D: half-spaces, a 3-D program and a 4-D
+   fallback, below);
 4. returns the corrected command in the controller's own kind (an acceleration
    ``(v_new - v) / dt``).
 
@@ -30,11 +31,12 @@ its own velocity, speed limit and table segment), so the layer passes the locali
 What the layer leaves out, or handles its own way:
 
 * **obstacles** (:mod:`swarm.obstacles`): for each sensed obstacle (its nearest point, in
-  ``obs.own``) a *hard* half-plane: approach the obstacle's supporting line at that point
-  at most at ``(d - r_own) / tau`` (``r_own``: the drone's own radius, half the combined
-  one, with the margin). The obstacles are convex, so their distance is a convex function
-  of position and never falls faster than that approach: a drone that starts clear stays
-  clear at any ``dt <= tau`` (and one inside leaves within a step). This is more
+  ``obs.own``) a *hard* half-plane (a half-space in 3-D, for spheres and boxes): approach
+  the obstacle's supporting line (plane) at that point at most at ``(d - r_own) / tau``
+  (``r_own``: the drone's own radius, half the combined one, with the margin). The
+  obstacles are convex, so their distance is a convex function of position and never falls
+  faster than that approach: a drone that starts clear stays clear at any ``dt <= tau``
+  (and one inside leaves within a step). This is more
   conservative than the paper's velocity obstacles of polygon edges, and needs no edge
   bookkeeping. When the obstacle lines and the reachable-velocity polygon have nothing in
   common (too fast to brake in time), the polygon gives way and the platform's limits clip;
@@ -42,7 +44,27 @@ What the layer leaves out, or handles its own way:
   goal lies straight behind a large block stops against it (``urban``); in a forest, whose
   poles leave room between them, everyone gets through. Walls of a ``box`` arena are not
   avoided;
-* **3-D**: the 2-D linear programs only (the paper's 3-D case needs a 3-D LP);
+* **3-D** (``dim = 3``): the same construction one dimension up. A neighbour's velocity
+  obstacle is the cone of apex 0 around ``p``, half-angle ``asin(r / |p|)``, cut off by the
+  sphere of centre ``p / tau``, radius ``r / tau``; ``u`` leaves it through the cutoff
+  sphere or across the cone's side, in the plane of the axis and ``w`` (exactly on the axis,
+  a head-on pair, every side is as near: each drone takes ``axis x z``, or ``axis x x``
+  along z, of its own axis, so the two sidestep in opposite directions, each to its right as
+  in the plane), and the ORCA set is a half-space. The linear program adds the half-spaces
+  one at a time inside the speed ball: when the optimum breaks one, the new optimum lies on
+  its plane, a 2-D program in the disc where that plane cuts the ball, which in turn moves
+  onto the line where two planes meet (:func:`_lp3d`). When none fits, the fallback
+  minimises the largest penetration, a 4-D program solved as the plane's 3-D one: each plane
+  penetrated deeper than the optimum so far becomes the objective of a 3-D program over the
+  planes bisecting it and each earlier one (:func:`_lp4d`). Obstacles give a hard half-space
+  at each sensed nearest point (:func:`_obstacle_plane`, the plane's argument unchanged),
+  and a finite ``max_accel`` keeps the velocity in a polyhedron inscribed in the reachable
+  ball (32 faces, their normals at the vertices of an icosahedron and of its dual
+  dodecahedron, at 0.923 ``max_accel dt`` from the velocity, every vertex on the ball;
+  ``polygon_sides`` is the plane's setting only). Optima often sit where three or more
+  planes meet (a vertex of the polyhedron), so the 3-D programs count a plane as broken only
+  beyond 1e-10 m/s, where rounding alone would fail them. The 2-D kernels are separate and
+  unchanged;
 * **dynamics**: ORCA assumes velocity control (holonomic, instant). With a finite
   ``max_accel`` the velocities reachable this step form the disc ``|v - v_now| <=
   max_accel dt``; the layer adds its inscribed regular polygon (``polygon_sides``
@@ -67,12 +89,16 @@ What the layer leaves out, or handles its own way:
   tenth of ``collision_radius`` (the crossing scenario's 10 ms steps at 3 m/s), and the
   margin (``safety_margin``, 25 % of the radius by default) absorbs what is left. Measured
   on the antipodal crossing of 100 drones: 0 collisions at 10 ms steps, collisions at 50 ms
-  and 100 ms (``experiments/crossing.toml``).
+  and 100 ms (``experiments/crossing.toml``); in 3-D, 0 collisions at 10 ms steps for 100
+  and 1,000 drones on a sphere, 5 seeds each (``experiments/crossing_3d.toml``).
 
 The other layer, ``safety = "cbf"`` (:class:`Cbf`), filters accelerations through pairwise
 control barrier functions (Wang, Ames, Egerstedt 2017) with the same linear program, and
 holds only while every drone's program is feasible: measured on the crossing at 20 m/s^2,
-no contact up to 8 drones, collisions from 16 (the README's table), where ORCA has none.
+no contact up to 8 drones, collisions from 16 (the README's table), where ORCA has none. In
+3-D its barriers are half-spaces of the acceleration, solved by the same 3-D program and 4-D
+fallback: on the 3-D crossing at 20 m/s^2, no contact up to 32 drones (20 m cube), 3 pairs
+at 100 (60 m cube), where ORCA has none.
 
 Use it by config (``safety = "orca"``, ``safety_horizon = tau``; every drone scenario:
 ``swarm run flocking --set safety=orca``), which wraps the model's controller in
@@ -126,8 +152,10 @@ class OrcaParams(StrictConfig):
         description="a cap on every drone's acceleration limit (a quadrotor's tilt and thrust)",
     )  # fmt: skip
     polygon_sides: int = Field(
-        16, ge=4, le=64, description="sides of the polygon inscribed in the reachable disc"
-    )
+        16, ge=4, le=64,
+        description="sides of the polygon inscribed in the reachable disc (2-D; in 3-D a "
+        "fixed polyhedron of 32 faces)",
+    )  # fmt: skip
     gamma: float = Field(
         1.0, gt=0, description="cbf: gain of the class-K function gamma h^3 (how fast the "
         "barrier may fall toward 0)",
@@ -470,6 +498,480 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
         changed[row] = True
 
 
+# ---------------------------------------------------------------------------- 3-D LPs
+# A half-space ("plane") is row k of an (m, 6) array: a point q = pl[k, 0:3] on its boundary
+# and its unit normal n = pl[k, 3:6], pointing to the permitted side: (v - q) . n >= 0.
+# Optima often sit where three or more planes meet (a vertex of the reachable polyhedron),
+# where rounding alone would "break" a plane through the vertex and fail the program: a plane
+# counts as broken, and a line's interval as empty, only beyond _TOL (m/s).
+_TOL = 1e-10
+
+
+@numba.njit(cache=True, inline="always")
+def _breaks(pl, k, x, y, z):
+    """How far (x, y, z) lies outside plane k (> 0: it breaks it)."""
+    return (pl[k, 0] - x) * pl[k, 3] + (pl[k, 1] - y) * pl[k, 4] + (pl[k, 2] - z) * pl[k, 5]
+
+
+@numba.njit(cache=True, inline="always")
+def _meet(pl, i, j):
+    """Where planes i and j meet (both not parallel): a point of the line, and the line's
+    unit direction. Returns (ok, bx, by, bz, ux, uy, uz); ok False when they are parallel."""
+    nx = pl[i, 3]
+    ny = pl[i, 4]
+    nz = pl[i, 5]
+    # the line's direction n_j x n_i
+    ux = pl[j, 4] * nz - pl[j, 5] * ny
+    uy = pl[j, 5] * nx - pl[j, 3] * nz
+    uz = pl[j, 3] * ny - pl[j, 4] * nx
+    norm = math.sqrt(ux * ux + uy * uy + uz * uz)
+    if norm <= _EPS:
+        return False, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    ux /= norm
+    uy /= norm
+    uz /= norm
+    # m = u x n_i: in plane i, across the line; walk from q_i along m onto plane j
+    mx = uy * nz - uz * ny
+    my = uz * nx - ux * nz
+    mz = ux * ny - uy * nx
+    den = mx * pl[j, 3] + my * pl[j, 4] + mz * pl[j, 5]  # = -norm
+    t = ((pl[j, 0] - pl[i, 0]) * pl[j, 3] + (pl[j, 1] - pl[i, 1]) * pl[j, 4]
+         + (pl[j, 2] - pl[i, 2]) * pl[j, 5]) / den  # fmt: skip
+    return True, pl[i, 0] + t * mx, pl[i, 1] + t * my, pl[i, 2] + t * mz, ux, uy, uz
+
+
+@numba.njit(cache=True)
+def _lp_line3(pl, count, bx, by, bz, ux, uy, uz, vmax, ox, oy, oz, directional):
+    """The optimum on the line b + t u subject to planes 0..count-1 and the speed ball: the
+    point closest to ``o`` (or farthest along ``o``, ``directional``). Returns (feasible, x,
+    y, z)."""
+    along = bx * ux + by * uy + bz * uz
+    disc = along * along + vmax * vmax - (bx * bx + by * by + bz * bz)
+    if disc < 0.0:
+        return False, 0.0, 0.0, 0.0  # the line misses the ball
+    root = math.sqrt(disc)
+    lo = -along - root
+    hi = -along + root
+    for k in range(count):
+        # plane k on the line: t (u . n_k) >= (q_k - b) . n_k
+        den = ux * pl[k, 3] + uy * pl[k, 4] + uz * pl[k, 5]
+        num = _breaks(pl, k, bx, by, bz)
+        if abs(den) <= _EPS:
+            if num > _TOL:
+                return False, 0.0, 0.0, 0.0  # parallel, and the line lies outside plane k
+            continue
+        t = num / den
+        if den > 0.0:
+            lo = max(lo, t)
+        else:
+            hi = min(hi, t)
+        if lo > hi + _TOL:
+            return False, 0.0, 0.0, 0.0
+    if lo > hi:  # empty by rounding only: the point where the bounds cross
+        lo = hi = 0.5 * (lo + hi)
+    if directional:
+        t = hi if ox * ux + oy * uy + oz * uz > 0.0 else lo
+    else:
+        t = ux * (ox - bx) + uy * (oy - by) + uz * (oz - bz)
+        t = min(max(t, lo), hi)
+    return True, bx + t * ux, by + t * uy, bz + t * uz
+
+
+@numba.njit(cache=True)
+def _lp_plane3(pl, i, vmax, ox, oy, oz, directional):
+    """The optimum on plane i subject to planes 0..i-1 and the speed ball: a 2-D linear
+    program in the disc where plane i cuts the ball, the earlier planes added one at a time
+    (when the optimum breaks plane j, the new one lies on the line where i and j meet).
+    Returns (feasible, x, y, z)."""
+    nx = pl[i, 3]
+    ny = pl[i, 4]
+    nz = pl[i, 5]
+    dist = pl[i, 0] * nx + pl[i, 1] * ny + pl[i, 2] * nz  # the plane's offset along n
+    r2 = vmax * vmax - dist * dist
+    if r2 < 0.0:
+        return False, 0.0, 0.0, 0.0  # the plane misses the ball
+    cx = dist * nx  # the centre of the disc
+    cy = dist * ny
+    cz = dist * nz
+    if directional:
+        s = ox * nx + oy * ny + oz * nz  # o projected onto the plane
+        px = ox - s * nx
+        py = oy - s * ny
+        pz = oz - s * nz
+        p2 = px * px + py * py + pz * pz
+        if p2 <= _EPS:
+            rx = cx
+            ry = cy
+            rz = cz
+        else:
+            f = math.sqrt(r2 / p2)
+            rx = cx + f * px
+            ry = cy + f * py
+            rz = cz + f * pz
+    else:
+        s = _breaks(pl, i, ox, oy, oz)  # o projected onto the plane, then into the disc
+        rx = ox + s * nx
+        ry = oy + s * ny
+        rz = oz + s * nz
+        ex = rx - cx
+        ey = ry - cy
+        ez = rz - cz
+        e2 = ex * ex + ey * ey + ez * ez
+        if e2 > r2:
+            f = math.sqrt(r2 / e2)
+            rx = cx + f * ex
+            ry = cy + f * ey
+            rz = cz + f * ez
+    for j in range(i):
+        if _breaks(pl, j, rx, ry, rz) > _TOL:
+            ok, bx, by, bz, ux, uy, uz = _meet(pl, i, j)
+            if not ok:
+                return False, 0.0, 0.0, 0.0  # parallel: all of plane i breaks plane j
+            ok, x, y, z = _lp_line3(pl, j, bx, by, bz, ux, uy, uz, vmax, ox, oy, oz,
+                                    directional)  # fmt: skip
+            if not ok:
+                return False, 0.0, 0.0, 0.0
+            rx = x
+            ry = y
+            rz = z
+    return True, rx, ry, rz
+
+
+@numba.njit(cache=True)
+def _lp3d(pl, n, vmax, ox, oy, oz, directional):
+    """The 3-D linear program: the velocity closest to ``o`` (or, ``directional``, farthest
+    along the unit vector ``o``) in the speed ball and planes 0..n-1, added one at a time
+    (when the optimum breaks plane i, the new one lies on it: :func:`_lp_plane3`). Returns
+    (k, x, y, z): k = n on success, else the first plane that made it infeasible (x, y, z
+    then the optimum of planes 0..k-1)."""
+    if directional:
+        rx = ox * vmax
+        ry = oy * vmax
+        rz = oz * vmax
+    else:
+        norm2 = ox * ox + oy * oy + oz * oz
+        if norm2 > vmax * vmax:
+            scale = vmax / math.sqrt(norm2)
+            rx = ox * scale
+            ry = oy * scale
+            rz = oz * scale
+        else:
+            rx = ox
+            ry = oy
+            rz = oz
+    for i in range(n):
+        if _breaks(pl, i, rx, ry, rz) > _TOL:  # the optimum breaks plane i
+            ok, x, y, z = _lp_plane3(pl, i, vmax, ox, oy, oz, directional)
+            if not ok:
+                return i, rx, ry, rz
+            rx = x
+            ry = y
+            rz = z
+    return n, rx, ry, rz
+
+
+@numba.njit(cache=True)
+def _lp4d(pl, n, n_hard, first, vmax, rx, ry, rz, proj):
+    """Section 5.2 in 3-D: no velocity satisfies every plane, so minimise the largest
+    penetration ``max_k (q_k - v) . n_k`` over planes ``n_hard..n-1`` (planes 0..n_hard-1
+    stay hard), a 4-D program solved incrementally: when plane i is penetrated deeper than
+    the optimum so far, the new optimum has plane i's penetration as the objective; every
+    earlier soft plane j then permits the side of the bisecting plane of i and j where j is
+    penetrated less than i (into ``proj``), and the 3-D program moves as far into plane i as
+    they allow. ``first``: the plane where the 3-D program failed, (rx, ry, rz) its optimum
+    so far."""
+    depth = 0.0
+    for i in range(first, n):
+        if _breaks(pl, i, rx, ry, rz) <= depth:
+            continue
+        m = 0
+        for j in range(n_hard):
+            for c in range(6):
+                proj[m, c] = pl[j, c]
+            m += 1
+        for j in range(n_hard, i):
+            ok, bx, by, bz, _, _, _ = _meet(pl, i, j)
+            if not ok:
+                if pl[i, 3] * pl[j, 3] + pl[i, 4] * pl[j, 4] + pl[i, 5] * pl[j, 5] > 0.0:
+                    continue  # same direction: j is never penetrated deeper than i here
+                bx = 0.5 * (pl[i, 0] + pl[j, 0])  # opposite: the bisector runs midway
+                by = 0.5 * (pl[i, 1] + pl[j, 1])
+                bz = 0.5 * (pl[i, 2] + pl[j, 2])
+            wx = pl[j, 3] - pl[i, 3]
+            wy = pl[j, 4] - pl[i, 4]
+            wz = pl[j, 5] - pl[i, 5]
+            norm = math.sqrt(wx * wx + wy * wy + wz * wz)
+            proj[m, 0] = bx
+            proj[m, 1] = by
+            proj[m, 2] = bz
+            proj[m, 3] = wx / norm
+            proj[m, 4] = wy / norm
+            proj[m, 5] = wz / norm
+            m += 1
+        k, x, y, z = _lp3d(proj, m, vmax, pl[i, 3], pl[i, 4], pl[i, 5], True)
+        if k == m:  # (fails only by rounding: then the previous optimum stays)
+            rx = x
+            ry = y
+            rz = z
+        depth = _breaks(pl, i, rx, ry, rz)
+    return rx, ry, rz
+
+
+# ---------------------------------------------------------------------------- ORCA planes
+@numba.njit(cache=True, inline="always")
+def _across(ax, ay, az):
+    """A unit vector perpendicular to the unit vector a, odd in a (the other drone of a pair,
+    which sees -a, gets the opposite one): a x z, or a x x along the z axis."""
+    h2 = ax * ax + ay * ay
+    if h2 > 1e-12:
+        h = math.sqrt(h2)
+        return ay / h, -ax / h, 0.0
+    h = math.sqrt(ay * ay + az * az)
+    return 0.0, az / h, -ay / h
+
+
+@numba.njit(cache=True, inline="always")
+def _orca_plane(px, py, pz, wx, wy, wz, ownx, owny, ownz, r, tau, dt):
+    """The ORCA half-space of a drone with velocity ``own`` against a neighbour at relative
+    position p, the drone's velocity relative to it w = v_own - v_nb: the velocity obstacle
+    is the cone of apex 0 around p, half-angle asin(r / |p|), cut off by the sphere of centre
+    p / tau, radius r / tau. Returns (qx, qy, qz, nx, ny, nz): the plane through v_own + u / 2
+    and its normal, pointing out of the obstacle."""
+    dist2 = px * px + py * py + pz * pz
+    r2 = r * r
+    if dist2 > r2:
+        # the cutoff sphere's centre p / tau; w: the relative velocity seen from it
+        cx = wx - px / tau
+        cy = wy - py / tau
+        cz = wz - pz / tau
+        c2 = cx * cx + cy * cy + cz * cz
+        along = cx * px + cy * py + cz * pz
+        if along < 0.0 and along * along > r2 * c2:
+            # closest to the cutoff sphere: push out (or in) along the radius through w
+            c = math.sqrt(c2)
+            nx = cx / c
+            ny = cy / c
+            nz = cz / c
+            ux = (r / tau - c) * nx
+            uy = (r / tau - c) * ny
+            uz = (r / tau - c) * nz
+        else:
+            # closest to the cone's side: in the plane of the axis and w, the leg at angle
+            # asin(r / |p|) from the axis, on w's side
+            d = math.sqrt(dist2)
+            ax = px / d
+            ay = py / d
+            az = pz / d
+            wa = wx * ax + wy * ay + wz * az
+            ex = wx - wa * ax  # w's part across the axis
+            ey = wy - wa * ay
+            ez = wz - wa * az
+            rho = math.sqrt(ex * ex + ey * ey + ez * ez)
+            if rho > 1e-6 * math.sqrt(wx * wx + wy * wy + wz * wz):
+                ex /= rho
+                ey /= rho
+                ez /= rho
+            else:  # on the axis (to rounding): every side is as near; one both drones agree on
+                ex, ey, ez = _across(ax, ay, az)
+            sin = r / d
+            cos = math.sqrt(dist2 - r2) / d
+            lx = cos * ax + sin * ex  # the leg
+            ly = cos * ay + sin * ey
+            lz = cos * az + sin * ez
+            s = wx * lx + wy * ly + wz * lz
+            ux = s * lx - wx
+            uy = s * ly - wy
+            uz = s * lz - wz
+            nx = cos * ex - sin * ax  # out of the cone, across the leg
+            ny = cos * ey - sin * ay
+            nz = cos * ez - sin * az
+    else:
+        # already closer than r: the cutoff sphere of one step, to separate within it
+        cx = wx - px / dt
+        cy = wy - py / dt
+        cz = wz - pz / dt
+        c = math.sqrt(cx * cx + cy * cy + cz * cz)
+        if c > 0.0:
+            nx = cx / c
+            ny = cy / c
+            nz = cz / c
+        elif dist2 > 0.0:
+            d = math.sqrt(dist2)
+            nx = -px / d
+            ny = -py / d
+            nz = -pz / d
+        else:
+            nx = 1.0
+            ny = 0.0
+            nz = 0.0
+        ux = (r / dt - c) * nx
+        uy = (r / dt - c) * ny
+        uz = (r / dt - c) * nz
+    return ownx + 0.5 * ux, owny + 0.5 * uy, ownz + 0.5 * uz, nx, ny, nz
+
+
+@numba.njit(cache=True, inline="always")
+def _obstacle_plane(rx, ry, rz, d, body, tau, dt):
+    """:func:`_obstacle_line` in 3-D: approach the obstacle's supporting plane at the nearest
+    point (at (rx, ry, rz) from the drone, signed distance ``d``) at most at (d - body) /
+    tau (inside: leave within dt). Returns (qx, qy, qz, nx, ny, nz), n toward the permitted
+    side."""
+    norm = math.sqrt(rx * rx + ry * ry + rz * rz)
+    if norm > 0.0:
+        nx = rx / norm
+        ny = ry / norm
+        nz = rz / norm
+    else:
+        nx = -1.0
+        ny = 0.0
+        nz = 0.0
+    if d < 0.0:  # inside: the nearest point is the way out
+        nx = -nx
+        ny = -ny
+        nz = -nz
+    # n points from the drone into the obstacle; permitted: v . n <= (d - body) / horizon
+    horizon = tau if d > body else dt
+    bound = (d - body) / horizon
+    return bound * nx, bound * ny, bound * nz, -nx, -ny, -nz
+
+
+@numba.njit(cache=True, inline="always")
+def _put_plane(pl, n, qx, qy, qz, nx, ny, nz):
+    """Store a half-space as plane ``n``; returns the new plane count."""
+    pl[n, 0] = qx
+    pl[n, 1] = qy
+    pl[n, 2] = qz
+    pl[n, 3] = nx
+    pl[n, 4] = ny
+    pl[n, 5] = nz
+    return n + 1
+
+
+def _reach_polyhedron() -> tuple[np.ndarray, float]:
+    """The faces of the polyhedron inscribed in the unit ball that the 3-D layer keeps the
+    reachable velocities in: 32 outward unit normals (the 12 vertices of an icosahedron and
+    the 20 of its dual dodecahedron: every direction is within 22.7 degrees of one) and the
+    faces' distance from the centre, set so that the polyhedron's farthest vertex lies on
+    the sphere (every vertex is where three faces meet: found by trying each triple)."""
+    phi = (1.0 + math.sqrt(5.0)) / 2.0
+    dirs = []
+    for a in (-1.0, 1.0):
+        for b in (-1.0, 1.0):
+            dirs += [(0.0, a, b * phi), (a, b * phi, 0.0), (b * phi, 0.0, a)]  # icosahedron
+            dirs += [(0.0, a * phi, b / phi), (b / phi, 0.0, a * phi), (a * phi, b / phi, 0.0)]
+            for c in (-1.0, 1.0):
+                dirs.append((a, b, c))  # the cube inside the dodecahedron
+    normals = np.array(dirs)
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    i, j, k = np.array(
+        [(i, j, k) for i in range(32) for j in range(i + 1, 32) for k in range(j + 1, 32)]
+    ).T
+    mats = np.stack([normals[i], normals[j], normals[k]], axis=1)
+    solvable = np.abs(np.linalg.det(mats)) > 1e-9
+    corners = np.linalg.solve(mats[solvable], np.ones((int(solvable.sum()), 3, 1)))[..., 0]
+    corners = corners[(corners @ normals.T <= 1.0 + 1e-9).all(axis=1)]
+    return np.ascontiguousarray(normals), float(1.0 / np.linalg.norm(corners, axis=1).max())
+
+
+REACH_NORMALS, REACH_INRADIUS = _reach_polyhedron()
+
+
+@numba.njit(cache=True)
+def _orca_rows3(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, radius, tau,
+                dt, reach, normals, inradius, nearest, obst_rel, obst_dist, obst_mask, out,
+                changed):  # fmt: skip
+    """:func:`_orca_rows` in 3-D: half-spaces, the 3-D linear program and its 4-D fallback.
+    With a finite ``reach`` (max_accel dt) the velocities reachable this step are kept in the
+    polyhedron of faces ``normals`` at ``inradius`` times ``reach`` from the velocity (hard,
+    first), inscribed in the reachable ball."""
+    longest = 0
+    for s in range(seg_row.shape[0]):
+        longest = max(longest, ptr[s + 1] - ptr[s])
+    slots = obst_mask.shape[1]
+    faces = normals.shape[0]
+    body = 0.5 * radius  # a drone's own radius: the combined one is two drones'
+    size = longest + faces + slots
+    best_d = np.empty(size)
+    best_e = np.empty(size, np.int64)
+    pl = np.empty((size, 6))
+    proj = np.empty((size, 6))
+    for s in range(seg_row.shape[0]):
+        row = seg_row[s]
+        sensed = _sensed_slots(obst_mask, row)
+        if not active[row] or (ptr[s + 1] == ptr[s] and sensed == 0):
+            continue
+        vx = vel[row, 0]
+        vy = vel[row, 1]
+        vz = vel[row, 2]
+        limit = vmax[row]
+        step = reach[row]
+        ox = pref[row, 0]
+        oy = pref[row, 1]
+        oz = pref[row, 2]
+        # the preference as the platform would fly it (speed-limited)
+        norm2 = ox * ox + oy * oy + oz * oz
+        fx = ox
+        fy = oy
+        fz = oz
+        if norm2 > limit * limit:
+            scale = limit / math.sqrt(norm2)
+            fx = ox * scale
+            fy = oy * scale
+            fz = oz * scale
+        # hard planes first: the polyhedron inscribed in the reachable ball (when it binds)
+        poly = 0
+        if step < 2.0 * limit:
+            poly = faces
+        n = poly
+        clear = True
+        for t in range(sensed):  # the mask fills slots from the first
+            qx, qy, qz, nx, ny, nz = _obstacle_plane(
+                obst_rel[row, t, 0], obst_rel[row, t, 1], obst_rel[row, t, 2],
+                obst_dist[row, t], body, tau, dt,
+            )  # fmt: skip
+            n = _put_plane(pl, n, qx, qy, qz, nx, ny, nz)
+            if _breaks(pl, n - 1, fx, fy, fz) > 0.0:  # the command breaks it
+                clear = False
+        hard = n
+        kept = _nearest_entries(ptr, s, dist, nearest, best_d, best_e)
+        for q in range(kept):
+            e = best_e[q]
+            qx, qy, qz, nx, ny, nz = _orca_plane(
+                rel_pos[e, 0], rel_pos[e, 1], rel_pos[e, 2], -rel_vel[e, 0], -rel_vel[e, 1],
+                -rel_vel[e, 2], vx, vy, vz, radius, tau, dt,
+            )  # fmt: skip
+            n = _put_plane(pl, n, qx, qy, qz, nx, ny, nz)
+            if _breaks(pl, n - 1, fx, fy, fz) > 0.0:  # the command breaks it
+                clear = False
+        if clear:
+            continue
+        h = inradius * step
+        for k in range(poly):
+            # permitted: (v - v_now) . normal <= h
+            _put_plane(pl, k, vx + h * normals[k, 0], vy + h * normals[k, 1],
+                       vz + h * normals[k, 2], -normals[k, 0], -normals[k, 1],
+                       -normals[k, 2])  # fmt: skip
+        k, rx, ry, rz = _lp3d(pl, n, limit, ox, oy, oz, False)
+        if k < hard:
+            # the reachable set misses the speed ball (a drone faster than its limit) or
+            # every obstacle plane (too fast to brake in time): solve without it and let the
+            # platform's limits clip
+            p = poly
+            obstacles = hard - p
+            sub = pl[p:]
+            k, rx, ry, rz = _lp3d(sub, n - p, limit, ox, oy, oz, False)
+            if k < n - p:
+                # obstacle planes that contradict each other (squeezed between two) turn soft
+                keep = obstacles if k >= obstacles else 0
+                rx, ry, rz = _lp4d(sub, n - p, keep, k, limit, rx, ry, rz, proj)
+        elif k < n:
+            rx, ry, rz = _lp4d(pl, n, hard, k, limit, rx, ry, rz, proj)
+        out[row, 0] = rx
+        out[row, 1] = ry
+        out[row, 2] = rz
+        changed[row] = True
+
+
 # ---------------------------------------------------------------------------- CBF lines
 @numba.njit(cache=True, inline="always")
 def _barrier_line(mx, my, norm, dvx, dvy, alpha_sum, share, ds, gamma, amax):
@@ -582,6 +1084,125 @@ def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds,
         changed[row] = True
 
 
+@numba.njit(cache=True, inline="always")
+def _barrier_plane(mx, my, mz, norm, dvx, dvy, dvz, alpha_sum, share, ds, gamma, amax):
+    """:func:`_barrier_line` in 3-D: the pair's barrier half-space ``m . u_i >= bound``
+    (``dp = norm m``). Returns (qx, qy, qz, nx, ny, nz), n toward the permitted side."""
+    if norm <= ds:
+        bound = 0.5 * amax  # already too close: only accelerating apart is permitted
+    else:
+        root = math.sqrt(2.0 * alpha_sum * (norm - ds))
+        along = norm * (mx * dvx + my * dvy + mz * dvz)  # dp . dv
+        h = root + along / norm
+        b = (gamma * h * h * h * norm - along * along / (norm * norm) + dvx * dvx + dvy * dvy
+             + dvz * dvz + alpha_sum * along / root)  # fmt: skip
+        bound = -share * b / norm
+    return bound * mx, bound * my, bound * mz, mx, my, mz
+
+
+@numba.njit(cache=True, inline="always")
+def _wall_plane(mx, my, mz, d, vx, vy, vz, amax, ds, gamma):
+    """:func:`_wall_line` in 3-D: the barrier of an obstacle's supporting plane at the
+    nearest point (outward normal m, distance ``d``). Returns (qx, qy, qz, nx, ny, nz)."""
+    if d <= ds:
+        bound = 0.5 * amax
+    else:
+        root = math.sqrt(2.0 * amax * (d - ds))
+        away = mx * vx + my * vy + mz * vz
+        h = root + away
+        bound = -gamma * h * h * h - amax * away / root
+    return bound * mx, bound * my, bound * mz, mx, my, mz
+
+
+@numba.njit(cache=True)
+def _cbf_rows3(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds, gamma,
+               nearest, obst_rel, obst_dist, obst_mask, out, changed):  # fmt: skip
+    """:func:`_cbf_rows` in 3-D: the barriers are half-spaces of the acceleration, the 3-D
+    linear program (:func:`_lp3d`) finds the closest one in the limit ball, its 4-D fallback
+    (:func:`_lp4d`) the least violation where none exists."""
+    longest = 0
+    for s in range(seg_row.shape[0]):
+        longest = max(longest, ptr[s + 1] - ptr[s])
+    slots = obst_mask.shape[1]
+    size = longest + slots
+    best_d = np.empty(size)
+    best_e = np.empty(size, np.int64)
+    pl = np.empty((size, 6))
+    proj = np.empty((size, 6))
+    for s in range(seg_row.shape[0]):
+        row = seg_row[s]
+        sensed = _sensed_slots(obst_mask, row)
+        if not active[row] or (ptr[s + 1] == ptr[s] and sensed == 0):
+            continue
+        limit = amax[row]
+        vx = vel[row, 0]
+        vy = vel[row, 1]
+        vz = vel[row, 2]
+        ox = pref[row, 0]
+        oy = pref[row, 1]
+        oz = pref[row, 2]
+        fx = ox
+        fy = oy
+        fz = oz
+        norm2 = ox * ox + oy * oy + oz * oz
+        if norm2 > limit * limit:  # the command as the platform would fly it
+            scale = limit / math.sqrt(norm2)
+            fx = ox * scale
+            fy = oy * scale
+            fz = oz * scale
+        n = 0
+        clear = True
+        for t in range(sensed):  # obstacles first: hard, all the responsibility
+            d = obst_dist[row, t]
+            rx = obst_rel[row, t, 0]
+            ry = obst_rel[row, t, 1]
+            rz = obst_rel[row, t, 2]
+            length = math.sqrt(rx * rx + ry * ry + rz * rz)
+            mx = -1.0
+            my = 0.0
+            mz = 0.0
+            if length > 0.0:  # from the obstacle toward the drone (out of it, when inside)
+                sign = -1.0 if d >= 0.0 else 1.0
+                mx = sign * rx / length
+                my = sign * ry / length
+                mz = sign * rz / length
+            # the supporting plane at the nearest point; inside counts as touching
+            qx, qy, qz, nx, ny, nz = _wall_plane(mx, my, mz, max(d, 0.0), vx, vy, vz, limit,
+                                                 0.5 * ds, gamma)  # fmt: skip
+            n = _put_plane(pl, n, qx, qy, qz, nx, ny, nz)
+            if _breaks(pl, n - 1, fx, fy, fz) > 0.0:  # the command breaks it
+                clear = False
+        hard = n
+        kept = _nearest_entries(ptr, s, dist, nearest, best_d, best_e)
+        for q in range(kept):
+            e = best_e[q]
+            norm = dist[e]
+            mx = 1.0
+            my = 0.0
+            mz = 0.0
+            if norm > 0.0:
+                mx = -rel_pos[e, 0] / norm
+                my = -rel_pos[e, 1] / norm
+                mz = -rel_pos[e, 2] / norm
+            qx, qy, qz, nx, ny, nz = _barrier_plane(
+                mx, my, mz, norm, -rel_vel[e, 0], -rel_vel[e, 1], -rel_vel[e, 2], 2.0 * limit,
+                0.5, ds, gamma, limit,
+            )  # fmt: skip
+            n = _put_plane(pl, n, qx, qy, qz, nx, ny, nz)
+            if _breaks(pl, n - 1, fx, fy, fz) > 0.0:  # the command breaks it
+                clear = False
+        if clear:
+            continue
+        k, rx, ry, rz = _lp3d(pl, n, limit, ox, oy, oz, False)
+        if k < n:
+            keep = hard if k >= hard else 0  # obstacle planes that contradict turn soft
+            rx, ry, rz = _lp4d(pl, n, keep, k, limit, rx, ry, rz, proj)
+        out[row, 0] = rx
+        out[row, 1] = ry
+        out[row, 2] = rz
+        changed[row] = True
+
+
 # ---------------------------------------------------------------------------- the filter
 def own_max_speed(obs: LocalObservation) -> np.ndarray:
     """(R,) each drone's own speed limit: its team's where the scenario has teams."""
@@ -601,14 +1222,15 @@ def own_max_accel(obs: LocalObservation, default: float) -> np.ndarray:
 
 
 def sensed_obstacles(obs: LocalObservation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's obstacle reading (nearest points (R, k, 2), signed distances (R, k), mask
-    (R, k)) from its own observation; k = 0 where the map has no obstacles."""
+    """Each row's obstacle reading (nearest points (R, k, dim), signed distances (R, k),
+    mask (R, k)) from its own observation; k = 0 where the map has no obstacles."""
     own = obs.own or {}
     if "obstacle_mask" in own:
         keys = ("obstacle_rel_pos", "obstacle_dist", "obstacle_mask")
         rel, dist, mask = (np.ascontiguousarray(own[key], dtype=np.float64) for key in keys)
         return rel, dist, mask
-    return np.zeros((obs.n, 0, 2)), np.zeros((obs.n, 0)), np.zeros((obs.n, 0))
+    dim = np.shape(obs.vel)[1]
+    return np.zeros((obs.n, 0, dim)), np.zeros((obs.n, 0)), np.zeros((obs.n, 0))
 
 
 class Layer:
@@ -640,8 +1262,8 @@ class Orca(Layer):
     def velocities(
         self, obs: LocalObservation, preferred: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(R, 2) safe velocities and (R,) bool: which rows the half-planes changed (the
-        others keep ``preferred``, unclipped)."""
+        """(R, dim) safe velocities and (R,) bool: which rows the half-planes (half-spaces in
+        3-D) changed (the others keep ``preferred``, unclipped)."""
         p = self.params
         table = obs.neighbors
         out = np.array(preferred, dtype=np.float64, order="C", copy=True)
@@ -649,12 +1271,21 @@ class Orca(Layer):
         obst = sensed_obstacles(obs)
         if table.n_edges == 0 and not obst[2].any():
             return out, changed
+        vel = np.ascontiguousarray(obs.vel, dtype=np.float64)
+        radius = p.radius * (1.0 + p.margin)
+        reach = self.accel_limits(obs) * obs.dt
+        if vel.shape[1] == 3:
+            _orca_rows3(
+                table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist, vel,
+                out.copy(), own_max_speed(obs), np.ascontiguousarray(obs.alive), radius,
+                p.horizon, float(obs.dt), reach, REACH_NORMALS, REACH_INRADIUS,
+                p.max_neighbors, *obst, out, changed,
+            )  # fmt: skip
+            return out, changed
         _orca_rows(
-            table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist,
-            np.ascontiguousarray(obs.vel, dtype=np.float64), out.copy(), own_max_speed(obs),
-            np.ascontiguousarray(obs.alive), p.radius * (1.0 + p.margin), p.horizon,
-            float(obs.dt), self.accel_limits(obs) * obs.dt, p.polygon_sides, p.max_neighbors,
-            *obst, out, changed,
+            table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist, vel,
+            out.copy(), own_max_speed(obs), np.ascontiguousarray(obs.alive), radius, p.horizon,
+            float(obs.dt), reach, p.polygon_sides, p.max_neighbors, *obst, out, changed,
         )  # fmt: skip
         return out, changed
 
@@ -709,7 +1340,8 @@ class Cbf(Layer):
     nearest point (:func:`_wall_line`), with all of it. The acceleration closest to the
     command inside them and the limit disc is one 2-D linear program per drone (the ORCA
     layer's, in acceleration space; the paper solves the same quadratic program with a QP
-    solver), the least violation where none fits. ``Ds`` is ``collision_radius (1 +
+    solver), the least violation where none fits. In 3-D the same with half-spaces, the
+    limit ball and the 3-D program (:func:`_cbf_rows3`). ``Ds`` is ``collision_radius (1 +
     safety_margin)``.
 
     What it assumes: the double integrator (the quadrotor's lag is not modelled: the
@@ -742,7 +1374,14 @@ class Cbf(Layer):
         obst = sensed_obstacles(obs)
         safe = np.array(wanted, dtype=np.float64, order="C", copy=True)
         changed = np.zeros(obs.n, dtype=bool)
-        if table.n_edges or obst[2].any():
+        if (table.n_edges or obst[2].any()) and vel.shape[1] == 3:
+            _cbf_rows3(
+                table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist,
+                np.ascontiguousarray(vel), np.ascontiguousarray(wanted, dtype=np.float64),
+                np.ascontiguousarray(limit, dtype=np.float64), np.ascontiguousarray(obs.alive),
+                p.radius * (1.0 + p.margin), p.gamma, p.max_neighbors, *obst, safe, changed,
+            )  # fmt: skip
+        elif table.n_edges or obst[2].any():
             _cbf_rows(
                 table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist,
                 np.ascontiguousarray(vel), np.ascontiguousarray(wanted, dtype=np.float64),
@@ -865,7 +1504,7 @@ def shielded(policy: Any, config: SwarmConfig) -> Any:
 def shielded_actions(
     obs: LocalObservation, accel: np.ndarray, config: SwarmConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A learner's accelerations (R, 2) through the layer the config asks for, and (R,)
+    """A learner's accelerations (R, dim) through the layer the config asks for, and (R,)
     each drone's intervention (zeros with ``safety = "none"``)."""
     if config.safety == "none":
         return accel, np.zeros(len(accel))
@@ -940,6 +1579,50 @@ def _swept(ptr, seg_row, idx, rel_pos, pos, env, world, torus, radius, closest, 
     return found
 
 
+@numba.njit(cache=True)
+def _swept3(ptr, seg_row, idx, rel_pos, pos, env, world, torus, radius, closest, hits, pairs):
+    """:func:`_swept` in 3-D."""
+    n_rows = pos.shape[0]
+    found = 0
+    for s in range(seg_row.shape[0]):
+        i = seg_row[s]
+        for e in range(ptr[s], ptr[s + 1]):
+            j = idx[e]
+            if j <= i:
+                continue
+            ax = rel_pos[e, 0]
+            ay = rel_pos[e, 1]
+            az = rel_pos[e, 2]
+            bx = pos[j, 0] - pos[i, 0]
+            by = pos[j, 1] - pos[i, 1]
+            bz = pos[j, 2] - pos[i, 2]
+            if torus:  # minimum image
+                bx -= world * np.rint(bx / world)
+                by -= world * np.rint(by / world)
+                bz -= world * np.rint(bz / world)
+            mx = bx - ax
+            my = by - ay
+            mz = bz - az
+            m2 = mx * mx + my * my + mz * mz
+            t = 0.0
+            if m2 > 0.0:
+                t = min(max(-(ax * mx + ay * my + az * mz) / m2, 0.0), 1.0)
+            cx = ax + t * mx
+            cy = ay + t * my
+            cz = az + t * mz
+            d = math.sqrt(cx * cx + cy * cy + cz * cz)
+            k = env[i]
+            if d < closest[k]:
+                closest[k] = d
+            if d < radius:
+                hits[i] += 1.0
+                hits[j] += 1.0
+                if found < pairs.shape[0]:
+                    pairs[found] = i * n_rows + j
+                found += 1
+    return found
+
+
 def swept_separation(
     engine: Swarm, before: Any, radius: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -951,16 +1634,17 @@ def swept_separation(
     step is caught, not only one that ends it close. Exact for every pair that can come
     that close within one step when the table's range exceeds ``radius`` + 2 max_speed dt."""
     c = engine.config
+    swept = _swept3 if engine.pos.shape[1] == 3 else _swept
     closest = np.full(engine.n_envs, float(c.sense_radius))
     hits = np.zeros(engine.rows)
     pairs = np.zeros(64, np.int64)
-    found = _swept(before.ptr, before.seg_row, before.idx, before.rel_pos, engine.pos,
-                   engine.env, float(c.world_size), c.torus, float(radius), closest, hits,
-                   pairs)  # fmt: skip
+    found = swept(before.ptr, before.seg_row, before.idx, before.rel_pos, engine.pos,
+                  engine.env, float(c.world_size), c.torus, float(radius), closest, hits,
+                  pairs)  # fmt: skip
     if found > len(pairs):
         pairs = np.zeros(found, np.int64)
         closest[:] = c.sense_radius
         hits[:] = 0.0
-        _swept(before.ptr, before.seg_row, before.idx, before.rel_pos, engine.pos, engine.env,
-               float(c.world_size), c.torus, float(radius), closest, hits, pairs)  # fmt: skip
+        swept(before.ptr, before.seg_row, before.idx, before.rel_pos, engine.pos, engine.env,
+              float(c.world_size), c.torus, float(radius), closest, hits, pairs)  # fmt: skip
     return closest, hits, pairs[:found]

@@ -402,7 +402,6 @@ def test_batched_env_in_3d_matches_the_pettingzoo_env():
                          "random_walk"),
         ("coverage", {}, "; this scenario is 2-D only"),
         ("flocking", {"fov_deg": 270.0}, "fov_deg: a field of view in 3-D"),
-        ("flocking", {"safety": "orca"}, "safety: orca avoids collisions in the plane"),
         ("flocking", {"obstacles": "experiments/obstacles/yard.json"},
          "obstacles: yard.json holds discs/polygons (2-D); dim = 3 needs a file of spheres"),
     ],
