@@ -16,7 +16,8 @@ adapter only renames what the trainer reads:
 * the agent columns of each team (``teams``), where the scenario has teams: the trainer
   then gives each team a policy of its own (:mod:`swarm.learn.teams`).
 
-Only continuous (Box) actions are trained: the actor is Gaussian.
+Drones train with continuous (Box) actions only (a Gaussian actor); the grid robots'
+discrete moves go through :mod:`swarm.learn.grid` (a categorical actor).
 """
 
 from __future__ import annotations

@@ -49,6 +49,8 @@ class TrainEnv(Protocol):
     state_dim: int
     action_low: np.ndarray  # (A,)
     action_high: np.ndarray  # (A,)
+    # an env with discrete actions also sets ``n_actions`` (> 0): the actor is then
+    # categorical, ``act_dim`` is 1 and ``step`` receives (E, N) action indices
 
     def reset(self, seed: int) -> np.ndarray: ...
 
@@ -92,6 +94,10 @@ def make_train_env(scenario: str, n_envs: int, config: dict[str, Any]) -> TrainE
         except (ImportError, AttributeError) as err:
             raise ConfigError(f"scenario: cannot load {scenario!r} ({err})") from None
         return factory(n_envs, **config)
+    from swarm.learn.grid import GridTrainEnv, is_grid_scenario
+
+    if is_grid_scenario(scenario):  # discrete grid moves (the warehouse)
+        return GridTrainEnv(scenario, n_envs, config)
     from swarm.learn.batched import BatchedTrainEnv
 
     return BatchedTrainEnv(scenario, n_envs, config)

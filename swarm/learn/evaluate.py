@@ -8,7 +8,12 @@ the mean reward over the drones, exactly what the trainer reports as ``episode_r
 sits in the model's ``Policy`` slot through :func:`~swarm.learn.policy.load_policy`.
 
 Besides the registered controllers, ``uniform_random`` (actions drawn uniformly from the
-training action box, the usual "random" baseline of the MARL literature) can be named.
+training action box, the usual "random" baseline of the MARL literature; on the grid,
+moves drawn uniformly from the action codes) can be named.
+
+Grid scenarios (the warehouse) run their own model the same way; their row holds the
+model's final metrics (tasks per step ``throughput``, ``attempted_conflicts``,
+``wait_fraction``, ``executed_collisions``, ...) and the team return (tasks per robot).
 
 Both tables keep one row per (controller or pairing, seed); :mod:`swarm.learn.report` turns
 them into means, interquartile means and bootstrap intervals, and into files.
@@ -24,6 +29,9 @@ import numpy as np
 import pandas as pd
 
 from swarm.config import ConfigError
+from swarm.grid.policy import GridPolicy
+from swarm.grid.world import n_actions
+from swarm.learn.grid import is_grid_scenario
 from swarm.learn.policy import LearnedPolicy, load_policy
 from swarm.observation import LocalObservation
 from swarm.policy import Policy
@@ -51,8 +59,41 @@ class UniformRandom(Policy):
         return out
 
 
+class GridUniformRandom(GridPolicy):
+    """Moves drawn uniformly from the grid's action codes: the warehouse's random baseline.
+    Row i's draw is keyed by (seed, step, row), so it depends on no other robot."""
+
+    name = UNIFORM_RANDOM
+
+    def act(self, obs: LocalObservation) -> np.ndarray:
+        n_codes = n_actions(obs.known.get("motion", "grid"))
+        u = keyed_uniform(self.seed, obs.step, np.arange(obs.n), 0)
+        return np.minimum((u * n_codes).astype(np.int64), n_codes - 1)
+
+
+GRID_METRICS = ("throughput", "attempted_conflicts", "wait_fraction", "executed_collisions",
+                "tasks_finished")  # fmt: skip
+
+
+def run_grid_model(model: Any, steps: int) -> dict[str, float]:
+    """Step a grid model ``steps`` times: its final metrics (throughput = tasks per step,
+    attempted_conflicts = moves the world cancelled, wait_fraction, executed_collisions,
+    which the world keeps at 0) and the team return the trainer reports (tasks finished per
+    robot over the episode: the sum over steps of the mean reward)."""
+    for _ in range(steps):
+        model.step()
+    metrics = dict(model.metrics)
+    return {**metrics, "episode_return": metrics["tasks_finished"] / model.world.n}
+
+
 def episode_length(scenario: str, env_config: dict[str, Any]) -> int:
     """``max_cycles`` of the scenario's env for these arguments."""
+    from swarm.learn.grid import is_grid_scenario
+
+    if is_grid_scenario(scenario):
+        from swarm.grid.marl import GridParallelEnv
+
+        return GridParallelEnv(scenario, **env_config).max_cycles
     from swarm.marl import SwarmParallelEnv
 
     return SwarmParallelEnv(scenario, **env_config).max_cycles
@@ -90,6 +131,10 @@ def baseline_model(scenario: str, name: str, env_config: dict[str, Any], seed: i
     model_class = scenario_class(scenario)
     fields = model_class.config_class.model_fields
     config = {k: v for k, v in env_config.items() if k in fields}
+    if name == UNIFORM_RANDOM and is_grid_scenario(scenario):
+        model = model_class(rng=seed, **config)
+        model.policy = GridUniformRandom(seed=seed)
+        return model
     if name == UNIFORM_RANDOM:
         model = model_class(rng=seed, **config)
         model.policy = UniformRandom(action_bound(scenario, env_config), model.engine.policy_seed)
@@ -112,18 +157,19 @@ def compare(
     steps: int | None = None,
 ) -> pd.DataFrame:
     """One row per (controller, seed): final metrics and the episode's team return."""
-    learned: LearnedPolicy = load_policy(policy_path, **config)
+    learned = load_policy(policy_path, **config)
     if learned.trained_on != scenario:
         raise ConfigError(
             f"eval: the policy was trained on {learned.trained_on!r}, not {scenario!r}"
         )
     env_config = learned.env_config
     steps = steps if steps is not None else episode_length(scenario, env_config)
+    run = run_grid_model if is_grid_scenario(scenario) else run_model
     rows = []
     for s in range(seed, seed + episodes):
-        rows.append({"controller": "learned", "seed": s, **run_model(learned.make_model(s), steps)})
+        rows.append({"controller": "learned", "seed": s, **run(learned.make_model(s), steps)})
         for name in against:
-            metrics = run_model(baseline_model(scenario, name, env_config, s), steps)
+            metrics = run(baseline_model(scenario, name, env_config, s), steps)
             rows.append({"controller": name, "seed": s, **metrics})
     table = pd.DataFrame(rows)
     table.attrs["steps"] = steps  # the episode length, for reports (marl-eval's step_count)

@@ -16,8 +16,12 @@ of any size, and what agent i does depends only on the rows fed for agent i:
   global ``state()`` next to it (MAPPO's agent-specific global state, Yu et al. 2022, sec. 4.1);
   it is used in training only.
 
-Actions are Gaussian with a state-independent log standard deviation (Schulman et al. 2017,
-PPO's continuous-control setup); the environment receives them clipped to its action box.
+Continuous (Box) actions are Gaussian with a state-independent log standard deviation
+(Schulman et al. 2017, PPO's continuous-control setup); the environment receives them clipped
+to its action box. Discrete actions (``NetSpec.action_kind == "discrete"``, e.g. the grid
+robots' Discrete(5) moves) are categorical over the actor's ``n_actions`` logits; the
+action is stored as one float (its index) so rollouts keep one (..., A) layout, and the
+deployed policy takes the argmax (no exploration at evaluation).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 from torch import nn
-from torch.distributions import Normal
+from torch.distributions import Categorical, Normal
 
 from swarm.config import StrictConfig
 
@@ -53,6 +57,21 @@ class NetSpec(StrictConfig):
     )
     action_low: list[float] = Field(description="lower bound of the action box, per dim")
     action_high: list[float] = Field(description="upper bound of the action box, per dim")
+    action_kind: Literal["box", "discrete"] = Field(
+        "box", description="box: Gaussian over act_dim floats; discrete: categorical"
+    )
+    n_actions: int = Field(
+        0, ge=0, description="choices of a discrete action (its logits); 0 for box actions"
+    )
+
+    @property
+    def discrete(self) -> bool:
+        return self.action_kind == "discrete"
+
+    @property
+    def actor_out(self) -> int:
+        """Floats the actor outputs: the Gaussian mean (act_dim) or the logits (n_actions)."""
+        return self.n_actions if self.discrete else self.act_dim
 
 
 def mlp(sizes: list[int], out_gain: float = 1.0) -> nn.Sequential:
@@ -75,7 +94,7 @@ class MLPActor(nn.Module):
 
     def __init__(self, spec: NetSpec):
         super().__init__()
-        self.net = mlp([spec.obs_dim, spec.hidden, spec.hidden, spec.act_dim], out_gain=0.01)
+        self.net = mlp([spec.obs_dim, spec.hidden, spec.hidden, spec.actor_out], out_gain=0.01)
 
     def forward(self, obs: torch.Tensor, inbox: torch.Tensor | None = None,
                 inbox_mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
@@ -90,7 +109,8 @@ class GNNActor(nn.Module):
         self.message_dim = spec.message_dim
         self.encode = nn.Sequential(mlp([spec.obs_dim, spec.hidden], math.sqrt(2)), nn.Tanh())
         self.message_head = nn.Sequential(mlp([spec.hidden, spec.message_dim]), nn.Tanh())
-        self.head = mlp([spec.hidden + spec.message_dim, spec.hidden, spec.act_dim], out_gain=0.01)
+        sizes = [spec.hidden + spec.message_dim, spec.hidden, spec.actor_out]
+        self.head = mlp(sizes, out_gain=0.01)
 
     def message(self, obs: torch.Tensor) -> torch.Tensor:
         """(..., N, message_dim) what each agent broadcasts, from its own observation only."""
@@ -157,7 +177,13 @@ class ActorCritic(nn.Module):
         self.actor = GNNActor(spec) if spec.actor == "gnn" else MLPActor(spec)
         critic_in = spec.obs_dim + (spec.state_dim if spec.critic == "central" else 0)
         self.critic = mlp([critic_in, spec.hidden, spec.hidden, 1], out_gain=1.0)
-        self.log_std = nn.Parameter(torch.full((spec.act_dim,), LOG_STD_INIT))
+        if spec.discrete and (spec.n_actions < 2 or spec.act_dim != 1):
+            raise ValueError(
+                f"NetSpec: a discrete action needs n_actions >= 2 and act_dim 1 (got "
+                f"{spec.n_actions}, {spec.act_dim})"
+            )
+        if not spec.discrete:  # a categorical policy has no noise parameter
+            self.log_std = nn.Parameter(torch.full((spec.act_dim,), LOG_STD_INIT))
         self.register_buffer("action_low", torch.tensor(spec.action_low))
         self.register_buffer("action_high", torch.tensor(spec.action_high))
 
@@ -177,9 +203,37 @@ class ActorCritic(nn.Module):
             return self.actor(batch["obs"], inbox, mask)
         return self.actor(batch["obs"])
 
-    def distribution(self, batch: dict[str, torch.Tensor]) -> Normal:
-        mean = self.action_mean(batch)
-        return Normal(mean, self.log_std.exp().expand_as(mean))
+    def distribution(self, batch: dict[str, torch.Tensor]) -> Normal | Categorical:
+        """Gaussian around the actor's mean (box), or categorical over its logits."""
+        out = self.action_mean(batch)
+        if self.spec.discrete:
+            return Categorical(logits=out)
+        return Normal(out, self.log_std.exp().expand_as(out))
+
+    @staticmethod
+    def sample(dist: Normal | Categorical, generator: torch.Generator) -> torch.Tensor:
+        """(B, N, A) action drawn from ``dist`` with ``generator`` (a discrete action: its
+        index as one float, so the rollout stores every action kind alike)."""
+        if isinstance(dist, Categorical):
+            probs = dist.probs
+            flat = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+            return flat.reshape(*probs.shape[:-1], 1).to(probs.dtype)
+        return dist.mean + dist.stddev * torch.randn(dist.mean.shape, generator=generator)
+
+    @staticmethod
+    def log_prob(dist: Normal | Categorical, action: torch.Tensor) -> torch.Tensor:
+        """(B, N) log-probability of ``action`` (B, N, A): summed over the Gaussian's
+        independent dimensions, or the category's own."""
+        if isinstance(dist, Categorical):
+            return dist.log_prob(action[..., 0].long())
+        return dist.log_prob(action).sum(-1)
+
+    @staticmethod
+    def entropy(dist: Normal | Categorical) -> torch.Tensor:
+        """(B, N) entropy of the action distribution."""
+        if isinstance(dist, Categorical):
+            return dist.entropy()
+        return dist.entropy().sum(-1)
 
     def value(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, N) value of each agent's situation."""
@@ -190,7 +244,10 @@ class ActorCritic(nn.Module):
         return self.critic(x).squeeze(-1)
 
     def clip_action(self, action: torch.Tensor) -> torch.Tensor:
-        """What the environment receives: the sample clipped to the action box."""
+        """What the environment receives: the sample clipped to the action box (a discrete
+        action: its index, (B, N) int64)."""
+        if self.spec.discrete:
+            return action[..., 0].long()
         return torch.maximum(torch.minimum(action, self.action_high), self.action_low)
 
     # ------------------------------------------------------------------ one forward
@@ -203,4 +260,4 @@ class ActorCritic(nn.Module):
         parameter used in a single forward.
         """
         dist = self.distribution(batch)
-        return dist.log_prob(action).sum(-1), dist.entropy().sum(-1), self.value(batch)
+        return self.log_prob(dist, action), self.entropy(dist), self.value(batch)

@@ -30,11 +30,13 @@ import numpy as np
 import torch
 
 from swarm.config import ConfigError
+from swarm.grid.policy import GridPolicy, NoParams
 from swarm.learn.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from swarm.learn.nets import ActorCritic, GNNActor, NetSpec, rowwise
 from swarm.observation import LocalObservation
 from swarm.policy import Policy
 from swarm.registry import SCENARIOS, scenario_class
+from swarm.rng import keyed_uniform
 
 Encoder = Callable[[LocalObservation], np.ndarray]  # (R, obs_dim) from a batch of observations
 
@@ -191,6 +193,83 @@ class LearnedPolicy(Policy):
         return torch.from_numpy((total / counts).astype(np.float32))
 
 
+class LearnedGridPolicy(GridPolicy):
+    """A trained categorical actor in a grid scenario's controller slot (the warehouse).
+
+    Each robot's move is the argmax of the actor's logits on its own encoded observation
+    (the env's :class:`~swarm.grid.marl.GridObservationEncoder`: row i reads row i only),
+    computed row-wise (:func:`~swarm.learn.nets.rowwise`), so a robot alone decides bit for
+    bit as in the batch: the locality audit holds by construction (tested). It sends no
+    messages (an MLP actor on the local view) and keeps no memory.
+    """
+
+    name = "learned"
+    citation = "Schulman et al. 2017 (PPO), categorical actor"
+
+    def __init__(
+        self,
+        model: ActorCritic,
+        encode: Encoder,
+        scenario: str | None = None,
+        env_config: dict[str, Any] | None = None,
+        sample: bool = False,
+        seed: int = 0,
+    ):
+        if not isinstance(model, ActorCritic) or not model.spec.discrete:
+            # a TypeError: the audit's rebuild then deep-copies this policy instead
+            raise TypeError("LearnedGridPolicy: needs an ActorCritic with discrete actions")
+        super().__init__(NoParams(), seed=seed)
+        self.sample = bool(sample)
+        self.model = model.eval()
+        self.encode = encode
+        self.trained_on = scenario
+        self.env_config = dict(env_config or {})
+        self.source: Path | None = None
+
+    def model_config(self, **overrides: Any) -> dict[str, Any]:
+        """The scenario fields it was trained with (env-only ones dropped), then
+        ``overrides``."""
+        fields = scenario_class(self.trained_on).config_class.model_fields
+        config = {k: v for k, v in self.env_config.items() if k in fields and k != "policy"}
+        return {**config, **overrides}
+
+    def make_model(self, seed: int, **overrides: Any) -> Any:
+        """The trained-on scenario's model, seeded, with this policy in its slot."""
+        if self.trained_on not in SCENARIOS:
+            raise ConfigError(f"learned policy: trained on {self.trained_on!r}, not a "
+                              "registered scenario, so it has no model")  # fmt: skip
+        model = scenario_class(self.trained_on)(rng=seed, **self.model_config(**overrides))
+        model.policy = self
+        return model
+
+    @torch.no_grad()
+    def logits(self, obs: LocalObservation) -> torch.Tensor:
+        """(R, n_actions) the actor's logits, row by row."""
+        x = np.asarray(self.encode(obs), dtype=np.float32)
+        if x.shape != (obs.n, self.model.spec.obs_dim):
+            raise ValueError(
+                f"learned policy: the encoder gave shape {x.shape}; the actor was trained on "
+                f"({obs.n}, {self.model.spec.obs_dim}) (another view_radius or motion?)"
+            )
+        return rowwise(self.model.actor.net, torch.from_numpy(x))
+
+    def act(self, obs: LocalObservation) -> np.ndarray:
+        """(R,) the most probable move of each robot (greedy: no exploration); with
+        ``sample``, a move drawn from the actor's probabilities by a uniform keyed by
+        (seed, step, robot id), so a robot's draw depends on no other robot. Drawing breaks
+        the symmetric stand-offs a deterministic policy can lock into (two robots facing
+        each other in an aisle, both waiting forever), as the stochastic training policy
+        did."""
+        logits = self.logits(obs)
+        if not self.sample:
+            return logits.argmax(dim=-1).numpy().astype(np.int64)
+        probs = torch.softmax(logits.double(), dim=-1).numpy()
+        u = keyed_uniform(self.seed, obs.step, np.asarray(obs.ids, dtype=np.int64))
+        cdf = np.cumsum(probs, axis=1)
+        pick = (cdf < u[:, None] * cdf[:, -1:]).sum(axis=1)
+        return np.minimum(pick, probs.shape[1] - 1).astype(np.int64)
+
+
 def _network(saved: dict[str, Any], team: str | None = None) -> ActorCritic:
     """The checkpoint's network; in a self-play run (one network per team), ``team``'s."""
     record = saved["net_spec"]
@@ -217,7 +296,9 @@ def checkpoint_teams(path: str | Path) -> list[str]:
     return list(saved["net_spec"].get("teams", {}))
 
 
-def load_policy(path: str | Path, team: str | None = None, **config: Any) -> LearnedPolicy:
+def load_policy(
+    path: str | Path, team: str | None = None, **config: Any
+) -> LearnedPolicy | LearnedGridPolicy:
     """The trained policy in a run folder (its latest checkpoint) or a checkpoint file,
     ready for its scenario's Mesa model (:meth:`LearnedPolicy.make_model`).
 
@@ -235,9 +316,13 @@ def load_policy(path: str | Path, team: str | None = None, **config: Any) -> Lea
             f"checkpoint {file}: trained on {scenario!r}, not a registered scenario; load it "
             "with LearnedPolicy.from_checkpoint(path, encode) and your own encoder"
         )
+    env_config = {**saved["job"].get("env_config", {}), **config}
+    from swarm.learn.grid import is_grid_scenario
+
+    if is_grid_scenario(scenario):
+        return _grid_policy(file, saved, scenario, env_config)
     from swarm.marl import observation_encoder  # the PettingZoo stack, loaded on first use
 
-    env_config = {**saved["job"].get("env_config", {}), **config}
     encode = observation_encoder(scenario, **env_config)
     try:
         model = _network(saved, team)
@@ -250,5 +335,34 @@ def load_policy(path: str | Path, team: str | None = None, **config: Any) -> Lea
             "shape the observation: k_neighbors, inbox_slots, landmark_slots, ...)"
         )
     policy = LearnedPolicy(model, encode, scenario=scenario, env_config=env_config, team=team)
+    policy.source = file
+    return policy
+
+
+# ``--set sample=true`` (a grid policy's option, not a scenario field): draw moves from the
+# actor's probabilities instead of taking the argmax (LearnedGridPolicy.act)
+SAMPLE_KEY = "sample"
+
+
+def _grid_policy(
+    file: Path, saved: dict[str, Any], scenario: str, env_config: dict[str, Any]
+) -> LearnedGridPolicy:
+    """The learned grid policy of a checkpoint, with the env's observation encoder."""
+    from swarm.grid.marl import GridParallelEnv
+
+    model = _network(saved)
+    sample = env_config.pop(SAMPLE_KEY, False)
+    if not isinstance(sample, bool):
+        raise ConfigError(f"{SAMPLE_KEY}: true or false (got {sample!r})")
+    env = GridParallelEnv(scenario, **env_config)
+    if env.layout.size != model.spec.obs_dim:
+        raise ConfigError(
+            f"load_policy: with these settings the {scenario} observation has "
+            f"{env.layout.size} floats; the policy was trained on {model.spec.obs_dim} (keep "
+            "view_radius and motion as in training)"
+        )
+    policy = LearnedGridPolicy(
+        model, env.encoder, scenario=scenario, env_config=env_config, sample=sample
+    )
     policy.source = file
     return policy

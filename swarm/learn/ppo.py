@@ -133,7 +133,7 @@ def collect_rollout(
             "state": as_tensor(env.state()),
         }
         dist = model.distribution(batch)
-        action = dist.mean + dist.stddev * torch.randn(dist.mean.shape, generator=generator)
+        action = model.sample(dist, generator)
         # what the agents broadcast now arrives next step, along today's comm links
         next_senders = torch.as_tensor(env.comm_senders(K), dtype=torch.long)
         step = env.step(model.clip_action(action).numpy())
@@ -147,7 +147,7 @@ def collect_rollout(
         done = step.terminated | step.truncated  # (E, N)
         for name, value in (("obs", obs_t), ("msg_obs", msg_obs), ("senders", senders),
                             ("state", batch["state"]), ("actions", action),
-                            ("logprobs", dist.log_prob(action).sum(-1)),
+                            ("logprobs", model.log_prob(dist, action)),
                             ("values", model.value(batch)), ("rewards", reward),
                             ("dones", as_tensor(done)), ("active", active)):  # fmt: skip
             buf[name].append(value)

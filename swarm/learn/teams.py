@@ -58,6 +58,8 @@ class TeamActorCritic(nn.Module):
             raise ValueError("TeamActorCritic: one NetSpec per team, in the teams' order")
         if any(spec.actor == "gnn" for spec in specs.values()):
             raise ValueError("TeamActorCritic: GNN actors are not trained per team yet")
+        if any(spec.discrete for spec in specs.values()):
+            raise ValueError("TeamActorCritic: discrete actions are not trained per team yet")
         self.teams = teams
         self.nets = nn.ModuleList(ActorCritic(specs[t.name]) for t in teams)
 
@@ -86,6 +88,11 @@ class TeamActorCritic(nn.Module):
         dists = [net.distribution(part) for _, net, part in self._each(batch)]
         mean = torch.cat([d.mean for d in dists], dim=-2)
         return Normal(mean, torch.cat([d.stddev for d in dists], dim=-2))
+
+    # the rollout's sampling and log-probabilities: the joint Gaussian's, as one network's
+    sample = staticmethod(ActorCritic.sample)
+    log_prob = staticmethod(ActorCritic.log_prob)
+    entropy = staticmethod(ActorCritic.entropy)
 
     def value(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return torch.cat([net.value(part) for _, net, part in self._each(batch)], dim=-1)
