@@ -1,5 +1,5 @@
 """Static obstacles in the drones' arena, sensed locally: discs and convex polygons in the
-plane, spheres and axis-aligned boxes in the cube (``dim = 3``).
+plane; spheres, axis-aligned boxes and vertical cylinders in the cube (``dim = 3``).
 
 An :class:`ObstacleField` (2-D) or :class:`ObstacleField3D` is part of the map: fixed for a
 run, the same in every environment of a batch, and known to nobody as a whole. A drone senses,
@@ -11,15 +11,21 @@ poles and walls, reduced to one point per obstacle): ``obs.own["obstacle_rel_pos
 The nearest point of a box is the drone's position clamped to it; inside a box, the point on
 its nearest face the drone can leave through (a face on a wall of the box arena, such as a
 pole's foot on the floor, is none; nor, on a torus, are the two faces of an axis a box fills
-from 0 to ``world_size``: it is endless along that axis), at minus that distance.
+from 0 to ``world_size``: it is endless along that axis), at minus that distance. A vertical
+cylinder's nearest point is the drone's altitude clamped to its bottom and top, its position
+in the plane moved radially onto the disc; inside, the nearest of its side (radially out) and
+its caps, under the same rule (a cap on the floor or the ceiling of a box arena is no way
+out, nor are both caps on a torus when the cylinder stands from 0 to ``world_size``).
 
 Where obstacles come from (``obstacles`` in every drone scenario's config):
 
 * ``"forest"``: ``obstacle_count`` poles of radius ``pole_radius``, uniform in the arena, with
   at least three drones' widths (3 ``collision_radius``) of free space between two poles, so
-  two drones can pass each other between any two poles. In 3-D a pole is a square box of side
-  2 ``pole_radius`` from the floor (z = 0) to the ceiling (z = ``world_size``), placed the
-  same way (the gap held between squares, diagonally too);
+  two drones can pass each other between any two poles. In 3-D a pole is a vertical cylinder
+  of radius ``pole_radius`` from the floor (z = 0) to the ceiling (z = ``world_size``) at the
+  2-D forest's centres (the same dart throwing and spacing): round, so a drone whose goal
+  lies straight behind one slides round it behind the safety layer, as round the 2-D discs
+  (a flat face square to its path would stop it: ORCA does not plan);
 * ``"urban"``: ``obstacle_count`` square blocks on a regular grid (the first ones of a
   ``ceil(sqrt(count))``-square grid, row by row) with streets ``street_width`` wide. In 3-D
   the same footprints are buildings from the floor, their heights uniform between a quarter
@@ -32,12 +38,14 @@ Where obstacles come from (``obstacles`` in every drone scenario's config):
   or 3-D (experiments/obstacles/yard3d.json)::
 
       {"spheres": [{"center": [12.0, 30.0, 8.0], "radius": 1.5}],
-       "boxes": [{"min": [20, 20, 0], "max": [26, 24, 15]}]}
+       "boxes": [{"min": [20, 20, 0], "max": [26, 24, 15]}],
+       "cylinders": [{"center": [40.0, 12.0], "radius": 1.0, "bottom": 0.0, "top": 30.0}]}
 
-  metres in arena coordinates; polygons convex (either winding), every obstacle inside
-  the arena. A file holds 2-D shapes or 3-D ones, never both; a 2-D file is refused with
-  ``dim = 3`` (and a 3-D one with ``dim = 2``) rather than extruded: a disc would become a
-  vertical cylinder, a polygon a prism, shapes the 3-D field has not.
+  metres in arena coordinates; polygons convex (either winding), a cylinder vertical with
+  its ``bottom`` and ``top`` altitudes (by default the floor and the ceiling), every
+  obstacle inside the arena. A file holds 2-D shapes or 3-D ones, never both; a 2-D file is
+  refused with ``dim = 3`` (and a 3-D one with ``dim = 2``) rather than extruded: how high
+  a disc (a cylinder) or a polygon (a prism) stands is not in the file.
 
 A drone is *in contact* with an obstacle when its centre is closer than half of
 ``collision_radius`` (its own radius; two drones collide at ``collision_radius``) to it:
@@ -47,8 +55,8 @@ collisions are: a drone flies on through a pole. Spawns are moved out of obstacl
 
 Cost: the obstacles are bucketed once in a uniform cell grid (cell side >= the sensing
 range); each drone scans its 3 x 3 block of cells (3 x 3 x 3 in 3-D, and a 3 x 3 block of
-columns for the boxes from floor to ceiling), so a step costs O(N + obstacles near each
-drone), whatever the total number. An obstacle listed in several
+columns for the boxes and cylinders from floor to ceiling), so a step costs O(N + obstacles
+near each drone), whatever the total number. An obstacle listed in several
 cells is counted once: in the cell that holds its nearest point to the drone (in the drone's
 own cell when the drone is inside it). On a torus under three sensing ranges wide the grid is
 one cell and every obstacle is read at its nearest of 9 (27) images. An obstacle so wide that
@@ -134,27 +142,47 @@ class BoxSpec(StrictConfig):
         return self
 
 
+class CylinderSpec(StrictConfig):
+    """A vertical cylinder obstacle (a pole, a tree trunk, a chimney, a tank): 3-D. Its
+    ``bottom`` and ``top`` default to the floor and the ceiling (the arena's size is not
+    known here: None until the field is built)."""
+
+    center: tuple[float, float] = Field(description="axis (x, y) in metres")
+    radius: float = Field(gt=0, description="radius (m)")
+    bottom: float | None = Field(None, description="lowest altitude (m); default the floor")
+    top: float | None = Field(None, description="highest altitude (m); default the ceiling")
+
+    @model_validator(mode="after")
+    def _not_flat(self) -> CylinderSpec:
+        low = 0.0 if self.bottom is None else self.bottom
+        if self.top is not None and not self.top > low:
+            raise ValueError(f"top {self.top:g} must exceed bottom {low:g}")
+        return self
+
+
 class ObstacleFile(StrictConfig):
     """The JSON obstacle format (see the module docstring): 2-D shapes (discs, polygons) or
-    3-D ones (spheres, boxes), never both."""
+    3-D ones (spheres, boxes, cylinders), never both."""
 
     discs: list[DiscSpec] = Field(default_factory=list)
     polygons: list[PolygonSpec] = Field(default_factory=list)
     spheres: list[SphereSpec] = Field(default_factory=list)
     boxes: list[BoxSpec] = Field(default_factory=list)
+    cylinders: list[CylinderSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_space(self) -> ObstacleFile:
-        if (self.discs or self.polygons) and (self.spheres or self.boxes):
+        if (self.discs or self.polygons) and (self.spheres or self.boxes or self.cylinders):
             raise ValueError(
-                "a file holds 2-D shapes (discs, polygons) or 3-D ones (spheres, boxes), not both"
+                "a file holds 2-D shapes (discs, polygons) or 3-D ones (spheres, boxes, "
+                "cylinders), not both"
             )
         return self
 
     @property
     def dims(self) -> tuple[int, ...]:
         """The ``dim`` values this file's shapes fly in (both for an empty file)."""
-        if self.spheres or self.boxes:
+        if self.spheres or self.boxes or self.cylinders:
             return (3,)
         if self.discs or self.polygons:
             return (2,)
@@ -172,15 +200,16 @@ def load_obstacle_file(path: str | Path) -> ObstacleFile:
         raise ConfigError(f"obstacles: cannot read {str(path)!r} as JSON ({err})") from None
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"obstacles: {str(path)!r} must hold a JSON object (discs, polygons; or spheres, boxes)"
+            f"obstacles: {str(path)!r} must hold a JSON object (discs, polygons; or spheres, "
+            "boxes, cylinders)"
         )
     return ObstacleFile.build(f"obstacles ({path.name})", **raw)
 
 
 def dim_problem(obstacles: str, dim: int) -> str | None:
     """Why the ``obstacles`` setting cannot be used with ``dim`` (one line naming the field),
-    or None: a file's shapes are 2-D or 3-D. A 2-D file is not extruded into 3-D (a disc
-    would be a vertical cylinder, a polygon a prism: shapes the 3-D field has not)."""
+    or None: a file's shapes are 2-D or 3-D. A 2-D file is not extruded into 3-D (how high a
+    disc's cylinder or a polygon's prism would stand is not in it)."""
     if obstacles == "none" or obstacles in GENERATED:
         return None
     spec = load_obstacle_file(obstacles)
@@ -189,11 +218,11 @@ def dim_problem(obstacles: str, dim: int) -> str | None:
     if dim == 3:
         return (
             f"obstacles: {Path(obstacles).name} holds discs/polygons (2-D); dim = 3 needs a "
-            "file of spheres and boxes"
+            "file of spheres, boxes and cylinders"
         )
     return (
-        f"obstacles: {Path(obstacles).name} holds spheres/boxes (3-D); use it with dim = 3, "
-        "or a file of discs and polygons"
+        f"obstacles: {Path(obstacles).name} holds spheres/boxes/cylinders (3-D); use it with "
+        "dim = 3, or a file of discs and polygons"
     )
 
 
@@ -518,14 +547,16 @@ def _sense(pos, alive, centre, radius, poly_ptr, verts, cell_ptr, cell_items, mo
 # ---------------------------------------------------------------------------- 3-D
 @dataclass(frozen=True, eq=False)
 class ObstacleField3D:
-    """Spheres and axis-aligned boxes in the cube, bucketed for sensing: in a 3-D cell grid,
-    and the boxes from the floor to the ceiling (the forest's poles) in a grid of columns.
+    """Spheres, axis-aligned boxes and vertical cylinders in the cube, bucketed for sensing:
+    in a 3-D cell grid, and the boxes and cylinders from the floor to the ceiling (poles,
+    towers) in a grid of columns.
 
-    A box face that is no way out is *shut*: one lying on a wall of the box arena (a pole's
-    foot on the floor), or both faces of an axis a box spans on a torus (lo = 0, hi =
-    world_size: the box is endless along it, its images joined). The drones sense the box
-    extended past its shut faces (``solid_lo``, ``solid_hi``): a drone inside reads minus its
-    distance to the nearest open face, and push_out leaves through it."""
+    A box face or cylinder cap that is no way out is *shut*: one lying on the floor or
+    ceiling (a wall, for a box) of the box arena (a pole's foot on the floor), or both of an
+    axis a shape spans on a torus (lo = 0, hi = world_size: endless along it, its images
+    joined). The drones sense the shape extended past its shut faces (``solid_lo``,
+    ``solid_hi``): a drone inside reads minus its distance to the nearest open face (or a
+    cylinder's side), and push_out leaves through it."""
 
     sphere_center: np.ndarray  # (S, 3)
     sphere_radius: np.ndarray  # (S,)
@@ -540,24 +571,38 @@ class ObstacleField3D:
     # by their z extent (see _bucket_3d): the layer below a drone reads groups 0-1, the layer
     # above groups 1-2, its own layer all four
     cell_ptr: np.ndarray
-    cell_items: np.ndarray  # obstacle ids: spheres 0..S-1, then boxes S..S+B-1
+    # obstacle ids: spheres 0..S-1, then boxes S..S+B-1, then cylinders S+B..S+B+Y-1
+    cell_items: np.ndarray
     # (C,) uint8: bit g set where group g of the cell holds an obstacle (a small table the
     # scan reads before the pointers: most cells of a sparse map are empty)
     cell_groups: np.ndarray
-    # boxes from the floor to the ceiling (poles, towers: endless along z, as seen from
-    # inside the arena) are kept out of the cells (but on a one-cell torus), in a grid of
-    # columns of the same side: column_items[column_ptr[c]:column_ptr[c + 1]], c = cy P + cx
+    # boxes and cylinders from the floor to the ceiling (poles, towers: endless along z, as
+    # seen from inside the arena) are kept out of the cells (but on a one-cell torus), in a
+    # grid of columns of the same side: the boxes column_items[column_ptr[c]:column_ptr[c +
+    # 1]], c = cy P + cx; the cylinders (the forest's poles) likewise in pole_ptr and
+    # pole_items, each entry's axis and radius (pole_disc (E, 3)) and first and last column
+    # along x, then y (pole_cells (E, 4)) copied in list order: read in sequence, not by id
     column_ptr: np.ndarray
     column_items: np.ndarray
+    pole_ptr: np.ndarray
+    pole_items: np.ndarray
+    pole_disc: np.ndarray
+    pole_cells: np.ndarray
     most_per_cell: int  # the longest cell or column list (sizes the kernel's scratch)
     box_span: np.ndarray  # (B, 3) bool: on a torus, the box fills this axis (endless along it)
-    solid_lo: np.ndarray  # (B, 3) box_lo, -inf past a shut face
-    solid_hi: np.ndarray  # (B, 3) box_hi, +inf past a shut face
-    # (B, 3) the cells of box_lo and box_hi along each axis; -1 and per_side along an axis the
-    # box spans (every cell of it, and none beyond a seam)
-    box_first: np.ndarray
-    box_last: np.ndarray
+    # (B + Y, 3) the boxes, then the cylinders' bounding boxes: -inf / +inf past a shut face
+    # (a cylinder's z extent is its solid one: its radial part is read from its axis)
+    solid_lo: np.ndarray
+    solid_hi: np.ndarray
+    # (B + Y, 3) the cells of the boxes' (cylinders' bounding boxes') lowest and highest
+    # corners along each axis; -1 and per_side along an axis the shape spans (every cell of
+    # it, and none beyond a seam)
+    first_cell: np.ndarray
+    last_cell: np.ndarray
     reach2: float  # the largest squared distance whose square root is within reach
+    cylinder_center: np.ndarray  # (Y, 2) axis (x, y)
+    cylinder_radius: np.ndarray  # (Y,)
+    cylinder_z: np.ndarray  # (Y, 2) bottom, top
 
     @classmethod
     def build(
@@ -569,54 +614,101 @@ class ObstacleField3D:
         world_size: float,
         torus: bool,
         reach: float,
+        cylinder_center: np.ndarray | None = None,
+        cylinder_radius: np.ndarray | None = None,
+        cylinder_z: np.ndarray | None = None,
     ) -> ObstacleField3D:
-        """Check the shapes lie in the cube and leave it somewhere to go, bucket them."""
+        """Check the shapes lie in the cube and leave it somewhere to go, bucket them.
+        Cylinders: axes (Y, 2), radii (Y,), (bottom, top) altitudes (Y, 2)."""
         centers = np.asarray(centers, dtype=np.float64).reshape(-1, 3)
         radii = np.asarray(radii, dtype=np.float64).reshape(-1)
         box_lo = np.asarray(box_lo, dtype=np.float64).reshape(-1, 3)
         box_hi = np.asarray(box_hi, dtype=np.float64).reshape(-1, 3)
-        lo = np.vstack([centers - radii[:, None], box_lo])
-        hi = np.vstack([centers + radii[:, None], box_hi])
+        axis = np.asarray(
+            np.zeros((0, 2)) if cylinder_center is None else cylinder_center, dtype=np.float64
+        ).reshape(-1, 2)
+        cyl_r = np.asarray(
+            np.zeros(0) if cylinder_radius is None else cylinder_radius, dtype=np.float64
+        ).reshape(-1)
+        cyl_z = np.asarray(
+            np.zeros((0, 2)) if cylinder_z is None else cylinder_z, dtype=np.float64
+        ).reshape(-1, 2)
+        if not len(axis) == len(cyl_r) == len(cyl_z):
+            raise ConfigError(
+                f"obstacles: {len(axis)} cylinder centres, {len(cyl_r)} radii and "
+                f"{len(cyl_z)} (bottom, top) pairs: one of each per cylinder"
+            )
+        cyl_lo = np.column_stack([axis - cyl_r[:, None], cyl_z[:, 0]])
+        cyl_hi = np.column_stack([axis + cyl_r[:, None], cyl_z[:, 1]])
+        shaped_lo = np.vstack([box_lo, cyl_lo])  # boxes, then cylinders' bounding boxes
+        shaped_hi = np.vstack([box_hi, cyl_hi])
+        lo = np.vstack([centers - radii[:, None], shaped_lo])
+        hi = np.vstack([centers + radii[:, None], shaped_hi])
+        n_spheres, n_boxes = len(radii), len(box_lo)
+        kinds = ("sphere", "box", "cylinder")
+        starts = (0, n_spheres, n_spheres + n_boxes)
+
+        def named(k: int) -> str:
+            kind = 2 if k >= starts[2] else (1 if k >= starts[1] else 0)
+            return f"{kinds[kind]} {k - starts[kind]}"
+
+        bad = np.flatnonzero(~(np.isfinite(lo).all(axis=1) & np.isfinite(hi).all(axis=1)))
+        if len(bad):  # NaN compares false: it would pass the checks below
+            raise ConfigError(f"obstacles: {named(int(bad[0]))} needs finite coordinates")
         outside = np.flatnonzero((lo < 0).any(axis=1) | (hi > world_size).any(axis=1))
         if len(outside):
-            kind = "sphere" if outside[0] < len(radii) else "box"
-            number = outside[0] if kind == "sphere" else outside[0] - len(radii)
             raise ConfigError(
-                f"obstacles: {kind} {number} reaches outside the arena [0, {world_size:g}] m"
+                f"obstacles: {named(int(outside[0]))} reaches outside the arena "
+                f"[0, {world_size:g}] m"
             )
         flat = np.flatnonzero((box_hi <= box_lo).any(axis=1))
         if len(flat):
             raise ConfigError(f"obstacles: box {flat[0]} needs max > min on every axis")
-        on_lo, on_hi = box_lo == 0.0, box_hi == world_size
+        flat = np.flatnonzero((cyl_r <= 0) | (cyl_z[:, 1] <= cyl_z[:, 0]))
+        if len(flat):
+            raise ConfigError(f"obstacles: cylinder {flat[0]} needs radius > 0 and top > bottom")
+        on_lo, on_hi = shaped_lo == 0.0, shaped_hi == world_size
+        on_lo[n_boxes:, :2] = on_hi[n_boxes:, :2] = False  # a cylinder's side only touches
         span = on_lo & on_hi if torus else np.zeros_like(on_lo)
         shut_lo, shut_hi = (span, span) if torus else (on_lo, on_hi)
         full = np.flatnonzero((shut_lo & shut_hi).all(axis=1))
         if len(full):
-            raise ConfigError(f"obstacles: box {full[0]} fills the arena (no way out of it)")
-        solid_lo = np.where(shut_lo, -np.inf, box_lo)
-        solid_hi = np.where(shut_hi, np.inf, box_hi)
+            raise ConfigError(f"obstacles: {named(n_spheres + int(full[0]))} fills the arena "
+                              "(no way out of it)")  # fmt: skip
+        solid_lo = np.where(shut_lo, -np.inf, shaped_lo)
+        solid_hi = np.where(shut_hi, np.inf, shaped_hi)
         per_side = _grid_side_3d(world_size, reach, torus)
         cell_size = world_size / per_side
         first = np.clip(np.floor(lo / cell_size).astype(np.int64), 0, per_side - 1)
         last = np.clip(np.floor(hi / cell_size).astype(np.int64), 0, per_side - 1)
         tall = np.zeros(len(lo), dtype=bool)
         if not (torus and per_side == 1):  # one cell reads everything anyway
-            tall[len(radii) :] = (box_lo[:, 2] == 0.0) & (box_hi[:, 2] == world_size)
-        in_cells, in_columns = np.flatnonzero(~tall), np.flatnonzero(tall)
-        cell_ptr, listed = _bucket_3d(first[~tall], last[~tall], per_side, len(radii))
+            tall[n_spheres:] = (shaped_lo[:, 2] == 0.0) & (shaped_hi[:, 2] == world_size)
+        pole = tall & (np.arange(len(lo)) >= n_spheres + n_boxes)  # a cylinder
+        tall &= ~pole
+        in_cells, in_columns = np.flatnonzero(~(tall | pole)), np.flatnonzero(tall)
+        cell_ptr, listed = _bucket_3d(first[~(tall | pole)], last[~(tall | pole)], per_side,
+                                      n_spheres)  # fmt: skip
         cell_items = in_cells[listed]
         column_ptr, listed = _bucket(first[tall, :2], last[tall, :2], per_side)
         column_items = in_columns[listed]
+        pole_ptr, listed = _bucket(first[pole, :2], last[pole, :2], per_side)
+        pole_items = np.flatnonzero(pole)[listed]
+        m = pole_items - n_spheres - n_boxes
+        pole_disc = np.column_stack([axis[m], cyl_r[m]])
+        pole_cells = first[pole_items][:, [0, 0, 1, 1]]
+        pole_cells[:, 1::2] = last[pole_items][:, :2]
         whole = cell_ptr[4::4] - cell_ptr[:-1:4]
-        most = max(int(whole.max()), int(np.diff(column_ptr).max()))
+        most = max(int(whole.max()), int((np.diff(column_ptr) + np.diff(pole_ptr)).max()))
         held = (np.diff(cell_ptr).reshape(-1, 4) > 0).astype(np.uint8)
         groups = (held << np.arange(4, dtype=np.uint8)).sum(axis=1).astype(np.uint8)
-        box_first = np.where(span, -1, first[len(radii) :])
-        box_last = np.where(span, per_side, last[len(radii) :])
+        first_cell = np.where(span, -1, first[n_spheres:])
+        last_cell = np.where(span, per_side, last[n_spheres:])
         return cls(centers, radii, box_lo, box_hi, float(world_size), torus, float(reach),
                    cell_size, per_side, cell_ptr, cell_items, groups, column_ptr,
-                   column_items, most, span, solid_lo, solid_hi, box_first, box_last,
-                   _within_reach2(float(reach)))  # fmt: skip
+                   column_items, pole_ptr, pole_items, pole_disc, pole_cells, most,
+                   span[:n_boxes], solid_lo, solid_hi, first_cell, last_cell,
+                   _within_reach2(float(reach)), axis, cyl_r, cyl_z)  # fmt: skip
 
     @property
     def n_spheres(self) -> int:
@@ -627,8 +719,12 @@ class ObstacleField3D:
         return len(self.box_lo)
 
     @property
+    def n_cylinders(self) -> int:
+        return len(self.cylinder_radius)
+
+    @property
     def n_obstacles(self) -> int:
-        return self.n_spheres + self.n_boxes
+        return self.n_spheres + self.n_boxes + self.n_cylinders
 
     def sense(self, pos: np.ndarray, alive: np.ndarray, slots: int) -> ObstacleReading:
         """The ``slots`` nearest obstacles within ``reach`` of every alive row (nearest first,
@@ -642,10 +738,12 @@ class ObstacleField3D:
         if self.n_obstacles:
             _sense_3d(np.ascontiguousarray(pos, dtype=np.float64), np.ascontiguousarray(alive),
                       self.sphere_center, self.sphere_radius, self.solid_lo, self.solid_hi,
-                      self.box_first, self.box_last, self.cell_ptr, self.cell_items,
-                      self.cell_groups, self.column_ptr, self.column_items, self.most_per_cell,
-                      self.per_side, self.cell_size, self.world_size, self.torus, self.reach,
-                      self.reach2, rel, dist, mask, nearest)  # fmt: skip
+                      self.first_cell, self.last_cell, self.cylinder_center,
+                      self.cylinder_radius, self.cell_ptr, self.cell_items, self.cell_groups,
+                      self.column_ptr, self.column_items, self.pole_ptr, self.pole_items,
+                      self.pole_disc, self.pole_cells, self.most_per_cell, self.per_side,
+                      self.cell_size, self.world_size, self.torus, self.reach, self.reach2,
+                      rel, dist, mask, nearest)  # fmt: skip
         return ObstacleReading(rel, dist, mask, nearest)
 
     def push_out(self, points: np.ndarray, clearance: float, rounds: int = 8) -> np.ndarray:
@@ -658,7 +756,9 @@ class ObstacleField3D:
     def widened(self, reach: float) -> ObstacleField3D:
         """The same obstacles bucketed for a longer sensing range (push_out beyond reach)."""
         return ObstacleField3D.build(self.sphere_center, self.sphere_radius, self.box_lo,
-                                     self.box_hi, self.world_size, self.torus, reach)  # fmt: skip
+                                     self.box_hi, self.world_size, self.torus, reach,
+                                     self.cylinder_center, self.cylinder_radius,
+                                     self.cylinder_z)  # fmt: skip
 
     def as_json(self) -> dict[str, list]:
         """The field in the file format (what a generated field was, to keep or edit)."""
@@ -667,6 +767,10 @@ class ObstacleField3D:
                         for c, r in zip(self.sphere_center, self.sphere_radius, strict=True)],
             "boxes": [{"min": a.tolist(), "max": b.tolist()}
                       for a, b in zip(self.box_lo, self.box_hi, strict=True)],
+            "cylinders": [{"center": c.tolist(), "radius": float(r), "bottom": float(z[0]),
+                           "top": float(z[1])}
+                          for c, r, z in zip(self.cylinder_center, self.cylinder_radius,
+                                             self.cylinder_z, strict=True)],
         }  # fmt: skip
 
 
@@ -691,9 +795,10 @@ def _grid_side_3d(world_size: float, reach: float, torus: bool = False) -> int:
 
 def grid_bytes_3d(world_size: float, reach: float) -> float:
     """The most memory a 3-D obstacle grid of this arena and range takes besides its lists:
-    the cells' pointers (four groups a cell) and flags, the columns' pointers."""
+    the cells' pointers (four groups a cell) and flags, the columns' pointers (to boxes and
+    to poles)."""
     side = _grid_side_3d(world_size, reach)
-    return 8.0 * (4 * side**3 + 1) + side**3 + 8.0 * (side**2 + 1)
+    return 8.0 * (4 * side**3 + 1) + side**3 + 2 * 8.0 * (side**2 + 1)
 
 
 def _bucket_3d(
@@ -702,9 +807,10 @@ def _bucket_3d(
     """CSR lists of the obstacles whose bounding box meets each cell (z-major cells), each
     cell's list in four groups by the box's z extent there: 0 ends in this layer (starts
     below), 1 starts and ends in it (and every sphere), 2 starts in it (ends above), 3 passes
-    through. A box's nearest point to a drone lies in the layer above the drone's only if the
-    box starts there, in the layer below only if it ends there (its clamp): those layers read
-    groups 1-2 and 0-1, and a pole through every layer costs nothing in them."""
+    through. A box's or a cylinder's nearest point to a drone outside it lies in the layer
+    above the drone's only if the shape starts there, in the layer below only if it ends
+    there (its altitude is the drone's clamped to the shape's): those layers read groups 1-2
+    and 0-1, and a pole through every layer costs nothing in them."""
     spans = (last - first + 1).prod(axis=1)
     ids = np.repeat(np.arange(len(first), dtype=np.int64), spans)
     within = np.arange(len(ids)) - np.repeat(np.cumsum(spans) - spans, spans)
@@ -805,12 +911,57 @@ def _box_inside(b, x, y, z, lo, hi):
     return x, y, z, 0.0
 
 
+@numba.njit(cache=True)
+def _cylinder_point(b, m, x, y, z, axis, cyl_r, lo, hi):
+    """Cylinder m's nearest point to (x, y, z) and the signed distance (negative inside); its
+    altitudes are row ``b`` of the solid extents ``lo``, ``hi`` (a shut cap at infinity).
+    Outside: the altitude clamped to the cylinder's, the position in the plane moved
+    radially onto its disc. Inside (or on it): the nearest of its side (radially out; along
+    +x from the axis itself), its bottom and its top (in that order on a tie), at minus
+    that distance (0 on the surface)."""
+    ax = axis[m, 0]
+    ay = axis[m, 1]
+    r = cyl_r[m]
+    vx = x - ax
+    vy = y - ay
+    rho = math.sqrt(vx * vx + vy * vy)
+    bottom = lo[b, 2]
+    top = hi[b, 2]
+    sz = min(max(z, bottom), top)
+    if rho > r:  # beside it (and maybe above or below): the rim's nearest point
+        out = rho - r
+        dz = z - sz
+        scale = r / rho
+        d = out if dz == 0.0 else math.sqrt(out * out + dz * dz)  # level: no root to take
+        return ax + vx * scale, ay + vy * scale, sz, d
+    if sz != z:  # over its top or under its bottom, within its disc
+        return x, y, sz, abs(z - sz)
+    if rho > 0.0:
+        px, py = ax + vx / rho * r, ay + vy / rho * r
+    else:
+        px, py = ax + r, ay
+    best = r - rho
+    pz = z
+    if z - bottom < best:
+        best = z - bottom
+        px, py, pz = x, y, bottom
+    if top - z < best:
+        best = top - z
+        px, py, pz = x, y, top
+    if best > 0.0:
+        return px, py, pz, -best
+    return x, y, z, 0.0
+
+
 @numba.njit(cache=True, inline="always")
-def _point_3d(k, x, y, z, n_spheres, centre, radius, lo, hi):
+def _point_3d(k, x, y, z, n_spheres, n_boxes, centre, radius, lo, hi, axis, cyl_r):
     """Obstacle k's nearest point to (x, y, z) and the signed distance (negative inside)."""
     if k < n_spheres:
         return _sphere_point(k, x, y, z, centre, radius)
-    return _box_point(k - n_spheres, x, y, z, lo, hi)
+    b = k - n_spheres
+    if b >= n_boxes:
+        return _cylinder_point(b, b - n_boxes, x, y, z, axis, cyl_r, lo, hi)
+    return _box_point(b, x, y, z, lo, hi)
 
 
 @numba.njit(cache=True, inline="always")
@@ -832,12 +983,15 @@ def _axis(o, g, p, cell, per_side, world, torus, eps):
 
 
 @numba.njit(cache=True)
-def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_items, groups,
-              column_ptr, column_items, most, per_side, cell, world, torus, reach, reach2, rel,
-              dist, mask, nearest):  # fmt: skip
+def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, axis, cyl_r, cell_ptr,
+              cell_items, groups, column_ptr, column_items, pole_ptr, pole_items, pole_disc,
+              pole_cells, most, per_side, cell, world, torus, reach, reach2, rel, dist, mask,
+              nearest):  # fmt: skip
     """The obstacle reading of every alive row (see ObstacleField3D.sense): the 2-D scan
-    (_sense) over the 3 x 3 block of columns (floor-to-ceiling boxes), then the 3 x 3 x 3
-    block of cells (everything else); or the 27 images of every obstacle on a one-cell torus.
+    (_sense) over the 3 x 3 block of columns (floor-to-ceiling boxes and cylinders), then
+    the 3 x 3 x 3 block of cells (everything else); or the 27 images of every obstacle on a
+    one-cell torus. ``lo``, ``hi``, ``first``, ``last`` hold the boxes, then the cylinders'
+    bounding boxes; ``axis``, ``cyl_r`` the cylinders' axes and radii.
 
     Candidates are ranked by ``d |d|`` (the order of the signed distance ``d``): a box outside
     by its squared distance, rooted only if kept. The drone's own column and cell are read
@@ -846,7 +1000,13 @@ def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_it
     cell that counts it). A box is clamped first (most are out of reach), then checked axis
     by axis for the cell holding its nearest point, without a division (_holds); the layers
     above and below read only the boxes that start or end there (_bucket_3d), and a cell
-    with nothing for the drone is passed over on its flags (``groups``)."""
+    with nothing for the drone is passed over on its flags (``groups``). A cylinder is read
+    as its bounding box up to there, then exactly: it is counted in the cell holding the
+    nearest point of its bounding box (closer to the drone than the cylinder, so the pruning
+    by cells holds), strictly inside it in the drone's own cell. A floor-to-ceiling cylinder
+    (a pole) is read from its column list's own copy of its disc (in sequence), and its rim
+    point is the axis brought in by d / rho only if kept (one root per candidate, one
+    division per slot)."""
     slots = mask.shape[1]
     size = 36 * most + 1
     best_key = np.empty(slots)
@@ -855,7 +1015,10 @@ def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_it
     cand_y = np.empty(size)
     cand_z = np.empty(size)
     cand_d = np.empty(size)  # the signed distance, NaN for a box outside: sqrt(key)
+    # > 0: a pole's distance from its axis (cand_x, cand_y then point to the axis), 0 else
+    cand_s = np.zeros(size)
     n_spheres = radius.shape[0]
+    n_boxes = lo.shape[0] - cyl_r.shape[0]
     any_cells = cell_items.shape[0] > 0
     one_cell = torus and per_side == 1
     eps = 1e-9 * world
@@ -875,8 +1038,8 @@ def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_it
                             x = pos[i, 0] + ox * world
                             y = pos[i, 1] + oy * world
                             z = pos[i, 2] + oz * world
-                            sx, sy, sz, di = _point_3d(k, x, y, z, n_spheres, centre, radius,
-                                                       lo, hi)  # fmt: skip
+                            sx, sy, sz, di = _point_3d(k, x, y, z, n_spheres, n_boxes, centre,
+                                                       radius, lo, hi, axis, cyl_r)  # fmt: skip
                             if di < d:
                                 d = di
                                 cand_x[found] = sx - x
@@ -885,6 +1048,7 @@ def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_it
                 if d > reach:
                     continue
                 cand_d[found] = d
+                cand_s[found] = 0.0
                 kept = insert_k_best(best_key, best_c, kept, slots, d * abs(d), found)
                 found += 1
         else:
@@ -935,6 +1099,48 @@ def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_it
                             cand_x[found] = sx - x
                             cand_y[found] = sy - y
                             cand_z[found] = sz - pz
+                            cand_d[found] = d
+                            cand_s[found] = 0.0
+                            kept = insert_k_best(best_key, best_c, kept, slots, key, found)
+                            found += 1
+                            if kept == slots:
+                                limit = best_key[slots - 1]
+                        for q in range(pole_ptr[c], pole_ptr[c + 1]):  # round poles
+                            vx = x - pole_disc[q, 0]
+                            vy = y - pole_disc[q, 1]
+                            r = pole_disc[q, 2]
+                            ex = max(abs(vx) - r, 0.0)  # to its bounding square: a bound
+                            ey = max(abs(vy) - r, 0.0)
+                            if ex * ex + ey * ey >= limit:
+                                continue
+                            # counted once: in the column of the square's nearest point
+                            if (
+                                min(max(fy, pole_cells[q, 2]), pole_cells[q, 3]) != cy
+                                or min(max(fx, pole_cells[q, 0]), pole_cells[q, 1]) != cx
+                            ):
+                                continue
+                            rho2 = vx * vx + vy * vy
+                            if rho2 > r * r:
+                                rho = math.sqrt(rho2)
+                                d = rho - r
+                                key = d * d
+                                if d > reach or key >= limit:
+                                    continue
+                                cand_x[found] = -vx  # to the axis: scaled if kept
+                                cand_y[found] = -vy
+                                cand_z[found] = 0.0
+                                cand_s[found] = rho
+                            elif own:  # inside: out through its side (its caps are shut)
+                                b = pole_items[q] - n_spheres
+                                sx, sy, sz, d = _cylinder_point(b, b - n_boxes, x, y, pz, axis,
+                                                                cyl_r, lo, hi)  # fmt: skip
+                                key = -d * d
+                                cand_x[found] = sx - x
+                                cand_y[found] = sy - y
+                                cand_z[found] = sz - pz
+                                cand_s[found] = 0.0
+                            else:
+                                continue
                             cand_d[found] = d
                             kept = insert_k_best(best_key, best_c, kept, slots, key, found)
                             found += 1
@@ -988,14 +1194,22 @@ def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_it
                                     if key >= limit:
                                         continue
                                     # counted once: in the cell holding the nearest
-                                    # point (the drone's own cell when it is inside)
+                                    # point (the drone's own cell when it is inside); a
+                                    # cylinder's, the nearest of its bounding box
                                     if not (
                                         _holds(b, 2, fz, cz, first, last)
                                         and _holds(b, 1, fy, cy, first, last)
                                         and _holds(b, 0, fx, cx, first, last)
                                     ):
                                         continue
-                                    if key > 0.0:
+                                    if b >= n_boxes:  # a cylinder: now its own distance
+                                        sx, sy, sz, d = _cylinder_point(
+                                            b, b - n_boxes, x, y, z, axis, cyl_r, lo, hi
+                                        )
+                                        key = d * abs(d)
+                                        if d > reach or key >= limit or (d < 0.0 and not own):
+                                            continue
+                                    elif key > 0.0:
                                         d = np.nan  # outside: sqrt(key), taken if kept
                                     elif own:
                                         sx, sy, sz, d = _box_inside(b, x, y, z, lo, hi)
@@ -1020,6 +1234,7 @@ def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_it
                                 cand_y[found] = sy - y
                                 cand_z[found] = sz - z
                                 cand_d[found] = d
+                                cand_s[found] = 0.0
                                 kept = insert_k_best(best_key, best_c, kept, slots, key, found)
                                 found += 1
                                 if kept == slots:  # only a key below the farthest kept now
@@ -1029,6 +1244,10 @@ def _sense_3d(pos, alive, centre, radius, lo, hi, first, last, cell_ptr, cell_it
             rel[i, t, 0] = cand_x[j]
             rel[i, t, 1] = cand_y[j]
             rel[i, t, 2] = cand_z[j]
+            if cand_s[j] > 0.0:  # a pole's rim: its axis brought in by d / rho
+                shrink = cand_d[j] / cand_s[j]
+                rel[i, t, 0] *= shrink
+                rel[i, t, 1] *= shrink
             d = cand_d[j]
             dist[i, t] = math.sqrt(best_key[t]) if math.isnan(d) else d
             mask[i, t] = 1.0
@@ -1151,17 +1370,15 @@ def forest_3d(
     world_size: float,
     rng: np.random.Generator,
     torus: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` vertical square poles (boxes of side 2 ``pole_radius``) from the floor to
-    the ceiling, (lo, hi) each (count, 3): the x, y centres thrown as the 2-D forest's, with
-    the circumscribed radius sqrt(2) ``pole_radius`` of a square, so that ``gap`` holds
-    between two squares in every direction (diagonally too)."""
-    corner = math.sqrt(2.0) * pole_radius
-    what = f"{count} square poles of side {2 * pole_radius:g} m with {gap:g} m between them"
-    centres = _pole_centres(count, corner, 2.0 * corner + gap, world_size, rng, torus, what)
-    lo = np.column_stack([centres - pole_radius, np.zeros(count)])
-    hi = np.column_stack([centres + pole_radius, np.full(count, float(world_size))])
-    return lo, hi
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``count`` round poles from the floor to the ceiling: vertical cylinders (axes
+    (count, 2), radii (count,), (bottom, top) = (0, ``world_size``) (count, 2)) standing on
+    the 2-D forest's discs (:func:`forest`, the same draws: every two ``gap`` apart). Round,
+    not square: a flat face square to a drone's path is a plane the safety layer cannot
+    slide along, a cylinder's tangent plane turns as the drone goes round it."""
+    centres, radii = forest(count, pole_radius, gap, world_size, rng, torus)
+    z = np.column_stack([np.zeros(count), np.full(count, float(world_size))])
+    return centres, radii, z
 
 
 def urban_3d(
@@ -1206,12 +1423,14 @@ def obstacle_field(
 
 
 def _obstacle_field_3d(c: SwarmConfig, rng: np.random.Generator) -> ObstacleField3D:
-    """obstacle_field with ``dim = 3``: square poles, buildings, or a file's spheres and
-    boxes."""
+    """obstacle_field with ``dim = 3``: round poles, buildings, or a file's spheres, boxes
+    and cylinders (a cylinder's missing bottom is the floor, its missing top the ceiling)."""
     centres, radii, lo, hi = np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3))
+    axes, cyl_r, cyl_z = np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2))
     if c.obstacles == "forest":
-        lo, hi = forest_3d(c.obstacle_count, c.pole_radius, FOREST_GAP * c.collision_radius,
-                           c.world_size, rng, c.torus)  # fmt: skip
+        axes, cyl_r, cyl_z = forest_3d(c.obstacle_count, c.pole_radius,
+                                       FOREST_GAP * c.collision_radius, c.world_size, rng,
+                                       c.torus)  # fmt: skip
     elif c.obstacles == "urban":
         lo, hi = urban_3d(c.obstacle_count, c.street_width, c.world_size, rng)
     else:
@@ -1220,7 +1439,14 @@ def _obstacle_field_3d(c: SwarmConfig, rng: np.random.Generator) -> ObstacleFiel
         radii = np.array([s.radius for s in spec.spheres], dtype=np.float64)
         lo = np.array([b.min for b in spec.boxes], dtype=np.float64).reshape(-1, 3)
         hi = np.array([b.max for b in spec.boxes], dtype=np.float64).reshape(-1, 3)
-    return ObstacleField3D.build(centres, radii, lo, hi, c.world_size, c.torus, c.sense_radius)
+        cyl = spec.cylinders
+        axes = np.array([y.center for y in cyl], dtype=np.float64).reshape(-1, 2)
+        cyl_r = np.array([y.radius for y in cyl], dtype=np.float64)
+        cyl_z = np.array([(0.0 if y.bottom is None else y.bottom,
+                           c.world_size if y.top is None else y.top) for y in cyl],
+                         dtype=np.float64).reshape(-1, 2)  # fmt: skip
+    return ObstacleField3D.build(centres, radii, lo, hi, c.world_size, c.torus, c.sense_radius,
+                                 axes, cyl_r, cyl_z)  # fmt: skip
 
 
 def contact_radius(config: SwarmConfig) -> float:

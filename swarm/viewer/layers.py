@@ -14,7 +14,8 @@ scenario. Adding a landmark to a scenario's picture is one line in its module, e
 This module is numpy only (no pygame), so scenarios can import it at no cost.
 
 In 3-D (a scene with ``zbounds``) points carry three coordinates: agents, edge ends and
-sphere centres are ``(k, 3)``; :class:`Boxes` are 3-D blocks. The orbiting camera
+sphere centres are ``(k, 3)``; :class:`Boxes` are 3-D blocks, :class:`Cylinders` vertical
+cylinders (their footprints are :class:`Circles`, with altitudes). The orbiting camera
 (:mod:`swarm.viewer.orbit`) draws them in perspective; the top-down view reads (x, y) only.
 Points given with two coordinates in a 3-D scene (a scenario's 2-D map: marks, targets on
 the ground) lie on the floor.
@@ -218,7 +219,18 @@ class Boxes:
     colour: RGB = (96, 100, 112)
 
 
-Layer = Agents | Edges | Circles | Polygons | Cells | Boxes
+@dataclass(frozen=True, eq=False)
+class Cylinders(Circles):
+    """Vertical cylinders (poles, trunks, towers): the discs of their footprints (a
+    :class:`Circles`, so the top-down view fills them as it does any disc) with each one's
+    ``z`` = (bottom, top) altitudes. The orbit view draws them as wireframes, as boxes: the
+    bottom and top circles and the two sides seen from the camera."""
+
+    colour: RGB | np.ndarray = (96, 100, 112)  # one colour or (K, 3)
+    z: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # (K, 2) bottom, top
+
+
+Layer = Agents | Edges | Circles | Polygons | Cells | Boxes  # Cylinders are Circles
 
 
 @dataclass(frozen=True, eq=False)
@@ -384,10 +396,12 @@ BOX_COLOUR: RGB = (140, 146, 165)  # wireframes need more contrast than filled s
 
 def obstacle_layers(engine: Swarm) -> list[Layer]:
     """The map's obstacles (none without): poles as discs, blocks as polygons; in 3-D
-    spheres (:class:`Circles` with 3-D centres) and boxes (:class:`Boxes`).
+    spheres (:class:`Circles` with 3-D centres), boxes (:class:`Boxes`) and vertical
+    cylinders (:class:`Cylinders`: the 3-D forest's poles).
 
     The 3-D field is read by its attributes (``sphere_center`` (S, 3), ``sphere_radius``
-    (S,), ``box_lo`` / ``box_hi`` (B, 3)), so any object that has them is drawn.
+    (S,), ``box_lo`` / ``box_hi`` (B, 3), ``cylinder_center`` (Y, 2), ``cylinder_radius``
+    (Y,), ``cylinder_z`` (Y, 2)), so any object that has them is drawn.
     """
     field = getattr(engine, "obstacles", None)
     if field is None:
@@ -402,6 +416,13 @@ def obstacle_layers(engine: Swarm) -> list[Layer]:
         layers.append(
             Boxes("obstacles", np.asarray(lo, np.float64), np.asarray(hi, np.float64), BOX_COLOUR)
         )
+    axis = getattr(field, "cylinder_center", None)
+    if axis is not None and len(axis):
+        layers.append(
+            Cylinders("obstacles", np.asarray(axis, np.float64),
+                      np.asarray(field.cylinder_radius, np.float64), BOX_COLOUR,
+                      z=np.asarray(field.cylinder_z, np.float64))
+        )  # fmt: skip
     if getattr(field, "n_discs", 0):
         layers.append(Circles("obstacles", field.disc_center, field.disc_radius, OBSTACLE_COLOUR))
     if getattr(field, "n_polygons", 0):

@@ -14,7 +14,9 @@ fading into the background with depth. Markers are the 2-D viewer's stamps
 size falls with depth, the depth-sorted drones split into runs of one size, one batched
 stamp call each (a dozen or so per frame), not one call per drone. Spheres (obstacles,
 goals) are discs of their projected radius, sorted into the same order; boxes are
-wireframes.
+wireframes, and so are vertical cylinders (the forest's poles): their bottom and top circles
+and the two sides the camera sees (the lines where its view grazes them), one batched
+segment call for all of them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ import numpy as np
 import pygame
 
 from swarm.viewer import raster
-from swarm.viewer.layers import Agents, Boxes, Cells, Circles, Edges, Polygons, Scene, resolve
+from swarm.viewer.layers import (
+    Agents,
+    Boxes,
+    Cells,
+    Circles,
+    Cylinders,
+    Edges,
+    Polygons,
+    Scene,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from swarm.viewer.renderer import Renderer, RenderOptions
@@ -50,6 +62,7 @@ SHADOW = (8, 9, 13)
 FLOOR_GRID = (40, 44, 57)
 DROP_LINE = (110, 110, 110)
 SHAPES = ("triangle", "square", "circle")
+RING_SIDES = 16  # a cylinder's bottom and top circles are drawn as polygons of this many sides
 
 
 @dataclass
@@ -222,6 +235,45 @@ def box_edges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return corners[:, BOX_EDGES[:, 0]].reshape(-1, 3), corners[:, BOX_EDGES[:, 1]].reshape(-1, 3)
 
 
+def cylinder_edges(
+    eye: np.ndarray, centre: np.ndarray, radius: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start (E, 3), end (E, 3), cylinder of each (E,)) the wireframe of vertical cylinders
+    (axes ``centre`` (Y, 2), ``radius`` (Y,), ``z`` (Y, 2) bottom and top) seen from
+    ``eye`` (3,): their bottom and top circles (RING_SIDES-gons) and their silhouette, the
+    two vertical lines through the points where the tangents from the eye touch the circle
+    (at acos(r / D) either side of the direction to the eye, D the eye's distance from the
+    axis in the plane); none for an eye over or under the disc, where the circles suffice."""
+    centre = np.asarray(centre, np.float64).reshape(-1, 2)
+    radius = np.broadcast_to(np.asarray(radius, np.float64), (len(centre),))
+    z = np.asarray(z, np.float64).reshape(-1, 2)
+    angle = np.linspace(0.0, 2.0 * np.pi, RING_SIDES + 1)
+    ring = np.column_stack([np.cos(angle), np.sin(angle)])  # (K + 1, 2), closed
+    flat = centre[:, None] + radius[:, None, None] * ring[None]  # (Y, K + 1, 2)
+    k = RING_SIDES
+    owner = np.repeat(np.arange(len(centre)), k)
+    starts, ends, owners = [], [], []
+    for level in (0, 1):  # bottom, then top
+        height = np.repeat(z[:, level], k)[:, None]
+        starts.append(np.column_stack([flat[:, :-1].reshape(-1, 2), height]))
+        ends.append(np.column_stack([flat[:, 1:].reshape(-1, 2), height]))
+        owners.append(owner)
+    to_eye = np.asarray(eye, np.float64)[:2] - centre
+    reach = np.sqrt((to_eye**2).sum(axis=1))
+    seen = np.flatnonzero(reach > radius)
+    if len(seen):
+        u = to_eye[seen] / reach[seen, None]
+        v = np.column_stack([-u[:, 1], u[:, 0]])
+        cos = radius[seen] / reach[seen]
+        sin = np.sqrt(np.maximum(1.0 - cos * cos, 0.0))
+        for side in (1.0, -1.0):
+            foot = centre[seen] + radius[seen, None] * (cos[:, None] * u + side * sin[:, None] * v)
+            starts.append(np.column_stack([foot, z[seen, 0]]))
+            ends.append(np.column_stack([foot, z[seen, 1]]))
+            owners.append(seen)
+    return np.vstack(starts), np.vstack(ends), np.concatenate(owners)
+
+
 def as_3d(points: np.ndarray, z: float) -> np.ndarray:
     """(N, 3) points; 2-D ones (a scenario's ground map) are put at altitude ``z``."""
     pts = np.asarray(points, np.float64)
@@ -387,19 +439,24 @@ def draw_orbit(
     for layer in scene.layers:  # flat shapes on the ground
         if isinstance(layer, Polygons) and layer.name not in hidden:
             _floor_polygons(surf, layer, camera, z0, fog)
+        if isinstance(layer, Cylinders):
+            continue  # not a flat disc: a wireframe, below
         if isinstance(layer, Circles) and layer.name not in hidden and _flat(layer.centres):
             _floor_circles(surf, layer, camera, z0, fog)
     main = scene.agents()
     agents = [lay for lay in scene.layers if isinstance(lay, Agents) and lay.name not in hidden]
     spheres = [
         lay for lay in scene.layers
-        if isinstance(lay, Circles) and lay.name not in hidden and not _flat(lay.centres)
+        if isinstance(lay, Circles) and not isinstance(lay, Cylinders)
+        and lay.name not in hidden and not _flat(lay.centres)
     ]  # fmt: skip
     pixels = pygame.surfarray.pixels2d(surf)  # locks the surface until released
     try:
         for layer in scene.layers:
             if isinstance(layer, Boxes) and layer.name not in hidden:
                 _boxes(pixels, surf, layer, camera, fog)
+            if isinstance(layer, Cylinders) and layer.name not in hidden:
+                _cylinders(pixels, surf, layer, camera, fog)
         for layer in agents:
             _shadows(pixels, surf, layer, camera, z0)
         for layer in scene.layers:
@@ -608,6 +665,20 @@ def _boxes(
     a, b = box_edges(layer.lo, layer.hi)
     x0, y0, x1, y1, _, depth = project_segments(camera, a, b)
     colours = fog.apply(np.broadcast_to(np.asarray(layer.colour, np.uint8), (len(depth), 3)), depth)
+    raster.segments(pixels, x0, y0, x1, y1, raster.map_colours(surf, colours))
+
+
+def _cylinders(
+    pixels: np.ndarray, surf: pygame.Surface, layer: Cylinders, camera: OrbitCamera, fog: Fog
+) -> None:
+    """Every cylinder's circles and sides (cylinder_edges) in one batched segment call, each
+    segment shaded by its depth, as box edges are."""
+    centre = np.asarray(layer.centres, np.float64).reshape(-1, 2)
+    if not len(centre):
+        return
+    a, b, owner = cylinder_edges(camera.eye(), centre, layer.radius, layer.z)
+    x0, y0, x1, y1, index, depth = project_segments(camera, a, b)
+    colours = fog.apply(_colours_of(layer, len(centre))[owner[index]], depth)
     raster.segments(pixels, x0, y0, x1, y1, raster.map_colours(surf, colours))
 
 

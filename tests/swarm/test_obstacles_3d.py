@@ -1,5 +1,6 @@
-"""Static obstacles in 3-D: spheres and boxes sensed against brute-force geometry, the file
-format, the generated forest and city, spawns, contacts and a flocking run in a forest."""
+"""Static obstacles in 3-D: spheres, boxes and vertical cylinders sensed against brute-force
+geometry, the file format, the generated forest (round poles) and city, spawns, contacts and
+a flocking run in a forest."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from swarm.config import ConfigError
-from swarm.obstacles import ObstacleField3D, forest_3d, load_obstacle_file, urban_3d
+from swarm.obstacles import ObstacleField3D, forest, forest_3d, load_obstacle_file, urban_3d
 
 BIG = 1e6  # a shut face moved out of reach: the brute force's way of saying "no way out"
 
@@ -47,26 +48,66 @@ def _sdf(p, centres, radii, lo, hi):
             np.concatenate([on_sphere, point_box], axis=1))  # fmt: skip
 
 
-def _brute(pos, centres, radii, lo, hi, world, torus, reach, slots):
-    """Each point's ``slots`` nearest obstacles within ``reach`` (nearest first, ties by id),
-    every obstacle at its nearest image on a torus. A box face on a wall of the box arena,
-    or both faces of an axis a box fills on a torus, is no way out: moved BIG away."""
+def _cylinder_sdf(p, axis, r, z):
+    """Every vertical cylinder's (signed distance, nearest point) to the points ``p`` (P, 3):
+    outside, the rim (or the point itself within the disc) at the altitude clipped to the
+    cylinder's; inside, the nearest of the side (radially out, +x on the axis), the bottom
+    and the top, in that order on a tie. Returns (P, Y) and (P, Y, 3)."""
+    v = p[:, None, :2] - axis[None]  # (P, Y, 2)
+    rho = np.sqrt((v**2).sum(axis=2))
+    unit = np.where((rho > 0)[..., None], v / np.where(rho > 0, rho, 1.0)[..., None],
+                    np.array([1.0, 0.0]))  # fmt: skip
+    rim = axis[None] + unit * r[None, :, None]
+    pz = p[:, None, 2]
+    clipped = np.clip(pz, z[None, :, 0], z[None, :, 1])
+    beside = rho > r[None]
+    flat = np.where(beside[..., None], rim, p[:, None, :2])
+    d_out = np.sqrt(np.maximum(rho - r[None], 0.0) ** 2 + (pz - clipped) ** 2)
+    point_out = np.concatenate([flat, clipped[..., None]], axis=2)
+    gaps = np.stack([r[None] - rho, pz - z[None, :, 0], z[None, :, 1] - pz], axis=2)
+    face = gaps.argmin(axis=2)
+    xy = np.where((face == 0)[..., None], rim, p[:, None, :2])
+    zz = np.where(face == 1, z[None, :, 0], np.where(face == 2, z[None, :, 1], pz))
+    point_in = np.concatenate([xy, zz[..., None]], axis=2)
+    inside = (~beside) & (pz >= z[None, :, 0]) & (pz <= z[None, :, 1])
+    return (np.where(inside, -gaps.min(axis=2), d_out),
+            np.where(inside[..., None], point_in, point_out))  # fmt: skip
+
+
+NO_CYLINDERS = (np.zeros((0, 2)), np.zeros(0), np.zeros((0, 2)))
+
+
+def _brute(pos, centres, radii, lo, hi, world, torus, reach, slots, cylinders=NO_CYLINDERS):
+    """Each point's ``slots`` nearest obstacles within ``reach`` (nearest first, ties by id:
+    spheres, boxes, then cylinders (axes, radii, (bottom, top))), every obstacle at its
+    nearest image on a torus. A box face on a wall of the box arena, a cylinder's cap on the
+    floor or the ceiling, or both faces (caps) of an axis a shape fills on a torus, is no way
+    out: moved BIG away."""
     lo, hi = lo.copy(), hi.copy()
+    axis, cyl_r, cyl_z = (np.asarray(a, np.float64) for a in cylinders)
+    cyl_z = cyl_z.reshape(-1, 2).copy()
     if torus:
         fills = (lo == 0.0) & (hi == world)
         lo[fills], hi[fills] = -BIG, BIG
+        tall = (cyl_z[:, 0] == 0.0) & (cyl_z[:, 1] == world)
+        cyl_z[tall] = [-BIG, BIG]
     else:
         lo[lo == 0.0] = -BIG
         hi[hi == world] = world + BIG
+        cyl_z[cyl_z[:, 0] == 0.0, 0] = -BIG
+        cyl_z[cyl_z[:, 1] == world, 1] = world + BIG
     shifts = [np.zeros(3)]
     if torus:
         grid = np.array(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij")).reshape(3, -1).T
         shifts = list(grid * world)
-    best_d = np.full((len(pos), len(radii) + len(lo)), np.inf)
+    best_d = np.full((len(pos), len(radii) + len(lo) + len(cyl_r)), np.inf)
     best_rel = np.zeros((*best_d.shape, 3))
     for shift in shifts:
         p = pos + shift
         d, point = _sdf(p, centres, radii, lo, hi)
+        d_cyl, point_cyl = _cylinder_sdf(p, axis.reshape(-1, 2), cyl_r, cyl_z)
+        d = np.concatenate([d, d_cyl], axis=1)
+        point = np.concatenate([point, point_cyl], axis=1)
         better = d < best_d
         best_d = np.where(better, d, best_d)
         best_rel = np.where(better[..., None], point - p[:, None, :], best_rel)
@@ -80,8 +121,9 @@ def _brute(pos, centres, radii, lo, hi, world, torus, reach, slots):
 
 def _check(field: ObstacleField3D, pos: np.ndarray, slots: int = 4) -> None:
     reading = field.sense(pos, np.ones(len(pos), bool), slots)
-    expected = _brute(pos, field.sphere_center, field.sphere_radius, field.box_lo, field.box_hi,
-                      field.world_size, field.torus, field.reach, slots)  # fmt: skip
+    expected = _brute(pos, field.sphere_center, field.sphere_radius, field.box_lo,
+                      field.box_hi, field.world_size, field.torus, field.reach, slots,
+                      _cylinders(field))  # fmt: skip
     for i, want in enumerate(expected):
         assert reading.mask[i].sum() == len(want), i
         for t, (d, _, rel) in enumerate(want):
@@ -89,6 +131,30 @@ def _check(field: ObstacleField3D, pos: np.ndarray, slots: int = 4) -> None:
             np.testing.assert_allclose(reading.rel_pos[i, t], rel, atol=1e-9)
         assert reading.nearest[i] == pytest.approx(want[0][0] if want else np.inf, abs=1e-9)
         assert (np.diff(reading.dist[i, : len(want)]) >= 0).all()  # nearest first
+
+
+def _cylinders(field: ObstacleField3D) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return field.cylinder_center, field.cylinder_radius, field.cylinder_z
+
+
+def _random_cylinders(rng, world, count, poles=0):
+    """``count`` cylinders anywhere (some standing on the floor, some hanging from the
+    ceiling, some at the arena's edge) and ``poles`` from the floor to the ceiling."""
+    r = rng.uniform(0.2, 2.0, size=count + poles)
+    axis = rng.uniform(0.0, world, size=(count + poles, 2))
+    axis = np.clip(axis, r[:, None], world - r[:, None])
+    # at most 8 m long: on a torus a longer one's images would both be in range (the field
+    # senses each, the brute force its nearest)
+    length = rng.uniform(0.5, 8.0, size=count)
+    bottom = rng.uniform(0.0, world - length)
+    fifth = count // 5
+    bottom[:fifth] = 0.0  # on the floor
+    bottom[fifth : 2 * fifth] = world - length[fifth : 2 * fifth]  # from the ceiling
+    top = bottom + length
+    top[fifth : 2 * fifth] = world
+    z = np.vstack([np.column_stack([bottom, top]),
+                   np.column_stack([np.zeros(poles), np.full(poles, world)])])  # fmt: skip
+    return axis, r, z
 
 
 def _random_field(rng, world, spheres, boxes, poles=0):
@@ -167,6 +233,85 @@ def test_a_small_torus_reads_the_nearest_of_27_images(reach: float) -> None:
     _check(field, pos)
 
 
+@pytest.mark.parametrize("torus", [False, True])
+def test_cylinders_are_sensed_as_brute_force_geometry(torus: bool) -> None:
+    """Cylinders among spheres and boxes: hanging, standing, floor to ceiling (in the column
+    grid), at the arena's edge and across seams; drones beside them, over and under their
+    caps, inside them (near the caps and on the axis), and on the floor and ceiling."""
+    rng = np.random.default_rng(21)
+    world, reach = 30.0, 3.0
+    centres, radii, lo, hi = _random_field(rng, world, 20, 20, poles=5)
+    axis, r, z = _random_cylinders(rng, world, 60, poles=20)
+    # a wide one (inside it 4 m from the side), a thin one at a seam, one across many cells
+    axis = np.vstack([axis, [[15.0, 15.0], [0.3, 29.7], [22.0, 8.0]]])
+    r = np.append(r, [4.0, 0.3, 3.5])
+    z = np.vstack([z, [[10.0, 20.0], [0.0, 30.0], [0.0, 9.0]]])
+    field = ObstacleField3D.build(centres, radii, lo, hi, world, torus, reach, axis, r, z)
+    assert field.per_side == 10 and field.n_cylinders == 83
+    assert len(np.unique(field.column_items)) == 5  # floor to ceiling: boxes in columns,
+    assert len(np.unique(field.pole_items)) == 21  # and cylinders in their own lists
+    near = rng.integers(0, len(r), size=1500)  # points near each cylinder, in and around
+    angle = rng.uniform(0, 2 * np.pi, size=1500)
+    rho = r[near] * rng.uniform(0.0, 1.6, size=1500)
+    alt = rng.uniform(z[near, 0] - 1.5, z[near, 1] + 1.5)
+    around = np.column_stack([axis[near] + rho[:, None] * np.column_stack([np.cos(angle),
+                                                                        np.sin(angle)]),
+                              alt])  # fmt: skip
+    around = around % world if torus else np.clip(around, 0.0, world)
+    pos = np.vstack([rng.uniform(0, world, size=(1500, 3)), around,
+                     [[15.0, 15.0, 15.0], [15.5, 15.0, 10.2], [15.0, 16.0, 19.9],
+                      [15.0, 15.0, 21.0], [17.0, 18.0, 9.0], [0.1, 0.2, 15.0],
+                      [29.9, 29.8, 0.0], [22.0, 8.0, 0.0], [22.0, 8.0, 30.0],
+                      [23.0, 8.5, 0.05], [22.0, 8.0, 8.9]]])  # fmt: skip
+    _check(field, pos)
+    deep = field.sense(pos[-11:-10], np.ones(1, bool), 1)
+    assert deep.dist[0, 0] == pytest.approx(-4.0)  # on the axis: out through the side, +x
+    np.testing.assert_allclose(deep.rel_pos[0, 0], [4.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("reach", [4.0, 12.0])
+def test_cylinders_on_a_small_torus_are_read_at_their_nearest_of_27_images(reach: float) -> None:
+    world = 10.0
+    rng = np.random.default_rng(9)
+    axis, r, z = _random_cylinders(rng, world, 10, poles=2)
+    axis[0], r[0] = [0.5, 9.5], 0.5  # touching two seams
+    field = ObstacleField3D.build(np.zeros((0, 3)), np.zeros(0), np.array([[7.0, 1.0, 2.0]]),
+                                  np.array([[9.0, 2.0, 10.0]]), world, True, reach, axis, r,
+                                  z)  # fmt: skip
+    assert field.per_side == 1
+    pos = np.vstack([rng.uniform(0, world, size=(400, 3)), [[9.9, 0.1, 0.1], [0.1, 9.9, 9.9]]])
+    _check(field, pos)
+
+
+def test_inside_a_cylinder_the_reading_points_to_the_nearest_way_out() -> None:
+    """Analytic readings: on the axis (out through the side, +x), near the bottom cap, over
+    the top, beside the rim and diagonally off it; a pole standing on the floor of a box
+    arena is left sideways, never through its foot, and on a torus through its foot (the
+    floor is a seam there) unless it stands from floor to ceiling (then it is endless)."""
+    axis = np.array([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])
+    r = np.array([2.0, 0.5, 1.0])
+    z = np.array([[5.0, 15.0], [0.0, 40.0], [0.0, 12.0]])
+    pos = np.array([[10.0, 10.0, 10.0], [10.5, 10.0, 5.8], [10.5, 10.0, 16.0],
+                    [13.0, 10.0, 10.0], [13.0, 10.0, 17.0], [20.2, 20.0, 0.01],
+                    [30.0, 30.8, 0.1], [10.0, 8.0, 14.9]])  # fmt: skip
+    for torus in (False, True):
+        field = ObstacleField3D.build(np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)),
+                                      np.zeros((0, 3)), 40.0, torus, 3.0, axis, r, z)  # fmt: skip
+        got = field.sense(pos, np.ones(len(pos), bool), 1)
+        foot = -0.1 if torus else -0.2  # the short pole: its foot on a torus, its side else
+        np.testing.assert_allclose(got.dist[:, 0], [-2.0, -0.8, 1.0, 1.0, np.sqrt(5.0), -0.3,
+                                                    foot, 0.0])  # fmt: skip
+        np.testing.assert_allclose(got.rel_pos[0, 0], [2.0, 0.0, 0.0])
+        np.testing.assert_allclose(got.rel_pos[1, 0], [0.0, 0.0, -0.8])
+        np.testing.assert_allclose(got.rel_pos[2, 0], [0.0, 0.0, -1.0])
+        np.testing.assert_allclose(got.rel_pos[4, 0], [-1.0, 0.0, -2.0])
+        np.testing.assert_allclose(got.rel_pos[5, 0], [0.3, 0.0, 0.0])  # not down the floor
+        np.testing.assert_allclose(got.rel_pos[6, 0], [0, 0, -0.1] if torus else [0, 0.2, 0])
+        # push_out leaves through the same way: sideways out of the pole, altitude kept
+        out = field.push_out(pos[5:6], 0.4)
+        np.testing.assert_allclose(out, [[20.9, 20.0, 0.01]])
+
+
 def test_dead_rows_sense_nothing_and_rows_are_independent() -> None:
     field = ObstacleField3D.build(np.array([[5.0, 5.0, 5.0]]), np.array([1.0]), np.zeros((0, 3)),
                                   np.zeros((0, 3)), 20.0, False, 3.0)  # fmt: skip
@@ -182,7 +327,8 @@ def test_dead_rows_sense_nothing_and_rows_are_independent() -> None:
 def test_each_row_reads_the_same_alone_as_in_the_swarm(torus: bool) -> None:
     """Locality: a drone's reading depends on its own position only, bit for bit."""
     rng = np.random.default_rng(11)
-    field = ObstacleField3D.build(*_random_field(rng, 30.0, 30, 30, poles=20), 30.0, torus, 3.0)
+    field = ObstacleField3D.build(*_random_field(rng, 30.0, 30, 30, poles=20), 30.0, torus, 3.0,
+                                  *_random_cylinders(rng, 30.0, 30, poles=20))  # fmt: skip
     pos = rng.uniform(0, 30.0, size=(400, 3))
     swarm = field.sense(pos, np.ones(400, bool), 4)
     for i in rng.choice(400, size=40, replace=False):
@@ -198,14 +344,15 @@ def test_push_out_leaves_points_clear(torus: bool) -> None:
     rng = np.random.default_rng(5)
     world = 30.0
     centres, radii, lo, hi = _random_field(rng, world, 20, 15, poles=10)
-    field = ObstacleField3D.build(centres, radii, lo, hi, world, torus, 3.0)
+    cylinders = _random_cylinders(rng, world, 10, poles=5)
+    field = ObstacleField3D.build(centres, radii, lo, hi, world, torus, 3.0, *cylinders)
     pts = rng.uniform(0, world, size=(3000, 3))
     out = field.push_out(pts, 0.4)
-    expected = _brute(out, centres, radii, lo, hi, world, torus, 3.0, 1)
+    expected = _brute(out, centres, radii, lo, hi, world, torus, 3.0, 1, cylinders)
     clear = np.array([w[0][0] if w else np.inf for w in expected])
     # a point wedged where two obstacles leave no room may stay short, never inside
     assert (clear >= 0.4 - 1e-9).mean() > 0.995 and (clear > 0).all()
-    before = _brute(pts, centres, radii, lo, hi, world, torus, 3.0, 1)
+    before = _brute(pts, centres, radii, lo, hi, world, torus, 3.0, 1, cylinders)
     free = np.array([not w or w[0][0] >= 0.4 for w in before])
     np.testing.assert_array_equal(out[free], pts[free])
     assert (~free).sum() > 50  # the test moved points
@@ -219,21 +366,24 @@ def test_push_out_leaves_points_clear(torus: bool) -> None:
                                [[22.0, 15.0, 15.0]])  # fmt: skip
 
 
-def test_forest_3d_keeps_its_gap_between_square_poles() -> None:
+def test_forest_3d_stands_round_poles_on_the_2d_forest_with_its_gap() -> None:
     for torus in (False, True):
-        lo, hi = forest_3d(400, 0.25, 0.9, 60.0, np.random.default_rng(1), torus)
-        again, _ = forest_3d(400, 0.25, 0.9, 60.0, np.random.default_rng(1), torus)
-        np.testing.assert_array_equal(lo, again)
-        np.testing.assert_allclose(hi[:, :2] - lo[:, :2], 0.5)  # side 2 pole_radius
-        assert (lo[:, 2] == 0).all() and (hi[:, 2] == 60.0).all()  # floor to ceiling
-        assert (lo >= 0).all() and (hi <= 60.0).all()
-        d = np.abs((lo[:, None, :2] + 0.25) - (lo[None, :, :2] + 0.25))
+        axis, r, z = forest_3d(400, 0.25, 0.9, 60.0, np.random.default_rng(1), torus)
+        again = forest_3d(400, 0.25, 0.9, 60.0, np.random.default_rng(1), torus)[0]
+        flat, _ = forest(400, 0.25, 0.9, 60.0, np.random.default_rng(1), torus)
+        np.testing.assert_array_equal(axis, again)
+        np.testing.assert_array_equal(axis, flat)  # the 2-D forest's centres
+        assert (r == 0.25).all()
+        assert (z[:, 0] == 0).all() and (z[:, 1] == 60.0).all()  # floor to ceiling
+        assert (axis >= 0.25).all() and (axis <= 60.0 - 0.25).all()
+        d = np.abs(axis[:, None] - axis[None])
         if torus:
             d = np.minimum(d, 60.0 - d)
-        gap = np.sqrt((np.maximum(d - 0.5, 0.0) ** 2).sum(axis=2))  # between two squares
+        gap = np.sqrt((d**2).sum(axis=2)) - 0.5  # between two discs
         np.fill_diagonal(gap, np.inf)
         assert gap.min() >= 0.9 - 1e-12
-    with pytest.raises(ConfigError, match="obstacle_count: 5000 square poles"):
+        assert gap.min() < 1.5  # dense enough that the rule binds
+    with pytest.raises(ConfigError, match=r"obstacle_count: 5000 poles of radius 0\.25"):
         forest_3d(5000, 0.25, 0.9, 20.0, np.random.default_rng(1))
 
 
@@ -252,7 +402,13 @@ def test_config_builds_the_3d_field(tmp_path) -> None:
                           collision_radius=0.4, rng=1)  # fmt: skip
     field = model.engine.obstacles
     assert isinstance(field, ObstacleField3D) and field.n_obstacles == 30
-    assert field.n_spheres == 0 and field.box_lo.shape == (30, 3)
+    assert field.n_spheres == 0 and field.n_boxes == 0 and field.cylinder_center.shape == (30, 2)
+    assert len(np.unique(field.pole_items)) == 30  # floor to ceiling: the column grid
+    kept = tmp_path / "forest.json"
+    kept.write_text(json.dumps(field.as_json()))
+    again = FlockingModel(n_agents=20, dim=3, obstacles=str(kept), rng=1).engine.obstacles
+    for name in ("cylinder_center", "cylinder_radius", "cylinder_z"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(field, name))
     city = FlockingModel(n_agents=20, dim=3, obstacles="urban", obstacle_count=4, rng=1)
     assert city.engine.obstacles.n_boxes == 4
     assert "obstacle_contacts" in city.metrics
@@ -266,6 +422,16 @@ def test_config_builds_the_3d_field(tmp_path) -> None:
 def test_obstacle_file_format(tmp_path) -> None:
     spec = load_obstacle_file("experiments/obstacles/yard3d.json")
     assert len(spec.spheres) == 3 and len(spec.boxes) == 3 and spec.dims == (3,)
+    assert len(spec.cylinders) == 2 and spec.cylinders[0].bottom is None
+    from envs.flocking import FlockingModel
+
+    yard = FlockingModel(n_agents=5, dim=3, world_size=50.0, rng=0,
+                         obstacles="experiments/obstacles/yard3d.json")  # fmt: skip
+    field = yard.engine.obstacles
+    np.testing.assert_array_equal(field.cylinder_z, [[0.0, 50.0], [10.0, 30.0]])  # defaults
+    only = tmp_path / "poles.json"
+    only.write_text(json.dumps({"cylinders": [{"center": [5, 5], "radius": 1, "top": 4}]}))
+    assert load_obstacle_file(only).dims == (3,)
 
     def refused(content, match):
         path = tmp_path / "map.json"
@@ -278,7 +444,17 @@ def test_obstacle_file_format(tmp_path) -> None:
     refused({"spheres": [{"center": [1, 1], "radius": 1}]}, "spheres.0.center")
     refused({"spheres": [{"center": [5, 5, 5], "radius": -1}]}, "spheres.0.radius")
     refused({"boxes": [{"min": [1, 1, 1]}]}, "boxes.0.max")
-    refused({"cylinders": []}, "cylinders")
+    refused({"cylinders": [{"center": [1, 1, 1], "radius": 1}]}, "cylinders.0.center")
+    refused({"cylinders": [{"center": [5, 5], "radius": 0}]}, "cylinders.0.radius")
+    refused({"cylinders": [{"center": [5, 5]}]}, "cylinders.0.radius")
+    refused({"cylinders": [{"center": [5, 5], "radius": 1, "bottom": 4, "top": 2}]},
+            "cylinders.0.*top 2 must exceed bottom 4")  # fmt: skip
+    refused({"cylinders": [{"center": [5, 5], "radius": 1, "top": -1}]},
+            "cylinders.0.*top -1 must exceed bottom 0")  # fmt: skip
+    refused({"cylinders": [{"center": [5, 5], "radius": 1, "height": 3}]}, "height")
+    refused({"cones": []}, "cones")
+    refused({"polygons": [{"vertices": [[0, 0], [1, 0], [0, 1]]}],
+             "cylinders": [{"center": [5, 5], "radius": 1}]}, "not both")  # fmt: skip
     refused({"discs": [{"center": [5, 5], "radius": 1}],
              "spheres": [{"center": [5, 5, 5], "radius": 1}]}, "not both")  # fmt: skip
     with pytest.raises(ConfigError, match="sphere 0 reaches outside the arena"):
@@ -287,6 +463,18 @@ def test_obstacle_file_format(tmp_path) -> None:
     with pytest.raises(ConfigError, match="box 0 fills the arena"):
         ObstacleField3D.build(np.zeros((0, 3)), np.zeros(0), np.zeros((1, 3)),
                               np.full((1, 3), 20.0), 20.0, True, 2.0)  # fmt: skip
+    none = (np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), 20.0, False, 2.0)
+    for axis, r, z in (([0.5, 5.0], 1.0, [0.0, 20.0]), ([5.0, 5.0], 1.0, [1.0, 21.0])):
+        with pytest.raises(ConfigError, match="cylinder 0 reaches outside the arena") as err:
+            ObstacleField3D.build(*none, np.array([axis]), np.array([r]), np.array([z]))
+        assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match="cylinder 0 needs finite coordinates"):
+        ObstacleField3D.build(*none, np.array([[np.nan, 5.0]]), np.ones(1), np.array([[0, 9.0]]))
+    nan = tmp_path / "map.json"  # json reads NaN; the file's spec refuses it
+    nan.write_text('{"cylinders": [{"center": [NaN, 5], "radius": 1}]}')
+    with pytest.raises(ConfigError, match=r"cylinders\.0\.center\.0.*finite") as err:
+        load_obstacle_file(nan)
+    assert "\n" not in str(err.value)
 
 
 def test_a_file_flies_in_its_own_dim(tmp_path) -> None:
@@ -358,8 +546,8 @@ def test_memory_estimate_counts_the_3d_grid() -> None:
     cube = FlockingConfig(n_agents=1000, obstacles="forest", dim=3).memory_parts()
     assert flat["obstacle_slots"] == 1000 * 4 * 64.0 and flat["obstacles"] == 0.0
     assert cube["obstacle_slots"] == 1000 * 4 * 80.0  # a point of 3 floats, its copy
-    # 50 m / 5 m: 10^3 cells (4 groups of pointers, flags), 10^2 columns
-    assert cube["obstacles"] == 8.0 * (4 * 10**3 + 1) + 10**3 + 8.0 * (10**2 + 1)
+    # 50 m / 5 m: 10^3 cells (4 groups of pointers, flags), 10^2 columns (boxes, poles)
+    assert cube["obstacles"] == 8.0 * (4 * 10**3 + 1) + 10**3 + 2 * 8.0 * (10**2 + 1)
 
 
 def test_learners_observe_3d_obstacles() -> None:
@@ -383,7 +571,7 @@ def test_3d_runs_with_obstacles_are_deterministic() -> None:
                               policy="random_walk", rng=seed)  # fmt: skip
         for _ in range(15):
             model.step()
-        return model.engine.pos.copy(), model.engine.obstacles.box_lo.copy()
+        return model.engine.pos.copy(), model.engine.obstacles.cylinder_center.copy()
 
     (pos_a, lo_a), (pos_b, lo_b), (_, lo_c) = run(7), run(7), run(8)
     np.testing.assert_array_equal(pos_a, pos_b)

@@ -592,3 +592,42 @@ def test_the_2d_crossing_is_bit_for_bit_what_it_was():
     assert fingerprints == {
         "orca": "b262b58aef4b2b83", "orca_accel": "97c5b12d8b14c156", "cbf": "f9674d8c01e31e6d",
     }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- round poles
+FOREST_CROSSING = {
+    "n_agents": 100, "world_size": 60.0, "dim": 3, "obstacles": "forest",
+    "obstacle_count": 300, "safety": "orca", "dt": 0.01, "max_speed": 3.0,
+    "collision_radius": 0.3, "sense_radius": 2.0, "safety_horizon": 2.0, "safety_margin": 0.25,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_behind_orca_every_drone_crosses_a_3d_forest_untouched(seed):
+    """The 3-D crossing through 300 round poles (floor to ceiling) behind ORCA: no pole
+    contact, no collision, and every drone arrives, since the plane at a cylinder's nearest
+    point turns as a drone slides round it (as round the 2-D forest's discs)."""
+    model = run_until_arrived(CrossingModel(**FOREST_CROSSING, rng=seed), 6000)
+    assert model.engine.obstacles.n_cylinders == 300
+    metrics = model.metrics
+    assert metrics["arrived_fraction"] == 1.0 and not np.isnan(metrics["time_to_goal"])
+    assert metrics["obstacle_contacts_total"] == 0 and metrics["collisions_total"] == 0
+
+
+def test_the_same_forest_of_square_poles_stops_drones_against_flat_faces(tmp_path):
+    """Known result the round poles fix: the same poles as squares (boxes of side 2
+    pole_radius at the same centres, a JSON file) stop drones whose goal lies straight
+    behind a flat face: ORCA turns it into a fixed plane and does not plan round it."""
+    forest = CrossingModel(**FOREST_CROSSING, rng=0).engine.obstacles
+    r = forest.cylinder_radius[:, None]
+    lo, hi = forest.cylinder_center - r, forest.cylinder_center + r
+    squares = tmp_path / "squares.json"
+    squares.write_text(json.dumps({"boxes": [
+        {"min": [*a, 0.0], "max": [*b, 60.0]} for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
+    ]}))  # fmt: skip
+    config = FOREST_CROSSING | {"obstacles": str(squares)}
+    model = run_until_arrived(CrossingModel(**config, rng=0), 6000)
+    assert model.engine.obstacles.n_boxes == 300
+    metrics = model.metrics
+    assert metrics["arrived_fraction"] < 0.97
+    assert metrics["obstacle_contacts_total"] == 0 and metrics["collisions_total"] == 0

@@ -35,6 +35,7 @@ from swarm.viewer.orbit import (
     body_px,
     box_edges,
     clip_near,
+    cylinder_edges,
     pick,
 )
 from swarm.viewer.renderer import BACKGROUND
@@ -343,6 +344,61 @@ def test_spheres_sort_with_the_drones_and_boxes_are_wireframes():
     assert tuple(top[int(cy), int(cx)]) == OBSTACLE_COLOUR
 
 
+def test_cylinder_sides_are_the_tangents_from_the_eye():
+    """The silhouette of a vertical cylinder: two vertical lines whose feet are the points
+    where tangents from the eye (in the plane) touch its circle; none from over the disc."""
+    rng = np.random.default_rng(4)
+    centre = rng.uniform(2.0, 8.0, (20, 2))
+    radius = rng.uniform(0.2, 1.5, 20)
+    z = np.sort(rng.uniform(0.0, 10.0, (20, 2)), axis=1)
+    eye = np.array([-3.0, 4.0, 6.0])
+    a, b, owner = cylinder_edges(eye, centre, radius, z)
+    vertical = a[:, 2] != b[:, 2]
+    assert len(a) == 20 * (2 * 16 + 2) and vertical.sum() == 40
+    np.testing.assert_array_equal(np.bincount(owner[vertical]), np.full(20, 2))
+    foot, k = a[vertical, :2], owner[vertical]
+    np.testing.assert_allclose(np.linalg.norm(foot - centre[k], axis=1), radius[k])
+    tangency = ((foot - eye[:2]) * (foot - centre[k])).sum(axis=1)
+    np.testing.assert_allclose(tangency, 0.0, atol=1e-9)
+    np.testing.assert_allclose(a[vertical, 2], z[k, 0])
+    np.testing.assert_allclose(b[vertical, 2], z[k, 1])
+    rings = ~vertical  # closed circles at the bottom and top: every vertex on the circle
+    np.testing.assert_allclose(np.linalg.norm(a[rings, :2] - centre[owner[rings]], axis=1),
+                               radius[owner[rings]])  # fmt: skip
+    above = np.array([centre[0, 0] + 0.1, centre[0, 1], 20.0])  # over the first disc
+    _, _, owner = cylinder_edges(above, centre[:1], radius[:1], z[:1])
+    assert len(owner) == 2 * 16
+
+
+def test_cylinders_are_wireframes_from_the_side_and_discs_from_above():
+    field = SimpleNamespace(cylinder_center=np.array([[5.0, 5.0]]),
+                            cylinder_radius=np.array([1.0]), cylinder_z=np.array([[2.0, 8.0]]))
+    layers = obstacle_layers(SimpleNamespace(obstacles=field))
+    assert [type(lay).__name__ for lay in layers] == ["Cylinders"]
+    cam = side_camera()  # eye (-5, 5, 5): the sides touch the circle at x = 4.9
+    renderer = Renderer(W, H)
+    renderer.draw(cube_scene(layers), cam)
+    img = renderer.rgb_array()
+    fog = Fog(cam, cube_scene([]), BACKGROUND)
+    depths = np.linspace(5.0, 15.0, 5000)  # every shade of the colour over these depths
+    shaded = {tuple(c) for c in fog.apply(np.full((5000, 3), BOX_COLOUR), depths)}
+    row = img[H // 2]
+    hits = np.flatnonzero([tuple(c) in shaded for c in row])
+    side = FOCAL * math.sqrt(0.99) / 9.9  # pixels either side of the centre
+    assert len(hits) >= 2
+    assert np.abs(hits - (W / 2 - side)).min() <= 1.0 and np.abs(hits - (W / 2 + side)).min() <= 1.0
+    assert (np.abs(hits - W / 2) > side - 2).all()  # hollow: nothing drawn between the sides
+    top_y = H / 2 - FOCAL * 3.0 / 9.0  # the front of the top circle, (4, 5, 8), at depth 9
+    column = img[:, W // 2]
+    assert any(tuple(column[y]) in shaded for y in range(int(top_y) - 1, int(top_y) + 2))
+    renderer.draw(cube_scene(layers), Camera.fit((0, 0, 10, 10), W, H))  # from above: a disc
+    top = renderer.rgb_array()
+    inside, outside = Camera.fit((0, 0, 10, 10), W, H).to_screen(np.array([[5.8, 5.0],
+                                                                           [6.3, 5.0]]))
+    assert tuple(top[int(inside[1]), int(inside[0])]) == BOX_COLOUR
+    assert tuple(top[int(outside[1]), int(outside[0])]) != BOX_COLOUR
+
+
 def test_a_ground_map_lies_on_the_floor():
     red = np.zeros((4, 4, 3), np.uint8)
     red[...] = (200, 30, 30)
@@ -428,6 +484,9 @@ def test_every_layer_draws_from_any_pose_even_inside_the_cube():
     field.sphere_center, field.box_lo, field.box_hi = (
         np.array([[10.0, 10.0, 10.0]]), np.array([[2.0, 2.0, 0.0]]), np.array([[6.0, 5.0, 9.0]])
     )  # fmt: skip
+    field.cylinder_center = np.array([[10.0, 10.0], [15.0, 5.0]])  # the camera stands in one
+    field.cylinder_radius = np.array([12.0, 1.0])
+    field.cylinder_z = np.array([[0.0, 20.0], [3.0, 9.0]])
     extra = [
         Cells("map", (0.0, 0.0), 5.0, values=np.arange(16.0).reshape(4, 4)),
         Circles("pads", np.array([[4.0, 15.0], [15.0, 4.0]]), 1.5, filled=False),
