@@ -13,13 +13,13 @@ Rows:
 * ``flocking``: boids at 10,000 drones (the engine's default density), where the cost is the
   obstacle sensing alone (boids does not read it).
 
-With ``--dim 3`` the same rows fly in a cube and the poles are square boxes from the floor to
-the ceiling (swarm.obstacles): the crossing on a sphere in a 400 m cube, and boids in the
-cube of ``swarm bench --dim 3`` (about 10 neighbours each, an 80.6 m side at 10,000 drones),
-where each drone scans its 3 x 3 x 3 block of cells. That cube's floor is 14 times smaller
-than the 2-D row's square, so 1,000 poles stand 2.5 m apart (some 12 within a drone's
-range); ``--world-size 300`` spreads them as the 2-D row does (and the drones 50 times
-thinner: under one neighbour each, a step with little else to do).
+With ``--dim 3`` the same rows fly in a cube and the poles are vertical cylinders from the
+floor to the ceiling (swarm.obstacles; each drone reads them from its 3 x 3 block of
+columns): the crossing on a sphere in a 400 m cube, and boids in the cube of ``swarm bench
+--dim 3`` (about 10 neighbours each, an 80.6 m side at 10,000 drones). That cube's floor
+is 14 times smaller than the 2-D row's square, so 1,000 poles stand 2.5 m apart (some 12
+within a drone's range); ``--world-size 300`` spreads them as the 2-D row does (and the
+drones 50 times thinner: under one neighbour each, a step with little else to do).
 
 Both models of a row start from the same seed and alternate in blocks of ``--steps`` steps,
 so a drift of the machine's speed hits both alike; the ratio is the median over blocks of
