@@ -56,12 +56,20 @@ class Frames:
         self.renderer = Renderer(width, height)
         self.width, self.height = self.renderer.width, self.renderer.height
 
-    def rgb(self, scene: Any, options: Any = None) -> np.ndarray:
-        """(H, W, 3) uint8 picture of ``scene`` (a :class:`~swarm.viewer.layers.Scene`)."""
+    def camera(self, scene: Any) -> Any:
+        """The whole arena in view: from above in 2-D; a 3-D scene from the pygame viewer's
+        home orbit (a three-quarter view, :class:`~swarm.viewer.orbit.OrbitCamera`)."""
+        if scene.zbounds is not None:
+            from swarm.viewer.orbit import OrbitCamera
+
+            return OrbitCamera.of_scene(scene, self.width, self.height)
         from swarm.viewer.renderer import Camera
 
-        camera = Camera.fit(scene.bounds, self.width, self.height)
-        self.renderer.draw(scene, camera, options)
+        return Camera.fit(scene.bounds, self.width, self.height)
+
+    def rgb(self, scene: Any, options: Any = None) -> np.ndarray:
+        """(H, W, 3) uint8 picture of ``scene`` (a :class:`~swarm.viewer.layers.Scene`)."""
+        self.renderer.draw(scene, self.camera(scene), options)
         return self.renderer.rgb_array()
 
     def png(self, scene: Any, options: Any = None) -> bytes:
@@ -71,12 +79,14 @@ class Frames:
     def pick(self, scene: Any, fx: float, fy: float) -> int | None:
         """The id (row) of the agent drawn nearest to the point at fractions (fx, fy) of the
         picture's width and height, if one is within the pick radius."""
-        from swarm.viewer.renderer import Camera
-
         agents = scene.agents()
         if agents is None or not len(agents.pos):
             return None
-        camera = Camera.fit(scene.bounds, self.width, self.height)
+        camera = self.camera(scene)
+        if scene.zbounds is not None:
+            from swarm.viewer.orbit import pick
+
+            return pick(scene, camera, fx * self.width, fy * self.height, PICK_RADIUS_PX)
         xy = camera.to_screen(agents.pos)
         d2 = (xy[:, 0] - fx * self.width) ** 2 + (xy[:, 1] - fy * self.height) ** 2
         i = int(np.argmin(d2))

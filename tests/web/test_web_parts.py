@@ -45,6 +45,25 @@ def test_every_scenario_is_drawn_and_picked(name: str) -> None:
     assert frames.pick(scene, -1.0, -1.0) is None  # far outside the picture
 
 
+def test_a_3d_scene_is_drawn_from_the_home_orbit_and_picked_there() -> None:
+    """The browser shows a cube from the pygame viewer's home orbit, not from above, and a
+    click on a drone's projected position picks it."""
+    from swarm.viewer.layers import scene_of
+    from swarm.viewer.orbit import OrbitCamera
+    from swarm.viewer.renderer import Camera, Renderer
+
+    model = Session("flocking", config={"n_agents": 12, "dim": 3}).build()
+    scene, frames = scene_of(model), Frames(300, 300)
+    top = Renderer(300, 300)
+    top.draw(scene, Camera.fit(scene.bounds, 300, 300))
+    assert not np.array_equal(frames.rgb(scene), top.rgb_array())
+    camera = OrbitCamera.of_scene(scene, 300, 300)
+    agents = scene.agents()
+    px, py, _ = camera.project(agents.pos[:1])
+    assert frames.pick(scene, float(px[0]) / 300, float(py[0]) / 300) == int(agents.ids[0])
+    assert frames.pick(scene, -1.0, -1.0) is None
+
+
 def test_text_values_read_like_the_command_line() -> None:
     assert parse_text(" 3 ") == 3
     assert parse_text("") is None
