@@ -44,6 +44,20 @@ def correlated_walk(
     return out
 
 
+def tangent_basis(unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(e1, e2), each (R, 3): an orthonormal basis of the plane normal to each row of the unit
+    vectors ``unit`` (R, 3), for turning a heading in 3-D. e1 is normal to the heading and the
+    z axis (the x axis where the heading is nearly vertical, so the cross product never
+    vanishes), e2 = heading x e1."""
+    axis = np.zeros_like(unit)
+    steep = np.abs(unit[:, 2]) > 0.9
+    axis[~steep, 2] = 1.0
+    axis[steep, 0] = 1.0
+    e1 = np.cross(axis, unit)
+    e1 /= np.sqrt((e1**2).sum(axis=1))[:, None]
+    return e1, np.cross(unit, e1)
+
+
 def _correlated_walk_3d(
     obs: LocalObservation, seed: int, speed: float | np.ndarray, turn_std: float
 ) -> np.ndarray:
@@ -57,15 +71,7 @@ def _correlated_walk_3d(
     fresh = np.column_stack([ring * np.cos(azimuth), ring * np.sin(azimuth), z])
     moving = speed_now > 0
     heading = np.where(moving[:, None], obs.vel / np.maximum(speed_now, 1e-300)[:, None], fresh)
-    # an orthonormal basis (e1, e2) of the plane tangent to the heading: e1 is normal to the
-    # heading and the z axis (the x axis where the heading is nearly vertical)
-    axis = np.zeros_like(heading)
-    steep = np.abs(heading[:, 2]) > 0.9
-    axis[~steep, 2] = 1.0
-    axis[steep, 0] = 1.0
-    e1 = np.cross(axis, heading)
-    e1 /= np.sqrt((e1**2).sum(axis=1))[:, None]
-    e2 = np.cross(heading, e1)
+    e1, e2 = tangent_basis(heading)
     g1 = turn_std * keyed_normal(seed, obs.step, ids, 3)
     g2 = turn_std * keyed_normal(seed, obs.step, ids, 4)
     angle = np.sqrt(g1 * g1 + g2 * g2)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from policies.random_walk import tangent_basis
 from swarm.config import StrictConfig
 from swarm.observation import LocalObservation
 from swarm.policy import Policy
@@ -87,15 +88,7 @@ class Vicsek(Policy):
         mean[:, 0] = 1.0  # the summed velocities cancel: +x, as atan2(0, 0) in the plane
         moving = norm > 0
         mean[moving] = total[moving] / norm[moving, None]
-        # an orthonormal basis (e1, e2) of the plane normal to the mean direction: e1 normal
-        # to it and the z axis (the x axis where the mean is nearly vertical)
-        axis = np.zeros_like(mean)
-        steep = np.abs(mean[:, 2]) > 0.9
-        axis[~steep, 2] = 1.0
-        axis[steep, 0] = 1.0
-        e1 = np.cross(axis, mean)
-        e1 /= np.sqrt((e1**2).sum(axis=1))[:, None]
-        e2 = np.cross(mean, e1)
+        e1, e2 = tangent_basis(mean)  # the plane normal to the mean direction
         rows = obs.ids  # each drone's own noise stream
         cos_cap = max(1.0 - p.eta / np.pi, -1.0)  # the cap's area: 2 pi (1 - cos) = 2 eta
         cos_t = 1.0 - (1.0 - cos_cap) * keyed_uniform(self.seed, obs.step, rows, 1)

@@ -160,16 +160,23 @@ def _bound_axis(x, v, world, torus):
 
 
 @numba.njit(cache=True, inline="always")
-def _advance_3d(pos, vel, accel, i, dt, max_speed, max_accel, world, torus):
-    """:func:`_advance` on the three axes of a cube (the same order of operations)."""
+def _clipped_3d(accel, i, limit):
+    """Row i's 3-D command scaled down to norm ``limit`` where it exceeds it."""
     ax = accel[i, 0]
     ay = accel[i, 1]
     az = accel[i, 2]
     a = np.sqrt(ax * ax + ay * ay + az * az)
-    if a > max_accel:
-        ax *= max_accel / a
-        ay *= max_accel / a
-        az *= max_accel / a
+    if a > limit:  # never true for limit = inf
+        ax *= limit / a
+        ay *= limit / a
+        az *= limit / a
+    return ax, ay, az
+
+
+@numba.njit(cache=True, inline="always")
+def _advance_3d(pos, vel, accel, i, dt, max_speed, max_accel, world, torus):
+    """:func:`_advance` on the three axes of a cube (the same order of operations)."""
+    ax, ay, az = _clipped_3d(accel, i, max_accel)
     vx = vel[i, 0] + ax * dt
     vy = vel[i, 1] + ay * dt
     vz = vel[i, 2] + az * dt
@@ -306,14 +313,7 @@ def _follow_3d(realised, accel, i, max_accel, max_thrust, tan_tilt, keep):
     ``max_accel``, made flyable (specific thrust ``a + g e_z``: vertical part in
     ``[0, max_thrust]`` first, then the horizontal part within the tilt cone and the thrust
     left over), then the lag's exact step, as :func:`_follow`."""
-    ax = accel[i, 0]
-    ay = accel[i, 1]
-    az = accel[i, 2]
-    a = np.sqrt(ax * ax + ay * ay + az * az)
-    if a > max_accel:
-        ax *= max_accel / a
-        ay *= max_accel / a
-        az *= max_accel / a
+    ax, ay, az = _clipped_3d(accel, i, max_accel)
     tz = min(max(az + GRAVITY, 0.0), max_thrust)
     side = np.sqrt(ax * ax + ay * ay)
     most = min(tz * tan_tilt, np.sqrt(max(max_thrust * max_thrust - tz * tz, 0.0)))
