@@ -148,13 +148,7 @@ class LearnedPolicy(Policy):
 
     # ------------------------------------------------------------------ the Policy slot
     def _features(self, obs: LocalObservation) -> torch.Tensor:
-        x = np.asarray(self.encode(obs), dtype=np.float32)
-        if x.shape != (obs.n, self.model.spec.obs_dim):
-            raise ValueError(
-                f"learned policy: the encoder gave shape {x.shape}; the actor was trained on "
-                f"({obs.n}, {self.model.spec.obs_dim}) (another scenario or config?)"
-            )
-        return torch.from_numpy(x)
+        return encoded(self.encode, obs, self.model.spec.obs_dim, "another scenario or config?")
 
     @torch.no_grad()
     def act(self, obs: LocalObservation) -> np.ndarray:
@@ -191,6 +185,18 @@ class LearnedPolicy(Policy):
             (obs.n, self.message_dim))  # fmt: skip
         counts = np.maximum(inbox.counts, 1)[:, None]
         return torch.from_numpy((total / counts).astype(np.float32))
+
+
+def encoded(encode: Encoder, obs: LocalObservation, obs_dim: int, hint: str) -> torch.Tensor:
+    """(R, obs_dim) float32 features of ``obs``; a wrong width (the policy deployed on another
+    setup than it was trained on) is refused in one line, ``hint`` saying what may differ."""
+    x = np.asarray(encode(obs), dtype=np.float32)
+    if x.shape != (obs.n, obs_dim):
+        raise ValueError(
+            f"learned policy: the encoder gave shape {x.shape}; the actor was trained on "
+            f"({obs.n}, {obs_dim}) ({hint})"
+        )
+    return torch.from_numpy(x)
 
 
 class LearnedGridPolicy(GridPolicy):
@@ -245,13 +251,8 @@ class LearnedGridPolicy(GridPolicy):
     @torch.no_grad()
     def logits(self, obs: LocalObservation) -> torch.Tensor:
         """(R, n_actions) the actor's logits, row by row."""
-        x = np.asarray(self.encode(obs), dtype=np.float32)
-        if x.shape != (obs.n, self.model.spec.obs_dim):
-            raise ValueError(
-                f"learned policy: the encoder gave shape {x.shape}; the actor was trained on "
-                f"({obs.n}, {self.model.spec.obs_dim}) (another view_radius or motion?)"
-            )
-        return rowwise(self.model.actor.net, torch.from_numpy(x))
+        x = encoded(self.encode, obs, self.model.spec.obs_dim, "another view_radius or motion?")
+        return rowwise(self.model.actor.net, x)
 
     def act(self, obs: LocalObservation) -> np.ndarray:
         """(R,) the most probable move of each robot (greedy: no exploration); with
