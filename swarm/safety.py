@@ -82,7 +82,10 @@ What the layer leaves out, or handles its own way:
   as implementations of the paper limit them: in a crowd the far ones are shadowed by the
   near ones, and each more half-plane makes the program costlier and less often feasible;
 * drones already closer than ``r`` (not covered by the paper's guarantee) use the cutoff
-  disc of horizon ``dt`` instead of ``tau``, so they separate within one step;
+  disc of horizon ``dt`` instead of ``tau``, so they separate within one step; two at the
+  very same place and velocity have no direction between them, so each leaves along one of
+  its own identity's (``obs.ids``: a golden-angle direction, a point of a spiral on the
+  sphere in 3-D), different for any two drones (the CBF layer does the same);
 * **time steps**: each chosen velocity is held for a step. Where every program is
   feasible that is safe at any ``dt``; in a dense crowd, where the fallback penetrates the
   half-planes, the penetration grows with the step: keep ``max_speed * dt`` at about a
@@ -129,6 +132,31 @@ CITATION = (
     "Robotics Research, Springer STAR 70, pp. 3-19"
 )
 _EPS = 1e-12  # determinants below this are parallel lines
+_INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0  # 1 / golden ratio: the golden angle is 2 pi (1 - it)
+_SQRT2_FRAC = math.sqrt(2.0) - 1.0  # an irrational step independent of the golden one
+
+
+@numba.njit(cache=True, inline="always")
+def _own_direction2(ident):
+    """A unit direction of the drone's own, from its identity alone (the golden angle times
+    it): two drones at the same place with the same velocity have no geometry to tell them
+    apart, and the neighbour's identity is not at hand, so each moves its own way; two
+    different identities pick different ones (the golden angle is irrational), though two
+    nearly alike part slowly in the first step, until their offset gives them a direction."""
+    a = 2.0 * math.pi * ((float(ident) * _INV_PHI) % 1.0)
+    return math.cos(a), math.sin(a)
+
+
+@numba.njit(cache=True, inline="always")
+def _own_direction3(ident):
+    """:func:`_own_direction2` in 3-D: a point of a spiral on the unit sphere (the Fibonacci
+    sphere's golden-angle azimuth, its height stepped by another irrational, as no count of
+    drones is known), a different point for each identity."""
+    k = float(ident)
+    a = 2.0 * math.pi * ((k * _INV_PHI) % 1.0)
+    z = 1.0 - 2.0 * ((k * _SQRT2_FRAC + 0.5) % 1.0)
+    h = math.sqrt(max(1.0 - z * z, 0.0))
+    return h * math.cos(a), h * math.sin(a), z
 
 
 class OrcaParams(StrictConfig):
@@ -284,10 +312,12 @@ def _lp3(qx, qy, dx, dy, n, n_hard, first, vmax, rx, ry, px, py, ex, ey):
 
 # ---------------------------------------------------------------------------- ORCA lines
 @numba.njit(cache=True, inline="always")
-def _orca_line(px, py, wx, wy, ownx, owny, r, tau, dt):
+def _orca_line(px, py, wx, wy, ownx, owny, r, tau, dt, ident):
     """The ORCA half-plane of a drone with velocity (ownx, owny) against a neighbour at
     relative position (px, py), the drone's velocity relative to it (wx, wy) = v_own - v_nb.
-    Returns (qx, qy, dx, dy): the line through v_own + u / 2, permitted side on the left."""
+    ``ident``: the drone's own identity, which picks its way out of a neighbour at the same
+    place and velocity (:func:`_own_direction2`). Returns (qx, qy, dx, dy): the line through
+    v_own + u / 2, permitted side on the left."""
     dist2 = px * px + py * py
     r2 = r * r
     if dist2 > r2:
@@ -329,9 +359,8 @@ def _orca_line(px, py, wx, wy, ownx, owny, r, tau, dt):
             d = math.sqrt(dist2)
             nx = -px / d
             ny = -py / d
-        else:
-            nx = 1.0
-            ny = 0.0
+        else:  # same place, same velocity: each its own way (a shared one never separates)
+            nx, ny = _own_direction2(ident)
         ux = (r / dt - c) * nx
         uy = (r / dt - c) * ny
         dirx = ny
@@ -408,11 +437,13 @@ def _nearest_entries(ptr, s, dist, nearest, best_d, best_e):
 
 
 @numba.njit(cache=True)
-def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, radius, tau, dt,
-               reach, sides, nearest, obst_rel, obst_dist, obst_mask, out, changed):  # fmt: skip
+def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ids, radius, tau,
+               dt, reach, sides, nearest, obst_rel, obst_dist, obst_mask, out,
+               changed):  # fmt: skip
     """Every active row's safe velocity (``out``, ``changed`` True) from its own segment of
     the neighbour table, its velocity ``vel``, preferred velocity ``pref`` and speed limit
     ``vmax``; rows whose preference breaks no half-plane are left with ``changed`` False.
+    ``ids``: (R,) each row's own identity (its way out of a neighbour at the same place).
     ``reach``: (R,) each row's max_accel * dt (inf: every velocity reachable), ``sides`` of
     its polygon;
     ``nearest``: how many of the nearest neighbours count (0: all sensed); ``obst_*``: each
@@ -460,7 +491,8 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
         for q in range(kept):
             e = best_e[q]
             lqx, lqy, ldx, ldy = _orca_line(rel_pos[e, 0], rel_pos[e, 1], -rel_vel[e, 0],
-                                            -rel_vel[e, 1], vx, vy, radius, tau, dt)  # fmt: skip
+                                            -rel_vel[e, 1], vx, vy, radius, tau, dt,
+                                            ids[row])  # fmt: skip
             n = _put_line(qx, qy, dx, dy, n, lqx, lqy, ldx, ldy)
             if _det(ldx, ldy, fx - lqx, fy - lqy) < 0.0:  # the command breaks it
                 clear = False
@@ -505,6 +537,10 @@ def _orca_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ra
 # where rounding alone would "break" a plane through the vertex and fail the program: a plane
 # counts as broken, and a line's interval as empty, only beyond _TOL (m/s).
 _TOL = 1e-10
+# Two unit normals closer than 1e-8 (squared: 1e-16) are the same direction to the fallback:
+# skipping such a bisector misjudges which of the two planes is penetrated deeper by at most
+# 2 vmax 1e-8, and keeping it would divide the rounding of its offset (~1e-16 |q|) by |w|
+_SAME2 = 1e-16
 
 
 @numba.njit(cache=True, inline="always")
@@ -677,9 +713,10 @@ def _lp4d(pl, n, n_hard, first, vmax, rx, ry, rz, proj):
     stay hard), a 4-D program solved incrementally: when plane i is penetrated deeper than
     the optimum so far, the new optimum has plane i's penetration as the objective; every
     earlier soft plane j then permits the side of the bisecting plane of i and j where j is
-    penetrated less than i (into ``proj``), and the 3-D program moves as far into plane i as
-    they allow. ``first``: the plane where the 3-D program failed, (rx, ry, rz) its optimum
-    so far."""
+    penetrated less than i (into ``proj``: normal n_j - n_i, offset q_j . n_j - q_i . n_i,
+    not the line where i and j meet, ill-conditioned when they are nearly parallel), and the
+    3-D program moves as far into plane i as they allow. ``first``: the plane where the 3-D
+    program failed, (rx, ry, rz) its optimum so far."""
     depth = 0.0
     for i in range(first, n):
         if _breaks(pl, i, rx, ry, rz) <= depth:
@@ -690,20 +727,23 @@ def _lp4d(pl, n, n_hard, first, vmax, rx, ry, rz, proj):
                 proj[m, c] = pl[j, c]
             m += 1
         for j in range(n_hard, i):
-            ok, bx, by, bz, _, _, _ = _meet(pl, i, j)
-            if not ok:
-                if pl[i, 3] * pl[j, 3] + pl[i, 4] * pl[j, 4] + pl[i, 5] * pl[j, 5] > 0.0:
-                    continue  # same direction: j is never penetrated deeper than i here
-                bx = 0.5 * (pl[i, 0] + pl[j, 0])  # opposite: the bisector runs midway
-                by = 0.5 * (pl[i, 1] + pl[j, 1])
-                bz = 0.5 * (pl[i, 2] + pl[j, 2])
+            # j penetrated no deeper than i: (q_j - v) . n_j <= (q_i - v) . n_i, i.e.
+            # v . w >= q_j . n_j - q_i . n_i with w = n_j - n_i. Written so, the plane is
+            # well conditioned however nearly parallel i and j are (where they meet is not),
+            # and opposite normals need no case of their own (w = 2 n_j: midway)
             wx = pl[j, 3] - pl[i, 3]
             wy = pl[j, 4] - pl[i, 4]
             wz = pl[j, 5] - pl[i, 5]
-            norm = math.sqrt(wx * wx + wy * wy + wz * wz)
-            proj[m, 0] = bx
-            proj[m, 1] = by
-            proj[m, 2] = bz
+            w2 = wx * wx + wy * wy + wz * wz
+            if w2 <= _SAME2:
+                continue  # same direction: j is never penetrated deeper than i here
+            gap = (pl[j, 0] * pl[j, 3] + pl[j, 1] * pl[j, 4] + pl[j, 2] * pl[j, 5]
+                   - pl[i, 0] * pl[i, 3] - pl[i, 1] * pl[i, 4] - pl[i, 2] * pl[i, 5])  # fmt: skip
+            norm = math.sqrt(w2)
+            at = gap / w2
+            proj[m, 0] = wx * at
+            proj[m, 1] = wy * at
+            proj[m, 2] = wz * at
             proj[m, 3] = wx / norm
             proj[m, 4] = wy / norm
             proj[m, 5] = wz / norm
@@ -731,12 +771,13 @@ def _across(ax, ay, az):
 
 
 @numba.njit(cache=True, inline="always")
-def _orca_plane(px, py, pz, wx, wy, wz, ownx, owny, ownz, r, tau, dt):
+def _orca_plane(px, py, pz, wx, wy, wz, ownx, owny, ownz, r, tau, dt, ident):
     """The ORCA half-space of a drone with velocity ``own`` against a neighbour at relative
     position p, the drone's velocity relative to it w = v_own - v_nb: the velocity obstacle
     is the cone of apex 0 around p, half-angle asin(r / |p|), cut off by the sphere of centre
-    p / tau, radius r / tau. Returns (qx, qy, qz, nx, ny, nz): the plane through v_own + u / 2
-    and its normal, pointing out of the obstacle."""
+    p / tau, radius r / tau; ``ident``: the drone's own identity (:func:`_orca_line`). Returns
+    (qx, qy, qz, nx, ny, nz): the plane through v_own + u / 2 and its normal, pointing out of
+    the obstacle."""
     dist2 = px * px + py * py + pz * pz
     r2 = r * r
     if dist2 > r2:
@@ -800,10 +841,8 @@ def _orca_plane(px, py, pz, wx, wy, wz, ownx, owny, ownz, r, tau, dt):
             nx = -px / d
             ny = -py / d
             nz = -pz / d
-        else:
-            nx = 1.0
-            ny = 0.0
-            nz = 0.0
+        else:  # same place, same velocity: each its own way (a shared one never separates)
+            nx, ny, nz = _own_direction3(ident)
         ux = (r / dt - c) * nx
         uy = (r / dt - c) * ny
         uz = (r / dt - c) * nz
@@ -877,9 +916,9 @@ REACH_NORMALS, REACH_INRADIUS = _reach_polyhedron()
 
 
 @numba.njit(cache=True)
-def _orca_rows3(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, radius, tau,
-                dt, reach, normals, inradius, nearest, obst_rel, obst_dist, obst_mask, out,
-                changed):  # fmt: skip
+def _orca_rows3(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, ids, radius,
+                tau, dt, reach, normals, inradius, nearest, obst_rel, obst_dist, obst_mask,
+                out, changed):  # fmt: skip
     """:func:`_orca_rows` in 3-D: half-spaces, the 3-D linear program and its 4-D fallback.
     With a finite ``reach`` (max_accel dt) the velocities reachable this step are kept in the
     polyhedron of faces ``normals`` at ``inradius`` times ``reach`` from the velocity (hard,
@@ -938,7 +977,7 @@ def _orca_rows3(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, vmax, active, r
             e = best_e[q]
             qx, qy, qz, nx, ny, nz = _orca_plane(
                 rel_pos[e, 0], rel_pos[e, 1], rel_pos[e, 2], -rel_vel[e, 0], -rel_vel[e, 1],
-                -rel_vel[e, 2], vx, vy, vz, radius, tau, dt,
+                -rel_vel[e, 2], vx, vy, vz, radius, tau, dt, ids[row],
             )  # fmt: skip
             n = _put_plane(pl, n, qx, qy, qz, nx, ny, nz)
             if _breaks(pl, n - 1, fx, fy, fz) > 0.0:  # the command breaks it
@@ -1015,13 +1054,15 @@ def _wall_line(mx, my, d, vx, vy, amax, ds, gamma):
 
 
 @numba.njit(cache=True)
-def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds, gamma,
+def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ids, ds, gamma,
               nearest, obst_rel, obst_dist, obst_mask, out, changed):  # fmt: skip
     """Every active row's safe acceleration: the one closest to ``pref`` within its limit
     ``amax`` that keeps every pair barrier (half the responsibility; a neighbour is assumed
     to share the row's limit) and every obstacle barrier (all of it; ``ds / 2``, the drone's
     own radius) from falling faster than ``gamma h^3``; the 2-D linear program of
-    :func:`_lp2` finds it, :func:`_lp3` the least violation where none exists."""
+    :func:`_lp2` finds it, :func:`_lp3` the least violation where none exists. A neighbour
+    at the very same place gives its barrier along the row's own direction (``ids``:
+    :func:`_own_direction2`), as it gives no direction of its own."""
     longest = 0
     for s in range(seg_row.shape[0]):
         longest = max(longest, ptr[s + 1] - ptr[s])
@@ -1066,8 +1107,11 @@ def _cbf_rows(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds,
         for q in range(kept):
             e = best_e[q]
             norm = dist[e]
-            mx = -rel_pos[e, 0] / norm if norm > 0.0 else 1.0
-            my = -rel_pos[e, 1] / norm if norm > 0.0 else 0.0
+            if norm > 0.0:
+                mx = -rel_pos[e, 0] / norm
+                my = -rel_pos[e, 1] / norm
+            else:  # same place: each its own way (a shared one never separates)
+                mx, my = _own_direction2(ids[row])
             lqx, lqy, ldx, ldy = _barrier_line(mx, my, norm, -rel_vel[e, 0], -rel_vel[e, 1],
                                                2.0 * limit, 0.5, ds, gamma, limit)  # fmt: skip
             n = _put_line(qx, qy, dx, dy, n, lqx, lqy, ldx, ldy)
@@ -1115,11 +1159,12 @@ def _wall_plane(mx, my, mz, d, vx, vy, vz, amax, ds, gamma):
 
 
 @numba.njit(cache=True)
-def _cbf_rows3(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds, gamma,
+def _cbf_rows3(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ids, ds, gamma,
                nearest, obst_rel, obst_dist, obst_mask, out, changed):  # fmt: skip
     """:func:`_cbf_rows` in 3-D: the barriers are half-spaces of the acceleration, the 3-D
     linear program (:func:`_lp3d`) finds the closest one in the limit ball, its 4-D fallback
-    (:func:`_lp4d`) the least violation where none exists."""
+    (:func:`_lp4d`) the least violation where none exists; a neighbour at the same place
+    gives its barrier along the row's own direction (:func:`_own_direction3`)."""
     longest = 0
     for s in range(seg_row.shape[0]):
         longest = max(longest, ptr[s + 1] - ptr[s])
@@ -1177,13 +1222,12 @@ def _cbf_rows3(ptr, seg_row, rel_pos, rel_vel, dist, vel, pref, amax, active, ds
         for q in range(kept):
             e = best_e[q]
             norm = dist[e]
-            mx = 1.0
-            my = 0.0
-            mz = 0.0
             if norm > 0.0:
                 mx = -rel_pos[e, 0] / norm
                 my = -rel_pos[e, 1] / norm
                 mz = -rel_pos[e, 2] / norm
+            else:  # same place: each its own way (a shared one never separates)
+                mx, my, mz = _own_direction3(ids[row])
             qx, qy, qz, nx, ny, nz = _barrier_plane(
                 mx, my, mz, norm, -rel_vel[e, 0], -rel_vel[e, 1], -rel_vel[e, 2], 2.0 * limit,
                 0.5, ds, gamma, limit,
@@ -1219,6 +1263,12 @@ def own_max_accel(obs: LocalObservation, default: float) -> np.ndarray:
     if per_row is not None:
         return np.ascontiguousarray(per_row, dtype=np.float64)
     return np.full(obs.n, float(default))
+
+
+def own_ids(obs: LocalObservation) -> np.ndarray:
+    """(R,) each drone's own identity, which breaks the tie of a neighbour at its very place
+    (each flies its own way out, :func:`_own_direction2`)."""
+    return np.ascontiguousarray(obs.ids, dtype=np.int64)
 
 
 def sensed_obstacles(obs: LocalObservation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1274,18 +1324,20 @@ class Orca(Layer):
         vel = np.ascontiguousarray(obs.vel, dtype=np.float64)
         radius = p.radius * (1.0 + p.margin)
         reach = self.accel_limits(obs) * obs.dt
+        ids = own_ids(obs)
         if vel.shape[1] == 3:
             _orca_rows3(
                 table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist, vel,
-                out.copy(), own_max_speed(obs), np.ascontiguousarray(obs.alive), radius,
+                out.copy(), own_max_speed(obs), np.ascontiguousarray(obs.alive), ids, radius,
                 p.horizon, float(obs.dt), reach, REACH_NORMALS, REACH_INRADIUS,
                 p.max_neighbors, *obst, out, changed,
             )  # fmt: skip
             return out, changed
         _orca_rows(
             table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist, vel,
-            out.copy(), own_max_speed(obs), np.ascontiguousarray(obs.alive), radius, p.horizon,
-            float(obs.dt), reach, p.polygon_sides, p.max_neighbors, *obst, out, changed,
+            out.copy(), own_max_speed(obs), np.ascontiguousarray(obs.alive), ids, radius,
+            p.horizon, float(obs.dt), reach, p.polygon_sides, p.max_neighbors, *obst, out,
+            changed,
         )  # fmt: skip
         return out, changed
 
@@ -1379,14 +1431,16 @@ class Cbf(Layer):
                 table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist,
                 np.ascontiguousarray(vel), np.ascontiguousarray(wanted, dtype=np.float64),
                 np.ascontiguousarray(limit, dtype=np.float64), np.ascontiguousarray(obs.alive),
-                p.radius * (1.0 + p.margin), p.gamma, p.max_neighbors, *obst, safe, changed,
+                own_ids(obs), p.radius * (1.0 + p.margin), p.gamma, p.max_neighbors, *obst, safe,
+                changed,
             )  # fmt: skip
         elif table.n_edges or obst[2].any():
             _cbf_rows(
                 table.ptr, table.seg_row, table.rel_pos, table.rel_vel, table.dist,
                 np.ascontiguousarray(vel), np.ascontiguousarray(wanted, dtype=np.float64),
                 np.ascontiguousarray(limit, dtype=np.float64), np.ascontiguousarray(obs.alive),
-                p.radius * (1.0 + p.margin), p.gamma, p.max_neighbors, *obst, safe, changed,
+                own_ids(obs), p.radius * (1.0 + p.margin), p.gamma, p.max_neighbors, *obst, safe,
+                changed,
             )  # fmt: skip
         if not changed.any():
             return commands, np.zeros(obs.n)

@@ -73,6 +73,27 @@ def test_head_on_pair_passes_at_the_combined_radius_and_arrives():
     assert metrics["arrived_fraction"] == 1.0
 
 
+@pytest.mark.parametrize(("safety", "steps"), [("orca", 10), ("cbf", 40)])
+def test_two_drones_at_the_same_place_and_velocity_separate(safety, steps):
+    """p = 0 and v_rel = 0 leave no direction between the two: each leaves along one of its
+    own identity's (a shared one would move both alike, in lockstep, for ever). Same goal,
+    so the controller gives both the same command: only the layer can part them."""
+    extra = {"max_accel": 6.0} if safety == "cbf" else {}
+    model = CrossingModel(n_agents=2, world_size=20.0, jitter=0.0, safety=safety, rng=0,
+                          **extra)  # fmt: skip
+    engine = model.engine
+    engine.pos[:] = 10.0
+    engine.vel[:] = 0.0
+    model.scenario.goal[:] = 17.0
+    engine.invalidate()
+    gaps = []
+    for _ in range(steps):
+        model.step()
+        gaps.append(float(np.linalg.norm(engine.pos[0] - engine.pos[1])))
+    assert gaps[0] > 0.0
+    assert gaps[-1] > model.config.collision_radius
+
+
 # ---------------------------------------------------------------------------- the LPs
 def _line_arrays(lines):
     arr = np.asarray(lines, dtype=np.float64).reshape(-1, 4)
@@ -179,7 +200,7 @@ def test_orca_line_is_the_nearest_exit_from_the_truncated_velocity_obstacle(px, 
         t = 0.0 if vv == 0 else min(max(p @ v / vv, 0.0), TAU)
         return np.linalg.norm(p - t * v)
 
-    qx, qy, dx, dy = _orca_line(px, py, wx, wy, 0.0, 0.0, r, TAU, 0.1)
+    qx, qy, dx, dy = _orca_line(px, py, wx, wy, 0.0, 0.0, r, TAU, 0.1, 0)
     u = 2 * np.array([qx, qy])
     n = np.array([-dy, dx])
     edge = np.array([wx, wy]) + u

@@ -22,16 +22,25 @@ from swarm.config import ConfigError
 from swarm.safety import (
     REACH_INRADIUS,
     REACH_NORMALS,
+    Cbf,
     Orca,
     OrcaParams,
+    _barrier_line,
+    _barrier_plane,
     _lp3d,
     _lp4d,
+    _obstacle_plane,
     _orca_plane,
+    _own_direction2,
+    _own_direction3,
+    _wall_line,
+    _wall_plane,
 )
 from swarm.testing import assert_local
 
 TAU = 2.0
 R_COMBINED = 0.3 * 1.25  # collision_radius (1 + safety_margin), the defaults
+DS_3D = R_COMBINED  # the barrier layer's Ds: the same combined radius
 
 
 def run_until_arrived(model: CrossingModel, limit: int) -> CrossingModel:
@@ -84,10 +93,22 @@ def feasible_planes(draw):
     count = draw(st.integers(1, 14))
     normal = rng.normal(size=(count, 3))
     normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    # the point lies on the permitted side of each, up to 3 m in (0: on the boundary)
-    q = inside - rng.uniform(0, 3.0, (count, 1)) * normal
+    # the point lies on the permitted side of each, up to 3 m in; the boundary cases drawn
+    # explicitly (a uniform depth is never 0): some or all planes through the point itself
+    depth = rng.uniform(0, 3.0, (count, 1))
+    through = draw(st.sampled_from(["none", "some", "all"]))
+    if through == "all":
+        depth[:] = 0.0
+    elif through == "some":
+        depth[rng.random(count) < 0.5] = 0.0
+    q = inside - depth * normal
+    planes = np.column_stack([q, normal])
+    # and exact copies of some planes, anywhere in the order
+    copies = draw(st.integers(0, 3))
+    planes = np.concatenate([planes, planes[rng.integers(0, count, copies)]])
+    planes = planes[rng.permutation(len(planes))]
     pref = rng.uniform(-6, 6, 3)
-    return _planes(np.column_stack([q, normal])), vmax, pref
+    return _planes(planes), vmax, pref
 
 
 def _scipy_closest(planes: np.ndarray, vmax: float, pref: np.ndarray) -> np.ndarray:
@@ -200,6 +221,96 @@ def test_the_fallback_minimises_the_largest_penetration_when_nothing_is_feasible
     assert depth <= _scipy_least_penetration(soft, poly, vmax) + 1e-6
 
 
+@pytest.mark.parametrize("extra", [0, 3, 9])
+def test_planes_that_leave_a_single_point_give_that_point(extra):
+    """Every plane through one point c, the six axis-aligned ones among them (each with its
+    opposite): the feasible set is c alone, the optimum lies where many planes meet, and
+    rounding alone must not fail the program. ``extra``: more planes through c, random
+    normals, and copies of the six, shuffled in."""
+    rng = np.random.default_rng(extra)
+    c = np.array([0.3, -0.7, 0.5])
+    normal = np.concatenate([np.eye(3), -np.eye(3), rng.normal(size=(extra, 3))])
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    planes = np.column_stack([np.broadcast_to(c, normal.shape), normal])
+    planes = np.concatenate([planes, planes[: min(extra, 6)]])
+    planes = _planes(planes[rng.permutation(len(planes))])
+    for pref in ([2.0, 2.0, 2.0], [-1.0, 0.0, 0.0], c):
+        k, *v = _lp3d(planes, len(planes), 2.0, *pref, False)
+        assert k == len(planes)
+        np.testing.assert_allclose(v, c, atol=1e-9)
+        k, *v = _lp3d(planes, len(planes), 2.0, *(np.array(pref) / np.linalg.norm(pref)), True)
+        assert k == len(planes)
+        np.testing.assert_allclose(v, c, atol=1e-9)
+
+
+@pytest.mark.parametrize("hard", [0, 1])
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_the_fallback_bisects_opposite_parallel_planes_midway(order, hard):
+    """Two soft planes facing apart, v . x >= 2 and v . x <= -1, after a third, v . y >= 0.5
+    (soft, or ``hard``): the least largest penetration is 1.5, at v . x = 0.5 (the bisector of
+    the two runs midway between them); the third is penetrated no deeper (not at all when
+    hard). The pair comes last, so the answer is the program of the second of them."""
+    soft = np.array([[2.0, 0.0, 0.0, 1.0, 0.0, 0.0], [-1.0, 0.0, 0.0, -1.0, 0.0, 0.0]])
+    third = np.array([[0.0, 0.5, 0.0, 0.0, 1.0, 0.0]])
+    planes = _planes(np.concatenate([third, soft[list(order)]]))
+    k, x, y, z = _lp3d(planes, 3, 3.0, 0.0, 0.0, 0.0, False)
+    assert k == 2
+    v = np.array(_lp4d(planes, 3, hard, k, 3.0, x, y, z, np.empty((3, 6))))
+    assert v[0] == pytest.approx(0.5, abs=1e-9)
+    np.testing.assert_allclose(_penetration(soft, v), 1.5, atol=1e-9)
+    assert _penetration(third, v)[0] <= (1e-9 if hard else 1.5 + 1e-9)
+    assert np.linalg.norm(v) <= 3.0 + 1e-9
+
+
+@pytest.mark.parametrize("angle", [1e-3, 1e-6, 1e-8, 1e-10, 1e-11])
+def test_the_fallback_is_exact_for_nearly_parallel_planes(angle):
+    """v . x >= 1, a copy of it turned by ``angle`` (offset 1, or a little less), and v . x
+    <= -1, in a random frame and order: the least largest penetration is exactly 1 (at v . x
+    = 0 the turned copy is penetrated by 1 at most on its side), however nearly parallel the
+    first two are (where they meet lies ~1 / angle away: bisectors through it lose digits)."""
+    rng = np.random.default_rng(12)
+    turned = np.array([math.cos(angle), math.sin(angle), 0.0])
+    for offset in (1.0, 1.0 - 1e-3, 1.0 - 1e-9):
+        for _ in range(10):
+            soft = np.array([[1.0, 0.0, 0.0, 1.0, 0.0, 0.0], [*(turned * offset), *turned],
+                             [-1.0, 0.0, 0.0, -1.0, 0.0, 0.0]])  # fmt: skip
+            rot = _rotation(rng)
+            planes = _planes(np.column_stack([soft[:, :3] @ rot.T, soft[:, 3:] @ rot.T])[
+                rng.permutation(3)])  # fmt: skip
+            k, x, y, z = _lp3d(planes, 3, 3.0, 0.0, 0.0, 0.0, False)
+            assert k < 3
+            v = np.array(_lp4d(planes, 3, 0, k, 3.0, x, y, z, np.empty((3, 6))))
+            assert _penetration(planes, v).max() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_the_fallback_is_unmoved_by_duplicated_planes():
+    """The same infeasible soft planes with some repeated (exact copies, same-direction
+    parallels of themselves): the same least largest penetration as without the copies."""
+    rng = np.random.default_rng(11)
+    vmax = 2.0
+    checked = 0
+    for _ in range(60):
+        n = rng.integers(3, 9)
+        normal = rng.normal(size=(n, 3))
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        soft = np.column_stack([normal * rng.uniform(0.2, 1.5, (n, 1)) * vmax, normal])
+        doubled = _planes(np.concatenate([soft, soft[rng.integers(0, n, 4)]])[
+            rng.permutation(n + 4)])  # fmt: skip
+        depths = []
+        for planes in (_planes(soft), doubled):
+            k, x, y, z = _lp3d(planes, len(planes), vmax, 0.0, 0.0, 0.0, False)
+            if k == len(planes):
+                break
+            v = np.array(_lp4d(planes, len(planes), 0, k, vmax, x, y, z,
+                               np.empty((len(planes), 6))))  # fmt: skip
+            assert np.isfinite(v).all() and np.linalg.norm(v) <= vmax + 1e-9
+            depths.append(_penetration(soft, v).max())
+        if len(depths) == 2:
+            assert depths[1] == pytest.approx(depths[0], abs=1e-9)
+            checked += 1
+    assert checked > 30
+
+
 def test_the_reachable_polyhedron_is_inscribed_in_the_ball():
     """Every vertex of {x : x . n_k <= REACH_INRADIUS} on the unit sphere or inside it, and
     one on it: the polyhedron is the largest of its shape inside the reachable ball."""
@@ -234,7 +345,7 @@ def test_orca_plane_is_the_nearest_exit_from_the_truncated_velocity_obstacle(p, 
         t = 0.0 if vv == 0 else min(max(p @ v / vv, 0.0), TAU)
         return np.linalg.norm(p - t * v)
 
-    qx, qy, qz, nx, ny, nz = _orca_plane(*p, *w, 0.0, 0.0, 0.0, r, TAU, 0.1)
+    qx, qy, qz, nx, ny, nz = _orca_plane(*p, *w, 0.0, 0.0, 0.0, r, TAU, 0.1, 0)
     u = 2 * np.array([qx, qy, qz])
     n = np.array([nx, ny, nz])
     assert np.linalg.norm(n) == pytest.approx(1.0)
@@ -281,6 +392,41 @@ def test_a_head_on_pair_sidesteps_by_the_same_amount_in_opposite_directions():
     np.testing.assert_allclose(actions[1], -expected, atol=1e-12)  # reciprocity
     changes = actions - model.engine.vel
     np.testing.assert_allclose(changes[0], -changes[1], atol=1e-12)
+
+
+@pytest.mark.parametrize(("safety", "steps"), [("orca", 10), ("cbf", 40)])
+def test_two_drones_at_the_same_place_and_velocity_separate(safety, steps):
+    """p = 0 and v_rel = 0 leave no direction between the two: each leaves along one of its
+    own identity's (a shared one would move both alike, in lockstep, for ever). Same goal,
+    so the controller gives both the same command: only the layer can part them."""
+    extra = {"max_accel": 6.0} if safety == "cbf" else {}
+    model = CrossingModel(n_agents=2, world_size=20.0, jitter=0.0, dim=3, safety=safety,
+                          rng=0, **extra)  # fmt: skip
+    engine = model.engine
+    engine.pos[:] = 10.0
+    engine.vel[:] = 0.0
+    model.scenario.goal[:] = 17.0
+    engine.invalidate()
+    gaps = []
+    for _ in range(steps):
+        model.step()
+        gaps.append(float(np.linalg.norm(engine.pos[0] - engine.pos[1])))
+    assert gaps[0] > 0.0
+    assert gaps[-1] > model.config.collision_radius
+
+
+def test_each_identity_has_a_direction_of_its_own():
+    """The tie-breaking directions: unit vectors, pairwise different for a thousand
+    identities, in the plane and in space."""
+    for own, dim in ((_own_direction2, 2), (_own_direction3, 3)):
+        d = np.array([own(k) for k in range(1000)])
+        assert d.shape == (1000, dim)
+        np.testing.assert_allclose(np.linalg.norm(d, axis=1), 1.0, atol=1e-12)
+        gaps = np.linalg.norm(d[:, None] - d[None], axis=-1) + 3.0 * np.eye(1000)
+        assert gaps.min() > 1e-4
+    # spread over the sphere (its heights uniform), not bunched
+    z = np.array([_own_direction3(k)[2] for k in range(1000)])
+    assert abs((z > 0).mean() - 0.5) < 0.02
 
 
 @pytest.mark.parametrize("axis", [0, 1, 2])
@@ -344,6 +490,65 @@ def _sphere_reading(pos, centre, radius):
     offset = centre - pos
     d = np.linalg.norm(offset)
     return offset / d * (d - radius), d - radius
+
+
+def _with_readings(obs, readings):
+    """``obs`` with an obstacle reading: ``readings`` maps a row to its slots, each a nearest
+    point and a signed distance (the other rows sense nothing)."""
+    slots = max(len(v) for v in readings.values())
+    rel = np.zeros((obs.n, slots, 3))
+    dist = np.zeros((obs.n, slots))
+    mask = np.zeros((obs.n, slots))
+    for row, reading in readings.items():
+        for t, (point, d) in enumerate(reading):
+            rel[row, t], dist[row, t], mask[row, t] = point, d, 1.0
+    own = {**(obs.own or {}), "obstacle_rel_pos": rel, "obstacle_dist": dist,
+           "obstacle_mask": mask}  # fmt: skip
+    return dataclasses.replace(obs, own=own)
+
+
+@pytest.mark.parametrize("d", [0.1, 0.0, -0.05])
+def test_an_obstacle_within_the_body_is_left_within_one_step(d):
+    """Closer to the obstacle than the own radius (or inside it: the nearest point is then
+    the way out): the plane's horizon is dt, not tau, so the drone must leave at (body - d) /
+    dt, and the layer flies straight out at its top speed (3 m/s here: faster than the
+    plane asks, the plane turns soft against the speed limit)."""
+    body = R_COMBINED / 2
+    dt = 0.01
+    way_in = np.array([2.0, -1.0, 2.0]) / 3.0  # from the drone to the nearest point
+    qx, qy, qz, nx, ny, nz = _obstacle_plane(*(way_in * max(abs(d), 1e-3)), d, body, TAU, dt)
+    n = np.array([nx, ny, nz])
+    outward = -way_in if d >= 0.0 else way_in  # away from the obstacle's inside
+    np.testing.assert_allclose(n, outward, atol=1e-15)
+    # permitted: (v - q) . n >= 0, i.e. moving out at least (body - d) / dt
+    assert np.array([qx, qy, qz]) @ n == pytest.approx((body - d) / dt, rel=1e-12)
+    model = head_on(gap=8.0)
+    obs = _with_readings(model.observe(), {0: [(way_in * max(abs(d), 1e-3), d)]})
+    safe, changed = Orca(OrcaParams(radius=0.3)).velocities(obs, np.zeros((2, 3)))
+    assert changed[0]
+    np.testing.assert_allclose(safe[0], 3.0 * outward, atol=1e-9)
+
+
+def test_a_drone_squeezed_between_two_obstacles_balances_them():
+    """Two obstacles either side along y, closer than the drone's own radius to both (a gap
+    narrower than it): their planes contradict each other and turn soft, and the fallback
+    penetrates both by as little as it can: v . y - (d_up - body) / dt = -v . y - (d_down -
+    body) / dt, away from the nearer one, within the speed limit."""
+    body = R_COMBINED / 2
+    dt = 0.01
+    d_up, d_down = 0.1, 0.15
+    model = head_on(gap=8.0)
+    obs = _with_readings(model.observe(), {
+        0: [((0.0, d_up, 0.0), d_up), ((0.0, -d_down, 0.0), d_down)],
+    })  # fmt: skip
+    for pref in ([0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 3.0, 0.0]):
+        safe, changed = Orca(OrcaParams(radius=0.3)).velocities(obs, np.array([pref, pref]))
+        assert changed[0]
+        vy = (d_up - d_down) / (2 * dt)  # -2.5 m/s: toward the middle
+        assert safe[0, 1] == pytest.approx(vy, abs=1e-9)
+        up, down = safe[0, 1] - (d_up - body) / dt, -safe[0, 1] - (d_down - body) / dt
+        assert up == pytest.approx(down, abs=1e-9) and up > 0  # both penetrated, equally
+        assert np.linalg.norm(safe[0]) <= 3.0 + 1e-9
 
 
 @pytest.mark.parametrize(
@@ -419,7 +624,11 @@ def test_a_crowded_sphere_fails_with_one_line_naming_it():
     assert "\n" not in message and "ring_radius" in message and "sphere" in message
     assert "world_size >=" in message
     needed = float(message.split("world_size >= ")[1].split(" m")[0])
-    CrossingModel(n_agents=1000, world_size=math.ceil(needed), dim=3, rng=0)  # fits
+    for seed in range(3):  # fits, and its starts (jittered) really are that far apart
+        model = CrossingModel(n_agents=1000, world_size=math.ceil(needed), dim=3, rng=seed)
+        pos = model.engine.pos
+        gaps = np.linalg.norm(pos[:, None] - pos[None], axis=-1) + np.eye(1000) * 1e9
+        assert gaps.min() >= 3 * model.config.collision_radius  # the gap the error asks for
     # a sphere holds many more than a ring of the same radius
     CrossingModel(n_agents=1000, world_size=60.0, dim=3, rng=0)
     with pytest.raises(ConfigError, match="ring"):
@@ -554,6 +763,114 @@ def test_cbf_in_3d_a_head_on_pair_brakes_before_touching():
         closest = min(closest, float(np.linalg.norm(engine.pos[0] - engine.pos[1])))
     assert R_COMBINED * 0.98 <= closest <= R_COMBINED * 1.1
     assert model.summary()["collisions_total"] == 0
+
+
+def _rotation(rng: np.random.Generator) -> np.ndarray:
+    """A random proper rotation (QR of a Gaussian matrix, signs fixed)."""
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.sign(np.diag(r))
+    return q if np.linalg.det(q) > 0 else -q
+
+
+def test_the_3d_barriers_in_the_plane_z_0_are_the_2d_ones():
+    """_barrier_plane and _wall_plane with nothing along z give the 2-D half-planes: the same
+    point, and the normal (-dy, dx) of the line's direction (its permitted left side)."""
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        a = rng.uniform(0, 2 * np.pi)
+        mx, my = math.cos(a), math.sin(a)
+        norm = rng.uniform(0.5 * DS_3D, 4.0)  # both sides of Ds: the "too close" branch too
+        dv = rng.uniform(-4, 4, 2)
+        alpha, share, gamma = rng.uniform(2, 20), rng.uniform(0.2, 1), rng.uniform(0.3, 2)
+        amax = 6.0
+        line = _barrier_line(mx, my, norm, *dv, alpha, share, DS_3D, gamma, amax)
+        plane = _barrier_plane(mx, my, 0.0, norm, *dv, 0.0, alpha, share, DS_3D, gamma, amax)
+        _assert_same_half_space(line, plane)
+        line = _wall_line(mx, my, norm, *dv, amax, DS_3D / 2, gamma)
+        plane = _wall_plane(mx, my, 0.0, norm, *dv, 0.0, amax, DS_3D / 2, gamma)
+        _assert_same_half_space(line, plane)
+
+
+def _assert_same_half_space(line, plane):
+    qx, qy, dx, dy = line
+    np.testing.assert_allclose(plane, [qx, qy, 0.0, -dy, dx, 0.0], rtol=1e-12, atol=1e-12)
+
+
+def test_the_3d_barriers_rotate_with_the_frame():
+    """Rotate the direction, the relative (own) velocity: the barrier's plane rotates with
+    them (point and normal), for the pair barrier and the obstacle's."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        rot = _rotation(rng)
+        m = rng.normal(size=3)
+        m /= np.linalg.norm(m)
+        norm = rng.uniform(0.5 * DS_3D, 4.0)
+        dv = rng.uniform(-4, 4, 3)
+        args = rng.uniform(2, 20), rng.uniform(0.2, 1), DS_3D, rng.uniform(0.3, 2), 6.0
+        plane = np.array(_barrier_plane(*m, norm, *dv, *args))
+        turned = np.array(_barrier_plane(*(rot @ m), norm, *(rot @ dv), *args))
+        np.testing.assert_allclose(turned[:3], rot @ plane[:3], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(turned[3:], rot @ plane[3:], rtol=1e-12, atol=1e-12)
+        wall = np.array(_wall_plane(*m, norm, *dv, 6.0, DS_3D / 2, args[3]))
+        turned = np.array(_wall_plane(*(rot @ m), norm, *(rot @ dv), 6.0, DS_3D / 2, args[3]))
+        np.testing.assert_allclose(turned[:3], rot @ wall[:3], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(turned[3:], rot @ wall[3:], rtol=1e-12, atol=1e-12)
+
+
+def test_cbf_in_3d_a_drone_stops_before_a_sphere_and_a_box(tmp_path):
+    """Two drones at 3 m/s with 6 m/s^2, each flying at the middle of an obstacle whose face
+    stands between it and its goal (a sphere, a box): each stops with its body short of the
+    face, close to it, and never touches it (goto alone flies through both)."""
+    shapes = tmp_path / "yard.json"
+    shapes.write_text(json.dumps({
+        "spheres": [{"center": [10.0, 6.0, 10.0], "radius": 1.5}],
+        "boxes": [{"min": [9.0, 13.0, 9.0], "max": [11.0, 15.0, 11.0]}],
+    }))  # fmt: skip
+    for safety in ("cbf", "none"):
+        model = CrossingModel(n_agents=2, world_size=20.0, jitter=0.0, dim=3, safety=safety,
+                              max_accel=6.0, obstacles=str(shapes), rng=0)  # fmt: skip
+        engine = model.engine
+        engine.pos[:] = [[2.0, 6.0, 10.0], [18.0, 14.0, 10.0]]
+        model.scenario.goal[:] = [[18.0, 6.0, 10.0], [2.0, 14.0, 10.0]]
+        engine.invalidate()
+        for _ in range(1000):
+            model.step()
+        metrics = model.metrics
+        if safety == "none":
+            assert metrics["obstacle_contacts_total"] > 0
+            continue
+        assert metrics["obstacle_contacts_total"] == 0
+        body = DS_3D / 2
+        # the faces at x = 8.5 (sphere) and x = 11 (box): stopped short of each, close to it
+        gaps = np.array([8.5 - engine.pos[0, 0], engine.pos[1, 0] - 11.0])
+        assert (gaps >= body * 0.98).all() and (gaps <= body + 0.02).all()
+        assert np.linalg.norm(engine.vel, axis=1).max() < 0.01
+
+
+def test_cbf_in_3d_each_drone_of_a_head_on_pair_brakes_by_half():
+    """A pair closing at 4 m/s along a slanted axis, 1.5 m apart, commanding no
+    acceleration: each drone is held to m . a = -b / (2 |dp|) (half of the pair's budget b,
+    rebuilt here from the paper's barrier with a_i + a_j = 12 m/s^2), the two equal and
+    opposite."""
+    model = CrossingModel(n_agents=2, world_size=20.0, jitter=0.0, dim=3, safety="cbf",
+                          max_accel=6.0, rng=0)  # fmt: skip
+    engine = model.engine
+    axis = np.array([1.0, 2.0, -2.0]) / 3.0
+    engine.pos[:] = [10.0 - axis * 0.75, 10.0 + axis * 0.75]
+    engine.vel[:] = [axis * 2.0, -axis * 2.0]
+    engine.invalidate()
+    layer = Cbf(OrcaParams(radius=0.3, max_accel=6.0))
+    accel, _ = layer.filter(model.observe(), np.zeros((2, 3)), "acceleration")
+    dp = engine.pos[0] - engine.pos[1]
+    dv = engine.vel[0] - engine.vel[1]
+    norm, a = np.linalg.norm(dp), 12.0
+    root = math.sqrt(2 * a * (norm - DS_3D))
+    h = root + dp @ dv / norm
+    b = h**3 * norm - (dv @ dp) ** 2 / norm**2 + dv @ dv + a * (dv @ dp) / root
+    half = -0.5 * b / norm
+    assert 0 < half < 6.0  # it binds, within the limit
+    np.testing.assert_allclose(accel[0], half * dp / norm, atol=1e-9)
+    np.testing.assert_allclose(accel[1], -half * dp / norm, atol=1e-9)
 
 
 @pytest.mark.parametrize("n_agents", [8, 32])
