@@ -86,6 +86,11 @@ one entry per link), then per later planning round ``push_k`` (2: planned cell, 
 inbox cap, and counted (``messages_sent``, ``bytes_sent``, ``message_rounds`` metrics).
 
 The per-robot search is a numba kernel with an explicit stack (Algorithm 1's recursion).
+Near jams the local problems hold a hundred robots or more, two thirds of the robots solve
+one, three times a step; what keeps that fast without changing a move: the relayed beacons
+come sorted by priority and each distinct one stored once (:func:`relayed_view`), so a
+robot only sorts the roots it heard this round and merges, and it clears only the scratch
+it wrote (measured in ``experiments/bench_pibt_jam.py``).
 
 **Under the League's action model** (``motion = "rotate"``: headings; forward, quarter
 turns, wait) PIBT still decides on cells, as the League's default planner does: each robot
@@ -145,6 +150,7 @@ from swarm.grid.policy import (
     BEACON_BLOCKED,
     BEACON_CELL,
     BEACON_DIM,
+    BEACON_PRIORITY,
     GridPolicy,
     action_codes,
     beacons,
@@ -183,9 +189,11 @@ def _local_pibt_chunks(
     hear this round (a robot is known by its cell: two robots never share one). A beacon is
     (cell, priority, 5 preferences, blocked) (:data:`swarm.grid.policy.BEACON_DIM`).
 
-    Robots are solved in ``n_chunks`` contiguous chunks (``prange``: one per thread task),
-    each with its own scratch, which every robot leaves clean: a robot's answer depends on
-    its inputs alone, so any chunking and thread count gives the same result.
+    Robots are solved in ``n_chunks`` interleaved chunks (``prange``: one per thread task;
+    chunk c takes robots c, c + n_chunks, ...: the robots of a jam, whose problems are the
+    large ones, spread over the chunks), each with its own scratch, which every robot leaves
+    clean: a robot's answer depends on its inputs alone, so any chunking and thread count
+    gives the same result.
     """
     n = own_cell.shape[0]
     out = own_cell.copy()
@@ -195,99 +203,146 @@ def _local_pibt_chunks(
         heard = d_ptr[i + 1] - d_ptr[i] + r_ptr[i + 1] - r_ptr[i]
         max_local = max(max_local, heard + 1)
     for chunk in numba.prange(n_chunks):
-        first = chunk * n // n_chunks
-        last = (chunk + 1) * n // n_chunks
-        _solve_robots(first, last, own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref,
-                      r_ptr, r_table, r_ref, sense_ptr, sense_cell, n_free, hop_discount,
-                      max_local, out, inherited)  # fmt: skip
+        _solve_robots(chunk, n, n_chunks, own_cell, own_prio, own_prefs, d_ptr, d_table,
+                      d_ref, r_ptr, r_table, r_ref, sense_ptr, sense_cell, n_free,
+                      hop_discount, max_local, out, inherited)  # fmt: skip
     return out, inherited
 
 
 @numba.njit(cache=True)
+def _sort_descending(idx, key, n):
+    """Sort ``idx[:n]`` and ``key[:n]`` by descending key, stably (insertion: linear on a
+    sorted input, and few elements)."""
+    for q0 in range(1, n):
+        a = idx[q0]
+        ka = key[q0]
+        q = q0
+        while q > 0 and key[q - 1] < ka:
+            idx[q] = idx[q - 1]
+            key[q] = key[q - 1]
+            q -= 1
+        idx[q] = a
+        key[q] = ka
+
+
+@numba.njit(cache=True)
+def _merge_descending(idx, key, n, out):
+    """Merge the two sorted parts ``idx[p, :n[p]]`` (p = 0, 1) into ``out`` by descending
+    key, part 0 first on ties; returns the count."""
+    x = 0
+    y = 0
+    o = 0
+    while x < n[0] and y < n[1]:
+        if key[1, y] > key[0, x]:
+            out[o] = idx[1, y]
+            y += 1
+        else:
+            out[o] = idx[0, x]
+            x += 1
+        o += 1
+    while x < n[0]:
+        out[o] = idx[0, x]
+        x += 1
+        o += 1
+    while y < n[1]:
+        out[o] = idx[1, y]
+        y += 1
+        o += 1
+    return o
+
+
+@numba.njit(cache=True)
 def _solve_robots(
-    first, last, own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref, r_ptr, r_table, r_ref,
-    sense_ptr, sense_cell, n_free, hop_discount, max_local, out, inherited,
+    first, stop, step, own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref, r_ptr, r_table,
+    r_ref, sense_ptr, sense_cell, n_free, hop_discount, max_local, out, inherited,
 ):  # fmt: skip
-    """Robots ``first..last-1`` of :func:`_local_pibt_chunks`, with scratch of their own."""
+    """Robots ``first, first + step, ...`` below ``stop`` of :func:`_local_pibt_chunks`, with
+    scratch of their own."""
     occ_from = np.full(n_free, -1, np.int64)  # free cell -> local agent standing there
     occ_to = np.full(n_free, -1, np.int64)  # free cell -> local agent reserving it
     cell = np.empty(max_local, np.int64)
     prio = np.empty(max_local)
     prefs = np.empty((max_local, 5), np.int64)
     to = np.empty(max_local, np.int64)
+    # the robots stronger than robot i (heard this round, then relayed) and their
+    # priorities, then all of them in the order they are run
+    roots = np.empty((2, max_local), np.int64)
+    key = np.empty((2, max_local))
     order = np.empty(max_local, np.int64)
+    n_roots = np.empty(2, np.int64)
     st_a = np.empty(max_local + 1, np.int64)
     st_p = np.empty(max_local + 1, np.int64)
     st_k = np.empty(max_local + 1, np.int64)
     st_c = np.empty(max_local + 1)  # priority the frame's agent acts with (inherited)
     got = np.empty(max_local)  # priority each local agent inherited when pushed (-inf: not)
-    for i in range(first, last):
-        # the local problem: robot i (local 0) and the robots it heard from
+    for i in range(first, stop, step):
+        # the local problem: robot i (local 0) and the robots it heard from; the robots
+        # stronger than robot i are its roots
         m = 1
         cell[0] = own_cell[i]
         prio[0] = own_prio[i]
+        p0 = prio[0]
         occ_from[cell[0]] = 0
+        to[0] = -1
+        got[0] = -np.inf
         for k in range(5):
             prefs[0, k] = own_prefs[i, k]
+        n_roots[0] = 0
+        n_roots[1] = 0
         for src in range(2):  # this round's beacons, then the relayed ones not heard again
             ptr = d_ptr if src == 0 else r_ptr
             table = d_table if src == 0 else r_table
             ref = d_ref if src == 0 else r_ref
             for e in range(ptr[i], ptr[i + 1]):
-                msg = table[ref[e]]
-                c = np.int64(msg[0])
+                row = ref[e]
+                c = np.int64(table[row, 0])
                 if occ_from[c] != -1:
                     continue
                 cell[m] = c
                 occ_from[c] = m
-                prio[m] = msg[1]
+                prio[m] = table[row, 1]
                 for k in range(5):  # element by element: a row slice assignment is far slower
-                    prefs[m, k] = np.int64(msg[2 + k])
+                    prefs[m, k] = np.int64(table[row, 2 + k])
+                to[m] = -1
+                got[m] = -np.inf
+                if prio[m] > p0:
+                    roots[src, n_roots[src]] = m
+                    key[src, n_roots[src]] = prio[m]
+                    n_roots[src] += 1
                 m += 1
-        for a in range(m):
-            occ_from[cell[a]] = a
-            to[a] = -1
-            got[a] = -np.inf
         for e in range(sense_ptr[i], sense_ptr[i + 1]):
             c = sense_cell[e]
             if occ_from[c] == -1:  # sensed, not heard
                 occ_from[c] = BLOCKED
                 occ_to[c] = BLOCKED
-        # roots by descending priority, ties in local order, but only down to robot i
-        # itself (local 0): it is decided, pushed or as a root, by then, and lower roots
-        # would come after it. A stable insertion sort in place (np.argsort would allocate
-        # for each robot) of the stronger robots only.
-        n_roots = 0
-        for a in range(1, m):
-            if prio[a] > prio[0]:
-                q = n_roots
-                while q > 0 and prio[order[q - 1]] < prio[a]:
-                    order[q] = order[q - 1]
-                    q -= 1
-                order[q] = a
-                n_roots += 1
-        order[n_roots] = 0
-        n_roots += 1
-        for r in range(n_roots):
-            root = order[r]
-            if to[0] != -1:
-                break
-            if to[root] != -1:
-                continue
+        # roots by descending priority, ties in local order, then robot i itself (local 0):
+        # it is decided, pushed or as a root, by then, and lower roots would come after it.
+        # Each part sorted in place (stable; np.argsort would allocate for each robot; the
+        # relayed part comes sorted, :func:`_relayed`), then merged (ties: the part heard
+        # this round first, as its local indices are lower)
+        _sort_descending(roots[0], key[0], n_roots[0])
+        _sort_descending(roots[1], key[1], n_roots[1])
+        n_order = _merge_descending(roots, key, n_roots, order)
+        r = 0
+        while to[0] == -1:
+            if r < n_order:
+                root = order[r]
+                r += 1
+                if to[root] != -1:
+                    continue
+            else:
+                root = 0
             _pibt_from(root, cell, prio[root], prefs, occ_from, occ_to, to, st_a, st_p, st_k,
                        st_c, hop_discount, got)  # fmt: skip
         inherited[i] = got[0]
         out[i] = to[0]
-        if to[0] == -1:
-            out[i] = cell[0]
-        for a in range(m):  # clean the shared scratch for the next robot
+        # clean the shared scratch for the next robot: only the agents' cells, the sensed
+        # cells and reserved cells were written, and a reservation occ_to[v] = a always has
+        # to[a] == v (:func:`_pibt_from`), so clearing each agent's to[a] clears them all
+        for a in range(m):
             occ_from[cell[a]] = -1
-            occ_to[cell[a]] = -1
             if to[a] >= 0:
                 occ_to[to[a]] = -1
-            for k in range(5):
-                if prefs[a, k] >= 0:
-                    occ_to[prefs[a, k]] = -1
         for e in range(sense_ptr[i], sense_ptr[i + 1]):
             occ_from[sense_cell[e]] = -1
             occ_to[sense_cell[e]] = -1
@@ -304,7 +359,11 @@ def _pibt_from(root, cell, prio_root, prefs, occ_from, occ_to, to, st_a, st_p, s
     out of the way, each pushed agent acting with its pusher's priority less
     ``hop_discount`` (``got[k]``: the last priority agent k inherited). ``occ_from``: cell ->
     agent standing there (< 0: none, or a sensed robot that cannot be pushed), ``prefs``
-    (agents, 5) each agent's candidate cells, best first (-1: none)."""
+    (agents, 5) each agent's candidate cells, best first (-1: none).
+
+    Every reservation ``occ_to[v] = a`` left has ``to[a] == v``: an agent moving on frees
+    its own, and the one overwrite (a pushed agent that cannot move stays on its cell) takes
+    the cell from its pusher, which then moves on (the callers' cleanup relies on it)."""
     sp = 0
     st_a[0] = root
     st_p[0] = -1
@@ -438,57 +497,334 @@ def relayed_view(obs: LocalObservation, need: np.ndarray, heard: Inbox, relays: 
                  radius: float) -> Inbox:  # fmt: skip
     """For each robot that ``need``s it, the relayed first-round beacons of robots within
     ``radius`` cells of its own cell that it did not hear itself (each once, known by its
-    cell); an inbox (CSR by receiver) of beacons, other robots' parts empty."""
+    cell); an inbox (CSR by receiver) of beacons, other robots' parts empty.
+
+    Each robot's part comes sorted by descending priority (stably: equal priorities in the
+    order they arrived), the order its local problems run their roots in, three times a
+    step (:func:`_solve_robots`). Its table holds each distinct relayed message once: a
+    beacon is relayed by every robot that heard it, so the relay table repeats each one
+    tens of times, and the local problems read it from the cache instead.
+    """
     g = obs.known["grid"]
-    cells = np.ascontiguousarray(relays.table[:, BEACON_CELL]).astype(np.int64)
-    ptr, pick, packet = _relayed(
+    ptr, packet, rows, table = _relayed(
         obs.own["fcell"], need.astype(np.bool_), heard.ptr, heard.table[:, BEACON_CELL], heard.rows,
-        relays.ptr, relays.ref, relays.entry_ptr, cells, g.free_cells, g.width,
-        float(radius) ** 2,
+        relays.ptr, relays.ref, relays.entry_ptr, np.ascontiguousarray(relays.table, np.float64),
+        g.free_cells, g.width, float(radius) ** 2,
     )  # fmt: skip
-    return Inbox(ptr, relays.sender[packet], relays.table, pick)
+    return Inbox(ptr, relays.sender[packet], table, rows)
 
 
 @numba.njit(cache=True)
-def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, cells, free_cells, width,
+def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells, width,
              r2):  # fmt: skip
-    """Per receiver that needs it: the entries (rows of the relay table) kept, and the
-    packet each came in."""
+    """Per receiver that needs it: the packet each kept entry came in, its row in the table
+    of distinct relayed messages (:func:`_distinct_rows`), and that table. Kept: the first
+    entry from each cell within ``r2`` (squared cells) of the receiver's that it did not
+    hear directly, in packet order (:func:`_scan_part`), then stably sorted by descending
+    priority.
+
+    A receiver hears tens of relays, each the whole list of what its sender heard, so most
+    entries repeat. Each list is kept as bitmaps of its cells too, a 64-bit word per 8 x 8
+    tile of the map (:func:`_list_tiles`), and a receiver ORs its lists' words in packet
+    order (:func:`_tile_part`): the bits new in a packet are the cells it brings first.
+    The kept entries are marked in a bitmap over the ranks of the distinct priorities and
+    read back in rank order (:func:`_sort_part`). Where the order within a packet matters
+    (equal priorities) or a cell's relays differ, the receiver scans its entries one at a
+    time and sorts them by insertion instead. Any path gives the same answer.
+    """
     n = fcell.shape[0]
-    stamp = np.full(free_cells.shape[0], -1, np.int64)
-    bound = 0
+    n_free = free_cells.shape[0]
+    packed, distinct, first, one_each = _distinct_rows(table, n_free)
+    rank, n_ranks = _dense_ranks(distinct[:, BEACON_PRIORITY])
+    rank_words = np.zeros((n_ranks + 63) >> 6, np.int64)  # the ranks a receiver kept
+    rank_summary = np.zeros((rank_words.shape[0] + 63) >> 6, np.int64)  # its words not zero
+    row_at = np.empty(n_ranks, np.int64)  # rank -> the receiver's entry: its row, its packet
+    packet_at = np.empty(n_ranks, np.int64)
+    row_of = np.empty(n_free, np.int64)
+    col_of = np.empty(n_free, np.int64)
+    height = 1
+    for k in range(n_free):
+        row_of[k], col_of[k] = divmod(np.int64(free_cells[k]), width)
+        height = max(height, row_of[k] + 1)
+    tiles_w = (width + 7) >> 3
+    n_words = ((height + 7) >> 3) * tiles_w
+    word_of = (row_of >> 3) * tiles_w + (col_of >> 3)  # free cell -> its tile's word, bit
+    bit_of = np.left_shift(np.int64(1), ((row_of & 7) << 3) | (col_of & 7))
+    msg_at = np.full(height * width, -1, np.int64)  # map cell -> row of its message
+    for k in range(n_free):
+        msg_at[free_cells[k]] = first[k]
+    list_ptr, pair_word, pair_bits = _list_tiles(entry_ptr, packed, word_of, bit_of, n_words)
+    seen = np.zeros(n_words, np.int64)  # the cells the receiver met, by tile
+    touched = np.empty(n_words, np.int64)  # the words of seen it set
+    stamp = np.full(n_free, -1, np.int64)  # cell -> last receiver that met it (scalar scan)
+    bound = 0  # entries the receivers can keep: their relays' entries
     for i in range(n):
         if need[i]:
             for e in range(rptr[i], rptr[i + 1]):
                 bound += entry_ptr[rref[e] + 1] - entry_ptr[rref[e]]
     ptr = np.empty(n + 1, np.int64)
-    out = np.empty(bound, np.int64)
+    rows = np.empty(bound, np.int64)
     packet = np.empty(bound, np.int64)
     c = 0
     for i in range(n):
         ptr[i] = c
         if not need[i]:
             continue
-        stamp[fcell[i]] = i
-        for e in range(ptr0[i], ptr0[i + 1]):  # heard directly: not again
-            stamp[np.int64(cell0[ref0[e]])] = i
-        ri, ci = divmod(np.int64(free_cells[fcell[i]]), width)
-        for e in range(rptr[i], rptr[i + 1]):
-            r = rref[e]
-            for f in range(entry_ptr[r], entry_ptr[r + 1]):
-                k = cells[f]
-                if stamp[k] == i:
-                    continue
-                rk, ck = divmod(np.int64(free_cells[k]), width)
-                dr = rk - ri
-                dc = ck - ci
-                if dr * dr + dc * dc <= r2:
-                    stamp[k] = i
-                    out[c] = f
-                    packet[c] = e
-                    c += 1
+        if one_each:
+            end = _tile_part(i, c, fcell, ptr0, cell0, ref0, rptr, rref, list_ptr, pair_word,
+                             pair_bits, word_of, bit_of, row_of, col_of, tiles_w, width, r2,
+                             msg_at, rank, seen, touched, rank_words, rank_summary, row_at,
+                             packet_at, rows, packet)  # fmt: skip
+            if end >= 0:
+                c = end
+                continue
+        c = _scan_part(i, c, fcell, ptr0, cell0, ref0, rptr, rref, entry_ptr, packed, row_of,
+                       col_of, r2, stamp, rows, packet)  # fmt: skip
+        if not _sort_part(ptr[i], c, rows, packet, rank, rank_words, row_at, packet_at):
+            _insertion_part(ptr[i], c, rows, packet, distinct)
     ptr[n] = c
-    return ptr, out[:c], packet[:c]
+    return ptr, packet[:c], rows[:c], distinct
+
+
+@numba.njit(cache=True)
+def _distinct_rows(table, n_free):
+    """The distinct messages of ``table`` (M, D), each once; (M,) for each message its row
+    there times 2^32 plus its cell (one word: the scalar scan reads both at once); (F,) the
+    row of the first message from each free cell (-1: none); and whether no cell's
+    messages differ. A message is compared with the first from its cell: equal bits share
+    a row."""
+    m, d = table.shape
+    packed = np.empty(m, np.int64)
+    bits = table.view(np.int64)
+    first = np.full(n_free, -1, np.int64)
+    distinct = np.empty((m, d))
+    distinct_bits = distinct.view(np.int64)
+    one_each = True
+    n = 0
+    for f in range(m):
+        k = np.int64(table[f, 0])
+        c = first[k]
+        if c >= 0:
+            same = True
+            for j in range(d):
+                if bits[f, j] != distinct_bits[c, j]:
+                    same = False
+                    break
+            if same:
+                packed[f] = (c << 32) | k
+                continue
+            one_each = False
+        else:
+            first[k] = n
+        for j in range(d):
+            distinct[n, j] = table[f, j]
+        packed[f] = (n << 32) | k
+        n += 1
+    return packed, distinct[:n].copy(), first, one_each
+
+
+@numba.njit(cache=True)
+def _dense_ranks(prio):
+    """(N,) rank of each priority among the distinct ones, 0 the highest (equal priorities,
+    equal ranks), and the number of ranks."""
+    by_prio = np.argsort(-prio)
+    rank = np.empty(prio.shape[0], np.int64)
+    n_ranks = 0
+    for q in range(prio.shape[0]):
+        if q == 0 or prio[by_prio[q]] != prio[by_prio[q - 1]]:
+            n_ranks += 1
+        rank[by_prio[q]] = n_ranks - 1
+    return rank, n_ranks
+
+
+@numba.njit(cache=True)
+def _list_tiles(entry_ptr, packed, word_of, bit_of, n_words):
+    """Each relay list (entries ``entry_ptr[s]:entry_ptr[s + 1]``) as (word, bits) pairs,
+    its cells in each tile it touches: CSR by list (list_ptr, pair_word, pair_bits)."""
+    low = (np.int64(1) << 32) - 1
+    n_lists = entry_ptr.shape[0] - 1
+    list_ptr = np.empty(n_lists + 1, np.int64)
+    pair_word = np.empty(packed.shape[0], np.int64)
+    pair_bits = np.empty(packed.shape[0], np.int64)
+    slot = np.full(n_words, -1, np.int64)  # word -> its pair in the current list
+    n_pairs = 0
+    for s in range(n_lists):
+        list_ptr[s] = n_pairs
+        for f in range(entry_ptr[s], entry_ptr[s + 1]):
+            k = packed[f] & low
+            w = word_of[k]
+            if slot[w] < 0:
+                slot[w] = n_pairs
+                pair_word[n_pairs] = w
+                pair_bits[n_pairs] = 0
+                n_pairs += 1
+            pair_bits[slot[w]] |= bit_of[k]
+        for p in range(list_ptr[s], n_pairs):
+            slot[pair_word[p]] = -1
+    list_ptr[n_lists] = n_pairs
+    return list_ptr, pair_word[:n_pairs], pair_bits[:n_pairs]
+
+
+# index of the lowest set bit of a 64-bit word, by de Bruijn multiplication (words are
+# int64: numba turns mixed uint64 / int64 arithmetic into floats)
+_DE_BRUIJN = np.int64(0x03F79D71B4CA8B09)
+_LOWEST_BIT = np.zeros(64, np.int64)
+_LOWEST_BIT[
+    (
+        ((np.uint64(1) << np.arange(64, dtype=np.uint64)) * np.uint64(_DE_BRUIJN)) >> np.uint64(58)
+    ).astype(np.int64)
+] = np.arange(64)
+
+
+@numba.njit(cache=True, inline="always")
+def _lowest_bit(word):
+    """(the lowest set bit of ``word`` alone, its index)."""
+    lowest = word & -word
+    return lowest, _LOWEST_BIT[((lowest * _DE_BRUIJN) >> 58) & 63]
+
+
+@numba.njit(cache=True, inline="always")
+def _tile_part(
+    i, c, fcell, ptr0, cell0, ref0, rptr, rref, list_ptr, pair_word, pair_bits, word_of, bit_of,
+    row_of, col_of, tiles_w, width, r2, msg_at, rank, seen, touched, rank_words, rank_summary,
+    row_at, packet_at, rows, packet,
+):  # fmt: skip
+    """Receiver i's kept entries (:func:`_relayed`) by the lists' tile bitmaps, written from
+    ``c`` on by descending priority; returns the new end, or -1 (nothing written) if two
+    share a priority (their order is then the packet order, entry by entry). The scratch
+    (``seen``, ``rank_words``, ``rank_summary``) is left zero."""
+    n_touched = 0
+    for e in range(ptr0[i] - 1, ptr0[i + 1]):  # own cell and the cells heard: met already
+        k = fcell[i] if e < ptr0[i] else np.int64(cell0[ref0[e]])
+        w = word_of[k]
+        if seen[w] == 0:
+            touched[n_touched] = w
+            n_touched += 1
+        seen[w] |= bit_of[k]
+    ri = row_of[fcell[i]]
+    ci = col_of[fcell[i]]
+    dup = np.int64(0)  # not zero: two kept entries share a rank
+    for e in range(rptr[i], rptr[i + 1]):
+        s = rref[e]
+        for p in range(list_ptr[s], list_ptr[s + 1]):
+            w = pair_word[p]
+            new = pair_bits[p] & ~seen[w]  # cells packet e brings first: met now
+            if new == 0:
+                continue
+            if seen[w] == 0:
+                touched[n_touched] = w
+                n_touched += 1
+            seen[w] |= new
+            tr = (w // tiles_w) << 3
+            tc = (w % tiles_w) << 3
+            while new != 0:
+                lowest, b = _lowest_bit(new)
+                new ^= lowest
+                dr = tr + (b >> 3) - ri
+                dc = tc + (b & 7) - ci
+                if dr * dr + dc * dc <= r2:  # kept: marked by its priority's rank
+                    row = msg_at[(tr + (b >> 3)) * width + tc + (b & 7)]
+                    q = rank[row]
+                    bit = np.int64(1) << (q & 63)
+                    word = rank_words[q >> 6]
+                    dup |= word & bit
+                    rank_words[q >> 6] = word | bit
+                    rank_summary[q >> 12] |= np.int64(1) << ((q >> 6) & 63)
+                    row_at[q] = row
+                    packet_at[q] = e
+    for t in range(n_touched):
+        seen[touched[t]] = 0
+    for sw in range(rank_summary.shape[0]):  # read back in rank order
+        summary = rank_summary[sw]
+        rank_summary[sw] = 0
+        while summary != 0:
+            lowest, b = _lowest_bit(summary)
+            summary ^= lowest
+            w = (sw << 6) + b
+            bits = rank_words[w]
+            rank_words[w] = 0
+            while bits != 0 and dup == 0:
+                lowest, b = _lowest_bit(bits)
+                bits ^= lowest
+                rows[c] = row_at[(w << 6) + b]
+                packet[c] = packet_at[(w << 6) + b]
+                c += 1
+    return c if dup == 0 else -1
+
+
+@numba.njit(cache=True)
+def _scan_part(i, c, fcell, ptr0, cell0, ref0, rptr, rref, entry_ptr, packed, row_of, col_of,
+               r2, stamp, rows, packet):  # fmt: skip
+    """Receiver i's kept entries (:func:`_relayed`), one entry at a time in packet order,
+    written from ``c`` on; returns the new end."""
+    low = (np.int64(1) << 32) - 1
+    stamp[fcell[i]] = i
+    for e in range(ptr0[i], ptr0[i + 1]):  # heard directly: not again
+        stamp[np.int64(cell0[ref0[e]])] = i
+    ri = row_of[fcell[i]]
+    ci = col_of[fcell[i]]
+    for e in range(rptr[i], rptr[i + 1]):
+        r = rref[e]
+        for f in range(entry_ptr[r], entry_ptr[r + 1]):
+            x = packed[f]
+            k = x & low
+            if stamp[k] == i:
+                continue
+            stamp[k] = i  # kept now, or out of range now and later
+            dr = row_of[k] - ri
+            dc = col_of[k] - ci
+            if dr * dr + dc * dc <= r2:
+                rows[c] = x >> 32
+                packet[c] = e
+                c += 1
+    return c
+
+
+@numba.njit(cache=True)
+def _sort_part(lo, hi, rows, packet, rank, words, row_at, packet_at):
+    """Sort ``rows[lo:hi]`` (and ``packet``) by the rank of their priority, 0 first, by a
+    bitmap over the ranks (``words`` left zero); False, with nothing changed, if two share
+    a rank (equal priorities: their order is the caller's)."""
+    first_w = words.shape[0]
+    last_w = -1
+    dup = np.int64(0)
+    for q in range(lo, hi):
+        k = rank[rows[q]]
+        bit = np.int64(1) << (k & 63)
+        dup |= words[k >> 6] & bit
+        words[k >> 6] |= bit
+        row_at[k] = rows[q]
+        packet_at[k] = packet[q]
+        first_w = min(first_w, k >> 6)
+        last_w = max(last_w, k >> 6)
+    o = lo
+    for w in range(first_w, last_w + 1):
+        bits = words[w]
+        words[w] = 0
+        while bits != 0 and dup == 0:
+            lowest, b = _lowest_bit(bits)
+            bits ^= lowest
+            rows[o] = row_at[(w << 6) + b]
+            packet[o] = packet_at[(w << 6) + b]
+            o += 1
+    return dup == 0
+
+
+@numba.njit(cache=True)
+def _insertion_part(lo, hi, rows, packet, table):
+    """Stable insertion sort of ``rows[lo:hi]`` (and ``packet``) by descending priority of
+    ``table[rows]``."""
+    for q0 in range(lo + 1, hi):
+        row = rows[q0]
+        pk = packet[q0]
+        ka = table[row, BEACON_PRIORITY]
+        q = q0
+        while q > lo and table[rows[q - 1], BEACON_PRIORITY] < ka:
+            rows[q] = rows[q - 1]
+            packet[q] = packet[q - 1]
+            q -= 1
+        rows[q] = row
+        packet[q] = pk
 
 
 def pushed_by(obs: LocalObservation, pushes: Inbox, hop: float) -> np.ndarray:

@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from envs.warehouse import WarehouseModel, warehouse_policies
-from policies.pibt import PIBT
+from policies.pibt import PIBT, _relayed
 from swarm.grid.distance import DistanceBank
 from swarm.grid.layout import LayoutParams
 from swarm.grid.maps import parse_map
@@ -181,3 +181,67 @@ def test_pibt_is_deterministic_per_seed():
 
     assert np.array_equal(cells(5), cells(5))
     assert not np.array_equal(cells(5), cells(6))
+
+
+# ----------------------------------------------------------------- the relay scan
+def _relay_reference(
+    fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells, width, r2
+):
+    """The relay scan as first written: per receiver, the first entry from each cell in
+    packet order, not heard directly, within r2; then stably by descending priority."""
+    out = []
+    for i in range(len(fcell)):
+        kept = []
+        if need[i]:
+            met = {int(fcell[i])} | {int(cell0[ref0[e]]) for e in range(ptr0[i], ptr0[i + 1])}
+            ri, ci = divmod(int(free_cells[fcell[i]]), width)
+            for e in range(rptr[i], rptr[i + 1]):
+                for f in range(entry_ptr[rref[e]], entry_ptr[rref[e] + 1]):
+                    k = int(table[f, 0])
+                    if k in met:
+                        continue
+                    met.add(k)
+                    rk, ck = divmod(int(free_cells[k]), width)
+                    if (rk - ri) ** 2 + (ck - ci) ** 2 <= r2:
+                        kept.append((e, table[f]))
+        kept.sort(key=lambda t: -t[1][1])  # stable
+        out.append(kept)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_relay_scan_matches_the_plain_scan_it_replaced(seed):
+    """The tiled, deduplicated relay scan gives each robot what the entry-by-entry scan
+    gave: the first copy of each robot's beacon in packet order, not heard directly, within
+    the relay radius, stably sorted by descending priority (equal priorities and a differing
+    relayed copy included)."""
+    rng = np.random.default_rng(seed)
+    width, height = int(rng.integers(3, 20)), int(rng.integers(2, 15))
+    free = np.flatnonzero(rng.random(width * height) < 0.8)
+    n = int(rng.integers(2, min(len(free), 50) + 1))
+    cells = rng.choice(len(free), n, replace=False)
+    beacons = np.zeros((n, 8))
+    beacons[:, 0] = cells
+    beacons[:, 1] = rng.integers(0, 4, n) + rng.choice([0.0, 0.5], n)  # many equal priorities
+    beacons[:, 2:7] = rng.integers(-1, len(free), (n, 5))
+    rc, cc = np.divmod(free[cells], width)
+    near = (rc[:, None] - rc) ** 2 + (cc[:, None] - cc) ** 2 <= rng.choice([2.0, 9.0, 1e4])
+    hears = near & ~np.eye(n, dtype=bool) & (rng.random((n, n)) < 0.9)
+    heard = [rng.permutation(np.flatnonzero(h)) for h in hears]
+    ptr0 = np.concatenate([[0], np.cumsum([len(h) for h in heard])]).astype(np.int64)
+    ref0 = np.concatenate([*heard, np.zeros(0, int)]).astype(np.int64)
+    table = np.concatenate([beacons[h] for h in heard] + [np.zeros((0, 8))])
+    if seed % 4 == 0 and len(table):
+        table[rng.integers(len(table)), 1] += 1.0  # one relayed copy differs
+    relayers = [rng.permutation(np.flatnonzero(h)) for h in hears]
+    rptr = np.concatenate([[0], np.cumsum([len(r) for r in relayers])]).astype(np.int64)
+    rref = np.concatenate([*relayers, np.zeros(0, int)]).astype(np.int64)
+    args = (cells.astype(np.int64), rng.random(n) < 0.7, ptr0, beacons[:, 0], ref0, rptr, rref,
+            ptr0.copy(), np.ascontiguousarray(table), free.astype(np.int64), width,
+            float(rng.choice([1.0, 8.0, 25.0, 1e4])))
+    ptr, packet, rows, distinct = _relayed(*args)
+    for i, kept in enumerate(_relay_reference(*args)):
+        part = slice(ptr[i], ptr[i + 1])
+        assert packet[part].tolist() == [e for e, _ in kept]
+        expected = np.array([m for _, m in kept]).reshape(-1, 8)
+        np.testing.assert_array_equal(distinct[rows[part]], expected)
