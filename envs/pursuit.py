@@ -107,8 +107,10 @@ class PursuitConfig(SwarmConfig):
         if self.boundary != "box":
             raise ValueError("boundary: pursuit is played in a bounded arena; allowed: box")
         # the pursuers' capture discs (balls in 3-D) against the arena's area (volume)
-        ball = np.pi * self.capture_radius**2 if self.dim == 2 else (
-            4.0 / 3.0 * np.pi * self.capture_radius**3
+        ball = (
+            np.pi * self.capture_radius**2
+            if self.dim == 2
+            else (4.0 / 3.0 * np.pi * self.capture_radius**3)
         )
         if self.n_pursuers * ball > 0.5 * self.world_size**self.dim:
             raise ValueError(

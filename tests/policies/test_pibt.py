@@ -236,9 +236,20 @@ def test_relay_scan_matches_the_plain_scan_it_replaced(seed):
     relayers = [rng.permutation(np.flatnonzero(h)) for h in hears]
     rptr = np.concatenate([[0], np.cumsum([len(r) for r in relayers])]).astype(np.int64)
     rref = np.concatenate([*relayers, np.zeros(0, int)]).astype(np.int64)
-    args = (cells.astype(np.int64), rng.random(n) < 0.7, ptr0, beacons[:, 0], ref0, rptr, rref,
-            ptr0.copy(), np.ascontiguousarray(table), free.astype(np.int64), width,
-            float(rng.choice([1.0, 8.0, 25.0, 1e4])))
+    args = (
+        cells.astype(np.int64),
+        rng.random(n) < 0.7,
+        ptr0,
+        beacons[:, 0],
+        ref0,
+        rptr,
+        rref,
+        ptr0.copy(),
+        np.ascontiguousarray(table),
+        free.astype(np.int64),
+        width,
+        float(rng.choice([1.0, 8.0, 25.0, 1e4])),
+    )
     ptr, packet, rows, distinct = _relayed(*args)
     for i, kept in enumerate(_relay_reference(*args)):
         part = slice(ptr[i], ptr[i + 1])

@@ -371,8 +371,11 @@ def test_cylinder_sides_are_the_tangents_from_the_eye():
 
 
 def test_cylinders_are_wireframes_from_the_side_and_discs_from_above():
-    field = SimpleNamespace(cylinder_center=np.array([[5.0, 5.0]]),
-                            cylinder_radius=np.array([1.0]), cylinder_z=np.array([[2.0, 8.0]]))
+    field = SimpleNamespace(
+        cylinder_center=np.array([[5.0, 5.0]]),
+        cylinder_radius=np.array([1.0]),
+        cylinder_z=np.array([[2.0, 8.0]]),
+    )
     layers = obstacle_layers(SimpleNamespace(obstacles=field))
     assert [type(lay).__name__ for lay in layers] == ["Cylinders"]
     cam = side_camera()  # eye (-5, 5, 5): the sides touch the circle at x = 4.9
@@ -393,8 +396,7 @@ def test_cylinders_are_wireframes_from_the_side_and_discs_from_above():
     assert any(tuple(column[y]) in shaded for y in range(int(top_y) - 1, int(top_y) + 2))
     renderer.draw(cube_scene(layers), Camera.fit((0, 0, 10, 10), W, H))  # from above: a disc
     top = renderer.rgb_array()
-    inside, outside = Camera.fit((0, 0, 10, 10), W, H).to_screen(np.array([[5.8, 5.0],
-                                                                           [6.3, 5.0]]))
+    inside, outside = Camera.fit((0, 0, 10, 10), W, H).to_screen(np.array([[5.8, 5.0], [6.3, 5.0]]))
     assert tuple(top[int(inside[1]), int(inside[0])]) == BOX_COLOUR
     assert tuple(top[int(outside[1]), int(outside[0])]) != BOX_COLOUR
 
