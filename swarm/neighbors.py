@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -524,7 +525,9 @@ def _compact(bounds, region, offset, ptr, idx, rel_pos, rel_vel, dist):
     in chunk order, and its segments' ``ptr`` made absolute: the serial scan's layout,
     whatever the chunking. In place (no second table in memory): a chunk's count never
     exceeds its region, so ``offset[c] <= region[c]`` and a forward copy never overwrites
-    entries still to be moved."""
+    entries still to be moved. 2 or 3 coordinates, copied by name (a loop over them cost
+    the 2-D compaction time)."""
+    three = rel_pos.shape[1] == 3
     for c in range(bounds.shape[0] - 1):
         a = region[c]
         b = offset[c]
@@ -535,6 +538,9 @@ def _compact(bounds, region, offset, ptr, idx, rel_pos, rel_vel, dist):
                 rel_pos[b + e, 1] = rel_pos[a + e, 1]
                 rel_vel[b + e, 0] = rel_vel[a + e, 0]
                 rel_vel[b + e, 1] = rel_vel[a + e, 1]
+                if three:
+                    rel_pos[b + e, 2] = rel_pos[a + e, 2]
+                    rel_vel[b + e, 2] = rel_vel[a + e, 2]
                 dist[b + e] = dist[a + e]
         for k in range(bounds[c], bounds[c + 1]):
             ptr[k] += b
@@ -546,14 +552,15 @@ SCAN_CHUNK = 4096
 
 
 def _scan_parallel(
-    args: tuple, use_fov: bool, cos_half: float, ptr: np.ndarray, capacity: int,
-    pool: BufferPool | None,
+    chunks: Callable[..., None], args: tuple, n_seg: int, ptr: np.ndarray, capacity: int,
+    pool: BufferPool | None, dim: int = 2,
 ) -> tuple[int, tuple[np.ndarray, ...]]:  # fmt: skip
-    """The entries of :func:`_scan`, bit for bit, found by chunks on numba's threads, each
-    into its own region of the output arrays (sized by its share of the rows, 20 % over),
-    then compacted in place: the table costs 20 % more memory than the serial scan's, not
-    a second copy."""
-    n_seg = args[4].shape[0]
+    """The entries of a serial scan, bit for bit, found by ``chunks`` (:func:`_scan_chunks`,
+    :func:`_scan_chunks_3d`: called with ``*args, bounds, region, ptr, *out, counts``) on
+    numba's threads over ``n_seg`` segments, each chunk into its own region of the output
+    arrays (sized by its share of the rows, 20 % over), then compacted in place: the table
+    costs 20 % more memory than the serial scan's, not a second copy. One driver for both
+    dimensions, so the chunking and the retry are the same in 2-D and 3-D."""
     bounds = np.arange(0, n_seg + SCAN_CHUNK, SCAN_CHUNK, dtype=np.int64)
     bounds[-1] = n_seg
     sizes = np.diff(bounds)
@@ -563,9 +570,9 @@ def _scan_parallel(
     while True:  # a region that fills up is retried once, sized by its count
         region = np.zeros(len(sizes) + 1, np.int64)
         np.cumsum(want, out=region[1:])
-        out = pool.take(int(region[-1])) if pool is not None else BufferPool(keep=0).take(
-            int(region[-1]))  # fmt: skip
-        _scan_chunks(*args, use_fov, cos_half, bounds, region, ptr, *out, counts)
+        source = pool if pool is not None else BufferPool(keep=0)
+        out = source.take(int(region[-1]), dim)
+        chunks(*args, bounds, region, ptr, *out, counts)
         if (counts <= want).all():
             break
         # the same headroom as a hinted step, so the next step reuses these buffers
@@ -580,16 +587,28 @@ def _scan_parallel(
 
 
 def _gather_rows(pos, vel, order):
-    """``pos[order]`` and ``vel[order]``, each row copied alone (any thread count, the
-    same arrays as numpy's gather)."""
-    spos = np.empty((order.shape[0], 2))
-    svel = np.empty((order.shape[0], 2))
-    for k in numba.prange(order.shape[0]):
-        i = order[k]
-        spos[k, 0] = pos[i, 0]
-        spos[k, 1] = pos[i, 1]
-        svel[k, 0] = vel[i, 0]
-        svel[k, 1] = vel[i, 1]
+    """``pos[order]`` and ``vel[order]`` of (R, 2) or (R, 3) rows, each row copied alone
+    (any thread count, the same arrays as numpy's gather). One loop per width, coordinates
+    by name: a loop over them made the 2-D gather 40 % slower at 10^6 rows."""
+    dim = pos.shape[1]
+    spos = np.empty((order.shape[0], dim))
+    svel = np.empty((order.shape[0], dim))
+    if dim == 2:
+        for k in numba.prange(order.shape[0]):
+            i = order[k]
+            spos[k, 0] = pos[i, 0]
+            spos[k, 1] = pos[i, 1]
+            svel[k, 0] = vel[i, 0]
+            svel[k, 1] = vel[i, 1]
+    else:
+        for k in numba.prange(order.shape[0]):
+            i = order[k]
+            spos[k, 0] = pos[i, 0]
+            spos[k, 1] = pos[i, 1]
+            spos[k, 2] = pos[i, 2]
+            svel[k, 0] = vel[i, 0]
+            svel[k, 1] = vel[i, 1]
+            svel[k, 2] = vel[i, 2]
     return spos, svel
 
 
@@ -647,8 +666,9 @@ def radius_neighbors(
     # inactive rows get empty segments after the active ones
     ptr = np.empty(n_rows + 1, np.int64)
     if parallel_pays(n_active):
-        m, (idx, rel_pos, rel_vel, dist) = _scan_parallel(args, use_fov, cos_half, ptr,
-                                                          capacity, pool)  # fmt: skip
+        m, (idx, rel_pos, rel_vel, dist) = _scan_parallel(
+            _scan_chunks, (*args, use_fov, cos_half), order.shape[0], ptr, capacity, pool
+        )
     else:
         while True:
             if pool is not None:
@@ -681,8 +701,8 @@ def _cell_order_table(
 # The same cell grid in a cube (dim = 3): cells of side >= the radius, each agent scans the
 # 3 x 3 x 3 block of cells around its own, agents bucketed by a counting sort and visited in
 # cell order (x fastest, then y, then z) so that reads and writes stream through memory.
-# Serial only: one core is what the 3-D target is measured on; the 2-D path above keeps its
-# small-env and threaded variants.
+# Large swarms scan on threads through the 2-D path's driver (:func:`_scan_parallel`,
+# :func:`_compact`, :func:`_gather_rows`); there is no small-env (dense) variant in 3-D.
 
 # cells of side >= radius / REACH_3D, each agent scanning the (2 REACH_3D + 1)^3 block around
 # its own: 1 is the 3 x 3 x 3 block of cells of side >= radius (27 r^3 of candidates for a
@@ -721,20 +741,6 @@ def _bucket_3d(pos, active, env, n_envs, per_side, cell_size):
             cell[i] = c
             start[c + 1] += 1
     return cell, start, _rows_by_cell(cell, start)
-
-
-@numba.njit(cache=True)
-def _gather_3d(pos, vel, order):
-    """``pos[order]`` and ``vel[order]`` of (R, 3) rows (numpy's gather is several times
-    slower at 10^6 rows)."""
-    spos = np.empty((order.shape[0], 3))
-    svel = np.empty((order.shape[0], 3))
-    for k in range(order.shape[0]):
-        i = order[k]
-        for d in range(3):
-            spos[k, d] = pos[i, d]
-            svel[k, d] = vel[i, d]
-    return spos, svel
 
 
 @numba.njit(cache=True, inline="always")
@@ -810,6 +816,51 @@ def _block_ranges_3d(c, per_side, reach, world, torus, start, lo, hi, shift):
     return n
 
 
+@numba.njit(cache=True, inline="always")
+def _scan_row_3d(
+    k, spos, svel, order, n_ranges, lo, hi, shift, r2, world, half, small_torus,
+    cursor, limit, idx, rel_pos, rel_vel, dist,
+):  # fmt: skip
+    """Segment k (row ``order[k]``): the rows within range in the ``n_ranges`` ranges of its
+    cell's block (:func:`_block_ranges_3d`), written from entry ``cursor`` on while below
+    ``limit`` (past it only counted); returns the cursor after its last entry. The one
+    definition of a row's entries and their order, for the serial and parallel scans."""
+    px = spos[k, 0]
+    py = spos[k, 1]
+    pz = spos[k, 2]
+    vx = svel[k, 0]
+    vy = svel[k, 1]
+    vz = svel[k, 2]
+    for t in range(n_ranges):
+        ox = shift[t, 0] - px
+        oy = shift[t, 1] - py
+        oz = shift[t, 2] - pz
+        for q in range(lo[t], hi[t]):
+            if q == k:
+                continue
+            ddx = spos[q, 0] + ox
+            ddy = spos[q, 1] + oy
+            ddz = spos[q, 2] + oz
+            if small_torus:
+                ddx = _min_image(ddx, world, half)
+                ddy = _min_image(ddy, world, half)
+                ddz = _min_image(ddz, world, half)
+            d2 = ddx * ddx + ddy * ddy + ddz * ddz
+            if d2 > r2:
+                continue
+            if cursor < limit:
+                idx[cursor] = order[q]
+                rel_pos[cursor, 0] = ddx
+                rel_pos[cursor, 1] = ddy
+                rel_pos[cursor, 2] = ddz
+                rel_vel[cursor, 0] = svel[q, 0] - vx
+                rel_vel[cursor, 1] = svel[q, 1] - vy
+                rel_vel[cursor, 2] = svel[q, 2] - vz
+                dist[cursor] = np.sqrt(d2)
+            cursor += 1
+    return cursor
+
+
 @numba.njit(cache=True)
 def _scan_3d(
     spos, svel, cell, start, order, per_side, reach, radius, world, torus,
@@ -837,41 +888,46 @@ def _scan_3d(
         if c != last:  # rows come in cell order: the block changes once per cell
             last = c
             n_ranges = _block_ranges_3d(c, per_side, reach, world, torus, start, lo, hi, shift)
-        px = spos[k, 0]
-        py = spos[k, 1]
-        pz = spos[k, 2]
-        vx = svel[k, 0]
-        vy = svel[k, 1]
-        vz = svel[k, 2]
-        for t in range(n_ranges):
-            ox = shift[t, 0] - px
-            oy = shift[t, 1] - py
-            oz = shift[t, 2] - pz
-            for q in range(lo[t], hi[t]):
-                if q == k:
-                    continue
-                ddx = spos[q, 0] + ox
-                ddy = spos[q, 1] + oy
-                ddz = spos[q, 2] + oz
-                if small_torus:
-                    ddx = _min_image(ddx, world, half)
-                    ddy = _min_image(ddy, world, half)
-                    ddz = _min_image(ddz, world, half)
-                d2 = ddx * ddx + ddy * ddy + ddz * ddz
-                if d2 > r2:
-                    continue
-                if cursor < limit:
-                    idx[cursor] = order[q]
-                    rel_pos[cursor, 0] = ddx
-                    rel_pos[cursor, 1] = ddy
-                    rel_pos[cursor, 2] = ddz
-                    rel_vel[cursor, 0] = svel[q, 0] - vx
-                    rel_vel[cursor, 1] = svel[q, 1] - vy
-                    rel_vel[cursor, 2] = svel[q, 2] - vz
-                    dist[cursor] = np.sqrt(d2)
-                cursor += 1
+        cursor = _scan_row_3d(k, spos, svel, order, n_ranges, lo, hi, shift, r2, world, half,
+                              small_torus, cursor, limit, idx, rel_pos, rel_vel, dist)  # fmt: skip
     ptr[order.shape[0]] = cursor
     return cursor
+
+
+@numba.njit(cache=True, parallel=True)
+def _scan_chunks_3d(
+    spos, svel, cell, start, order, per_side, reach, radius, world, torus,
+    bounds, region, ptr, idx, rel_pos, rel_vel, dist, counts,
+):  # fmt: skip
+    """:func:`_scan_3d` on threads, as :func:`_scan_chunks` is :func:`_scan`: chunk c
+    (segments ``bounds[c]:bounds[c + 1]``) writes into its own region
+    ``region[c]:region[c + 1]``, ``ptr`` relative to the region's start, and counts its
+    entries in ``counts[c]``; :func:`_compact` then closes the gaps. Each chunk keeps its
+    own block ranges (a function of the cell alone, so the entries do not depend on where
+    a chunk starts)."""
+    side = 2 * reach + 1
+    small_torus = torus and per_side < side
+    r2 = radius * radius
+    half = 0.5 * world
+    for c in numba.prange(bounds.shape[0] - 1):
+        lo = np.empty(side * side * side, np.int64)
+        hi = np.empty(side * side * side, np.int64)
+        shift = np.zeros((side * side * side, 3))
+        cursor = region[c]
+        limit = region[c + 1]
+        n_ranges = 0
+        last = -1
+        for k in range(bounds[c], bounds[c + 1]):
+            ptr[k] = cursor - region[c]
+            cell_k = cell[order[k]]
+            if cell_k != last:
+                last = cell_k
+                n_ranges = _block_ranges_3d(cell_k, per_side, reach, world, torus, start, lo,
+                                            hi, shift)  # fmt: skip
+            cursor = _scan_row_3d(k, spos, svel, order, n_ranges, lo, hi, shift, r2, world,
+                                  half, small_torus, cursor, limit, idx, rel_pos, rel_vel,
+                                  dist)  # fmt: skip
+        counts[c] = cursor - region[c]
 
 
 def _radius_neighbors_3d(
@@ -879,17 +935,27 @@ def _radius_neighbors_3d(
     world_size: float, torus: bool, radius: float, n_active: int, capacity_hint: int,
     pool: BufferPool | None,
 ) -> NeighborTable:  # fmt: skip
-    """:func:`radius_neighbors` for (R, 3) positions: the cube's cell grid, serial."""
+    """:func:`radius_neighbors` for (R, 3) positions: the cube's cell grid, on threads where
+    :func:`~swarm.threads.parallel_pays` (the 2-D driver :func:`_scan_parallel`, the same
+    table bit for bit), else serial."""
     per_side, cell_size = grid_shape_3d(world_size, radius, n_active, n_envs, REACH_3D)
     cell, start, order = _bucket_3d(pos, active, env, n_envs, per_side, cell_size)
-    spos, svel = _gather_3d(np.ascontiguousarray(pos), np.ascontiguousarray(vel), order)
+    threaded = parallel_pays(n_active)
+    gather = _gather_pairs_parallel if threaded else _gather_pairs
+    spos, svel = gather(np.ascontiguousarray(pos), np.ascontiguousarray(vel), order)
+    args = (spos, svel, cell, start, order, per_side, REACH_3D, float(radius),
+            float(world_size), bool(torus))  # fmt: skip
     capacity = max(int(capacity_hint), 16 * n_active // 10 + 64)
     ptr = np.empty(pos.shape[0] + 1, np.int64)
+    if threaded:
+        m, (idx, rel_pos, rel_vel, dist) = _scan_parallel(
+            _scan_chunks_3d, args, order.shape[0], ptr, capacity, pool, 3
+        )
+        return _cell_order_table(ptr, order, active, m, idx, rel_pos, rel_vel, dist)
     while True:
         source = pool if pool is not None else BufferPool(keep=0)
         idx, rel_pos, rel_vel, dist = source.take(capacity, 3)
-        m = _scan_3d(spos, svel, cell, start, order, per_side, REACH_3D, float(radius),
-                     float(world_size), bool(torus), ptr, idx, rel_pos, rel_vel, dist)  # fmt: skip
+        m = _scan_3d(*args, ptr, idx, rel_pos, rel_vel, dist)
         if m <= len(idx):
             break
         capacity = int(m * 1.25)

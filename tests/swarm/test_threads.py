@@ -63,6 +63,73 @@ def test_a_flock_flies_the_same_on_one_thread_and_on_two(threads, monkeypatch):
     assert runs[0][2] == runs[1][2]
 
 
+def _table_3d(pos, vel, active, env, n_envs, world, torus, hint=0):
+    t = radius_neighbors(pos, vel, active, env, n_envs, world, torus, 1.0, 360.0, hint)
+    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist]
+
+
+def _serial_kernel_table_3d(pos, vel, active, env, n_envs, world, torus):
+    """The table straight from the serial 3-D kernel (whatever ``parallel_pays`` says)."""
+    n_active = int(active.sum())
+    per_side, cell_size = neighbors.grid_shape_3d(world, 1.0, n_active, n_envs)
+    cell, start, order = neighbors._bucket_3d(pos, active, env, n_envs, per_side, cell_size)
+    spos, svel = pos[order], vel[order]
+    ptr = np.empty(len(pos) + 1, np.int64)
+    args = (spos, svel, cell, start, order, per_side, neighbors.REACH_3D, 1.0, world, torus)
+    m = neighbors._scan_3d(*args, ptr, *neighbors.BufferPool(keep=0).take(0, 3))  # counts
+    idx, rel_pos, rel_vel, dist = neighbors.BufferPool(keep=0).take(m, 3)
+    assert neighbors._scan_3d(*args, ptr, idx, rel_pos, rel_vel, dist) == m
+    t = neighbors._cell_order_table(ptr, order, active, m, idx, rel_pos, rel_vel, dist)
+    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist]
+
+
+@needs_two
+@pytest.mark.parametrize(("torus", "world"), [(True, 9.0), (False, 9.0), (True, 2.5)])
+def test_parallel_3d_scan_writes_the_serial_table(threads, monkeypatch, torus, world):
+    """Chunks of 37 rows (many chunks, regions that overflow and are retried), a crowd
+    beside empty cells, inactive rows, three envs; world 2.5 is a torus of 2 cells a side
+    (cells reached twice across the seam)."""
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_AGENTS", 1)
+    monkeypatch.setattr(neighbors, "SCAN_CHUNK", 37)
+    rng = np.random.default_rng(8)
+    n, n_envs = 3000, 3
+    pos = rng.uniform(0, world, (n, 3))
+    pos[:200] = rng.uniform(0, 0.8, (200, 3))  # a crowd in one corner cell
+    pos[pos[:, 2] > 0.6 * world, 2] *= 0.5  # the top of the cube left empty
+    vel = rng.normal(size=(n, 3))
+    active = rng.random(n) > 0.1
+    env = np.repeat(np.arange(n_envs), n // n_envs)
+    kernel = _serial_kernel_table_3d(pos, vel, active, env, n_envs, world, torus)
+    threads(1)
+    serial = _table_3d(pos, vel, active, env, n_envs, world, torus)
+    assert len(serial[3]) > 0
+    for a, b in zip(kernel, serial, strict=True):
+        np.testing.assert_array_equal(a, b)
+    threads(2)
+    for hint in (0, 10, 10**6):
+        parallel = _table_3d(pos, vel, active, env, n_envs, world, torus, hint)
+        for a, b in zip(serial, parallel, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@needs_two
+@pytest.mark.parametrize("boundary", ["torus", "box"])
+def test_a_3d_flock_flies_the_same_on_one_thread_and_on_two(threads, monkeypatch, boundary):
+    from envs.flocking import FlockingModel
+
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_AGENTS", 1)
+    runs = []
+    for count in (1, 2):
+        threads(count)
+        model = FlockingModel(n_agents=2000, world_size=20.0, dim=3, boundary=boundary, rng=3)
+        for _ in range(15):
+            model.step()
+        runs.append((model.engine.pos.copy(), model.engine.vel.copy(), model.metrics))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]
+
+
 def _threads_in_worker() -> tuple[int, bool]:
     import swarm.threads
 
