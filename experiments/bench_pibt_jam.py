@@ -143,15 +143,10 @@ def _timed(f, args) -> tuple[float, Any]:
     return (time.perf_counter() - t0) * 1e3, res
 
 
-def _relay_old(mod: ModuleType, args: list[Any], table: np.ndarray) -> tuple:
-    """HEAD's relay step as relayed_view ran it: (ptr, packet, message rows, table)."""
-    cells = np.ascontiguousarray(table[:, 0]).astype(np.int64)
-    ptr, pick, packet = mod._relayed(*args[:8], cells, *args[9:])
-    return ptr, packet, pick, table
-
-
-def _relay_new(mod: ModuleType, args: list[Any], table: np.ndarray) -> tuple:
-    """This tree's relay step: (ptr, packet, message rows, table of distinct messages)."""
+def _relay(mod: ModuleType, args: list[Any], table: np.ndarray) -> tuple:
+    """The relay step as ``mod``'s relayed_view runs it (HEAD's and this tree's take the
+    same arguments; this tree's on the thread pool when numba has more than one): (ptr,
+    packet, message rows, table of distinct messages)."""
     return mod._relayed(*args[:8], np.ascontiguousarray(table, np.float64), *args[9:])
 
 
@@ -182,13 +177,12 @@ def kernels(data: Path, repeats: int, threads: list[int], chunks_per_thread: int
         for rep in range(repeats + 1):  # the first repeat compiles and keeps the answers
             for name in ("old", "new") if rep % 2 == 0 else ("new", "old"):
                 mod = old if name == "old" else new
-                relay = _relay_old if name == "old" else _relay_new
                 kern = mod._local_pibt if count == 1 else mod._local_pibt_parallel
                 n_chunks = count * (1 if name == "old" else chunks_per_thread)
                 t_p, t_r, outs = 0.0, 0.0, []
                 for s, rargs in enumerate(relay_calls):
                     table = pibt_calls[s * per_step][7]
-                    dt, (ptr, packet, rows, rtable) = _timed(relay, [mod, rargs, table])
+                    dt, (ptr, packet, rows, rtable) = _timed(_relay, [mod, rargs, table])
                     t_r += dt
                     outs.append(_canonical_relay(ptr, packet, rtable[rows]))
                     for args in pibt_calls[s * per_step : (s + 1) * per_step]:

@@ -514,9 +514,31 @@ def relayed_view(obs: LocalObservation, need: np.ndarray, heard: Inbox, relays: 
     return Inbox(ptr, relays.sender[packet], table, rows)
 
 
-@numba.njit(cache=True)
-def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells, width,
-             r2):  # fmt: skip
+def _relayed(
+    fcell: np.ndarray,
+    need: np.ndarray,
+    ptr0: np.ndarray,
+    cell0: np.ndarray,
+    ref0: np.ndarray,
+    rptr: np.ndarray,
+    rref: np.ndarray,
+    entry_ptr: np.ndarray,
+    table: np.ndarray,
+    free_cells: np.ndarray,
+    width: int,
+    r2: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_relayed_chunks` on the thread pool from :data:`PARALLEL_MIN_ROBOTS` robots
+    (the same answer bit for bit on any number of threads), on one thread below."""
+    threads = numba.get_num_threads()
+    parallel = fcell.shape[0] >= PARALLEL_MIN_ROBOTS and threads > 1
+    kernel = _relayed_parallel if parallel else _relayed_serial
+    return kernel(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells,
+                  width, r2, threads if parallel else 1)  # fmt: skip
+
+
+def _relayed_chunks(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells,
+                    width, r2, n_chunks):  # fmt: skip
     """Per receiver that needs it: the packet each kept entry came in, its row in the table
     of distinct relayed messages (:func:`_distinct_rows`), and that table. Kept: the first
     entry from each cell within ``r2`` (squared cells) of the receiver's that it did not
@@ -531,15 +553,18 @@ def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_
     read back in rank order (:func:`_sort_part`). Where the order within a packet matters
     (equal priorities) or a cell's relays differ, the receiver scans its entries one at a
     time and sorts them by insertion instead. Any path gives the same answer.
+
+    The receivers are scanned in ``n_chunks`` interleaved chunks (``prange``: a jam's
+    receivers, the busy ones, spread over the chunks), each with its own scratch, its
+    receivers' parts back to back in a region of its own (sized by their relays' entries;
+    written from its start, so only the pages kept entries reach are touched). On one
+    chunk that is the answer; on more, the parts are then copied back to back in receiver
+    order: the same arrays, bit for bit, whatever the chunks and threads.
     """
     n = fcell.shape[0]
     n_free = free_cells.shape[0]
     packed, distinct, first, one_each = _distinct_rows(table, n_free)
     rank, n_ranks = _dense_ranks(distinct[:, BEACON_PRIORITY])
-    rank_words = np.zeros((n_ranks + 63) >> 6, np.int64)  # the ranks a receiver kept
-    rank_summary = np.zeros((rank_words.shape[0] + 63) >> 6, np.int64)  # its words not zero
-    row_at = np.empty(n_ranks, np.int64)  # rank -> the receiver's entry: its row, its packet
-    packet_at = np.empty(n_ranks, np.int64)
     row_of = np.empty(n_free, np.int64)
     col_of = np.empty(n_free, np.int64)
     height = 1
@@ -548,42 +573,85 @@ def _relayed(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_
         height = max(height, row_of[k] + 1)
     tiles_w = (width + 7) >> 3
     n_words = ((height + 7) >> 3) * tiles_w
-    word_of = (row_of >> 3) * tiles_w + (col_of >> 3)  # free cell -> its tile's word, bit
-    bit_of = np.left_shift(np.int64(1), ((row_of & 7) << 3) | (col_of & 7))
+    word_of = np.empty(n_free, np.int64)  # free cell -> its tile's word, bit
+    bit_of = np.empty(n_free, np.int64)
+    for k in range(n_free):
+        word_of[k] = (row_of[k] >> 3) * tiles_w + (col_of[k] >> 3)
+        bit_of[k] = np.int64(1) << (((row_of[k] & 7) << 3) | (col_of[k] & 7))
     msg_at = np.full(height * width, -1, np.int64)  # map cell -> row of its message
     for k in range(n_free):
         msg_at[free_cells[k]] = first[k]
     list_ptr, pair_word, pair_bits = _list_tiles(entry_ptr, packed, word_of, bit_of, n_words)
-    seen = np.zeros(n_words, np.int64)  # the cells the receiver met, by tile
-    touched = np.empty(n_words, np.int64)  # the words of seen it set
-    stamp = np.full(n_free, -1, np.int64)  # cell -> last receiver that met it (scalar scan)
-    bound = 0  # entries the receivers can keep: their relays' entries
+    base = np.zeros(n_chunks + 1, np.int64)  # chunk k's region starts at base[k]
     for i in range(n):
-        if need[i]:
+        if need[i]:  # entries receiver i can keep: its relays' entries
             for e in range(rptr[i], rptr[i + 1]):
-                bound += entry_ptr[rref[e] + 1] - entry_ptr[rref[e]]
+                base[i % n_chunks + 1] += entry_ptr[rref[e] + 1] - entry_ptr[rref[e]]
+    for k in range(n_chunks):
+        base[k + 1] += base[k]
+    bound = base[n_chunks]
     ptr = np.empty(n + 1, np.int64)
+    ends = np.empty(n, np.int64)  # where receiver i's part ends (it starts at ptr[i])
     rows = np.empty(bound, np.int64)
     packet = np.empty(bound, np.int64)
-    c = 0
+    for chunk in numba.prange(n_chunks):
+        _relay_chunk(chunk, n_chunks, base, fcell, need, ptr0, cell0, ref0, rptr, rref,
+                     entry_ptr, packed, distinct, one_each, rank, n_ranks, list_ptr, pair_word,
+                     pair_bits, word_of, bit_of, row_of, col_of, tiles_w, n_words, width, r2,
+                     msg_at, ptr, ends, rows, packet)  # fmt: skip
+    if n_chunks == 1:
+        ptr[n] = ends[n - 1] if n > 0 else 0
+        return ptr, packet[: ptr[n]], rows[: ptr[n]], distinct
+    start = ptr.copy()  # compacted: the parts back to back, in receiver order
+    ptr[0] = 0
     for i in range(n):
+        ptr[i + 1] = ptr[i] + ends[i] - start[i]
+    out_rows = np.empty(ptr[n], np.int64)
+    out_packet = np.empty(ptr[n], np.int64)
+    for i in numba.prange(n):
+        for q in range(ends[i] - start[i]):
+            out_rows[ptr[i] + q] = rows[start[i] + q]
+            out_packet[ptr[i] + q] = packet[start[i] + q]
+    return ptr, out_packet, out_rows, distinct
+
+
+@numba.njit(cache=True)
+def _relay_chunk(chunk, n_chunks, base, fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr,
+                 packed, distinct, one_each, rank, n_ranks, list_ptr, pair_word, pair_bits,
+                 word_of, bit_of, row_of, col_of, tiles_w, n_words, width, r2, msg_at, ptr,
+                 ends, rows, packet):  # fmt: skip
+    """The parts of receivers chunk, chunk + n_chunks, ... (:func:`_relayed_chunks`), with
+    a scratch of the chunk's own, back to back from ``base[chunk]``: receiver i's from
+    ``ptr[i]`` to ``ends[i]``."""
+    n = fcell.shape[0]
+    n_free = row_of.shape[0]
+    rank_words = np.zeros((n_ranks + 63) >> 6, np.int64)  # the ranks a receiver kept
+    rank_summary = np.zeros((((n_ranks + 63) >> 6) + 63) >> 6, np.int64)  # its words not zero
+    row_at = np.empty(n_ranks, np.int64)  # rank -> the receiver's entry: row, packet
+    packet_at = np.empty(n_ranks, np.int64)
+    seen = np.zeros(n_words, np.int64)  # the cells the receiver met, by tile
+    touched = np.empty(n_words, np.int64)  # the words of seen it set
+    stamp = np.full(n_free, -1, np.int64)  # cell -> last receiver that met it (scan)
+    c = base[chunk]  # the chunk's parts back to back in its region
+    for i in range(chunk, n, n_chunks):
         ptr[i] = c
+        ends[i] = c
         if not need[i]:
             continue
         if one_each:
-            end = _tile_part(i, c, fcell, ptr0, cell0, ref0, rptr, rref, list_ptr, pair_word,
-                             pair_bits, word_of, bit_of, row_of, col_of, tiles_w, width, r2,
-                             msg_at, rank, seen, touched, rank_words, rank_summary, row_at,
-                             packet_at, rows, packet)  # fmt: skip
+            end = _tile_part(i, c, fcell, ptr0, cell0, ref0, rptr, rref, list_ptr,
+                             pair_word, pair_bits, word_of, bit_of, row_of, col_of,
+                             tiles_w, width, r2, msg_at, rank, seen, touched, rank_words,
+                             rank_summary, row_at, packet_at, rows, packet)  # fmt: skip
             if end >= 0:
                 c = end
+                ends[i] = c
                 continue
-        c = _scan_part(i, c, fcell, ptr0, cell0, ref0, rptr, rref, entry_ptr, packed, row_of,
-                       col_of, r2, stamp, rows, packet)  # fmt: skip
+        c = _scan_part(i, c, fcell, ptr0, cell0, ref0, rptr, rref, entry_ptr, packed,
+                       row_of, col_of, r2, stamp, rows, packet)  # fmt: skip
         if not _sort_part(ptr[i], c, rows, packet, rank, rank_words, row_at, packet_at):
             _insertion_part(ptr[i], c, rows, packet, distinct)
-    ptr[n] = c
-    return ptr, packet[:c], rows[:c], distinct
+        ends[i] = c
 
 
 @numba.njit(cache=True)
@@ -827,6 +895,9 @@ def _insertion_part(lo, hi, rows, packet, table):
         packet[q] = pk
 
 
+_relayed_serial, _relayed_parallel = serial_and_parallel(_relayed_chunks)
+
+
 def pushed_by(obs: LocalObservation, pushes: Inbox, hop: float) -> np.ndarray:
     """(R,) the strongest claim (minus a hop) of a heard neighbour that plans to move into
     each robot's cell (-inf: none): the priority a robot inherits in its next planning round,
@@ -1023,7 +1094,7 @@ class PIBT(GridPolicy):
             need = near_blocked(blocked, heard) if started else blocked
             requests = radio.send("request", np.ones((obs.n, 1)), speaking=need)
             ptr, entries = relay_lists(requests.counts > 0, heard)
-            relays = radio.send("relay", entries, entry_ptr=ptr)
+            relays = radio.send("relay", entries, entry_ptr=ptr, owned=True)  # fresh: not copied
             relayed = relayed_view(obs, need, heard, relays, p.relay_radius)
         for round_ in range(p.rounds):
             if round_ > 0:

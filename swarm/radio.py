@@ -87,6 +87,17 @@ class Sent:
         return self.entries[self.entry_ptr[row] : self.entry_ptr[row + 1]]
 
 
+def _frozen(array: Any, dtype: type, owned: bool) -> np.ndarray:
+    """``array`` as a read-only array of ``dtype``: a copy, or itself when the caller owns
+    it (handed over fresh, referred to nowhere else) and it is of that dtype already."""
+    if owned and isinstance(array, np.ndarray) and array.dtype == dtype and array.base is None:
+        out = array
+    else:
+        out = np.array(array, dtype=dtype)
+    out.flags.writeable = False
+    return out
+
+
 class Radio:
     """Carries one step phase's declared rounds along the comm links (module docstring)."""
 
@@ -172,6 +183,7 @@ class Radio:
         messages: np.ndarray,
         speaking: np.ndarray | None = None,
         entry_ptr: np.ndarray | None = None,
+        owned: bool = False,
     ) -> Inbox | ListInbox:
         """Carry round ``name``; returns what each robot received (CSR by receiver).
 
@@ -180,10 +192,15 @@ class Radio:
         ``entry_ptr`` (R + 1,): robot i sends rows ``entry_ptr[i]:entry_ptr[i + 1]``; a
         receiver gets every entry of each packet it hears, in order, each labelled with
         its sender (a :class:`ListInbox`).
+
+        What was sent stays so: the radio carries a read-only copy. ``owned``: the caller
+        hands over fresh arrays it never touches again (nothing else refers to them), so
+        they are carried as they are, made read-only, without the copy (a relay round's
+        table is tens of MB).
         """
         k, spec = self._declared(name)
-        messages = np.array(messages, dtype=np.float64)  # a copy: what was sent stays so
-        messages.flags.writeable = False
+        messages = _frozen(messages, np.float64, owned)
+        entry_ptr = None if entry_ptr is None else _frozen(entry_ptr, np.int64, owned)
         if messages.ndim != 2 or messages.shape[1] != spec.width:
             raise MessageError(
                 f"{self.who}: round {name!r} declares {spec.width} floats per message, got "
@@ -196,8 +213,6 @@ class Radio:
                     f"{self.who}: list round {name!r} takes entry_ptr (R + 1,) (an empty list: "
                     "silent), not speaking"
                 )
-            entry_ptr = np.array(entry_ptr, dtype=np.int64)  # a copy, as the messages
-            entry_ptr.flags.writeable = False
             count = np.diff(entry_ptr)
             if entry_ptr[0] != 0 or (count < 0).any():
                 raise MessageError(
@@ -229,7 +244,8 @@ class Radio:
                 count = speaking.astype(np.int64)
                 entry_ptr = np.zeros(self.n + 1, np.int64)
                 np.cumsum(count, out=entry_ptr[1:])
-                messages = messages[speaking]
+                messages = messages[speaking]  # a copy: read-only as the rest
+                messages.flags.writeable = False
         everyone = count is self._everyone[0]
         inbox = self._carry(k, count, entry_ptr, messages, spec.per_link, everyone)
         if everyone:
@@ -346,12 +362,14 @@ class ReplayRadio:
         messages: np.ndarray,
         speaking: np.ndarray | None = None,
         entry_ptr: np.ndarray | None = None,
+        owned: bool = False,
     ) -> Inbox | ListInbox:
-        """:meth:`Radio.send` alone: the inbox this robot got on that round in the batch."""
-        messages = np.asarray(messages, dtype=np.float64)
+        """:meth:`Radio.send` alone: the inbox this robot got on that round in the batch.
+        What it sent is kept read-only, a copy unless ``owned`` (as :meth:`Radio.send`)."""
         if entry_ptr is None and speaking is not None:
-            messages = messages[np.asarray(speaking, bool)]
-        self.sent.append((name, messages.copy()))
+            messages = np.asarray(messages, dtype=np.float64)[np.asarray(speaking, bool)]
+            owned = True  # the selection is a fresh array
+        self.sent.append((name, _frozen(messages, np.float64, owned)))
         names = [n for n, _ in self.inboxes]
         if name not in names:
             raise MessageError(f"sent on round {name!r}, which the batch did not have")

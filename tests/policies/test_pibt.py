@@ -1,12 +1,13 @@
 """Warehouse controllers: the locality contract, and known behaviour of PIBT."""
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from envs.warehouse import WarehouseModel, warehouse_policies
-from policies.pibt import PIBT, _relayed
+from policies.pibt import PIBT, _relayed, _relayed_parallel, _relayed_serial
 from swarm.grid.distance import DistanceBank
 from swarm.grid.layout import LayoutParams
 from swarm.grid.maps import parse_map
@@ -209,12 +210,9 @@ def _relay_reference(
     return out
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_relay_scan_matches_the_plain_scan_it_replaced(seed):
-    """The tiled, deduplicated relay scan gives each robot what the entry-by-entry scan
-    gave: the first copy of each robot's beacon in packet order, not heard directly, within
-    the relay radius, stably sorted by descending priority (equal priorities and a differing
-    relayed copy included)."""
+def _random_relay_instance(seed: int) -> tuple:
+    """The arguments of :func:`_relayed` on a random small map: heard and relayed beacons,
+    many equal priorities, and (one seed in four) a relayed copy that differs."""
     rng = np.random.default_rng(seed)
     width, height = int(rng.integers(3, 20)), int(rng.integers(2, 15))
     free = np.flatnonzero(rng.random(width * height) < 0.8)
@@ -250,9 +248,75 @@ def test_relay_scan_matches_the_plain_scan_it_replaced(seed):
         width,
         float(rng.choice([1.0, 8.0, 25.0, 1e4])),
     )
+    return args
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_relay_scan_matches_the_plain_scan_it_replaced(seed):
+    """The tiled, deduplicated relay scan gives each robot what the entry-by-entry scan
+    gave: the first copy of each robot's beacon in packet order, not heard directly, within
+    the relay radius, stably sorted by descending priority (equal priorities and a differing
+    relayed copy included)."""
+    args = _random_relay_instance(seed)
     ptr, packet, rows, distinct = _relayed(*args)
     for i, kept in enumerate(_relay_reference(*args)):
         part = slice(ptr[i], ptr[i + 1])
         assert packet[part].tolist() == [e for e, _ in kept]
         expected = np.array([m for _, m in kept]).reshape(-1, 8)
         np.testing.assert_array_equal(distinct[rows[part]], expected)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_relay_scan_is_the_same_on_one_and_two_threads(seed):
+    """The relay scan on the thread pool (receivers in chunks, each part in a region of its
+    own, then compacted) gives the serial scan's arrays bit for bit, on any thread count
+    and number of chunks."""
+    args = _random_relay_instance(seed)
+    expected = _relayed_serial(*args, 1)
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+            for chunks in (1, 2, 3):
+                got = _relayed_parallel(*args, chunks)
+                for a, b in zip(got, expected, strict=True):
+                    assert a.dtype == b.dtype
+                    np.testing.assert_array_equal(a, b)
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_an_owned_relay_round_is_carried_without_a_copy_and_stays_unchangeable():
+    """``owned=True`` (PIBT's relay round): the fresh table is carried as it is, read-only;
+    the same call without it, or with a view of another array, is carried as a copy; the
+    audit's single-robot radio keeps what was sent either way."""
+    from swarm.grid.layout import LayoutParams, generate_layout
+    from swarm.radio import ReplayRadio, Round
+
+    g = generate_layout(LayoutParams(block_rows=2, block_cols=2, shelf_width=3))
+    starts = np.random.default_rng(0).choice(g.free_cells, 40, replace=False)
+    world = GridWorld(g, starts, sense_radius=2.0, comm_radius=3.5)
+    rounds = (Round("relay", 1, per_link=True),)
+    radio = world.radio(rounds, phase=1, who="t")
+    count = np.minimum(np.diff(world.links.ptr), 2)
+    ptr = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+    entries = np.repeat(np.arange(40.0), count)[:, None].copy()  # owns its data
+    copied = world.radio(rounds, phase=1, who="t").send(
+        "relay", entries.copy(), entry_ptr=ptr.copy()
+    )
+    inbox = radio.send("relay", entries, entry_ptr=ptr, owned=True)
+    assert inbox.table is entries and not entries.flags.writeable
+    assert not ptr.flags.writeable
+    with pytest.raises(ValueError):
+        entries[0, 0] = 1.0
+    assert np.array_equal(inbox.entries().msg, copied.entries().msg)
+    base = np.repeat(np.arange(40.0), count)[:, None].copy()
+    view = base[:]  # not owned: its base can still change it
+    inbox = world.radio(rounds, phase=1, who="t").send("relay", view, entry_ptr=ptr, owned=True)
+    base[:] = -1.0
+    assert np.array_equal(inbox.entries().msg, copied.entries().msg)
+    replay = ReplayRadio([("relay", inbox)])
+    mine = np.ones((2, 1))
+    replay.send("relay", mine, entry_ptr=np.array([0, 2]))
+    mine[:] = 5.0  # not owned: the kept copy does not change
+    assert replay.sent[0][1].tolist() == [[1.0], [1.0]] and not replay.sent[0][1].flags.writeable
