@@ -214,6 +214,7 @@ def test_incoming_costs_are_the_reversed_edges():
 
 # Fingerprints of default runs (no guidance field given) recorded before guidance existed:
 # sha256 of every step's cells (and headings), first 16 hex digits, and tasks finished.
+# Rotating PIBT runs with ``commit`` off, as it was then (commitments came later).
 FINGERPRINTS = {
     "pibt_grid": ("298d65df1e9206e6", 74),
     "pibt_rotate": ("b5f61d1c88ad2b9d", 42),
@@ -224,10 +225,13 @@ FINGERPRINTS = {
 }
 CASES = {
     "pibt_grid": dict(n_agents=60, layout=WIDE),
-    "pibt_rotate": dict(n_agents=60, layout=WIDE, motion="rotate"),
+    "pibt_rotate": dict(n_agents=60, layout=WIDE, motion="rotate", policy_params={"commit": False}),
     "pibt_global": dict(n_agents=60, layout=WIDE, policy_params={"view": "global"}),
     "pibt_global_rotate": dict(
-        n_agents=60, layout=WIDE, motion="rotate", policy_params={"view": "global"}
+        n_agents=60,
+        layout=WIDE,
+        motion="rotate",
+        policy_params={"view": "global", "commit": False},
     ),
     "greedy_grid": dict(n_agents=40, policy="greedy_yield"),
     "greedy_rotate": dict(n_agents=40, policy="greedy_yield", motion="rotate"),
