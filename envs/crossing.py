@@ -299,7 +299,11 @@ class Crossing(Scenario):
     def observation_segments(self) -> list[Segment]:
         w = self.config.world_size
         d = self.config.dim
-        return [Segment("goal_rel_pos", (d,), -w, w, "own goal relative to own position (m)")]
+        return [
+            Segment(
+                "goal_rel_pos", (d,), -w, w, "own goal relative to own position (m)", vectors=(0,)
+            )
+        ]
 
     def task_features(self, obs: LocalObservation) -> dict[str, np.ndarray]:
         return {"goal_rel_pos": obs.own["goal"] - obs.pos}

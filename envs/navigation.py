@@ -314,9 +314,16 @@ class Navigation(Scenario):
         k, r = c.landmark_slots, c.landmark_reach
         return [
             Segment(
-                "landmark_rel_pos", (k, self.dim), -r, r, "sensed landmarks, nearest first (m)"
+                "landmark_rel_pos",
+                (k, self.dim),
+                -r,
+                r,
+                "sensed landmarks, nearest first (m)",
+                vectors=(0,),
             ),
-            Segment("landmark_mask", (k,), 0.0, 1.0, "1 where the slot holds a landmark"),
+            Segment(
+                "landmark_mask", (k,), 0.0, 1.0, "1 where the slot holds a landmark", vectors=()
+            ),
         ]
 
     def task_features(self, obs: LocalObservation) -> dict[str, np.ndarray]:

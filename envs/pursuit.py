@@ -218,11 +218,15 @@ class Pursuit(Scenario):
         sensed agent of each team is (the engine's neighbour slots do not say who is who)."""
         r, d = self.config.sense_radius, self.config.dim
         return [
-            Segment("own_team", (1,), 0.0, 1.0, "0 pursuer, 1 evader"),
-            Segment("nearest_pursuer", (d,), -r, r, "nearest sensed pursuer, relative (m)"),
-            Segment("sees_pursuer", (1,), 0.0, 1.0, "1 when a pursuer is sensed"),
-            Segment("nearest_evader", (d,), -r, r, "nearest sensed evader, relative (m)"),
-            Segment("sees_evader", (1,), 0.0, 1.0, "1 when an evader is sensed"),
+            Segment("own_team", (1,), 0.0, 1.0, "0 pursuer, 1 evader", vectors=()),
+            Segment(
+                "nearest_pursuer", (d,), -r, r, "nearest sensed pursuer, relative (m)", vectors=(0,)
+            ),
+            Segment("sees_pursuer", (1,), 0.0, 1.0, "1 when a pursuer is sensed", vectors=()),
+            Segment(
+                "nearest_evader", (d,), -r, r, "nearest sensed evader, relative (m)", vectors=(0,)
+            ),
+            Segment("sees_evader", (1,), 0.0, 1.0, "1 when an evader is sensed", vectors=()),
         ]
 
     def task_features(self, obs: LocalObservation) -> dict[str, np.ndarray]:

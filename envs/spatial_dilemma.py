@@ -288,7 +288,9 @@ class SpatialDilemma(Scenario):
 
     # ----------------------------------------------------------------- learning hooks
     def observation_segments(self) -> list[Segment]:
-        return [Segment("strategy", (1,), 0.0, 1.0, "own strategy: 1 cooperate, 0 defect")]
+        return [
+            Segment("strategy", (1,), 0.0, 1.0, "own strategy: 1 cooperate, 0 defect", vectors=())
+        ]
 
     def task_features(self, obs: LocalObservation) -> dict[str, np.ndarray]:
         return {"strategy": obs.own["strategy"][:, None]}

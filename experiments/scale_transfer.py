@@ -18,6 +18,21 @@ so an actor can also align a swarm of any size without neighbours by flying one 
 compass heading (what the flocking actors trained here do: check before reading their
 polarization as learned coordination).
 
+``--frame body`` trains and flies the actors in the body frame instead (env argument
+``frame="body"``, :mod:`swarm.marl.encoding`): no ``own_pos``, every vector on the drone's own
+axes (x along its velocity), actions turned back to the world's. A compass heading is then
+not even expressible, and nothing the actor reads grows with the arena. Its runs and files
+carry the suffix ``_body``; the world-frame ones are left alone. Navigation's messages hold
+world-frame landmark vectors its message segment does not declare, so the body frame refuses
+them: body-frame navigation actors are trained without an inbox (``inbox_slots=0``).
+
+Heading check: every row records ``heading_deg``, the compass direction of the flock's mean
+velocity at the end of the episode; the run prints, per controller and N, how consistent it
+is over the seeds (``heading_consistency``: the length of the mean unit vector of those
+directions, 1 when every seed flies the same way, about 1/sqrt(seeds) when the directions are
+random). Seeds start from random headings, so a flock that coordinates ends up flying a
+different way on each seed.
+
 Metrics are made per drone where the raw one grows with N: the team return per step (the
 mean reward per drone: alignment + cohesion - collisions for flocking, a local quantity;
 navigation's shared coverage term sums over landmarks, so it is divided by their number),
@@ -31,9 +46,11 @@ controller's share of it.
     PYTHONPATH=. python3 experiments/scale_transfer.py --train-steps 40000 --sizes 10 100
     PYTHONPATH=. python3 experiments/scale_transfer.py --reuse          # evaluate saved runs
     PYTHONPATH=. python3 experiments/scale_transfer.py --replot         # from the rows on file
+    PYTHONPATH=. python3 experiments/scale_transfer.py --frame body     # body-frame actors
 
 Outputs: ``docs/learning/scale_transfer.json`` (per-seed rows, summaries, budget, wall
-times), ``docs/learning/scale_transfer.png``; training runs under ``runs/scale_transfer/``.
+times), ``docs/learning/scale_transfer.png``; training runs under ``runs/scale_transfer/``
+(``--frame body``: ``scale_transfer_body.json``, ``.png`` and runs ``*_body``).
 """
 
 from __future__ import annotations
@@ -74,6 +91,7 @@ EPISODE = 50  # steps per training episode and per evaluation episode (5 s at dt
 SIZES = (10, 100, 1_000, 10_000)
 EVAL_SEED0 = 20_000  # held out: training resets use seeds derived from the run seed 0
 ACTORS = ("mlp", "gnn")
+FRAMES = ("world", "body")
 
 
 def seeds_for(n: int) -> int:
@@ -92,6 +110,7 @@ class Task:
     reward_scale: float  # PPO sees reward x this: team returns of order 1
     actors: tuple[str, ...]  # actors that can run in the Mesa model for this scenario
     metrics: tuple[str, ...]  # reported columns (see derived())
+    body_extra: tuple[tuple[str, Any], ...] = ()  # env arguments the body frame needs too
 
     def world(self, n: int) -> float:
         """Side (m) that keeps n drones at the training density."""
@@ -99,6 +118,11 @@ class Task:
 
     def config(self, n: int) -> dict[str, Any]:
         return {"n_agents": n, "world_size": self.world(n), "max_cycles": EPISODE}
+
+    def frame_config(self, frame: str) -> dict[str, Any]:
+        """The env arguments of ``frame``: none for the world frame (its runs stay what they
+        were), ``frame="body"`` and what the task needs with it otherwise."""
+        return {} if frame == "world" else {"frame": frame, **dict(self.body_extra)}
 
 
 FLOCK_METRICS = ("reward_per_step", "polarization", "collisions_per_drone", "cohesion_rel",
@@ -110,20 +134,29 @@ TASKS = {
     "flocking": Task("flocking", "boids", 10, 10.0, 1.0, ACTORS, FLOCK_METRICS),
     # navigation sends its own messages (landmark reports): a GNN actor cannot run there in
     # the Mesa model (LearnedPolicy refuses it), so the MLP alone
-    "navigation": Task("navigation", "random_walk", 10, 14.0, 0.03, ("mlp",), NAV_METRICS),
+    "navigation": Task("navigation", "random_walk", 10, 14.0, 0.03, ("mlp",), NAV_METRICS,
+                       body_extra=(("inbox_slots", 0),)),
 }  # fmt: skip
 
 
 # --------------------------------------------------------------------------- training
-def train(task: Task, actor: str, steps: int, reuse: bool) -> tuple[Path, dict[str, Any]]:
+def suffix(frame: str) -> str:
+    """File and run name suffix of a frame: none for the world frame's (as before)."""
+    return "" if frame == "world" else f"_{frame}"
+
+
+def train(
+    task: Task, actor: str, steps: int, reuse: bool, frame: str = "world"
+) -> tuple[Path, dict[str, Any]]:
     """An IPPO run of ``actor`` on ``task.base_n`` drones; returns its folder and summary."""
-    out = RUNS / f"{task.scenario}-n{task.base_n}-{actor}"
+    out = RUNS / f"{task.scenario}-n{task.base_n}-{actor}{suffix(frame)}"
     if reuse and latest_checkpoint(out / "checkpoints") is not None:
         return out, {"reused": True}
     shutil.rmtree(out, ignore_errors=True)
     ppo = PPOConfig(rollout_steps=EPISODE, learning_rate=1e-3, reward_scale=task.reward_scale,
                     num_minibatches=4)  # fmt: skip
-    job = TrainJob(scenario=task.scenario, env_config=task.config(task.base_n), algo="ippo",
+    env_config = {**task.config(task.base_n), **task.frame_config(frame)}
+    job = TrainJob(scenario=task.scenario, env_config=env_config, algo="ippo",
                    actor=actor, total_steps=steps, num_envs=16, seed=0, out=str(out),
                    progress=False, checkpoint_every=1_000, ppo=ppo)  # fmt: skip
     summary = load_trainer("local").run(job)
@@ -162,7 +195,9 @@ def episode(model: Any, steps: int) -> dict[str, float]:
         stepping += time.perf_counter() - tick
         team_return += float(np.mean(model.scenario.reward(engine, none)))
     counts = engine.neighbors.counts[engine.alive]
+    mean_vel = engine.vel[engine.alive].mean(axis=0) if engine.alive.any() else np.zeros(2)
     return {**model.metrics, "episode_return": team_return,
+            "heading_deg": float(np.degrees(np.arctan2(mean_vel[1], mean_vel[0]))),
             "sensed_mean": float(np.mean(counts)) if len(counts) else 0.0,
             "step_ms": 1e3 * stepping / steps, "decide_ms": 1e3 * decide[0] / steps}  # fmt: skip
 
@@ -223,6 +258,21 @@ def evaluate(task: Task, runs: dict[str, Path], sizes: list[int], steps: int) ->
                   + ", ".join(f"{m}={np.mean([r[m] for r in rows[-seeds_for(n):]]):.3g}"
                               for m in task.metrics[:3]), flush=True)  # fmt: skip
     return rows
+
+
+def heading_consistency(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """controller -> N -> the seeds' final flock headings (degrees) and the length of their
+    mean unit vector: 1 when every seed ends flying the same compass heading."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if "heading_deg" in row:
+            group = out.setdefault(row["controller"], {}).setdefault(str(row["n_agents"]), {})
+            group.setdefault("heading_deg", []).append(round(row["heading_deg"], 1))
+    for by_n in out.values():
+        for group in by_n.values():
+            angles = np.radians(group["heading_deg"])
+            group["consistency"] = float(np.hypot(np.cos(angles).mean(), np.sin(angles).mean()))
+    return out
 
 
 def summarize(task: Task, rows: list[dict]) -> dict[str, Any]:
@@ -356,18 +406,26 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="evaluate runs already trained")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the json and png")
     parser.add_argument(
+        "--frame",
+        choices=FRAMES,
+        default="world",
+        help="observation and action axes of the actors (body: files and runs get _body)",
+    )
+    parser.add_argument(
         "--replot",
         action="store_true",
         help="no runs: derive, summarise and plot again the rows on file",
     )
     args = parser.parse_args()
+    stem = f"scale_transfer{suffix(args.frame)}"
+    json_path, png_path = args.out / f"{stem}.json", args.out / f"{stem}.png"
     if args.replot:
-        replot(args.out / "scale_transfer.json", args.out / "scale_transfer.png")
+        replot(json_path, png_path)
         return
     start = time.perf_counter()
     load_before = os.getloadavg()
     command = " ".join(["python3", *sys.argv])
-    doc = earlier(args.out / "scale_transfer.json", args.tasks)
+    doc = earlier(json_path, args.tasks)
     doc.update({"command": command, "cpus": os.cpu_count(), "eval_seed0": EVAL_SEED0,
                 "estimator": estimator().note})  # fmt: skip
     summaries = {name: task["summary"] for name, task in doc["tasks"].items()}
@@ -376,7 +434,9 @@ def main() -> None:
         runs, trained = {}, {}
         for actor in task.actors:
             tick = time.perf_counter()
-            runs[actor], trained[actor] = train(task, actor, args.train_steps, args.reuse)
+            runs[actor], trained[actor] = train(
+                task, actor, args.train_steps, args.reuse, args.frame
+            )
             trained[actor]["process_wall_s"] = time.perf_counter() - tick
             print(f"{name} {actor} trained: {trained[actor]}", flush=True)
         tick = time.perf_counter()
@@ -387,6 +447,7 @@ def main() -> None:
             "scenario": task.scenario, "classic": task.classic, "train_n": task.base_n,
             "train_world_size": task.base_world,
             "density_per_m2": task.base_n / task.base_world**2,
+            "frame": args.frame, "env_frame_config": task.frame_config(args.frame),
             "world_size": {str(n): task.world(n) for n in args.sizes},
             "command": command, "train_steps_per_actor": args.train_steps,
             "episode_steps": args.eval_steps, "sizes": args.sizes,
@@ -395,12 +456,16 @@ def main() -> None:
             "wall_time_s": time.perf_counter() - start,
             "load_average_before": load_before, "load_average_after": os.getloadavg(),
             "summary": summaries[name],
+            "heading": heading_consistency(rows),
         }  # fmt: skip
         print(markdown(task, summaries[name], task.metrics), flush=True)
+        for controller, by_n in doc["tasks"][name]["heading"].items():
+            print(f"{controller} heading consistency over seeds: " + ", ".join(
+                f"N={n}: {g['consistency']:.2f}" for n, g in by_n.items()), flush=True)  # fmt: skip
     doc["wall_time_s"] = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "scale_transfer.json", doc)
-    plot(summaries, args.out / "scale_transfer.png")
+    write_json(json_path, doc)
+    plot(summaries, png_path)
     print(f"done in {doc['wall_time_s']:.0f} s")
 
 

@@ -66,6 +66,13 @@ class Segment:
 
     Observation and state vectors are concatenations of segments, read back by name
     (:class:`swarm.marl.Layout`), never by position.
+
+    ``vectors`` says what a body frame (``frame="body"`` in :mod:`swarm.marl`) must do with
+    the segment, declared by its author since a shape cannot tell a position from a list of
+    flags: the offsets along the last axis at which a spatial vector (``dim`` components x,
+    y[, z], world axes) starts, rotated into each drone's own frame; ``()``: nothing in it
+    turns with the drone (masks, distances, flags); None (the default): not declared, so a
+    body-frame observation refuses the segment rather than mix frames.
     """
 
     name: str
@@ -73,6 +80,7 @@ class Segment:
     low: float
     high: float
     doc: str = ""
+    vectors: tuple[int, ...] | None = None
 
     @property
     def size(self) -> int:

@@ -38,6 +38,14 @@ class CheckpointError(ConfigError):
     """A checkpoint file is missing, foreign, tampered with, or from an incompatible run."""
 
 
+def checkpoint_frame(saved: dict[str, Any]) -> str:
+    """The observation frame a checkpoint's actor was trained in: the env argument ``frame``
+    of its job (stored with the other encoder settings, ``k_neighbors``, ``inbox_slots``);
+    a checkpoint from before body frames existed has none and was trained in "world"."""
+    job = saved.get("job") or {}
+    return str((job.get("env_config") or {}).get("frame", "world"))
+
+
 def checkpoint_path(directory: Path, update: int) -> Path:
     return Path(directory) / f"update_{update:06d}.pt"
 

@@ -4,7 +4,10 @@ The engine hands it the batch of local observations; an ``encode`` function (the
 env's own observation layout, the one the actor was trained on) turns row i's part into the
 actor's input, and the actor's mean action is taken (no exploration noise at evaluation),
 clipped to the action box. Row i's action depends on row i's observation and inbox only:
-the locality contract holds by construction (tested).
+the locality contract holds by construction (tested). An actor trained with
+``frame="body"`` reads body-frame observations and gives body-frame actions; the encoder
+turns them back to the world's axes (``actions_to_world``, from the drone's own velocity) as
+the envs did in training.
 
 Messages. When the scenario's env sends messages (its layout has an ``inbox`` segment, e.g.
 navigation's landmark reports), the policy broadcasts exactly those (the scenario's own
@@ -31,7 +34,12 @@ import torch
 
 from swarm.config import ConfigError
 from swarm.grid.policy import GridPolicy, NoParams
-from swarm.learn.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from swarm.learn.checkpoint import (
+    CheckpointError,
+    checkpoint_frame,
+    load_checkpoint,
+    resolve_checkpoint,
+)
 from swarm.learn.nets import ActorCritic, GNNActor, NetSpec, rowwise
 from swarm.observation import LocalObservation
 from swarm.policy import Policy
@@ -75,6 +83,14 @@ class LearnedPolicy(Policy):
         self.action_kind = action_kind  # type: ignore[misc]
         self.trained_on = scenario
         self.env_config = dict(env_config or {})
+        # the encoder's own frame ("world" for an encoder that has none: actions as given)
+        self.frame = str(getattr(encode, "frame", "world"))
+        self._to_world = getattr(encode, "actions_to_world", None)
+        if self.frame != "world" and self._to_world is None:
+            raise ConfigError(
+                f"learned policy: the encoder's frame is {self.frame!r} but it has no "
+                "actions_to_world(actions, vel) to turn the actor's actions back to the world"
+            )
         spec = model.spec
         layout = getattr(encode, "layout", None)
         # the scenario's own messages, when its env observation holds an inbox of them
@@ -96,7 +112,9 @@ class LearnedPolicy(Policy):
     def from_checkpoint(cls, path: Path, encode: Encoder, **kw: Any) -> LearnedPolicy:
         """From a checkpoint file or a run folder (its latest checkpoint), with your encoder
         (``team=NAME`` for one team's policy of a self-play run)."""
-        saved = load_checkpoint(resolve_checkpoint(path))
+        file = resolve_checkpoint(path)
+        saved = load_checkpoint(file)
+        _check_frame(file, checkpoint_frame(saved), str(getattr(encode, "frame", "world")))
         return cls(_network(saved, kw.get("team")), encode, **kw)
 
     # ------------------------------------------------------------------ the Mesa model
@@ -160,6 +178,8 @@ class LearnedPolicy(Policy):
         else:
             mean = rowwise(actor.net, x)
         out = self.model.clip_action(mean).double().numpy()
+        if self.frame != "world":
+            out = self._to_world(out, obs.vel)  # body-frame actions on the world's axes
         out[~obs.alive] = 0.0
         return out
 
@@ -291,6 +311,16 @@ def _network(saved: dict[str, Any], team: str | None = None) -> ActorCritic:
     return model
 
 
+def _check_frame(file: Path, trained: str, given: str) -> None:
+    """An actor runs in the frame it was trained in: any other is refused in one line (its
+    observations would mean something else, and its actions point elsewhere)."""
+    if given != trained:
+        raise CheckpointError(
+            f"checkpoint {file}: the actor was trained with frame={trained!r}; it cannot run "
+            f"with frame={given!r} (observations and actions would be on other axes)"
+        )
+
+
 def checkpoint_teams(path: str | Path) -> list[str]:
     """The teams a run folder or checkpoint holds a policy for ([] : one shared policy)."""
     saved = load_checkpoint(resolve_checkpoint(Path(path)))
@@ -318,6 +348,8 @@ def load_policy(
             "with LearnedPolicy.from_checkpoint(path, encode) and your own encoder"
         )
     env_config = {**saved["job"].get("env_config", {}), **config}
+    if "frame" in config:
+        _check_frame(file, checkpoint_frame(saved), str(config["frame"]))
     from swarm.learn.grid import is_grid_scenario
 
     if is_grid_scenario(scenario):

@@ -45,6 +45,10 @@ task segments      scenario's      ``Scenario.observation_segments()`` (e.g. lan
 =================  ==============  =====================================================
 
 d is the scenario's ``dim``: 2, or 3 (x, y, altitude z) where it flies in a cube.
+With ``frame="body"`` there is no ``own_pos``, and every vector (own velocity, neighbours,
+marked task and message vectors) is on the drone's own axes: x along its horizontal
+velocity, z up (world axes while it hovers); actions are then given on those axes too and
+turned back to the world's before the engine applies them (:mod:`swarm.marl.encoding`).
 Empty slots and crashed drones read 0. Values are clipped to the segment's range (a noisy
 sensor saturates), so every observation lies in ``observation_space``.
 

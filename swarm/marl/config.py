@@ -30,6 +30,13 @@ class EnvConfig(StrictConfig):
     out_of_box: Literal["reject", "clip"] = Field(
         "reject", description="an action outside the action space: error, or clip to the box"
     )
+    frame: Literal["world", "body"] = Field(
+        "world",
+        description="axes of observations and actions: world (the arena's, with the absolute "
+        "own_pos), or body (x along the drone's own velocity, yaw only in 3-D; no own_pos): "
+        "a policy trained in the body frame cannot key on a compass heading or on where in "
+        "the arena it is, so it carries over to other arena sizes (swarm.marl.encoding)",
+    )
 
 
 def _is_drone_model(model_class: type) -> bool:

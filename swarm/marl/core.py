@@ -160,12 +160,21 @@ class _Core:
             )
         return arr
 
-    def to_accel(self, actions: np.ndarray) -> np.ndarray:
-        """Accelerations (..., dim) from validated actions: Box values or Discrete indices
-        (2-D only)."""
+    def to_accel(self, actions: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """World-frame accelerations (..., dim) from validated actions of ``rows`` (None:
+        every row, in order): Box values or Discrete indices (2-D only). With
+        ``frame="body"`` the actions are on each drone's own axes, those of the observation
+        it acted on (the engine's current one), and are turned back to the world's here;
+        a Discrete action's unit direction turns the same way."""
         if self.settings.continuous_actions:
-            return actions
-        return DISCRETE_DIRECTIONS[actions] * self.bound
+            accel = actions
+        else:
+            accel = DISCRETE_DIRECTIONS[actions] * self.bound
+        if self.settings.frame == "world":
+            return accel
+        vel = self._live().obs.vel
+        vel = vel if rows is None else vel[rows]
+        return self.encoder.actions_to_world(accel.reshape(len(vel), self.dim), vel)
 
 
 @numba.njit(cache=True)

@@ -149,7 +149,7 @@ class SwarmParallelEnv(NamedAgents, ParallelEnv):
             accel = self.core.to_accel(values)  # every agent acts, in row order
         else:
             accel = np.zeros((self.core.n_agents, self.core.dim))
-            accel[rows] = self.core.to_accel(values)
+            accel[rows] = self.core.to_accel(values, rows)
         reward, terminated, _ = self.core.advance(accel)
         truncate = bool(self.core.steps[0] >= self.max_cycles)
         obs = self.core.observe()[0]
