@@ -2,25 +2,56 @@
 
     python experiments/bench_threads.py --agents 100000 --pairs 20
     python experiments/bench_threads.py --agents 1000000 --pairs 5
+    python experiments/bench_threads.py --agents 1000000 --pairs 20 --metrics
 
 ``swarm bench`` runs one thread, then all, on two swarms one after the other; on a machine
 whose speed drifts (a shared VM) a single pair of runs ranges widely. Here one flock steps on
 1 and on N threads in alternation (the order swapped every pair), so a drift hits both alike;
 this is valid because a step gives the same result on any thread count
 (``tests/swarm/test_threads.py``). Prints the median ms per step of each and their ratio.
+``--metrics`` times the flocking metrics' kernels alone instead of steps (the sums behind
+polarization and cohesion, and the connected components of the comm graph), on the flock's
+state after the warm-up steps.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
 
 from swarm.bench import _flocking
 from swarm.config import ConfigError
+from swarm.metrics import count_components, moments
 from swarm.threads import set_threads
+
+
+def _metric_kernels(model: Any) -> dict[str, Callable[[], Any]]:
+    """The flocking metrics' kernels on the model's current state, by name."""
+    e, c = model.engine, model.engine.config
+    return {
+        "polarization/cohesion sums": lambda: moments(
+            e.pos, e.vel, e.alive, e.env, e.n_envs, c.world_size, c.torus
+        ),
+        "connected components": lambda: count_components(e.links, e.alive, e.env, e.n_envs),
+    }
+
+
+def _alternate(work: dict[str, Callable[[], Any]], most: int, pairs: int) -> dict[str, Any]:
+    """Median seconds of each piece of work on 1 and on ``most`` threads, in alternation."""
+    times: dict[tuple[str, int], list[float]] = {(n, t): [] for n in work for t in (1, most)}
+    for k in range(pairs):
+        for threads in (1, most) if k % 2 == 0 else (most, 1):
+            numba.set_num_threads(threads)
+            for name, run in work.items():
+                start = time.perf_counter()
+                run()
+                times[name, threads].append(time.perf_counter() - start)
+    return {key: float(np.median(values)) for key, values in times.items()}
 
 
 def main() -> None:
@@ -28,6 +59,8 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=100_000, help="drones (default 100000)")
     parser.add_argument("--pairs", type=int, default=20, help="1-thread/N-thread step pairs")
     parser.add_argument("--threads", type=int, help="N (default: every core)")
+    parser.add_argument("--metrics", action="store_true",
+                        help="time the flocking metrics' kernels alone, not steps")  # fmt: skip
     args = parser.parse_args()
     if args.agents < 2 or args.pairs < 1:
         parser.error("--agents must be >= 2 and --pairs >= 1")
@@ -39,16 +72,18 @@ def main() -> None:
     for threads in (1, most):  # compile (or load) both kernels' variants first
         numba.set_num_threads(threads)
         model.step()
-    times: dict[int, list[float]] = {1: [], most: []}
-    for k in range(args.pairs):
-        for threads in (1, most) if k % 2 == 0 else (most, 1):
+    work = _metric_kernels(model) if args.metrics else {"flocking": model.step}
+    if args.metrics:
+        for threads in (1, most):
             numba.set_num_threads(threads)
-            start = time.perf_counter()
-            model.step()
-            times[threads].append(time.perf_counter() - start)
-    one, many = (1e3 * float(np.median(times[t])) for t in (1, most))
-    print(f"flocking, {args.agents:,} drones, {args.pairs} pairs: 1 thread {one:.1f} ms/step, "
-          f"{most} threads {many:.1f} ms/step, ratio {one / many:.2f}")  # fmt: skip
+            for run in work.values():
+                run()
+    medians = _alternate(work, most, args.pairs)
+    for name in work:
+        one, many = (1e3 * medians[name, t] for t in (1, most))
+        unit = "ms/step" if name == "flocking" else "ms"
+        print(f"{name}, {args.agents:,} drones, {args.pairs} pairs: 1 thread {one:.1f} {unit}, "
+              f"{most} threads {many:.1f} {unit}, ratio {one / many:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,10 +12,13 @@ import networkx as nx
 import numba
 import numpy as np
 
+from swarm import threads
 from swarm.neighbors import radius_neighbors
+from swarm.threads import parallel_pays, serial_and_parallel
 
 if TYPE_CHECKING:
     from swarm.engine import Swarm
+    from swarm.neighbors import NeighborTable
 
 
 def _per_env_sum(engine: Swarm, values: np.ndarray) -> np.ndarray:
@@ -57,64 +60,96 @@ COMM_METRICS = {
 
 
 @numba.njit(cache=True)
-def _moments(pos, vel, alive, env, n_envs, world, torus):
-    """Per env: alive count, summed unit headings, and the centroid (circular on a torus)."""
-    count = np.zeros(n_envs)
-    heading = np.zeros((n_envs, 2))
-    acc = np.zeros((n_envs, 4))  # torus: cos/sin sums per axis; box: coordinate sums
-    scale = 2.0 * np.pi / world
-    for i in range(pos.shape[0]):
-        if not alive[i]:
-            continue
-        e = env[i]
-        count[e] += 1.0
-        speed = np.sqrt(vel[i, 0] ** 2 + vel[i, 1] ** 2)
-        if speed > 0.0:
-            heading[e, 0] += vel[i, 0] / speed
-            heading[e, 1] += vel[i, 1] / speed
-        if torus:
-            acc[e, 0] += np.cos(pos[i, 0] * scale)
-            acc[e, 1] += np.sin(pos[i, 0] * scale)
-            acc[e, 2] += np.cos(pos[i, 1] * scale)
-            acc[e, 3] += np.sin(pos[i, 1] * scale)
-        else:
-            acc[e, 0] += pos[i, 0]
-            acc[e, 1] += pos[i, 1]
-    centre = np.zeros((n_envs, 2))
-    for e in range(n_envs):
-        if torus:
-            for k in range(2):
-                angle = np.arctan2(acc[e, 2 * k + 1], acc[e, 2 * k])
-                centre[e, k] = (angle % (2.0 * np.pi)) / scale
-        elif count[e] > 0:
-            centre[e, 0] = acc[e, 0] / count[e]
-            centre[e, 1] = acc[e, 1] / count[e]
-    spread = np.zeros(n_envs)
-    half = 0.5 * world
-    for i in range(pos.shape[0]):
-        if not alive[i]:
-            continue
-        e = env[i]
-        dx = pos[i, 0] - centre[e, 0]
-        dy = pos[i, 1] - centre[e, 1]
-        if torus:
-            dx = dx - world if dx > half else (dx + world if dx < -half else dx)
-            dy = dy - world if dy > half else (dy + world if dy < -half else dy)
-        spread[e] += np.sqrt(dx * dx + dy * dy)
-    return count, heading, spread
+def _zeros(n):
+    """``np.zeros(n)`` allocated serially: in a ``parallel=True`` kernel ``np.zeros`` is a
+    parallel loop of its own, and on a busy machine each such loop waits for a thread to be
+    scheduled (measured on this 2-core machine under a load of 4: the component count at
+    10^5 rows took 52 ms on two threads with a zeros per array, 16 ms without, 5 on one)."""
+    return np.zeros(n)
 
 
 @numba.njit(cache=True)
-def _moments_3d(pos, vel, alive, env, n_envs, world, torus):
-    """:func:`_moments` for (R, 3) arrays (the 2-D kernel stays as it was, bit for bit)."""
-    count = np.zeros(n_envs)
-    heading = np.zeros((n_envs, 3))
-    acc = np.zeros((n_envs, 6))  # torus: cos/sin sums per axis; box: coordinate sums
-    scale = 2.0 * np.pi / world
-    for i in range(pos.shape[0]):
+def _zeros_2d(n, width):
+    """``np.zeros((n, width))`` allocated serially (see :func:`_zeros`)."""
+    return np.zeros((n, width))
+
+
+@numba.njit(cache=True)
+def _zeros_int(n):
+    """``np.zeros(n, np.int64)`` allocated serially (see :func:`_zeros`)."""
+    return np.zeros(n, np.int64)
+
+
+# rows per chunk of the chunked metric sums: fixed, never derived from the thread count, so
+# that 1 and N threads add the same numbers in the same order
+MOMENT_CHUNK = 16_384
+
+
+def _chunk_envs(env, chunk):
+    """Each chunk of ``chunk`` rows' lowest and highest env, and where its per-env partial
+    sums start: one slot per env it spans (the engine's rows are envs in order, so a chunk
+    spans one env or a few consecutive ones)."""
+    n = env.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    lo = np.empty(n_chunks, np.int64)
+    hi = np.empty(n_chunks, np.int64)
+    for c in numba.prange(n_chunks):
+        low = high = env[c * chunk]
+        for i in range(c * chunk + 1, min(n, (c + 1) * chunk)):
+            low = min(low, env[i])
+            high = max(high, env[i])
+        lo[c] = low
+        hi[c] = high
+    start = _zeros_int(n_chunks + 1)
+    for c in range(n_chunks):
+        start[c + 1] = start[c] + hi[c] - lo[c] + 1
+    return lo, hi, start
+
+
+_env_spans, _env_spans_parallel = serial_and_parallel(_chunk_envs)
+
+
+@numba.njit(cache=True)
+def _sum_rows(pos, vel, alive, env, first, stop, base, out_count, out_heading, out_acc, scale,
+              torus):  # fmt: skip
+    """Rows ``first:stop`` summed into the slots of envs ``base``.. (the serial kernels'
+    first loop, one copy per width so that the coordinates stay unrolled). The sums run in
+    arrays of this call's own, copied out at the end, so that no row's update writes a cache
+    line that the next chunk's slots share."""
+    count = np.zeros_like(out_count)
+    heading = np.zeros_like(out_heading)
+    acc = np.zeros_like(out_acc)
+    _sum_rows_into(pos, vel, alive, env, first, stop, base, count, heading, acc, scale, torus)
+    out_count[:] = count
+    out_heading[:] = heading
+    out_acc[:] = acc
+
+
+@numba.njit(cache=True)
+def _sum_rows_into(pos, vel, alive, env, first, stop, base, count, heading, acc, scale, torus):
+    if pos.shape[1] == 2:
+        for i in range(first, stop):
+            if not alive[i]:
+                continue
+            e = env[i] - base
+            count[e] += 1.0
+            speed = np.sqrt(vel[i, 0] ** 2 + vel[i, 1] ** 2)
+            if speed > 0.0:
+                heading[e, 0] += vel[i, 0] / speed
+                heading[e, 1] += vel[i, 1] / speed
+            if torus:
+                acc[e, 0] += np.cos(pos[i, 0] * scale)
+                acc[e, 1] += np.sin(pos[i, 0] * scale)
+                acc[e, 2] += np.cos(pos[i, 1] * scale)
+                acc[e, 3] += np.sin(pos[i, 1] * scale)
+            else:
+                acc[e, 0] += pos[i, 0]
+                acc[e, 1] += pos[i, 1]
+        return
+    for i in range(first, stop):
         if not alive[i]:
             continue
-        e = env[i]
+        e = env[i] - base
         count[e] += 1.0
         speed = np.sqrt(vel[i, 0] ** 2 + vel[i, 1] ** 2 + vel[i, 2] ** 2)
         for k in range(3):
@@ -125,17 +160,33 @@ def _moments_3d(pos, vel, alive, env, n_envs, world, torus):
                 acc[e, 2 * k + 1] += np.sin(pos[i, k] * scale)
             else:
                 acc[e, k] += pos[i, k]
-    centre = np.zeros((n_envs, 3))
-    for e in range(n_envs):
-        for k in range(3):
-            if torus:
-                angle = np.arctan2(acc[e, 2 * k + 1], acc[e, 2 * k])
-                centre[e, k] = (angle % (2.0 * np.pi)) / scale
-            elif count[e] > 0:
-                centre[e, k] = acc[e, k] / count[e]
-    spread = np.zeros(n_envs)
+
+
+@numba.njit(cache=True)
+def _spread_rows(pos, alive, env, first, stop, base, centre, out_spread, world, torus):
+    """Rows ``first:stop``' distances to their env's centre, summed into the slots of envs
+    ``base``.. (the serial kernels' second loop; in an array of its own, as :func:`_sum_rows`)."""
+    spread = np.zeros_like(out_spread)
+    _spread_rows_into(pos, alive, env, first, stop, base, centre, spread, world, torus)
+    out_spread[:] = spread
+
+
+@numba.njit(cache=True)
+def _spread_rows_into(pos, alive, env, first, stop, base, centre, spread, world, torus):
     half = 0.5 * world
-    for i in range(pos.shape[0]):
+    if pos.shape[1] == 2:
+        for i in range(first, stop):
+            if not alive[i]:
+                continue
+            e = env[i]
+            dx = pos[i, 0] - centre[e, 0]
+            dy = pos[i, 1] - centre[e, 1]
+            if torus:
+                dx = dx - world if dx > half else (dx + world if dx < -half else dx)
+                dy = dy - world if dy > half else (dy + world if dy < -half else dy)
+            spread[e - base] += np.sqrt(dx * dx + dy * dy)
+        return
+    for i in range(first, stop):
         if not alive[i]:
             continue
         e = env[i]
@@ -145,15 +196,103 @@ def _moments_3d(pos, vel, alive, env, n_envs, world, torus):
             if torus:
                 d = d - world if d > half else (d + world if d < -half else d)
             d2 += d * d
-        spread[e] += np.sqrt(d2)
+        spread[e - base] += np.sqrt(d2)
+
+
+def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, start):
+    """:func:`_moments` (2-D or 3-D) summed over fixed chunks of ``chunk`` rows: each chunk
+    sums its rows into its own slots, then the chunks' sums are added in chunk order, so the
+    result is the same bit for bit on any thread count (and, with one chunk, the serial
+    kernel's: a sum that starts at +0.0 is never -0.0, so adding it to 0.0 changes nothing).
+    ``lo``, ``hi``, ``start``: :func:`_chunk_envs` of ``env``."""
+    n, dim = pos.shape
+    count = _zeros(n_envs)
+    heading = _zeros_2d(n_envs, dim)
+    spread = _zeros(n_envs)
+    n_chunks = lo.shape[0]
+    slots = start[n_chunks]
+    part_count = _zeros(slots)
+    part_heading = _zeros_2d(slots, dim)
+    part_acc = _zeros_2d(slots, 2 * dim)  # torus: cos/sin sums per axis; box: coordinates
+    scale = 2.0 * np.pi / world
+    for c in numba.prange(n_chunks):
+        a, b = start[c], start[c + 1]
+        _sum_rows(
+            pos, vel, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c], part_count[a:b],
+            part_heading[a:b], part_acc[a:b], scale, torus,
+        )  # fmt: skip
+    acc = _zeros_2d(n_envs, 2 * dim)
+    for c in range(n_chunks):
+        for e in range(lo[c], hi[c] + 1):
+            s = start[c] + e - lo[c]
+            count[e] += part_count[s]
+            for k in range(dim):
+                heading[e, k] += part_heading[s, k]
+            for k in range(2 * dim):
+                acc[e, k] += part_acc[s, k]
+    centre = _zeros_2d(n_envs, dim)
+    for e in range(n_envs):
+        for k in range(dim):
+            if torus:
+                angle = np.arctan2(acc[e, 2 * k + 1], acc[e, 2 * k])
+                centre[e, k] = (angle % (2.0 * np.pi)) / scale
+            elif count[e] > 0:
+                centre[e, k] = acc[e, k] / count[e]
+    part_spread = _zeros(slots)
+    for c in numba.prange(n_chunks):
+        a, b = start[c], start[c + 1]
+        _spread_rows(
+            pos, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c], centre,
+            part_spread[a:b], world, torus,
+        )  # fmt: skip
+    for c in range(n_chunks):
+        for e in range(lo[c], hi[c] + 1):
+            spread[e] += part_spread[start[c] + e - lo[c]]
     return count, heading, spread
 
 
-def _swarm_moments(engine: Swarm):
+_moments_chunked, _moments_chunked_parallel = serial_and_parallel(_chunked_moments)
+
+
+def serial_moments(
+    pos: np.ndarray, vel: np.ndarray, alive: np.ndarray, env: np.ndarray, n_envs: int,
+    world: float, torus: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """:func:`moments` as one chunk on one thread: every row summed in row order (the sums
+    small swarms and training envs have always had, bit for bit)."""
+    chunk = max(pos.shape[0], 1)
+    lo, hi, start = _env_spans(env, chunk)
+    return _moments_chunked(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, start)
+
+
+def moments(
+    pos: np.ndarray, vel: np.ndarray, alive: np.ndarray, env: np.ndarray, n_envs: int,
+    world: float, torus: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per env: alive count, summed unit headings, and the summed distance to the centroid.
+
+    Below :data:`~swarm.threads.PARALLEL_MIN_AGENTS` rows the serial kernels, unchanged
+    (small swarms and training envs keep their values bit for bit); from there on the
+    chunked sums, on the pool where it pays and on one thread otherwise, so ``--threads 1``
+    and ``--threads N`` agree (they may differ from the serial kernel in the last bits).
+    """
+    rows = pos.shape[0]
+    if rows < threads.PARALLEL_MIN_AGENTS:  # one chunk: the plain serial sums
+        return serial_moments(pos, vel, alive, env, n_envs, world, torus)
+    threaded = parallel_pays(rows)
+    if n_envs == 1:  # env ids lie in 0..n_envs - 1: every chunk is env 0's, no pass needed
+        lo = hi = np.zeros(-(-rows // MOMENT_CHUNK), np.int64)
+        start = np.arange(len(lo) + 1, dtype=np.int64)
+    else:
+        lo, hi, start = (_env_spans_parallel if threaded else _env_spans)(env, MOMENT_CHUNK)
+    kernel = _moments_chunked_parallel if threaded else _moments_chunked
+    return kernel(pos, vel, alive, env, n_envs, world, torus, MOMENT_CHUNK, lo, hi, start)
+
+
+def _swarm_moments(engine: Swarm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if "moments" not in engine.scratch:
         c = engine.config
-        kernel = _moments if engine.pos.shape[1] == 2 else _moments_3d
-        engine.scratch["moments"] = kernel(
+        engine.scratch["moments"] = moments(
             engine.pos, engine.vel, engine.alive, engine.env, engine.n_envs, c.world_size, c.torus
         )
     return engine.scratch["moments"]
@@ -225,10 +364,158 @@ def _count_components(alive, owner, idx, env, n_envs):
     return out
 
 
+@numba.njit(cache=True)
+def _root(parent, a):
+    """The root of ``a``, halving the path on the way (as :func:`_count_components`)."""
+    while parent[a] != a:
+        parent[a] = parent[parent[a]]
+        a = parent[a]
+    return a
+
+
+@numba.njit(cache=True)
+def _union(parent, a, b):
+    a = _root(parent, a)
+    b = _root(parent, b)
+    if a != b:
+        parent[max(a, b)] = min(a, b)
+
+
+# the parallel component count cuts the segments into this many chunks per thread (each
+# chunk a patch of space, most of its links inside it; numba hands each thread one run of
+# consecutive iterations, so more chunks would only cut more links), none below
+# COMPONENT_MIN_CHUNK segments; a chunk has room for CROSS_PER_SEGMENT links to other chunks
+# per segment (a chunk with more scans its links again, on the pool, into room of the right
+# size). At 10^6 drones in chunks of 250,000 segments, 0.3 % of the links leave their chunk
+# in the plane (0.03 a segment), 2 % in a cube (0.2); in chunks of 31,250 (16 threads), 2.4 %
+# and 16 %. The count is an integer, the same for any chunking, so the chunks may follow the
+# thread count.
+COMPONENT_CHUNKS_PER_THREAD = 1
+COMPONENT_MIN_CHUNK = 16_384
+CROSS_PER_SEGMENT = 0.25
+
+
+@numba.njit(cache=True)
+def _keep_cross(ptr, row_seg, idx, first, stop, out):
+    """Segments ``first:stop``'s links to segments outside them, as (s, t) pairs into
+    ``out`` (as many as fit); returns how many there are."""
+    kept = 0
+    for s in range(first, stop):
+        for j in range(ptr[s], ptr[s + 1]):
+            t = row_seg[idx[j]]
+            if not first <= t < stop:
+                if kept < out.shape[0]:
+                    out[kept, 0] = s
+                    out[kept, 1] = t
+                kept += 1
+    return kept
+
+
+def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
+    """Components of the link table among alive rows, per env, by union-find over segments.
+
+    Segments lie in cell order, so a chunk of consecutive segments is a patch of space and
+    most of its links stay inside it: each chunk unions those in its own slice of ``parent``
+    (no other chunk reads or writes it) and keeps the links that leave it in its own
+    ``cross.shape[0] // n_chunks`` slots (a chunk with more keeps them all in a second pass);
+    then one serial pass unions the kept links, and the roots are counted by chunks of rows.
+    Few parallel loops: on a busy machine each one waits for a thread to be scheduled.
+    """
+    n = seg_row.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    cap = cross.shape[0] // n_chunks
+    parent = np.empty(n, np.int64)
+    n_cross = _zeros_int(n_chunks)
+    lo = np.empty(n_chunks, np.int64)  # the envs of each chunk of rows (for the count)
+    hi = np.empty(n_chunks, np.int64)
+    for c in numba.prange(n_chunks):
+        first, stop = c * chunk, min(n, (c + 1) * chunk)
+        low = high = env[first]
+        for s in range(first, stop):
+            parent[s] = s
+            low = min(low, env[s])
+            high = max(high, env[s])
+        lo[c] = low
+        hi[c] = high
+        kept = 0
+        for s in range(first, stop):
+            for j in range(ptr[s], ptr[s + 1]):
+                t = row_seg[idx[j]]
+                if first <= t < stop:
+                    _union(parent, s, t)
+                else:
+                    if kept < cap:
+                        cross[c * cap + kept, 0] = s
+                        cross[c * cap + kept, 1] = t
+                    kept += 1
+        n_cross[c] = kept
+    more = _zeros_int(n_chunks + 1)  # where each overflowing chunk's links go
+    for c in range(n_chunks):
+        more[c + 1] = more[c] + (n_cross[c] if n_cross[c] > cap else 0)
+    extra = np.empty((more[n_chunks], 2), cross.dtype)
+    if more[n_chunks] > 0:
+        for c in numba.prange(n_chunks):
+            if n_cross[c] > cap:
+                _keep_cross(ptr, row_seg, idx, c * chunk, min(n, (c + 1) * chunk),
+                            extra[more[c] : more[c + 1]])  # fmt: skip
+    for c in range(n_chunks):
+        pairs = (
+            cross[c * cap : c * cap + n_cross[c]]
+            if n_cross[c] <= cap
+            else extra[more[c] : more[c + 1]]
+        )
+        for k in range(pairs.shape[0]):
+            _union(parent, pairs[k, 0], pairs[k, 1])
+    start = _zeros_int(n_chunks + 1)
+    for c in range(n_chunks):
+        start[c + 1] = start[c] + hi[c] - lo[c] + 1
+    part = _zeros(start[n_chunks])
+    for c in numba.prange(n_chunks):
+        _count_roots(parent, row_seg, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c],
+                     part[start[c] : start[c + 1]])  # fmt: skip
+    out = _zeros(n_envs)
+    for c in range(n_chunks):
+        for e in range(lo[c], hi[c] + 1):
+            out[e] += part[start[c] + e - lo[c]]
+    return out
+
+
+@numba.njit(cache=True)
+def _count_roots(parent, row_seg, alive, env, first, stop, base, out):
+    """Alive rows ``first:stop`` that are their component's root, per env from ``base`` (in
+    an array of this call's own, as :func:`_sum_rows`)."""
+    count = np.zeros_like(out)
+    for i in range(first, stop):
+        s = row_seg[i]
+        if alive[i] and parent[s] == s:
+            count[env[i] - base] += 1.0
+    out[:] = count
+
+
+_components_chunked, _components_chunked_parallel = serial_and_parallel(_chunk_unions)
+
+
+def count_components(
+    links: NeighborTable, alive: np.ndarray, env: np.ndarray, n_envs: int
+) -> np.ndarray:
+    """(E,) connected components of a link table among alive rows; on the pool where it
+    pays (any method counts the same integer)."""
+    rows = alive.shape[0]
+    if not parallel_pays(rows):
+        return _count_components(alive, links.owner, links.idx, env, n_envs)
+    n_chunks = COMPONENT_CHUNKS_PER_THREAD * numba.get_num_threads()
+    chunk = max(COMPONENT_MIN_CHUNK, -(-rows // n_chunks))
+    n_chunks = -(-rows // chunk)
+    cap = max(1, int(chunk * CROSS_PER_SEGMENT))
+    cross = np.empty((n_chunks * cap, 2), np.int32 if rows < 2**31 else np.int64)
+    return _components_chunked_parallel(
+        links.ptr, links.seg_row, links.row_seg, links.idx, alive, env, n_envs, chunk, cross
+    )
+
+
 def n_components(engine: Swarm) -> np.ndarray:
     """Connected components of the comm graph among alive drones."""
-    links = engine.links
-    return _count_components(engine.alive, links.owner, links.idx, engine.env, engine.n_envs)
+    return count_components(engine.links, engine.alive, engine.env, engine.n_envs)
 
 
 def algebraic_connectivity(engine: Swarm) -> np.ndarray:

@@ -169,3 +169,150 @@ def test_warehouse_robots_plan_the_same_on_one_thread_and_on_two(threads, monkey
     if motion == "rotate":
         np.testing.assert_array_equal(runs[0][1], runs[1][1])
     assert runs[0][2] == runs[1][2]
+
+
+# ------------------------------------------------------------- metrics on the threads
+
+
+def _flock_arrays(n_envs: int, per_env: int, dim: int, world: float, seed: int):
+    """Rows of ``n_envs`` envs in order (the engine's layout): a random flock, some rows
+    dead, some at rest (no heading)."""
+    rng = np.random.default_rng(seed)
+    n = n_envs * per_env
+    pos = rng.uniform(0.0, world, (n, dim))
+    vel = rng.normal(size=(n, dim)) + 0.5  # a mean heading: polarization well above 0
+    vel[rng.random(n) < 0.01] = 0.0
+    alive = rng.random(n) > 0.05
+    env = np.repeat(np.arange(n_envs, dtype=np.int64), per_env)
+    return pos, vel, alive, env
+
+
+@needs_two
+@pytest.mark.parametrize("dim", [2, 3])
+@pytest.mark.parametrize("torus", [True, False])
+@pytest.mark.parametrize(("n_envs", "per_env", "chunk"), [(1, 70_000, None), (7, 7_001, 4096)])
+def test_flocking_metrics_are_the_same_on_one_thread_and_on_two(
+    threads, monkeypatch, dim, torus, n_envs, per_env, chunk
+):
+    """Above the threshold (no monkeypatching it): one swarm in 5 chunks, or 7 envs whose
+    rows straddle chunks of 4,096; the chunked sums agree with the serial kernel to 1e-12."""
+    from swarm import metrics
+
+    if chunk is not None:
+        monkeypatch.setattr(metrics, "MOMENT_CHUNK", chunk)
+    pos, vel, alive, env = _flock_arrays(n_envs, per_env, dim, 50.0, seed=dim + 2 * torus)
+    assert len(pos) >= swarm.threads.PARALLEL_MIN_AGENTS
+    args = (pos, vel, alive, env, n_envs, 50.0, torus)
+    threads(1)
+    one = metrics.moments(*args)
+    threads(2)
+    assert swarm.threads.parallel_pays(len(pos))
+    two = metrics.moments(*args)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+    serial = metrics.serial_moments(*args)
+    np.testing.assert_array_equal(one[0], serial[0])  # alive counts: exact
+    for a, b in zip(one[1:], serial[1:], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)
+
+
+# metrics of 500 drones after 10 steps (world 150 in the plane, 40 in a cube, torus), from
+# the tree before the chunked kernels: (polarization, cohesion, n_components)
+SMALL_FLOCK_METRICS = {
+    2: ("0x1.2773109f89679p-4", "0x1.c74511c1d3b6ap+5", 177.0),
+    3: ("0x1.51dc26bebaad5p-4", "0x1.270b3be076788p+4", 12.0),
+}
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_small_swarms_keep_the_serial_metric_kernels(threads, monkeypatch, dim):
+    """Below the threshold the serial sums, bit for bit, on any thread count: the values
+    pinned before the chunked sums (whose one-chunk form replaced the old serial kernel),
+    and no parallel or chunked component kernel is called."""
+    from envs.flocking import FlockingModel
+    from swarm import metrics
+
+    def refuse(*args):
+        raise AssertionError("a chunked kernel below the threshold")
+
+    for name in ("_moments_chunked_parallel", "_components_chunked",
+                 "_components_chunked_parallel"):  # fmt: skip
+        monkeypatch.setattr(metrics, name, refuse)
+    for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        threads(count)
+        model = FlockingModel(n_agents=500, world_size=150.0 if dim == 2 else 40.0, dim=dim, rng=3)
+        for _ in range(10):
+            model.step()
+        m = model.metrics
+        polarization, cohesion, components = SMALL_FLOCK_METRICS[dim]
+        assert m["polarization"].hex() == polarization
+        assert m["cohesion"].hex() == cohesion
+        assert m["n_components"] == components
+
+
+def _components_on(threads, links, alive, env, n_envs, count):
+    from swarm import metrics
+
+    threads(count)
+    return metrics.count_components(links, alive, env, n_envs)
+
+
+@needs_two
+@pytest.mark.parametrize("dim", [2, 3])
+@pytest.mark.parametrize("torus", [True, False])
+@pytest.mark.parametrize(("min_chunk", "cross"), [(None, None), (1000, 2.0), (1000, 0.01)])
+def test_parallel_component_count_is_the_serial_count(
+    threads, monkeypatch, dim, torus, min_chunk, cross
+):
+    """3 envs of 9,000 rows, sparse enough for hundreds of components each: two chunks, or
+    chunks of 1,000 segments whose links to other chunks are all kept (2 a segment), or
+    mostly not (room for 0.01 a segment: most chunks scan their links again)."""
+    from swarm import metrics
+
+    if min_chunk is not None:
+        monkeypatch.setattr(metrics, "COMPONENT_MIN_CHUNK", min_chunk)
+        monkeypatch.setattr(metrics, "COMPONENT_CHUNKS_PER_THREAD", 1000)
+        monkeypatch.setattr(metrics, "CROSS_PER_SEGMENT", cross)
+    n_envs, world = 3, 100.0 if dim == 2 else 22.0
+    pos, vel, alive, env = _flock_arrays(n_envs, 9000, dim, world, seed=11 + dim)
+    fov = 360.0
+    links = radius_neighbors(pos, vel, alive, env, n_envs, world, torus, 1.0, fov)
+    serial = metrics._count_components(alive, links.owner, links.idx, env, n_envs)
+    assert (serial > 100).all()
+    one = _components_on(threads, links, alive, env, n_envs, 1)
+    two = _components_on(threads, links, alive, env, n_envs, 2)
+    np.testing.assert_array_equal(one, serial)
+    np.testing.assert_array_equal(two, serial)
+
+
+@needs_two
+@pytest.mark.parametrize("graph", ["plane", "cube", "random"])
+def test_parallel_component_count_is_networkx_count(threads, graph):
+    """25,000 drones, some crashed, in thousands of components: linked within range at about
+    1.3 links each (in the plane, in a cube), or by random pairs, in row order, that mostly
+    cross chunks (a fixed topology's table). The count on two threads is networkx's on the
+    comm graph view."""
+    import networkx as nx
+
+    from swarm import metrics
+    from swarm.comm import CommGraphView, edge_lists, table_on
+
+    dim = 3 if graph == "cube" else 2
+    world = 40.0 if graph == "cube" else 250.0
+    pos, vel, alive, env = _flock_arrays(1, 25_000, dim, world, seed=4)
+    if graph == "random":
+        rng = np.random.default_rng(4)
+        u, v = rng.integers(0, len(pos), (2, 10_000))
+        keep = alive[u] & alive[v] & (u != v)
+        u, v = u[keep], v[keep]
+        lists = edge_lists(np.concatenate([u, v]), np.concatenate([v, u]), len(pos))
+        links = table_on(lists, pos, vel, world, True)
+    else:
+        links = radius_neighbors(pos, vel, alive, env, 1, world, True, 1.0)
+    view = CommGraphView(len(pos))
+    view.update(links, alive)
+    expected = nx.number_connected_components(view.graph())
+    assert expected > 1000
+    threads(2)
+    assert swarm.threads.parallel_pays(len(pos))
+    assert metrics.count_components(links, alive, env, 1).tolist() == [expected]
