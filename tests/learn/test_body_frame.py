@@ -297,26 +297,7 @@ def test_declared_message_vectors_turn_with_the_receiver(monkeypatch):
         np.testing.assert_allclose(observe(env), seen, atol=1e-5)
 
 
-# --------------------------------------------------------------------------- the audit
-@pytest.mark.parametrize("actor", ["mlp", "gnn"])
-def test_body_frame_actors_pass_the_locality_audit(actor):
-    from swarm.testing import assert_local
-
-    scenario = "navigation" if actor == "mlp" else "flocking"  # a GNN sends its own messages
-    cfg = dict(n_agents=12, world_size=10.0, sense_radius=2.5, frame="body")
-    if scenario == "navigation":
-        cfg["inbox_slots"] = 0
-    encode = observation_encoder(scenario, **cfg)
-    assert encode.frame == "body"
-    torch.manual_seed(3)
-    spec = NetSpec(obs_dim=encode.obs_dim, act_dim=2, hidden=16, actor=actor,
-                   action_low=[-3.0, -3.0], action_high=[3.0, 3.0])  # fmt: skip
-    model = ActorCritic(spec)
-    for p in model.actor.parameters():
-        p.data.normal_(0, 0.5)
-    policy = LearnedPolicy(model, encode, scenario=scenario, env_config=cfg)
-    scenario_fields = {k: v for k, v in cfg.items() if k not in ("frame", "inbox_slots")}
-    assert assert_local(policy, scenario, steps=6, **scenario_fields) == 12 * 6
+# the audit of body-frame actors: tests/learn/test_learn_navigation.py (frame parameter)
 
 
 # --------------------------------------------------------------------------- checkpoints

@@ -237,14 +237,19 @@ def test_a_gnn_actor_on_a_talking_scenario_is_refused_in_the_mesa_model():
 
 
 @pytest.mark.parametrize("actor", ["mlp", "gnn"])
-def test_learned_actors_pass_the_locality_audit(actor):
+@pytest.mark.parametrize("frame", ["world", "body"])
+def test_learned_actors_pass_the_locality_audit(actor, frame):
     """Each drone's network output alone equals its row of the batch, bit for bit: the
-    deployed actor is evaluated row-wise (a batched matmul rounds by batch size)."""
+    deployed actor is evaluated row-wise (a batched matmul rounds by batch size); in the
+    body frame too, whose axes come from each drone's own velocity."""
     from swarm.testing import assert_local
 
     scenario = "navigation" if actor == "mlp" else "flocking"  # a GNN sends its own messages
-    cfg = dict(n_agents=12, world_size=10.0, sense_radius=2.5)
+    cfg = dict(n_agents=12, world_size=10.0, sense_radius=2.5, frame=frame)
+    if scenario == "navigation" and frame == "body":
+        cfg["inbox_slots"] = 0  # its landmark messages hold undeclared world-frame vectors
     encode = observation_encoder(scenario, **cfg)
+    assert encode.frame == frame
     torch.manual_seed(3)
     spec = NetSpec(obs_dim=encode.obs_dim, act_dim=2, hidden=16, actor=actor,
                    action_low=[-3.0, -3.0], action_high=[3.0, 3.0])  # fmt: skip
@@ -252,4 +257,5 @@ def test_learned_actors_pass_the_locality_audit(actor):
     for p in model.actor.parameters():
         p.data.normal_(0, 0.5)
     policy = LearnedPolicy(model, encode, scenario=scenario, env_config=cfg)
-    assert assert_local(policy, scenario, n_agents=12, steps=6) == 12 * 6
+    scenario_fields = {k: v for k, v in cfg.items() if k not in ("frame", "inbox_slots")}
+    assert assert_local(policy, scenario, steps=6, **scenario_fields) == 12 * 6
