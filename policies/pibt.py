@@ -145,7 +145,8 @@ League's warehouse_small_200 (1,000 steps): 3.94 -> 5.18 / 5.34 tasks per step (
 +6 %: where robots rarely meet, the detours buy nothing.
 
 **Whole map** (``view = "global"``): one PIBT over every robot on the whole map (Algorithm
-1 as published, one problem instead of one per robot), a centralised reference for the
+1 as published, one problem instead of one per robot; under rotation with the same
+commitments), a centralised reference for the
 decentralised controller: it reads every robot's state from the batch, sends no message
 and fails the locality audit by design. ``comm_radius = inf`` gives the same information
 through the radio but costs O(R^2) a step, too much for 10,000 robots.
