@@ -180,7 +180,7 @@ from swarm.grid.world import FORWARD, WAIT, sensed_cells
 from swarm.observation import LocalObservation
 from swarm.policy import Decision
 from swarm.radio import ListInbox, Round
-from swarm.threads import serial_and_parallel
+from swarm.threads import filled, serial_and_parallel
 
 # robots from which the local problems are solved on the thread pool: each robot's problem
 # is tens of robots, so far fewer rows pay than for the drones' kernels
@@ -216,7 +216,7 @@ def _local_pibt_chunks(
     """
     n = own_cell.shape[0]
     out = own_cell.copy()
-    inherited = np.full(n, -np.inf)
+    inherited = filled(n, -np.inf)
     max_local = 1
     for i in range(n):
         heard = d_ptr[i + 1] - d_ptr[i] + r_ptr[i + 1] - r_ptr[i]
@@ -617,11 +617,11 @@ def _relayed_chunks(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table
     for k in range(n_free):
         word_of[k] = (row_of[k] >> 3) * tiles_w + (col_of[k] >> 3)
         bit_of[k] = np.int64(1) << (((row_of[k] & 7) << 3) | (col_of[k] & 7))
-    msg_at = np.full(height * width, -1, np.int64)  # map cell -> row of its message
+    msg_at = filled(height * width, np.int64(-1))  # map cell -> row of its message
     for k in range(n_free):
         msg_at[free_cells[k]] = first[k]
     list_ptr, pair_word, pair_bits = _list_tiles(entry_ptr, packed, word_of, bit_of, n_words)
-    base = np.zeros(n_chunks + 1, np.int64)  # chunk k's region starts at base[k]
+    base = filled(n_chunks + 1, np.int64(0))  # chunk k's region starts at base[k]
     for i in range(n):
         if need[i]:  # entries receiver i can keep: its relays' entries
             for e in range(rptr[i], rptr[i + 1]):

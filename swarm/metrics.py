@@ -14,7 +14,7 @@ import numpy as np
 
 from swarm import threads
 from swarm.neighbors import radius_neighbors
-from swarm.threads import parallel_pays, serial_and_parallel
+from swarm.threads import filled, parallel_pays, serial_and_parallel
 
 if TYPE_CHECKING:
     from swarm.engine import Swarm
@@ -59,27 +59,6 @@ COMM_METRICS = {
 }
 
 
-@numba.njit(cache=True)
-def _zeros(n):
-    """``np.zeros(n)`` allocated serially: in a ``parallel=True`` kernel ``np.zeros`` is a
-    parallel loop of its own, and on a busy machine each such loop waits for a thread to be
-    scheduled (measured on this 2-core machine under a load of 4: the component count at
-    10^5 rows took 52 ms on two threads with a zeros per array, 16 ms without, 5 on one)."""
-    return np.zeros(n)
-
-
-@numba.njit(cache=True)
-def _zeros_2d(n, width):
-    """``np.zeros((n, width))`` allocated serially (see :func:`_zeros`)."""
-    return np.zeros((n, width))
-
-
-@numba.njit(cache=True)
-def _zeros_int(n):
-    """``np.zeros(n, np.int64)`` allocated serially (see :func:`_zeros`)."""
-    return np.zeros(n, np.int64)
-
-
 # rows per chunk of the chunked metric sums: fixed, never derived from the thread count, so
 # that 1 and N threads add the same numbers in the same order
 MOMENT_CHUNK = 16_384
@@ -100,7 +79,7 @@ def _chunk_envs(env, chunk):
             high = max(high, env[i])
         lo[c] = low
         hi[c] = high
-    start = _zeros_int(n_chunks + 1)
+    start = filled(n_chunks + 1, 0)
     for c in range(n_chunks):
         start[c + 1] = start[c] + hi[c] - lo[c] + 1
     return lo, hi, start
@@ -206,14 +185,14 @@ def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, 
     kernel's: a sum that starts at +0.0 is never -0.0, so adding it to 0.0 changes nothing).
     ``lo``, ``hi``, ``start``: :func:`_chunk_envs` of ``env``."""
     n, dim = pos.shape
-    count = _zeros(n_envs)
-    heading = _zeros_2d(n_envs, dim)
-    spread = _zeros(n_envs)
+    count = filled(n_envs, 0.0)
+    heading = filled((n_envs, dim), 0.0)
+    spread = filled(n_envs, 0.0)
     n_chunks = lo.shape[0]
     slots = start[n_chunks]
-    part_count = _zeros(slots)
-    part_heading = _zeros_2d(slots, dim)
-    part_acc = _zeros_2d(slots, 2 * dim)  # torus: cos/sin sums per axis; box: coordinates
+    part_count = filled(slots, 0.0)
+    part_heading = filled((slots, dim), 0.0)
+    part_acc = filled((slots, 2 * dim), 0.0)  # torus: cos/sin sums per axis; box: coordinates
     scale = 2.0 * np.pi / world
     for c in numba.prange(n_chunks):
         a, b = start[c], start[c + 1]
@@ -221,7 +200,7 @@ def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, 
             pos, vel, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c], part_count[a:b],
             part_heading[a:b], part_acc[a:b], scale, torus,
         )  # fmt: skip
-    acc = _zeros_2d(n_envs, 2 * dim)
+    acc = filled((n_envs, 2 * dim), 0.0)
     for c in range(n_chunks):
         for e in range(lo[c], hi[c] + 1):
             s = start[c] + e - lo[c]
@@ -230,7 +209,7 @@ def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, 
                 heading[e, k] += part_heading[s, k]
             for k in range(2 * dim):
                 acc[e, k] += part_acc[s, k]
-    centre = _zeros_2d(n_envs, dim)
+    centre = filled((n_envs, dim), 0.0)
     for e in range(n_envs):
         for k in range(dim):
             if torus:
@@ -238,7 +217,7 @@ def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, 
                 centre[e, k] = (angle % (2.0 * np.pi)) / scale
             elif count[e] > 0:
                 centre[e, k] = acc[e, k] / count[e]
-    part_spread = _zeros(slots)
+    part_spread = filled(slots, 0.0)
     for c in numba.prange(n_chunks):
         a, b = start[c], start[c + 1]
         _spread_rows(
@@ -425,7 +404,7 @@ def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
     n_chunks = (n + chunk - 1) // chunk
     cap = cross.shape[0] // n_chunks
     parent = np.empty(n, np.int64)
-    n_cross = _zeros_int(n_chunks)
+    n_cross = filled(n_chunks, 0)
     lo = np.empty(n_chunks, np.int64)  # the envs of each chunk of rows (for the count)
     hi = np.empty(n_chunks, np.int64)
     for c in numba.prange(n_chunks):
@@ -449,7 +428,7 @@ def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
                         cross[c * cap + kept, 1] = t
                     kept += 1
         n_cross[c] = kept
-    more = _zeros_int(n_chunks + 1)  # where each overflowing chunk's links go
+    more = filled(n_chunks + 1, 0)  # where each overflowing chunk's links go
     for c in range(n_chunks):
         more[c + 1] = more[c] + (n_cross[c] if n_cross[c] > cap else 0)
     extra = np.empty((more[n_chunks], 2), cross.dtype)
@@ -466,14 +445,14 @@ def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
         )
         for k in range(pairs.shape[0]):
             _union(parent, pairs[k, 0], pairs[k, 1])
-    start = _zeros_int(n_chunks + 1)
+    start = filled(n_chunks + 1, 0)
     for c in range(n_chunks):
         start[c + 1] = start[c] + hi[c] - lo[c] + 1
-    part = _zeros(start[n_chunks])
+    part = filled(start[n_chunks], 0.0)
     for c in numba.prange(n_chunks):
         _count_roots(parent, row_seg, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c],
                      part[start[c] : start[c + 1]])  # fmt: skip
-    out = _zeros(n_envs)
+    out = filled(n_envs, 0.0)
     for c in range(n_chunks):
         for e in range(lo[c], hi[c] + 1):
             out[e] += part[start[c] + e - lo[c]]
