@@ -11,6 +11,12 @@ Actions are ``Discrete(n_actions)``: the trainer builds a categorical actor for 
 (``n_actions`` > 0 says so; ``act_dim`` 1 is the stored action index). Every robot acts
 every step (nothing crashes), and all robots of an env are truncated together after
 ``max_cycles`` steps, when the env is reset from its own stream of seeds.
+
+Messages (``--actor gnn``): :meth:`GridTrainEnv.comm_senders` lists each robot's nearest
+comm neighbours (the world's links within ``comm_radius``, ties by id), so the trainer
+delivers to each robot the learned messages its neighbours composed from their own
+observations one step earlier, as for the drones; the deployed policy sends them on the
+warehouse radio (a declared round, counted in bytes) and picks the same senders.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import numpy as np
 
 from swarm.config import ConfigError
 from swarm.learn.envs import StepResult
+from swarm.neighbors import NeighborTable
 
 
 def is_grid_scenario(scenario: str) -> bool:
@@ -34,6 +41,26 @@ def is_grid_scenario(scenario: str) -> bool:
     default = scenario_class(scenario).config_class.model_fields.get("policy")
     name = getattr(default, "default", None)
     return name in POLICIES and issubclass(policy_class(name), GridPolicy)
+
+
+def grid_senders(tables: list[NeighborTable], n_agents: int, k: int) -> np.ndarray:
+    """(E, N, k) from one comm-link table per env (rows = ids, as in the grid world): each
+    receiver's k senders with the smallest (distance, id), -1 padded; one sort for all envs
+    (the tables' own order is raster order, so ties are broken here, by id)."""
+    E = len(tables)
+    out = np.full((E * n_agents, k), -1, dtype=np.int64)
+    if not tables or k < 1:
+        return out.reshape(E, n_agents, k)
+    base = np.repeat(np.arange(E, dtype=np.int64) * n_agents, [t.n_edges for t in tables])
+    owner = np.concatenate([t.owner for t in tables]).astype(np.int64) + base
+    sender = np.concatenate([t.idx for t in tables]).astype(np.int64)
+    dist = np.concatenate([t.dist for t in tables])
+    order = np.lexsort((sender, dist, owner))  # by receiver, then nearest, then id
+    owner, sender = owner[order], sender[order]
+    rank = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")
+    keep = rank < k
+    out[owner[keep], rank[keep]] = sender[keep]
+    return out.reshape(E, n_agents, k)
 
 
 class GridTrainEnv:
@@ -66,8 +93,12 @@ class GridTrainEnv:
         return np.stack([env.state() for env in self.envs])
 
     def comm_senders(self, k: int) -> np.ndarray:
-        """No learned messages on the grid yet: every inbox slot empty (an MLP actor)."""
-        return np.full((self.n_envs, self.n_agents, k), -1, dtype=np.int64)
+        """(E, N, k) each robot's k nearest comm neighbours (the world's links within
+        ``comm_radius``), nearest first, ties by id, -1 padded: whose message a GNN actor
+        reads next step. The deployed policy picks the same k from its inbox
+        (:class:`~swarm.learn.policy.LearnedGridPolicy`), so training and the radio agree."""
+        tables = [env.model.world.links_table() for env in self.envs]
+        return grid_senders(tables, self.n_agents, k)
 
     def step(self, actions: np.ndarray) -> StepResult:
         moves = np.asarray(actions)

@@ -138,11 +138,6 @@ def job_seed(*keys: int) -> int:
 def net_spec(job: TrainJob, env: TrainEnv) -> NetSpec:
     """The network for ``env``: a categorical actor when it declares ``n_actions``."""
     n_actions = int(getattr(env, "n_actions", 0) or 0)
-    if n_actions and job.actor == "gnn":
-        raise ConfigError(
-            f"actor: {job.scenario} has discrete actions; allowed actor with them: mlp "
-            "(a GNN actor over discrete actions is not supported yet)"
-        )
     return NetSpec(
         action_kind="discrete" if n_actions else "box",
         n_actions=n_actions,

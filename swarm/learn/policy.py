@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from swarm.comm import Inbox
 from swarm.config import ConfigError
 from swarm.grid.policy import GridPolicy, NoParams
 from swarm.learn.checkpoint import (
@@ -42,7 +43,8 @@ from swarm.learn.checkpoint import (
 )
 from swarm.learn.nets import ActorCritic, GNNActor, NetSpec, rowwise
 from swarm.observation import LocalObservation
-from swarm.policy import Policy
+from swarm.policy import Decision, Policy
+from swarm.radio import Round
 from swarm.registry import SCENARIOS, scenario_class
 from swarm.rng import keyed_uniform
 
@@ -219,18 +221,31 @@ def encoded(encode: Encoder, obs: LocalObservation, obs_dim: int, hint: str) -> 
     return torch.from_numpy(x)
 
 
+# the learned warehouse robots' message round: each robot's GNN message, once per step
+GNN_ROUND = "gnn_message"
+
+
 class LearnedGridPolicy(GridPolicy):
     """A trained categorical actor in a grid scenario's controller slot (the warehouse).
 
     Each robot's move is the argmax of the actor's logits on its own encoded observation
     (the env's :class:`~swarm.grid.marl.GridObservationEncoder`: row i reads row i only),
     computed row-wise (:func:`~swarm.learn.nets.rowwise`), so a robot alone decides bit for
-    bit as in the batch: the locality audit holds by construction (tested). It sends no
-    messages (an MLP actor on the local view) and keeps no memory.
+    bit as in the batch: the locality audit holds by construction (tested). An MLP actor
+    sends no messages and keeps no memory.
+
+    A GNN actor talks on the warehouse radio, as it was trained (messages one step old,
+    :meth:`decide`): each step every robot broadcasts its learned message (round
+    ``gnn_message``, ``message_dim`` floats, carried, sized and counted by the radio) and
+    keeps, as its memory ``heard``, the mean of the messages of its ``max_senders`` nearest
+    senders (by distance, then id: its own comm links say how far each is, as the trainer's
+    ``comm_senders`` ranks them); it moves on what it heard the step before, so what it
+    reads is what its neighbours composed from their observations one step earlier, along
+    that step's links, as in training.
     """
 
     name = "learned"
-    citation = "Schulman et al. 2017 (PPO), categorical actor"
+    citation = "Schulman et al. 2017 (PPO), categorical actor; Tolstaya et al. 2019 (GNN)"
 
     def __init__(
         self,
@@ -251,6 +266,32 @@ class LearnedGridPolicy(GridPolicy):
         self.trained_on = scenario
         self.env_config = dict(env_config or {})
         self.source: Path | None = None
+        spec = model.spec
+        self.message_dim = spec.message_dim if spec.actor == "gnn" else 0
+        self.max_senders = spec.max_senders
+        # per-robot memory (GNN): the mean message each robot heard last step; empty until
+        # the first step (a robot then has heard nothing: zeros, as in training)
+        self.heard = np.zeros((0, self.message_dim))
+        self._check_comm(self.env_config)
+
+    def _check_comm(self, config: dict[str, Any]) -> None:
+        """A GNN actor reads its ``max_senders`` nearest senders; an inbox cap below that
+        would silently feed it fewer than it was trained on: refused in one line."""
+        cap = config.get("max_inbox")
+        if self.message_dim and cap is not None and int(cap) < self.max_senders:
+            raise ConfigError(
+                f"learned policy: max_inbox={cap} keeps fewer senders than the GNN actor "
+                f"reads ({self.max_senders} nearest); allowed: none or >= {self.max_senders}"
+            )
+
+    @property
+    def memory_fields(self) -> tuple[str, ...]:
+        """The GNN's ``heard`` (R, message_dim); an MLP actor keeps none."""
+        return ("heard",) if self.message_dim else ()
+
+    def rounds(self) -> tuple[Round, ...]:
+        """One round of learned messages for a GNN actor (none for an MLP)."""
+        return (Round(GNN_ROUND, self.message_dim),) if self.message_dim else ()
 
     def model_config(self, **overrides: Any) -> dict[str, Any]:
         """The scenario fields it was trained with (env-only ones dropped), then
@@ -260,19 +301,57 @@ class LearnedGridPolicy(GridPolicy):
         return {**config, **overrides}
 
     def make_model(self, seed: int, **overrides: Any) -> Any:
-        """The trained-on scenario's model, seeded, with this policy in its slot."""
+        """The trained-on scenario's model, seeded, with this policy in its slot (and its
+        memory cleared: a new run starts having heard nothing)."""
         if self.trained_on not in SCENARIOS:
             raise ConfigError(f"learned policy: trained on {self.trained_on!r}, not a "
                               "registered scenario, so it has no model")  # fmt: skip
-        model = scenario_class(self.trained_on)(rng=seed, **self.model_config(**overrides))
+        config = self.model_config(**overrides)
+        self._check_comm(config)
+        model = scenario_class(self.trained_on)(rng=seed, **config)
+        self.heard = np.zeros((0, self.message_dim))
         model.policy = self
         return model
 
+    def _features(self, obs: LocalObservation) -> torch.Tensor:
+        return encoded(self.encode, obs, self.model.spec.obs_dim, "another view_radius or motion?")
+
+    def _last_heard(self, obs: LocalObservation) -> torch.Tensor:
+        """(R, message_dim) float32 what each robot heard last step (zeros at a run's
+        first step, or before any step)."""
+        heard = np.asarray(self.heard, dtype=np.float64)
+        if obs.step == 0 or heard.shape != (obs.n, self.message_dim):
+            heard = np.zeros((obs.n, self.message_dim))
+        return torch.from_numpy(heard.astype(np.float32))
+
     @torch.no_grad()
     def logits(self, obs: LocalObservation) -> torch.Tensor:
-        """(R, n_actions) the actor's logits, row by row."""
-        x = encoded(self.encode, obs, self.model.spec.obs_dim, "another view_radius or motion?")
-        return rowwise(self.model.actor.net, x)
+        """(R, n_actions) the actor's logits, row by row (a GNN: on its memory ``heard``)."""
+        x = self._features(obs)
+        actor = self.model.actor
+        if isinstance(actor, GNNActor):
+            hidden = rowwise(actor.encode, x)
+            return rowwise(actor.head, torch.cat([hidden, self._last_heard(obs)], dim=-1))
+        return rowwise(actor.net, x)
+
+    def decide(self, obs: LocalObservation) -> Decision:
+        """The moves; a GNN actor also broadcasts its message on the radio and returns
+        what it heard as its new memory (read next step, the delay it was trained with)."""
+        if not self.message_dim:
+            return Decision(np.asarray(self.act(obs)))
+        if obs.radio is None:
+            raise ConfigError(
+                "learned policy: a GNN actor needs the step's radio (model.observe() with "
+                "radio=True) to send its messages"
+            )
+        with torch.no_grad():
+            actor = self.model.actor
+            hidden = rowwise(actor.encode, self._features(obs))
+            message = rowwise(actor.message_head, hidden).double().numpy()
+            logits = rowwise(actor.head, torch.cat([hidden, self._last_heard(obs)], dim=-1))
+        inbox = obs.radio.send(GNN_ROUND, message)
+        heard = nearest_mean(obs, inbox, self.max_senders)
+        return Decision(self._choose(obs, logits), memory={"heard": heard})
 
     def act(self, obs: LocalObservation) -> np.ndarray:
         """(R,) the most probable move of each robot (greedy: no exploration); with
@@ -281,7 +360,9 @@ class LearnedGridPolicy(GridPolicy):
         the symmetric stand-offs a deterministic policy can lock into (two robots facing
         each other in an aisle, both waiting forever), as the stochastic training policy
         did."""
-        logits = self.logits(obs)
+        return self._choose(obs, self.logits(obs))
+
+    def _choose(self, obs: LocalObservation, logits: torch.Tensor) -> np.ndarray:
         if not self.sample:
             return logits.argmax(dim=-1).numpy().astype(np.int64)
         probs = torch.softmax(logits.double(), dim=-1).numpy()
@@ -289,6 +370,40 @@ class LearnedGridPolicy(GridPolicy):
         cdf = np.cumsum(probs, axis=1)
         pick = (cdf < u[:, None] * cdf[:, -1:]).sum(axis=1)
         return np.minimum(pick, probs.shape[1] - 1).astype(np.int64)
+
+
+def nearest_mean(obs: LocalObservation, inbox: Inbox, k: int) -> np.ndarray:
+    """(R, D) each robot's mean of the messages of its ``k`` nearest senders (distance,
+    then id; zeros when it heard none), from its inbox and its own comm links
+    (``obs.links``, labelled by identity as the inbox is). The trainer's
+    :func:`~swarm.learn.grid.grid_senders` ranks the same way, so a robot deployed reads
+    what it read in training. Sums run slot by slot, nearest first, so a robot alone gets
+    bit for bit its row of the batch."""
+    n, dim = obs.n, inbox.msg.shape[1]
+    receiver = inbox.owner.astype(np.int64)
+    sender = np.asarray(inbox.sender, dtype=np.int64)
+    total = np.zeros((n, dim))
+    if len(sender) == 0 or k < 1:
+        return total
+    links = obs.links
+    if links is None:
+        raise ConfigError("learned policy: the observation has no comm links to rank senders")
+    label = np.asarray(links.idx, dtype=np.int64)
+    width = int(max(label.max(initial=0), sender.max())) + 1
+    link_key = links.owner.astype(np.int64) * width + label
+    order = np.argsort(link_key, kind="stable")
+    at = np.searchsorted(link_key[order], receiver * width + sender)
+    dist = np.asarray(links.dist)[order][at]  # every packet came over one of these links
+    pick = np.lexsort((sender, dist, receiver))
+    receiver = receiver[pick]
+    rank = np.arange(len(receiver)) - np.searchsorted(receiver, receiver, side="left")
+    keep = rank < k
+    slots = np.zeros((n, k, dim))
+    slots[receiver[keep], rank[keep]] = inbox.msg[pick][keep]
+    for slot in range(k):  # nearest first; the same additions for a robot alone
+        total += slots[:, slot]
+    count = np.bincount(receiver[keep], minlength=n).astype(np.float64)
+    return total / np.maximum(count, 1.0)[:, None]
 
 
 def _network(saved: dict[str, Any], team: str | None = None) -> ActorCritic:
