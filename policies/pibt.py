@@ -123,6 +123,20 @@ decentralised PIBT at 128 robots deadlocked 124-128 robots and finished 0.13-0.5
 step without; with commitments none deadlocks and it finishes 0.81-0.85 (whole-map PIBT:
 0.90-0.92 without, 0.94-0.95 with commitments).
 
+**Unknown cells** (``unknown_cells``). A robot knows which cells within its radio range
+are taken (it hears every robot there); beyond it, it knows nothing. With ``"free"`` (the
+default) its local PIBT lets a push chain run into such a cell as if it were empty; where
+it is not, the world cancels the chain's moves, and in dense traffic these optimistic plans
+seed jams that grow (MR23-I-10 under rotation with guidance: from the state at step 450,
+300 more steps leave 475 robots stuck for 100 steps). With ``"occupied"`` such a cell counts
+as taken by a robot that stays, so a chain only pushes toward cells someone in range vouched
+for: from the same state 1 robot is stuck. It is cautious where the floor is open: on the
+13 x 49 test map (seeds 0-2, 1,000 steps) no robot locks at any size, but rotate throughput
+without guidance falls from 0.77 / 0.83 / 0.50 to 0.70 / 0.52 / 0.26 tasks a step at 64 /
+128 / 192 robots (with crisscross guidance 1.54 / 2.30 / 1.62 to 1.51 / 1.92 / 1.24; grid
+moves without guidance 1.18 / 1.56 / 1.02 to 1.12 / 1.28 / 0.88). The rule reads the robot's
+own cell, the public map and what it heard (the audit passes).
+
 **Guidance** (the warehouse's ``guidance = "crisscross"``, :mod:`swarm.grid.guidance`).
 One step at a time, PIBT sends every robot down its shortest path, so queues bound opposite
 ways meet head-on in the one-lane aisles, and the lower-priority queue is pushed back out
@@ -185,6 +199,7 @@ from swarm.threads import filled, serial_and_parallel
 # robots from which the local problems are solved on the thread pool: each robot's problem
 # is tens of robots, so far fewer rows pay than for the drones' kernels
 PARALLEL_MIN_ROBOTS = 2_000
+_NO_ROWS = np.zeros(0, np.int64)
 BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
 # priorities grow by one per step while a task is open (its age), so a priority carried over
 # from last step grows by one too: otherwise it would always trail the own priorities of the
@@ -197,7 +212,7 @@ COMMITTED_PRIORITY = 1e6
 
 def _local_pibt_chunks(
     own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref, r_ptr, r_table, r_ref, sense_ptr,
-    sense_cell, n_free, hop_discount, n_chunks,
+    sense_cell, n_free, hop_discount, n_chunks, frow, fcol, r2,
 ):  # fmt: skip
     """(R,) free cell each robot moves to, from PIBT on its own local problem, and (R,) the
     priority it inherited there (-inf when nobody pushed it).
@@ -224,7 +239,7 @@ def _local_pibt_chunks(
     for chunk in numba.prange(n_chunks):
         _solve_robots(chunk, n, n_chunks, own_cell, own_prio, own_prefs, d_ptr, d_table,
                       d_ref, r_ptr, r_table, r_ref, sense_ptr, sense_cell, n_free,
-                      hop_discount, max_local, out, inherited)  # fmt: skip
+                      hop_discount, max_local, out, inherited, frow, fcol, r2)  # fmt: skip
     return out, inherited
 
 
@@ -273,7 +288,8 @@ def _merge_descending(idx, key, n, out):
 @numba.njit(cache=True)
 def _solve_robots(
     first, stop, step, own_cell, own_prio, own_prefs, d_ptr, d_table, d_ref, r_ptr, r_table,
-    r_ref, sense_ptr, sense_cell, n_free, hop_discount, max_local, out, inherited,
+    r_ref, sense_ptr, sense_cell, n_free, hop_discount, max_local, out, inherited, frow, fcol,
+    r2,
 ):  # fmt: skip
     """Robots ``first, first + step, ...`` below ``stop`` of :func:`_local_pibt_chunks`, with
     scratch of their own."""
@@ -352,7 +368,8 @@ def _solve_robots(
             else:
                 root = 0
             _pibt_from(root, cell, prio[root], prefs, occ_from, occ_to, to, st_a, st_p, st_k,
-                       st_c, hop_discount, got)  # fmt: skip
+                       st_c, hop_discount, got, frow, fcol, frow[own_cell[i]],
+                       fcol[own_cell[i]], r2)  # fmt: skip
         inherited[i] = got[0]
         out[i] = to[0]
         # clean the shared scratch for the next robot: only the agents' cells, the sensed
@@ -372,7 +389,7 @@ _local_pibt, _local_pibt_parallel = serial_and_parallel(_local_pibt_chunks)
 
 @numba.njit(cache=True)
 def _pibt_from(root, cell, prio_root, prefs, occ_from, occ_to, to, st_a, st_p, st_k, st_c,
-               hop_discount, got):  # fmt: skip
+               hop_discount, got, frow, fcol, at_r, at_c, r2):  # fmt: skip
     """Algorithm 1, PIBT(root, none), with an explicit stack (the recursion of Okumura et
     al.): reserves in ``to`` / ``occ_to`` a cell for ``root`` and for every agent it pushes
     out of the way, each pushed agent acting with its pusher's priority less
@@ -402,6 +419,11 @@ def _pibt_from(root, cell, prio_root, prefs, occ_from, occ_to, to, st_a, st_p, s
             st_k[sp] += 1
             if v < 0 or occ_to[v] != -1:
                 continue
+            if r2 > 0.0 and occ_from[v] == -1:
+                dr = frow[v] - at_r
+                dc = fcol[v] - at_c
+                if dr * dr + dc * dc > r2:
+                    continue
             if p >= 0 and cell[p] == v:  # never swap with the agent pushing a
                 continue
             if to[a] >= 0 and occ_to[to[a]] == a:
@@ -450,7 +472,7 @@ def _global_pibt(cell, prio, prefs, n_free):
     for root in order:
         if to[root] == -1:
             _pibt_from(root, cell, prio[root], prefs, occ_from, occ_to, to, st_a, st_p, st_k,
-                       st_c, 0.0, got)  # fmt: skip
+                       st_c, 0.0, got, _NO_ROWS, _NO_ROWS, 0, 0, 0.0)  # fmt: skip
     return to, got > -np.inf
 
 
@@ -474,23 +496,30 @@ def local_pibt(
     relayed: Inbox,
     hop_discount: float,
     sensed: np.ndarray,
+    known_radius: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(R,) free cell each robot moves to and (R,) priority it inherits in its own plan.
 
     ``own`` (R,) the priorities the robots plan with, ``prefs`` (R, 5) their candidate
     cells; ``beacons_heard``: this round's beacons; ``relayed``: the first-round beacons of
     robots further away that the relay round brought (:func:`relayed_view`); ``sensed``:
-    the cells of the robots sensed (:func:`~swarm.grid.world.sensed_cells`).
+    the cells of the robots sensed (:func:`~swarm.grid.world.sensed_cells`);
+    ``known_radius`` > 0: a cell further than that from the planning robot, where no robot
+    it heard stands, counts as taken (``unknown_cells = "occupied"``); 0: as free.
     """
     threads = numba.get_num_threads()
     parallel = obs.n >= PARALLEL_MIN_ROBOTS and threads > 1
     kernel = _local_pibt_parallel if parallel else _local_pibt
+    grid = obs.known["grid"]
+    frow, fcol = np.divmod(grid.free_cells.astype(np.int64), grid.width)
+    r2 = known_radius * known_radius if np.isfinite(known_radius) else 0.0
     return kernel(
         obs.own["fcell"], own, np.ascontiguousarray(prefs, dtype=np.int64),
         beacons_heard.ptr, beacons_heard.table, beacons_heard.rows, relayed.ptr, relayed.table,
         relayed.rows,
         obs.neighbors.ptr, sensed, obs.known["grid"].neighbors.shape[0], hop_discount,
         threads if parallel else 1,  # one scratch of 2 x free cells per chunk: few chunks
+        frow, fcol, r2,
     )  # fmt: skip
 
 
@@ -1023,6 +1052,12 @@ class PIBTParams(StrictConfig):
         description="under rotation: a robot keeps the neighbouring cell it planned to enter "
         "until it is there, ranking it first and planning before uncommitted robots",
     )
+    unknown_cells: Literal["free", "occupied"] = Field(
+        "free",
+        description="a cell beyond the robot's radio range with no heard robot on it: free "
+        "(optimistic), or occupied by a robot that stays (a push chain stops at the edge of "
+        "what the robot knows; see the docstring)",
+    )
     turn_cost: int = Field(
         1,
         ge=0,
@@ -1134,6 +1169,9 @@ class PIBT(GridPolicy):
         started = self._started(obs)
         blocked = obs.own["fcell"] != self.intended if started else np.zeros(obs.n, bool)
         sensed = sensed_cells(obs)
+        # how far a robot knows which cells are free: its radio range (every robot in it is
+        # heard), or 0 (unknown cells count as free)
+        known = obs.known["comm_radius"] if p.unknown_cells == "occupied" else 0.0
         claim = np.maximum(own, carried)
         heard = radio.send("beacon_0", beacons(obs, claim, prefs, blocked))
         relayed = Inbox.empty(obs.n, BEACON_DIM)
@@ -1150,7 +1188,7 @@ class PIBT(GridPolicy):
                 heard = radio.send(f"beacon_{round_}", beacons(obs, np.maximum(own, carried),
                                                                prefs, blocked))  # fmt: skip
             target, inherited = local_pibt(obs, np.maximum(own, carried), prefs, heard,
-                                           relayed, p.hop_discount, sensed)  # fmt: skip
+                                           relayed, p.hop_discount, sensed, known)  # fmt: skip
             claim = np.maximum(np.maximum(own, carried), inherited)
             if round_ + 1 < p.rounds:
                 pushes = radio.send(f"push_{round_ + 1}", plans(target, claim))

@@ -425,9 +425,10 @@ class GridWorld:
         ``phase`` (0 idle, 1 going to a pick or League task, 2 going to a delivery), and
         under rotation ``heading`` (0 east, 1 south, 2 west, 3 north).
         ``known``: ``grid`` (the public map), ``bank`` (its distance fields), ``motion``
-        (the action model, public), ``guide`` (the guided cost-to-goal fields and move
-        costs of the map's guidance graph, :class:`~swarm.grid.distance.GuidedFields`, or
-        None without guidance) and ``board``: the open orders of a Poisson stream (the
+        (the action model, public), ``comm_radius`` (every robot's radio range, its own),
+        ``guide`` (the guided cost-to-goal fields and move costs of the map's guidance
+        graph, :class:`~swarm.grid.distance.GuidedFields`, or None without guidance) and
+        ``board``: the open orders of a Poisson stream (the
         warehouse management system publishes them), or None. Sensed robots' cells:
         :func:`sensed_cells`."""
         self._sense()
@@ -465,6 +466,7 @@ class GridWorld:
                 "board": board,
                 "motion": self.motion,
                 "guide": self.bank.guide,
+                "comm_radius": self.comm_radius,
             },
             links=self.links,
             radio=None if radio is None else radio.port(),

@@ -152,6 +152,29 @@ def test_commitments_keep_half_turned_pushes_from_locking_the_aisles():
         assert locked == 0 and tasks > 3 * tasks_off, seed
 
 
+def test_cells_beyond_the_radio_counted_as_occupied_keep_192_robots_moving():
+    """192 robots on the 13 x 49 map (55 % of the free cells), seed 0, 600 steps: with
+    unknown cells taken as free a push chain runs into cells nobody in range vouched for, the
+    world cancels it, and 174 robots end up locked; taken as occupied, none is. The rule
+    reads only the robot's own cell, the public map and what it heard: it passes the
+    audit (with packet loss and an inbox cap)."""
+
+    def run(unknown: str):
+        m = WarehouseModel(n_agents=192, layout=LAYOUT, motion="rotate", rng=0,
+                           policy_params={"unknown_cells": unknown})  # fmt: skip
+        for _ in range(600):
+            m.step()
+        return m.metrics["tasks_finished"], m.metrics["deadlocked"]
+
+    tasks_free, locked_free = run("free")
+    tasks, locked = run("occupied")
+    assert locked_free > 150 and locked == 0 and tasks > 1.5 * tasks_free
+    rough = dict(layout=LayoutParams(block_rows=3, block_cols=3, shelf_width=4),
+                 sense_radius=2.5, comm_radius=3.5, packet_drop=0.2, max_inbox=6)  # fmt: skip
+    assert assert_local("pibt", "warehouse", n_agents=30, steps=12, motion="rotate",
+                        policy_params={"unknown_cells": "occupied"}, **rough) == 360  # fmt: skip
+
+
 def test_rotate_runs_are_deterministic_and_differ_from_the_grid():
     a, ha = run("pibt", "rotate", 120)
     b, hb = run("pibt", "rotate", 120)
