@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "lorr-2023-main-round"
 # the League's best known errands finished in 5,000 steps (the data's README)
 BEST_KNOWN = {"MR23-I-10": 194_677, "MR23-I-06": 197_275}
-CONTROLLERS = {"pibt": {}, "pibt-global": {"view": "global"}}
+# decentralised PIBT; the same with unknown cells beyond the radio counted as occupied; one
+# PIBT over the whole map (a centralised reference)
+CONTROLLERS = {
+    "pibt": {},
+    "pibt-occupied": {"unknown_cells": "occupied"},
+    "pibt-global": {"view": "global"},
+}
 
 
 def run_row(
