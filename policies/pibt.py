@@ -879,12 +879,8 @@ def _tile_part(
             w = (sw << 6) + b
             bits = rank_words[w]
             rank_words[w] = 0
-            while bits != 0 and dup == 0:
-                lowest, b = _lowest_bit(bits)
-                bits ^= lowest
-                rows[c] = row_at[(w << 6) + b]
-                packet[c] = packet_at[(w << 6) + b]
-                c += 1
+            if dup == 0:
+                c = _emit_word(w, bits, row_at, packet_at, rows, packet, c)
     return c if dup == 0 else -1
 
 
@@ -937,13 +933,22 @@ def _sort_part(lo, hi, rows, packet, rank, words, row_at, packet_at):
     for w in range(first_w, last_w + 1):
         bits = words[w]
         words[w] = 0
-        while bits != 0 and dup == 0:
-            lowest, b = _lowest_bit(bits)
-            bits ^= lowest
-            rows[o] = row_at[(w << 6) + b]
-            packet[o] = packet_at[(w << 6) + b]
-            o += 1
+        if dup == 0:
+            o = _emit_word(w, bits, row_at, packet_at, rows, packet, o)
     return dup == 0
+
+
+@numba.njit(cache=True, inline="always")
+def _emit_word(w, bits, row_at, packet_at, rows, packet, o):
+    """The entries of bitmap word ``w``'s set ``bits``, lowest rank first, written to
+    ``rows`` / ``packet`` from ``o`` on (the read-back of both rank sorts); the new end."""
+    while bits != 0:
+        lowest, b = _lowest_bit(bits)
+        bits ^= lowest
+        rows[o] = row_at[(w << 6) + b]
+        packet[o] = packet_at[(w << 6) + b]
+        o += 1
+    return o
 
 
 @numba.njit(cache=True)
