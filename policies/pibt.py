@@ -510,9 +510,11 @@ def local_pibt(
     threads = numba.get_num_threads()
     parallel = obs.n >= PARALLEL_MIN_ROBOTS and threads > 1
     kernel = _local_pibt_parallel if parallel else _local_pibt
-    grid = obs.known["grid"]
-    frow, fcol = np.divmod(grid.free_cells.astype(np.int64), grid.width)
     r2 = known_radius * known_radius if np.isfinite(known_radius) else 0.0
+    frow = fcol = _NO_ROWS  # free cell -> row, column: only read when unknown cells are taken
+    if r2 > 0.0:
+        grid = obs.known["grid"]
+        frow, fcol = np.divmod(grid.free_cells.astype(np.int64), grid.width)
     return kernel(
         obs.own["fcell"], own, np.ascontiguousarray(prefs, dtype=np.int64),
         beacons_heard.ptr, beacons_heard.table, beacons_heard.rows, relayed.ptr, relayed.table,
