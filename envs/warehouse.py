@@ -23,9 +23,10 @@ Communication      links to robots within ``comm_radius`` cells; the message rou
                    probability ``packet_drop``, at most ``max_inbox`` kept per receiver;
                    packets, bytes and rounds counted per robot and step
 Knowledge          the static map and exact distance fields to any goal (BFS, cached);
-                   with ``guidance`` (``"crisscross"``) also the guidance graph's move costs
-                   and guided cost-to-goal fields the planners rank cells by
-                   (:mod:`swarm.grid.guidance`)
+                   with ``guidance`` (``"crisscross"``, or ``"flow"``: fitted to the task
+                   stream's errands, as an operator lays out one-way aisles from order
+                   statistics) also the guidance graph's move costs and guided cost-to-goal
+                   fields the planners rank cells by (:mod:`swarm.grid.guidance`)
 Tasks              ``league``: the instance's round-robin stream (robot k's c-th task is
                    ``tasks[(c n + k) mod m]``, revealed when the previous one is reached;
                    a ``.scen``: robot k's one goal, then no task: ``league_wrap`` 'stop';
@@ -85,7 +86,7 @@ from pydantic import Field, model_validator
 
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.distance import DistanceBank, free_flow_tasks
-from swarm.grid.guidance import guidance_costs
+from swarm.grid.guidance import errand_pairs, guidance_costs
 from swarm.grid.layout import LayoutParams, generate_layout, random_instance
 from swarm.grid.maps import (
     EMITTER,
@@ -183,11 +184,13 @@ class WarehouseConfig(StrictConfig):
     )
     deadlock_window: int = Field(100, ge=1, description="steps without progress that flag it")
     field_cache_mb: float = Field(512.0, gt=0, description="memory for distance fields (MiB)")
-    guidance: Literal["none", "crisscross"] = Field(
+    guidance: Literal["none", "crisscross", "flow"] = Field(
         "none",
         description="guidance graph the planners route on (swarm.grid.guidance): 'none' unit "
         "move costs; 'crisscross' rows alternate east/west and columns north/south as "
-        "preferred directions, a move against them costing guidance_weight",
+        "preferred directions, a move against them costing guidance_weight; 'flow' move "
+        "costs fitted to the task stream's errands, a move against the traffic coming the "
+        "other way costing up to guidance_weight",
     )
     guidance_weight: int = Field(
         2, ge=1, le=64, description="cost of a move against the guidance's preferred direction"
@@ -280,7 +283,8 @@ class WarehouseModel(ScenarioModel):
         if c.n_agents is None:  # resolved: runs and summaries record the robots that ran
             self.config = c = c.model_copy(update={"n_agents": len(self.instance.starts)})
         self.grid_map = self.instance.grid
-        guidance = guidance_costs(self.grid_map, c.guidance, c.guidance_weight)
+        errands = errand_pairs(self.instance) if c.guidance == "flow" else None
+        guidance = guidance_costs(self.grid_map, c.guidance, c.guidance_weight, errands)
         self.bank = DistanceBank(self.grid_map, max_mb=c.field_cache_mb, guidance=guidance)
         self.world = GridWorld(
             self.grid_map, self.instance.starts, c.sense_radius, c.comm_radius,

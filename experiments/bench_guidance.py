@@ -84,7 +84,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
 def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every run of the table: settings x guidances x seeds (the same seeds for each)."""
-    guidances = [("none", 1)] + [("crisscross", w) for w in args.weights]
+    guidances = [("none", 1)] + [(g, w) for g in args.guidances for w in args.weights]
     settings: list[tuple[str, int, dict[str, Any]]] = []
     layout = {"block_rows": args.layout[0], "block_cols": args.layout[1]}
     for n in args.robots:
@@ -102,7 +102,8 @@ def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
         for motion in args.motions:
             for guidance, weight in guidances:
                 config = {**base, "motion": motion, "policy": args.policy, "guidance": guidance,
-                          "guidance_weight": weight, "comm_radius": args.comm_radius}  # fmt: skip
+                          "guidance_weight": weight, "comm_radius": args.comm_radius,
+                          "policy_params": json.loads(args.policy_params)}  # fmt: skip
                 label = guidance if guidance == "none" else f"{guidance} w={weight}"
                 key = {"map": where, "robots": n, "motion": motion, "guidance": label}
                 out += [{"config": config, "steps": args.steps, "seed": s, "key": key}
@@ -152,14 +153,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", type=int, nargs=2, default=[4, 6], metavar=("ROWS", "COLS"),
                         help="shelf blocks north-south and west-east")  # fmt: skip
     parser.add_argument("--motions", nargs="+", default=["grid", "rotate"])
+    parser.add_argument("--guidances", nargs="+", default=["crisscross"],
+                        choices=["crisscross", "flow"],
+                        help="guided arms beside 'none'")  # fmt: skip
     parser.add_argument("--weights", type=int, nargs="+", default=[2, 3],
-                        help="guidance_weight values of the crisscross runs")  # fmt: skip
+                        help="guidance_weight values of the guided runs")  # fmt: skip
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..k-1 per setting")
     parser.add_argument("--instances", nargs="*", help="League instance names (json stems)")
     parser.add_argument("--instance-seeds", type=int, default=1, help="seeds per instance")
     parser.add_argument("--data", default=str(DATA), help="folder of the League instances")
     parser.add_argument("--policy", default="pibt", help="warehouse controller")
+    parser.add_argument("--policy-params", default="{}", help="its parameters (JSON)")
     parser.add_argument("--comm-radius", type=float, default=5.0, help="radio range (cells)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--out", help="also write the rows as json here (must not exist)")

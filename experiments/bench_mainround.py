@@ -42,7 +42,7 @@ CONTROLLERS = {
 def run_row(
     instance: Path, steps: int, motion: str, controller: str, seed: int, guidance: str = "none"
 ) -> dict:
-    """One run; the fields of a table row. ``guidance``: none, or crisscross:W."""
+    """One run; the fields of a table row. ``guidance``: none, crisscross:W or flow:W."""
     from envs.warehouse import WarehouseModel
 
     kind, _, weight = guidance.partition(":")
@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--controllers", nargs="+", default=list(CONTROLLERS), choices=CONTROLLERS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--guidance", nargs="+", default=["none"],
-                    help="none, or crisscross:W (guidance weight W), one row each")  # fmt: skip
+                    help="none, crisscross:W or flow:W (guidance weight W), "
+                    "one row each")  # fmt: skip
     args = ap.parse_args(argv)
     missing = [str(p) for p in args.instances if not p.exists()]
     if missing:

@@ -22,6 +22,17 @@ between the same blocks spread over neighbouring aisles. Waiting costs 1. Even r
 (0, 2, ...) prefer east and even columns prefer south; any fixed choice is a crisscross
 (the parity is ours).
 
+**Flow** (:func:`traffic_flow`) fits the move costs to the map's own errands instead, in the
+spirit of Chen et al.'s contraflow cost but once, offline, as static map knowledge: a sample
+of the task stream's errands (:func:`errand_pairs`: consecutive goals of one robot) is routed
+batch after batch, each errand on a cheapest path of the costs the errands before it left,
+and a move costs more the more errands use the reverse move. Where errands run both ways
+between the same places, the first batches choose freely and the later ones take the
+parallel aisle, so the fit ends with one-way streets laid out for that warehouse's traffic,
+where crisscross lays out the same pattern on every map. It reads the task stream the way
+an operator reads order statistics when marking one-way aisles: every robot knows the
+resulting costs from the start, and no robot learns another's goal.
+
 The cost-to-goal of a guided field (:func:`guided_fields`) is a shortest path on this
 directed weighted graph, computed from the goal over the reversed edges with Dial's bucket
 queue (Dial 1969, "Algorithm 360: shortest-path forest with topological ordering", CACM
@@ -38,9 +49,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from swarm.grid.maps import GridMap
+from swarm.grid.maps import GridMap, Instance
 
-GUIDANCES = ("none", "crisscross")
+GUIDANCES = ("none", "crisscross", "flow")
 MAX_WEIGHT = 255  # move costs are kept as uint8 (the search reads one per edge)
 # the move code (GridMap.neighbors column) opposite each one: wait, north, east, south, west
 OPPOSITE = np.array([0, 3, 4, 1, 2], np.int64)
@@ -66,12 +77,20 @@ def crisscross(grid: GridMap, weight: int) -> np.ndarray:
     return cost
 
 
-def guidance_costs(grid: GridMap, guidance: str, weight: int) -> np.ndarray | None:
-    """The (F, 5) move costs of a named guidance (None for ``"none"``: unit costs)."""
+def guidance_costs(
+    grid: GridMap, guidance: str, weight: int, errands: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray | None:
+    """The (F, 5) move costs of a named guidance (None for ``"none"``: unit costs);
+    ``"flow"`` is fitted to ``errands`` (origin and destination free indices,
+    :func:`errand_pairs`)."""
     if guidance == "none":
         return None
     if guidance == "crisscross":
         return crisscross(grid, weight)
+    if guidance == "flow":
+        if errands is None:
+            raise ValueError("flow guidance needs the errands it is fitted to")
+        return traffic_flow(grid, errands[0], errands[1], weight)
     raise ValueError(f"guidance {guidance!r}; allowed: {', '.join(GUIDANCES)}")
 
 
@@ -168,3 +187,132 @@ def guided_distance(grid: GridMap, cost: np.ndarray, goal_cell: int) -> np.ndarr
     out = np.full(grid.n_cells, -1, np.int64)
     out[grid.free_cells] = np.where(field[0] == unreached, -1, field[0])
     return out.reshape(grid.height, grid.width)
+
+
+# ------------------------------------------------------------------ flow guidance
+FLOW_PAIRS = 2048  # errands the fit routes
+FLOW_BATCHES = 16  # routed one batch after another, each against the flows before it
+FLOW_PASSES = 3  # the first pass, then rip-up and reroute of every batch
+FLOW_CHUNKS = 16  # destination chunks routed in parallel (integer flows: any order sums alike)
+
+
+def errand_pairs(instance: Instance, count: int = FLOW_PAIRS) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``count`` errands (origin, destination free indices, origin != destination) as
+    the instance's robots meet them: consecutive goals of one robot (tasks k and k + n under
+    round robin; consecutive entries of a goal sequence), or start and goal of a one-shot
+    problem. Evenly spaced over the stream, so the sample is fixed by the instance alone."""
+    free_id = instance.grid.free_id
+    goals = free_id[instance.tasks]
+    n = instance.n_agents
+    if instance.offsets is not None:
+        follows = np.ones(len(goals), bool)
+        follows[instance.offsets[:-1]] = False  # a sequence's first goal follows nothing
+        after = np.flatnonzero(follows[1:]) + 1
+        origin, dest = goals[after - 1], goals[after]
+    elif instance.one_shot or len(goals) <= n:
+        k = min(n, len(goals))
+        origin, dest = free_id[instance.starts[:k]], goals[:k]
+    else:
+        origin, dest = goals[:-n], goals[n:]
+    keep = origin != dest
+    origin, dest = origin[keep], dest[keep]
+    if len(origin) > count:
+        pick = np.linspace(0, len(origin) - 1, count).astype(np.int64)
+        origin, dest = origin[pick], dest[pick]
+    return origin.astype(np.int64), dest.astype(np.int64)
+
+
+def traffic_flow(
+    grid: GridMap, origins: np.ndarray, dests: np.ndarray, weight: int, passes: int = FLOW_PASSES
+) -> np.ndarray:
+    """(F, 5) move costs fitted to the traffic of ``origins`` -> ``dests`` errands.
+
+    Errands are routed in :data:`FLOW_BATCHES` batches (by destination), each on a shortest
+    path of the costs the batches before it left (straight on while that is shortest, ties
+    spread over equal paths), then ``passes - 1`` times more, each batch taken off and
+    rerouted against all the others (incremental assignment, then rip-up and reroute: the
+    first errands choose freely and the later ones avoid running against them, which breaks
+    the symmetry an average of flows keeps; averaged flows, tried first, gave half the gain
+    on the small test map). A move is priced by the traffic coming the other way
+    (:func:`_contraflow_costs`): a move against a busy stream costs up to ``weight``;
+    waiting costs 1. The result is one-way streets where the errands make them worth it."""
+    if not 1 <= int(weight) <= MAX_WEIGHT:
+        raise ValueError(f"guidance weight must be an integer in 1..{MAX_WEIGHT} (got {weight})")
+    nbr = np.ascontiguousarray(grid.neighbors)
+    n_free = len(nbr)
+    cost = np.ones((n_free, 5), np.int64)
+    if len(origins) == 0 or weight == 1:
+        return cost
+    order = np.argsort(dests, kind="stable")
+    targets, first = np.unique(dests[order], return_index=True)
+    ptr = np.append(first, len(order)).astype(np.int64)
+    starts = np.asarray(origins, np.int64)[order]
+    src = nbr[:, 1:].astype(np.int64)
+    wall = src < 0
+    back = np.broadcast_to(OPPOSITE[1:], src.shape)
+    batches = [np.arange(b, len(targets), FLOW_BATCHES) for b in range(FLOW_BATCHES)]
+    routed: list[np.ndarray | None] = [None] * FLOW_BATCHES
+    flow = np.zeros((n_free, 5), np.int64)
+    for _ in range(passes):
+        for b, which in enumerate(batches):
+            if routed[b] is not None:
+                flow -= routed[b]
+            cost[:, 1:] = _contraflow_costs(flow, src, wall, back, int(weight))
+            routed[b] = _route_errands(nbr, incoming_costs(nbr, cost), cost, targets, ptr,
+                                       starts, which, int(cost.max()),
+                                       np.iinfo(np.int64).max, FLOW_CHUNKS)  # fmt: skip
+            flow += routed[b]
+    return cost
+
+
+def _contraflow_costs(
+    flow: np.ndarray, src: np.ndarray, wall: np.ndarray, back: np.ndarray, weight: int
+) -> np.ndarray:
+    """(F, 4) costs of the four moves from each cell given the errands on every move:
+    ``1 + round((weight - 1) * busy * opposite / (opposite + same))``, ``opposite`` the
+    errands on the reverse move, ``same`` those on the move itself, ``busy`` the errands on
+    both over the mean of a used move, at most 1 (a lightly used aisle stays cheap both
+    ways; a busy one-way stream makes the move against it cost ``weight``)."""
+    same = flow[:, 1:].astype(np.float64)
+    opposite = np.where(wall, 0.0, flow[np.maximum(src, 0), back])
+    both = same + opposite
+    used = same[same > 0]
+    mean = used.mean() if len(used) else 1.0
+    share = np.divide(opposite, both, out=np.zeros_like(both), where=both > 0)
+    busy = np.minimum(1.0, both / mean)
+    return 1 + np.rint((weight - 1) * busy * share).astype(np.int64)
+
+
+@numba.njit(cache=True, parallel=True)
+def _route_errands(nbr, cost_in, cost, targets, ptr, starts, which, wmax, unreached, n_chunks):
+    """(F, 5) int64 errands using each move when every errand ``ptr[i]:ptr[i + 1]`` of
+    ``starts`` for ``i`` in ``which`` follows a shortest path of ``cost`` to free cell
+    ``targets[i]``: straight on while that is a shortest path (as robots that pay for every
+    turn drive), else the first shortest direction in the errand's own rotation of the four,
+    which spreads errands over equal paths. The destinations are split into ``n_chunks`` fixed
+    chunks routed in parallel."""
+    n = nbr.shape[0]
+    flows = np.zeros((n_chunks, n, 5), np.int64)
+    for c in numba.prange(n_chunks):
+        field = np.empty(n, np.int64)
+        queue = np.empty((wmax + 1, n), np.int32)
+        size = np.empty(wmax + 1, np.int64)
+        for w in range(c, which.shape[0], n_chunks):
+            i = which[w]
+            _dial_into(nbr, cost_in, targets[i], field, queue, size, unreached)
+            for j in range(ptr[i], ptr[i + 1]):
+                v = starts[j]
+                if field[v] == unreached:
+                    continue
+                k = 0
+                while field[v] > 0:
+                    u = nbr[v, k] if k > 0 else -1
+                    if u < 0 or field[u] + cost[v, k] != field[v]:
+                        for q in range(4):  # a turn: the errand's own order of directions
+                            k = 1 + ((j + q) & 3)
+                            u = nbr[v, k]
+                            if u >= 0 and field[u] + cost[v, k] == field[v]:
+                                break
+                    flows[c, v, k] += 1
+                    v = u
+    return flows.sum(axis=0)

@@ -154,11 +154,12 @@ def test_unit_weight_guidance_moves_every_robot_as_without(config):
     assert any(not np.array_equal(a, b) for a, b in zip(base, heavy, strict=True))
 
 
+@pytest.mark.parametrize("guidance", ["crisscross", "flow"])
 @pytest.mark.parametrize("motion", ["grid", "rotate"])
 @pytest.mark.parametrize("policy", ["pibt", "greedy_yield"])
-def test_no_executed_collision_with_guidance(policy, motion):
+def test_no_executed_collision_with_guidance(policy, motion, guidance):
     model = WarehouseModel(n_agents=100, layout=WIDE, policy=policy, motion=motion,
-                           guidance="crisscross", guidance_weight=2, rng=1)  # fmt: skip
+                           guidance=guidance, guidance_weight=3, rng=1)  # fmt: skip
     for _ in range(150):
         model.step()
     m = model.metrics
@@ -166,12 +167,13 @@ def test_no_executed_collision_with_guidance(policy, motion):
     assert m["tasks_finished"] > 0
 
 
+@pytest.mark.parametrize("guidance", ["crisscross", "flow"])
 @pytest.mark.parametrize("motion", ["grid", "rotate"])
 @pytest.mark.parametrize("policy", ["pibt", "greedy_yield"])
-def test_guided_controllers_pass_the_locality_audit(policy, motion):
+def test_guided_controllers_pass_the_locality_audit(policy, motion, guidance):
     rough = dict(layout=LAYOUT, sense_radius=2.5, comm_radius=3.5, packet_drop=0.2)
     checked = assert_local(policy, "warehouse", n_agents=30, steps=10, motion=motion,
-                           guidance="crisscross", guidance_weight=3, **rough)  # fmt: skip
+                           guidance=guidance, guidance_weight=3, **rough)  # fmt: skip
     assert checked == 300
 
 

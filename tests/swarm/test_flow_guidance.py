@@ -1,0 +1,108 @@
+"""Flow guidance (``swarm.grid.guidance.traffic_flow``): the errands it is fitted to, the
+one-way streets it makes where errands run both ways, and the same costs on any thread count."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from envs.warehouse import WarehouseModel
+from swarm.grid.guidance import errand_pairs, guidance_costs, traffic_flow
+from swarm.grid.maps import Instance, parse_map
+
+# two parallel corridors (rows 0 and 2) joined at both ends: a ring of one-lane aisles
+RING = "type octile\nheight 3\nwidth 12\nmap\n............\n.@@@@@@@@@@.\n............\n"
+EAST, WEST = 2, 4
+
+
+def ring_errands(grid, count: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """As many errands from the west end to the east end as back (free indices)."""
+    west = grid.free_id[np.array([0, 2 * grid.width])]
+    east = grid.free_id[np.array([grid.width - 1, 3 * grid.width - 1])]
+    origin = np.concatenate([np.resize(west, count), np.resize(east, count)])
+    dest = np.concatenate([np.resize(east, count), np.resize(west, count)])
+    return origin, dest
+
+
+def corridor_costs(grid, cost: np.ndarray, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """East- and westbound move costs along the inner cells of a corridor row."""
+    cells = grid.free_id[row * grid.width + np.arange(1, grid.width - 1)]
+    return cost[cells, EAST], cost[cells, WEST]
+
+
+def test_errands_running_both_ways_make_the_two_corridors_one_way_streets():
+    """With unit costs half the errands meet head-on in each corridor; the fit must send
+    each direction round its own corridor: one corridor cheap eastward and dear westward,
+    the other the reverse."""
+    grid = parse_map(RING)
+    cost = traffic_flow(grid, *ring_errands(grid), weight=5)
+    top_east, top_west = corridor_costs(grid, cost, 0)
+    bottom_east, bottom_west = corridor_costs(grid, cost, 2)
+    top_eastbound = top_east.mean() < top_west.mean()
+    assert top_eastbound != (bottom_east.mean() < bottom_west.mean())
+    cheap, dear = (top_east, top_west) if top_eastbound else (top_west, top_east)
+    assert (cheap == 1).all() and (dear >= 4).all()
+    assert (cost[:, 0] == 1).all() and cost.max() <= 5
+
+
+def test_weight_one_and_no_errands_give_unit_costs():
+    grid = parse_map(RING)
+    assert (traffic_flow(grid, *ring_errands(grid), weight=1) == 1).all()
+    empty = np.zeros(0, np.int64)
+    assert (traffic_flow(grid, empty, empty, weight=4) == 1).all()
+    with pytest.raises(ValueError, match=r"1\.\.255"):
+        traffic_flow(grid, *ring_errands(grid), weight=0)
+    with pytest.raises(ValueError, match="errands"):
+        guidance_costs(grid, "flow", 3)
+
+
+def test_errands_are_the_robots_consecutive_goals():
+    grid = parse_map(RING)
+    cells = grid.free_cells
+    starts = cells[:3]
+    tasks = cells[[3, 4, 5, 6, 7, 8, 9]]
+    round_robin = Instance(grid=grid, starts=starts, tasks=tasks)
+    origin, dest = errand_pairs(round_robin)
+    # robot k's goals are tasks k, k + 3, k + 6: errands (t0, t3), (t1, t4), ...
+    np.testing.assert_array_equal(origin, grid.free_id[tasks[:-3]])
+    np.testing.assert_array_equal(dest, grid.free_id[tasks[3:]])
+    sequences = Instance(grid=grid, starts=starts, tasks=tasks, offsets=np.array([0, 3, 3, 7]))
+    origin, dest = errand_pairs(sequences)  # never from one robot's last goal to the next's first
+    np.testing.assert_array_equal(origin, grid.free_id[tasks[[0, 1, 3, 4, 5]]])
+    np.testing.assert_array_equal(dest, grid.free_id[tasks[[1, 2, 4, 5, 6]]])
+    one_shot = Instance(grid=grid, starts=starts, tasks=tasks[:3], one_shot=True)
+    origin, dest = errand_pairs(one_shot)
+    np.testing.assert_array_equal(origin, grid.free_id[starts])
+    assert len(errand_pairs(round_robin, count=2)[0]) == 2
+    same = Instance(grid=grid, starts=starts, tasks=np.concatenate([starts, starts]))
+    assert len(errand_pairs(same)[0]) == 0  # an errand to where the robot stands is none
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one thread only")
+def test_the_fit_is_the_same_on_any_thread_count():
+    model = WarehouseModel(n_agents=64, layout=dict(block_rows=4, block_cols=6), rng=0)
+    grid = model.grid_map
+    errands = errand_pairs(model.instance)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = traffic_flow(grid, *errands, weight=6)
+        numba.set_num_threads(2)
+        two = traffic_flow(grid, *errands, weight=6)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one, two)
+    assert (one > 1).any()
+
+
+def test_a_flow_guided_run_is_the_same_for_the_same_seed():
+    def cells(seed: int) -> np.ndarray:
+        model = WarehouseModel(n_agents=40, layout=dict(block_rows=3, block_cols=3),
+                               guidance="flow", guidance_weight=4, motion="rotate",
+                               rng=seed)  # fmt: skip
+        for _ in range(30):
+            model.step()
+        return model.world.cell.copy()
+
+    np.testing.assert_array_equal(cells(5), cells(5))
