@@ -33,7 +33,8 @@ Per-agent state    each drone's view of the slot assignment (engine-carried, ``o
                    (Choi, Brunet, How 2009). Nobody knows where the others are beyond its
                    sensing range
 Default policy     ``formation``: displacement-based control (Oh, Park, Ahn 2015) with 1/d
-                   collision avoidance, slots won in a local auction (the same law in 3-D)
+                   collision avoidance, slots won in a local auction (the same law in 3-D),
+                   or given at take-off with ``assignment = "spawn"`` (below)
 Metrics            formation_error: RMS distance (m) between the drones holding a slot and
                    their slots after the best rigid alignment (rotation + translation,
                    Kabsch: closed form in 2-D, SVD with the determinant sign fix in 3-D, so
@@ -45,6 +46,40 @@ Metrics            formation_error: RMS distance (m) between the drones holding 
                    closer than ``collision_radius`` now) and collisions_total (pair-steps
                    so far); min_separation (m); n_components of the comm graph; n_alive
 =================  =====================================================================
+
+Slot assignment (``assignment``). By default (``"auction"``) nobody holds a slot at
+take-off: the slots are won in the ``formation`` controller's CBAA, whose tables are the
+engine-carried state above, changed only by that controller. A learned actor runs no auction,
+so with it every drone would stay without a slot (and the reward below at its floor).
+``assignment="spawn"`` hands out the slots at take-off instead: the scenario solves, per env,
+the assignment of least total distance between the drones and the priced slots (``anchor +
+slot``, the auction's own bid; :func:`scipy.optimize.linear_sum_assignment`, what the auction
+approximates) and tells each drone its own slot only, written into its tables as a won
+auction would leave them, so the ``formation`` controller still runs (its CBAA keeps the
+slots and spreads the tables) and both controllers fly the same assignment. The learning
+problem is then the motion alone; a learned auction is a separate question. The solve is
+centralised, at take-off only (a mission plan uploaded before launch), and costs seconds at
+10^4 drones (the last few results are remembered, since every controller evaluated on one
+seed spawns the same drones).
+
+Learning hooks (the PettingZoo env ``envs.formation_v0`` and the batched env). Each drone
+reads, beside the engine's segments, the displacement reading of the sensed neighbours j that
+have a slot in the take-off plan (uploaded to every drone with ``assignment = "spawn"``, so a
+drone reads a neighbour's slot from it by the identity of the neighbour it senses; under
+``"auction"`` there is no plan and the readings are zero): ``slot_error`` (dim,) the mean
+of ``(p_j - p_i) - (p*_j - p*_i)`` (m, the direction the displacement law of Oh, Park, Ahn
+2015 moves i), ``slot_peers`` how many such neighbours (capped at ``PEERS_CAP``) and
+``slot_held`` (1 if i has a slot in the plan); they are also in ``obs.own``. The reading
+uses the sensed relative positions without sensor noise. Reward of drone i (true state),
+over the same neighbours ``H_i``:
+
+    r_i = - min(mean_{j in H_i} |(p_j - p_i) - (p*_j - p*_i)|, sense_radius) / sense_radius
+          - COLLISION_PENALTY * #{j : |p_j - p_i| < collision_radius}
+
+so 0 in the shape (any translation of it: the law does not place the shape), down to -1 for
+displacements a sensing radius off; a drone without a slot or with nobody holding one in
+sight gets -1 (flying away from the others is never a way out), a crashed drone 0. Row i's
+reward and readings depend only on its own slot and what it senses within ``sense_radius``.
 
 Crashed drones keep the slot they held (nobody hears that they fell), so a crash leaves a
 hole in the shape; the survivors' error is measured on the slots they hold. The formation's
@@ -66,18 +101,21 @@ Arguments are the fields of :class:`FormationConfig` plus ``rng`` (the seed). Ex
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
-from scipy.spatial.distance import pdist
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist, pdist
 
 from swarm import metrics as m
 from swarm.engine import Swarm, SwarmConfig
 from swarm.model import SwarmModel
+from swarm.observation import LocalObservation
 from swarm.policy import Policy
-from swarm.scenario import Scenario, random_headings
+from swarm.scenario import Scenario, Segment, collision_counts, random_headings
 
 SHAPES = ("line", "wedge", "circle", "grid")  # planar; horizontal at the anchor in 3-D
 SHAPES_3D = ("sphere", "cube", "helix")  # with dim = 3 only
@@ -133,6 +171,13 @@ class FormationConfig(SwarmConfig):
     )
     tolerance: float | None = Field(
         None, gt=0, description="formation_error counted as converged (m); default scale / 20"
+    )
+    assignment: Literal["auction", "spawn"] = Field(
+        "auction",
+        description="who assigns the slots: 'auction', the controller (the formation "
+        "policy's CBAA; a learned actor runs none, so its drones hold no slot); 'spawn', the "
+        "scenario at take-off (the least total distance assignment, each drone told its own "
+        "slot only), so that a learned actor learns the motion alone",
     )
 
     @model_validator(mode="after")
@@ -341,10 +386,29 @@ def _kabsch_trace_3d(a: np.ndarray, b: np.ndarray, env: np.ndarray, n_envs: int)
     return sing[:, 0] + sing[:, 1] + d * sing[:, 2]
 
 
+def _assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of the least-cost assignment of ``cost`` (drones x free slots),
+    remembered for the last few cost matrices: every controller evaluated on one seed spawns
+    the same drones, and at 10^4 drones one solve takes seconds."""
+    key = hashlib.sha1(cost.tobytes()).hexdigest() + str(cost.shape)
+    if key not in _ASSIGNED:
+        if len(_ASSIGNED) >= 4:
+            _ASSIGNED.pop(next(iter(_ASSIGNED)))
+        _ASSIGNED[key] = linear_sum_assignment(cost)
+    got, slot = _ASSIGNED[key]
+    return got.copy(), slot.copy()
+
+
+_ASSIGNED: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # cost digest -> assignment
+PEERS_CAP = 16  # the slot_peers feature saturates here
+
+
 class Formation(Scenario):
-    """Spawn near the anchor with no slots; measure the shape the drones hold."""
+    """Spawn near the anchor (with slots, for ``assignment = "spawn"``); measure the shape
+    the drones hold; reward each drone's local displacement error."""
 
     name = "formation"
+    COLLISION_PENALTY = 1.0  # per neighbour closer than collision_radius, as flocking's
 
     def __init__(self, config: FormationConfig):
         super().__init__(config)
@@ -405,14 +469,110 @@ class Formation(Scenario):
             state["slot"] = np.full(engine.rows, -1, dtype=np.int64)
             state["slot_bid"] = np.full((engine.rows, M), -np.inf)
             state["slot_winner"] = np.full((engine.rows, M), -1, dtype=np.int64)
+            state["planned_slot"] = np.full(engine.rows, -1, dtype=np.int64)
         state["slot"][rows] = -1
+        state["planned_slot"][rows] = -1
         state["slot_bid"][rows] = -np.inf
         state["slot_winner"][rows] = -1
+        if c.assignment == "spawn":
+            self._assign_at_spawn(engine, rows)
         self.converged_at = np.full(engine.n_envs, -1, dtype=np.int64)
         self.collision_steps = np.zeros(engine.n_envs)
 
+    def _assign_at_spawn(self, engine: Swarm, rows: np.ndarray) -> None:
+        """``assignment = "spawn"``: per env, the spawned ``rows`` take the slots nobody else
+        alive there holds, by the assignment of least total distance to the priced slots
+        (``anchor + slot``; the auction's bid, solved exactly by
+        :func:`scipy.optimize.linear_sum_assignment`). Each drone is told its own slot only,
+        written as the auction would have left it (own bid and winner entry), so the
+        ``formation`` controller's CBAA keeps it and spreads the tables from there."""
+        state = engine.agent_state
+        priced = np.asarray(self.config.anchor) + self.slots
+        for e in np.unique(engine.env[rows]):
+            mine = rows[engine.env[rows] == e]
+            others = np.setdiff1d(np.flatnonzero(engine.env == e), mine)
+            taken = state["slot"][others][engine.alive[others]]
+            free = np.setdiff1d(np.arange(len(self.slots)), taken)
+            if len(free) == 0 or len(mine) == 0:
+                continue
+            cost = cdist(engine.pos[mine], priced[free])
+            got, slot = _assignment(cost)
+            drone, k = mine[got], free[slot]
+            state["slot"][drone] = k
+            state["planned_slot"][drone] = k
+            state["slot_bid"][drone, k] = -cost[got, slot]
+            state["slot_winner"][drone, k] = engine.ids[drone]
+
     def knowledge(self) -> dict[str, Any]:
         return self._known
+
+    # ----------------------------------------------------------------- learning hooks
+    def observe(self, engine: Swarm) -> dict[str, np.ndarray]:
+        """Each drone's displacement reading (:meth:`displacements`): ``slot_error`` (R, dim)
+        the mean of ``(p_j - p_i) - (p*_j - p*_i)`` over the sensed neighbours j holding a
+        slot, 0 when it holds none or senses none; ``slot_peers`` (R,) how many those are;
+        ``slot_held`` (R,) 1 where it holds a slot."""
+        error, _, peers = self.displacements(engine, engine.neighbors)
+        held = (engine.agent_state["planned_slot"] >= 0) & engine.alive
+        return {"slot_error": error, "slot_peers": peers, "slot_held": held.astype(float)}
+
+    def displacements(self, engine: Swarm, table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row i with a slot in the take-off plan, over the entries of ``table`` (the
+        sensed neighbours) whose drone j has one too: (mean displacement error ``(p_j -
+        p_i) - (p*_j - p*_i)`` (R, dim) m, mean of its norm (R,) m, their number (R,));
+        zeros for rows with none. The plan (``assignment = "spawn"``: which drone holds
+        which slot) is uploaded to every drone before launch, so row i reads j's slot from
+        it by the identity of a neighbour it senses, and nothing beyond its sensing range:
+        the displacement-based objective of Oh, Park, Ahn (2015). Under ``"auction"`` there
+        is no plan and every reading is zero: a neighbour's auctioned slot lives in its own
+        tables, which travel only in the auction's counted messages."""
+        slot = engine.agent_state["planned_slot"]
+        owner = table.owner
+        mine, theirs = slot[owner], slot[table.idx]
+        use = (mine >= 0) & (theirs >= 0) & (mine != theirs)
+        want = np.where(use[:, None], self.slots[theirs] - self.slots[mine], 0.0)
+        diff = np.where(use[:, None], table.rel_pos - want, 0.0)
+        norm = np.sqrt((diff**2).sum(axis=1))
+        count = table.segment_sum(use.astype(float))
+        safe = np.maximum(count, 1.0)
+        return table.segment_sum(diff) / safe[:, None], table.segment_sum(norm) / safe, count
+
+    def observation_segments(self) -> list[Segment]:
+        """The displacement reading (:meth:`observe`) in the actor's vector."""
+        c = self.config
+        r = 2.0 * c.sense_radius
+        return [
+            Segment("slot_error", (c.dim,), -r, r, "mean of (p_j - p_i) - (p*_j - p*_i) over "
+                    "the sensed neighbours holding a slot (m)", vectors=(0,)),
+            Segment("slot_peers", (1,), 0.0, float(PEERS_CAP), "how many those are "
+                    f"(capped at {PEERS_CAP})", vectors=()),
+            Segment("slot_held", (1,), 0.0, 1.0, "1 where the drone holds a slot", vectors=()),
+        ]  # fmt: skip
+
+    def task_features(self, obs: LocalObservation) -> dict[str, np.ndarray]:
+        own = obs.own
+        return {
+            "slot_error": own["slot_error"],
+            "slot_peers": own["slot_peers"][:, None],
+            "slot_held": own["slot_held"][:, None],
+        }
+
+    def reward(self, engine: Swarm, actions: np.ndarray) -> np.ndarray:
+        """(R,) the local displacement objective minus collisions (module docstring)::
+
+            r_i = -min(mean_j |(p_j - p_i) - (p*_j - p*_i)|, sense_radius) / sense_radius
+                  - COLLISION_PENALTY * #{j : |p_j - p_i| < collision_radius}
+
+        over the sensed neighbours j holding a slot; a drone without a slot, or sensing
+        nobody who holds one, gets the worst displacement term, -1 (as flocking's lone
+        drone: flying away is never a way out). Crashed drones get 0."""
+        engine.obs  # noqa: B018 - sense first if the state was edited
+        _, error, peers = self.displacements(engine, engine.neighbors)
+        r = self.config.sense_radius
+        held = engine.agent_state["planned_slot"] >= 0
+        shape = np.where(held & (peers > 0), -np.minimum(error, r) / r, -1.0)
+        reward = shape - self.COLLISION_PENALTY * collision_counts(engine)
+        return np.where(engine.alive, reward, 0.0)
 
     def update(self, engine: Swarm) -> None:
         """Record the first convergence and count collisions (after everyone moved)."""

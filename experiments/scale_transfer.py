@@ -1,10 +1,11 @@
 """Scale transfer: actors trained on 10 drones, flown unchanged on 100, 1,000 and 10,000.
 
-Per task (flocking; navigation with ``--tasks navigation``): an MLP and a GNN actor (IPPO,
-the ``local`` trainer, parameter sharing) are trained on 10 drones (``Task.base_n``); then each is
-put, without retraining, in the scenario's Mesa model at N = 10, 100, 1,000, 10,000 drones at
-the training density (the arena's side grows as sqrt(N)), beside the scenario's classic
-controller and uniform random actions on the same held-out seeds (fewer seeds at large N).
+Per task (flocking; navigation with ``--tasks navigation``; formation with ``--tasks
+formation``): an MLP and a GNN actor (IPPO, the ``local`` trainer, parameter sharing) are
+trained on 10 drones (16 for formation: ``Task.base_n``); then each is put, without
+retraining, in the scenario's Mesa model at N = 10, 100, 1,000, 10,000 drones at the training
+density (the arena's side grows as sqrt(N)), beside the scenario's classic controller and
+uniform random actions on the same held-out seeds (fewer seeds at large N).
 
 Why this can transfer at all: the observation (swarm.marl.encoding.ObservationEncoder) holds
 the own state and the ``k_neighbors`` nearest sensed drones (masked slots), so its width does
@@ -33,6 +34,34 @@ directions, 1 when every seed flies the same way, about 1/sqrt(seeds) when the d
 random). Seeds start from random headings, so a flock that coordinates ends up flying a
 different way on each seed.
 
+Formation (``--tasks formation``, its own files ``scale_transfer_formation.*``): 16 drones
+train on a 4 x 4 grid of slots 1.5 m apart, spawned in the central 3/4 of the arena, and
+fly grids of N slots at the same density. Each drone is given its slot at take-off (the
+scenario's ``assignment="spawn"``: the least total distance assignment; a learned actor runs
+no auction), so the actors learn the motion only, from the displacement reading
+``slot_error`` (envs/formation.py); the classic ``formation`` controller flies the same
+slots. Its CBAA messages grow as N (two floats per slot), so it is not run above 1,000
+drones (``FORM_CLASSIC_LIMIT``, recorded in the results). Metrics: ``formation_error_rel``
+(the RMS distance to the slots after the best rigid alignment of the whole shape, in slot
+spacings: a global quantity), ``local_error_rel`` (each drone's mean displacement error to
+its sensed neighbours, the reward's term, in slot spacings: a local one), ``assigned``,
+``converged`` (share of seeds within the scenario's tolerance, scale / 20, by the end),
+collisions per drone. ``--position-check`` flies the saved actors on their 16 drones in
+arenas as wide as those of N = 100 to 10^4, only the absolute position changing
+(:func:`position_check`; stored under ``position_check`` in the results).
+
+What the formation runs found (300,000 steps per actor, files of 2026-12-04): in the world
+frame both actors match the classic controller at the training size and break from N = 100
+on (local error 0.4 spacings at 100, 1-1.5 at 1,000 and 10^4, collisions appear, and every
+seed drifts the same compass heading); the position check breaks them the same way with 16
+drones, so ``own_pos`` out of its trained range is the cause, not N. Body-frame actors
+(invariant to position by construction) keep a local error of ~0.1 spacing and no
+collisions up to 10^4, on par with the classic controller at 1,000. What no local controller
+fixes in 50 steps: the aligned shape error grows with N (~0.45 spacing at 1,000, ~0.6 at
+10^4, the classic one included), since displacement consensus straightens each neighbourhood
+quickly but the shape's long bends decay only as fast as diffusion across sqrt(N) sensing
+hops.
+
 Metrics are made per drone where the raw one grows with N: the team return per step (the
 mean reward per drone: alignment + cohesion - collisions for flocking, a local quantity;
 navigation's shared coverage term sums over landmarks, so it is divided by their number),
@@ -47,10 +76,13 @@ controller's share of it.
     PYTHONPATH=. python3 experiments/scale_transfer.py --reuse          # evaluate saved runs
     PYTHONPATH=. python3 experiments/scale_transfer.py --replot         # from the rows on file
     PYTHONPATH=. python3 experiments/scale_transfer.py --frame body     # body-frame actors
+    PYTHONPATH=. python3 experiments/scale_transfer.py --tasks formation --train-steps 300000 \
+        --sizes 10 16 100 1000 10000                                   # ~15 min
 
 Outputs: ``docs/learning/scale_transfer.json`` (per-seed rows, summaries, budget, wall
 times), ``docs/learning/scale_transfer.png``; training runs under ``runs/scale_transfer/``
-(``--frame body``: ``scale_transfer_body.json``, ``.png`` and runs ``*_body``).
+(``--frame body``: ``scale_transfer_body.json``, ``.png`` and runs ``*_body``); formation:
+``docs/learning/scale_transfer_formation.json`` and ``.png``.
 """
 
 from __future__ import annotations
@@ -111,13 +143,27 @@ class Task:
     actors: tuple[str, ...]  # actors that can run in the Mesa model for this scenario
     metrics: tuple[str, ...]  # reported columns (see derived())
     body_extra: tuple[tuple[str, Any], ...] = ()  # env arguments the body frame needs too
+    fixed: tuple[tuple[str, Any], ...] = ()  # scenario arguments kept at every size
+    extent_share: float | None = None  # spawn_extent = this x world side (None: not set)
+    classic_max_n: int | None = None  # the classic controller is not run above this N
+    classic_limit: str = ""  # why (recorded in the results)
+    stem: str = "scale_transfer"  # results file name (a task with its own file: its stem)
 
     def world(self, n: int) -> float:
         """Side (m) that keeps n drones at the training density."""
         return self.base_world * math.sqrt(n / self.base_n)
 
     def config(self, n: int) -> dict[str, Any]:
-        return {"n_agents": n, "world_size": self.world(n), "max_cycles": EPISODE}
+        out = {"n_agents": n, "world_size": self.world(n), "max_cycles": EPISODE,
+               **dict(self.fixed)}  # fmt: skip
+        if self.extent_share is not None:
+            out["spawn_extent"] = self.extent_share * self.world(n)
+        return out
+
+    def scenario_config(self, n: int) -> dict[str, Any]:
+        """The scenario fields of :meth:`config` (env-only ones dropped): what a learned
+        policy is re-sized with."""
+        return {k: v for k, v in self.config(n).items() if k != "max_cycles"}
 
     def frame_config(self, frame: str) -> dict[str, Any]:
         """The env arguments of ``frame``: none for the world frame (its runs stay what they
@@ -129,6 +175,16 @@ FLOCK_METRICS = ("reward_per_step", "polarization", "collisions_per_drone", "coh
                  "components_per_100", "sensed_mean", "step_ms", "decide_ms")  # fmt: skip
 NAV_METRICS = ("reward_per_step", "landmarks_covered", "coverage_cost_per_landmark",
                "collisions_per_drone", "sensed_mean", "step_ms", "decide_ms")  # fmt: skip
+FORM_METRICS = ("reward_per_step", "formation_error_rel", "local_error_rel",
+                "collisions_per_drone", "assigned", "converged", "sensed_mean", "step_ms",
+                "decide_ms")  # fmt: skip
+FORM_SCALE = 1.5  # m between neighbouring slots of the grid (the scenario's default)
+FORM_CLASSIC_MAX_N = 1_000
+FORM_CLASSIC_LIMIT = (
+    "the formation controller's CBAA keeps a bid and a winner per slot per drone and "
+    "broadcasts both tables every step (2N floats a message): at N = 10,000 its inbox alone "
+    "would hold ~51 GiB (numpy refuses the allocation), so it is not run above N = 1,000"
+)
 TASKS = {
     # 10 drones in 10 m (0.1 per m^2): ~8 drones within the 5 m sensing radius, 4 observed
     "flocking": Task("flocking", "boids", 10, 10.0, 1.0, ACTORS, FLOCK_METRICS),
@@ -136,6 +192,16 @@ TASKS = {
     # the Mesa model (LearnedPolicy refuses it), so the MLP alone
     "navigation": Task("navigation", "random_walk", 10, 14.0, 0.03, ("mlp",), NAV_METRICS,
                        body_extra=(("inbox_slots", 0),)),
+    # 16 drones in 8 m (0.25 per m^2), spawned in the central 6 m around a 4 x 4 grid of
+    # slots 1.5 m apart (4.5 m a side), each drone given its slot at take-off (the scenario's
+    # assignment="spawn": the actors learn the motion, not the auction); acceleration
+    # actions up to 6 m/s^2 (the engine's default) for every controller
+    "formation": Task("formation", "formation", 16, 8.0, 1.0, ACTORS, FORM_METRICS,
+                      fixed=(("assignment", "spawn"), ("shape", "grid"),
+                             ("scale", FORM_SCALE), ("max_accel", 6.0)),
+                      extent_share=0.75, classic_max_n=FORM_CLASSIC_MAX_N,
+                      classic_limit=FORM_CLASSIC_LIMIT,
+                      stem="scale_transfer_formation"),
 }  # fmt: skip
 
 
@@ -196,7 +262,13 @@ def episode(model: Any, steps: int) -> dict[str, float]:
         team_return += float(np.mean(model.scenario.reward(engine, none)))
     counts = engine.neighbors.counts[engine.alive]
     mean_vel = engine.vel[engine.alive].mean(axis=0) if engine.alive.any() else np.zeros(2)
-    return {**model.metrics, "episode_return": team_return,
+    extra = {}
+    displacements = getattr(model.scenario, "displacements", None)  # formation
+    if displacements is not None:
+        _, error, peers = displacements(engine, engine.neighbors)
+        counted = engine.alive & (peers > 0)
+        extra["local_error"] = float(error[counted].mean()) if counted.any() else float("nan")
+    return {**model.metrics, **extra, "episode_return": team_return,
             "heading_deg": float(np.degrees(np.arctan2(mean_vel[1], mean_vel[0]))),
             "sensed_mean": float(np.mean(counts)) if len(counts) else 0.0,
             "step_ms": 1e3 * stepping / steps, "decide_ms": 1e3 * decide[0] / steps}  # fmt: skip
@@ -211,6 +283,17 @@ def derived(row: dict[str, Any], n: int, world: float, steps: int) -> dict[str, 
         out["cohesion_rel"] = row["cohesion"] / world
     if "n_components" in row:
         out["components_per_100"] = 100.0 * row["n_components"] / n
+    if "formation_error" in row:
+        # RMS after the best rigid alignment, and each drone's mean displacement error to
+        # its sensed neighbours (the reward's term), both in slot spacings; converged: the
+        # share of seeds whose swarm got within the scenario's tolerance (scale / 20)
+        # (NaN is stored as null in the results file: read back as NaN)
+        nan = float("nan")
+        error, local = row["formation_error"], row.get("local_error")
+        out["formation_error_rel"] = (nan if error is None else error) / FORM_SCALE
+        out["local_error_rel"] = (nan if local is None else local) / FORM_SCALE
+        out["converged"] = float(row.get("convergence_time") is not None
+                                 and np.isfinite(row["convergence_time"]))  # fmt: skip
     if "coverage_cost" in row:
         # one landmark per drone; navigation's shared reward is minus the coverage cost, a
         # sum over the landmarks: divided by their number it is a per-drone quantity again
@@ -224,9 +307,8 @@ def controllers(task: Task, runs: dict[str, Path]) -> dict[str, Callable[[int, i
 
     def learned(run: Path) -> Callable[[int, int], Any]:
         def make(n: int, seed: int) -> Any:
-            cfg = task.config(n)
             # load_policy refuses a config whose observation width differs from training
-            policy = load_policy(run, n_agents=n, world_size=cfg["world_size"])
+            policy = load_policy(run, **task.scenario_config(n))
             return policy.make_model(seed)
 
         return make
@@ -249,6 +331,9 @@ def evaluate(task: Task, runs: dict[str, Path], sizes: list[int], steps: int) ->
     for n in sizes:
         world = task.world(n)
         for name, make in makers.items():
+            if name == task.classic and task.classic_max_n is not None and n > task.classic_max_n:
+                print(f"{task.scenario} N={n} {name}: not run ({task.classic_limit})", flush=True)
+                continue
             tick = time.perf_counter()
             for seed in range(EVAL_SEED0, EVAL_SEED0 + seeds_for(n)):
                 row = derived(episode(make(n, seed), steps), n, world, steps)
@@ -311,9 +396,13 @@ PANELS = {
     "reward_per_step": "mean reward per drone per step",
     "polarization": "polarization (global order)",
     "landmarks_covered": "share of landmarks covered",
+    "formation_error_rel": "shape error (slot spacings, RMS)",
+    "local_error_rel": "local displacement error (spacings)",
     "collisions_per_drone": "collisions per drone",
     "step_ms": "wall time per step (ms)",
 }
+# spanning decades: wall time, and the formation errors (10^-5 to 10 slot spacings)
+LOG_PANELS = ("step_ms", "formation_error_rel", "local_error_rel")
 COLOURS = {"mlp_actor": "tab:blue", "gnn_actor": "tab:orange", UNIFORM_RANDOM: "grey"}
 
 
@@ -343,7 +432,7 @@ def plot(summaries: dict[str, dict[str, Any]], path: Path) -> None:
                                 np.where(np.isfinite(hi), hi, mean), color=colour,
                                 alpha=0.2, linewidth=0)  # fmt: skip
             ax.set_xscale("log")
-            if metric == "step_ms":
+            if metric in LOG_PANELS:
                 ax.set_yscale("log")
             ax.set_xlabel("drones N (same density)")
             ax.set_title(f"{t}: {PANELS[metric]}", fontsize=8)
@@ -358,6 +447,34 @@ def plot(summaries: dict[str, dict[str, Any]], path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# --------------------------------------------------------------------------- position check
+CHECK_WORLDS = (1.0, 2.5, 7.9, 25.0)  # arena sides in units of the training side
+CHECK_SEEDS = 8
+
+
+def position_check(task: Task, frame: str, steps: int) -> dict[str, Any]:
+    """The trained actors on ``task.base_n`` drones, the same spawn square and shape, only
+    centred in arenas 2.5x to 25x wider (the sides of N = 100 to 10^4): nothing local
+    changes, only the absolute position ``own_pos`` they read (and its segment's range).
+    A world-frame actor that degrades here, as it does with N, breaks on position, not on
+    the number of drones."""
+    out: dict[str, Any] = {}
+    for actor in task.actors:
+        run = RUNS / f"{task.scenario}-n{task.base_n}-{actor}{suffix(frame)}"
+        for share in CHECK_WORLDS:
+            world = share * task.base_world
+            cfg = {**task.scenario_config(task.base_n), "world_size": world}
+            rows = []
+            for seed in range(EVAL_SEED0, EVAL_SEED0 + CHECK_SEEDS):
+                model = load_policy(run, **cfg).make_model(seed)
+                rows.append(derived(episode(model, steps), task.base_n, world, steps))
+            cell = {m: estimate([r[m] for r in rows]) for m in task.metrics[:3]}
+            out.setdefault(f"{actor}_actor", {})[f"{world:g}"] = cell
+            print(f"position check {actor} world={world:g} m: " + ", ".join(
+                f"{m}={c['mean']:.3g}" for m, c in cell.items()), flush=True)  # fmt: skip
+    return out
 
 
 # --------------------------------------------------------------------------- main
@@ -416,11 +533,30 @@ def main() -> None:
         action="store_true",
         help="no runs: derive, summarise and plot again the rows on file",
     )
+    parser.add_argument(
+        "--position-check",
+        action="store_true",
+        help="no training: the saved actors on base_n drones in wider arenas (position_check); "
+        "added to the results file on record",
+    )
     args = parser.parse_args()
-    stem = f"scale_transfer{suffix(args.frame)}"
+    stems = {TASKS[name].stem for name in args.tasks}
+    if len(stems) > 1:
+        parser.error(f"--tasks: these write different files ({', '.join(sorted(stems))}); "
+                     "run them one invocation each")  # fmt: skip
+    stem = f"{stems.pop()}{suffix(args.frame)}"
     json_path, png_path = args.out / f"{stem}.json", args.out / f"{stem}.png"
     if args.replot:
         replot(json_path, png_path)
+        return
+    if args.position_check:
+        doc = json.loads(json_path.read_text())
+        for name in args.tasks:
+            check = position_check(TASKS[name], args.frame, args.eval_steps)
+            doc["tasks"][name]["position_check"] = {
+                "command": " ".join(["python3", *sys.argv]), "base_n": TASKS[name].base_n,
+                "seeds": CHECK_SEEDS, "by_world_size": check}  # fmt: skip
+        write_json(json_path, doc)
         return
     start = time.perf_counter()
     load_before = os.getloadavg()
@@ -458,6 +594,13 @@ def main() -> None:
             "summary": summaries[name],
             "heading": heading_consistency(rows),
         }  # fmt: skip
+        if task.classic_max_n is not None and max(args.sizes) > task.classic_max_n:
+            doc["tasks"][name]["not_run"] = {
+                task.classic: {"above_n": task.classic_max_n, "why": task.classic_limit}
+            }
+        if task.fixed or task.extent_share is not None:
+            doc["tasks"][name]["scenario_config"] = {
+                str(n): task.scenario_config(n) for n in args.sizes}  # fmt: skip
         print(markdown(task, summaries[name], task.metrics), flush=True)
         for controller, by_n in doc["tasks"][name]["heading"].items():
             print(f"{controller} heading consistency over seeds: " + ", ".join(
