@@ -7,11 +7,9 @@ import pytest
 torch = pytest.importorskip("torch", reason="needs the 'learn' extra: pip install torch==2.13.0")
 
 import numpy as np  # noqa: E402
+from untrained import untrained_policy  # noqa: E402
 
 from envs import formation_v0  # noqa: E402
-from swarm.learn.nets import ActorCritic, NetSpec  # noqa: E402
-from swarm.learn.policy import LearnedPolicy  # noqa: E402
-from swarm.marl import observation_encoder  # noqa: E402
 from swarm.testing import assert_local  # noqa: E402
 
 CFG = dict(n_agents=12, world_size=8.0, spawn_extent=6.0, sense_radius=2.5, assignment="spawn",
@@ -35,14 +33,7 @@ def test_the_env_observes_the_displacement_reading_and_rewards_it():
 @pytest.mark.parametrize("frame", ["world", "body"])
 def test_learned_actors_on_formation_pass_the_locality_audit(actor, frame):
     cfg = {**CFG, "frame": frame}
-    encode = observation_encoder("formation", **cfg)
-    torch.manual_seed(5)
-    spec = NetSpec(obs_dim=encode.obs_dim, act_dim=2, hidden=16, actor=actor,
-                   action_low=[-6.0, -6.0], action_high=[6.0, 6.0])  # fmt: skip
-    model = ActorCritic(spec)
-    for p in model.actor.parameters():
-        p.data.normal_(0, 0.5)
-    policy = LearnedPolicy(model, encode, scenario="formation", env_config=cfg)
+    policy = untrained_policy("formation", cfg, actor, seed=5, limit=6.0)
     fields = {k: v for k, v in cfg.items() if k not in ("frame", "n_agents")}
     assert assert_local(policy, "formation", n_agents=12, steps=5, **fields) == 12 * 5
 

@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch", reason="needs the 'learn' extra: pip instal
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from untrained import untrained_policy  # noqa: E402
 
 from envs.navigation import NavigationModel  # noqa: E402
 from swarm.cli import main  # noqa: E402
@@ -176,14 +177,7 @@ def test_learned_policy_in_the_mesa_model_acts_as_in_the_env(tmp_path):
 def trained_like(n_agents: int, seed: int) -> LearnedPolicy:
     """A navigation policy with weights of the size a trained actor has."""
     cfg = dict(n_agents=n_agents, world_size=14.0, sense_radius=2.5)
-    encode = observation_encoder("navigation", **cfg)
-    torch.manual_seed(seed)
-    spec = NetSpec(obs_dim=encode.obs_dim, act_dim=2, hidden=16, action_low=[-3.0, -3.0],
-                   action_high=[3.0, 3.0])  # fmt: skip
-    model = ActorCritic(spec)
-    for p in model.actor.parameters():
-        p.data.normal_(0, 0.5)
-    return LearnedPolicy(model, encode, scenario="navigation", env_config=cfg)
+    return untrained_policy("navigation", cfg, seed=seed)
 
 
 def test_learned_policy_in_navigation_model_is_local():
@@ -248,14 +242,7 @@ def test_learned_actors_pass_the_locality_audit(actor, frame):
     cfg = dict(n_agents=12, world_size=10.0, sense_radius=2.5, frame=frame)
     if scenario == "navigation" and frame == "body":
         cfg["inbox_slots"] = 0  # its landmark messages hold undeclared world-frame vectors
-    encode = observation_encoder(scenario, **cfg)
-    assert encode.frame == frame
-    torch.manual_seed(3)
-    spec = NetSpec(obs_dim=encode.obs_dim, act_dim=2, hidden=16, actor=actor,
-                   action_low=[-3.0, -3.0], action_high=[3.0, 3.0])  # fmt: skip
-    model = ActorCritic(spec)
-    for p in model.actor.parameters():
-        p.data.normal_(0, 0.5)
-    policy = LearnedPolicy(model, encode, scenario=scenario, env_config=cfg)
+    policy = untrained_policy(scenario, cfg, actor, seed=3)
+    assert policy.encode.frame == frame
     scenario_fields = {k: v for k, v in cfg.items() if k not in ("frame", "inbox_slots")}
     assert assert_local(policy, scenario, steps=6, **scenario_fields) == 12 * 6
