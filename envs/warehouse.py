@@ -86,7 +86,12 @@ from pydantic import Field, model_validator
 
 from swarm.config import ConfigError, StrictConfig
 from swarm.grid.distance import DistanceBank, free_flow_tasks
-from swarm.grid.guidance import errand_pairs, guidance_costs
+from swarm.grid.guidance import (
+    FLOW_BYTES_PER_CELL,
+    FLOW_BYTES_PER_CELL_THREAD,
+    errand_pairs,
+    guidance_costs,
+)
 from swarm.grid.layout import LayoutParams, generate_layout, random_instance
 from swarm.grid.maps import (
     EMITTER,
@@ -123,6 +128,7 @@ from swarm.registry import POLICIES, policy_class
 from swarm.resources import check_memory_parts
 from swarm.rng import derive_seed
 from swarm.scenario_model import ScenarioModel
+from swarm.threads import cores
 
 
 class WarehouseConfig(StrictConfig):
@@ -218,6 +224,11 @@ class WarehouseConfig(StrictConfig):
             raise ValueError(
                 "a .scen instance is one-shot: each goal is handed out once (league_wrap='stop')"
             )
+        if self.guidance == "flow" and (scen or self.tasks == "poisson"):
+            raise ValueError(
+                "field 'guidance': 'flow' is fitted to a League round-robin task stream "
+                "(tasks='league', not a .scen); allowed here: 'none', 'crisscross'"
+            )
         return self
 
 
@@ -283,7 +294,12 @@ class WarehouseModel(ScenarioModel):
         if c.n_agents is None:  # resolved: runs and summaries record the robots that ran
             self.config = c = c.model_copy(update={"n_agents": len(self.instance.starts)})
         self.grid_map = self.instance.grid
-        errands = errand_pairs(self.instance) if c.guidance == "flow" else None
+        errands = None
+        if c.guidance == "flow":
+            try:
+                errands = errand_pairs(self.instance, c.league_wrap)
+            except ValueError as err:  # goal sequences: known only once the file is read
+                raise ConfigError(f"warehouse: field 'guidance': {err}") from None
         guidance = guidance_costs(self.grid_map, c.guidance, c.guidance_weight, errands)
         self.bank = DistanceBank(self.grid_map, max_mb=c.field_cache_mb, guidance=guidance)
         self.world = GridWorld(
@@ -702,6 +718,8 @@ def run_memory(
     radius = int(min(max(config.sense_radius, config.comm_radius), diagonal))
     pairs = n_agents * min(n_agents - 1, (2 * radius + 1) ** 2 - 1)
     random_tasks = config.n_tasks if tasks is None else 0
+    if config.guidance == "flow":  # the fit's flows and per-thread scratch, while it runs
+        in_use += n_free * (FLOW_BYTES_PER_CELL + cores() * FLOW_BYTES_PER_CELL_THREAD)
     return {
         source: (GRID_BYTES_PER_CELL + WORLD_BYTES_PER_CELL) * cells,
         "n_agents": BYTES_PER_ROBOT * n_agents + BYTES_PER_PAIR * pairs + in_use,

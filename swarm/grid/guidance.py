@@ -24,14 +24,19 @@ between the same blocks spread over neighbouring aisles. Waiting costs 1. Even r
 
 **Flow** (:func:`traffic_flow`) fits the move costs to the map's own errands instead, in the
 spirit of Chen et al.'s contraflow cost but once, offline, as static map knowledge: a sample
-of the task stream's errands (:func:`errand_pairs`: consecutive goals of one robot) is routed
-batch after batch, each errand on a cheapest path of the costs the errands before it left,
-and a move costs more the more errands use the reverse move. Where errands run both ways
-between the same places, the first batches choose freely and the later ones take the
-parallel aisle, so the fit ends with one-way streets laid out for that warehouse's traffic,
-where crisscross lays out the same pattern on every map. It reads the task stream the way
-an operator reads order statistics when marking one-way aisles: every robot knows the
-resulting costs from the start, and no robot learns another's goal.
+of errands from the later half of the round-robin task stream (:func:`errand_pairs`: the
+goal a robot holds and the one it is handed next) is routed batch after batch, each errand
+on a cheapest path of the costs the errands before it left, and a move costs more the more
+errands use the reverse move. Where errands run both ways between the same places, the
+first batches choose freely and the later ones take the parallel aisle, so the fit ends with
+one-way streets laid out for that warehouse's traffic, where crisscross lays out the same
+pattern on every map. It reads the errands' statistics, as an operator reads an order
+history when marking one-way aisles, from tasks the run reaches last (a 5,000-step League
+run hands out at most the first 16 % of its stream): every robot knows the resulting costs
+from the start, and none learns the goal any robot holds. It is still more than the
+League's planners were given (they saw revealed tasks only), which comparisons with its
+best-known results must say. Goal sequences and one-shot problems are refused (their
+errands are particular robots' plans).
 
 The cost-to-goal of a guided field (:func:`guided_fields`) is a shortest path on this
 directed weighted graph, computed from the goal over the reversed edges with Dial's bucket
@@ -193,27 +198,41 @@ def guided_distance(grid: GridMap, cost: np.ndarray, goal_cell: int) -> np.ndarr
 FLOW_PAIRS = 2048  # errands the fit routes
 FLOW_BATCHES = 16  # routed one batch after another, each against the flows before it
 FLOW_PASSES = 3  # the first pass, then rip-up and reroute of every batch
-FLOW_CHUNKS = 16  # destination chunks routed in parallel (integer flows: any order sums alike)
+# errands on both directions of a move below which it counts as lightly used (a move's
+# contraflow price grows with its traffic up to the busy level, the larger of this and the
+# mean of a used move)
+FLOW_BUSY_FLOOR = 4.0
+# per free cell: the flow of every batch and the total (int32, 5 moves), and per thread a
+# chunk's flows, field and Dial buckets (w + 1 of them; w <= 64 here)
+FLOW_BYTES_PER_CELL = (FLOW_BATCHES + 1) * 5 * 4
+FLOW_BYTES_PER_CELL_THREAD = 5 * 4 + 8 + 65 * 4
 
 
-def errand_pairs(instance: Instance, count: int = FLOW_PAIRS) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``count`` errands (origin, destination free indices, origin != destination) as
-    the instance's robots meet them: consecutive goals of one robot (tasks k and k + n under
-    round robin; consecutive entries of a goal sequence), or start and goal of a one-shot
-    problem. Evenly spaced over the stream, so the sample is fixed by the instance alone."""
-    free_id = instance.grid.free_id
-    goals = free_id[instance.tasks]
-    n = instance.n_agents
-    if instance.offsets is not None:
-        follows = np.ones(len(goals), bool)
-        follows[instance.offsets[:-1]] = False  # a sequence's first goal follows nothing
-        after = np.flatnonzero(follows[1:]) + 1
-        origin, dest = goals[after - 1], goals[after]
-    elif instance.one_shot or len(goals) <= n:
-        k = min(n, len(goals))
-        origin, dest = free_id[instance.starts[:k]], goals[:k]
+def errand_pairs(
+    instance: Instance, wrap: str = "cycle", count: int = FLOW_PAIRS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``count`` errands (origin, destination free indices, origin != destination)
+    of a round-robin task stream: task i and task i + n (mod m under ``wrap = "cycle"``),
+    the goal a robot holds and the one it is handed next, for i in the later half of the
+    stream (the part a run reaches last: 5,000 steps of the League's main round hand out
+    at most the first 16 % of its 500,000 tasks), evenly spaced. What the fit reads is
+    then the errands' statistics, as an operator's order history, not the goal any robot
+    holds. Goal sequences and one-shot problems are refused: their errands are particular
+    robots' plans, which no robot may read."""
+    if instance.offsets is not None or instance.one_shot:
+        raise ValueError(
+            "flow guidance is fitted to a round-robin task stream; goal sequences and "
+            "one-shot problems have none (their errands are the robots' own plans)"
+        )
+    goals = instance.grid.free_id[instance.tasks]
+    m, n = len(goals), instance.n_agents
+    first = np.arange(m // 2, m)
+    after = first + n
+    if wrap == "cycle":
+        after %= m
     else:
-        origin, dest = goals[:-n], goals[n:]
+        first, after = first[after < m], after[after < m]
+    origin, dest = goals[first], goals[after]
     keep = origin != dest
     origin, dest = origin[keep], dest[keep]
     if len(origin) > count:
@@ -233,9 +252,11 @@ def traffic_flow(
     rerouted against all the others (incremental assignment, then rip-up and reroute: the
     first errands choose freely and the later ones avoid running against them, which breaks
     the symmetry an average of flows keeps; averaged flows, tried first, gave half the gain
-    on the small test map). A move is priced by the traffic coming the other way
-    (:func:`_contraflow_costs`): a move against a busy stream costs up to ``weight``;
-    waiting costs 1. The result is one-way streets where the errands make them worth it."""
+    on the small test map). The costs returned price every move by the traffic of all the
+    errands coming the other way (:func:`_contraflow_costs`): a move against a busy stream
+    costs up to ``weight``; waiting costs 1. The result is one-way streets where the
+    errands make them worth it. The same costs on any thread count (integer flows; each
+    errand's path depends on its destination and its own index alone)."""
     if not 1 <= int(weight) <= MAX_WEIGHT:
         raise ValueError(f"guidance weight must be an integer in 1..{MAX_WEIGHT} (got {weight})")
     nbr = np.ascontiguousarray(grid.neighbors)
@@ -252,7 +273,8 @@ def traffic_flow(
     back = np.broadcast_to(OPPOSITE[1:], src.shape)
     batches = [np.arange(b, len(targets), FLOW_BATCHES) for b in range(FLOW_BATCHES)]
     routed: list[np.ndarray | None] = [None] * FLOW_BATCHES
-    flow = np.zeros((n_free, 5), np.int64)
+    flow = np.zeros((n_free, 5), np.int32)
+    chunks = numba.get_num_threads()
     for _ in range(passes):
         for b, which in enumerate(batches):
             if routed[b] is not None:
@@ -260,8 +282,9 @@ def traffic_flow(
             cost[:, 1:] = _contraflow_costs(flow, src, wall, back, int(weight))
             routed[b] = _route_errands(nbr, incoming_costs(nbr, cost), cost, targets, ptr,
                                        starts, which, int(cost.max()),
-                                       np.iinfo(np.int64).max, FLOW_CHUNKS)  # fmt: skip
+                                       np.iinfo(np.int64).max, chunks)  # fmt: skip
             flow += routed[b]
+    cost[:, 1:] = _contraflow_costs(flow, src, wall, back, int(weight))
     return cost
 
 
@@ -271,28 +294,29 @@ def _contraflow_costs(
     """(F, 4) costs of the four moves from each cell given the errands on every move:
     ``1 + round((weight - 1) * busy * opposite / (opposite + same))``, ``opposite`` the
     errands on the reverse move, ``same`` those on the move itself, ``busy`` the errands on
-    both over the mean of a used move, at most 1 (a lightly used aisle stays cheap both
-    ways; a busy one-way stream makes the move against it cost ``weight``)."""
+    both over the busy level (the mean of a used move, at least
+    :data:`FLOW_BUSY_FLOOR`), at most 1: a lightly used aisle stays cheap both ways, a busy
+    one-way stream makes the move against it cost ``weight``."""
     same = flow[:, 1:].astype(np.float64)
     opposite = np.where(wall, 0.0, flow[np.maximum(src, 0), back])
     both = same + opposite
     used = same[same > 0]
-    mean = used.mean() if len(used) else 1.0
+    level = max(float(used.mean()) if len(used) else 0.0, FLOW_BUSY_FLOOR)
     share = np.divide(opposite, both, out=np.zeros_like(both), where=both > 0)
-    busy = np.minimum(1.0, both / mean)
+    busy = np.minimum(1.0, both / level)
     return 1 + np.rint((weight - 1) * busy * share).astype(np.int64)
 
 
 @numba.njit(cache=True, parallel=True)
 def _route_errands(nbr, cost_in, cost, targets, ptr, starts, which, wmax, unreached, n_chunks):
-    """(F, 5) int64 errands using each move when every errand ``ptr[i]:ptr[i + 1]`` of
+    """(F, 5) int32 errands using each move when every errand ``ptr[i]:ptr[i + 1]`` of
     ``starts`` for ``i`` in ``which`` follows a shortest path of ``cost`` to free cell
     ``targets[i]``: straight on while that is a shortest path (as robots that pay for every
     turn drive), else the first shortest direction in the errand's own rotation of the four,
     which spreads errands over equal paths. The destinations are split into ``n_chunks`` fixed
     chunks routed in parallel."""
     n = nbr.shape[0]
-    flows = np.zeros((n_chunks, n, 5), np.int64)
+    flows = np.zeros((n_chunks, n, 5), np.int32)
     for c in numba.prange(n_chunks):
         field = np.empty(n, np.int64)
         queue = np.empty((wmax + 1, n), np.int32)
@@ -315,4 +339,7 @@ def _route_errands(nbr, cost_in, cost, targets, ptr, starts, which, wmax, unreac
                                 break
                     flows[c, v, k] += 1
                     v = u
-    return flows.sum(axis=0)
+    total = np.zeros((n, 5), np.int32)
+    for c in range(n_chunks):
+        total += flows[c]
+    return total

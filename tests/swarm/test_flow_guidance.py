@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from envs.warehouse import WarehouseModel
-from swarm.grid.guidance import errand_pairs, guidance_costs, traffic_flow
+from swarm.config import ConfigError
+from swarm.grid.guidance import (
+    _route_errands,
+    errand_pairs,
+    guidance_costs,
+    guided_distance,
+    incoming_costs,
+    traffic_flow,
+)
 from swarm.grid.maps import Instance, parse_map
 
 # two parallel corridors (rows 0 and 2) joined at both ends: a ring of one-lane aisles
@@ -57,26 +65,75 @@ def test_weight_one_and_no_errands_give_unit_costs():
         guidance_costs(grid, "flow", 3)
 
 
-def test_errands_are_the_robots_consecutive_goals():
+def test_errands_are_a_robots_next_goal_from_the_later_half_of_the_stream():
     grid = parse_map(RING)
     cells = grid.free_cells
     starts = cells[:3]
-    tasks = cells[[3, 4, 5, 6, 7, 8, 9]]
-    round_robin = Instance(grid=grid, starts=starts, tasks=tasks)
-    origin, dest = errand_pairs(round_robin)
-    # robot k's goals are tasks k, k + 3, k + 6: errands (t0, t3), (t1, t4), ...
-    np.testing.assert_array_equal(origin, grid.free_id[tasks[:-3]])
-    np.testing.assert_array_equal(dest, grid.free_id[tasks[3:]])
-    sequences = Instance(grid=grid, starts=starts, tasks=tasks, offsets=np.array([0, 3, 3, 7]))
-    origin, dest = errand_pairs(sequences)  # never from one robot's last goal to the next's first
-    np.testing.assert_array_equal(origin, grid.free_id[tasks[[0, 1, 3, 4, 5]]])
-    np.testing.assert_array_equal(dest, grid.free_id[tasks[[1, 2, 4, 5, 6]]])
-    one_shot = Instance(grid=grid, starts=starts, tasks=tasks[:3], one_shot=True)
-    origin, dest = errand_pairs(one_shot)
-    np.testing.assert_array_equal(origin, grid.free_id[starts])
-    assert len(errand_pairs(round_robin, count=2)[0]) == 2
-    same = Instance(grid=grid, starts=starts, tasks=np.concatenate([starts, starts]))
+    tasks = cells[3:13]  # m = 10 tasks, n = 3 robots: task i is followed by task i + 3
+    stream = Instance(grid=grid, starts=starts, tasks=tasks)
+    free = grid.free_id[tasks]
+    origin, dest = errand_pairs(stream, "stop")
+    np.testing.assert_array_equal(origin, free[[5, 6]])  # i >= m // 2 = 5, i + 3 < 10
+    np.testing.assert_array_equal(dest, free[[8, 9]])
+    origin, dest = errand_pairs(stream, "cycle")  # the stream wraps: 7 -> 0, 8 -> 1, 9 -> 2
+    np.testing.assert_array_equal(origin, free[[5, 6, 7, 8, 9]])
+    np.testing.assert_array_equal(dest, free[[8, 9, 0, 1, 2]])
+    assert len(errand_pairs(stream, "cycle", count=2)[0]) == 2
+    # barely more tasks than robots: still the legs robots drive (task i -> i + n mod m)
+    few = Instance(grid=grid, starts=cells[:4], tasks=cells[4:9])
+    origin, dest = errand_pairs(few, "cycle")
+    np.testing.assert_array_equal(origin, grid.free_id[cells[4:9]][[2, 3, 4]])
+    np.testing.assert_array_equal(dest, grid.free_id[cells[4:9]][[1, 2, 3]])
+    same = Instance(grid=grid, starts=starts, tasks=np.resize(starts, 12))
     assert len(errand_pairs(same)[0]) == 0  # an errand to where the robot stands is none
+
+
+def test_robots_own_plans_are_refused():
+    """Goal sequences and one-shot problems are particular robots' plans: fitting public
+    costs to them would tell every robot where the others go."""
+    grid = parse_map(RING)
+    cells = grid.free_cells
+    sequences = Instance(grid=grid, starts=cells[:2], tasks=cells[2:6],
+                         offsets=np.array([0, 2, 4]))  # fmt: skip
+    one_shot = Instance(grid=grid, starts=cells[:2], tasks=cells[2:4], one_shot=True)
+    for instance in (sequences, one_shot):
+        with pytest.raises(ValueError, match="robots' own plans"):
+            errand_pairs(instance)
+    with pytest.raises(ConfigError, match="field 'guidance'"):
+        WarehouseModel(n_agents=20, tasks="poisson", guidance="flow")
+
+
+def test_the_model_routes_on_the_fit_of_its_own_stream():
+    model = WarehouseModel(n_agents=64, layout=dict(block_rows=4, block_cols=6), rng=2,
+                           guidance="flow", guidance_weight=5, league_wrap="stop")  # fmt: skip
+    errands = errand_pairs(model.instance, "stop")
+    assert len(errands[0]) > 100
+    expected = traffic_flow(model.grid_map, *errands, weight=5)
+    np.testing.assert_array_equal(model.bank.guidance, expected)
+    assert (expected > 1).sum() > 50
+
+
+def test_errands_follow_cheapest_paths_whatever_the_chunking():
+    """Every routed errand walks a cheapest path (its moves' costs sum to its guided
+    distance), and splitting the destinations into 1 or 16 chunks gives the same flows."""
+    model = WarehouseModel(n_agents=64, layout=dict(block_rows=4, block_cols=6), rng=1)
+    grid = model.grid_map
+    nbr = np.ascontiguousarray(grid.neighbors)
+    origin, dest = errand_pairs(model.instance)
+    cost = traffic_flow(grid, origin, dest, weight=5)
+    order = np.argsort(dest, kind="stable")
+    targets, first = np.unique(dest[order], return_index=True)
+    ptr = np.append(first, len(order)).astype(np.int64)
+    which = np.arange(len(targets))
+    unreached = np.iinfo(np.int64).max
+    args = (nbr, incoming_costs(nbr, cost), cost, targets, ptr, origin[order], which,
+            int(cost.max()), unreached)  # fmt: skip
+    one, many = _route_errands(*args, 1), _route_errands(*args, 16)
+    np.testing.assert_array_equal(one, many)
+    walked = int((one.astype(np.int64) * cost).sum())
+    distance = sum(int(guided_distance(grid, cost, int(grid.free_cells[d])).ravel()[
+        grid.free_cells[o]]) for o, d in zip(origin, dest, strict=True))  # fmt: skip
+    assert walked == distance
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one thread only")
