@@ -32,7 +32,7 @@ first batches choose freely and the later ones take the parallel aisle, so the f
 one-way streets laid out for that warehouse's traffic, where crisscross lays out the same
 pattern on every map. It reads the errands' statistics, as an operator reads an order
 history when marking one-way aisles, from tasks the run reaches last (a 5,000-step League
-run hands out at most the first 16 % of its stream): every robot knows the resulting costs
+run hands out less than the first fifth of its stream): every robot knows the resulting costs
 from the start, and none learns the goal any robot holds. It is still more than the
 League's planners were given (they saw revealed tasks only), which comparisons with its
 best-known results must say. Goal sequences and one-shot problems are refused (their
@@ -215,7 +215,7 @@ def errand_pairs(
     of a round-robin task stream: task i and task i + n (mod m under ``wrap = "cycle"``),
     the goal a robot holds and the one it is handed next, for i in the later half of the
     stream (the part a run reaches last: 5,000 steps of the League's main round hand out
-    at most the first 16 % of its 500,000 tasks), evenly spaced. What the fit reads is
+    less than the first fifth of its 500,000 tasks), evenly spaced. What the fit reads is
     then the errands' statistics, as an operator's order history, not the goal any robot
     holds. Goal sequences and one-shot problems are refused: their errands are particular
     robots' plans, which no robot may read."""
