@@ -10,6 +10,11 @@ bytes each robot sent per step, robots stuck (with a task, not moved for the dea
 of 100 steps, at the end) and robots that never moved, attempted (cancelled) conflicts and
 executed collisions (must be 0).
 
+``--guidance`` adds rows with a guidance graph: ``crisscross:W`` (a fixed pattern, no
+knowledge beyond the map) or ``flow:W`` (fitted to errands of the instance's task stream,
+from the half a run reaches last: statistics the League's planners were not given, to be
+said beside any comparison with the best known).
+
     python experiments/bench_mainround.py --steps 5000
     python experiments/bench_mainround.py --steps 300 --motions rotate \\
         --controllers pibt --instances ../shared/data/lorr-2023-main-round/MR23-I-10.json
