@@ -25,7 +25,8 @@ Shape              ``shape``: ``line``, ``wedge`` (a V of two arms at +-``WEDGE_
                    drone from take-off: ``obs.known["slots"]`` (M, dim) slot offsets from
                    the shape's centroid, ``obs.known["anchor"]`` (dim,) where the shape is
                    meant to be centred (used only to price slots),
-                   ``obs.known["min_spacing"]`` (m)
+                   ``obs.known["min_spacing"]`` (m), ``obs.known["assignment"]``
+                   (``"auction"`` or ``"spawn"``, below)
 Per-agent state    each drone's view of the slot assignment (engine-carried, ``obs.own``):
                    ``slot`` (R,) its own slot, -1 for none; ``slot_bid`` (R, M) the highest
                    bid it has heard per slot, ``-inf`` for none; ``slot_winner`` (R, M) that
@@ -418,6 +419,9 @@ class Formation(Scenario):
             "slots": self.slots,
             "anchor": np.asarray(config.anchor, dtype=float),
             "min_spacing": spacing,
+            # who assigns the slots (a fact of the mission, known before launch): with
+            # "spawn" the plan is uploaded, so a controller need not auction them
+            "assignment": config.assignment,
         }
         self.converged_at = np.zeros(0, dtype=np.int64)  # (E,) step; -1 until converged
         self.collision_steps = np.zeros(0)  # (E,) pair-steps closer than collision_radius

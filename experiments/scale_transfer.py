@@ -40,8 +40,9 @@ fly grids of N slots at the same density. Each drone is given its slot at take-o
 scenario's ``assignment="spawn"``: the least total distance assignment; a learned actor runs
 no auction), so the actors learn the motion only, from the displacement reading
 ``slot_error`` (envs/formation.py); the classic ``formation`` controller flies the same
-slots. Its CBAA messages grow as N (two floats per slot), so it is not run above 1,000
-drones (``FORM_CLASSIC_LIMIT``, recorded in the results). Metrics: ``formation_error_rel``
+slots: with the slots planned it runs no auction and sends nothing (its CBAA tables, two
+floats per slot per drone, would need ~51 GiB of inbox at 10^4 drones), reading the same
+displacement, so it runs at every N. Metrics: ``formation_error_rel``
 (the RMS distance to the slots after the best rigid alignment of the whole shape, in slot
 spacings: a global quantity), ``local_error_rel`` (each drone's mean displacement error to
 its sensed neighbours, the reward's term, in slot spacings: a local one), ``assigned``,
@@ -56,11 +57,12 @@ on (local error 0.4 spacings at 100, 1-1.5 at 1,000 and 10^4, collisions appear,
 seed drifts the same compass heading); the position check breaks them the same way with 16
 drones, so ``own_pos`` out of its trained range is the cause, not N. Body-frame actors
 (invariant to position by construction) keep a local error of ~0.1 spacing and no
-collisions up to 10^4, on par with the classic controller at 1,000. What no local controller
-fixes in 50 steps: the aligned shape error grows with N (~0.45 spacing at 1,000, ~0.6 at
-10^4, the classic one included), since displacement consensus straightens each neighbourhood
-quickly but the shape's long bends decay only as fast as diffusion across sqrt(N) sensing
-hops.
+collisions up to 10^4, on par with the classic controller (local error ~0.085 spacing at
+1,000 and 10^4, re-evaluated without its auction, files of 2026-12-05). What no local
+controller fixes in 50 steps: the aligned shape error grows with N (~0.45 spacing at 1,000,
+~0.6 at 10^4, the classic one included), since displacement consensus straightens each
+neighbourhood quickly but the shape's long bends decay only as fast as diffusion across
+sqrt(N) sensing hops.
 
 Metrics are made per drone where the raw one grows with N: the team return per step (the
 mean reward per drone: alignment + cohesion - collisions for flocking, a local quantity;
@@ -145,8 +147,6 @@ class Task:
     body_extra: tuple[tuple[str, Any], ...] = ()  # env arguments the body frame needs too
     fixed: tuple[tuple[str, Any], ...] = ()  # scenario arguments kept at every size
     extent_share: float | None = None  # spawn_extent = this x world side (None: not set)
-    classic_max_n: int | None = None  # the classic controller is not run above this N
-    classic_limit: str = ""  # why (recorded in the results)
     stem: str = "scale_transfer"  # results file name (a task with its own file: its stem)
 
     def world(self, n: int) -> float:
@@ -179,12 +179,6 @@ FORM_METRICS = ("reward_per_step", "formation_error_rel", "local_error_rel",
                 "collisions_per_drone", "assigned", "converged", "sensed_mean", "step_ms",
                 "decide_ms")  # fmt: skip
 FORM_SCALE = 1.5  # m between neighbouring slots of the grid (the scenario's default)
-FORM_CLASSIC_MAX_N = 1_000
-FORM_CLASSIC_LIMIT = (
-    "the formation controller's CBAA keeps a bid and a winner per slot per drone and "
-    "broadcasts both tables every step (2N floats a message): at N = 10,000 its inbox alone "
-    "would hold ~51 GiB (numpy refuses the allocation), so it is not run above N = 1,000"
-)
 TASKS = {
     # 10 drones in 10 m (0.1 per m^2): ~8 drones within the 5 m sensing radius, 4 observed
     "flocking": Task("flocking", "boids", 10, 10.0, 1.0, ACTORS, FLOCK_METRICS),
@@ -199,9 +193,7 @@ TASKS = {
     "formation": Task("formation", "formation", 16, 8.0, 1.0, ACTORS, FORM_METRICS,
                       fixed=(("assignment", "spawn"), ("shape", "grid"),
                              ("scale", FORM_SCALE), ("max_accel", 6.0)),
-                      extent_share=0.75, classic_max_n=FORM_CLASSIC_MAX_N,
-                      classic_limit=FORM_CLASSIC_LIMIT,
-                      stem="scale_transfer_formation"),
+                      extent_share=0.75, stem="scale_transfer_formation"),
 }  # fmt: skip
 
 
@@ -331,9 +323,6 @@ def evaluate(task: Task, runs: dict[str, Path], sizes: list[int], steps: int) ->
     for n in sizes:
         world = task.world(n)
         for name, make in makers.items():
-            if name == task.classic and task.classic_max_n is not None and n > task.classic_max_n:
-                print(f"{task.scenario} N={n} {name}: not run ({task.classic_limit})", flush=True)
-                continue
             tick = time.perf_counter()
             for seed in range(EVAL_SEED0, EVAL_SEED0 + seeds_for(n)):
                 row = derived(episode(make(n, seed), steps), n, world, steps)
@@ -493,6 +482,22 @@ def replot(path: Path, png: Path) -> None:
     plot({name: entry["summary"] for name, entry in doc["tasks"].items()}, png)
 
 
+def kept_from_reuse(old: dict[str, Any], entry: dict[str, Any]) -> None:
+    """A run whose actors were all reused (``--reuse``) evaluates them again but trains
+    nothing: keep what the file said of their training (summaries, steps per actor) and
+    their position check, neither redone, instead of this run's unused ``--train-steps``."""
+    trained = entry["training"]
+    if not trained or not all(t.get("reused") for t in trained.values()):
+        return
+    if old.get("frame", "world") != entry["frame"]:
+        return
+    before = old.get("training", {})
+    entry["training"] = {actor: {**before.get(actor, {}), **t} for actor, t in trained.items()}
+    for key in ("train_steps_per_actor", "position_check"):
+        if key in old:
+            entry[key] = old[key]
+
+
 def earlier(path: Path, rerun: list[str]) -> dict[str, Any]:
     """The results file so far, less the tasks about to run again: tasks are run one
     invocation at a time (navigation at 10^4 is slow) and each keeps its own entry."""
@@ -561,6 +566,7 @@ def main() -> None:
     start = time.perf_counter()
     load_before = os.getloadavg()
     command = " ".join(["python3", *sys.argv])
+    previous = json.loads(json_path.read_text())["tasks"] if json_path.exists() else {}
     doc = earlier(json_path, args.tasks)
     doc.update({"command": command, "cpus": os.cpu_count(), "eval_seed0": EVAL_SEED0,
                 "estimator": estimator().note})  # fmt: skip
@@ -594,10 +600,7 @@ def main() -> None:
             "summary": summaries[name],
             "heading": heading_consistency(rows),
         }  # fmt: skip
-        if task.classic_max_n is not None and max(args.sizes) > task.classic_max_n:
-            doc["tasks"][name]["not_run"] = {
-                task.classic: {"above_n": task.classic_max_n, "why": task.classic_limit}
-            }
+        kept_from_reuse(previous.get(name, {}), doc["tasks"][name])
         if task.fixed or task.extent_share is not None:
             doc["tasks"][name]["scenario_config"] = {
                 str(n): task.scenario_config(n) for n in args.sizes}  # fmt: skip

@@ -45,6 +45,13 @@ the assignment but never leaves a drone without an answer. The tables are the sc
 engine-carried state (``obs.own``), changed only through :meth:`Formation.next_state`.
 Everything per drone runs in numba kernels over its inbox and neighbour segments.
 
+Slots planned at take-off (the scenario's ``assignment = "spawn"``, published to every drone
+as ``obs.known["assignment"]``): the plan, which drone holds which slot, is uploaded before
+launch, so there is nothing to auction. The controller then runs no CBAA and broadcasts
+nothing (``message_dim = 0``: no tables of M floats, which at 10^4 drones would not fit in
+memory), and reads its neighbours' planned slots through the scenario's displacement reading
+``obs.own["slot_error"]`` (:meth:`Formation._planned_velocity` says why that is the same law).
+
 In 3-D (``dim = 3``) nothing changes but the number of coordinates: the displacement law is
 consensus on ``xi_i = p_i - p*_i`` in R^3 (Oh et al.'s analysis holds in any dimension), the
 bid is the Euclidean distance in the cube, and the repulsion pushes along the 3-D line of
@@ -200,6 +207,38 @@ def formation_velocity(
     return out
 
 
+@numba.njit(cache=True)
+def planned_velocity(
+    ptr, seg_row, rel_pos, dist, alive, slot_error, gain, safety, push
+):  # pragma: no cover - compiled
+    """(R, dim) velocity with the slots planned at take-off: ``gain`` times the displacement
+    reading (the mean of ``(p_j - p_i) - (p*_j - p*_i)``, 0 without one), plus the same 1/d
+    repulsion as :func:`formation_velocity`, summed in the same order."""
+    R, dim = slot_error.shape
+    out = np.zeros((R, dim))
+    r = np.zeros(dim)
+    for s in range(seg_row.shape[0]):
+        i = seg_row[s]
+        if not alive[i]:
+            continue
+        r[:] = 0.0
+        for e in range(ptr[s], ptr[s + 1]):
+            d = dist[e]
+            if d > 0.0 and d < safety:
+                w = push * (1.0 / d - 1.0 / safety) / d
+                for a in range(dim):
+                    r[a] -= w * rel_pos[e, a]
+        for a in range(dim):
+            out[i, a] = gain * slot_error[i, a] + r[a]
+    return out
+
+
+def slots_planned(known: dict[str, Any]) -> bool:
+    """Whether the slots were planned at take-off (``assignment = "spawn"``): a fact every
+    drone knows before launch, so each decides the same way without talking."""
+    return known.get("assignment") == "spawn"
+
+
 class Formation(Policy):
     name = "formation"
     dims = (2, 3)  # the displacement law and the auction read every coordinate
@@ -217,8 +256,9 @@ class Formation(Policy):
         self.message_dim = 0  # two numbers per slot, set by prepare()
 
     def prepare(self, known: dict[str, Any]) -> None:
-        """Size the broadcast for the shape: ``[y (M), z (M)]``."""
-        self.message_dim = 2 * len(known["slots"])
+        """Size the broadcast for the shape: ``[y (M), z (M)]``; nothing when the slots were
+        planned at take-off (no auction runs, so no channel need open)."""
+        self.message_dim = 0 if slots_planned(known) else 2 * len(known["slots"])
 
     def auction(self, obs: LocalObservation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(bid (R, M), winner (R, M), slot (R,)) after this step's CBAA round."""
@@ -238,15 +278,66 @@ class Formation(Policy):
         )  # fmt: skip
 
     def decide(self, obs: LocalObservation, messages: bool = True) -> Decision:
-        """One CBAA round gives the velocity, the broadcast and the new slot state."""
+        """One CBAA round gives the velocity, the broadcast and the new slot state; with
+        slots planned at take-off no round runs: the velocity alone, an empty broadcast
+        (sends nothing) and the slots left as planned."""
+        if slots_planned(obs.known):
+            empty = np.zeros((obs.n, 0)) if messages else None
+            return Decision(self._planned_velocity(obs), empty, {})
         bid, winner, slot = self.auction(obs)
         broadcast = np.concatenate([bid, winner.astype(np.float64)], axis=1) if messages else None
         state = {"slot_bid": bid, "slot_winner": winner, "slot": slot}
         return Decision(self._velocity(obs, winner, slot), broadcast, state)
 
     def act(self, obs: LocalObservation) -> np.ndarray:
+        if slots_planned(obs.known):
+            return self._planned_velocity(obs)
         _, winner, slot = self.auction(obs)
         return self._velocity(obs, winner, slot)
+
+    def _planned_velocity(self, obs: LocalObservation) -> np.ndarray:
+        """The displacement law on the slots planned at take-off, no auction.
+
+        Why it is the auction path's law: :func:`formation_velocity` gives drone i holding
+        slot ``p*_i`` the *mean*, over the sensed neighbours j whose slot it knows and that
+        hold another slot, of ``(p_j - p_i) - (p*_j - p*_i)``, times ``gain`` (0 with no
+        such neighbour or no own slot). With the plan every drone knows every neighbour's
+        slot (the auction's tables complete), and the scenario's ``obs.own["slot_error"]``
+        is exactly that mean over exactly those neighbours (sensed, planned slot, a slot
+        other than i's; 0 where none or i holds none), so ``gain * slot_error`` is the
+        auction path's displacement term with complete tables (equal up to rounding: the
+        scenario sums the terms in its own order). A drone reads its neighbours' planned
+        slots only through that reading: the plan's other rows are not in its own
+        observation. The 1/d repulsion (same kernel loop, same sensed distances), the
+        anchor term (on the planned slot) and the speed limit are :meth:`_velocity`'s.
+        One difference: the scenario's reading uses noise-free relative positions, so with
+        ``sensor_noise_pos > 0`` the displacement term here does not see the noise (the
+        repulsion still does)."""
+        known = obs.known
+        own = obs.own
+        safety = min(self.params.safety_radius, SAFETY_SHARE * known["min_spacing"])
+        nb = obs.neighbors
+        velocity = planned_velocity(
+            nb.ptr, nb.seg_row, np.ascontiguousarray(nb.rel_pos), nb.dist, obs.alive,
+            np.ascontiguousarray(own["slot_error"], dtype=np.float64), self.params.gain,
+            safety, self.params.repulsion,
+        )  # fmt: skip
+        slot = own["planned_slot"]
+        return self._anchored(obs, velocity, slot)
+
+    def _anchored(
+        self, obs: LocalObservation, velocity: np.ndarray, slot: np.ndarray
+    ) -> np.ndarray:
+        """``velocity`` plus the anchor term of the drones holding ``slot``, within the speed
+        limit (in place)."""
+        known = obs.known
+        if self.params.anchor_gain > 0:
+            held = obs.alive & (slot >= 0)
+            goal = known["anchor"] + known["slots"][np.maximum(slot, 0)]
+            velocity[held] += self.params.anchor_gain * (goal[held] - obs.pos[held])
+        speed = np.sqrt((velocity**2).sum(axis=1))
+        velocity *= np.minimum(1.0, obs.max_speed / np.maximum(speed, 1e-300))[:, None]
+        return velocity
 
     def _velocity(self, obs: LocalObservation, winner: np.ndarray, slot: np.ndarray) -> np.ndarray:
         known = obs.known
@@ -258,18 +349,16 @@ class Formation(Policy):
             obs.ids, winner, slot, known["slots"], n_agents, self.params.gain, safety,
             self.params.repulsion,
         )  # fmt: skip
-        if self.params.anchor_gain > 0:
-            held = obs.alive & (slot >= 0)
-            goal = known["anchor"] + known["slots"][np.maximum(slot, 0)]
-            velocity[held] += self.params.anchor_gain * (goal[held] - obs.pos[held])
-        speed = np.sqrt((velocity**2).sum(axis=1))
-        velocity *= np.minimum(1.0, obs.max_speed / np.maximum(speed, 1e-300))[:, None]
-        return velocity
+        return self._anchored(obs, velocity, slot)
 
     def broadcast(self, obs: LocalObservation) -> np.ndarray:
+        if slots_planned(obs.known):
+            return np.zeros((obs.n, 0))
         bid, winner, _ = self.auction(obs)
         return np.concatenate([bid, winner.astype(np.float64)], axis=1)
 
     def next_state(self, obs: LocalObservation) -> dict[str, np.ndarray]:
+        if slots_planned(obs.known):
+            return {}
         bid, winner, slot = self.auction(obs)
         return {"slot_bid": bid, "slot_winner": winner, "slot": slot}
