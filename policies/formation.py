@@ -191,11 +191,7 @@ def formation_velocity(
                     for a in range(dim):
                         f[a] += rel_pos[e, a] - (shape[other, a] - shape[own, a])
                     count += 1
-            d = dist[e]
-            if d > 0.0 and d < safety:
-                w = push * (1.0 / d - 1.0 / safety) / d
-                for a in range(dim):
-                    r[a] -= w * rel_pos[e, a]
+        _repulsion(ptr[s], ptr[s + 1], rel_pos, dist, safety, push, r)
         for a in range(dim):
             if count > 0:
                 out[i, a] = gain * f[a] / count
@@ -222,15 +218,22 @@ def planned_velocity(
         if not alive[i]:
             continue
         r[:] = 0.0
-        for e in range(ptr[s], ptr[s + 1]):
-            d = dist[e]
-            if d > 0.0 and d < safety:
-                w = push * (1.0 / d - 1.0 / safety) / d
-                for a in range(dim):
-                    r[a] -= w * rel_pos[e, a]
+        _repulsion(ptr[s], ptr[s + 1], rel_pos, dist, safety, push, r)
         for a in range(dim):
             out[i, a] = gain * slot_error[i, a] + r[a]
     return out
+
+
+@numba.njit(cache=True)
+def _repulsion(first, stop, rel_pos, dist, safety, push, r):  # pragma: no cover - compiled
+    """Add to ``r`` the 1/d push away from the neighbours of entries ``first:stop`` closer
+    than ``safety`` (both velocity laws share it, summed in entry order)."""
+    for e in range(first, stop):
+        d = dist[e]
+        if d > 0.0 and d < safety:
+            w = push * (1.0 / d - 1.0 / safety) / d
+            for a in range(r.shape[0]):
+                r[a] -= w * rel_pos[e, a]
 
 
 def slots_planned(known: dict[str, Any]) -> bool:
