@@ -530,6 +530,9 @@ class Formation(Scenario):
         the displacement-based objective of Oh, Park, Ahn (2015). Under ``"auction"`` there
         is no plan and every reading is zero: a neighbour's auctioned slot lives in its own
         tables, which travel only in the auction's counted messages."""
+        if self.config.assignment != "spawn":  # no plan: nothing to read, nothing to sum
+            n = table.n_rows
+            return np.zeros((n, table.rel_pos.shape[1])), np.zeros(n), np.zeros(n)
         slot = engine.agent_state["planned_slot"]
         owner = table.owner
         mine, theirs = slot[owner], slot[table.idx]
