@@ -13,6 +13,7 @@ step small swarms thousands of times a second.
 from __future__ import annotations
 
 import os
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -52,8 +53,29 @@ def parallel_pays(rows: int) -> bool:
 
 
 def serial_and_parallel(function: Callable[..., Any]) -> tuple[Any, Any]:
-    """One kernel written with ``numba.prange``, compiled for one thread and for the pool."""
-    return numba.njit(cache=True)(function), numba.njit(cache=True, parallel=True)(function)
+    """One kernel written with ``numba.prange``, compiled for one thread and for the pool.
+
+    Each is compiled from its own copy of the function, named ``<name>__serial`` and
+    ``<name>__parallel``: numba's on-disk cache keys a compiled function by its module,
+    name, bytecode and signature, not by ``parallel=True``, so two dispatchers of one
+    function share cache entries and a process loads whichever was compiled first for both
+    (until this was found, the parallel kernels of a process whose cache held the serial
+    compile ran on one thread)."""
+    return (
+        numba.njit(cache=True)(_renamed(function, "serial")),
+        numba.njit(cache=True, parallel=True)(_renamed(function, "parallel")),
+    )
+
+
+def _renamed(function: Callable[..., Any], suffix: str) -> Callable[..., Any]:
+    """A copy of ``function`` whose qualified name (numba's cache file name) ends in
+    ``__<suffix>``."""
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                              function.__defaults__, function.__closure__)  # fmt: skip
+    copy.__qualname__ = f"{function.__qualname__}__{suffix}"
+    copy.__doc__ = function.__doc__
+    copy.__module__ = function.__module__
+    return copy
 
 
 @numba.njit(cache=True)

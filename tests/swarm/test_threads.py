@@ -1,5 +1,9 @@
 """Every thread count gives the same answers, bit for bit (the parallel kernels)."""
 
+import subprocess
+import sys
+import textwrap
+
 import numba
 import numpy as np
 import pytest
@@ -16,6 +20,40 @@ def threads():
     before = numba.get_num_threads()
     yield numba.set_num_threads
     numba.set_num_threads(before)
+
+
+@needs_two
+def test_the_parallel_kernel_runs_on_the_pool_when_the_serial_one_was_cached_first(tmp_path):
+    """numba's disk cache does not tell a parallel compile of a function from a serial one:
+    the pair ``serial_and_parallel`` makes must not share cache entries, or a process whose
+    cache holds the serial compile runs the parallel kernel on one thread (as this project's
+    kernels did until it was found)."""
+    (tmp_path / "kernels_under_test.py").write_text(
+        textwrap.dedent("""
+        import numba
+        import numpy as np
+        from swarm.threads import serial_and_parallel
+
+        def _thread_of_each(n):
+            out = np.empty(n, np.int64)
+            for i in numba.prange(n):
+                out[i] = numba.get_thread_id()
+            return out
+
+        serial, parallel = serial_and_parallel(_thread_of_each)
+    """)
+    )
+
+    def run(code: str) -> str:
+        done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run("import kernels_under_test as k; print(len(set(k.serial(64))))") == "1"
+    threads_used = "import numba, kernels_under_test as k; numba.set_num_threads(2); "
+    assert run(threads_used + "print(len(set(k.parallel(64))))") == "2"
+    assert run(threads_used + "print(len(set(k.serial(64))))") == "1"  # cached, still serial
 
 
 def _table(pos, vel, active, env, n_envs, world, torus, fov, hint=0):
