@@ -23,8 +23,9 @@ from typing import Any
 import numba
 import numpy as np
 
-from swarm.grid.guidance import guided_fields, incoming_costs
+from swarm.grid.guidance import fields_chunks, guided_fields, incoming_costs
 from swarm.grid.maps import GridMap
+from swarm.threads import serial_and_parallel
 
 
 @numba.njit(cache=True)
@@ -47,11 +48,25 @@ def _bfs_into(nbr, goal, out, queue, unreached):
                 tail += 1
 
 
-@numba.njit(cache=True)
-def _bfs_many(nbr, goals, slots, bank, unreached):
-    queue = np.empty(nbr.shape[0], np.int64)
-    for i in range(goals.shape[0]):
-        _bfs_into(nbr, goals[i], bank[slots[i]], queue, unreached)
+def _bfs_chunks(nbr, goals, slots, bank, unreached, n_chunks):
+    """BFS fields of ``goals`` into rows ``slots`` of ``bank`` (distinct), in ``n_chunks``
+    interleaved chunks with a queue each: every field depends on its goal alone."""
+    for c in numba.prange(n_chunks):
+        queue = np.empty(nbr.shape[0], np.int64)
+        for i in range(c, goals.shape[0], n_chunks):
+            _bfs_into(nbr, goals[i], bank[slots[i]], queue, unreached)
+
+
+_bfs_serial, _bfs_parallel = serial_and_parallel(_bfs_chunks)
+
+
+def bfs_fields(nbr: np.ndarray, goals: np.ndarray, slots: np.ndarray, bank: np.ndarray,
+               unreached: int) -> None:  # fmt: skip
+    """Write the BFS fields of free-index ``goals`` into the distinct rows ``slots`` of
+    ``bank``, on the thread pool when there is enough of it (:func:`fields_chunks`)."""
+    chunks = fields_chunks(len(goals), nbr.shape[0])
+    kernel = _bfs_parallel if chunks > 1 else _bfs_serial
+    kernel(nbr, goals, slots, bank, unreached, chunks)
 
 
 @numba.njit(cache=True)
@@ -133,7 +148,7 @@ class DistanceBank:
         missing = np.unique(goals[slot < 0])
         if len(missing):
             new = self._free_slots(len(missing), goals, keep)
-            _bfs_many(self.nbr, missing, new, self.fields, self.unreached)
+            bfs_fields(self.nbr, missing, new, self.fields, self.unreached)
             if self.guidance is not None:
                 guided_fields(self.nbr, self._incoming, missing, self.guided, new,
                               self.guided_unreached)  # fmt: skip

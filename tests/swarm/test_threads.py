@@ -354,3 +354,39 @@ def test_parallel_component_count_is_networkx_count(threads, graph):
     threads(2)
     assert swarm.threads.parallel_pays(len(pos))
     assert metrics.count_components(links, alive, env, 1).tolist() == [expected]
+
+
+# ------------------------------------------------------------- distance fields on the threads
+
+
+@needs_two
+@pytest.mark.parametrize("guided", [False, True])
+def test_fields_computed_on_the_pool_are_the_fields_of_each_goal_alone(
+    threads, monkeypatch, guided
+):
+    """A batch of BFS (or guided) fields split over the pool's chunks writes each goal's own
+    field into its own slot: the same as one search per goal, on 1 and 2 threads."""
+    import swarm.grid.guidance as guidance
+    from swarm.grid.distance import bfs, bfs_fields
+    from swarm.grid.layout import generate_layout
+
+    monkeypatch.setattr(guidance, "PARALLEL_MIN_FIELD_CELLS", 1)
+    grid = generate_layout()
+    nbr = np.ascontiguousarray(grid.neighbors)
+    cost = guidance.crisscross(grid, 5)
+    goals = np.arange(0, len(grid.free_cells), 7, dtype=np.int64)
+    slots = np.arange(len(goals))[::-1].copy()  # not in goal order
+    unreached = np.iinfo(np.int64).max
+    for count in (1, 2):
+        threads(count)
+        assert guidance.fields_chunks(len(goals), len(nbr)) == count
+        bank = np.zeros((len(goals), len(nbr)), np.int64)
+        if guided:
+            guidance.guided_fields(nbr, guidance.incoming_costs(nbr, cost), goals, bank, slots,
+                                   unreached)  # fmt: skip
+        else:
+            bfs_fields(nbr, goals, slots, bank, unreached)
+        for goal, slot in zip(goals, slots, strict=True):
+            cell = grid.free_cells[goal]
+            alone = guidance.guided_distance(grid, cost, cell) if guided else bfs(grid, cell)
+            np.testing.assert_array_equal(bank[slot], alone.ravel()[grid.free_cells])
