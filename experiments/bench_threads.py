@@ -3,6 +3,8 @@
     python experiments/bench_threads.py --agents 100000 --pairs 20
     python experiments/bench_threads.py --agents 1000000 --pairs 5
     python experiments/bench_threads.py --agents 1000000 --pairs 20 --metrics
+    python experiments/bench_threads.py --pairs 20 --warm 300 \
+        --instance ../shared/data/lorr-2023-main-round/MR23-I-06.json
 
 ``swarm bench`` runs one thread, then all, on two swarms one after the other; on a machine
 whose speed drifts (a shared VM) a single pair of runs ranges widely. Here one flock steps on
@@ -11,7 +13,10 @@ this is valid because a step gives the same result on any thread count
 (``tests/swarm/test_threads.py``). Prints the median ms per step of each and their ratio.
 ``--metrics`` times the flocking metrics' kernels alone instead of steps (the sums behind
 polarization and cohesion, and the connected components of the comm graph), on the flock's
-state after the warm-up steps.
+state after the warm-up steps. ``--instance`` steps a League instance's robots instead
+(decentralised PIBT under the League's action model with flow guidance at w = 16 and unknown
+cells counted as occupied, the main-round configuration of the README), after ``--warm``
+steps on all threads.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -61,29 +67,50 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="N (default: every core)")
     parser.add_argument("--metrics", action="store_true",
                         help="time the flocking metrics' kernels alone, not steps")  # fmt: skip
+    parser.add_argument("--instance", type=Path,
+                        help="a League instance's robots instead of a flock")  # fmt: skip
+    parser.add_argument("--warm", type=int, default=0, help="steps before timing (--instance)")
     args = parser.parse_args()
-    if args.agents < 2 or args.pairs < 1:
-        parser.error("--agents must be >= 2 and --pairs >= 1")
+    if args.agents < 2 or args.pairs < 1 or args.warm < 0:
+        parser.error("--agents must be >= 2, --pairs >= 1 and --warm >= 0")
+    if args.instance is not None and (args.metrics or not args.instance.is_file()):
+        parser.error("--instance: an existing League instance file, without --metrics")
     try:
         most = set_threads(args.threads)
     except ConfigError as err:
         parser.error(str(err))
-    model = _flocking(args.agents, 10.0)
+    model = _flocking(args.agents, 10.0) if args.instance is None else _warehouse(args.instance)
+    for _ in range(args.warm if args.instance is not None else 0):
+        model.step()
     for threads in (1, most):  # compile (or load) both kernels' variants first
         numba.set_num_threads(threads)
         model.step()
-    work = _metric_kernels(model) if args.metrics else {"flocking": model.step}
+    name = "flocking" if args.instance is None else f"warehouse {args.instance.stem}"
+    work = _metric_kernels(model) if args.metrics else {name: model.step}
     if args.metrics:
         for threads in (1, most):
             numba.set_num_threads(threads)
             for run in work.values():
                 run()
     medians = _alternate(work, most, args.pairs)
+    size = f"{args.agents:,} drones" if args.instance is None else f"{model.world.n:,} robots"
     for name in work:
         one, many = (1e3 * medians[name, t] for t in (1, most))
-        unit = "ms/step" if name == "flocking" else "ms"
-        print(f"{name}, {args.agents:,} drones, {args.pairs} pairs: 1 thread {one:.1f} {unit}, "
+        unit = "ms" if args.metrics else "ms/step"
+        print(f"{name}, {size}, {args.pairs} pairs: 1 thread {one:.1f} {unit}, "
               f"{most} threads {many:.1f} {unit}, ratio {one / many:.2f}")  # fmt: skip
+
+
+def _warehouse(instance: Path) -> Any:
+    """The README's main-round configuration on ``instance``, metrics off (as the bench)."""
+    from envs.warehouse import WarehouseModel
+
+    model = WarehouseModel(
+        instance=str(instance), policy="pibt", policy_params={"unknown_cells": "occupied"},
+        motion="rotate", guidance="flow", guidance_weight=16, rng=0,
+    )  # fmt: skip
+    model.collect_metrics = False
+    return model
 
 
 if __name__ == "__main__":
