@@ -201,6 +201,11 @@ class WarehouseConfig(StrictConfig):
     guidance_weight: int = Field(
         2, ge=1, le=64, description="cost of a move against the guidance's preferred direction"
     )
+    guidance_reach: int = Field(
+        0, ge=0, le=500,
+        description="flow guidance: a move is priced by the errands within this many cells "
+        "of it along its aisle, so a stretch of aisle runs one way (0: its own errands)",
+    )  # fmt: skip
 
     @model_validator(mode="before")
     @classmethod
@@ -223,6 +228,11 @@ class WarehouseConfig(StrictConfig):
         if scen and self.league_wrap != "stop":
             raise ValueError(
                 "a .scen instance is one-shot: each goal is handed out once (league_wrap='stop')"
+            )
+        if self.guidance_reach and self.guidance != "flow":
+            raise ValueError(
+                "field 'guidance_reach': pools the errands of flow guidance; allowed: 0 "
+                f"with guidance '{self.guidance}', or guidance='flow'"
             )
         if self.guidance == "flow" and (scen or self.tasks == "poisson"):
             raise ValueError(
@@ -300,7 +310,8 @@ class WarehouseModel(ScenarioModel):
                 errands = errand_pairs(self.instance, c.league_wrap)
             except ValueError as err:  # goal sequences: known only once the file is read
                 raise ConfigError(f"warehouse: field 'guidance': {err}") from None
-        guidance = guidance_costs(self.grid_map, c.guidance, c.guidance_weight, errands)
+        guidance = guidance_costs(self.grid_map, c.guidance, c.guidance_weight, errands,
+                                  c.guidance_reach)  # fmt: skip
         self.bank = DistanceBank(self.grid_map, max_mb=c.field_cache_mb, guidance=guidance)
         self.world = GridWorld(
             self.grid_map, self.instance.starts, c.sense_radius, c.comm_radius,

@@ -13,7 +13,8 @@ executed collisions (must be 0).
 ``--guidance`` adds rows with a guidance graph: ``crisscross:W`` (a fixed pattern, no
 knowledge beyond the map) or ``flow:W`` (fitted to errands of the instance's task stream,
 from the half a run reaches last: statistics the League's planners were not given, to be
-said beside any comparison with the best known).
+said beside any comparison with the best known); ``flow:W:R`` prices each move by the
+errands within R cells of it along its aisle (``guidance_reach``).
 
     python experiments/bench_mainround.py --steps 5000
     python experiments/bench_mainround.py --steps 300 --motions rotate \\
@@ -47,13 +48,17 @@ CONTROLLERS = {
 def run_row(
     instance: Path, steps: int, motion: str, controller: str, seed: int, guidance: str = "none"
 ) -> dict:
-    """One run; the fields of a table row. ``guidance``: none, crisscross:W or flow:W."""
+    """One run; the fields of a table row. ``guidance``: none, crisscross:W, flow:W or
+    flow:W:R (R the ``guidance_reach``)."""
     from envs.warehouse import WarehouseModel
 
-    kind, _, weight = guidance.partition(":")
+    kind, _, rest = guidance.partition(":")
+    weight, _, reach = rest.partition(":")
     extra: dict = {"guidance": kind}
     if kind != "none":
         extra["guidance_weight"] = int(weight or 2)
+    if reach:
+        extra["guidance_reach"] = int(reach)
     t0 = time.perf_counter()
     model = WarehouseModel(
         instance=str(instance), policy="pibt", policy_params=CONTROLLERS[controller],
@@ -115,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--controllers", nargs="+", default=list(CONTROLLERS), choices=CONTROLLERS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--guidance", nargs="+", default=["none"],
-                    help="none, crisscross:W or flow:W (guidance weight W), "
-                    "one row each")  # fmt: skip
+                    help="none, crisscross:W, flow:W or flow:W:R (guidance weight W, "
+                    "reach R), one row each")  # fmt: skip
     args = ap.parse_args(argv)
     missing = [str(p) for p in args.instances if not p.exists()]
     if missing:

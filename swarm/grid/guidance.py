@@ -36,7 +36,10 @@ run hands out less than the first fifth of its stream): every robot knows the re
 from the start, and none learns the goal any robot holds. It is still more than the
 League's planners were given (they saw revealed tasks only), which comparisons with its
 best-known results must say. Goal sequences and one-shot problems are refused (their
-errands are particular robots' plans).
+errands are particular robots' plans). Priced move by move, the fit can leave neighbouring
+cells of one aisle pointing opposite ways; with a ``reach`` (:func:`pooled_flows`) a move is
+priced by the traffic of the stretch of aisle within ``reach`` cells of it, so a stretch runs
+one way (crisscross's consistency along an aisle, with directions fitted to the errands).
 
 The cost-to-goal of a guided field (:func:`guided_fields`) is a shortest path on this
 directed weighted graph, computed from the goal over the reversed edges with Dial's bucket
@@ -84,11 +87,12 @@ def crisscross(grid: GridMap, weight: int) -> np.ndarray:
 
 
 def guidance_costs(
-    grid: GridMap, guidance: str, weight: int, errands: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray | None:
+    grid: GridMap, guidance: str, weight: int,
+    errands: tuple[np.ndarray, np.ndarray] | None = None, reach: int = 0,
+) -> np.ndarray | None:  # fmt: skip
     """The (F, 5) move costs of a named guidance (None for ``"none"``: unit costs);
     ``"flow"`` is fitted to ``errands`` (origin and destination free indices,
-    :func:`errand_pairs`)."""
+    :func:`errand_pairs`), pooled over ``reach`` cells of aisle (:func:`pooled_flows`)."""
     if guidance == "none":
         return None
     if guidance == "crisscross":
@@ -96,7 +100,7 @@ def guidance_costs(
     if guidance == "flow":
         if errands is None:
             raise ValueError("flow guidance needs the errands it is fitted to")
-        return traffic_flow(grid, errands[0], errands[1], weight)
+        return traffic_flow(grid, errands[0], errands[1], weight, reach=reach)
     raise ValueError(f"guidance {guidance!r}; allowed: {', '.join(GUIDANCES)}")
 
 
@@ -262,8 +266,9 @@ def errand_pairs(
 
 
 def traffic_flow(
-    grid: GridMap, origins: np.ndarray, dests: np.ndarray, weight: int, passes: int = FLOW_PASSES
-) -> np.ndarray:
+    grid: GridMap, origins: np.ndarray, dests: np.ndarray, weight: int,
+    passes: int = FLOW_PASSES, reach: int = 0,
+) -> np.ndarray:  # fmt: skip
     """(F, 5) move costs fitted to the traffic of ``origins`` -> ``dests`` errands.
 
     Errands are routed in :data:`FLOW_BATCHES` batches (by destination), each on a shortest
@@ -275,10 +280,15 @@ def traffic_flow(
     on the small test map). The costs returned price every move by the traffic of all the
     errands coming the other way (:func:`_contraflow_costs`): a move against a busy stream
     costs up to ``weight``; waiting costs 1. The result is one-way streets where the
-    errands make them worth it. The same costs on any thread count (integer flows; each
-    errand's path depends on its destination and its own index alone)."""
+    errands make them worth it. ``reach`` > 0 prices each move by the traffic of the stretch
+    of aisle within ``reach`` cells of it (:func:`pooled_flows`), during the fit and in the
+    result, so that one stretch of aisle runs one way. The same costs on any thread count
+    (integer flows, pooled serially; each errand's path depends on its destination and its
+    own index alone)."""
     if not 1 <= int(weight) <= MAX_WEIGHT:
         raise ValueError(f"guidance weight must be an integer in 1..{MAX_WEIGHT} (got {weight})")
+    if int(reach) < 0:
+        raise ValueError(f"guidance reach must be an integer >= 0 (got {reach})")
     nbr = np.ascontiguousarray(grid.neighbors)
     n_free = len(nbr)
     cost = np.ones((n_free, 5), np.int64)
@@ -299,13 +309,45 @@ def traffic_flow(
         for b, which in enumerate(batches):
             if routed[b] is not None:
                 flow -= routed[b]
-            cost[:, 1:] = _contraflow_costs(flow, src, wall, back, int(weight))
+            cost[:, 1:] = _contraflow_costs(
+                pooled_flows(grid, flow, reach), src, wall, back, int(weight)
+            )
             routed[b] = _route_errands(nbr, incoming_costs(nbr, cost), cost, targets, ptr,
                                        starts, which, int(cost.max()),
                                        np.iinfo(np.int64).max, chunks)  # fmt: skip
             flow += routed[b]
-    cost[:, 1:] = _contraflow_costs(flow, src, wall, back, int(weight))
+    cost[:, 1:] = _contraflow_costs(pooled_flows(grid, flow, reach), src, wall, back, int(weight))
     return cost
+
+
+def pooled_flows(grid: GridMap, flow: np.ndarray, reach: int) -> np.ndarray:
+    """(F, 5) float64: each move's errands averaged over the cells within ``reach`` of its
+    own along the same straight run of free cells (east and west moves along the row's
+    run, north and south along the column's; a wall ends a run); ``reach`` 0: the flows as
+    they are. Per-move flows can point opposite ways in neighbouring cells of one aisle,
+    where errands that enter and leave it at different places cross; priced on the pooled
+    flows, a stretch of aisle gets one direction."""
+    out = flow.astype(np.float64)
+    if reach <= 0:
+        return out
+    nbr = grid.neighbors
+    rows, cols = np.divmod(grid.free_cells.astype(np.int64), grid.width)
+    # free indices are row-major, so a row's run is consecutive in them; sorted by column
+    # then row, so is a column's
+    for order, behind, moves in (
+        (np.arange(len(rows)), 4, (2, 4)),  # a run starts where the cell to the west is a wall
+        (np.lexsort((rows, cols)), 1, (1, 3)),  # ... where the cell to the north is
+    ):
+        pos = np.arange(len(order))
+        starts = nbr[order, behind] < 0
+        ends = np.append(starts[1:], True)
+        first = np.maximum.accumulate(np.where(starts, pos, 0))
+        last = np.minimum.accumulate(np.where(ends, pos, len(pos))[::-1])[::-1]
+        lo, hi = np.maximum(first, pos - reach), np.minimum(last, pos + reach)
+        for k in moves:
+            total = np.concatenate(([0.0], np.cumsum(out[order, k])))
+            out[order, k] = (total[hi + 1] - total[lo]) / (hi - lo + 1)
+    return out
 
 
 def _contraflow_costs(

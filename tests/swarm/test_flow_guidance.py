@@ -15,6 +15,7 @@ from swarm.grid.guidance import (
     guidance_costs,
     guided_distance,
     incoming_costs,
+    pooled_flows,
     traffic_flow,
 )
 from swarm.grid.maps import Instance, parse_map
@@ -103,12 +104,16 @@ def test_robots_own_plans_are_refused():
         WarehouseModel(n_agents=20, tasks="poisson", guidance="flow")
 
 
-def test_the_model_routes_on_the_fit_of_its_own_stream():
+@pytest.mark.parametrize("reach", [0, 6])
+def test_the_model_routes_on_the_fit_of_its_own_stream(reach):
     model = WarehouseModel(n_agents=64, layout=dict(block_rows=4, block_cols=6), rng=2,
-                           guidance="flow", guidance_weight=5, league_wrap="stop")  # fmt: skip
+                           guidance="flow", guidance_weight=5, league_wrap="stop",
+                           guidance_reach=reach)  # fmt: skip
     errands = errand_pairs(model.instance, "stop")
     assert len(errands[0]) > 100
-    expected = traffic_flow(model.grid_map, *errands, weight=5)
+    expected = traffic_flow(model.grid_map, *errands, weight=5, reach=reach)
+    if reach:
+        assert (expected != traffic_flow(model.grid_map, *errands, weight=5)).any()
     np.testing.assert_array_equal(model.bank.guidance, expected)
     assert (expected > 1).sum() > 50
 
@@ -163,3 +168,48 @@ def test_a_flow_guided_run_is_the_same_for_the_same_seed():
         return model.world.cell.copy()
 
     np.testing.assert_array_equal(cells(5), cells(5))
+
+
+def pooled_by_walking(grid, flow: np.ndarray, reach: int) -> np.ndarray:
+    """The reference: for every cell, walk up to ``reach`` cells each way along its row (east
+    and west moves) or column (north and south moves) until a wall, and average."""
+    out = flow.astype(np.float64)
+    steps = {1: grid.width, 2: 1, 3: grid.width, 4: 1}  # linear-index stride of the line
+    for v, cell in enumerate(grid.free_cells):
+        for k, stride in steps.items():
+            line = [v]
+            for sign in (-1, 1):
+                c = cell
+                for _ in range(reach):
+                    c += sign * stride
+                    same_line = (c // grid.width == cell // grid.width) if stride == 1 else True
+                    if not (0 <= c < grid.n_cells and same_line and grid.free_id[c] >= 0):
+                        break
+                    line.append(grid.free_id[c])
+            out[v, k] = flow[line, k].mean()
+    return out
+
+
+@pytest.mark.parametrize("reach", [0, 1, 3, 600])
+def test_pooled_flows_average_each_move_along_its_aisle_up_to_the_walls(reach):
+    model = WarehouseModel(n_agents=8, layout=dict(block_rows=3, block_cols=4), rng=0)
+    grid = model.grid_map
+    flow = np.random.default_rng(reach).integers(0, 50, (len(grid.free_cells), 5))
+    flow = flow.astype(np.int32)
+    np.testing.assert_allclose(
+        pooled_flows(grid, flow, reach), pooled_by_walking(grid, flow, reach)
+    )
+    if reach == 600:  # longer than any aisle: one value along each run of free cells
+        row = grid.free_id[grid.width * 0 + np.arange(grid.width)]
+        run = row[row >= 0]
+        assert len(np.unique(pooled_flows(grid, flow, reach)[run, 2])) <= (row < 0).sum() + 1
+
+
+def test_a_reach_belongs_to_flow_guidance_and_is_not_negative():
+    with pytest.raises(ConfigError, match="field 'guidance_reach'"):
+        WarehouseModel(n_agents=5, guidance="crisscross", guidance_reach=4)
+    with pytest.raises(ConfigError, match="guidance_reach"):
+        WarehouseModel(n_agents=5, guidance="flow", guidance_reach=-1)
+    grid = parse_map(RING)
+    with pytest.raises(ValueError, match="reach"):
+        traffic_flow(grid, *ring_errands(grid), weight=4, reach=-2)
