@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numba
 import numpy as np
 
 from swarm.comm import Inbox
@@ -210,65 +211,119 @@ def rotate_preferences(
     guide = obs.known.get("guide")
     field = bank if guide is None else guide  # what d reads: hops, or guided costs
     nbr = obs.known["grid"].neighbors
-    heading = obs.own["heading"].astype(np.int64)
-    n = obs.n
-    rows = np.arange(n)
-    fcell = obs.own["fcell"]
-    cand = nbr[fcell].astype(np.int64)  # (R, 5) by move code
-    has = slot >= 0
-    dist = np.zeros(cand.shape, np.int64)
-    dist[has] = field.lookup(slot[has, None], cand[has])
-    dist[cand < 0] = field.unreached
-    ahead_code = HEADING_MOVE[heading]
-    ahead = cand[rows, ahead_code]
-    if guide is None:
-        step_own = step_ahead = np.ones((n, 5), np.int64)
-    else:
-        step_own, step_ahead = guide.cost[fcell], guide.cost[np.maximum(ahead, 0)]
-    # downhill headings (R, 4) at the own cell and at the cell ahead
-    down_own = np.zeros((n, 4), bool)
-    down_own[:, CODE_HEADING[1:]] = (cand[:, 1:] >= 0) & (
-        step_own[:, 1:] + dist[:, 1:] == dist[:, :1]
-    )
-    nxt = nbr[np.maximum(ahead, 0)].astype(np.int64)
-    d_nxt = np.zeros(nxt.shape, np.int64)
-    d_nxt[has] = field.lookup(slot[has, None], nxt[has])
-    d_nxt[nxt < 0] = field.unreached
-    down_ahead = np.zeros((n, 4), bool)
-    down_ahead[:, CODE_HEADING[1:]] = (nxt[:, 1:] >= 0) & (
-        step_ahead[:, 1:] + d_nxt[:, 1:] == d_nxt[:, :1]
-    )
-    q_cw = _quarters(down_own, (heading + 1) % 4)
-    q_ccw = _quarters(down_own, (heading + 3) % 4)
+    step_cost = _UNIT_COSTS if guide is None else np.ascontiguousarray(guide.cost, np.int64)
     tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(6)[None, :])
-    clockwise = (q_cw < q_ccw) | ((q_cw == q_ccw) & (tie[:, 5] < 0.5))
-    at_goal = has & (dist[:, 0] == 0)
-    cost = np.empty((n, 5))
-    quarter = (CODE_HEADING[None, 1:] - heading[:, None]) % 4
-    quarter = np.minimum(quarter, 4 - quarter)
-    cost[:, 1:] = step_own[:, 1:] + dist[:, 1:] + turn_cost * (quarter + 1) + 0.5 * tie[:, 1:5]
-    v_ahead = dist[rows, ahead_code] + turn_cost * _quarters(down_ahead, heading)
-    cost[rows, ahead_code] = step_own[rows, ahead_code] + v_ahead
-    cost[:, 0] = np.where(at_goal, 0.0, 1.0 + dist[:, 0] + turn_cost * np.minimum(q_cw, q_ccw))
-    cost[:, 0] += 0.25  # forward wins ties with staying; staying wins ties with turning
-    no_goal = np.where(np.arange(5) == 0, 0.0, 1.0)[None, :] + 0.5 * tie[:, :5]
-    cost[~has] = no_goal[~has]
-    cost[cand < 0] = np.inf
-    order = np.argsort(cost, axis=1, kind="stable")
-    prefs = np.where(np.isfinite(cost[rows[:, None], order]), cand[rows[:, None], order], -1)
-    forward_best = cost[rows, ahead_code] <= cost[:, 0]
-    idle = ~has | at_goal | forward_best | ~down_own.any(axis=1)
-    stay_turn = np.where(idle, WAIT, np.where(clockwise, CLOCKWISE, COUNTER_CLOCKWISE))
+    prefs = np.empty((obs.n, 5), np.int64)
+    stay_turn = np.empty(obs.n, np.int64)
+    _rotate_preferences(
+        field.fields, np.int64(field.unreached), np.asarray(slot, np.int64), nbr,
+        np.asarray(obs.own["fcell"], np.int64), np.asarray(obs.own["heading"], np.int64),
+        step_cost, guide is not None, tie, np.int64(turn_cost), prefs, stay_turn,
+    )  # fmt: skip
     return prefs, stay_turn
 
 
-def _quarters(down: np.ndarray, heading: np.ndarray) -> np.ndarray:
-    """(R,) quarter turns from ``heading`` to the nearest heading marked in ``down`` (R, 4);
-    0 where none is (the goal)."""
-    diff = np.abs(np.arange(4)[None, :] - heading[:, None])
-    q = np.where(down, np.minimum(diff, 4 - diff), 9)
-    out = q.min(axis=1)
-    return np.where(out == 9, 0, out)
+_UNIT_COSTS = np.ones((1, 5), np.int64)  # read as every move costing 1 (no guidance)
+_CODE_HEADING = tuple(int(h) for h in CODE_HEADING)
+_HEADING_MOVE = tuple(int(k) for k in HEADING_MOVE)
+
+
+@numba.njit(cache=True)
+def _quarters_to(down, heading):
+    """Quarter turns from ``heading`` to the nearest heading marked in ``down`` (4,); 0 where
+    none is (the goal)."""
+    best = 9
+    for h in range(4):
+        if down[h]:
+            diff = abs(h - heading)
+            best = min(best, min(diff, 4 - diff))
+    return 0 if best == 9 else best
+
+
+@numba.njit(cache=True)
+def _rotate_preferences(fields, unreached, slot, nbr, fcell, heading, step_cost, guided, tie,
+                        turn_cost, prefs, stay_turn):  # fmt: skip
+    """:func:`rotate_preferences` robot by robot, with the same arithmetic in the same order
+    (so the same costs to the bit, and a stable sort of the five: the same candidates)."""
+    down_own = np.empty(4, np.bool_)
+    down_ahead = np.empty(4, np.bool_)
+    cand = np.empty(5, np.int64)
+    dist = np.empty(5, np.int64)
+    d_nxt = np.empty(5, np.int64)
+    cost = np.empty(5)
+    order = np.empty(5, np.int64)
+    for i in range(fcell.shape[0]):
+        has = slot[i] >= 0
+        h = heading[i]
+        own = fcell[i]
+        for k in range(5):
+            cand[k] = nbr[own, k]
+            if cand[k] < 0:
+                dist[k] = unreached
+            elif has:
+                dist[k] = np.int64(fields[slot[i], cand[k]])
+            else:
+                dist[k] = 0
+        ahead_code = _HEADING_MOVE[h]
+        ahead = cand[ahead_code]
+        at = max(ahead, 0)
+        so = own if guided else 0
+        sa = at if guided else 0
+        for k in range(1, 5):
+            down_own[_CODE_HEADING[k]] = cand[k] >= 0 and step_cost[so, k] + dist[k] == dist[0]
+        for k in range(5):
+            u = nbr[at, k]
+            if u < 0:
+                d_nxt[k] = unreached
+            elif has:
+                d_nxt[k] = np.int64(fields[slot[i], u])
+            else:
+                d_nxt[k] = 0
+        for k in range(1, 5):
+            u = nbr[at, k]
+            down_ahead[_CODE_HEADING[k]] = u >= 0 and step_cost[sa, k] + d_nxt[k] == d_nxt[0]
+        q_cw = _quarters_to(down_own, (h + 1) % 4)
+        q_ccw = _quarters_to(down_own, (h + 3) % 4)
+        clockwise = q_cw < q_ccw or (q_cw == q_ccw and tie[i, 5] < 0.5)
+        at_goal = has and dist[0] == 0
+        if has:
+            for k in range(1, 5):
+                quarter = (_CODE_HEADING[k] - h) % 4
+                quarter = min(quarter, 4 - quarter)
+                cost[k] = (step_cost[so, k] + dist[k] + turn_cost * (quarter + 1)) + 0.5 * tie[i, k]
+            v_ahead = dist[ahead_code] + turn_cost * _quarters_to(down_ahead, h)
+            cost[ahead_code] = step_cost[so, ahead_code] + v_ahead
+            if at_goal:
+                cost[0] = 0.0
+            else:
+                cost[0] = (1.0 + dist[0]) + turn_cost * min(q_cw, q_ccw)
+            cost[0] += 0.25
+        else:
+            cost[0] = 0.0 + 0.5 * tie[i, 0]
+            for k in range(1, 5):
+                cost[k] = 1.0 + 0.5 * tie[i, k]
+        any_down = False
+        for k in range(5):
+            if cand[k] < 0:
+                cost[k] = np.inf
+            if k < 4 and down_own[k]:
+                any_down = True
+        for k in range(5):  # stable insertion sort of the five costs
+            order[k] = k
+            j = k
+            while j > 0 and cost[order[j - 1]] > cost[order[j]]:
+                order[j - 1], order[j] = order[j], order[j - 1]
+                j -= 1
+        for k in range(5):
+            c = order[k]
+            prefs[i, k] = cand[c] if np.isfinite(cost[c]) else -1
+        forward_best = cost[ahead_code] <= cost[0]
+        if not has or at_goal or forward_best or not any_down:
+            stay_turn[i] = WAIT
+        elif clockwise:
+            stay_turn[i] = CLOCKWISE
+        else:
+            stay_turn[i] = COUNTER_CLOCKWISE
 
 
 def _turn_toward(heading: np.ndarray, target: np.ndarray) -> np.ndarray:
