@@ -55,6 +55,7 @@ from swarm.observation import LocalObservation
 from swarm.policy import Decision, Remembers
 from swarm.radio import Round
 from swarm.rng import keyed_uniform
+from swarm.threads import serial_and_parallel
 
 # beacon layout (floats): own free cell, priority, the 5 preferred cells (-1 padding), and
 # 1.0 when the robot's planned move was blocked last step
@@ -215,15 +216,20 @@ def rotate_preferences(
     tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(6)[None, :])
     prefs = np.empty((obs.n, 5), np.int64)
     stay_turn = np.empty(obs.n, np.int64)
-    _rotate_preferences(
+    chunks = numba.get_num_threads() if obs.n >= PARALLEL_MIN_ROWS else 1
+    kernel = _rotate_parallel if chunks > 1 else _rotate_serial
+    kernel(
         field.fields, np.int64(field.unreached), np.asarray(slot, np.int64), nbr,
         np.asarray(obs.own["fcell"], np.int64), np.asarray(obs.own["heading"], np.int64),
-        step_cost, guide is not None, tie, np.int64(turn_cost), prefs, stay_turn,
+        step_cost, guide is not None, tie, np.int64(turn_cost), prefs, stay_turn, chunks,
     )  # fmt: skip
     return prefs, stay_turn
 
 
 _UNIT_COSTS = np.ones((1, 5), np.int64)  # read as every move costing 1 (no guidance)
+# robots from which the preferences are computed on the thread pool (as decentralised PIBT's
+# local problems, policies.pibt.PARALLEL_MIN_ROBOTS: the training envs' few robots stay serial)
+PARALLEL_MIN_ROWS = 2_000
 _CODE_HEADING = tuple(int(h) for h in CODE_HEADING)
 _HEADING_MOVE = tuple(int(k) for k in HEADING_MOVE)
 
@@ -240,11 +246,23 @@ def _quarters_to(down, heading):
     return 0 if best == 9 else best
 
 
-@numba.njit(cache=True)
-def _rotate_preferences(fields, unreached, slot, nbr, fcell, heading, step_cost, guided, tie,
-                        turn_cost, prefs, stay_turn):  # fmt: skip
+def _rotate_preferences_chunks(fields, unreached, slot, nbr, fcell, heading, step_cost, guided,
+                               tie, turn_cost, prefs, stay_turn, n_chunks):  # fmt: skip
     """:func:`rotate_preferences` robot by robot, with the same arithmetic in the same order
-    (so the same costs to the bit, and a stable sort of the five: the same candidates)."""
+    (so the same costs to the bit, and a stable sort of the five: the same candidates);
+    robots in ``n_chunks`` interleaved chunks, each writing its own robots' rows."""
+    for c in numba.prange(n_chunks):
+        _rotate_rows(fields, unreached, slot, nbr, fcell, heading, step_cost, guided, tie,
+                     turn_cost, prefs, stay_turn, c, n_chunks)  # fmt: skip
+
+
+_rotate_serial, _rotate_parallel = serial_and_parallel(_rotate_preferences_chunks)
+
+
+@numba.njit(cache=True)
+def _rotate_rows(fields, unreached, slot, nbr, fcell, heading, step_cost, guided, tie, turn_cost,
+                 prefs, stay_turn, first, stride):  # fmt: skip
+    """Robots ``first, first + stride, ...`` of :func:`_rotate_preferences_chunks`."""
     down_own = np.empty(4, np.bool_)
     down_ahead = np.empty(4, np.bool_)
     cand = np.empty(5, np.int64)
@@ -252,7 +270,7 @@ def _rotate_preferences(fields, unreached, slot, nbr, fcell, heading, step_cost,
     d_nxt = np.empty(5, np.int64)
     cost = np.empty(5)
     order = np.empty(5, np.int64)
-    for i in range(fcell.shape[0]):
+    for i in range(first, fcell.shape[0], stride):
         has = slot[i] >= 0
         h = heading[i]
         own = fcell[i]
