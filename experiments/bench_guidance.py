@@ -84,7 +84,10 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
 
 def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every run of the table: settings x guidances x seeds (the same seeds for each)."""
-    guidances = [("none", 1)] + [(g, w) for g in args.guidances for w in args.weights]
+    guidances = [("none", 1, 0)] + [
+        (g, w, r) for g in args.guidances for w in args.weights
+        for r in (args.reaches if g == "flow" else [0])
+    ]  # fmt: skip
     settings: list[tuple[str, int, dict[str, Any]]] = []
     layout = {"block_rows": args.layout[0], "block_cols": args.layout[1]}
     for n in args.robots:
@@ -100,11 +103,13 @@ def jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
     for where, n, base in settings:
         seeds = range(args.seeds if n > 0 else args.instance_seeds)
         for motion in args.motions:
-            for guidance, weight in guidances:
+            for guidance, weight, reach in guidances:
                 config = {**base, "motion": motion, "policy": args.policy, "guidance": guidance,
-                          "guidance_weight": weight, "comm_radius": args.comm_radius,
+                          "guidance_weight": weight, "guidance_reach": reach,
+                          "comm_radius": args.comm_radius,
                           "policy_params": json.loads(args.policy_params)}  # fmt: skip
                 label = guidance if guidance == "none" else f"{guidance} w={weight}"
+                label += f" reach={reach}" if reach else ""
                 key = {"map": where, "robots": n, "motion": motion, "guidance": label}
                 out += [{"config": config, "steps": args.steps, "seed": s, "key": key}
                         for s in seeds]  # fmt: skip
@@ -158,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="guided arms beside 'none'")  # fmt: skip
     parser.add_argument("--weights", type=int, nargs="+", default=[2, 3],
                         help="guidance_weight values of the guided runs")  # fmt: skip
+    parser.add_argument("--reaches", type=int, nargs="+", default=[0],
+                        help="guidance_reach values of the flow runs")  # fmt: skip
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..k-1 per setting")
     parser.add_argument("--instances", nargs="*", help="League instance names (json stems)")
