@@ -244,6 +244,17 @@ class OwnFields:
             raise LookupError(f"distance fields {other[:3].tolist()} are other robots' goals")
         return self._bank.lookup(slots, cells)
 
+    def compact(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(A, F) the allowed slots' fields and ``slots`` renumbered into those rows (-1 where
+        a slot is not allowed, as a robot without a goal): what a compiled reader indexes,
+        without :attr:`fields`' copy of the whole bank (a GB on a League map)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        if len(self._allowed) == 0:
+            return self._bank.fields[:0], np.full(slots.shape, -1, np.int64)
+        row = np.minimum(np.searchsorted(self._allowed, slots), len(self._allowed) - 1)
+        known = (slots >= 0) & (self._allowed[row] == slots)
+        return self._bank.fields[self._allowed], np.where(known, row, -1)
+
     @cached_property
     def fields(self) -> np.ndarray:
         """(S, F) the bank's fields with only the allowed rows filled in."""
