@@ -226,6 +226,15 @@ def allowed_slots(obs: Any, row: int) -> np.ndarray:
     return np.concatenate([slot[slot >= 0], board_slots])
 
 
+def readable_fields(fields: Any, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (S, F) array a compiled reader indexes by goal slot, and the slots to index it
+    with: a bank's own array as it is, or, through the audit's view of one robot
+    (:class:`OwnFields`), only the rows it may read (:meth:`OwnFields.compact`)."""
+    if isinstance(fields, OwnFields):
+        return fields.compact(slots)
+    return fields.fields, np.asarray(slots, dtype=np.int64)
+
+
 class OwnFields:
     """A view of a :class:`DistanceBank` that reads only the ``allowed`` slots. The shared
     cache also holds every other robot's goal field and which goal each slot belongs to;

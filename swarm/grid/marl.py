@@ -46,6 +46,7 @@ from pettingzoo import ParallelEnv
 from pydantic import Field, field_validator
 
 from swarm.config import ConfigError, StrictConfig
+from swarm.grid.distance import readable_fields
 from swarm.grid.maps import ACTION_NAMES
 from swarm.grid.world import (
     N_ACTIONS,
@@ -129,10 +130,10 @@ class GridObservationEncoder:
         out = np.zeros((obs.n, self.layout.size), np.float32)
         rows, cols = np.divmod(own["cell"], g.width)
         other_r, other_c = np.divmod(g.free_cells[sensed_cells(obs)].astype(np.int64), g.width)
+        fields, slots = readable_fields(obs.known["bank"], own["goal_slot"])
         _encode_grid(
-            g.free, rows, cols, obs.neighbors.ptr, other_r, other_c, own["goal"],
-            own["goal_slot"], own["fcell"], g.neighbors, obs.known["bank"].fields, self.radius,
-            self.scale, out,
+            g.free, rows, cols, obs.neighbors.ptr, other_r, other_c, own["goal"], slots,
+            own["fcell"], g.neighbors, fields, self.radius, self.scale, out,
         )  # fmt: skip
         if self.heading:  # the last segment
             out[np.arange(obs.n), self.layout.size - 4 + own["heading"].astype(np.int64)] = 1.0

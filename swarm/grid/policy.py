@@ -50,7 +50,7 @@ import numpy as np
 
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
-from swarm.grid.distance import OwnFields
+from swarm.grid.distance import readable_fields
 from swarm.grid.world import CLOCKWISE, COUNTER_CLOCKWISE, FORWARD, HEADING_MOVE, WAIT
 from swarm.observation import LocalObservation
 from swarm.policy import Decision, Remembers
@@ -219,12 +219,9 @@ def rotate_preferences(
     stay_turn = np.empty(obs.n, np.int64)
     chunks = numba.get_num_threads() if obs.n >= PARALLEL_MIN_ROWS else 1
     kernel = _rotate_parallel if chunks > 1 else _rotate_serial
-    if isinstance(field, OwnFields):  # the audit's view of one robot: only its readable rows
-        fields, slot = field.compact(slot)
-    else:
-        fields = field.fields
+    fields, slot = readable_fields(field, slot)
     kernel(
-        fields, np.int64(field.unreached), np.asarray(slot, np.int64), nbr,
+        fields, np.int64(field.unreached), slot, nbr,
         np.asarray(obs.own["fcell"], np.int64), np.asarray(obs.own["heading"], np.int64),
         step_cost, guide is not None, tie, np.int64(turn_cost), prefs, stay_turn, chunks,
     )  # fmt: skip
