@@ -72,6 +72,7 @@ def _renamed(function: Callable[..., Any], suffix: str) -> Callable[..., Any]:
     ``__<suffix>``."""
     copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
                               function.__defaults__, function.__closure__)  # fmt: skip
+    copy.__kwdefaults__ = function.__kwdefaults__
     copy.__qualname__ = f"{function.__qualname__}__{suffix}"
     copy.__doc__ = function.__doc__
     copy.__module__ = function.__module__

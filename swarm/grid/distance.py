@@ -254,15 +254,20 @@ class OwnFields:
         return self._bank.lookup(slots, cells)
 
     def compact(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(A, F) the allowed slots' fields and ``slots`` renumbered into those rows (-1 where
-        a slot is not allowed, as a robot without a goal): what a compiled reader indexes,
-        without :attr:`fields`' copy of the whole bank (a GB on a League map)."""
+        """(A, F) the allowed slots' fields and ``slots`` renumbered into those rows (-1 stays
+        -1: no goal): what a compiled reader indexes, without :attr:`fields`' copy of the
+        whole bank (a GB on a League map). Another robot's goal is refused, as by
+        :meth:`lookup`."""
         slots = np.asarray(slots, dtype=np.int64)
-        if len(self._allowed) == 0:
-            return self._bank.fields[:0], np.full(slots.shape, -1, np.int64)
-        row = np.minimum(np.searchsorted(self._allowed, slots), len(self._allowed) - 1)
-        known = (slots >= 0) & (self._allowed[row] == slots)
-        return self._bank.fields[self._allowed], np.where(known, row, -1)
+        row = np.searchsorted(self._allowed, slots)
+        known = row < len(self._allowed)
+        known[known] = self._allowed[row[known]] == slots[known]
+        other = (slots >= 0) & ~known
+        if other.any():
+            raise LookupError(
+                f"distance fields {slots[other][:3].tolist()} are other robots' goals"
+            )
+        return self._bank.fields[self._allowed], np.where(slots >= 0, row, -1)
 
     @cached_property
     def fields(self) -> np.ndarray:

@@ -178,7 +178,7 @@ def _encode_grid(
     egocentric_kernel(free, rows, cols, ptr, other_r, other_c, goal_r, goal_c, radius, out)
     c_off = 3 * (2 * radius + 1) ** 2
     for i in range(rows.shape[0]):
-        if goal[i] < 0:
+        if goal[i] < 0 or goal_slot[i] < 0:
             continue
         out[i, c_off] = (goal_r[i] - rows[i]) / scale
         out[i, c_off + 1] = (goal_c[i] - cols[i]) / scale

@@ -182,7 +182,7 @@ def pooled_by_walking(grid, flow: np.ndarray, reach: int) -> np.ndarray:
                 c = cell
                 for _ in range(reach):
                     c += sign * stride
-                    same_line = (c // grid.width == cell // grid.width) if stride == 1 else True
+                    same_line = (c // grid.width == cell // grid.width) if k in (2, 4) else True
                     if not (0 <= c < grid.n_cells and same_line and grid.free_id[c] >= 0):
                         break
                     line.append(grid.free_id[c])

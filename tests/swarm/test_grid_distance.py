@@ -94,11 +94,15 @@ def test_a_robot_alone_reads_only_its_own_goals_field():
         alone.lookup(slots[0:1], cells)
     np.testing.assert_array_equal(alone.fields[slots[1]], bank.fields[slots[1]])
     assert (alone.fields[slots[0]] == bank.unreached).all()
-    # compact: only the readable rows, the others' slots renumbered to "no goal"
-    rows, renumbered = alone.compact(np.array([slots[0], slots[1], -1, slots[2]]))
+    # compact: only the readable rows; another robot's goal refused
+    rows, renumbered = alone.compact(np.array([slots[1], -1, slots[1]]))
     assert rows.shape == (1, len(g.free_cells))
-    np.testing.assert_array_equal(renumbered, [-1, 0, -1, -1])
+    np.testing.assert_array_equal(renumbered, [0, -1, 0])
     np.testing.assert_array_equal(rows[0], bank.fields[slots[1]])
+    with pytest.raises(LookupError, match="other robots' goals"):
+        alone.compact(slots)
     nobody = bank.alone(SimpleNamespace(own={"goal_slot": np.array([-1])}, known={}), 0)
-    rows, renumbered = nobody.compact(slots)
+    rows, renumbered = nobody.compact(np.array([-1, -1]))
     assert rows.shape[0] == 0 and (renumbered == -1).all()
+    with pytest.raises(LookupError):
+        nobody.compact(slots[:1])

@@ -50,10 +50,15 @@ def test_the_parallel_kernel_runs_on_the_pool_when_the_serial_one_was_cached_fir
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
 
+    def hits(name: str) -> str:  # the dispatcher's cache hits and misses, summed
+        return f"sum(k.{name}.stats.cache_hits.values()), sum(k.{name}.stats.cache_misses.values())"
+
     assert run("import kernels_under_test as k; print(len(set(k.serial(64))))") == "1"
     threads_used = "import numba, kernels_under_test as k; numba.set_num_threads(2); "
-    assert run(threads_used + "print(len(set(k.parallel(64))))") == "2"
-    assert run(threads_used + "print(len(set(k.serial(64))))") == "1"  # cached, still serial
+    # the parallel kernel compiles afresh (a miss), not from the serial entry, and uses both
+    assert run(threads_used + f"print(len(set(k.parallel(64))), {hits('parallel')})") == "2 0 1"
+    # the serial one comes from its own cache entry (a hit) and stays serial
+    assert run(threads_used + f"print(len(set(k.serial(64))), {hits('serial')})") == "1 1 0"
 
 
 def _table(pos, vel, active, env, n_envs, world, torus, fov, hint=0):
