@@ -3,7 +3,7 @@
     python experiments/bench_threads.py --agents 100000 --pairs 20
     python experiments/bench_threads.py --agents 1000000 --pairs 5
     python experiments/bench_threads.py --agents 1000000 --pairs 20 --metrics
-    python experiments/bench_threads.py --pairs 20 --warm 300 \
+    python experiments/bench_threads.py --pairs 10 --warm 300 \
         --instance ../shared/data/lorr-2023-main-round/MR23-I-06.json
 
 ``swarm bench`` runs one thread, then all, on two swarms one after the other; on a machine
