@@ -52,6 +52,7 @@ from swarm.grid.maps import GridMap
 from swarm.neighbors import NeighborTable
 from swarm.observation import LocalObservation
 from swarm.radio import Radio, Round
+from swarm.threads import serial_and_parallel
 
 N_ACTIONS = 5  # wait, north, east, south, west
 MOTIONS = ("grid", "rotate")
@@ -96,9 +97,17 @@ def neighbor_tables(
     idx = [np.empty(bound, np.int64), np.empty(bound, np.int64)]
     rel = [np.empty((bound, 2)), np.empty((bound, 2))]
     dist = [np.empty(bound), np.empty(bound)]
-    counts = _window_pairs2(occ, grid.height, grid.width, rows, cols, float(radius_a),
-                            float(radius_b), ptr[0], idx[0], rel[0], dist[0], ptr[1], idx[1],
-                            rel[1], dist[1])  # fmt: skip
+    per_robot = bound // max(n, 1)
+    chunks = numba.get_num_threads() if n >= PARALLEL_MIN_ROBOTS else 1
+    kernel = _window_pairs_parallel if chunks > 1 else _window_pairs_serial
+    found = np.zeros((2, chunks), np.int64)
+    kernel(occ, grid.height, grid.width, rows, cols, float(radius_a), float(radius_b),
+           per_robot, chunks, ptr[0], idx[0], rel[0], dist[0], ptr[1], idx[1], rel[1], dist[1],
+           found)  # fmt: skip
+    counts = (
+        _close_regions(n, per_robot, found[0], ptr[0], idx[0], rel[0], dist[0]),
+        _close_regions(n, per_robot, found[1], ptr[1], idx[1], rel[1], dist[1]),
+    )
     every = np.arange(n, dtype=np.int64)
     still = np.zeros((max(counts), 2))  # robots on a grid have no velocity to sense
     tables = [
@@ -109,51 +118,87 @@ def neighbor_tables(
     return tables[0], tables[1]
 
 
-@numba.njit(cache=True)
-def _window_pairs2(occ, height, width, rows, cols, ra, rb, ptr_a, idx_a, rel_a, dist_a, ptr_b,
-                   idx_b, rel_b, dist_b):  # fmt: skip
+# robots from which the radio's window scan runs on the thread pool (as decentralised PIBT's
+# local problems, policies.pibt.PARALLEL_MIN_ROBOTS: the training envs stay on one thread)
+PARALLEL_MIN_ROBOTS = 2_000
+
+
+def _window_pairs_chunks(occ, height, width, rows, cols, ra, rb, per_robot, n_chunks, ptr_a,
+                         idx_a, rel_a, dist_a, ptr_b, idx_b, rel_b, dist_b, found):  # fmt: skip
     """Robots within ``ra`` and within ``rb`` (cells, Euclidean between cell centres) of
     each robot, by scanning its window of the occupancy grid ``occ``, with their offsets
-    (columns, rows); returns both counts."""
+    (columns, rows). The robots are split into ``n_chunks`` consecutive chunks; the chunk
+    from robot ``lo`` writes from entry ``lo * per_robot`` (the most a robot can have), its
+    ``ptr`` absolute there, and ``found[:, c]`` its counts: :func:`_close_regions` then
+    closes the gaps, giving the one-chunk layout whatever the chunking."""
+    n = rows.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
     r = int(np.floor(max(ra, rb)))
     ra2 = ra * ra
     rb2 = rb * rb
-    ca = 0
-    cb = 0
-    for i in range(rows.shape[0]):
-        ptr_a[i] = ca
-        ptr_b[i] = cb
-        ri = rows[i]
-        ci = cols[i]
-        for dr in range(-r, r + 1):
-            rr = ri + dr
-            if rr < 0 or rr >= height:
-                continue
-            for dc in range(-r, r + 1):
-                d2 = dr * dr + dc * dc
-                if d2 == 0 or (d2 > ra2 and d2 > rb2):
+    for c in numba.prange(n_chunks):
+        lo = min(n, c * size)
+        ca = lo * per_robot
+        cb = lo * per_robot
+        for i in range(lo, min(n, lo + size)):
+            ptr_a[i] = ca
+            ptr_b[i] = cb
+            ri = rows[i]
+            ci = cols[i]
+            for dr in range(-r, r + 1):
+                rr = ri + dr
+                if rr < 0 or rr >= height:
                     continue
-                cc = ci + dc
-                if cc < 0 or cc >= width:
-                    continue
-                j = occ[rr * width + cc]
-                if j >= 0:
-                    d = np.sqrt(d2)
-                    if d2 <= ra2:
-                        idx_a[ca] = j
-                        rel_a[ca, 0] = dc
-                        rel_a[ca, 1] = dr
-                        dist_a[ca] = d
-                        ca += 1
-                    if d2 <= rb2:
-                        idx_b[cb] = j
-                        rel_b[cb, 0] = dc
-                        rel_b[cb, 1] = dr
-                        dist_b[cb] = d
-                        cb += 1
-    ptr_a[rows.shape[0]] = ca
-    ptr_b[rows.shape[0]] = cb
-    return ca, cb
+                for dc in range(-r, r + 1):
+                    d2 = dr * dr + dc * dc
+                    if d2 == 0 or (d2 > ra2 and d2 > rb2):
+                        continue
+                    cc = ci + dc
+                    if cc < 0 or cc >= width:
+                        continue
+                    j = occ[rr * width + cc]
+                    if j >= 0:
+                        d = np.sqrt(d2)
+                        if d2 <= ra2:
+                            idx_a[ca] = j
+                            rel_a[ca, 0] = dc
+                            rel_a[ca, 1] = dr
+                            dist_a[ca] = d
+                            ca += 1
+                        if d2 <= rb2:
+                            idx_b[cb] = j
+                            rel_b[cb, 0] = dc
+                            rel_b[cb, 1] = dr
+                            dist_b[cb] = d
+                            cb += 1
+        found[0, c] = ca - lo * per_robot
+        found[1, c] = cb - lo * per_robot
+
+
+_window_pairs_serial, _window_pairs_parallel = serial_and_parallel(_window_pairs_chunks)
+
+
+@numba.njit(cache=True)
+def _close_regions(n, per_robot, found, ptr, idx, rel, dist):
+    """Move each chunk's entries down to follow the previous chunk's (in place, in chunk
+    order: a chunk never moves up) and make ``ptr`` point at them; the total entries."""
+    n_chunks = found.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    to = 0
+    for c in range(n_chunks):
+        lo = min(n, c * size)
+        start = lo * per_robot
+        if start != to:
+            for e in range(found[c]):
+                idx[to + e] = idx[start + e]
+                rel[to + e, 0] = rel[start + e, 0]
+                rel[to + e, 1] = rel[start + e, 1]
+                dist[to + e] = dist[start + e]
+            for i in range(lo, min(n, lo + size)):
+                ptr[i] -= start - to
+        to += found[c]
+    ptr[n] = to
+    return to
 
 
 @dataclass(eq=False)

@@ -89,6 +89,38 @@ def test_one_scan_for_two_radii_lists_each_radius_in_raster_order(ra, rb):
             assert np.allclose(got.dist[s], d[i, want])
 
 
+@pytest.mark.parametrize("chunks", [2, 3, 7])
+def test_the_window_scan_in_chunks_lays_out_the_one_chunk_tables(chunks):
+    """Each chunk of robots writes into its own region, then the regions are closed up: the
+    same entries, in the same places, as one chunk (the serial compile runs the chunks one
+    after another; tests/swarm/test_threads.py runs them on the pool)."""
+    from swarm.grid.world import _close_regions, _window_pairs_serial
+
+    world, _ = random_world(5, 60)
+    rows, cols = np.divmod(world.cell, world.grid.width)
+    per_robot = 59
+
+    def scan(n_chunks):
+        bound = 60 * per_robot
+        out = [np.full(61, -7), np.full(bound, -7), np.full((bound, 2), -7.0), np.full(bound, -7.0)]
+        out += [
+            np.full(61, -7),
+            np.full(bound, -7),
+            np.full((bound, 2), -7.0),
+            np.full(bound, -7.0),
+        ]
+        found = np.zeros((2, n_chunks), np.int64)
+        _window_pairs_serial(world.occupancy(), world.grid.height, world.grid.width, rows, cols,
+                             2.5, 4.0, per_robot, n_chunks, *out, found)  # fmt: skip
+        m = [_close_regions(60, per_robot, found[k], *out[4 * k : 4 * k + 4]) for k in (0, 1)]
+        return [a[: m[k // 4]] if k % 4 else a for k, a in enumerate(out)]
+
+    one, many = scan(1), scan(chunks)
+    for a, b in zip(one, many, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(one[1]) > 60
+
+
 def test_an_infinite_radio_reaches_every_robot():
     world, _ = random_world(4, 12)
     sensed, links = neighbor_tables(world.grid, world.cell, world.occupancy(), 2.0, np.inf)
