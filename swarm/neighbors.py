@@ -66,8 +66,12 @@ class NeighborTable:
 
     @cached_property
     def owner(self) -> np.ndarray:
-        """(M,) int32 row that each entry belongs to (the entry's observer)."""
-        return np.repeat(self.seg_row.astype(np.int32), np.diff(self.ptr))
+        """(M,) int32 row that each entry belongs to (the entry's observer); filled on the
+        thread pool for large tables (numpy's repeat was 17 ms of a 10^6-drone step)."""
+        out = np.empty(int(self.ptr[-1] - self.ptr[0]), np.int32)
+        fill = _fill_owner_parallel if parallel_pays(self.n_rows) else _fill_owner
+        fill(self.ptr, self.seg_row, out)
+        return out
 
     def segment_sum(self, values: np.ndarray) -> np.ndarray:
         """Per-row sums of a per-entry array ``(M,)`` or ``(M, D)``; rows without entries get 0."""
@@ -584,6 +588,18 @@ def _scan_parallel(
     _compact(bounds, region, offset, ptr, *out)
     ptr[n_seg] = m
     return m, out
+
+
+def _fill_owners(ptr, seg_row, out):
+    """``out[ptr[s] - ptr[0]:ptr[s + 1] - ptr[0]] = seg_row[s]`` for every segment s (each
+    writes its own entries: any thread count, the same array as numpy's repeat)."""
+    for s in numba.prange(seg_row.shape[0]):
+        row = seg_row[s]
+        for e in range(ptr[s] - ptr[0], ptr[s + 1] - ptr[0]):
+            out[e] = row
+
+
+_fill_owner, _fill_owner_parallel = serial_and_parallel(_fill_owners)
 
 
 def _gather_rows(pos, vel, order):

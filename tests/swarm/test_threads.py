@@ -400,3 +400,23 @@ def test_fields_computed_on_the_pool_are_the_fields_of_each_goal_alone(
             cell = grid.free_cells[goal]
             alone = guidance.guided_distance(grid, cost, cell) if guided else bfs(grid, cell)
             np.testing.assert_array_equal(bank[slot], alone.ravel()[grid.free_cells])
+
+
+@needs_two
+def test_the_owner_of_each_entry_is_numpys_repeat_on_any_thread_count(threads):
+    """``NeighborTable.owner`` (the observer of each entry) filled per segment on the pool
+    at 10^5 drones, serially below: numpy's repeat either way."""
+    rng = np.random.default_rng(4)
+    for n in (500, 100_000):  # below and above PARALLEL_MIN_AGENTS
+        pos = rng.uniform(0.0, 60.0 * np.sqrt(n / 1000), (n, 2))
+        world = float(pos.max()) + 1.0
+        active = np.ones(n, bool)
+        env = np.zeros(n, np.int64)
+        for count in (1, 2):
+            threads(count)
+            t = radius_neighbors(pos, np.zeros_like(pos), active, env, 1, world, False, 1.5,
+                                 360.0, 0)  # fmt: skip
+            want = np.repeat(t.seg_row.astype(np.int32), np.diff(t.ptr))
+            assert t.n_edges > n
+            np.testing.assert_array_equal(t.owner, want)
+            assert t.owner.dtype == np.int32
