@@ -160,22 +160,25 @@ def _window_pairs_chunks(occ, height, width, rows, cols, ra, rb, per_robot, n_ch
                     if j >= 0:
                         d = np.sqrt(d2)
                         if d2 <= ra2:
-                            idx_a[ca] = j
-                            rel_a[ca, 0] = dc
-                            rel_a[ca, 1] = dr
-                            dist_a[ca] = d
-                            ca += 1
+                            ca = _put_pair(idx_a, rel_a, dist_a, ca, j, dc, dr, d)
                         if d2 <= rb2:
-                            idx_b[cb] = j
-                            rel_b[cb, 0] = dc
-                            rel_b[cb, 1] = dr
-                            dist_b[cb] = d
-                            cb += 1
+                            cb = _put_pair(idx_b, rel_b, dist_b, cb, j, dc, dr, d)
         found[0, c] = ca - lo * per_robot
         found[1, c] = cb - lo * per_robot
 
 
 _window_pairs_serial, _window_pairs_parallel = serial_and_parallel(_window_pairs_chunks)
+
+
+@numba.njit(cache=True)
+def _put_pair(idx, rel, dist, at, j, dc, dr, d):
+    """Entry ``at`` of a table: neighbour ``j`` at offset (``dc``, ``dr``), ``d`` cells away;
+    the next entry."""
+    idx[at] = j
+    rel[at, 0] = dc
+    rel[at, 1] = dr
+    dist[at] = d
+    return at + 1
 
 
 @numba.njit(cache=True)
