@@ -194,11 +194,8 @@ from swarm.grid.world import FORWARD, WAIT, sensed_cells
 from swarm.observation import LocalObservation
 from swarm.policy import Decision
 from swarm.radio import ListInbox, Round
-from swarm.threads import filled, serial_and_parallel
+from swarm.threads import filled, robot_chunks, serial_and_parallel
 
-# robots from which the local problems are solved on the thread pool: each robot's problem
-# is tens of robots, so far fewer rows pay than for the drones' kernels
-PARALLEL_MIN_ROBOTS = 2_000
 _NO_ROWS = np.zeros(0, np.int64)
 BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
 # priorities grow by one per step while a task is open (its age), so a priority carried over
@@ -507,9 +504,8 @@ def local_pibt(
     ``known_radius`` > 0: a cell further than that from the planning robot, where no robot
     it heard stands, counts as taken (``unknown_cells = "occupied"``); 0: as free.
     """
-    threads = numba.get_num_threads()
-    parallel = obs.n >= PARALLEL_MIN_ROBOTS and threads > 1
-    kernel = _local_pibt_parallel if parallel else _local_pibt
+    chunks = robot_chunks(obs.n)
+    kernel = _local_pibt_parallel if chunks > 1 else _local_pibt
     r2 = known_radius * known_radius if np.isfinite(known_radius) else 0.0
     frow = fcol = _NO_ROWS  # free cell -> row, column: only read when unknown cells are taken
     if r2 > 0.0:
@@ -520,7 +516,7 @@ def local_pibt(
         beacons_heard.ptr, beacons_heard.table, beacons_heard.rows, relayed.ptr, relayed.table,
         relayed.rows,
         obs.neighbors.ptr, sensed, obs.known["grid"].neighbors.shape[0], hop_discount,
-        threads if parallel else 1,  # one scratch of 2 x free cells per chunk: few chunks
+        chunks,  # one scratch of 2 x free cells per chunk: few chunks
         frow, fcol, r2,
     )  # fmt: skip
 
@@ -598,13 +594,13 @@ def _relayed(
     width: int,
     r2: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_relayed_chunks` on the thread pool from :data:`PARALLEL_MIN_ROBOTS` robots
-    (the same answer bit for bit on any number of threads), on one thread below."""
-    threads = numba.get_num_threads()
-    parallel = fcell.shape[0] >= PARALLEL_MIN_ROBOTS and threads > 1
-    kernel = _relayed_parallel if parallel else _relayed_serial
+    """:func:`_relayed_chunks` on the thread pool from
+    :data:`swarm.threads.PARALLEL_MIN_ROBOTS` robots (the same answer bit for bit on any
+    number of threads), on one thread below."""
+    chunks = robot_chunks(fcell.shape[0])
+    kernel = _relayed_parallel if chunks > 1 else _relayed_serial
     return kernel(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells,
-                  width, r2, threads if parallel else 1)  # fmt: skip
+                  width, r2, chunks)  # fmt: skip
 
 
 def _relayed_chunks(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells,

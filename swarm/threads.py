@@ -52,6 +52,18 @@ def parallel_pays(rows: int) -> bool:
     return rows >= PARALLEL_MIN_AGENTS and numba.get_num_threads() > 1
 
 
+# robots from which the grid world's per-robot kernels (decentralised PIBT's local problems
+# and relay scan, the rotate-model preferences, the radio's window scan) run on the pool: a
+# robot's work is tens of robots or cells, so far fewer rows pay than for the drones' kernels,
+# and the training envs' few robots stay on one thread
+PARALLEL_MIN_ROBOTS = 2_000
+
+
+def robot_chunks(robots: int) -> int:
+    """Chunks (one per thread) to split ``robots`` robots' work into; 1: the serial kernel."""
+    return numba.get_num_threads() if robots >= PARALLEL_MIN_ROBOTS else 1
+
+
 def serial_and_parallel(function: Callable[..., Any]) -> tuple[Any, Any]:
     """One kernel written with ``numba.prange``, compiled for one thread and for the pool.
 

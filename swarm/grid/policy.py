@@ -56,7 +56,7 @@ from swarm.observation import LocalObservation
 from swarm.policy import Decision, Remembers
 from swarm.radio import Round
 from swarm.rng import keyed_uniform
-from swarm.threads import serial_and_parallel
+from swarm.threads import robot_chunks, serial_and_parallel
 
 # beacon layout (floats): own free cell, priority, the 5 preferred cells (-1 padding), and
 # 1.0 when the robot's planned move was blocked last step
@@ -217,7 +217,7 @@ def rotate_preferences(
     tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(6)[None, :])
     prefs = np.empty((obs.n, 5), np.int64)
     stay_turn = np.empty(obs.n, np.int64)
-    chunks = numba.get_num_threads() if obs.n >= PARALLEL_MIN_ROWS else 1
+    chunks = robot_chunks(obs.n)
     kernel = _rotate_parallel if chunks > 1 else _rotate_serial
     fields, slot = readable_fields(field, slot)
     kernel(
@@ -229,9 +229,6 @@ def rotate_preferences(
 
 
 _UNIT_COSTS = np.ones((1, 5), np.int64)  # read as every move costing 1 (no guidance)
-# robots from which the preferences are computed on the thread pool (as decentralised PIBT's
-# local problems, policies.pibt.PARALLEL_MIN_ROBOTS: the training envs' few robots stay serial)
-PARALLEL_MIN_ROWS = 2_000
 _CODE_HEADING = tuple(int(h) for h in CODE_HEADING)
 _HEADING_MOVE = tuple(int(k) for k in HEADING_MOVE)
 

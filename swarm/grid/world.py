@@ -52,7 +52,7 @@ from swarm.grid.maps import GridMap
 from swarm.neighbors import NeighborTable
 from swarm.observation import LocalObservation
 from swarm.radio import Radio, Round
-from swarm.threads import serial_and_parallel
+from swarm.threads import robot_chunks, serial_and_parallel
 
 N_ACTIONS = 5  # wait, north, east, south, west
 MOTIONS = ("grid", "rotate")
@@ -98,7 +98,7 @@ def neighbor_tables(
     rel = [np.empty((bound, 2)), np.empty((bound, 2))]
     dist = [np.empty(bound), np.empty(bound)]
     per_robot = bound // max(n, 1)
-    chunks = numba.get_num_threads() if n >= PARALLEL_MIN_ROBOTS else 1
+    chunks = robot_chunks(n)
     kernel = _window_pairs_parallel if chunks > 1 else _window_pairs_serial
     found = np.zeros((2, chunks), np.int64)
     kernel(occ, grid.height, grid.width, rows, cols, float(radius_a), float(radius_b),
@@ -116,11 +116,6 @@ def neighbor_tables(
         for k, m in enumerate(counts)
     ]  # fmt: skip
     return tables[0], tables[1]
-
-
-# robots from which the radio's window scan runs on the thread pool (as decentralised PIBT's
-# local problems, policies.pibt.PARALLEL_MIN_ROBOTS: the training envs stay on one thread)
-PARALLEL_MIN_ROBOTS = 2_000
 
 
 def _window_pairs_chunks(occ, height, width, rows, cols, ra, rb, per_robot, n_chunks, ptr_a,

@@ -196,14 +196,9 @@ def test_experiment_workers_run_one_thread_each(monkeypatch):
 def test_warehouse_robots_plan_the_same_on_one_thread_and_on_two(threads, monkeypatch, motion):
     """Decentralised PIBT solves each robot's local problem (and, under rotation, ranks its
     candidates), and the radio scans each robot's window, on the pool: same moves."""
-    import policies.pibt
-    import swarm.grid.policy
-    import swarm.grid.world
     from envs.warehouse import WarehouseModel
 
-    monkeypatch.setattr(policies.pibt, "PARALLEL_MIN_ROBOTS", 1)
-    monkeypatch.setattr(swarm.grid.policy, "PARALLEL_MIN_ROWS", 1)
-    monkeypatch.setattr(swarm.grid.world, "PARALLEL_MIN_ROBOTS", 1)
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_ROBOTS", 1)
     runs = []
     for count in (1, 2):
         threads(count)
