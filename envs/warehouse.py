@@ -161,6 +161,12 @@ class WarehouseConfig(StrictConfig):
     n_tasks: int = Field(
         10_000, ge=1, description="length of the random League stream of a map or layout"
     )
+    first_task_round: int = Field(
+        0, ge=0,
+        description="round of the League stream each robot starts at (robot r's first task "
+        "is task k x robots + r; of a goal sequence, goal k): runs on errands that a run "
+        "from round 0 never reaches, to choose settings on held-out errands",
+    )  # fmt: skip
     orders_rate: float = Field(0.5, gt=0, description="Poisson orders per step")
     max_open_orders: int = Field(1000, ge=1, description="orders the board holds at most")
     motion: Literal["grid", "rotate"] = Field(
@@ -234,12 +240,35 @@ class WarehouseConfig(StrictConfig):
                 "field 'guidance_reach': pools the errands of flow guidance; allowed: 0 "
                 f"with guidance '{self.guidance}', or guidance='flow'"
             )
+        if self.first_task_round and (scen or self.tasks == "poisson"):
+            raise ValueError(
+                "field 'first_task_round': skips rounds of a League task stream or goal "
+                "sequences; allowed: 0 with a .scen or tasks='poisson'"
+            )
         if self.guidance == "flow" and (scen or self.tasks == "poisson"):
             raise ValueError(
                 "field 'guidance': 'flow' is fitted to a League round-robin task stream "
                 "(tasks='league', not a .scen); allowed here: 'none', 'crisscross'"
             )
         return self
+
+
+def _check_first_round(c: WarehouseConfig, inst: Any, robots: int) -> None:
+    """Refuse a ``first_task_round`` that leaves every robot without a task (a stream that
+    stops at its end), before any field is computed."""
+    if not c.first_task_round or c.tasks != "league" or c.league_wrap != "stop":
+        return
+    if inst.offsets is None:
+        rounds = -(-len(inst.tasks) // robots)  # rounds that hand out at least one task
+        what = f"the task list holds {len(inst.tasks):,} tasks for {robots:,} robots"
+    else:
+        rounds = int(np.diff(inst.offsets).max())
+        what = f"the longest goal sequence holds {rounds:,} goals"
+    if c.first_task_round >= rounds:
+        raise ConfigError(
+            f"warehouse: field 'first_task_round': {what} and league_wrap='stop'; "
+            f"allowed: 0 to {rounds - 1}"
+        )
 
 
 class Warehouse:
@@ -303,6 +332,7 @@ class WarehouseModel(ScenarioModel):
         self.instance = build_instance(c, self.rng)
         if c.n_agents is None:  # resolved: runs and summaries record the robots that ran
             self.config = c = c.model_copy(update={"n_agents": len(self.instance.starts)})
+        _check_first_round(c, self.instance, len(self.instance.starts))
         self.grid_map = self.instance.grid
         errands = None
         if c.guidance == "flow":
@@ -322,12 +352,14 @@ class WarehouseModel(ScenarioModel):
         inst = self.instance
         if c.tasks == "league" and inst.offsets is not None:  # the instance's goalSequences
             self.tasks: TaskStream = SequenceTasks(
-                self.grid_map, self.bank, inst.tasks, inst.offsets, c.league_wrap
-            )
+                self.grid_map, self.bank, inst.tasks, inst.offsets, c.league_wrap,
+                c.first_task_round,
+            )  # fmt: skip
         elif c.tasks == "league":
             self.tasks = LeagueTasks(
-                self.grid_map, self.bank, self.instance.tasks, n, c.league_wrap
-            )
+                self.grid_map, self.bank, self.instance.tasks, n, c.league_wrap,
+                c.first_task_round,
+            )  # fmt: skip
         else:
             self.tasks = PoissonOrders(
                 self.grid_map, self.bank, n, c.orders_rate, self.rng, c.max_open_orders

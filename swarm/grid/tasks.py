@@ -11,7 +11,10 @@ changed, so a step costs O(R) plus one BFS per new goal not yet cached).
 step it reaches the current one, i.e. when its cell equals the task cell at the end of a step
 (standing still counts, so a robot whose next task is the cell it is on finishes it next
 step). ``wrap="cycle"`` reuses the list as the start kit does; ``wrap="stop"`` hands each
-task out once (robot k stops when ``c * n + k >= m``).
+task out once (robot k stops when ``c * n + k >= m``). ``first_round`` f starts every robot
+at its task number f instead of 0 (robot k's first task is ``tasks[f * n + k]``): a run on
+errands that a run from round 0 does not reach in its steps, to choose settings on held-out
+errands of the same stream.
 
 **Sequence stream** (an instance's ``goalSequences``, :mod:`swarm.grid.maps`): robot k's
 c-th task is the c-th goal of its own sequence, revealed as the League stream reveals (same
@@ -76,13 +79,17 @@ class TaskStream:
 class LeagueTasks(TaskStream):
     """The League's round-robin task stream (see the module docstring)."""
 
-    def __init__(self, grid, bank, tasks: np.ndarray, n: int, wrap: str = "cycle"):
+    def __init__(
+        self, grid, bank, tasks: np.ndarray, n: int, wrap: str = "cycle", first_round: int = 0
+    ):
         super().__init__(grid, bank, n)
         if wrap not in ("cycle", "stop"):
             raise ValueError(f"wrap: {wrap!r}; allowed: 'cycle', 'stop'")
         self.tasks = np.asarray(tasks, dtype=np.int64)
         self.wrap = wrap
-        self.counter = np.zeros(n, np.int64)  # (R,) index c of each robot's current task
+        self.first_round = first_round
+        # (R,) index c of each robot's current task
+        self.counter = np.full(n, first_round, np.int64)
         self.phase[:] = TO_PICK
         self._reveal(np.arange(n), 0)
 
@@ -121,13 +128,14 @@ class SequenceTasks(LeagueTasks):
         cells: np.ndarray,
         offsets: np.ndarray,
         wrap: str = "cycle",
+        first_round: int = 0,
     ):
         offsets = np.asarray(offsets, dtype=np.int64)
         self.begin = offsets[:-1]  # (R,) first goal of each robot in ``tasks``
         self.length = np.diff(offsets)  # (R,) goals in each robot's sequence
         if len(self.length) == 0 or (self.length < 1).any():
             raise ValueError("goal sequences: every robot needs at least one goal")
-        super().__init__(grid, bank, cells, len(self.length), wrap)
+        super().__init__(grid, bank, cells, len(self.length), wrap, first_round)
 
     def task_of(self, rows: np.ndarray, counter: np.ndarray) -> np.ndarray:
         """Cell of robot ``rows``' goal number ``counter`` (-1 past the end under "stop")."""
@@ -139,8 +147,9 @@ class SequenceTasks(LeagueTasks):
 
     @property
     def completed(self) -> np.ndarray:
-        """(R,) bool: the robot reached every goal of its sequence at least once."""
-        return self.counter >= self.length
+        """(R,) bool: the robot reached as many goals as its sequence holds (every goal at
+        least once)."""
+        return self.counter - self.first_round >= self.length
 
 
 def free_flow_sequences(

@@ -1,7 +1,9 @@
 """Task streams: the League's round robin (data README / start kit) and Poisson orders."""
 
 import numpy as np
+import pytest
 
+from swarm.config import ConfigError
 from swarm.grid.distance import DistanceBank
 from swarm.grid.layout import LayoutParams, generate_layout
 from swarm.grid.maps import EMITTER, SERVICE, parse_map
@@ -75,3 +77,26 @@ def test_board_gives_a_contested_order_to_the_lowest_bid_then_lowest_row():
     assert s.phase[1] == TO_DROP and s.goal[1] == s.drop_of[1]
     assert s.update(np.array([-5, s.goal[1], -5]), 9) == 1
     assert s.phase[1] == IDLE and s.goal[1] == -1 and s.service_sum == 9
+
+
+def test_a_later_first_round_starts_every_robot_further_down_the_list():
+    s = LeagueTasks(CORRIDOR, DistanceBank(CORRIDOR), np.arange(8) % 8, 3, first_round=1)
+    assert s.goal.tolist() == [3, 4, 5]  # tasks 3, 4, 5: round 1 of 3 robots
+    assert s.update(np.array([3, 0, 0]), t=1) == 1
+    assert s.goal.tolist() == [6, 4, 5] and s.finished.tolist() == [1, 0, 0]
+    s.update(np.array([6, 4, 5]), t=2)
+    assert s.goal.tolist() == [1, 7, 0]  # tasks 9, 7, 8 of the cycled list
+    s = LeagueTasks(CORRIDOR, DistanceBank(CORRIDOR), np.arange(8), 3, "stop", first_round=2)
+    assert s.goal.tolist() == [6, 7, -1] and s.phase.tolist() == [TO_PICK, TO_PICK, IDLE]
+
+
+def test_a_warehouse_run_from_a_later_round_hands_out_that_rounds_tasks():
+    from envs.warehouse import WarehouseModel
+
+    base = WarehouseModel(n_agents=10, rng=0)
+    later = WarehouseModel(n_agents=10, rng=0, first_task_round=3)
+    assert later.tasks.goal.tolist() == base.instance.tasks[30:40].tolist()
+    with pytest.raises(ConfigError, match=r"field 'first_task_round'.*tasks='poisson'"):
+        WarehouseModel(n_agents=10, tasks="poisson", first_task_round=1)
+    with pytest.raises(ConfigError, match=r"first_task_round.*allowed: 0 to 999"):
+        WarehouseModel(n_agents=10, league_wrap="stop", first_task_round=1000)

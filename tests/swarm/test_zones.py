@@ -141,6 +141,30 @@ def test_stop_ends_a_robots_sequence(tmp_path):
     assert tasks.finished[0] == 3 and tasks.goal[0] == -1
 
 
+def test_a_later_first_round_starts_each_sequence_at_that_goal(tmp_path):
+    path = write(tmp_path, startZones=[TOP], goalSequences=SEQS)
+    inst = load_instance(path)
+    bank = DistanceBank(inst.grid)
+    tasks = SequenceTasks(inst.grid, bank, inst.tasks, inst.offsets, "cycle", first_round=1)
+    assert tasks.goal.tolist() == [35, 21, 18]  # goal 1 of each (a one-goal sequence wraps)
+    tasks.update(np.array([35, 21, 18]), 1)
+    assert tasks.goal.tolist() == [0, 21, 5] and tasks.completed.tolist() == [False, True, False]
+    tasks.update(np.array([0, 2, 5]), 2)
+    assert tasks.completed.tolist() == [False, True, True]  # 2 goals of robot 2's two
+    stop = SequenceTasks(inst.grid, bank, inst.tasks, inst.offsets, "stop", first_round=1)
+    assert stop.goal.tolist() == [35, -1, 18]
+
+
+def test_first_task_round_refuses_rounds_past_a_stopping_stream(tmp_path):
+    from envs.warehouse import WarehouseModel
+
+    path = write(tmp_path, startZones=[TOP], goalSequences=SEQS)
+    with pytest.raises(ConfigError, match=r"field 'first_task_round'.*allowed: 0 to 2"):
+        WarehouseModel(instance=str(path), league_wrap="stop", first_task_round=3)
+    cycled = WarehouseModel(instance=str(path), first_task_round=3)
+    assert cycled.tasks.goal.tolist() == [30, 21, 18]  # goal 3 of each, cycled
+
+
 def model(path: Path, **config):
     from envs.warehouse import WarehouseModel
 
