@@ -2,8 +2,10 @@
 
 For each instance, motion model (``grid``: 4-connected; ``rotate``: the League's action
 model, headings and quarter turns) and controller (``pibt``: decentralised PIBT, local
-sensing and radio with the default radii, every message counted; ``pibt-global``: one PIBT
-over every robot on the whole map, the centralised reference), runs the instance headless
+sensing and radio with the default radii, every message counted; ``pibt-occupied``: the
+same with cells beyond the radio counted as taken; ``pibt-near``: that, with robots near
+their goals first, ``distance_priority`` 30; ``pibt-global``, ``pibt-global-near``: one
+PIBT over every robot on the whole map, the centralised reference), runs the instance headless
 and prints one markdown row: errands (tasks) finished and their ratio to the League's best
 known result (a central planner under the rotate model, 1 s a step), wall time, steps/s,
 bytes each robot sent per step, robots stuck (with a task, not moved for the deadlock window
@@ -37,11 +39,15 @@ DATA = ROOT / ".." / "shared" / "data" / "lorr-2023-main-round"
 # the League's best known errands finished in 5,000 steps (the data's README)
 BEST_KNOWN = {"MR23-I-10": 194_677, "MR23-I-06": 197_275}
 # decentralised PIBT; the same with unknown cells beyond the radio counted as occupied; one
-# PIBT over the whole map (a centralised reference)
+# PIBT over the whole map (a centralised reference); "-near": robots near their goals plan
+# first (PIBTParams.distance_priority)
 CONTROLLERS = {
     "pibt": {},
     "pibt-occupied": {"unknown_cells": "occupied"},
+    # the same, robots near their goals first (30 steps of task age per cell of distance)
+    "pibt-near": {"unknown_cells": "occupied", "distance_priority": 30},
     "pibt-global": {"view": "global"},
+    "pibt-global-near": {"view": "global", "distance_priority": 30},
 }
 
 

@@ -1068,6 +1068,14 @@ class PIBTParams(StrictConfig):
         description="under rotation: steps a quarter turn costs when ranking the cell ahead "
         "against turning (0: distance alone)",
     )
+    distance_priority: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="steps of task age that one cell of remaining distance to the goal costs "
+        "in a robot's priority (0: task age alone; larger: robots near their goals go first, "
+        "see swarm.grid.policy.priorities)",
+    )
     view: Literal["local", "global"] = Field(
         "local",
         description="'local': decentralised (the radio); 'global': one PIBT over every robot "
@@ -1143,7 +1151,7 @@ class PIBT(GridPolicy):
         cell unless it moves forward), (R,) priority it inherited, (R,) its action, (R,) the
         cell its PIBT plan chose (under rotation the cell it turns toward)."""
         p = self.params
-        own = priorities(obs, self.seed)
+        own = priorities(obs, self.seed, p.distance_priority)
         turn = None
         if rotating(obs):
             prefs, turn = rotate_preferences(obs, self.seed, p.turn_cost)

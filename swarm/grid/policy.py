@@ -147,10 +147,24 @@ def order_costs(obs: LocalObservation, rows: np.ndarray) -> np.ndarray:
     return obs.known["bank"].lookup(board.pick_slot[None, :], obs.own["fcell"][rows, None])
 
 
-def priorities(obs: LocalObservation, seed: int) -> np.ndarray:
+def priorities(obs: LocalObservation, seed: int, distance_weight: int = 0) -> np.ndarray:
     """(R,) PIBT priority: steps since the current task was revealed, plus a keyed fraction
-    in [0, 1) that breaks ties and differs per robot (Okumura et al. 2022, Sec. 4.1)."""
-    return obs.own["task_age"] + keyed_uniform(seed, obs.ids, 7)
+    in [0, 1) that breaks ties and differs per robot (Okumura et al. 2022, Sec. 4.1).
+
+    ``distance_weight`` k > 0 subtracts k times the robot's hop distance to its goal (its own
+    field; a robot without a task counts 0), so robots near their goals go first and finish,
+    while the age still grows by one a step: a robot that waits overtakes any nearer one in
+    at most k x (its distance) steps, which keeps PIBT's every-robot-gets-its-turn argument.
+    An integer k keeps the priorities integers plus the keyed fractions, so the gaps between
+    robots stay what ``hop_discount`` (policies.pibt) assumes."""
+    prio = obs.own["task_age"] + keyed_uniform(seed, obs.ids, 7)
+    if distance_weight:
+        slot = obs.own["goal_slot"]
+        has = slot >= 0
+        hops = np.zeros(obs.n)
+        hops[has] = obs.known["bank"].lookup(slot[has], obs.own["fcell"][has])
+        prio = prio - distance_weight * hops
+    return prio
 
 
 def preferences(obs: LocalObservation, seed: int) -> tuple[np.ndarray, np.ndarray]:

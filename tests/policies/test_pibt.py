@@ -320,3 +320,42 @@ def test_an_owned_relay_round_is_carried_without_a_copy_and_stays_unchangeable()
     replay.send("relay", mine, entry_ptr=np.array([0, 2]))
     mine[:] = 5.0  # not owned: the kept copy does not change
     assert replay.sent[0][1].tolist() == [[1.0], [1.0]] and not replay.sent[0][1].flags.writeable
+
+
+def test_distance_priority_subtracts_k_cells_of_distance_from_the_task_age():
+    """``distance_priority`` k: priority = task age + keyed fraction - k x the robot's hop
+    distance to its goal (breadth-first on the map's graph here, by networkx), 0 for a robot
+    without a task; k = 0 is the task age alone."""
+    import networkx as nx
+
+    from swarm.grid.policy import priorities
+
+    model = WarehouseModel(n_agents=30, layout=LAYOUT, rng=3, league_wrap="stop", n_tasks=40)
+    for _ in range(25):
+        model.step()
+    obs = model.observe()
+    goal, fcell = model.tasks.goal, obs.own["fcell"]
+    assert (goal < 0).any() and (goal >= 0).any()
+    nbr = model.grid_map.neighbors
+    graph = nx.Graph((a, int(b)) for a in range(len(nbr)) for b in nbr[a, 1:] if b >= 0)
+    free_goal = model.grid_map.free_id[np.maximum(goal, 0)]
+    hops = [nx.shortest_path_length(graph, int(fcell[i]), int(free_goal[i])) if goal[i] >= 0
+            else 0 for i in range(obs.n)]  # fmt: skip
+    age = priorities(obs, seed=5)
+    assert np.all((age - obs.own["task_age"] >= 0) & (age - obs.own["task_age"] < 1))
+    np.testing.assert_allclose(priorities(obs, 5, distance_weight=30), age - 30 * np.array(hops))
+
+
+@pytest.mark.parametrize("motion", ["grid", "rotate"])
+def test_pibt_with_distance_priority_is_local_and_collision_free(motion):
+    from swarm.testing import assert_local
+
+    rough = dict(layout=LAYOUT, sense_radius=SENSE, comm_radius=COMM, packet_drop=0.2,
+                 max_inbox=6, motion=motion)  # fmt: skip
+    params = {"distance_priority": 30}
+    assert assert_local("pibt", "warehouse", n_agents=30, steps=12, policy_params=params,
+                        **rough) == 360  # fmt: skip
+    model = WarehouseModel(n_agents=60, rng=1, policy_params=params, **rough)
+    for _ in range(200):
+        model.step()
+    assert model.metrics["executed_collisions"] == 0 and model.metrics["tasks_finished"] > 0
