@@ -152,11 +152,13 @@ def priorities(obs: LocalObservation, seed: int, distance_weight: int = 0) -> np
     in [0, 1) that breaks ties and differs per robot (Okumura et al. 2022, Sec. 4.1).
 
     ``distance_weight`` k > 0 subtracts k times the robot's hop distance to its goal (its own
-    field; a robot without a task counts 0), so robots near their goals go first and finish,
-    while the age still grows by one a step: a robot that waits overtakes any nearer one in
-    at most k x (its distance) steps, which keeps PIBT's every-robot-gets-its-turn argument.
-    An integer k keeps the priorities integers plus the keyed fractions, so the gaps between
-    robots stay what ``hop_discount`` (policies.pibt) assumes."""
+    field; a robot without a task counts 0), so robots near their goals go first and finish.
+    The age still grows by one a step, so a task older than another by more than k times
+    its own distance ranks above it however near the other is: no task waits behind newer
+    ones for ever (the argument of Okumura et al. for ages alone, delayed by at most k times
+    the map's diameter). An integer k keeps the priorities integers plus the keyed
+    fractions, so the gaps between robots stay what ``hop_discount`` (policies.pibt)
+    assumes."""
     prio = obs.own["task_age"] + keyed_uniform(seed, obs.ids, 7)
     if distance_weight:
         slot = obs.own["goal_slot"]
