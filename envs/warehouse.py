@@ -517,6 +517,7 @@ class WarehouseModel(ScenarioModel):
         is not MAPF's cost, which counts a robot as arriving only when it stays."""
         m, steps = self.metrics, self.world.t
         inst, wrap = self.instance, self.config.league_wrap
+        first = self.config.first_task_round
         league = self.config.tasks == "league"
         sequences = isinstance(self.tasks, SequenceTasks)
         cycle = league and wrap == "cycle"
@@ -524,11 +525,11 @@ class WarehouseModel(ScenarioModel):
         if free_flow and sequences:
             bound = int(
                 free_flow_sequences(
-                    self.grid_map, inst.starts, inst.tasks, inst.offsets, steps, wrap
+                    self.grid_map, inst.starts, inst.tasks, inst.offsets, steps, wrap, first
                 ).sum()
             )
         elif free_flow and cycle:
-            bound = int(free_flow_tasks(self.grid_map, inst.starts, inst.tasks, steps).sum())
+            bound = int(free_flow_tasks(self.grid_map, inst.starts, inst.tasks, steps, first).sum())
         tasks_per_robot = len(inst.tasks) / self.world.n if league else None
         # the cycling round robin gives robot k tasks k, k + n, k + 2n, ... (mod m): with
         # m <= n tasks each robot repeats ONE task forever, and a robot parked on it

@@ -358,13 +358,16 @@ def free_flow(
     return done
 
 
-def free_flow_tasks(grid: GridMap, starts: np.ndarray, tasks: np.ndarray, n_steps: int):
+def free_flow_tasks(
+    grid: GridMap, starts: np.ndarray, tasks: np.ndarray, n_steps: int, first_round: int = 0
+):
     """(n,) tasks each robot finishes within ``n_steps`` alone, League round robin stream:
-    robot k's c-th task is ``tasks[(c * n + k) % m]`` (League 2023 ``roundrobin``)."""
+    robot k's c-th task is ``tasks[(c * n + k) % m]`` (League 2023 ``roundrobin``), c from
+    ``first_round`` on."""
     n, m = len(starts), len(tasks)
 
     def goals_of(robots: np.ndarray, rounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cells = tasks[(rounds * n + robots[:, None]) % m]
+        cells = tasks[((rounds + first_round) * n + robots[:, None]) % m]
         return cells, np.ones(cells.shape, bool)
 
     return free_flow(grid, starts, n_steps, goals_of)

@@ -159,11 +159,13 @@ def free_flow_sequences(
     offsets: np.ndarray,
     n_steps: int,
     wrap: str = "cycle",
+    first_round: int = 0,
 ) -> np.ndarray:
     """(n,) goals each robot reaches within ``n_steps`` alone on the map, following its own
-    sequence (:class:`SequenceTasks`): an upper bound on what it can do among others, since
-    its goals do not depend on them. A goal is one step at least (reached at the end of a
-    step, standing on it counts); under "stop" a robot's count ends with its sequence.
+    sequence (:class:`SequenceTasks`) from goal ``first_round`` on: an upper bound on what
+    it can do among others, since its goals do not depend on them. A goal is one step at
+    least (reached at the end of a step, standing on it counts); under "stop" a robot's
+    count ends with its sequence.
     Doubling batches of goals, one BFS per distinct goal per batch, as the League bound
     (:func:`swarm.grid.distance.free_flow_tasks`)."""
     offsets = np.asarray(offsets, dtype=np.int64)
@@ -171,6 +173,7 @@ def free_flow_sequences(
 
     def goals_of(robots: np.ndarray, rounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         size = length[robots, None]
+        rounds = rounds + first_round
         if wrap == "stop":
             return cells[begin[robots, None] + np.minimum(rounds, size - 1)], rounds < size
         goals = cells[begin[robots, None] + rounds % size]

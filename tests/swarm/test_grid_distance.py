@@ -65,6 +65,9 @@ def test_free_flow_bound_in_a_corridor_by_hand():
     # robot 0: cells 1 (1 step), 3 (2), 1 (2) -> 3 tasks by t=5; robot 1: 4 (1), 0 (4) -> 2
     got = free_flow_tasks(g, np.array([0, 5]), np.array([1, 4, 3, 0]), 5)
     assert got.tolist() == [3, 2]
+    # from round 1: robot 0 gets cells 3 (3 steps), 1 (2) -> 2 by t=5; robot 1: 0 (5) -> 1
+    got = free_flow_tasks(g, np.array([0, 5]), np.array([1, 4, 3, 0]), 5, first_round=1)
+    assert got.tolist() == [2, 1]
 
 
 def test_pair_distances_match_scipy():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from swarm.config import ConfigError
-from swarm.grid.distance import DistanceBank
+from swarm.grid.distance import DistanceBank, free_flow_tasks
 from swarm.grid.layout import LayoutParams, generate_layout
 from swarm.grid.maps import EMITTER, SERVICE, parse_map
 from swarm.grid.tasks import IDLE, TO_DROP, TO_PICK, LeagueTasks, PoissonOrders
@@ -96,6 +96,12 @@ def test_a_warehouse_run_from_a_later_round_hands_out_that_rounds_tasks():
     base = WarehouseModel(n_agents=10, rng=0)
     later = WarehouseModel(n_agents=10, rng=0, first_task_round=3)
     assert later.tasks.goal.tolist() == base.instance.tasks[30:40].tolist()
+    for _ in range(40):
+        later.step()
+    inst = later.instance
+    bound = free_flow_tasks(later.grid_map, inst.starts, inst.tasks, 40, first_round=3).sum()
+    assert later.summary()["free_flow_tasks"] == bound  # the bound of the same errands
+    assert bound != free_flow_tasks(later.grid_map, inst.starts, inst.tasks, 40).sum()
     with pytest.raises(ConfigError, match=r"field 'first_task_round'.*tasks='poisson'"):
         WarehouseModel(n_agents=10, tasks="poisson", first_task_round=1)
     with pytest.raises(ConfigError, match=r"first_task_round.*allowed: 0 to 999"):

@@ -215,6 +215,9 @@ def test_free_flow_of_a_sequence_is_its_walk_alone(tmp_path):
     assert free_flow_sequences(*args, 29, "cycle").tolist() == [9]
     assert free_flow_sequences(*args, 30, "stop").tolist() == [2]
     assert free_flow_sequences(*args, 5, "stop").tolist() == [1]
+    # from goal 1 ((0, 0), where the robot starts): 1 step, then 3 a goal
+    assert free_flow_sequences(*args, 7, "cycle", first_round=1).tolist() == [3]
+    assert free_flow_sequences(*args, 30, "stop", first_round=1).tolist() == [1]
     m = model(path)
     for _ in range(30):
         m.step()
