@@ -534,13 +534,17 @@ def local_pibt(
 
 
 def committed_first(
-    prefs: np.ndarray, own: np.ndarray, committed: np.ndarray, fcell: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    prefs: np.ndarray, own: np.ndarray, committed: np.ndarray, fcell: np.ndarray,
+    lift: float = COMMITTED_PRIORITY,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Preferences and priorities with each robot's commitment kept (under rotation): a
     robot whose last plan chose a neighbouring cell it has not reached yet (it was turning
-    toward it, or its move was stopped) ranks that cell first and plans
-    ``COMMITTED_PRIORITY`` above the uncommitted robots, in its own beacons and so in every
-    view; backtracking can still move it elsewhere. Own memory only."""
+    toward it, or its move was stopped) ranks that cell first and plans ``lift`` above the
+    uncommitted robots, in its own beacons and so in every view; backtracking can still move
+    it elsewhere. Own memory only. ``lift`` must exceed any gap between two robots' own
+    priorities: ``COMMITTED_PRIORITY`` (task ages) plus, with ``distance_priority`` k, k
+    times the map's free cells (no distance is longer), the same public number for every
+    robot."""
     active = (committed >= 0) & (committed != fcell)
     first = prefs == committed[:, None]
     rows = np.flatnonzero(active & first.any(axis=1))
@@ -549,7 +553,7 @@ def committed_first(
     order = np.argsort(~first[rows], axis=1, kind="stable")  # the committed cell, then the rest
     prefs, own = prefs.copy(), own.copy()
     prefs[rows] = np.take_along_axis(prefs[rows], order, axis=1)
-    own[rows] += COMMITTED_PRIORITY
+    own[rows] += lift
     return prefs, own
 
 
@@ -1168,7 +1172,8 @@ class PIBT(GridPolicy):
         if rotating(obs):
             prefs, turn = rotate_preferences(obs, self.seed, p.turn_cost)
             if p.commit and self._started(obs):
-                prefs, own = committed_first(prefs, own, self.committed, obs.own["fcell"])
+                lift = COMMITTED_PRIORITY + p.distance_priority * len(obs.known["grid"].free_cells)
+                prefs, own = committed_first(prefs, own, self.committed, obs.own["fcell"], lift)
         else:
             prefs, _ = preferences(obs, self.seed)
         if p.view == "global":

@@ -152,7 +152,8 @@ def priorities(obs: LocalObservation, seed: int, distance_weight: int = 0) -> np
     in [0, 1) that breaks ties and differs per robot (Okumura et al. 2022, Sec. 4.1).
 
     ``distance_weight`` k > 0 subtracts k times the robot's hop distance to its goal (its own
-    field; a robot without a task counts 0), so robots near their goals go first and finish.
+    field; a robot without a task, or whose goal it cannot reach, counts 0), so robots near
+    their goals go first and finish.
     The age still grows by one a step, so a task older than another by more than k times
     its own distance ranks above it however near the other is: no task waits behind newer
     ones for ever (the argument of Okumura et al. for ages alone, delayed by at most k times
@@ -163,8 +164,10 @@ def priorities(obs: LocalObservation, seed: int, distance_weight: int = 0) -> np
     if distance_weight:
         slot = obs.own["goal_slot"]
         has = slot >= 0
+        bank = obs.known["bank"]
         hops = np.zeros(obs.n)
-        hops[has] = obs.known["bank"].lookup(slot[has], obs.own["fcell"][has])
+        hops[has] = bank.lookup(slot[has], obs.own["fcell"][has])
+        hops[hops >= bank.unreached] = 0.0
         prio = prio - distance_weight * hops
     return prio
 

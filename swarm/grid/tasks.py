@@ -85,6 +85,8 @@ class LeagueTasks(TaskStream):
         super().__init__(grid, bank, n)
         if wrap not in ("cycle", "stop"):
             raise ValueError(f"wrap: {wrap!r}; allowed: 'cycle', 'stop'")
+        if first_round < 0:
+            raise ValueError(f"first_round: {first_round}; allowed: 0 or more")
         self.tasks = np.asarray(tasks, dtype=np.int64)
         self.wrap = wrap
         self.first_round = first_round
@@ -147,8 +149,11 @@ class SequenceTasks(LeagueTasks):
 
     @property
     def completed(self) -> np.ndarray:
-        """(R,) bool: the robot reached as many goals as its sequence holds (every goal at
-        least once)."""
+        """(R,) bool: the robot reached every goal it was given: as many goals as its
+        sequence holds under "cycle" (each at least once), the end of its sequence under
+        "stop" (from ``first_round`` on, the goals before it are never handed out)."""
+        if self.wrap == "stop":
+            return self.counter >= self.length
         return self.counter - self.first_round >= self.length
 
 

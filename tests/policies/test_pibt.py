@@ -359,3 +359,48 @@ def test_pibt_with_distance_priority_is_local_and_collision_free(motion):
     for _ in range(200):
         model.step()
     assert model.metrics["executed_collisions"] == 0 and model.metrics["tasks_finished"] > 0
+
+
+@pytest.mark.parametrize("view", ["local", "global"])
+def test_pibt_plans_with_the_distance_priority(monkeypatch, view):
+    """Both views hand PIBT the priorities with k's distance term (a spy on the priority
+    function records what the planner used), and the plan differs from k = 0's."""
+    import policies.pibt as pibt_module
+
+    used = []
+    real = pibt_module.priorities
+
+    def spy(obs, seed, distance_weight=0):
+        used.append(distance_weight)
+        return real(obs, seed, distance_weight)
+
+    monkeypatch.setattr(pibt_module, "priorities", spy)
+    plans = {}
+    for k in (0, 1000):
+        model = WarehouseModel(n_agents=80, layout=LAYOUT, rng=2, motion="rotate",
+                               policy_params={"distance_priority": k, "view": view})  # fmt: skip
+        for _ in range(30):
+            model.step()
+        plans[k] = model.world.cell.copy()
+    assert set(used) == {0, 1000}
+    assert not np.array_equal(plans[0], plans[1000])
+
+
+def test_an_unreachable_goal_adds_no_distance_to_the_priority():
+    """A goal the robot cannot reach reads as the bank's ``unreached`` sentinel; it must not
+    become a distance (k x 65,535 would sink the robot below every other for good)."""
+    from types import SimpleNamespace
+
+    from swarm.grid.policy import priorities
+
+    class Bank:
+        unreached = 65_535
+
+        def lookup(self, slots, cells):
+            return np.where(cells == 1, self.unreached, 4)
+
+    own = {"task_age": np.array([5, 5, 5]), "goal_slot": np.array([0, 0, -1]),
+           "fcell": np.array([0, 1, 2])}  # fmt: skip
+    obs = SimpleNamespace(n=3, ids=np.arange(3), own=own, known={"bank": Bank()})
+    age = priorities(obs, 0)
+    np.testing.assert_allclose(priorities(obs, 0, 30) - age, [-120.0, 0.0, 0.0])

@@ -153,6 +153,10 @@ def test_a_later_first_round_starts_each_sequence_at_that_goal(tmp_path):
     assert tasks.completed.tolist() == [False, True, True]  # 2 goals of robot 2's two
     stop = SequenceTasks(inst.grid, bank, inst.tasks, inst.offsets, "stop", first_round=1)
     assert stop.goal.tolist() == [35, -1, 18]
+    assert stop.completed.tolist() == [False, True, False]  # robot 1 was given no goal
+    stop.update(np.array([35, 2, 18]), 1)
+    stop.update(np.array([0, 2, 3]), 2)
+    assert stop.goal.tolist() == [-1, -1, -1] and stop.completed.all()
 
 
 def test_first_task_round_refuses_rounds_past_a_stopping_stream(tmp_path):
