@@ -165,7 +165,7 @@ class WarehouseConfig(StrictConfig):
         0, ge=0,
         description="round of the League stream each robot starts at (robot r's first task "
         "is task k x robots + r; of a goal sequence, goal k): runs on errands that a run "
-        "from round 0 never reaches, to choose settings on held-out errands",
+        "from round 0 does not reach within its steps, to choose settings on held-out errands",
     )  # fmt: skip
     orders_rate: float = Field(0.5, gt=0, description="Poisson orders per step")
     max_open_orders: int = Field(1000, ge=1, description="orders the board holds at most")

@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                     default=[DATA / "MR23-I-10.json", DATA / "MR23-I-06.json"])  # fmt: skip
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--motions", nargs="+", default=["rotate", "grid"], choices=["grid", "rotate"])
-    ap.add_argument("--controllers", nargs="+", default=list(CONTROLLERS), choices=CONTROLLERS)
+    ap.add_argument("--controllers", nargs="+", default=["pibt", "pibt-occupied", "pibt-global"],
+                    choices=CONTROLLERS)  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--guidance", nargs="+", default=["none"],
                     help="none, crisscross:W, flow:W or flow:W:R (guidance weight W, "

@@ -5,8 +5,11 @@ MR23-I-06's open sortation rows; README, "held out"), so they are chosen per map
 choice made on the very run it is judged by would flatter it. Each candidate ``flow:W:R``
 here runs the instance's own robots from task round ``--first-round`` (default: half the
 file's rounds; ``first_task_round``, robot r's first task is task k x robots + r), errands
-that a 5,000-step run from round 0 does not reach (it hands out about 13 rounds of the
-main round's 50). The candidate finishing the most errands is printed with the command that
+that a 5,000-step run from round 0 does not reach within its steps (it hands out about 8-12
+rounds a robot of the main round's 50). They lie in the stream's later half, from which
+the flow fit samples its 2,048 errands (:func:`swarm.grid.guidance.errand_pairs`: the
+statistics every setting is fitted to, under 1 % of those tasks), while the evaluated run's
+errands lie outside it. The candidate finishing the most errands is printed with the command that
 evaluates it from round 0 over the League's 5,000 steps (``bench_mainround.py``).
 
     python experiments/tune_guidance.py \\
@@ -32,8 +35,11 @@ from swarm.grid.maps import load_instance  # noqa: E402
 
 
 def rounds_in(instance: Path) -> int:
-    """Rounds of the instance's round-robin stream (tasks // robots)."""
+    """Rounds of the instance's round-robin stream (tasks // robots); 0 for goal sequences,
+    which flow guidance is not fitted to."""
     loaded = load_instance(instance)
+    if loaded.offsets is not None:
+        return 0
     return len(loaded.tasks) // max(len(loaded.starts), 1)
 
 
@@ -56,8 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.instance.exists():
         print(f"skipped: {args.instance} not found (../shared/data is absent)")
         return 0
-    first = rounds_in(args.instance) // 2 if args.first_round is None else args.first_round
-    print("python " + " ".join([f"experiments/{Path(__file__).name}", *sys.argv[1:]]))
+    rounds = rounds_in(args.instance)
+    if rounds == 0:
+        print(f"tune_guidance: {args.instance} gives goal sequences, not a round-robin task "
+              "stream; flow guidance is fitted to the latter", file=sys.stderr)  # fmt: skip
+        return 2
+    first = rounds // 2 if args.first_round is None else args.first_round
+    given = sys.argv[1:] if argv is None else argv
+    print("python " + " ".join([f"experiments/{Path(__file__).name}", *given]))
     print(f"(candidates start at task round {first})\n")
     print(HEADER, flush=True)
     rows = []

@@ -24,10 +24,19 @@ def test_candidates_start_halfway_down_the_stream_and_the_most_errands_win(tmp_p
     inst = random_instance(grid, 12, 12 * 40, np.random.default_rng(0), name="tiny")
     path = write_instance(inst, tmp_path)
     tune = load_script()
+    rounds = []
+    real = tune.run_row
+
+    def spy(*args, first_round=0, **kwargs):
+        rounds.append(first_round)
+        return real(*args, first_round=first_round, **kwargs)
+
+    tune.run_row = spy
     assert tune.main(["--instance", str(path), "--weights", "2", "4", "--reaches", "0", "3",
                       "--steps", "60", "--controller", "pibt-global"]) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert "(candidates start at task round 20)" in out
+    assert "(candidates start at task round 20)" in out and rounds == [20] * 4
+    assert out.startswith("python experiments/tune_guidance.py --instance ")
     rows = [line for line in out.splitlines() if line.startswith("| tiny |")]
     errands = {
         re.search(r"flow:[\d:]+", line).group(0): int(line.split("|")[6].replace(",", ""))
