@@ -5,8 +5,9 @@ MR23-I-06's open sortation rows; README, "held out"), so they are chosen per map
 choice made on the very run it is judged by would flatter it. Each candidate ``flow:W:R``
 here runs the instance's own robots from task round ``--first-round`` (default: half the
 file's rounds; ``first_task_round``, robot r's first task is task k x robots + r), errands
-that a 5,000-step run from round 0 does not reach within its steps (it hands out about 8-12
-rounds a robot of the main round's 50). They lie in the stream's later half, from which
+that a 5,000-step run from round 0 barely reaches (it hands out 8-12 rounds a robot of the
+main round's 50 on average; on MR23-I-06 the busiest robot holds its round-25 task at the
+end). They lie in the stream's later half, from which
 the flow fit samples its 2,048 errands (:func:`swarm.grid.guidance.errand_pairs`: the
 statistics every setting is fitted to, under 1 % of those tasks), while the evaluated run's
 errands lie outside it. The candidate finishing the most errands is printed with the command that

@@ -168,7 +168,7 @@ unknown cells occupied): MR23-I-10 with flow w = 10, reach 32, k = 0 / 3 / 10 / 
 22,784 / 23,721 / 23,990 / 24,148 / 23,866 errands (whole map, k = 0 / 10: 22,718 /
 24,424); MR23-I-06 with flow w = 16, k = 0 / 10 / 30: 27,354 / 27,860 / 28,188. Over the
 League's 5,000 steps from round 0 (README) k = 30 lifts the decentralised planner from
-57.0 % to 61.2 % of the best known on MR23-I-06 and from 40.2 % to 43.0 % on MR23-I-10.
+57.0 % to 61.2 % of the best known on MR23-I-06 and from 40.2 % to 43.4 % on MR23-I-10.
 
 **Whole map** (``view = "global"``): one PIBT over every robot on the whole map (Algorithm
 1 as published, one problem instead of one per robot; under rotation with the same
