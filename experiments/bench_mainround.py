@@ -18,9 +18,17 @@ from the half a run reaches last: statistics the League's planners were not give
 said beside any comparison with the best known); ``flow:W:R`` prices each move by the
 errands within R cells of it along its aisle (``guidance_reach``).
 
+``--profile N`` prints after each row where the robots are every N steps: the errands
+finished in the window and, for each of ``--bands`` horizontal bands of map rows, the robots
+standing there, the share of their robot-steps that moved, and the robots whose goal lies
+there (:func:`swarm.grid.metrics.band_census`; the run itself is unchanged, tested).
+
     python experiments/bench_mainround.py --steps 5000
     python experiments/bench_mainround.py --steps 300 --motions rotate \\
         --controllers pibt --instances ../shared/data/lorr-2023-main-round/MR23-I-10.json
+    python experiments/bench_mainround.py --steps 5000 --motions rotate \\
+        --controllers pibt-global-near --guidance flow:10:32 --profile 500 \\
+        --instances ../shared/data/lorr-2023-main-round/MR23-I-10.json
 
 The data lives in ../shared/data/lorr-2023-main-round (not shipped with the project).
 """
@@ -59,11 +67,16 @@ def run_row(
     seed: int,
     guidance: str = "none",
     first_round: int = 0,
+    profile: int = 0,
+    bands: int = 14,
 ) -> dict:
     """One run; the fields of a table row. ``guidance``: none, crisscross:W, flow:W or
     flow:W:R (R the ``guidance_reach``); ``first_round``: the task round every robot starts
-    at (``first_task_round``; the ratio to the best known is given for round 0 only)."""
+    at (``first_task_round``; the ratio to the best known is given for round 0 only);
+    ``profile`` > 0: every ``profile`` steps (and at the end) a census of the map's ``bands``
+    horizontal bands (:func:`swarm.grid.metrics.band_census`), under ``"profile"``."""
     from envs.warehouse import WarehouseModel
+    from swarm.grid.metrics import band_census
 
     kind, _, rest = guidance.partition(":")
     weight, _, reach = rest.partition(":")
@@ -80,10 +93,31 @@ def run_row(
     model.collect_metrics = False
     setup = time.perf_counter() - t0
     moved = np.zeros(model.world.n, bool)
+    height, width = model.grid_map.height, model.grid_map.width
+    if profile and bands > height:
+        raise ValueError(f"bands: at most the map's {height} rows (got {bands})")
+    census: list[dict] = []
+    standing = np.zeros(bands, np.int64)  # robot-steps in each band in the window
+    moving = np.zeros(bands, np.int64)  # ... of which the robot moved
+    finished = 0
     t0 = time.perf_counter()
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         model.step()
         moved |= model.last_counts.moved_mask
+        if profile:
+            goal = model.tasks.goal
+            counts = band_census(model.world.cell // width, np.where(goal >= 0, goal // width, -1),
+                                 model.last_counts.moved_mask, height, bands)  # fmt: skip
+            standing += counts[:, 0]
+            moving += counts[:, 1]
+            if step % profile == 0 or step == steps:
+                census.append({
+                    "step": step, "errands": model.tracker.tasks_finished - finished,
+                    "robots": counts[:, 0].tolist(), "bound": counts[:, 2].tolist(),
+                    "moving": (moving / np.maximum(standing, 1)).tolist(),
+                })  # fmt: skip
+                finished = model.tracker.tasks_finished
+                standing[:], moving[:] = 0, 0
     wall = time.perf_counter() - t0
     s = model.summary(free_flow=False)
     best = BEST_KNOWN.get(instance.stem)
@@ -105,6 +139,8 @@ def run_row(
         "never_moved": int((~moved).sum()),
         "conflicts": s["attempted_conflicts"],
         "collisions": s["collisions"],
+        "height": height,
+        "profile": census,
     }
 
 
@@ -126,6 +162,34 @@ def markdown(row: dict) -> str:
     )
 
 
+def band_rows(band: int, bands: int, height: int) -> str:
+    """The map rows of band ``band`` (row r lies in band ``r * bands // height``)."""
+    lo, hi = -(-band * height // bands), -(-(band + 1) * height // bands) - 1
+    return f"rows {lo}-{hi}"
+
+
+def profile_table(row: dict) -> str:
+    """Markdown: errands per window and, per band, robots standing there at the window's
+    end, the share of their robot-steps in the window in which they moved, and the robots
+    whose goal lies there."""
+    bands = len(row["profile"][0]["robots"])
+    names = [band_rows(b, bands, row["height"]) for b in range(bands)]
+    lines = [
+        f"where the robots are ({row['instance']}, {row['motion']}, {row['controller']}): per "
+        "band, robots standing there at the window's end / share of their robot-steps in the "
+        "window that moved / robots bound there",
+        "| step | errands in window | " + " | ".join(names) + " |",
+        "| ---: | ---: | " + " | ".join("---:" for _ in names) + " |",
+    ]
+    for window in row["profile"]:
+        cells = [
+            f"{n:,} / {m:.0%} / {g:,}"
+            for n, m, g in zip(window["robots"], window["moving"], window["bound"], strict=True)
+        ]
+        lines.append(f"| {window['step']:,} | {window['errands']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", nargs="+", type=Path,
@@ -138,7 +202,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guidance", nargs="+", default=["none"],
                     help="none, crisscross:W, flow:W or flow:W:R (guidance weight W, "
                     "reach R), one row each")  # fmt: skip
+    ap.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                    help="after each row, a table of where the robots are every STEPS steps "
+                    "(errands, robots standing, moving and bound per band of map rows; "
+                    "0: off)")  # fmt: skip
+    ap.add_argument("--bands", type=int, default=14,
+                    help="horizontal bands of the map in the --profile table")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.steps < 1:
+        ap.error("argument --steps: at least 1 step")
+    if args.profile < 0:
+        ap.error("argument --profile: 0 (off) or a number of steps")
+    if args.bands < 1:
+        ap.error("argument --bands: at least 1 band")
     missing = [str(p) for p in args.instances if not p.exists()]
     if missing:
         print(f"skipped: instance(s) not found: {', '.join(missing)} (../shared/data is absent)")
@@ -149,8 +225,11 @@ def main(argv: list[str] | None = None) -> int:
         for motion in args.motions:
             for controller in args.controllers:
                 for guidance in args.guidance:
-                    row = run_row(inst, args.steps, motion, controller, args.seed, guidance)
+                    row = run_row(inst, args.steps, motion, controller, args.seed, guidance,
+                                  profile=args.profile, bands=args.bands)  # fmt: skip
                     print(markdown(row), flush=True)
+                    if row["profile"]:
+                        print(profile_table(row), flush=True)
     return 0
 
 

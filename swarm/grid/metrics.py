@@ -12,6 +12,9 @@
   no task was finished in the last ``window`` steps although robots had tasks.
 * ``messages_sent``, ``bytes_sent`` (per robot), ``message_rounds`` and ``message_hops``
   (at most one hop per round) of the last step, from the radio (:mod:`swarm.radio`).
+* :func:`band_census`: robots standing, moving and bound in each horizontal band of the
+  map, for a profile of where robots crowd over a run (``experiments/bench_mainround.py
+  --profile``).
 """
 
 from __future__ import annotations
@@ -98,6 +101,30 @@ class GridMetrics:
             "livelocked": float((no_progress & ~stuck).sum()),
             "stalled": float(has.any() and t - self.last_finish >= w and t >= w),
         }
+
+
+def band_census(
+    rows: np.ndarray, goal_rows: np.ndarray, moved: np.ndarray, height: int, bands: int
+) -> np.ndarray:
+    """(bands, 3) int64 for ``bands`` horizontal stripes of a map ``height`` rows high (row r
+    in stripe ``r * bands // height``): the robots standing in each (``rows``, (R,) each
+    robot's row), those of them that moved in the step (``moved``, (R,) bool), and the robots
+    whose goal lies in it (``goal_rows``, -1 for a robot without a goal, counted nowhere).
+
+    Whole-run figures hide where a warehouse jams; on the League's warehouse_large the
+    stations sit in the top and bottom rows, and a profile of these counts over a run shows
+    the robots bound there piling up in those bands while fewer of them move."""
+    band = np.asarray(rows, np.int64) * bands // height
+    goal_rows = np.asarray(goal_rows, np.int64)
+    has = goal_rows >= 0
+    return np.stack(
+        [
+            np.bincount(band, minlength=bands),
+            np.bincount(band[np.asarray(moved, bool)], minlength=bands),
+            np.bincount(goal_rows[has] * bands // height, minlength=bands),
+        ],
+        axis=1,
+    ).astype(np.int64)
 
 
 @numba.njit(cache=True)
