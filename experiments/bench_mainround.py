@@ -20,8 +20,9 @@ errands within R cells of it along its aisle (``guidance_reach``).
 
 ``--profile N`` prints after each row where the robots are every N steps: the errands
 finished in the window and, for each of ``--bands`` horizontal bands of map rows, the robots
-standing there, the share of their robot-steps that moved, and the robots whose goal lies
-there (:func:`swarm.grid.metrics.band_census`; the run itself is unchanged, tested).
+standing there, the share of their robot-steps that moved, the robots whose goal lies
+there and the errands finished there (:func:`swarm.grid.metrics.band_census`; the run
+itself is unchanged, tested).
 
     python experiments/bench_mainround.py --steps 5000
     python experiments/bench_mainround.py --steps 300 --motions rotate \\
@@ -99,25 +100,30 @@ def run_row(
     census: list[dict] = []
     standing = np.zeros(bands, np.int64)  # robot-steps in each band in the window
     moving = np.zeros(bands, np.int64)  # ... of which the robot moved
+    errands = np.zeros(bands, np.int64)  # errands finished in each band in the window
     finished = 0
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
+        before = model.tasks.finished.copy() if profile else None
         model.step()
         moved |= model.last_counts.moved_mask
         if profile:
             goal = model.tasks.goal
             counts = band_census(model.world.cell // width, np.where(goal >= 0, goal // width, -1),
-                                 model.last_counts.moved_mask, height, bands)  # fmt: skip
+                                 model.last_counts.moved_mask, model.tasks.finished - before,
+                                 height, bands)  # fmt: skip
             standing += counts[:, 0]
             moving += counts[:, 1]
+            errands += counts[:, 3]
             if step % profile == 0 or step == steps:
                 census.append({
                     "step": step, "errands": model.tracker.tasks_finished - finished,
                     "robots": counts[:, 0].tolist(), "bound": counts[:, 2].tolist(),
                     "moving": (moving / np.maximum(standing, 1)).tolist(),
+                    "finished": errands.tolist(),
                 })  # fmt: skip
                 finished = model.tracker.tasks_finished
-                standing[:], moving[:] = 0, 0
+                standing[:], moving[:], errands[:] = 0, 0, 0
     wall = time.perf_counter() - t0
     s = model.summary(free_flow=False)
     best = BEST_KNOWN.get(instance.stem)
@@ -170,21 +176,23 @@ def band_rows(band: int, bands: int, height: int) -> str:
 
 def profile_table(row: dict) -> str:
     """Markdown: errands per window and, per band, robots standing there at the window's
-    end, the share of their robot-steps in the window in which they moved, and the robots
-    whose goal lies there."""
+    end, the share of their robot-steps in the window in which they moved, the robots whose
+    goal lies there, and the errands finished there in the window."""
     bands = len(row["profile"][0]["robots"])
     names = [band_rows(b, bands, row["height"]) for b in range(bands)]
     lines = [
         f"where the robots are ({row['instance']}, {row['motion']}, {row['controller']}): per "
         "band, robots standing there at the window's end / share of their robot-steps in the "
-        "window that moved / robots bound there",
+        "window that moved / robots bound there / errands finished there in the window",
         "| step | errands in window | " + " | ".join(names) + " |",
         "| ---: | ---: | " + " | ".join("---:" for _ in names) + " |",
     ]
     for window in row["profile"]:
         cells = [
-            f"{n:,} / {m:.0%} / {g:,}"
-            for n, m, g in zip(window["robots"], window["moving"], window["bound"], strict=True)
+            f"{n:,} / {m:.0%} / {g:,} / {e:,}"
+            for n, m, g, e in zip(
+                window["robots"], window["moving"], window["bound"], window["finished"], strict=True
+            )
         ]
         lines.append(f"| {window['step']:,} | {window['errands']:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

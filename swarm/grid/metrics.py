@@ -104,12 +104,14 @@ class GridMetrics:
 
 
 def band_census(
-    rows: np.ndarray, goal_rows: np.ndarray, moved: np.ndarray, height: int, bands: int
-) -> np.ndarray:
-    """(bands, 3) int64 for ``bands`` horizontal stripes of a map ``height`` rows high (row r
+    rows: np.ndarray, goal_rows: np.ndarray, moved: np.ndarray, finished: np.ndarray,
+    height: int, bands: int,
+) -> np.ndarray:  # fmt: skip
+    """(bands, 4) int64 for ``bands`` horizontal stripes of a map ``height`` rows high (row r
     in stripe ``r * bands // height``): the robots standing in each (``rows``, (R,) each
-    robot's row), those of them that moved in the step (``moved``, (R,) bool), and the robots
-    whose goal lies in it (``goal_rows``, -1 for a robot without a goal, counted nowhere).
+    robot's row), those of them that moved in the step (``moved``, (R,) bool), the robots
+    whose goal lies in it (``goal_rows``, -1 for a robot without a goal, counted nowhere),
+    and the errands finished there in the step (``finished``, (R,) each robot's count).
 
     Whole-run figures hide where a warehouse jams; on the League's warehouse_large the
     stations sit in the top and bottom rows, and a profile of these counts over a run shows
@@ -122,6 +124,7 @@ def band_census(
             np.bincount(band, minlength=bands),
             np.bincount(band[np.asarray(moved, bool)], minlength=bands),
             np.bincount(goal_rows[has] * bands // height, minlength=bands),
+            np.bincount(band, weights=finished, minlength=bands).astype(np.int64),
         ],
         axis=1,
     ).astype(np.int64)

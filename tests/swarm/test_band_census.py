@@ -26,8 +26,9 @@ def test_census_counts_by_hand():
     rows = np.array([0, 3, 4, 9, 9])
     moved = np.array([True, False, True, True, False])
     goal_rows = np.array([9, -1, 0, 5, 6])
-    counts = band_census(rows, goal_rows, moved, height=10, bands=3)
-    assert counts.tolist() == [[2, 1, 1], [1, 1, 2], [2, 1, 1]]
+    finished = np.array([0, 1, 0, 2, 1])
+    counts = band_census(rows, goal_rows, moved, finished, height=10, bands=3)
+    assert counts.tolist() == [[2, 1, 1, 1], [1, 1, 2, 0], [2, 1, 1, 3]]
 
 
 def test_band_labels_cover_every_row_once():
@@ -58,6 +59,7 @@ def test_profile_accounts_for_every_robot_and_errand_without_changing_the_run(ti
     assert plain["tasks"] == row["tasks"] > 0 and plain["profile"] == []
     assert [w["step"] for w in row["profile"]] == [20, 40, 60, 70]  # the last window is short
     assert sum(w["errands"] for w in row["profile"]) == row["tasks"]
+    assert [sum(w["finished"]) for w in row["profile"]] == [w["errands"] for w in row["profile"]]
     for window in row["profile"]:
         assert sum(window["robots"]) == 16 and sum(window["bound"]) == 16  # every robot has a task
         assert all(0.0 <= m <= 1.0 for m in window["moving"])
