@@ -18,11 +18,12 @@ from the half a run reaches last: statistics the League's planners were not give
 said beside any comparison with the best known); ``flow:W:R`` prices each move by the
 errands within R cells of it along its aisle (``guidance_reach``).
 
+``--first-round K`` starts every robot K task rounds down its stream (held-out errands).
 ``--profile N`` prints after each row where the robots are every N steps: the errands
 finished in the window and, for each of ``--bands`` horizontal bands of map rows, the robots
-standing there, the share of their robot-steps that moved, the robots whose goal lies
-there and the errands finished there (:func:`swarm.grid.metrics.band_census`; the run
-itself is unchanged, tested).
+standing there, the share of their robot-steps in which they moved to another cell, the
+robots whose goal lies there and the errands finished there
+(:func:`swarm.grid.metrics.band_census`; the run itself is unchanged, tested).
 
     python experiments/bench_mainround.py --steps 5000
     python experiments/bench_mainround.py --steps 300 --motions rotate \\
@@ -119,7 +120,8 @@ def run_row(
                 census.append({
                     "step": step, "errands": model.tracker.tasks_finished - finished,
                     "robots": counts[:, 0].tolist(), "bound": counts[:, 2].tolist(),
-                    "moving": (moving / np.maximum(standing, 1)).tolist(),
+                    "moving": [float(m / n) if n else None
+                               for m, n in zip(moving, standing, strict=True)],
                     "finished": errands.tolist(),
                 })  # fmt: skip
                 finished = model.tracker.tasks_finished
@@ -176,20 +178,22 @@ def band_rows(band: int, bands: int, height: int) -> str:
 
 def profile_table(row: dict) -> str:
     """Markdown: errands per window and, per band, robots standing there at the window's
-    end, the share of their robot-steps in the window in which they moved, the robots whose
-    goal lies there, and the errands finished there in the window."""
+    end, the share of their robot-steps in the window in which they moved to another cell (a
+    quarter turn is not a move; "-" where no robot stood), the robots whose goal lies there,
+    and the errands finished there in the window."""
     bands = len(row["profile"][0]["robots"])
     names = [band_rows(b, bands, row["height"]) for b in range(bands)]
     lines = [
         f"where the robots are ({row['instance']}, {row['motion']}, {row['controller']}): per "
         "band, robots standing there at the window's end / share of their robot-steps in the "
-        "window that moved / robots bound there / errands finished there in the window",
+        "window in which they moved to another cell / robots bound there / errands finished "
+        "there in the window",
         "| step | errands in window | " + " | ".join(names) + " |",
         "| ---: | ---: | " + " | ".join("---:" for _ in names) + " |",
     ]
     for window in row["profile"]:
         cells = [
-            f"{n:,} / {m:.0%} / {g:,} / {e:,}"
+            f"{n:,} / {'-' if m is None else f'{m:.0%}'} / {g:,} / {e:,}"
             for n, m, g, e in zip(
                 window["robots"], window["moving"], window["bound"], window["finished"], strict=True
             )
@@ -214,19 +218,35 @@ def main(argv: list[str] | None = None) -> int:
                     help="after each row, a table of where the robots are every STEPS steps "
                     "(errands, robots standing, moving and bound per band of map rows; "
                     "0: off)")  # fmt: skip
-    ap.add_argument("--bands", type=int, default=14,
-                    help="horizontal bands of the map in the --profile table")  # fmt: skip
+    ap.add_argument("--bands", type=int,
+                    help="horizontal bands of the map in the --profile table "
+                    "(default 14)")  # fmt: skip
+    ap.add_argument("--first-round", type=int, default=0,
+                    help="task round every robot starts at (first_task_round): held-out "
+                    "errands; the ratio to the best known is given for round 0 only")  # fmt: skip
     args = ap.parse_args(argv)
     if args.steps < 1:
         ap.error("argument --steps: at least 1 step")
     if args.profile < 0:
         ap.error("argument --profile: 0 (off) or a number of steps")
-    if args.bands < 1:
+    if args.bands is not None and not args.profile:
+        ap.error("argument --bands: only with --profile")
+    bands = 14 if args.bands is None else args.bands
+    if bands < 1:
         ap.error("argument --bands: at least 1 band")
+    if args.first_round < 0:
+        ap.error("argument --first-round: a task round, 0 or more")
     missing = [str(p) for p in args.instances if not p.exists()]
     if missing:
         print(f"skipped: instance(s) not found: {', '.join(missing)} (../shared/data is absent)")
         return 0
+    if args.profile:
+        from swarm.grid.maps import load_instance
+
+        for inst in args.instances:
+            height = load_instance(inst).grid.height
+            if bands > height:
+                ap.error(f"argument --bands: at most the {height} rows of {inst.name}'s map")
     print("python " + " ".join([f"experiments/{Path(__file__).name}", *sys.argv[1:]]))
     print(HEADER, flush=True)
     for inst in args.instances:
@@ -234,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             for controller in args.controllers:
                 for guidance in args.guidance:
                     row = run_row(inst, args.steps, motion, controller, args.seed, guidance,
-                                  profile=args.profile, bands=args.bands)  # fmt: skip
+                                  args.first_round, args.profile, bands)  # fmt: skip
                     print(markdown(row), flush=True)
                     if row["profile"]:
                         print(profile_table(row), flush=True)

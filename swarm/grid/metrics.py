@@ -109,13 +109,16 @@ def band_census(
 ) -> np.ndarray:  # fmt: skip
     """(bands, 4) int64 for ``bands`` horizontal stripes of a map ``height`` rows high (row r
     in stripe ``r * bands // height``): the robots standing in each (``rows``, (R,) each
-    robot's row), those of them that moved in the step (``moved``, (R,) bool), the robots
-    whose goal lies in it (``goal_rows``, -1 for a robot without a goal, counted nowhere),
-    and the errands finished there in the step (``finished``, (R,) each robot's count).
+    robot's row), those of them that moved to another cell in the step (``moved``, (R,)
+    bool; a quarter turn under rotation is not a move), the robots whose goal lies in it
+    (``goal_rows``, -1 for a robot without a goal, counted nowhere), and the errands
+    finished there in the step (``finished``, (R,) each robot's count). Rows must lie in
+    ``0 .. height - 1``.
 
-    Whole-run figures hide where a warehouse jams; on the League's warehouse_large the
-    stations sit in the top and bottom rows, and a profile of these counts over a run shows
-    the robots bound there piling up in those bands while fewer of them move."""
+    Whole-run figures hide where a warehouse jams: a profile of these counts over a run
+    shows where robots queue, how much of the time they stand there, and whether the errands
+    served there keep up (on the League's warehouse_large, whose stations sit in the top and
+    bottom rows, one of those bands fills)."""
     band = np.asarray(rows, np.int64) * bands // height
     goal_rows = np.asarray(goal_rows, np.int64)
     has = goal_rows >= 0

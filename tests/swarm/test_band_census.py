@@ -51,7 +51,41 @@ def tiny_instance(tmp_path_factory):
     return write_instance(inst, tmp_path_factory.mktemp("inst")), grid.height
 
 
-def test_profile_accounts_for_every_robot_and_errand_without_changing_the_run(tiny_instance):
+def twin_profile(path, steps, every, bands):
+    """The census of bench_mainround's ``pibt`` rotate run, recomputed from the arrays of an
+    identical model stepped here: counts per band straight from each robot's row."""
+    from envs.warehouse import WarehouseModel
+
+    model = WarehouseModel(instance=str(path), policy="pibt", policy_params={},
+                           motion="rotate", rng=0, first_task_round=0, guidance="none")  # fmt: skip
+    height, width = model.grid_map.height, model.grid_map.width
+    standing, moving, served = np.zeros(bands), np.zeros(bands), np.zeros(bands, np.int64)
+    windows, finished = [], 0
+    for step in range(1, steps + 1):
+        before = model.tasks.finished.copy()
+        model.step()
+        band = (model.world.cell // width) * bands // height
+        for b in range(bands):
+            here = band == b
+            standing[b] += here.sum()
+            moving[b] += (here & model.last_counts.moved_mask).sum()
+            served[b] += (model.tasks.finished - before)[here].sum()
+        if step % every == 0 or step == steps:
+            goal_band = (model.tasks.goal // width) * bands // height
+            windows.append({
+                "step": step,
+                "errands": int(model.tasks.finished.sum()) - finished,
+                "robots": [int((band == b).sum()) for b in range(bands)],
+                "bound": [int((goal_band == b).sum()) for b in range(bands)],
+                "moving": [moving[b] / standing[b] if standing[b] else None for b in range(bands)],
+                "finished": served.tolist(),
+            })  # fmt: skip
+            finished = int(model.tasks.finished.sum())
+            standing[:], moving[:], served[:] = 0, 0, 0
+    return windows
+
+
+def test_profile_matches_a_twin_run_counted_by_hand_and_leaves_the_run_unchanged(tiny_instance):
     path, height = tiny_instance
     bench = load_script()
     plain = bench.run_row(path, 70, "rotate", "pibt", 0)
@@ -59,20 +93,47 @@ def test_profile_accounts_for_every_robot_and_errand_without_changing_the_run(ti
     assert plain["tasks"] == row["tasks"] > 0 and plain["profile"] == []
     assert [w["step"] for w in row["profile"]] == [20, 40, 60, 70]  # the last window is short
     assert sum(w["errands"] for w in row["profile"]) == row["tasks"]
-    assert [sum(w["finished"]) for w in row["profile"]] == [w["errands"] for w in row["profile"]]
-    for window in row["profile"]:
-        assert sum(window["robots"]) == 16 and sum(window["bound"]) == 16  # every robot has a task
-        assert all(0.0 <= m <= 1.0 for m in window["moving"])
+    twin = twin_profile(path, 70, 20, 3)
+    for got, want in zip(row["profile"], twin, strict=True):
+        assert got["step"] == want["step"] and got["errands"] == want["errands"]
+        assert got["robots"] == want["robots"] and got["bound"] == want["bound"]
+        assert got["finished"] == want["finished"]
+        assert got["moving"] == pytest.approx(want["moving"])
+    # the counts differ between bands and windows, so a swap or a missed reset would show
+    assert len({tuple(w["robots"]) for w in twin}) > 1
+    assert any(w["robots"] != w["bound"] for w in twin)
     table = bench.profile_table(row).splitlines()
     assert table[1].count("rows ") == 3 and len(table) == 3 + 4
     with pytest.raises(ValueError, match="bands: at most the map's"):
         bench.run_row(path, 5, "rotate", "pibt", 0, profile=5, bands=height + 1)
 
 
-@pytest.mark.parametrize("flag", [["--bands", "0"], ["--profile", "-1"], ["--steps", "0"]])
-def test_bad_profile_arguments_exit_2_before_any_run(flag, tiny_instance, capsys):
+def test_an_empty_band_shows_a_dash_not_zero_moving():
+    bench = load_script()
+    row = {"instance": "x", "motion": "rotate", "controller": "pibt", "height": 4,
+           "profile": [{"step": 5, "errands": 1, "robots": [2, 0], "bound": [1, 1],
+                        "moving": [0.5, None], "finished": [1, 0]}]}  # fmt: skip
+    assert (
+        bench.profile_table(row).splitlines()[-1] == "| 5 | 1 | 2 / 50% / 1 / 1 | 0 / - / 1 / 0 |"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "says"),
+    [
+        (["--profile", "5", "--bands", "0"], "--bands: at least 1"),
+        (["--profile", "-1"], "--profile: 0 (off)"),
+        (["--steps", "0"], "--steps: at least 1"),
+        (["--bands", "3"], "--bands: only with --profile"),
+        (["--first-round", "-1"], "--first-round: a task round"),
+        (["--profile", "5", "--bands", "1000"], "--bands: at most the"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line_before_any_run(flag, says, tiny_instance, capsys):
     path, _ = tiny_instance
     with pytest.raises(SystemExit) as exc:
         load_script().main(["--instances", str(path), *flag])
     assert exc.value.code == 2
-    assert flag[0] in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert says in captured.err.splitlines()[-1]
+    assert captured.out == ""  # nothing printed, nothing run
