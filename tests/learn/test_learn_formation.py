@@ -43,20 +43,12 @@ def test_the_classic_controller_with_slots_given_at_take_off_is_local():
     assert assert_local("formation", "formation", n_agents=12, steps=4, **fields) == 12 * 4
 
 
-def test_the_scale_transfer_formation_task_fits_every_size_at_one_density(monkeypatch):
+def test_the_scale_transfer_formation_task_fits_every_size_at_one_density(experiment_script):
     """experiments/scale_transfer.py's formation task: a valid scenario config (the grid and
     the spawn square inside the arena) from 10 to 10^4 drones, all at the training density."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
     from envs.formation import FormationConfig
 
-    path = Path(__file__).resolve().parents[2] / "experiments" / "scale_transfer.py"
-    spec = importlib.util.spec_from_file_location("scale_transfer_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look it up
-    spec.loader.exec_module(module)
+    module = experiment_script("scale_transfer")
     task = module.TASKS["formation"]
     density = task.base_n / task.base_world**2
     for n in module.SIZES:

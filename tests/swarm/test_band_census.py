@@ -1,8 +1,6 @@
 """Where robots crowd over a run: swarm.grid.metrics.band_census and bench_mainround --profile."""
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +9,10 @@ from swarm.grid.layout import LayoutParams, generate_layout, random_instance
 from swarm.grid.maps import write_instance
 from swarm.grid.metrics import band_census
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "bench_mainround.py"
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("bench_mainround", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def bench(experiment_script):
+    return experiment_script("bench_mainround")
 
 
 def test_census_counts_by_hand():
@@ -31,8 +25,7 @@ def test_census_counts_by_hand():
     assert counts.tolist() == [[2, 1, 1, 1], [1, 1, 2, 0], [2, 1, 1, 3]]
 
 
-def test_band_labels_cover_every_row_once():
-    bench = load_script()
+def test_band_labels_cover_every_row_once(bench):
     for height, bands in ((140, 14), (10, 3), (7, 7), (9, 1)):
         covered = []
         for b in range(bands):
@@ -85,9 +78,10 @@ def twin_profile(path, steps, every, bands):
     return windows
 
 
-def test_profile_matches_a_twin_run_counted_by_hand_and_leaves_the_run_unchanged(tiny_instance):
+def test_profile_matches_a_twin_run_counted_by_hand_and_leaves_the_run_unchanged(
+    tiny_instance, bench
+):
     path, height = tiny_instance
-    bench = load_script()
     plain = bench.run_row(path, 70, "rotate", "pibt", 0)
     row = bench.run_row(path, 70, "rotate", "pibt", 0, profile=20, bands=3)
     assert plain["tasks"] == row["tasks"] > 0 and plain["profile"] == []
@@ -108,8 +102,7 @@ def test_profile_matches_a_twin_run_counted_by_hand_and_leaves_the_run_unchanged
         bench.run_row(path, 5, "rotate", "pibt", 0, profile=5, bands=height + 1)
 
 
-def test_an_empty_band_shows_a_dash_not_zero_moving():
-    bench = load_script()
+def test_an_empty_band_shows_a_dash_not_zero_moving(bench):
     row = {"instance": "x", "motion": "rotate", "controller": "pibt", "height": 4,
            "profile": [{"step": 5, "errands": 1, "robots": [2, 0], "bound": [1, 1],
                         "moving": [0.5, None], "finished": [1, 0]}]}  # fmt: skip
@@ -129,10 +122,12 @@ def test_an_empty_band_shows_a_dash_not_zero_moving():
         (["--profile", "5", "--bands", "1000"], "--bands: at most the"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_line_before_any_run(flag, says, tiny_instance, capsys):
+def test_bad_arguments_exit_2_with_one_line_before_any_run(
+    flag, says, tiny_instance, bench, capsys
+):
     path, _ = tiny_instance
     with pytest.raises(SystemExit) as exc:
-        load_script().main(["--instances", str(path), *flag])
+        bench.main(["--instances", str(path), *flag])
     assert exc.value.code == 2
     captured = capsys.readouterr()
     assert says in captured.err.splitlines()[-1]

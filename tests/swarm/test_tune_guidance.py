@@ -1,29 +1,20 @@
 """experiments/tune_guidance.py: candidates run on a later task round, the best is chosen."""
 
-import importlib.util
 import re
-from pathlib import Path
 
 import numpy as np
 
 from swarm.grid.layout import LayoutParams, generate_layout, random_instance
 from swarm.grid.maps import write_instance
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "tune_guidance.py"
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("tune_guidance", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_candidates_start_halfway_down_the_stream_and_the_most_errands_win(tmp_path, capsys):
+def test_candidates_start_halfway_down_the_stream_and_the_most_errands_win(
+    tmp_path, capsys, experiment_script
+):
     grid = generate_layout(LayoutParams(block_rows=1, block_cols=2))
     inst = random_instance(grid, 12, 12 * 40, np.random.default_rng(0), name="tiny")
     path = write_instance(inst, tmp_path)
-    tune = load_script()
+    tune = experiment_script("tune_guidance")
     rounds = []
     real = tune.run_row
 
