@@ -100,9 +100,9 @@ def run_row(
         raise ValueError(f"bands: at most the map's {height} rows (got {bands})")
     census: list[dict] = []
     standing = np.zeros(bands, np.int64)  # robot-steps in each band in the window
-    moving = np.zeros(bands, np.int64)  # ... of which the robot moved
+    moving = np.zeros(bands, np.int64)  # ... of which the robot moved to another cell
     errands = np.zeros(bands, np.int64)  # errands finished in each band in the window
-    finished = 0
+    finished_before = 0  # errands finished before the window
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
         before = model.tasks.finished.copy() if profile else None
@@ -118,13 +118,13 @@ def run_row(
             errands += counts[:, 3]
             if step % profile == 0 or step == steps:
                 census.append({
-                    "step": step, "errands": model.tracker.tasks_finished - finished,
+                    "step": step, "errands": model.tracker.tasks_finished - finished_before,
                     "robots": counts[:, 0].tolist(), "bound": counts[:, 2].tolist(),
                     "moving": [float(m / n) if n else None
                                for m, n in zip(moving, standing, strict=True)],
                     "finished": errands.tolist(),
                 })  # fmt: skip
-                finished = model.tracker.tasks_finished
+                finished_before = model.tracker.tasks_finished
                 standing[:], moving[:], errands[:] = 0, 0, 0
     wall = time.perf_counter() - t0
     s = model.summary(free_flow=False)
@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                     "reach R), one row each")  # fmt: skip
     ap.add_argument("--profile", type=int, default=0, metavar="STEPS",
                     help="after each row, a table of where the robots are every STEPS steps "
-                    "(errands, robots standing, moving and bound per band of map rows; "
+                    "(errands; robots standing, moving and bound, and errands finished, per band "
+                    "of map rows; "
                     "0: off)")  # fmt: skip
     ap.add_argument("--bands", type=int,
                     help="horizontal bands of the map in the --profile table "

@@ -12,9 +12,9 @@
   no task was finished in the last ``window`` steps although robots had tasks.
 * ``messages_sent``, ``bytes_sent`` (per robot), ``message_rounds`` and ``message_hops``
   (at most one hop per round) of the last step, from the radio (:mod:`swarm.radio`).
-* :func:`band_census`: robots standing, moving and bound in each horizontal band of the
-  map, for a profile of where robots crowd over a run (``experiments/bench_mainround.py
-  --profile``).
+* :func:`band_census`: robots standing, moving and bound, and errands finished, in each
+  horizontal band of the map, for a profile of where robots crowd over a run
+  (``experiments/bench_mainround.py --profile``).
 """
 
 from __future__ import annotations
