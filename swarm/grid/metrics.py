@@ -130,7 +130,7 @@ def band_census(
             np.bincount(band, weights=finished, minlength=bands).astype(np.int64),
         ],
         axis=1,
-    ).astype(np.int64)
+    )
 
 
 @numba.njit(cache=True)
