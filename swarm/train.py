@@ -396,4 +396,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    if "swarm.learn.trainers" in sys.modules:  # it trained, perhaps as a rank torchrun started
+        from swarm.learn.trainers import leave_rank, under_torchrun
+
+        if under_torchrun():
+            leave_rank(exit_code)
+    sys.exit(exit_code)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import torch
 import torch.distributed as dist
@@ -94,6 +94,18 @@ class LocalTrainer:
 def under_torchrun() -> bool:
     """Whether this process is a rank started by torchrun (it sets these variables)."""
     return "WORLD_SIZE" in os.environ and "RANK" in os.environ
+
+
+def leave_rank(code: int) -> NoReturn:
+    """End a rank process with ``code`` once its work is written, skipping interpreter
+    finalisation: there torch's gloo threads can still hold work objects whose teardown takes
+    the GIL of an interpreter being dismantled and abort the process (SIGABRT, exit -6) after
+    a run that succeeded (pytorch/pytorch#179291), which torchrun then reports as the run's
+    failure. Nothing a rank leaves for finalisation matters: files are written atomically
+    before this, the process group is destroyed, and the streams are flushed here."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def launch_ranks(job: TrainJob) -> dict[str, Any]:
