@@ -310,6 +310,14 @@ def segment_sum(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sums
 
 
+def _entry_arrays(capacity: int, dim: int) -> tuple[np.ndarray, ...]:
+    """Empty (idx, rel_pos, rel_vel, dist) for ``capacity`` entries and 10 % more (the count
+    drifts step to step)."""
+    capacity = int(capacity * 1.1) + 64
+    return (np.empty(capacity, np.int32), np.empty((capacity, dim)), np.empty((capacity, dim)),
+            np.empty(capacity))  # fmt: skip
+
+
 class BufferPool:
     """Reuses the large per-step output arrays of the search, but only when they are free.
 
@@ -322,6 +330,7 @@ class BufferPool:
     def __init__(self, keep: int = 2):
         self.keep = keep
         self._sets: list[tuple[np.ndarray, ...]] = []
+        self._stash: tuple[np.ndarray, ...] | None = None
 
     @staticmethod
     def _free(buffers: tuple[np.ndarray, ...]) -> bool:
@@ -338,17 +347,23 @@ class BufferPool:
         # it beside the new one (the first step's sets, sized before any hint, would
         # otherwise stay for the whole run)
         self._sets = [buffers for buffers in self._sets if not self._free(buffers)]
-        capacity = int(capacity * 1.1) + 64  # headroom: the count drifts step to step
-        buffers = (
-            np.empty(capacity, np.int32),
-            np.empty((capacity, dim)),
-            np.empty((capacity, dim)),
-            np.empty(capacity),
-        )
+        buffers = _entry_arrays(capacity, dim)
         self._sets.append(buffers)
         if len(self._sets) > self.keep:
             self._sets.pop(0)  # forgotten here; freed once its last holder lets go
         return buffers
+
+    def stash(self, capacity: int, dim: int = 2) -> tuple[np.ndarray, ...]:
+        """Scratch (idx, rel_pos, rel_vel, dist) of at least ``capacity`` entries for the
+        parallel compaction, kept for the next step when ``keep`` allows (never handed out
+        as a table, so always free)."""
+        kept = self._stash
+        if kept is not None and len(kept[0]) >= capacity and kept[1].shape[1] == dim:
+            return kept
+        kept = _entry_arrays(capacity, dim)
+        if self.keep:
+            self._stash = kept
+        return kept
 
 
 def grid_shape(world_size: float, radius: float, n_active: int, n_envs: int, torus: bool):
@@ -523,31 +538,102 @@ def _scan_chunks(
         counts[c] = cursor - region[c]
 
 
-@numba.njit(cache=True)
-def _compact(bounds, region, offset, ptr, idx, rel_pos, rel_vel, dist):
+@numba.njit(cache=True, inline="always")
+def _copy_entry(i, j, src_idx, src_pos, src_vel, src_dist, dst_idx, dst_pos, dst_vel, dst_dist,
+                three):  # fmt: skip
+    """Entry i of the ``src`` arrays into entry j of the ``dst`` arrays; coordinates by name
+    (a loop over them cost the 2-D compaction time)."""
+    dst_idx[j] = src_idx[i]
+    dst_pos[j, 0] = src_pos[i, 0]
+    dst_pos[j, 1] = src_pos[i, 1]
+    dst_vel[j, 0] = src_vel[i, 0]
+    dst_vel[j, 1] = src_vel[i, 1]
+    if three:
+        dst_pos[j, 2] = src_pos[i, 2]
+        dst_vel[j, 2] = src_vel[i, 2]
+    dst_dist[j] = src_dist[i]
+
+
+@numba.njit(cache=True, parallel=True)
+def _stash_tails(stash_from, stash_to, stash_at, idx, rel_pos, rel_vel, dist,
+                 s_idx, s_pos, s_vel, s_dist):  # fmt: skip
+    """Part t's entries at ``stash_from[t]:stash_to[t]`` copied to the stash at
+    ``stash_at[t]``: the entries that a later part overwrites before part t reads them."""
+    three = rel_pos.shape[1] == 3
+    for t in numba.prange(stash_from.shape[0]):
+        for e in range(stash_to[t] - stash_from[t]):
+            _copy_entry(stash_from[t] + e, stash_at[t] + e, idx, rel_pos, rel_vel, dist,
+                        s_idx, s_pos, s_vel, s_dist, three)  # fmt: skip
+
+
+@numba.njit(cache=True, parallel=True)
+def _move_parts(first, bounds, region, offset, ptr, idx, rel_pos, rel_vel, dist,
+                stash_from, stash_at, s_idx, s_pos, s_vel, s_dist):  # fmt: skip
+    """Part t (chunks ``first[t]:first[t + 1]``) moves each chunk c down from ``region[c]``
+    to ``offset[c]`` in chunk order and makes its segments' ``ptr`` absolute. It writes only
+    its own destination range, ``offset[first[t]]:offset[first[t + 1]]``; the entries it
+    reads from ``stash_from[t]`` on lie in a later part's destination, so it reads them from
+    the stash :func:`_stash_tails` filled first. Within a part a forward copy is safe, as in
+    the serial compaction: ``offset[c] <= region[c]``, and a chunk's destination ends
+    before the next chunk's region starts."""
+    three = rel_pos.shape[1] == 3
+    for t in numba.prange(first.shape[0] - 1):
+        for c in range(first[t], first[t + 1]):
+            a = region[c]
+            b = offset[c]
+            n = offset[c + 1] - b
+            in_place = min(n, max(stash_from[t] - a, 0))
+            if a != b:
+                for e in range(in_place):
+                    _copy_entry(a + e, b + e, idx, rel_pos, rel_vel, dist,
+                                idx, rel_pos, rel_vel, dist, three)  # fmt: skip
+            for e in range(in_place, n):
+                _copy_entry(stash_at[t] + a + e - stash_from[t], b + e, s_idx, s_pos, s_vel,
+                            s_dist, idx, rel_pos, rel_vel, dist, three)  # fmt: skip
+            for k in range(bounds[c], bounds[c + 1]):
+                ptr[k] += b
+
+
+# the most stash, as a share of the table's entries, the compaction may copy aside (the
+# first part's slack with two parts is ~8 %; many parts would stash most of the table)
+STASH_SHARE = 0.25
+
+
+def _compaction_parts(region: np.ndarray, offset: np.ndarray, most: int):
+    """The chunks split into at most ``most`` parts of about equal entries, as (first chunk
+    of each part and the end, each part's stash start, end and place in the stash): the
+    most parts whose stash stays within :data:`STASH_SHARE` of the entries."""
+    n_chunks, m = len(offset) - 1, int(offset[-1])
+    for parts in range(min(most, n_chunks), 0, -1):
+        first = np.searchsorted(offset[:-1], np.linspace(0, m, parts + 1)[:-1], side="left")
+        first = np.unique(np.append(first, n_chunks).astype(np.int64))
+        first[0] = 0
+        ends = offset[first[1:]]  # where each part's destination ends: later parts write on
+        stash_from = np.maximum(ends, region[first[:-1]])
+        stash_to = np.maximum(region[first[1:]], stash_from)
+        stash_from[-1] = stash_to[-1] = region[n_chunks]  # nothing writes after the last
+        sizes = stash_to - stash_from
+        if parts == 1 or sizes.sum() <= STASH_SHARE * m:
+            stash_at = np.zeros(len(sizes), np.int64)
+            np.cumsum(sizes[:-1], out=stash_at[1:])
+            return first, stash_from, stash_to, stash_at
+    raise AssertionError("unreachable: one part never stashes")
+
+
+def _compact(bounds, region, offset, ptr, out, pool, most_parts):
     """Chunk c's entries moved down from ``region[c]`` to ``offset[c]`` of the same arrays,
     in chunk order, and its segments' ``ptr`` made absolute: the serial scan's layout,
-    whatever the chunking. In place (no second table in memory): a chunk's count never
-    exceeds its region, so ``offset[c] <= region[c]`` and a forward copy never overwrites
-    entries still to be moved. 2 or 3 coordinates, copied by name (a loop over them cost
-    the 2-D compaction time)."""
-    three = rel_pos.shape[1] == 3
-    for c in range(bounds.shape[0] - 1):
-        a = region[c]
-        b = offset[c]
-        if a != b:
-            for e in range(offset[c + 1] - b):
-                idx[b + e] = idx[a + e]
-                rel_pos[b + e, 0] = rel_pos[a + e, 0]
-                rel_pos[b + e, 1] = rel_pos[a + e, 1]
-                rel_vel[b + e, 0] = rel_vel[a + e, 0]
-                rel_vel[b + e, 1] = rel_vel[a + e, 1]
-                if three:
-                    rel_pos[b + e, 2] = rel_pos[a + e, 2]
-                    rel_vel[b + e, 2] = rel_vel[a + e, 2]
-                dist[b + e] = dist[a + e]
-        for k in range(bounds[c], bounds[c + 1]):
-            ptr[k] += b
+    whatever the chunking. In place, on numba's threads: each thread moves a part of the
+    chunks; the few entries of a part that a later part's destination covers are first
+    copied to a stash (~8 % of the table on two threads, within :data:`STASH_SHARE` on
+    any), not the whole table to a second one, which would double the memory at 10^7. At
+    most ``most_parts`` parts (one per thread)."""
+    first, stash_from, stash_to, stash_at = _compaction_parts(region, offset, most_parts)
+    size = int(stash_at[-1] + stash_to[-1] - stash_from[-1])
+    source = pool if pool is not None else BufferPool(keep=0)
+    stash = source.stash(size, out[1].shape[1])
+    _stash_tails(stash_from, stash_to, stash_at, *out, *stash)
+    _move_parts(first, bounds, region, offset, ptr, *out, stash_from, stash_at, *stash)
 
 
 # Rows per chunk of the parallel scan (swarm.threads decides when it pays: below, one
@@ -562,8 +648,9 @@ def _scan_parallel(
     """The entries of a serial scan, bit for bit, found by ``chunks`` (:func:`_scan_chunks`,
     :func:`_scan_chunks_3d`: called with ``*args, bounds, region, ptr, *out, counts``) on
     numba's threads over ``n_seg`` segments, each chunk into its own region of the output
-    arrays (sized by its share of the rows, 20 % over), then compacted in place: the table
-    costs 20 % more memory than the serial scan's, not a second copy. One driver for both
+    arrays (sized by its share of the rows, 20 % over), then compacted in place on the
+    threads (:func:`_compact`): the table costs 20 % more memory than the serial scan's, and
+    a stash of at most a quarter of it, not a second copy. One driver for both
     dimensions, so the chunking and the retry are the same in 2-D and 3-D."""
     bounds = np.arange(0, n_seg + SCAN_CHUNK, SCAN_CHUNK, dtype=np.int64)
     bounds[-1] = n_seg
@@ -585,7 +672,7 @@ def _scan_parallel(
     offset = np.zeros(len(sizes) + 1, np.int64)
     np.cumsum(counts, out=offset[1:])
     m = int(offset[-1])
-    _compact(bounds, region, offset, ptr, *out)
+    _compact(bounds, region, offset, ptr, out, pool, numba.get_num_threads())
     ptr[n_seg] = m
     return m, out
 

@@ -89,6 +89,58 @@ def test_parallel_scan_writes_the_serial_table(threads, monkeypatch, torus, fov)
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("dim", [2, 3])
+@pytest.mark.parametrize("stash_share", [0.0, neighbors.STASH_SHARE, np.inf])
+def test_the_compaction_in_parts_lays_out_the_chunks_back_to_back(monkeypatch, dim, stash_share):
+    """Chunks of random counts (empty ones too) in regions with random slack, moved in 1 to
+    8 parts (as many threads; a stash share of 0 allows only one, inf as many as asked),
+    give each chunk's entries in chunk order and absolute segment starts. Parts are prange
+    iterations, so more parts than threads still run every one."""
+    monkeypatch.setattr(neighbors, "STASH_SHARE", stash_share)
+    rng = np.random.default_rng(dim)
+    n_chunks = 23
+    counts = rng.integers(0, 60, n_chunks) * (rng.random(n_chunks) > 0.2)
+    region = np.zeros(n_chunks + 1, np.int64)
+    np.cumsum(counts + rng.integers(0, 40, n_chunks), out=region[1:])
+    offset = np.zeros(n_chunks + 1, np.int64)
+    np.cumsum(counts, out=offset[1:])
+    segments = rng.integers(1, 5, n_chunks)
+    bounds = np.zeros(n_chunks + 1, np.int64)
+    np.cumsum(segments, out=bounds[1:])
+    fresh = neighbors.BufferPool(keep=0).take(int(region[-1]), dim)
+    for array in fresh:
+        array[:] = rng.integers(-(10**6), 10**6, array.shape).astype(array.dtype)
+    ptr = np.concatenate([np.sort(rng.integers(0, max(c, 1), s)) for c, s in
+                          zip(counts, segments, strict=True)])  # fmt: skip
+    ptr[bounds[:-1]] = 0  # each chunk's first segment starts its region
+    want = [np.concatenate([a[region[c] : region[c] + counts[c]] for c in range(n_chunks)])
+            for a in fresh]  # fmt: skip
+    want_ptr = ptr + np.repeat(offset[:-1], segments)
+    for parts in range(1, 9):
+        out = tuple(a.copy() for a in fresh)
+        got_ptr = ptr.copy()
+        neighbors._compact(bounds, region, offset, got_ptr, out, None, parts)
+        for a, b in zip(out, want, strict=True):
+            np.testing.assert_array_equal(a[: offset[-1]], b)
+        np.testing.assert_array_equal(got_ptr, want_ptr)
+        # the worst schedule threads could take: every later part done before an earlier one
+        first, stash_from, stash_to, stash_at = neighbors._compaction_parts(region, offset, parts)
+        out = tuple(a.copy() for a in fresh)
+        got_ptr = ptr.copy()
+        stash = neighbors.BufferPool(keep=0).stash(int((stash_to - stash_from).sum()), dim)
+        neighbors._stash_tails(stash_from, stash_to, stash_at, *out, *stash)
+        for t in reversed(range(len(first) - 1)):
+            neighbors._move_parts(first[t : t + 2], bounds, region, offset, got_ptr, *out,
+                                  stash_from[t:], stash_at[t:], *stash)  # fmt: skip
+        for a, b in zip(out, want, strict=True):
+            np.testing.assert_array_equal(a[: offset[-1]], b)
+        np.testing.assert_array_equal(got_ptr, want_ptr)
+    first, stash_from, stash_to, _ = neighbors._compaction_parts(region, offset, 8)
+    parts, stash = len(first) - 1, (stash_to - stash_from).sum()
+    assert parts == {0.0: 1, np.inf: 8}.get(stash_share, parts)
+    assert parts == 1 or stash <= stash_share * offset[-1]
+
+
 @needs_two
 def test_a_flock_flies_the_same_on_one_thread_and_on_two(threads, monkeypatch):
     from envs.flocking import FlockingModel
