@@ -315,9 +315,9 @@ def collisions(engine: Swarm) -> np.ndarray:
             engine.pos, engine.vel, engine.alive, engine.env, engine.n_envs, c.world_size,
             c.torus, c.collision_radius,
         )  # fmt: skip
-    close = table.dist < c.collision_radius
+    close = np.flatnonzero(table.dist < c.collision_radius)
     # the table lists each pair twice (i sees j, j sees i)
-    return np.bincount(engine.env[table.owner[close]], minlength=engine.n_envs) / 2.0
+    return np.bincount(engine.env[table.owners_of(close)], minlength=engine.n_envs) / 2.0
 
 
 @numba.njit(cache=True)

@@ -73,6 +73,14 @@ class NeighborTable:
         fill(self.ptr, self.seg_row, out)
         return out
 
+    def owners_of(self, entries: np.ndarray) -> np.ndarray:
+        """(K,) int64 row that each of the entries at positions ``entries`` belongs to: a
+        binary search per entry, for a few entries of a large table (filling :attr:`owner`
+        for ten million entries to read a handful was 30 ms of a 10^6-drone step)."""
+        entries = np.asarray(entries, dtype=np.int64)
+        segments = np.searchsorted(self.ptr, entries + self.ptr[0], side="right") - 1
+        return self.seg_row[segments]
+
     def segment_sum(self, values: np.ndarray) -> np.ndarray:
         """Per-row sums of a per-entry array ``(M,)`` or ``(M, D)``; rows without entries get 0."""
         flat = values.ndim == 1

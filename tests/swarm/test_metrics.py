@@ -44,6 +44,27 @@ def test_separation_collisions_and_components():
     assert model.metrics["n_components"] == 1 and model.metrics["n_alive"] == 3
 
 
+def test_collisions_are_counted_per_arena_of_a_batch():
+    """Each arena's close pairs, counted by hand from the positions."""
+    from swarm.engine import Swarm, SwarmConfig
+    from swarm.metrics import collisions
+
+    config = SwarmConfig(n_agents=60, world_size=4.0, sense_radius=1.0, collision_radius=0.3)
+    engine = Swarm(config, np.random.default_rng(1), n_envs=3)
+    engine.pos[:] = np.random.default_rng(2).uniform(0.0, 4.0, engine.pos.shape)
+    engine.alive[5] = False
+    engine.sense()
+    want = []
+    for arena in range(3):
+        rows = np.flatnonzero((engine.env == arena) & engine.alive)
+        gap = engine.pos[rows, None, :] - engine.pos[None, rows, :]
+        gap -= 4.0 * np.round(gap / 4.0)  # the torus's nearest image
+        dist = np.sqrt((gap**2).sum(axis=-1))
+        want.append(int((dist[np.triu_indices(len(rows), 1)] < 0.3).sum()))
+    assert sum(want) > 3 and len(set(want)) > 1
+    np.testing.assert_array_equal(collisions(engine), want)
+
+
 def test_algebraic_connectivity_of_a_ring_on_request():
     n = 12
     model = FlockingModel(

@@ -1,5 +1,7 @@
 """The cell-grid neighbour search equals an all-pairs computation, in every configuration."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -160,6 +162,23 @@ def test_segment_sum_matches_a_per_row_loop():
         np.testing.assert_allclose(got[row], expected, atol=1e-12)
     ordered = table.to_row_order()
     assert np.all(np.diff(table.owner[ordered]) >= 0)
+
+
+@pytest.mark.parametrize("n_envs", [1, 3])
+def test_owners_of_some_entries_are_their_observers(n_envs):
+    """Dead rows (empty segments in the middle and at the end) and a table whose ``ptr``
+    does not start at 0 (``one_row``)."""
+    pos, vel, alive, env = random_state(2, 300, 6.0, n_envs=n_envs, dead_fraction=0.3)
+    table = radius_neighbors(pos, vel, alive, env, n_envs, 6.0, False, 1.0)
+    every = np.arange(table.n_edges)
+    np.testing.assert_array_equal(table.owners_of(every), table.owner)
+    some = np.random.default_rng(0).choice(every, 40)
+    np.testing.assert_array_equal(table.owners_of(some), table.owner[some])
+    assert len(table.owners_of(every[:0])) == 0
+    row = int(table.owner[table.n_edges // 2])
+    one = table.one_row(row)
+    shifted = dataclasses.replace(one, ptr=one.ptr + 7)
+    np.testing.assert_array_equal(shifted.owners_of(np.arange(shifted.n_edges)), 0)
 
 
 def test_plain_segment_sum_handles_empty_segments():
