@@ -53,7 +53,7 @@ import math
 import numba
 import numpy as np
 
-from swarm.threads import parallel_pays, serial_and_parallel
+from swarm.threads import called, parallel_pays, serial_and_parallel
 
 # standard gravity (m/s^2): what the tilt and thrust limits are in units of
 GRAVITY = 9.80665
@@ -138,8 +138,11 @@ def _integrate_each(pos, vel, accel, alive, dt, max_speed, max_accel, world, tor
             vel[i, 1] = 0.0
 
 
-_integrate, _integrate_parallel = serial_and_parallel(_integrate_all)
-_integrate_rows, _integrate_rows_parallel = serial_and_parallel(_integrate_each)
+# on the pool the row step runs faster called than inlined (10^6 drones on a torus, two
+# threads: 10.5 against 16.9 ms, the serial compile's 17.4 inlined against 20.4 called)
+_ON_THE_POOL = {"_advance": called(_advance)}
+_integrate, _integrate_parallel = serial_and_parallel(_integrate_all, _ON_THE_POOL)
+_integrate_rows, _integrate_rows_parallel = serial_and_parallel(_integrate_each, _ON_THE_POOL)
 
 
 @numba.njit(cache=True, inline="always")

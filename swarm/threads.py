@@ -64,7 +64,9 @@ def robot_chunks(robots: int) -> int:
     return numba.get_num_threads() if robots >= PARALLEL_MIN_ROBOTS else 1
 
 
-def serial_and_parallel(function: Callable[..., Any]) -> tuple[Any, Any]:
+def serial_and_parallel(
+    function: Callable[..., Any], parallel_calls: dict[str, Any] | None = None
+) -> tuple[Any, Any]:
     """One kernel written with ``numba.prange``, compiled for one thread and for the pool.
 
     Each is compiled from its own copy of the function, named ``<name>__serial`` and
@@ -72,17 +74,28 @@ def serial_and_parallel(function: Callable[..., Any]) -> tuple[Any, Any]:
     name, bytecode and signature, not by ``parallel=True``, so two dispatchers of one
     function share cache entries and a process loads whichever was compiled first for both
     (until this was found, the parallel kernels of a process whose cache held the serial
-    compile ran on one thread)."""
+    compile ran on one thread). ``parallel_calls`` names globals the parallel copy sees
+    replaced (a helper compiled to be called rather than inlined, where that runs faster on
+    the pool)."""
     return (
         numba.njit(cache=True)(_renamed(function, "serial")),
-        numba.njit(cache=True, parallel=True)(_renamed(function, "parallel")),
+        numba.njit(cache=True, parallel=True)(_renamed(function, "parallel", parallel_calls)),
     )
 
 
-def _renamed(function: Callable[..., Any], suffix: str) -> Callable[..., Any]:
+def called(helper: Any) -> Any:
+    """A twin of the compiled ``helper`` (an ``inline="always"`` kernel) that is called,
+    not inlined, for :func:`serial_and_parallel`'s ``parallel_calls``."""
+    return numba.njit(cache=True)(_renamed(helper.py_func, "called"))
+
+
+def _renamed(
+    function: Callable[..., Any], suffix: str, replaced: dict[str, Any] | None = None
+) -> Callable[..., Any]:
     """A copy of ``function`` whose qualified name (numba's cache file name) ends in
-    ``__<suffix>``."""
-    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+    ``__<suffix>``, seeing the globals in ``replaced`` instead of its module's."""
+    scope = function.__globals__ if not replaced else {**function.__globals__, **replaced}
+    copy = types.FunctionType(function.__code__, scope, function.__name__,
                               function.__defaults__, function.__closure__)  # fmt: skip
     copy.__kwdefaults__ = function.__kwdefaults__
     copy.__qualname__ = f"{function.__qualname__}__{suffix}"
