@@ -142,6 +142,37 @@ def test_the_compaction_in_parts_lays_out_the_chunks_back_to_back(monkeypatch, d
 
 
 @needs_two
+@pytest.mark.parametrize("torus", [True, False])
+@pytest.mark.parametrize("per_row", [False, True])
+def test_the_integrator_moves_drones_alike_on_one_thread_and_on_two(
+    threads, monkeypatch, torus, per_row
+):
+    """The pool's compile calls the row step the serial one inlines: the same bits, with
+    limits that clip, drones that leave the arena, dead rows, one limit or each row's own."""
+    from swarm.dynamics import integrate
+
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_AGENTS", 1)
+    rng = np.random.default_rng(11)
+    n = 5000
+    pos = rng.uniform(0.0, 10.0, (n, 2))
+    pos[:50] = rng.choice([0.0, 10.0], (50, 2))  # on the edges: wrapped or reflected
+    vel = rng.normal(0.0, 3.0, (n, 2))
+    accel = rng.normal(0.0, 8.0, (n, 2))
+    alive = rng.random(n) > 0.05
+    speed = rng.uniform(1.0, 4.0, n) if per_row else 2.5
+    limit = rng.uniform(2.0, 9.0, n) if per_row else 6.0
+    moved = []
+    for count in (1, 2):
+        threads(count)
+        p, v = pos.copy(), vel.copy()
+        integrate(p, v, accel, alive, 0.1, speed, limit, 10.0, torus)
+        moved.append((p, v))
+    np.testing.assert_array_equal(moved[0][0], moved[1][0])
+    np.testing.assert_array_equal(moved[0][1], moved[1][1])
+    assert not np.array_equal(moved[0][0], pos)
+
+
+@needs_two
 def test_a_flock_flies_the_same_on_one_thread_and_on_two(threads, monkeypatch):
     from envs.flocking import FlockingModel
 
