@@ -14,7 +14,7 @@ import numpy as np
 
 from swarm import threads
 from swarm.neighbors import radius_neighbors
-from swarm.threads import filled, parallel_pays, serial_and_parallel
+from swarm.threads import even_runs, filled, parallel_pays, serial_and_parallel
 
 if TYPE_CHECKING:
     from swarm.engine import Swarm
@@ -178,12 +178,13 @@ def _spread_rows_into(pos, alive, env, first, stop, base, centre, spread, world,
         spread[e - base] += np.sqrt(d2)
 
 
-def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, start):
+def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, start, runs):
     """:func:`_moments` (2-D or 3-D) summed over fixed chunks of ``chunk`` rows: each chunk
     sums its rows into its own slots, then the chunks' sums are added in chunk order, so the
     result is the same bit for bit on any thread count (and, with one chunk, the serial
     kernel's: a sum that starts at +0.0 is never -0.0, so adding it to 0.0 changes nothing).
-    ``lo``, ``hi``, ``start``: :func:`_chunk_envs` of ``env``."""
+    ``lo``, ``hi``, ``start``: :func:`_chunk_envs` of ``env``; ``runs``: the chunks in runs
+    of about equal rows, one per thread (:func:`~swarm.threads.even_runs`)."""
     n, dim = pos.shape
     count = filled(n_envs, 0.0)
     heading = filled((n_envs, dim), 0.0)
@@ -194,12 +195,13 @@ def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, 
     part_heading = filled((slots, dim), 0.0)
     part_acc = filled((slots, 2 * dim), 0.0)  # torus: cos/sin sums per axis; box: coordinates
     scale = 2.0 * np.pi / world
-    for c in numba.prange(n_chunks):
-        a, b = start[c], start[c + 1]
-        _sum_rows(
-            pos, vel, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c], part_count[a:b],
-            part_heading[a:b], part_acc[a:b], scale, torus,
-        )  # fmt: skip
+    for r in numba.prange(runs.shape[0] - 1):
+        for c in range(runs[r], runs[r + 1]):
+            a, b = start[c], start[c + 1]
+            _sum_rows(
+                pos, vel, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c],
+                part_count[a:b], part_heading[a:b], part_acc[a:b], scale, torus,
+            )  # fmt: skip
     acc = filled((n_envs, 2 * dim), 0.0)
     for c in range(n_chunks):
         for e in range(lo[c], hi[c] + 1):
@@ -218,12 +220,13 @@ def _chunked_moments(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, 
             elif count[e] > 0:
                 centre[e, k] = acc[e, k] / count[e]
     part_spread = filled(slots, 0.0)
-    for c in numba.prange(n_chunks):
-        a, b = start[c], start[c + 1]
-        _spread_rows(
-            pos, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c], centre,
-            part_spread[a:b], world, torus,
-        )  # fmt: skip
+    for r in numba.prange(runs.shape[0] - 1):
+        for c in range(runs[r], runs[r + 1]):
+            a, b = start[c], start[c + 1]
+            _spread_rows(
+                pos, alive, env, c * chunk, min(n, (c + 1) * chunk), lo[c], centre,
+                part_spread[a:b], world, torus,
+            )  # fmt: skip
     for c in range(n_chunks):
         for e in range(lo[c], hi[c] + 1):
             spread[e] += part_spread[start[c] + e - lo[c]]
@@ -241,7 +244,9 @@ def serial_moments(
     small swarms and training envs have always had, bit for bit)."""
     chunk = max(pos.shape[0], 1)
     lo, hi, start = _env_spans(env, chunk)
-    return _moments_chunked(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, start)
+    runs = np.array([0, len(lo)], np.int64)
+    return _moments_chunked(pos, vel, alive, env, n_envs, world, torus, chunk, lo, hi, start,
+                            runs)  # fmt: skip
 
 
 def moments(
@@ -265,7 +270,10 @@ def moments(
     else:
         lo, hi, start = (_env_spans_parallel if threaded else _env_spans)(env, MOMENT_CHUNK)
     kernel = _moments_chunked_parallel if threaded else _moments_chunked
-    return kernel(pos, vel, alive, env, n_envs, world, torus, MOMENT_CHUNK, lo, hi, start)
+    ends = np.minimum(np.arange(len(lo) + 1, dtype=np.int64) * MOMENT_CHUNK, rows)
+    runs = even_runs(ends, numba.get_num_threads() if threaded else 1)
+    return kernel(pos, vel, alive, env, n_envs, world, torus, MOMENT_CHUNK, lo, hi, start,
+                  runs)  # fmt: skip
 
 
 def _swarm_moments(engine: Swarm) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

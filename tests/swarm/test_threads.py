@@ -89,6 +89,26 @@ def test_parallel_scan_writes_the_serial_table(threads, monkeypatch, torus, fov)
             np.testing.assert_array_equal(a, b)
 
 
+def test_even_runs_split_chunks_of_unequal_work_evenly():
+    from swarm.threads import even_runs
+
+    rows = np.minimum(np.arange(8) * 16_384, 100_000)  # 6 full chunks and one of 1,696
+    assert even_runs(rows, 2).tolist() == [0, 3, 7]  # 49,152 and 50,848 rows, not 4 and 3
+    assert even_runs(rows, 1).tolist() == [0, 7]
+    assert even_runs(rows, 50).tolist() == list(range(8))  # never an empty run
+    assert even_runs(np.zeros(1, np.int64), 4).tolist() == [0, 0]
+    work = np.concatenate([[0], np.cumsum(np.random.default_rng(3).integers(0, 100, 40))])
+    for k in range(1, 12):
+        runs = even_runs(work, k)
+        assert runs[0] == 0 and runs[-1] == 40 and np.all(np.diff(runs) > 0)
+        assert len(runs) - 1 <= k
+        # each cut is the chunk boundary nearest its share of the work
+        shares = np.linspace(0, work[-1], k + 1)[1:-1]
+        for cut in runs[1:-1]:
+            target = shares[np.argmin(np.abs(shares - work[cut]))]
+            assert np.abs(work - target).min() == abs(work[cut] - target)
+
+
 @pytest.mark.parametrize("dim", [2, 3])
 @pytest.mark.parametrize("stash_share", [0.0, neighbors.STASH_SHARE, np.inf])
 def test_the_compaction_in_parts_lays_out_the_chunks_back_to_back(monkeypatch, dim, stash_share):
