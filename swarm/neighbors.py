@@ -25,7 +25,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from swarm.threads import parallel_pays, serial_and_parallel
+from swarm.threads import even_runs, parallel_pays, serial_and_parallel
 
 _EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
@@ -524,26 +524,28 @@ def _scan(
 @numba.njit(cache=True, parallel=True)
 def _scan_chunks(
     spos, svel, cell, start, order, per_side, radius, world, torus, use_fov, cos_half_fov,
-    bounds, region, ptr, idx, rel_pos, rel_vel, dist, counts,
+    bounds, region, ptr, idx, rel_pos, rel_vel, dist, counts, runs,
 ):  # fmt: skip
     """:func:`_scan` on threads: chunk c (segments ``bounds[c]:bounds[c + 1]``) writes into
     its own region ``region[c]:region[c + 1]`` of the output arrays, ``ptr`` relative to
     the region's start; ``counts[c]`` is how many entries it found (more than its region
-    holds: retry with bigger regions). :func:`_compact` then closes the gaps."""
+    holds: retry with bigger regions). :func:`_compact` then closes the gaps. A thread
+    scans a run of chunks (``runs``: :func:`~swarm.threads.even_runs`)."""
     small_torus = torus and per_side < 3
     r2 = radius * radius
-    for c in numba.prange(bounds.shape[0] - 1):
+    for r in numba.prange(runs.shape[0] - 1):
         stencil = np.empty(9, np.int64)
         shift = np.zeros((9, 2))
-        cursor = region[c]
-        for k in range(bounds[c], bounds[c + 1]):
-            ptr[k] = cursor - region[c]
-            cursor = _scan_row(
-                k, spos, svel, cell, start, order, per_side, r2, world, 0.5 * world, torus,
-                small_torus, use_fov, cos_half_fov, stencil, shift, cursor, region[c + 1], idx,
-                rel_pos, rel_vel, dist,
-            )  # fmt: skip
-        counts[c] = cursor - region[c]
+        for c in range(runs[r], runs[r + 1]):
+            cursor = region[c]
+            for k in range(bounds[c], bounds[c + 1]):
+                ptr[k] = cursor - region[c]
+                cursor = _scan_row(
+                    k, spos, svel, cell, start, order, per_side, r2, world, 0.5 * world, torus,
+                    small_torus, use_fov, cos_half_fov, stencil, shift, cursor, region[c + 1],
+                    idx, rel_pos, rel_vel, dist,
+                )  # fmt: skip
+            counts[c] = cursor - region[c]
 
 
 @numba.njit(cache=True, inline="always")
@@ -613,9 +615,7 @@ def _compaction_parts(region: np.ndarray, offset: np.ndarray, most: int):
     most parts whose stash stays within :data:`STASH_SHARE` of the entries."""
     n_chunks, m = len(offset) - 1, int(offset[-1])
     for parts in range(min(most, n_chunks), 0, -1):
-        first = np.searchsorted(offset[:-1], np.linspace(0, m, parts + 1)[:-1], side="left")
-        first = np.unique(np.append(first, n_chunks).astype(np.int64))
-        first[0] = 0
+        first = even_runs(offset, parts)
         ends = offset[first[1:]]  # where each part's destination ends: later parts write on
         stash_from = np.maximum(ends, region[first[:-1]])
         stash_to = np.maximum(region[first[1:]], stash_from)
@@ -666,12 +666,13 @@ def _scan_parallel(
     per_row = capacity / max(n_seg, 1)
     want = (sizes * per_row * 1.2).astype(np.int64) + 64
     counts = np.zeros(len(sizes), np.int64)
+    runs = even_runs(bounds, numba.get_num_threads())
     while True:  # a region that fills up is retried once, sized by its count
         region = np.zeros(len(sizes) + 1, np.int64)
         np.cumsum(want, out=region[1:])
         source = pool if pool is not None else BufferPool(keep=0)
         out = source.take(int(region[-1]), dim)
-        chunks(*args, bounds, region, ptr, *out, counts)
+        chunks(*args, bounds, region, ptr, *out, counts, runs)
         if (counts <= want).all():
             break
         # the same headroom as a hinted step, so the next step reuses these buffers
@@ -1008,37 +1009,38 @@ def _scan_3d(
 @numba.njit(cache=True, parallel=True)
 def _scan_chunks_3d(
     spos, svel, cell, start, order, per_side, reach, radius, world, torus,
-    bounds, region, ptr, idx, rel_pos, rel_vel, dist, counts,
+    bounds, region, ptr, idx, rel_pos, rel_vel, dist, counts, runs,
 ):  # fmt: skip
     """:func:`_scan_3d` on threads, as :func:`_scan_chunks` is :func:`_scan`: chunk c
     (segments ``bounds[c]:bounds[c + 1]``) writes into its own region
     ``region[c]:region[c + 1]``, ``ptr`` relative to the region's start, and counts its
     entries in ``counts[c]``; :func:`_compact` then closes the gaps. Each chunk keeps its
     own block ranges (a function of the cell alone, so the entries do not depend on where
-    a chunk starts)."""
+    a chunk starts). A thread scans a run of chunks (``runs``)."""
     side = 2 * reach + 1
     small_torus = torus and per_side < side
     r2 = radius * radius
     half = 0.5 * world
-    for c in numba.prange(bounds.shape[0] - 1):
-        lo = np.empty(side * side * side, np.int64)
-        hi = np.empty(side * side * side, np.int64)
-        shift = np.zeros((side * side * side, 3))
-        cursor = region[c]
-        limit = region[c + 1]
-        n_ranges = 0
-        last = -1
-        for k in range(bounds[c], bounds[c + 1]):
-            ptr[k] = cursor - region[c]
-            cell_k = cell[order[k]]
-            if cell_k != last:
-                last = cell_k
-                n_ranges = _block_ranges_3d(cell_k, per_side, reach, world, torus, start, lo,
-                                            hi, shift)  # fmt: skip
-            cursor = _scan_row_3d(k, spos, svel, order, n_ranges, lo, hi, shift, r2, world,
-                                  half, small_torus, cursor, limit, idx, rel_pos, rel_vel,
-                                  dist)  # fmt: skip
-        counts[c] = cursor - region[c]
+    for r in numba.prange(runs.shape[0] - 1):
+        for c in range(runs[r], runs[r + 1]):
+            lo = np.empty(side * side * side, np.int64)
+            hi = np.empty(side * side * side, np.int64)
+            shift = np.zeros((side * side * side, 3))
+            cursor = region[c]
+            limit = region[c + 1]
+            n_ranges = 0
+            last = -1
+            for k in range(bounds[c], bounds[c + 1]):
+                ptr[k] = cursor - region[c]
+                cell_k = cell[order[k]]
+                if cell_k != last:
+                    last = cell_k
+                    n_ranges = _block_ranges_3d(cell_k, per_side, reach, world, torus, start, lo,
+                                                hi, shift)  # fmt: skip
+                cursor = _scan_row_3d(k, spos, svel, order, n_ranges, lo, hi, shift, r2, world,
+                                      half, small_torus, cursor, limit, idx, rel_pos, rel_vel,
+                                      dist)  # fmt: skip
+            counts[c] = cursor - region[c]
 
 
 def _radius_neighbors_3d(
