@@ -21,12 +21,11 @@ if TYPE_CHECKING:
     from swarm.neighbors import NeighborTable
 
 
-def _per_env_sum(engine: Swarm, values: np.ndarray) -> np.ndarray:
-    return np.bincount(engine.env, weights=values, minlength=engine.n_envs)
-
-
 def n_alive(engine: Swarm) -> np.ndarray:
-    return _per_env_sum(engine, engine.alive.astype(float))
+    """(E,) drones alive in each env (a weighted bincount of every row cost 3.7 ms at 10^6)."""
+    if engine.n_envs == 1:
+        return np.array([float(np.count_nonzero(engine.alive))])
+    return np.bincount(engine.env[engine.alive], minlength=engine.n_envs).astype(np.float64)
 
 
 def messages_sent(engine: Swarm) -> np.ndarray:

@@ -44,10 +44,10 @@ def test_separation_collisions_and_components():
     assert model.metrics["n_components"] == 1 and model.metrics["n_alive"] == 3
 
 
-def test_collisions_are_counted_per_arena_of_a_batch():
-    """Each arena's close pairs, counted by hand from the positions."""
+def test_collisions_and_the_living_are_counted_per_arena_of_a_batch():
+    """Each arena's close pairs, counted by hand from the positions, and its living drones."""
     from swarm.engine import Swarm, SwarmConfig
-    from swarm.metrics import collisions
+    from swarm.metrics import collisions, n_alive
 
     config = SwarmConfig(n_agents=60, world_size=4.0, sense_radius=1.0, collision_radius=0.3)
     engine = Swarm(config, np.random.default_rng(1), n_envs=3)
@@ -63,6 +63,7 @@ def test_collisions_are_counted_per_arena_of_a_batch():
         want.append(int((dist[np.triu_indices(len(rows), 1)] < 0.3).sum()))
     assert sum(want) > 3 and len(set(want)) > 1
     np.testing.assert_array_equal(collisions(engine), want)
+    np.testing.assert_array_equal(n_alive(engine), [59.0, 60.0, 60.0])
 
 
 def test_algebraic_connectivity_of_a_ring_on_request():
