@@ -328,21 +328,23 @@ def collisions(engine: Swarm) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _count_components(alive, owner, idx, env, n_envs):
-    """Union-find over the link entries; components among alive rows, per env."""
+def _count_components(alive, ptr, seg_row, idx, env, n_envs):
+    """Union-find over the link entries, segment by segment (each entry with its segment's
+    row: no observer array to fill, 13 ms at 10^6); components among alive rows, per env."""
     n = alive.shape[0]
     parent = np.arange(n)
-    for e in range(owner.shape[0]):
-        a = owner[e]
-        b = idx[e]
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        while parent[b] != b:
-            parent[b] = parent[parent[b]]
-            b = parent[b]
-        if a != b:
-            parent[max(a, b)] = min(a, b)
+    for s in range(seg_row.shape[0]):
+        for e in range(ptr[s] - ptr[0], ptr[s + 1] - ptr[0]):
+            a = seg_row[s]
+            b = idx[e]
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            while parent[b] != b:
+                parent[b] = parent[parent[b]]
+                b = parent[b]
+            if a != b:
+                parent[max(a, b)] = min(a, b)
     out = np.zeros(n_envs)
     for i in range(n):
         if alive[i] and parent[i] == i:
@@ -488,7 +490,7 @@ def count_components(
     pays (any method counts the same integer)."""
     rows = alive.shape[0]
     if not parallel_pays(rows):
-        return _count_components(alive, links.owner, links.idx, env, n_envs)
+        return _count_components(alive, links.ptr, links.seg_row, links.idx, env, n_envs)
     n_chunks = COMPONENT_CHUNKS_PER_THREAD * numba.get_num_threads()
     chunk = max(COMPONENT_MIN_CHUNK, -(-rows // n_chunks))
     n_chunks = -(-rows // chunk)

@@ -423,7 +423,7 @@ def test_parallel_component_count_is_the_serial_count(
     pos, vel, alive, env = _flock_arrays(n_envs, 9000, dim, world, seed=11 + dim)
     fov = 360.0
     links = radius_neighbors(pos, vel, alive, env, n_envs, world, torus, 1.0, fov)
-    serial = metrics._count_components(alive, links.owner, links.idx, env, n_envs)
+    serial = metrics._count_components(alive, links.ptr, links.seg_row, links.idx, env, n_envs)
     assert (serial > 100).all()
     one = _components_on(threads, links, alive, env, n_envs, 1)
     two = _components_on(threads, links, alive, env, n_envs, 2)
