@@ -93,10 +93,14 @@ def serial_and_parallel(
     (until this was found, the parallel kernels of a process whose cache held the serial
     compile ran on one thread). ``parallel_calls`` names globals the parallel copy sees
     replaced (a helper compiled to be called rather than inlined, where that runs faster on
-    the pool)."""
+    the pool); their names join the copy's name, since the cache key does not cover
+    globals either. That copy reads the module's globals as they are when this runs:
+    define the kernel's helpers first, and a global patched later reaches only the serial
+    copy."""
+    suffix = "parallel" if not parallel_calls else "parallel_" + "_".join(sorted(parallel_calls))
     return (
         numba.njit(cache=True)(_renamed(function, "serial")),
-        numba.njit(cache=True, parallel=True)(_renamed(function, "parallel", parallel_calls)),
+        numba.njit(cache=True, parallel=True)(_renamed(function, suffix, parallel_calls)),
     )
 
 
