@@ -74,9 +74,10 @@ class NeighborTable:
         return out
 
     def owners_of(self, entries: np.ndarray) -> np.ndarray:
-        """(K,) int64 row that each of the entries at positions ``entries`` belongs to: a
-        binary search per entry, for a few entries of a large table (filling :attr:`owner`
-        for ten million entries to read a handful was 30 ms of a 10^6-drone step)."""
+        """(K,) int64 row that each of the entries at positions ``entries`` (0 to
+        ``n_edges - 1``, as they index :attr:`idx`) belongs to: a binary search per entry,
+        for a few entries of a large table (filling :attr:`owner` for ten million entries to
+        read a handful was 30 ms of a 10^6-drone step)."""
         entries = np.asarray(entries, dtype=np.int64)
         segments = np.searchsorted(self.ptr, entries + self.ptr[0], side="right") - 1
         return self.seg_row[segments]
@@ -568,7 +569,7 @@ def _copy_entry(i, j, src_idx, src_pos, src_vel, src_dist, dst_idx, dst_pos, dst
 def _stash_tails(stash_from, stash_to, stash_at, idx, rel_pos, rel_vel, dist,
                  s_idx, s_pos, s_vel, s_dist):  # fmt: skip
     """Part t's entries at ``stash_from[t]:stash_to[t]`` copied to the stash at
-    ``stash_at[t]``: the entries that a later part overwrites before part t reads them."""
+    ``stash_at[t]``: the entries that a later part may overwrite before part t reads them."""
     three = rel_pos.shape[1] == 3
     for t in numba.prange(stash_from.shape[0]):
         for e in range(stash_to[t] - stash_from[t]):
@@ -582,8 +583,8 @@ def _move_parts(first, bounds, region, offset, ptr, idx, rel_pos, rel_vel, dist,
     """Part t (chunks ``first[t]:first[t + 1]``) moves each chunk c down from ``region[c]``
     to ``offset[c]`` in chunk order and makes its segments' ``ptr`` absolute. It writes only
     its own destination range, ``offset[first[t]]:offset[first[t + 1]]``; the entries it
-    reads from ``stash_from[t]`` on lie in a later part's destination, so it reads them from
-    the stash :func:`_stash_tails` filled first. Within a part a forward copy is safe, as in
+    reads from ``stash_from[t]`` on may lie in a later part's destination, so it reads them
+    from the stash :func:`_stash_tails` filled first. Within a part a forward copy is safe, as in
     the serial compaction: ``offset[c] <= region[c]``, and a chunk's destination ends
     before the next chunk's region starts."""
     three = rel_pos.shape[1] == 3
@@ -604,8 +605,10 @@ def _move_parts(first, bounds, region, offset, ptr, idx, rel_pos, rel_vel, dist,
                 ptr[k] += b
 
 
-# the most stash, as a share of the table's entries, the compaction may copy aside (the
-# first part's slack with two parts is ~8 %; many parts would stash most of the table)
+# the most stash, as a share of the table's entries, the compaction may copy aside. Part t
+# stashes what lies past its destination's end: the regions' slack up to it, which grows
+# with t (at 10^6 drones, 26 % over each chunk's count with the engine's hint: 13 % of the
+# table for two parts, past a quarter for three), so at most two parts move in parallel
 STASH_SHARE = 0.25
 
 
@@ -632,10 +635,11 @@ def _compact(bounds, region, offset, ptr, out, pool, most_parts):
     """Chunk c's entries moved down from ``region[c]`` to ``offset[c]`` of the same arrays,
     in chunk order, and its segments' ``ptr`` made absolute: the serial scan's layout,
     whatever the chunking. In place, on numba's threads: each thread moves a part of the
-    chunks; the few entries of a part that a later part's destination covers are first
-    copied to a stash (~8 % of the table on two threads, within :data:`STASH_SHARE` on
-    any), not the whole table to a second one, which would double the memory at 10^7. At
-    most ``most_parts`` parts (one per thread)."""
+    chunks; the entries of a part that a later part's destination covers are first copied
+    to a stash (13 % of the table for two parts at 10^6 drones; at most
+    :data:`STASH_SHARE`, so two parts on any thread count there), not the whole table to a
+    second one, which would double the memory at 10^7. At most ``most_parts`` parts (one
+    per thread)."""
     first, stash_from, stash_to, stash_at = _compaction_parts(region, offset, most_parts)
     size = int(stash_at[-1] + stash_to[-1] - stash_from[-1])
     source = pool if pool is not None else BufferPool(keep=0)
@@ -654,11 +658,11 @@ def _scan_parallel(
     pool: BufferPool | None, dim: int = 2,
 ) -> tuple[int, tuple[np.ndarray, ...]]:  # fmt: skip
     """The entries of a serial scan, bit for bit, found by ``chunks`` (:func:`_scan_chunks`,
-    :func:`_scan_chunks_3d`: called with ``*args, bounds, region, ptr, *out, counts``) on
+    :func:`_scan_chunks_3d`: called with ``*args, bounds, region, ptr, *out, counts, runs``) on
     numba's threads over ``n_seg`` segments, each chunk into its own region of the output
     arrays (sized by its share of the rows, 20 % over), then compacted in place on the
     threads (:func:`_compact`): the table costs 20 % more memory than the serial scan's, and
-    a stash of at most a quarter of it, not a second copy. One driver for both
+    a stash of at most a quarter of it (13 % on two threads), not a second copy. One driver for both
     dimensions, so the chunking and the retry are the same in 2-D and 3-D."""
     bounds = np.arange(0, n_seg + SCAN_CHUNK, SCAN_CHUNK, dtype=np.int64)
     bounds[-1] = n_seg
