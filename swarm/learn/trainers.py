@@ -27,6 +27,7 @@ run folder that a restarted run is using.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -102,7 +103,11 @@ def leave_rank(code: int) -> NoReturn:
     the GIL of an interpreter being dismantled and abort the process (SIGABRT, exit -6) after
     a run that succeeded (pytorch/pytorch#179291), which torchrun then reports as the run's
     failure. Nothing a rank leaves for finalisation matters: files are written atomically
-    before this, the process group is destroyed, and the streams are flushed here."""
+    before this, the process group is destroyed, and logging and the streams are flushed
+    here. The other atexit handlers of what a rank loads (torch, numba, llvmlite,
+    multiprocessing) reset flags, print debug statistics or end multiprocessing children,
+    which a rank does not start."""
+    logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

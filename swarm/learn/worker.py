@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from swarm.lifeline import die_with_parent
@@ -56,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_code = main()
+    try:
+        exit_code = main()
+    except Exception:  # reported here, then the same exit as a clean run's (no finalisation)
+        traceback.print_exc()
+        exit_code = 1
     from swarm.learn.trainers import leave_rank
 
     leave_rank(exit_code)
