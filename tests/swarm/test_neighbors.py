@@ -168,8 +168,10 @@ def test_segment_sum_matches_a_per_row_loop():
 def test_owners_of_some_entries_are_their_observers(n_envs):
     """Dead rows (empty segments in the middle and at the end) and a table whose ``ptr``
     does not start at 0 (``one_row``)."""
-    pos, vel, alive, env = random_state(2, 300, 6.0, n_envs=n_envs, dead_fraction=0.3)
-    table = radius_neighbors(pos, vel, alive, env, n_envs, 6.0, False, 1.0)
+    pos, vel, alive, env = random_state(2, 300, 12.0, n_envs=n_envs, dead_fraction=0.3)
+    table = radius_neighbors(pos, vel, alive, env, n_envs, 12.0, False, 1.0)
+    counts = np.diff(table.ptr)[: int(alive.sum())]  # the living rows' segments come first
+    assert (counts[1:-1] == 0).any() and (counts > 0).sum() > 50  # empty ones in the middle
     every = np.arange(table.n_edges)
     np.testing.assert_array_equal(table.owners_of(every), table.owner)
     some = np.random.default_rng(0).choice(every, 40)

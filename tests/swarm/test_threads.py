@@ -155,6 +155,12 @@ def test_the_compaction_in_parts_lays_out_the_chunks_back_to_back(monkeypatch, d
         for a, b in zip(out, want, strict=True):
             np.testing.assert_array_equal(a[: offset[-1]], b)
         np.testing.assert_array_equal(got_ptr, want_ptr)
+    empty = np.zeros(n_chunks + 1, np.int64)  # no entries at all, with or without slack
+    for slack in (empty, region):
+        nothing = tuple(a.copy() for a in fresh)
+        neighbors._compact(bounds, slack, empty, ptr * 0, nothing, None, 4)
+        for a, b in zip(nothing, fresh, strict=True):
+            np.testing.assert_array_equal(a, b)  # nothing to move, nothing moved
     first, stash_from, stash_to, _ = neighbors._compaction_parts(region, offset, 8)
     parts, stash = len(first) - 1, (stash_to - stash_from).sum()
     assert parts == {0.0: 1, np.inf: 8}.get(stash_share, parts)
