@@ -565,92 +565,127 @@ def _copy_entry(i, j, src_idx, src_pos, src_vel, src_dist, dst_idx, dst_pos, dst
     dst_dist[j] = src_dist[i]
 
 
-@numba.njit(cache=True, parallel=True)
-def _stash_tails(stash_from, stash_to, stash_at, idx, rel_pos, rel_vel, dist,
-                 s_idx, s_pos, s_vel, s_dist):  # fmt: skip
-    """Part t's entries at ``stash_from[t]:stash_to[t]`` copied to the stash at
-    ``stash_at[t]``: the entries that a later part may overwrite before part t reads them."""
-    three = rel_pos.shape[1] == 3
-    for t in numba.prange(stash_from.shape[0]):
-        for e in range(stash_to[t] - stash_from[t]):
-            _copy_entry(stash_from[t] + e, stash_at[t] + e, idx, rel_pos, rel_vel, dist,
-                        s_idx, s_pos, s_vel, s_dist, three)  # fmt: skip
+@numba.njit(cache=True, inline="always")
+def _source_of(q, c, region, offset):
+    """Where destination entry q of chunk c lies before the compaction."""
+    return region[c] + q - offset[c]
 
 
 @numba.njit(cache=True, parallel=True)
-def _move_parts(first, bounds, region, offset, ptr, idx, rel_pos, rel_vel, dist,
-                stash_from, stash_at, s_idx, s_pos, s_vel, s_dist):  # fmt: skip
-    """Part t (chunks ``first[t]:first[t + 1]``) moves each chunk c down from ``region[c]``
-    to ``offset[c]`` in chunk order and makes its segments' ``ptr`` absolute. It writes only
-    its own destination range, ``offset[first[t]]:offset[first[t + 1]]``; the entries it
-    reads from ``stash_from[t]`` on may lie in a later part's destination, so it reads them
-    from the stash :func:`_stash_tails` filled first. Within a part a forward copy is safe, as in
-    the serial compaction: ``offset[c] <= region[c]``, and a chunk's destination ends
-    before the next chunk's region starts."""
+def _stash_sources(cut, chunk_at, stash_from, stash_at, region, offset, idx, rel_pos,
+                   rel_vel, dist, s_idx, s_pos, s_vel, s_dist):  # fmt: skip
+    """For each part t but the last, the sources of its destination entries
+    ``stash_from[t]:cut[t + 1]`` copied to the stash at ``stash_at[t]``: they lie at or
+    past ``cut[t + 1]``, where a later part writes."""
     three = rel_pos.shape[1] == 3
-    for t in numba.prange(first.shape[0] - 1):
-        for c in range(first[t], first[t + 1]):
-            a = region[c]
-            b = offset[c]
-            n = offset[c + 1] - b
-            in_place = min(n, max(stash_from[t] - a, 0))
-            if a != b:
-                for e in range(in_place):
-                    _copy_entry(a + e, b + e, idx, rel_pos, rel_vel, dist,
-                                idx, rel_pos, rel_vel, dist, three)  # fmt: skip
-            for e in range(in_place, n):
-                _copy_entry(stash_at[t] + a + e - stash_from[t], b + e, s_idx, s_pos, s_vel,
-                            s_dist, idx, rel_pos, rel_vel, dist, three)  # fmt: skip
-            for k in range(bounds[c], bounds[c + 1]):
-                ptr[k] += b
+    for t in numba.prange(cut.shape[0] - 2):
+        c = chunk_at[t]
+        for q in range(stash_from[t], cut[t + 1]):
+            while q >= offset[c + 1]:
+                c += 1
+            _copy_entry(_source_of(q, c, region, offset), stash_at[t] + q - stash_from[t],
+                        idx, rel_pos, rel_vel, dist, s_idx, s_pos, s_vel, s_dist,
+                        three)  # fmt: skip
+
+
+@numba.njit(cache=True, parallel=True)
+def _move_entries(cut, chunk_at, stash_from, stash_at, region, offset, idx, rel_pos, rel_vel,
+                  dist, s_idx, s_pos, s_vel, s_dist):  # fmt: skip
+    """Part t writes destination entries ``cut[t]:cut[t + 1]``, in order, each from its
+    source, or from the stash from ``stash_from[t]`` on (:func:`_stash_sources` filled it
+    first). No other part writes there, and it reads nothing another part writes: a source
+    never lies before its destination (``offset[c] <= region[c]``), earlier parts write
+    below ``cut[t]``, and what lies at or past ``cut[t + 1]`` comes from the stash. Within
+    a part the forward copy is safe as in a serial compaction."""
+    three = rel_pos.shape[1] == 3
+    for t in numba.prange(cut.shape[0] - 1):
+        c = chunk_at[t]
+        for q in range(cut[t], cut[t + 1]):
+            while q >= offset[c + 1]:
+                c += 1
+            if q < stash_from[t]:
+                _copy_entry(_source_of(q, c, region, offset), q, idx, rel_pos, rel_vel, dist,
+                            idx, rel_pos, rel_vel, dist, three)  # fmt: skip
+            else:
+                _copy_entry(stash_at[t] + q - stash_from[t], q, s_idx, s_pos, s_vel, s_dist,
+                            idx, rel_pos, rel_vel, dist, three)  # fmt: skip
+
+
+def _absolute_ptr(bounds, offset, ptr):
+    """Each chunk's segment starts made absolute (they were relative to its region)."""
+    for c in numba.prange(bounds.shape[0] - 1):
+        for k in range(bounds[c], bounds[c + 1]):
+            ptr[k] += offset[c]
+
+
+_absolute_ptr_serial, _absolute_ptr_parallel = serial_and_parallel(_absolute_ptr)
 
 
 # the most stash, as a share of the table's entries, the compaction may copy aside. Part t
-# stashes what lies past its destination's end: the regions' slack up to it, which grows
-# with t (at 10^6 drones, 26 % over each chunk's count with the engine's hint: 13 % of the
-# table for two parts, past a quarter for three), so at most two parts move in parallel
+# stashes the sources of its last entries that lie where part t + 1 writes: as many as the
+# regions' slack before them (with the engine's hint, 26 % over each chunk's count: 13 % of
+# the table for two parts at 10^6 drones, past a quarter for three or more), so at most two
+# parts move in parallel there
 STASH_SHARE = 0.25
 
 
 def _compaction_parts(region: np.ndarray, offset: np.ndarray, most: int):
-    """The chunks split into at most ``most`` parts of about equal entries, as (first chunk
-    of each part and the end, each part's stash start, end and place in the stash): the
-    most parts whose stash stays within :data:`STASH_SHARE` of the entries."""
+    """The destination entries that move (from the first chunk whose region starts past
+    its offset), cut into at most ``most`` parts of about equal entries: (cut (P + 1,),
+    each part's first chunk, where its stashed entries start, where they go in the stash).
+    The most parts whose stash stays within :data:`STASH_SHARE` of the entries."""
     n_chunks, m = len(offset) - 1, int(offset[-1])
-    for parts in range(min(most, n_chunks), 0, -1):
-        first = even_runs(offset, parts)
-        ends = offset[first[1:]]  # where each part's destination ends: later parts write on
-        stash_from = np.maximum(ends, region[first[:-1]])
-        stash_to = np.maximum(region[first[1:]], stash_from)
-        stash_from[-1] = stash_to[-1] = region[n_chunks]  # nothing writes after the last
-        sizes = stash_to - stash_from
+    moved = np.flatnonzero((region[:-1] != offset[:-1]) & (offset[1:] > offset[:-1]))
+    start = int(offset[moved[0]]) if len(moved) else m
+    shift = region[:-1] - offset[:-1]  # per chunk: how far its entries move down
+    for parts in range(max(min(most, m - start), 1), 0, -1):
+        cut = np.unique(np.linspace(start, m, parts + 1).round().astype(np.int64))
+        if len(cut) == 1:  # nothing moves
+            cut = np.array([m, m], np.int64)
+        chunk_at = np.searchsorted(offset, cut[:-1], side="right") - 1
+        chunk_at = np.minimum(chunk_at, n_chunks - 1)
+        # the first entry of each part whose source lies at or past the next cut: sources
+        # rise with the entry, so per chunk it is max(offset, next cut - shift), clipped
+        stash_from = cut[1:].copy()
+        for t in range(len(cut) - 2):
+            lo, hi = chunk_at[t], np.searchsorted(offset, cut[t + 1], side="left")
+            first = np.maximum(offset[lo:hi], cut[t + 1] - shift[lo:hi])
+            first = first[(first < offset[lo + 1 : hi + 1]) & (first < cut[t + 1])]
+            if len(first):
+                stash_from[t] = max(int(first.min()), int(cut[t]))
+        sizes = cut[1:] - stash_from
         if parts == 1 or sizes.sum() <= STASH_SHARE * m:
             stash_at = np.zeros(len(sizes), np.int64)
             np.cumsum(sizes[:-1], out=stash_at[1:])
-            return first, stash_from, stash_to, stash_at
+            return cut, chunk_at, stash_from, stash_at
     raise AssertionError("unreachable: one part never stashes")
 
 
 def _compact(bounds, region, offset, ptr, out, pool, most_parts):
-    """Chunk c's entries moved down from ``region[c]`` to ``offset[c]`` of the same arrays,
-    in chunk order, and its segments' ``ptr`` made absolute: the serial scan's layout,
-    whatever the chunking. In place, on numba's threads: each thread moves a part of the
-    chunks; the entries of a part that a later part's destination covers are first copied
-    to a stash (13 % of the table for two parts at 10^6 drones; at most
+    """Chunk c's entries moved down from ``region[c]`` to ``offset[c]`` of the same arrays
+    and its segments' ``ptr`` made absolute: the serial scan's layout, whatever the
+    chunking. In place, on numba's threads: the entries that move (all but the first
+    chunk's, with one chunk per thread) are cut into parts of equal size, one per thread;
+    the sources of a part's last entries, which the next part's writes would cover, are
+    first copied to a stash (13 % of the table for two parts at 10^6 drones; at most
     :data:`STASH_SHARE`, so two parts on any thread count there), not the whole table to a
-    second one, which would double the memory at 10^7. At most ``most_parts`` parts (one
-    per thread)."""
-    first, stash_from, stash_to, stash_at = _compaction_parts(region, offset, most_parts)
-    size = int(stash_at[-1] + stash_to[-1] - stash_from[-1])
+    second one, which would double the memory at 10^7. At most ``most_parts`` parts."""
+    cut, chunk_at, stash_from, stash_at = _compaction_parts(region, offset, most_parts)
+    size = int(stash_at[-1] + cut[-1] - stash_from[-1])
     source = pool if pool is not None else BufferPool(keep=0)
     stash = source.stash(size, out[1].shape[1])
-    _stash_tails(stash_from, stash_to, stash_at, *out, *stash)
-    _move_parts(first, bounds, region, offset, ptr, *out, stash_from, stash_at, *stash)
+    args = (cut, chunk_at, stash_from, stash_at, region, offset, *out, *stash)
+    _stash_sources(*args)
+    _move_entries(*args)
+    fix = _absolute_ptr_parallel if most_parts > 1 else _absolute_ptr_serial
+    fix(bounds, offset, ptr)
 
 
-# Rows per chunk of the parallel scan (swarm.threads decides when it pays: below, one
-# thread's scan beats starting threads and moving the entries once more)
-SCAN_CHUNK = 4096
+# Rows per chunk of the parallel scan at most; None: one chunk per thread, the fewest for
+# the compaction to move (the first chunk's entries stay where they are). The tests set it
+# small, for many chunks. (swarm.threads decides when the parallel scan pays: below, one
+# thread's scan beats starting threads and moving the entries once more.)
+SCAN_CHUNK: int | None = None
 
 
 def _scan_parallel(
@@ -664,13 +699,14 @@ def _scan_parallel(
     threads (:func:`_compact`): the table costs 20 % more memory than the serial scan's, and
     a stash of at most a quarter of it (13 % on two threads), not a second copy. One driver for both
     dimensions, so the chunking and the retry are the same in 2-D and 3-D."""
-    bounds = np.arange(0, n_seg + SCAN_CHUNK, SCAN_CHUNK, dtype=np.int64)
-    bounds[-1] = n_seg
+    threads = numba.get_num_threads()
+    n_chunks = threads if SCAN_CHUNK is None else max(threads, -(-n_seg // SCAN_CHUNK))
+    bounds = np.linspace(0, n_seg, n_chunks + 1).round().astype(np.int64)
     sizes = np.diff(bounds)
     per_row = capacity / max(n_seg, 1)
     want = (sizes * per_row * 1.2).astype(np.int64) + 64
     counts = np.zeros(len(sizes), np.int64)
-    runs = even_runs(bounds, numba.get_num_threads())
+    runs = even_runs(bounds, threads)
     while True:  # a region that fills up is retried once, sized by its count
         region = np.zeros(len(sizes) + 1, np.int64)
         np.cumsum(want, out=region[1:])
@@ -685,7 +721,7 @@ def _scan_parallel(
     offset = np.zeros(len(sizes) + 1, np.int64)
     np.cumsum(counts, out=offset[1:])
     m = int(offset[-1])
-    _compact(bounds, region, offset, ptr, out, pool, numba.get_num_threads())
+    _compact(bounds, region, offset, ptr, out, pool, threads)
     ptr[n_seg] = m
     return m, out
 

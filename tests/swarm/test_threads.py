@@ -144,14 +144,16 @@ def test_the_compaction_in_parts_lays_out_the_chunks_back_to_back(monkeypatch, d
             np.testing.assert_array_equal(a[: offset[-1]], b)
         np.testing.assert_array_equal(got_ptr, want_ptr)
         # the worst schedule threads could take: every later part done before an earlier one
-        first, stash_from, stash_to, stash_at = neighbors._compaction_parts(region, offset, parts)
+        cut, chunk_at, stash_from, stash_at = neighbors._compaction_parts(region, offset, parts)
         out = tuple(a.copy() for a in fresh)
         got_ptr = ptr.copy()
-        stash = neighbors.BufferPool(keep=0).stash(int((stash_to - stash_from).sum()), dim)
-        neighbors._stash_tails(stash_from, stash_to, stash_at, *out, *stash)
-        for t in reversed(range(len(first) - 1)):
-            neighbors._move_parts(first[t : t + 2], bounds, region, offset, got_ptr, *out,
-                                  stash_from[t:], stash_at[t:], *stash)  # fmt: skip
+        stash = neighbors.BufferPool(keep=0).stash(int((cut[1:] - stash_from).sum()), dim)
+        neighbors._stash_sources(cut, chunk_at, stash_from, stash_at, region, offset, *out,
+                                 *stash)  # fmt: skip
+        for t in reversed(range(len(cut) - 1)):
+            neighbors._move_entries(cut[t : t + 2], chunk_at[t:], stash_from[t:], stash_at[t:],
+                                    region, offset, *out, *stash)  # fmt: skip
+        neighbors._absolute_ptr_serial(bounds, offset, got_ptr)
         for a, b in zip(out, want, strict=True):
             np.testing.assert_array_equal(a[: offset[-1]], b)
         np.testing.assert_array_equal(got_ptr, want_ptr)
@@ -161,8 +163,8 @@ def test_the_compaction_in_parts_lays_out_the_chunks_back_to_back(monkeypatch, d
         neighbors._compact(bounds, slack, empty, ptr * 0, nothing, None, 4)
         for a, b in zip(nothing, fresh, strict=True):
             np.testing.assert_array_equal(a, b)  # nothing to move, nothing moved
-    first, stash_from, stash_to, _ = neighbors._compaction_parts(region, offset, 8)
-    parts, stash = len(first) - 1, (stash_to - stash_from).sum()
+    cut, _, stash_from, _ = neighbors._compaction_parts(region, offset, 8)
+    parts, stash = len(cut) - 1, (cut[1:] - stash_from).sum()
     assert parts == {0.0: 1, np.inf: 8}.get(stash_share, parts)
     assert parts == 1 or stash <= stash_share * offset[-1]
 
