@@ -623,9 +623,10 @@ _absolute_ptr_serial, _absolute_ptr_parallel = serial_and_parallel(_absolute_ptr
 
 # the most stash, as a share of the table's entries, the compaction may copy aside. Part t
 # stashes the sources of its last entries that lie where part t + 1 writes: as many as the
-# regions' slack before them (with the engine's hint, 26 % over each chunk's count: 13 % of
-# the table for two parts at 10^6 drones, past a quarter for three or more), so at most two
-# parts move in parallel there
+# regions' slack before them (with the engine's hint, 26 % over each chunk's count). At 10^6
+# drones: 13 % of the table for two parts (the scan's chunks for two threads); with chunks
+# for 16 threads, 10 % for two parts and 19 % for three, past a quarter for four, so the
+# compaction moves on two or three threads whatever their count
 STASH_SHARE = 0.25
 
 
@@ -668,8 +669,8 @@ def _compact(bounds, region, offset, ptr, out, pool, most_parts):
     chunk's, with one chunk per thread) are cut into parts of equal size, one per thread;
     the sources of a part's last entries, which the next part's writes would cover, are
     first copied to a stash (13 % of the table for two parts at 10^6 drones; at most
-    :data:`STASH_SHARE`, so two parts on any thread count there), not the whole table to a
-    second one, which would double the memory at 10^7. At most ``most_parts`` parts."""
+    :data:`STASH_SHARE`, so two or three parts on any thread count), not the whole table to
+    a second one, which would double the memory at 10^7. At most ``most_parts`` parts."""
     cut, chunk_at, stash_from, stash_at = _compaction_parts(region, offset, most_parts)
     size = int(stash_at[-1] + cut[-1] - stash_from[-1])
     source = pool if pool is not None else BufferPool(keep=0)
