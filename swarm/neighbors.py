@@ -694,12 +694,13 @@ def _scan_parallel(
     pool: BufferPool | None, dim: int = 2,
 ) -> tuple[int, tuple[np.ndarray, ...]]:  # fmt: skip
     """The entries of a serial scan, bit for bit, found by ``chunks`` (:func:`_scan_chunks`,
-    :func:`_scan_chunks_3d`: called with ``*args, bounds, region, ptr, *out, counts, runs``) on
-    numba's threads over ``n_seg`` segments, each chunk into its own region of the output
-    arrays (sized by its share of the rows, 20 % over), then compacted in place on the
-    threads (:func:`_compact`): the table costs 20 % more memory than the serial scan's, and
-    a stash of at most a quarter of it (13 % on two threads), not a second copy. One driver for both
-    dimensions, so the chunking and the retry are the same in 2-D and 3-D."""
+    :func:`_scan_chunks_3d`: called with ``*args, bounds, region, ptr, *out, counts,
+    runs``) on numba's threads over ``n_seg`` segments, each chunk into its own region of
+    the output arrays (sized by its share of the rows, 20 % over), then compacted in place
+    on the threads (:func:`_compact`): the table costs 20 % more memory than the serial
+    scan's, and a stash of at most a quarter of it (13 % on two threads), not a second
+    copy. One driver for both dimensions, so the chunking and the retry are the same in 2-D
+    and 3-D."""
     threads = numba.get_num_threads()
     n_chunks = threads if SCAN_CHUNK is None else max(threads, -(-n_seg // SCAN_CHUNK))
     bounds = np.linspace(0, n_seg, n_chunks + 1).round().astype(np.int64)
