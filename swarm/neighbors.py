@@ -631,15 +631,18 @@ STASH_SHARE = 0.25
 
 
 def _compaction_parts(region: np.ndarray, offset: np.ndarray, most: int):
-    """The destination entries that move (from the first chunk whose region starts past
-    its offset), cut into at most ``most`` parts of about equal entries: (cut (P + 1,),
-    each part's first chunk, where its stashed entries start, where they go in the stash).
-    The most parts whose stash stays within :data:`STASH_SHARE` of the entries."""
+    """The destination entries that move (from the first non-empty chunk whose region
+    starts past its offset), cut into at most ``most`` parts of about equal entries: (cut
+    (P + 1,), each part's first chunk, where its stashed entries start, where they go in the
+    stash). Parts are added one at a time while the stash stays within
+    :data:`STASH_SHARE` of the entries (it grows with the parts: counting down from a
+    many-core machine's thread count cost milliseconds a step)."""
     n_chunks, m = len(offset) - 1, int(offset[-1])
     moved = np.flatnonzero((region[:-1] != offset[:-1]) & (offset[1:] > offset[:-1]))
     start = int(offset[moved[0]]) if len(moved) else m
     shift = region[:-1] - offset[:-1]  # per chunk: how far its entries move down
-    for parts in range(max(min(most, m - start), 1), 0, -1):
+    plan = None
+    for parts in range(1, max(min(most, m - start), 1) + 1):
         cut = np.unique(np.linspace(start, m, parts + 1).round().astype(np.int64))
         if len(cut) == 1:  # nothing moves
             cut = np.array([m, m], np.int64)
@@ -655,11 +658,12 @@ def _compaction_parts(region: np.ndarray, offset: np.ndarray, most: int):
             if len(first):
                 stash_from[t] = max(int(first.min()), int(cut[t]))
         sizes = cut[1:] - stash_from
-        if parts == 1 or sizes.sum() <= STASH_SHARE * m:
-            stash_at = np.zeros(len(sizes), np.int64)
-            np.cumsum(sizes[:-1], out=stash_at[1:])
-            return cut, chunk_at, stash_from, stash_at
-    raise AssertionError("unreachable: one part never stashes")
+        if parts > 1 and sizes.sum() > STASH_SHARE * m:
+            break
+        stash_at = np.zeros(len(sizes), np.int64)
+        np.cumsum(sizes[:-1], out=stash_at[1:])
+        plan = cut, chunk_at, stash_from, stash_at
+    return plan
 
 
 def _compact(bounds, region, offset, ptr, out, pool, most_parts):

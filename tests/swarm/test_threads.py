@@ -109,6 +109,45 @@ def test_even_runs_split_chunks_of_unequal_work_evenly():
             assert np.abs(work - target).min() == abs(work[cut] - target)
 
 
+def _first_stashed(cut, region, offset):
+    """Each part's first entry whose source lies at or past the next part's cut (the last
+    part's: its end), entry by entry."""
+    q = np.arange(offset[-1])
+    chunk = np.searchsorted(offset, q, side="right") - 1
+    source = region[chunk] + q - offset[chunk]
+    first = []
+    for t in range(len(cut) - 1):
+        mine = q[cut[t] : cut[t + 1]]
+        far = mine[source[mine] >= cut[t + 1]] if t < len(cut) - 2 else mine[:0]
+        first.append(int(far[0]) if len(far) else int(cut[t + 1]))
+    return first
+
+
+@pytest.mark.parametrize(
+    ("counts", "slack"),
+    [([50], [7]), ([0, 30, 20], [5, 0, 3]), ([30, 20, 10], [0, 0, 0]), ([0, 0], [4, 4]),
+     ([3, 40, 0, 25], [0, 9, 2, 0])],
+)  # fmt: skip
+def test_the_compaction_of_edge_layouts(counts, slack):
+    """One chunk, an empty first chunk, no slack anywhere, no entries, a moving range that
+    starts after unmoved chunks; 1 to 6 parts, more than there are entries to move too."""
+    counts, slack = np.array(counts), np.array(slack)
+    region = np.concatenate([[0], np.cumsum(counts + slack)])
+    offset = np.concatenate([[0], np.cumsum(counts)])
+    bounds = np.arange(len(counts) + 1)  # one segment per chunk
+    fresh = neighbors.BufferPool(keep=0).take(int(region[-1]), 2)
+    fresh[0][:] = np.arange(len(fresh[0]))
+    want = np.concatenate([fresh[0][region[c] : region[c] + counts[c]] for c in range(len(counts))])
+    for parts in range(1, 7):
+        out = tuple(a.copy() for a in fresh)
+        ptr = np.zeros(len(counts), np.int64)
+        neighbors._compact(bounds, region, offset, ptr, out, None, parts)
+        np.testing.assert_array_equal(out[0][: offset[-1]], want)
+        np.testing.assert_array_equal(ptr, offset[:-1])
+        cut, _, stash_from, _ = neighbors._compaction_parts(region, offset, parts)
+        assert stash_from.tolist() == _first_stashed(cut, region, offset)
+
+
 @pytest.mark.parametrize("dim", [2, 3])
 @pytest.mark.parametrize("stash_share", [0.0, neighbors.STASH_SHARE, np.inf])
 def test_the_compaction_in_parts_lays_out_the_chunks_back_to_back(monkeypatch, dim, stash_share):
@@ -145,6 +184,7 @@ def test_the_compaction_in_parts_lays_out_the_chunks_back_to_back(monkeypatch, d
         np.testing.assert_array_equal(got_ptr, want_ptr)
         # the worst schedule threads could take: every later part done before an earlier one
         cut, chunk_at, stash_from, stash_at = neighbors._compaction_parts(region, offset, parts)
+        assert stash_from.tolist() == _first_stashed(cut, region, offset)  # no more, no less
         out = tuple(a.copy() for a in fresh)
         got_ptr = ptr.copy()
         stash = neighbors.BufferPool(keep=0).stash(int((cut[1:] - stash_from).sum()), dim)
