@@ -5,6 +5,7 @@
     python experiments/bench_threads.py --agents 1000000 --pairs 20 --metrics
     python experiments/bench_threads.py --pairs 10 --warm 300 \
         --instance ../shared/data/lorr-2023-main-round/MR23-I-06.json
+    python experiments/bench_threads.py --agents 100000 --pages 3 --steps 40
 
 ``swarm bench`` runs one thread, then all, on two swarms one after the other; on a machine
 whose speed drifts (a shared VM) a single pair of runs ranges widely. Here one flock steps on
@@ -16,12 +17,20 @@ polarization and cohesion, and the connected components of the comm graph), on t
 state after the warm-up steps. ``--instance`` steps a League instance's robots instead
 (decentralised PIBT under the League's action model with flow guidance at w = 16 and unknown
 cells counted as occupied, the main-round configuration of the README), after ``--warm``
-steps on all threads.
+steps on all threads. ``--pages R`` runs ``--steps`` consecutive steps on every core, as a
+user's run does, in a fresh process with numpy advising huge pages for its large arrays and
+in one without (:func:`swarm.threads.small_pages`), R rounds in alternation, and prints
+each one's median and mean ms per step and the kernel's (system) ms per step.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +41,9 @@ import numpy as np
 
 from swarm.bench import _flocking
 from swarm.config import ConfigError
+from swarm.lifeline import die_with_parent, parent_death_preexec
 from swarm.metrics import count_components, moments
-from swarm.threads import set_threads
+from swarm.threads import set_threads, small_pages
 
 
 def _metric_kernels(model: Any) -> dict[str, Callable[[], Any]]:
@@ -70,9 +80,23 @@ def main() -> None:
     parser.add_argument("--instance", type=Path,
                         help="a League instance's robots instead of a flock")  # fmt: skip
     parser.add_argument("--warm", type=int, default=0, help="steps before timing (--instance)")
+    parser.add_argument("--pages", type=int, metavar="R",
+                        help="R rounds of steps with and without huge pages")  # fmt: skip
+    parser.add_argument("--steps", type=int, default=40, help="steps of a --pages run")
+    parser.add_argument("--consecutive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.agents < 2 or args.pairs < 1 or args.warm < 0:
-        parser.error("--agents must be >= 2, --pairs >= 1 and --warm >= 0")
+    if args.agents < 2 or args.pairs < 1 or args.warm < 0 or args.steps < 1:
+        parser.error("--agents must be >= 2, --pairs >= 1, --warm >= 0 and --steps >= 1")
+    if args.pages is not None and (args.pages < 1 or args.instance or args.metrics):
+        parser.error("--pages: a count >= 1, of flocking steps (no --instance or --metrics)")
+    if args.pages is not None:
+        _compare_pages(args)
+        return
+    small_pages()  # as the swarm program does (a --pages run's variable overrides it)
+    if args.consecutive:
+        die_with_parent()
+        print(json.dumps(_consecutive(args.agents, args.steps, args.threads)))
+        return
     if args.instance is not None and (args.metrics or not args.instance.is_file()):
         parser.error("--instance: an existing League instance file, without --metrics")
     try:
@@ -99,6 +123,48 @@ def main() -> None:
         unit = "ms" if args.metrics else "ms/step"
         print(f"{name}, {size}, {args.pairs} pairs: 1 thread {one:.1f} {unit}, "
               f"{most} threads {many:.1f} {unit}, ratio {one / many:.2f}")  # fmt: skip
+
+
+def _consecutive(agents: int, steps: int, threads: int | None) -> dict[str, float]:
+    """ms per step (median, mean) and the kernel's ms per step of ``steps`` consecutive
+    flocking steps on ``threads`` (default every core), after one warm-up step."""
+    set_threads(threads)
+    model = _flocking(agents, 10.0)
+    model.step()
+    times = []
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.step()
+        times.append(time.perf_counter() - start)
+    system = resource.getrusage(resource.RUSAGE_SELF).ru_stime - before.ru_stime
+    ms = 1e3 * np.array(times)
+    return {"median": float(np.median(ms)), "mean": float(ms.mean()),
+            "system": 1e3 * system / steps}  # fmt: skip
+
+
+def _compare_pages(args: argparse.Namespace) -> None:
+    """``--pages``: fresh processes with and without numpy's huge-page advice, alternating."""
+    runs: dict[str, list[dict[str, float]]] = {"huge pages": [], "small pages": []}
+    command = [sys.executable, __file__, "--consecutive", "--agents", str(args.agents),
+               "--steps", str(args.steps)]  # fmt: skip
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    for k in range(args.pages):
+        for name in list(runs) if k % 2 == 0 else list(runs)[::-1]:
+            env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "1" if name == "huge pages" else "0"}
+            out = subprocess.run(command, env=env, capture_output=True, text=True, check=True,
+                                 preexec_fn=parent_death_preexec())  # fmt: skip
+            runs[name].append(json.loads(out.stdout.splitlines()[-1]))
+            r = runs[name][-1]
+            print(f"round {k + 1}, {name}: median {r['median']:.1f}, mean {r['mean']:.1f}, "
+                  f"system {r['system']:.1f} ms/step", flush=True)  # fmt: skip
+    for name, rs in runs.items():
+        median, mean, system = (np.mean([r[k] for r in rs]) for k in ("median", "mean", "system"))
+        print(
+            f"{name}, {args.agents:,} drones, {args.pages} runs of {args.steps} steps, "
+            f"averaged: median {median:.1f}, mean {mean:.1f}, system {system:.1f} ms/step"
+        )
 
 
 def _warehouse(instance: Path) -> Any:

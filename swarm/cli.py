@@ -345,10 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from swarm.threads import small_pages
+
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("run", "audit", "web"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    small_pages()  # the program's own process: see swarm.threads.small_pages
     try:
         return int(args.handler(args, extra) or 0)
     except ConfigError as err:

@@ -47,6 +47,27 @@ def set_threads(count: int | None, option: str = "--threads") -> int:
     return count
 
 
+def small_pages() -> bool:
+    """Stop numpy advising the kernel to back its large arrays with 2 MB pages (what
+    ``NUMPY_MADVISE_HUGEPAGE=0`` does at numpy's import), unless that variable is set;
+    returns whether numpy advises them now. Called by the programs that step swarms
+    (``swarm``, the experiment workers, the thread benchmark), never on import: it is the
+    process's setting, not a library's.
+
+    Where transparent huge pages are ``madvise`` (the usual default), each fault in an
+    advised range zeroes 2 MB, and a step frees and takes back large temporaries: at 10^5
+    drones on two threads of this machine the kernel spent 8-18 ms a step zeroing pages
+    (``perf``: ``clear_page_erms``) against 2-3 with small pages, and the mean step took
+    40-49 ms against 27-34 (``experiments/bench_threads.py --pages``)."""
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray
+    if "NUMPY_MADVISE_HUGEPAGE" not in os.environ:
+        multiarray._set_madvise_hugepage(False)
+    return bool(multiarray._get_madvise_hugepage())
+
+
 def parallel_pays(rows: int) -> bool:
     """Whether a step over ``rows`` rows should take the parallel kernels."""
     return rows >= PARALLEL_MIN_AGENTS and numba.get_num_threads() > 1

@@ -60,6 +60,7 @@ def init_worker(driver_pid: int | None = None) -> None:
     import signal
 
     from swarm.lifeline import die_with_parent
+    from swarm.threads import small_pages
 
     if driver_pid is not None:
         die_with_parent(driver_pid)
@@ -75,6 +76,7 @@ def init_worker(driver_pid: int | None = None) -> None:
 
     config.reload_config()
     numba.set_num_threads(min(int(os.environ["NUMBA_NUM_THREADS"]), numba.config.NUMBA_NUM_THREADS))
+    small_pages()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

@@ -1,5 +1,6 @@
 """Every thread count gives the same answers, bit for bit (the parallel kernels)."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -324,22 +325,27 @@ def test_a_3d_flock_flies_the_same_on_one_thread_and_on_two(threads, monkeypatch
     assert runs[0][2] == runs[1][2]
 
 
-def _threads_in_worker() -> tuple[int, bool]:
+def _threads_in_worker() -> tuple[int, bool, bool]:
+    from numpy._core import multiarray
+
     import swarm.threads
 
-    return numba.get_num_threads(), swarm.threads.parallel_pays(10**6)
+    huge = multiarray._get_madvise_hugepage()
+    return numba.get_num_threads(), swarm.threads.parallel_pays(10**6), huge
 
 
 def test_experiment_workers_run_one_thread_each(monkeypatch):
     """The pool keeps every core busy with runs: a worker's kernels must not take them all
-    again (numba is imported before the initializer runs, so the variable alone is late)."""
+    again (numba is imported before the initializer runs, so the variable alone is late);
+    and it steps with small pages, as the swarm program does."""
     from concurrent.futures import ProcessPoolExecutor
 
     from swarm.experiments.worker import init_worker
 
     monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     with ProcessPoolExecutor(1, initializer=init_worker) as pool:
-        assert pool.submit(_threads_in_worker).result() == (1, False)
+        assert pool.submit(_threads_in_worker).result() == (1, False, False)
 
 
 @needs_two
@@ -566,3 +572,29 @@ def test_the_owner_of_each_entry_is_numpys_repeat_on_any_thread_count(threads):
             assert t.n_edges > n
             np.testing.assert_array_equal(t.owner, want)
             assert t.owner.dtype == np.int32
+
+
+ADVICE = textwrap.dedent(
+    """
+    import sys
+    from numpy._core import multiarray
+    from swarm.cli import main
+    before = multiarray._get_madvise_hugepage()
+    main(["list"])
+    print(before, multiarray._get_madvise_hugepage(), file=sys.stderr)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    "variable, expected",
+    [(None, "True False"), ("1", "True True"), ("0", "False False")],
+)
+def test_the_swarm_program_stops_numpys_huge_page_advice_unless_told(variable, expected):
+    """The program's process steps with small pages; a user's NUMPY_MADVISE_HUGEPAGE wins."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if variable is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = variable
+    out = subprocess.run([sys.executable, "-c", ADVICE], env=env, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert out.stderr.strip().splitlines()[-1] == expected
