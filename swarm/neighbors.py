@@ -423,11 +423,14 @@ def _bucket(pos, active, env, n_envs, per_side, cell_size):
 @numba.njit(cache=True, inline="always")
 def _scan_row(
     k, spos, svel, cell, start, order, per_side, r2, world, half, torus, small_torus, use_fov,
-    cos_half_fov, stencil, shift, cursor, limit, idx, rel_pos, rel_vel, dist,
+    cos_half_fov, stencil, shift, cursor, limit, idx, rel_pos, rel_vel, dist, down,
 ):  # fmt: skip
     """Segment k (row ``order[k]``): its neighbours written from entry ``cursor`` on while
     below ``limit`` (past it only counted); returns the cursor after its last entry. The
-    one definition of a row's entries and their order, for the serial and parallel scans."""
+    one definition of a row's entries and their order, for the serial and parallel scans.
+    ``down`` (a literal, so each caller compiles one way): the candidates in reverse, each
+    written below ``cursor`` while at or above ``limit``, so the same entries in the same
+    order end at ``cursor``; returns where they start."""
     per_env = per_side * per_side
     c = cell[order[k]]
     env_base = (c // per_env) * per_env
@@ -475,11 +478,14 @@ def _scan_row(
     vx = svel[k, 0]
     vy = svel[k, 1]
     speed = np.sqrt(vx * vx + vy * vy)
-    for s in range(n_st):
+    for s_ in range(n_st):
+        s = n_st - 1 - s_ if down else s_
         nc = stencil[s]
         ox = shift[s, 0] - px
         oy = shift[s, 1] - py
-        for q in range(start[nc], start[nc + 1]):
+        first, stop = start[nc], start[nc + 1]
+        for q_ in range(first, stop):
+            q = first + stop - 1 - q_ if down else q_
             if q == k:
                 continue
             ddx = spos[q, 0] + ox
@@ -490,9 +496,11 @@ def _scan_row(
             d2 = ddx * ddx + ddy * ddy
             if not _sensed(ddx, ddy, d2, r2, vx, vy, speed, use_fov, cos_half_fov):
                 continue
-            _put_entry(cursor, limit, idx, rel_pos, rel_vel, dist, order[q], ddx, ddy,
-                       svel[q, 0] - vx, svel[q, 1] - vy, d2)  # fmt: skip
-            cursor += 1
+            at = cursor - 1 if down else cursor
+            if at >= limit if down else at < limit:
+                _put_entry(at, at + 1, idx, rel_pos, rel_vel, dist, order[q], ddx, ddy,
+                           svel[q, 0] - vx, svel[q, 1] - vy, d2)  # fmt: skip
+            cursor = at if down else at + 1
     return cursor
 
 
@@ -517,9 +525,17 @@ def _scan(
         ptr[k] = cursor
         cursor = _scan_row(k, spos, svel, cell, start, order, per_side, r2, world, 0.5 * world,
                            torus, small_torus, use_fov, cos_half_fov, stencil, shift, cursor,
-                           idx.shape[0], idx, rel_pos, rel_vel, dist)  # fmt: skip
+                           idx.shape[0], idx, rel_pos, rel_vel, dist, False)  # fmt: skip
     ptr[order.shape[0]] = cursor
     return cursor
+
+
+@numba.njit(cache=True, inline="always")
+def _downward(c, n_chunks):
+    """Whether chunk c scans downward: the first of a pair (chunks 2p and 2p + 1) meets its
+    partner at the boundary of their regions, so the pair's entries lie back to back and
+    never move (:func:`_scan_parallel`); a last chunk without a partner scans upward."""
+    return c % 2 == 0 and c + 1 < n_chunks
 
 
 @numba.njit(cache=True, parallel=True)
@@ -529,22 +545,38 @@ def _scan_chunks(
 ):  # fmt: skip
     """:func:`_scan` on threads: chunk c (segments ``bounds[c]:bounds[c + 1]``) writes into
     its own region ``region[c]:region[c + 1]`` of the output arrays, ``ptr`` relative to
-    the region's start; ``counts[c]`` is how many entries it found (more than its region
-    holds: retry with bigger regions). :func:`_compact` then closes the gaps. A thread
-    scans a run of chunks (``runs``: :func:`~swarm.threads.even_runs`)."""
+    where its entries start; ``counts[c]`` is how many entries it found (more than its
+    region holds: retry with bigger regions). A downward chunk (:func:`_downward`) scans its
+    segments last to first, each written downward below the last: its entries end at its
+    region's end, where its partner's begin. :func:`_compact` then closes the gaps between
+    pairs. A thread scans a run of chunks (``runs``: :func:`~swarm.threads.even_runs`)."""
     small_torus = torus and per_side < 3
     r2 = radius * radius
+    n_chunks = bounds.shape[0] - 1
     for r in numba.prange(runs.shape[0] - 1):
         stencil = np.empty(9, np.int64)
         shift = np.zeros((9, 2))
         for c in range(runs[r], runs[r + 1]):
+            if _downward(c, n_chunks):
+                top = region[c + 1]
+                for k in range(bounds[c + 1] - 1, bounds[c] - 1, -1):
+                    top = _scan_row(
+                        k, spos, svel, cell, start, order, per_side, r2, world, 0.5 * world,
+                        torus, small_torus, use_fov, cos_half_fov, stencil, shift, top,
+                        region[c], idx, rel_pos, rel_vel, dist, True,
+                    )  # fmt: skip
+                    ptr[k] = top
+                counts[c] = region[c + 1] - top
+                for k in range(bounds[c], bounds[c + 1]):
+                    ptr[k] -= top
+                continue
             cursor = region[c]
             for k in range(bounds[c], bounds[c + 1]):
                 ptr[k] = cursor - region[c]
                 cursor = _scan_row(
                     k, spos, svel, cell, start, order, per_side, r2, world, 0.5 * world, torus,
                     small_torus, use_fov, cos_half_fov, stencil, shift, cursor, region[c + 1],
-                    idx, rel_pos, rel_vel, dist,
+                    idx, rel_pos, rel_vel, dist, False,
                 )  # fmt: skip
             counts[c] = cursor - region[c]
 
@@ -624,9 +656,10 @@ _absolute_ptr_serial, _absolute_ptr_parallel = serial_and_parallel(_absolute_ptr
 # the most stash, as a share of the table's entries, the compaction may copy aside. Part t
 # stashes the sources of its last entries that lie where part t + 1 writes: as many as the
 # regions' slack before them (with the engine's hint, 26 % over each chunk's count). At 10^6
-# drones: 13 % of the table for two parts (the scan's chunks for two threads); with chunks
-# for 16 threads, 10 % for two parts and 19 % for three, past a quarter for four, so the
-# compaction moves on two or three threads whatever their count
+# drones, before the chunks went in pairs: 13 % of the table for two parts (the scan's
+# chunks for two threads); with chunks for 16 threads, 10 % for two parts and 19 % for
+# three, past a quarter for four, so the compaction moves on two or three threads whatever
+# their count
 STASH_SHARE = 0.25
 
 
@@ -666,15 +699,16 @@ def _compaction_parts(region: np.ndarray, offset: np.ndarray, most: int):
     return plan
 
 
-def _compact(bounds, region, offset, ptr, out, pool, most_parts):
+def _compact(bounds, region, offset, ptr, out, pool, most_parts, base=0):
     """Chunk c's entries moved down from ``region[c]`` to ``offset[c]`` of the same arrays
-    and its segments' ``ptr`` made absolute: the serial scan's layout, whatever the
-    chunking. In place, on numba's threads: the entries that move (all but the first
-    chunk's, with one chunk per thread) are cut into parts of equal size, one per thread;
-    the sources of a part's last entries, which the next part's writes would cover, are
-    first copied to a stash (13 % of the table for two parts at 10^6 drones; at most
-    :data:`STASH_SHARE`, so two or three parts on any thread count), not the whole table to
-    a second one, which would double the memory at 10^7. At most ``most_parts`` parts."""
+    and its segments' ``ptr`` made absolute, counted from ``base`` (where the table will
+    start): the serial scan's layout, whatever the chunking. In place, on numba's
+    threads: the entries that move (none on two threads; the chunks after the first pair's
+    with one chunk per thread, :func:`_scan_parallel`) are cut into parts of equal size,
+    one per thread; the sources of a part's last entries, which the next part's writes
+    would cover, are first copied to a stash (at most :data:`STASH_SHARE`, so two or three
+    parts on any thread count), not the whole table to a second one, which would double
+    the memory at 10^7. At most ``most_parts`` parts."""
     cut, chunk_at, stash_from, stash_at = _compaction_parts(region, offset, most_parts)
     size = int(stash_at[-1] + cut[-1] - stash_from[-1])
     source = pool if pool is not None else BufferPool(keep=0)
@@ -683,11 +717,11 @@ def _compact(bounds, region, offset, ptr, out, pool, most_parts):
     _stash_sources(*args)
     _move_entries(*args)
     fix = _absolute_ptr_parallel if most_parts > 1 else _absolute_ptr_serial
-    fix(bounds, offset, ptr)
+    fix(bounds, offset - base, ptr)
 
 
 # Rows per chunk of the parallel scan at most; None: one chunk per thread, the fewest for
-# the compaction to move (the first chunk's entries stay where they are). The tests set it
+# the compaction to move (the first pair's entries stay where they are). The tests set it
 # small, for many chunks. (swarm.threads decides when the parallel scan pays: below, one
 # thread's scan beats starting threads and moving the entries once more.)
 SCAN_CHUNK: int | None = None
@@ -700,11 +734,14 @@ def _scan_parallel(
     """The entries of a serial scan, bit for bit, found by ``chunks`` (:func:`_scan_chunks`,
     :func:`_scan_chunks_3d`: called with ``*args, bounds, region, ptr, *out, counts,
     runs``) on numba's threads over ``n_seg`` segments, each chunk into its own region of
-    the output arrays (sized by its share of the rows, 20 % over), then compacted in place
-    on the threads (:func:`_compact`): the table costs 20 % more memory than the serial
-    scan's, and a stash of at most a quarter of it (13 % on two threads), not a second
-    copy. One driver for both dimensions, so the chunking and the retry are the same in 2-D
-    and 3-D."""
+    the output arrays (sized by its share of the rows, 20 % over); returns the count and
+    the output arrays cut to the table. Chunks go in pairs that meet at the boundary of
+    their regions, the first scanning downward (:func:`_downward`), so a pair's entries
+    lie back to back where they were written: with one chunk per thread, two threads move
+    nothing, and more move the pairs after the first down onto it, in place on the threads
+    (:func:`_compact`): the table costs 20 % more memory than the serial scan's, and a
+    stash of at most a quarter of it, not a second copy. One driver for both dimensions, so
+    the chunking and the retry are the same in 2-D and 3-D."""
     threads = numba.get_num_threads()
     n_chunks = threads if SCAN_CHUNK is None else max(threads, -(-n_seg // SCAN_CHUNK))
     bounds = np.linspace(0, n_seg, n_chunks + 1).round().astype(np.int64)
@@ -724,12 +761,17 @@ def _scan_parallel(
         # the same headroom as a hinted step, so the next step reuses these buffers
         want = np.maximum(want, (counts * 1.2).astype(np.int64) + 64)
         out = None  # the short set is free to go
-    offset = np.zeros(len(sizes) + 1, np.int64)
-    np.cumsum(counts, out=offset[1:])
-    m = int(offset[-1])
-    _compact(bounds, region, offset, ptr, out, pool, threads)
+    # where each chunk's entries start: a downward chunk's end at its region's end
+    first = region.copy()
+    down = np.arange(n_chunks) % 2 == 0
+    down[-1] &= n_chunks % 2 == 0
+    first[:-1][down] = region[1:][down] - counts[down]
+    base = int(first[0])  # the table starts with the first chunk's entries
+    offset = base + np.concatenate([[0], np.cumsum(counts)])  # where each chunk's go
+    m = int(offset[-1]) - base
+    _compact(bounds, first, offset, ptr, out, pool, threads, base)
     ptr[n_seg] = m
-    return m, out
+    return m, tuple(array[base : base + m] for array in out)
 
 
 def _fill_owners(ptr, seg_row, out):
@@ -977,23 +1019,26 @@ def _block_ranges_3d(c, per_side, reach, world, torus, start, lo, hi, shift):
 @numba.njit(cache=True, inline="always")
 def _scan_row_3d(
     k, spos, svel, order, n_ranges, lo, hi, shift, r2, world, half, small_torus,
-    cursor, limit, idx, rel_pos, rel_vel, dist,
+    cursor, limit, idx, rel_pos, rel_vel, dist, down,
 ):  # fmt: skip
     """Segment k (row ``order[k]``): the rows within range in the ``n_ranges`` ranges of its
     cell's block (:func:`_block_ranges_3d`), written from entry ``cursor`` on while below
     ``limit`` (past it only counted); returns the cursor after its last entry. The one
-    definition of a row's entries and their order, for the serial and parallel scans."""
+    definition of a row's entries and their order, for the serial and parallel scans;
+    ``down`` as for :func:`_scan_row`."""
     px = spos[k, 0]
     py = spos[k, 1]
     pz = spos[k, 2]
     vx = svel[k, 0]
     vy = svel[k, 1]
     vz = svel[k, 2]
-    for t in range(n_ranges):
+    for t_ in range(n_ranges):
+        t = n_ranges - 1 - t_ if down else t_
         ox = shift[t, 0] - px
         oy = shift[t, 1] - py
         oz = shift[t, 2] - pz
-        for q in range(lo[t], hi[t]):
+        for q_ in range(lo[t], hi[t]):
+            q = lo[t] + hi[t] - 1 - q_ if down else q_
             if q == k:
                 continue
             ddx = spos[q, 0] + ox
@@ -1006,16 +1051,17 @@ def _scan_row_3d(
             d2 = ddx * ddx + ddy * ddy + ddz * ddz
             if d2 > r2:
                 continue
-            if cursor < limit:
-                idx[cursor] = order[q]
-                rel_pos[cursor, 0] = ddx
-                rel_pos[cursor, 1] = ddy
-                rel_pos[cursor, 2] = ddz
-                rel_vel[cursor, 0] = svel[q, 0] - vx
-                rel_vel[cursor, 1] = svel[q, 1] - vy
-                rel_vel[cursor, 2] = svel[q, 2] - vz
-                dist[cursor] = np.sqrt(d2)
-            cursor += 1
+            at = cursor - 1 if down else cursor
+            if at >= limit if down else at < limit:
+                idx[at] = order[q]
+                rel_pos[at, 0] = ddx
+                rel_pos[at, 1] = ddy
+                rel_pos[at, 2] = ddz
+                rel_vel[at, 0] = svel[q, 0] - vx
+                rel_vel[at, 1] = svel[q, 1] - vy
+                rel_vel[at, 2] = svel[q, 2] - vz
+                dist[at] = np.sqrt(d2)
+            cursor = at if down else at + 1
     return cursor
 
 
@@ -1047,7 +1093,8 @@ def _scan_3d(
             last = c
             n_ranges = _block_ranges_3d(c, per_side, reach, world, torus, start, lo, hi, shift)
         cursor = _scan_row_3d(k, spos, svel, order, n_ranges, lo, hi, shift, r2, world, half,
-                              small_torus, cursor, limit, idx, rel_pos, rel_vel, dist)  # fmt: skip
+                              small_torus, cursor, limit, idx, rel_pos, rel_vel, dist,
+                              False)  # fmt: skip
     ptr[order.shape[0]] = cursor
     return cursor
 
@@ -1059,34 +1106,48 @@ def _scan_chunks_3d(
 ):  # fmt: skip
     """:func:`_scan_3d` on threads, as :func:`_scan_chunks` is :func:`_scan`: chunk c
     (segments ``bounds[c]:bounds[c + 1]``) writes into its own region
-    ``region[c]:region[c + 1]``, ``ptr`` relative to the region's start, and counts its
-    entries in ``counts[c]``; :func:`_compact` then closes the gaps. Each chunk keeps its
-    own block ranges (a function of the cell alone, so the entries do not depend on where
-    a chunk starts). A thread scans a run of chunks (``runs``)."""
+    ``region[c]:region[c + 1]`` (upward, or downward from its end: :func:`_downward`),
+    ``ptr`` relative to where its entries start, and counts its entries in ``counts[c]``;
+    :func:`_compact` then closes the gaps between pairs. Each chunk keeps its own block
+    ranges (a function of the cell alone, so the entries do not depend on where a chunk
+    starts or which way it goes). A thread scans a run of chunks (``runs``)."""
     side = 2 * reach + 1
     small_torus = torus and per_side < side
     r2 = radius * radius
     half = 0.5 * world
+    n_chunks = bounds.shape[0] - 1
     for r in numba.prange(runs.shape[0] - 1):
         for c in range(runs[r], runs[r + 1]):
             lo = np.empty(side * side * side, np.int64)
             hi = np.empty(side * side * side, np.int64)
             shift = np.zeros((side * side * side, 3))
-            cursor = region[c]
-            limit = region[c + 1]
+            down = _downward(c, n_chunks)
+            cursor = region[c + 1] if down else region[c]
             n_ranges = 0
             last = -1
-            for k in range(bounds[c], bounds[c + 1]):
-                ptr[k] = cursor - region[c]
+            for j in range(bounds[c], bounds[c + 1]):
+                k = bounds[c + 1] - 1 - (j - bounds[c]) if down else j
                 cell_k = cell[order[k]]
                 if cell_k != last:
                     last = cell_k
                     n_ranges = _block_ranges_3d(cell_k, per_side, reach, world, torus, start, lo,
                                                 hi, shift)  # fmt: skip
-                cursor = _scan_row_3d(k, spos, svel, order, n_ranges, lo, hi, shift, r2, world,
-                                      half, small_torus, cursor, limit, idx, rel_pos, rel_vel,
-                                      dist)  # fmt: skip
-            counts[c] = cursor - region[c]
+                if down:
+                    cursor = _scan_row_3d(k, spos, svel, order, n_ranges, lo, hi, shift, r2,
+                                          world, half, small_torus, cursor, region[c], idx,
+                                          rel_pos, rel_vel, dist, True)  # fmt: skip
+                    ptr[k] = cursor
+                else:
+                    ptr[k] = cursor - region[c]
+                    cursor = _scan_row_3d(k, spos, svel, order, n_ranges, lo, hi, shift, r2,
+                                          world, half, small_torus, cursor, region[c + 1], idx,
+                                          rel_pos, rel_vel, dist, False)  # fmt: skip
+            if down:
+                counts[c] = region[c + 1] - cursor
+                for k in range(bounds[c], bounds[c + 1]):
+                    ptr[k] -= cursor
+            else:
+                counts[c] = cursor - region[c]
 
 
 def _radius_neighbors_3d(

@@ -90,6 +90,38 @@ def test_parallel_scan_writes_the_serial_table(threads, monkeypatch, torus, fov)
             np.testing.assert_array_equal(a, b)
 
 
+@needs_two
+@pytest.mark.parametrize("dim", [2, 3])
+def test_two_threads_scan_in_a_pair_that_moves_no_entry(threads, monkeypatch, dim):
+    """One chunk per thread: on two, the first chunk scans downward to where the second
+    starts, so the table is the serial one with nothing left to move; with three chunks,
+    only the third one's entries move."""
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_AGENTS", 1)
+    plans = []
+    plan = neighbors._compaction_parts
+
+    def spy(region, offset, most):
+        plans.append(plan(region, offset, most))
+        return plans[-1]
+
+    monkeypatch.setattr(neighbors, "_compaction_parts", spy)
+    rng = np.random.default_rng(dim)
+    n, world = 4000, 14.0
+    pos, vel = rng.uniform(0, world, (n, dim)), rng.normal(size=(n, dim))
+    active, env = np.ones(n, bool), np.zeros(n, np.int64)
+    threads(1)
+    serial = _table(pos, vel, active, env, 1, world, True, 360.0)
+    threads(2)
+    for chunk, share in ((None, (0.0, 0.0)), (n // 3 + 1, (0.25, 0.42))):
+        monkeypatch.setattr(neighbors, "SCAN_CHUNK", chunk)
+        parallel = _table(pos, vel, active, env, 1, world, True, 360.0)
+        for a, b in zip(serial, parallel, strict=True):
+            np.testing.assert_array_equal(a, b)
+        cut = plans[-1][0]
+        low, high = share
+        assert low * len(serial[3]) <= cut[-1] - cut[0] <= high * len(serial[3])
+
+
 def test_even_runs_split_chunks_of_unequal_work_evenly():
     from swarm.threads import even_runs
 
