@@ -560,19 +560,50 @@ def committed_first(
 def near_blocked(blocked: np.ndarray, heard: Inbox) -> np.ndarray:
     """(R,) robots that were blocked last step (their own memory: the planned move did not
     happen) or heard a first-round beacon from one that was (its blocked flag)."""
-    flags = heard.table[heard.rows, BEACON_BLOCKED]
-    flagged = np.bincount(heard.owner, weights=flags, minlength=len(blocked))
-    return blocked | (flagged > 0)
+    kernel = _near_blocked_parallel if robot_chunks(len(blocked)) > 1 else _near_blocked_serial
+    return kernel(blocked, heard.ptr, heard.table, heard.rows)
+
+
+def _near_blocked_rows(blocked, ptr, table, rows):
+    """:func:`near_blocked`, receiver by receiver (the flags summed in packet order, as a
+    weighted bincount would)."""
+    out = np.empty(blocked.shape[0], np.bool_)
+    for i in numba.prange(blocked.shape[0]):
+        flags = 0.0
+        for e in range(ptr[i], ptr[i + 1]):
+            flags += table[rows[e], BEACON_BLOCKED]
+        out[i] = blocked[i] or flags > 0
+    return out
+
+
+_near_blocked_serial, _near_blocked_parallel = serial_and_parallel(_near_blocked_rows)
 
 
 def relay_lists(asked: np.ndarray, heard: Inbox) -> tuple[np.ndarray, np.ndarray]:
     """(entry_ptr (R + 1,), entries): every robot that heard a relay request relays the
     first-round beacons it heard (a list of at most one entry per comm link)."""
-    keep = asked[heard.owner]
     count = np.where(asked, heard.counts, 0)
     ptr = np.zeros(len(asked) + 1, np.int64)
     np.cumsum(count, out=ptr[1:])
-    return ptr, heard.table[heard.rows[keep]]
+    kernel = _relay_rows_parallel if robot_chunks(len(asked)) > 1 else _relay_rows_serial
+    entries = np.empty((ptr[-1], heard.table.shape[1]))
+    kernel(asked, heard.ptr, heard.table, heard.rows, ptr, entries)
+    return ptr, entries
+
+
+def _relay_rows(asked, ptr, table, rows, out_ptr, out):
+    """Each asked receiver's packets, in order, from ``out_ptr[i]`` of ``out`` (numpy's
+    gather of ~10^5 beacon rows was 1.2 ms of a 10,000-robot step)."""
+    for i in numba.prange(asked.shape[0]):
+        if asked[i]:
+            o = out_ptr[i]
+            for e in range(ptr[i], ptr[i + 1]):
+                for j in range(table.shape[1]):
+                    out[o, j] = table[rows[e], j]
+                o += 1
+
+
+_relay_rows_serial, _relay_rows_parallel = serial_and_parallel(_relay_rows)
 
 
 def relayed_view(obs: LocalObservation, need: np.ndarray, heard: Inbox, relays: ListInbox,

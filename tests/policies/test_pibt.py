@@ -404,3 +404,36 @@ def test_an_unreachable_goal_adds_no_distance_to_the_priority():
     obs = SimpleNamespace(n=3, ids=np.arange(3), own=own, known={"bank": Bank()})
     age = priorities(obs, 0)
     np.testing.assert_allclose(priorities(obs, 0, 30) - age, [-120.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_relay_lists_and_blocked_neighbours_read_the_packets_each_robot_heard(threads, monkeypatch):
+    """The compiled relay lists and blocked flags against numpy's gather and weighted
+    bincount, on one thread and (where there are two) on the pool."""
+    import swarm.threads
+    from policies.pibt import near_blocked, relay_lists
+    from swarm.comm import Inbox
+    from swarm.grid.policy import BEACON_BLOCKED, BEACON_DIM
+
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("one core")
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_ROBOTS", 1)
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(threads)
+        n, sent = 300, 250
+        counts = rng.integers(0, 9, n)
+        ptr = np.concatenate([[0], np.cumsum(counts)])
+        table = rng.normal(size=(sent, BEACON_DIM))
+        table[:, BEACON_BLOCKED] = rng.random(sent) < 0.05
+        heard = Inbox(ptr, rng.integers(0, n, ptr[-1]).astype(np.int32), table,
+                      rng.integers(0, sent, ptr[-1]))  # fmt: skip
+        blocked, asked = rng.random(n) < 0.1, rng.random(n) < 0.4
+        flagged = np.bincount(heard.owner, weights=table[heard.rows, BEACON_BLOCKED], minlength=n)
+        np.testing.assert_array_equal(near_blocked(blocked, heard), blocked | (flagged > 0))
+        got_ptr, entries = relay_lists(asked, heard)
+        np.testing.assert_array_equal(got_ptr, np.concatenate([[0], np.cumsum(counts * asked)]))
+        np.testing.assert_array_equal(entries, table[heard.rows[asked[heard.owner]]])
+    finally:
+        numba.set_num_threads(before)
