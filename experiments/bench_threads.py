@@ -57,16 +57,23 @@ def _metric_kernels(model: Any) -> dict[str, Callable[[], Any]]:
     }
 
 
-def _alternate(work: dict[str, Callable[[], Any]], most: int, pairs: int) -> dict[str, Any]:
-    """Median seconds of each piece of work on 1 and on ``most`` threads, in alternation."""
+def _alternate(
+    work: dict[str, Callable[[], Any]], most: int, pairs: int, block: int = 1
+) -> dict[str, Any]:
+    """Median seconds of each piece of work on 1 and on ``most`` threads, in alternation:
+    ``block`` runs on one thread count, then ``block`` on the other; with ``block`` > 1 the
+    first run of each block is not timed (it moves the state into the other thread
+    count's caches, which a run of consecutive steps pays once)."""
     times: dict[tuple[str, int], list[float]] = {(n, t): [] for n in work for t in (1, most)}
     for k in range(pairs):
         for threads in (1, most) if k % 2 == 0 else (most, 1):
             numba.set_num_threads(threads)
-            for name, run in work.items():
-                start = time.perf_counter()
-                run()
-                times[name, threads].append(time.perf_counter() - start)
+            for j in range(block):
+                for name, run in work.items():
+                    start = time.perf_counter()
+                    run()
+                    if block == 1 or j > 0:
+                        times[name, threads].append(time.perf_counter() - start)
     return {key: float(np.median(values)) for key, values in times.items()}
 
 
@@ -80,13 +87,15 @@ def main() -> None:
     parser.add_argument("--instance", type=Path,
                         help="a League instance's robots instead of a flock")  # fmt: skip
     parser.add_argument("--warm", type=int, default=0, help="steps before timing (--instance)")
+    parser.add_argument("--block", type=int, default=1,
+                        help="steps on a thread count before a switch (first untimed)")  # fmt: skip
     parser.add_argument("--pages", type=int, metavar="R",
                         help="R rounds of steps with and without huge pages")  # fmt: skip
     parser.add_argument("--steps", type=int, default=40, help="steps of a --pages run")
     parser.add_argument("--consecutive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.agents < 2 or args.pairs < 1 or args.warm < 0 or args.steps < 1:
-        parser.error("--agents must be >= 2, --pairs >= 1, --warm >= 0 and --steps >= 1")
+    if args.agents < 2 or min(args.pairs, args.steps, args.block) < 1 or args.warm < 0:
+        parser.error("--agents must be >= 2, --pairs, --steps and --block >= 1, --warm >= 0")
     if args.pages is not None and (args.pages < 1 or args.instance or args.metrics):
         parser.error("--pages: a count >= 1, of flocking steps (no --instance or --metrics)")
     if args.pages is not None:
@@ -116,7 +125,7 @@ def main() -> None:
             numba.set_num_threads(threads)
             for run in work.values():
                 run()
-    medians = _alternate(work, most, args.pairs)
+    medians = _alternate(work, most, args.pairs, args.block)
     size = f"{args.agents:,} drones" if args.instance is None else f"{model.world.n:,} robots"
     for name in work:
         one, many = (1e3 * medians[name, t] for t in (1, most))
