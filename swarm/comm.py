@@ -27,6 +27,7 @@ from scipy.spatial import cKDTree
 
 from swarm.neighbors import NeighborTable, insert_k_best, radius_neighbors
 from swarm.rng import keyed_uniform
+from swarm.threads import parallel_pays
 
 
 def table_from_edges(
@@ -315,12 +316,9 @@ class Channel:
             delivered = keyed_uniform(self.seed, step, links.idx, links.owner) >= self.packet_drop
         else:
             delivered = np.ones(0, dtype=bool)
-        ptr = np.empty(self.n_rows + 1, np.int64)
-        sender = np.empty(links.n_edges, np.int32)
         cap = -1 if self.max_inbox is None else int(self.max_inbox)
-        m = _route(links.ptr, links.row_seg, links.idx, links.dist, alive, delivered, cap, ptr,
-                   sender)  # fmt: skip
-        sender = sender[:m]
+        chunks = numba.get_num_threads() if parallel_pays(self.n_rows) else 1
+        ptr, sender = route(links, alive, delivered, cap, chunks)
         # the deque's maxlen drops the packets just delivered; its head is the next arrival
         self._in_flight.append(Inbox(ptr, sender, messages[sender]))
 
@@ -334,6 +332,48 @@ class Channel:
             ptr = np.zeros(self.n_rows + 1, np.int64)
             np.cumsum(counts, out=ptr[1:])
             self._in_flight[k] = Inbox(ptr, box.sender[keep], box.msg[keep])
+
+
+@numba.njit(cache=True, inline="always")
+def _n_kept(a, b, check, delivered):
+    """Link entries ``a:b`` whose packet was delivered (all when not ``check``)."""
+    n_kept = 0
+    for e in range(a, b):
+        if not check or delivered[e]:
+            n_kept += 1
+    return n_kept
+
+
+@numba.njit(cache=True, inline="always")
+def _route_one(a, b, idx, dist, check, delivered, max_inbox, best_d, best_e, cursor,
+               out_sender):  # fmt: skip
+    """One receiver's packets, link entries ``a:b`` (:func:`_route`), from
+    ``out_sender[cursor]``; returns the cursor after them."""
+    n_kept = _n_kept(a, b, check, delivered)
+    if max_inbox < 0 or n_kept <= max_inbox:
+        for e in range(a, b):
+            if not check or delivered[e]:
+                out_sender[cursor] = idx[e]
+                cursor += 1
+        return cursor
+    n = 0
+    for e in range(a, b):
+        if check and not delivered[e]:
+            continue
+        n = insert_k_best(best_d, best_e, n, max_inbox, dist[e], e)  # ties: table order
+    # the chosen ones go out in table order, as the unlimited inbox lists them: a few
+    # entries, sorted in place (np.sort would allocate per receiver)
+    for t in range(1, n):
+        e = best_e[t]
+        q = t
+        while q > 0 and best_e[q - 1] > e:
+            best_e[q] = best_e[q - 1]
+            q -= 1
+        best_e[q] = e
+    for t in range(n):
+        out_sender[cursor] = idx[best_e[t]]
+        cursor += 1
+    return cursor
 
 
 @numba.njit(cache=True)
@@ -354,40 +394,53 @@ def _route(ptr, row_seg, idx, dist, alive, delivered, max_inbox, out_ptr, out_se
     best_e = np.empty(cap, np.int64)
     for i in range(row_seg.shape[0]):
         out_ptr[i] = cursor
-        if not alive[i]:
-            continue
-        s = row_seg[i]
-        a = ptr[s]
-        b = ptr[s + 1]
-        n_kept = 0
-        for e in range(a, b):
-            if not check or delivered[e]:
-                n_kept += 1
-        if max_inbox < 0 or n_kept <= max_inbox:
-            for e in range(a, b):
-                if not check or delivered[e]:
-                    out_sender[cursor] = idx[e]
-                    cursor += 1
-            continue
-        n = 0
-        for e in range(a, b):
-            if check and not delivered[e]:
-                continue
-            n = insert_k_best(best_d, best_e, n, max_inbox, dist[e], e)  # ties: table order
-        # the chosen ones go out in table order, as the unlimited inbox lists them: a few
-        # entries, sorted in place (np.sort would allocate per receiver)
-        for t in range(1, n):
-            e = best_e[t]
-            q = t
-            while q > 0 and best_e[q - 1] > e:
-                best_e[q] = best_e[q - 1]
-                q -= 1
-            best_e[q] = e
-        for t in range(n):
-            out_sender[cursor] = idx[best_e[t]]
-            cursor += 1
+        if alive[i]:
+            s = row_seg[i]
+            cursor = _route_one(ptr[s], ptr[s + 1], idx, dist, check, delivered, max_inbox,
+                                best_d, best_e, cursor, out_sender)  # fmt: skip
     out_ptr[row_seg.shape[0]] = cursor
     return cursor
+
+
+@numba.njit(cache=True, parallel=True)
+def _route_chunks(ptr, row_seg, idx, dist, alive, delivered, max_inbox, out_ptr, out_sender,
+                  n_chunks):  # fmt: skip
+    """:func:`_route` on the pool, the same arrays: each chunk of receivers counts its
+    packets, the counts are summed into ``out_ptr``, then each chunk writes its own."""
+    n = row_seg.shape[0]
+    check = delivered.shape[0] > 0
+    size = (n + n_chunks - 1) // n_chunks
+    count = np.empty(n + 1, np.int64)
+    for c in numba.prange(n_chunks):
+        for i in range(c * size, min(n, (c + 1) * size)):
+            s = row_seg[i]
+            kept = _n_kept(ptr[s], ptr[s + 1], check, delivered) if alive[i] else 0
+            count[i] = kept if max_inbox < 0 else min(kept, max_inbox)
+    out_ptr[0] = 0
+    for i in range(n):
+        out_ptr[i + 1] = out_ptr[i] + count[i]
+    for c in numba.prange(n_chunks):
+        cap = max(max_inbox, 1)
+        best_d = np.empty(cap)
+        best_e = np.empty(cap, np.int64)
+        for i in range(c * size, min(n, (c + 1) * size)):
+            if alive[i]:
+                s = row_seg[i]
+                _route_one(ptr[s], ptr[s + 1], idx, dist, check, delivered, max_inbox, best_d,
+                           best_e, out_ptr[i], out_sender)  # fmt: skip
+    return out_ptr[n]
+
+
+def route(links: NeighborTable, alive: np.ndarray, delivered: np.ndarray, max_inbox: int,
+          chunks: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(ptr (R + 1,), sender (K,)): the packets each receiver gets along ``links``
+    (:func:`_route`), on ``chunks`` > 1 chunks of receivers on the pool (the same arrays)."""
+    ptr = np.empty(links.n_rows + 1, np.int64)
+    sender = np.empty(links.n_edges, links.idx.dtype)
+    args = (links.ptr, links.row_seg, links.idx, links.dist, alive, delivered, max_inbox, ptr,
+            sender)  # fmt: skip
+    m = _route_chunks(*args, chunks) if chunks > 1 else _route(*args)
+    return ptr, sender[:m]
 
 
 def undirected_edges(links: NeighborTable) -> np.ndarray:

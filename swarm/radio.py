@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from swarm.comm import Inbox, _route
+from swarm.comm import Inbox, route
 from swarm.neighbors import NeighborTable
 from swarm.rng import keyed_uniform
+from swarm.threads import robot_chunks
 
 BYTES_PER_FLOAT = 8
 
@@ -279,7 +280,6 @@ class Radio:
         everyone = everyone or bool(count.all())
         if everyone and self.packet_drop <= 0 and self._cap < 0:
             ptr, sender = links.ptr, links.idx  # every packet arrives: the links themselves
-            m = len(sender)
         else:
             heard = count[links.idx] > 0 if not everyone else np.ones(links.n_edges, bool)
             if self.packet_drop > 0:
@@ -290,13 +290,8 @@ class Radio:
                     u = keyed_uniform(self.seed, self.step, self.phase, k, src, dst, copy)
                     arrived |= u >= self.packet_drop
                 heard &= arrived
-            ptr = np.empty(self.n + 1, np.int64)
-            sender = np.empty(links.n_edges, links.idx.dtype)
-            cap = self._cap
             alive = np.ones(self.n, bool)
-            m = _route(links.ptr, links.row_seg, links.idx, links.dist, alive, heard, cap, ptr,
-                       sender)  # fmt: skip
-            sender = sender[:m]
+            ptr, sender = route(links, alive, heard, self._cap, robot_chunks(self.n))
         labels = sender if self._rows_are_ids else self.ids[sender].astype(np.int64)
         if everyone and not lists:  # one message per robot: the table's row is the sender
             return Inbox(ptr, labels, entries, sender)

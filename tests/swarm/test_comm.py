@@ -193,3 +193,30 @@ def test_fixed_links_follow_crashes_and_positions_though_their_lists_are_kept():
     assert len(crashed.idx) == 8 and 2 not in crashed.idx and 2 not in crashed.owner
     alive[2] = True
     assert len(links.links(moved, vel, alive, env, 1, 10.0, False, None).idx) == 12
+
+
+@pytest.mark.parametrize("max_inbox", [-1, 0, 3])
+@pytest.mark.parametrize("chunks", [2, 3, 7])
+def test_routing_on_chunks_of_receivers_gives_the_serial_packets(max_inbox, chunks):
+    """Every receiver's packets, whatever the chunking (the pool's path for large swarms):
+    dropped packets, crashed receivers and an inbox cap included."""
+    import numba
+
+    from swarm.comm import route
+
+    engine = engine_for(7, n_agents=400, world_size=20.0, comm_radius=3.0)
+    links = engine.links
+    rng = np.random.default_rng(chunks)
+    alive = rng.random(engine.rows) > 0.1
+    for delivered in (np.zeros(0, bool), rng.random(links.n_edges) > 0.3):
+        want = route(links, alive, delivered, max_inbox, 1)
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        try:
+            got = route(links, alive, delivered, max_inbox, chunks)
+        finally:
+            numba.set_num_threads(before)
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert want[0][-1] == len(want[1])
+        assert (len(want[1]) > 0) == (max_inbox != 0)
