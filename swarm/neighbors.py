@@ -25,7 +25,7 @@ from functools import cached_property
 import numba
 import numpy as np
 
-from swarm.threads import even_runs, parallel_pays, serial_and_parallel
+from swarm.threads import even_runs, parallel_pays, scans_downward, serial_and_parallel
 
 _EMPTY_I32 = np.zeros(0, dtype=np.int32)
 
@@ -530,14 +530,6 @@ def _scan(
     return cursor
 
 
-@numba.njit(cache=True, inline="always")
-def _downward(c, n_chunks):
-    """Whether chunk c scans downward: the first of a pair (chunks 2p and 2p + 1) meets its
-    partner at the boundary of their regions, so the pair's entries lie back to back and
-    never move (:func:`_scan_parallel`); a last chunk without a partner scans upward."""
-    return c % 2 == 0 and c + 1 < n_chunks
-
-
 @numba.njit(cache=True, parallel=True)
 def _scan_chunks(
     spos, svel, cell, start, order, per_side, radius, world, torus, use_fov, cos_half_fov,
@@ -546,10 +538,11 @@ def _scan_chunks(
     """:func:`_scan` on threads: chunk c (segments ``bounds[c]:bounds[c + 1]``) writes into
     its own region ``region[c]:region[c + 1]`` of the output arrays, ``ptr`` relative to
     where its entries start; ``counts[c]`` is how many entries it found (more than its
-    region holds: retry with bigger regions). A downward chunk (:func:`_downward`) scans its
-    segments last to first, each written downward below the last: its entries end at its
-    region's end, where its partner's begin. :func:`_compact` then closes the gaps between
-    pairs. A thread scans a run of chunks (``runs``: :func:`~swarm.threads.even_runs`)."""
+    region holds: retry with bigger regions). A downward chunk
+    (:func:`~swarm.threads.scans_downward`) scans its segments last to first, each written
+    downward below the last: its entries end at its region's end, where its partner's
+    begin. :func:`_compact` then closes the gaps between pairs. A thread scans a run of
+    chunks (``runs``: :func:`~swarm.threads.even_runs`)."""
     small_torus = torus and per_side < 3
     r2 = radius * radius
     n_chunks = bounds.shape[0] - 1
@@ -557,7 +550,7 @@ def _scan_chunks(
         stencil = np.empty(9, np.int64)
         shift = np.zeros((9, 2))
         for c in range(runs[r], runs[r + 1]):
-            if _downward(c, n_chunks):
+            if scans_downward(c, n_chunks):
                 top = region[c + 1]
                 for k in range(bounds[c + 1] - 1, bounds[c] - 1, -1):
                     top = _scan_row(
@@ -736,9 +729,10 @@ def _scan_parallel(
     runs``) on numba's threads over ``n_seg`` segments, each chunk into its own region of
     the output arrays (sized by its share of the rows, 20 % over); returns the count and
     the output arrays cut to the table. Chunks go in pairs that meet at the boundary of
-    their regions, the first scanning downward (:func:`_downward`), so a pair's entries
-    lie back to back where they were written: with one chunk per thread, two threads move
-    nothing, and more move the pairs after the first down onto it, in place on the threads
+    their regions, the first scanning downward (:func:`~swarm.threads.scans_downward`), so
+    a pair's entries lie back to back where they were written: with one chunk per thread,
+    two threads move nothing, and more move the pairs after the first down onto it, in
+    place on the threads
     (:func:`_compact`): the table costs 20 % more memory than the serial scan's, and a
     stash of at most a quarter of it, not a second copy. One driver for both dimensions, so
     the chunking and the retry are the same in 2-D and 3-D."""
@@ -1106,11 +1100,12 @@ def _scan_chunks_3d(
 ):  # fmt: skip
     """:func:`_scan_3d` on threads, as :func:`_scan_chunks` is :func:`_scan`: chunk c
     (segments ``bounds[c]:bounds[c + 1]``) writes into its own region
-    ``region[c]:region[c + 1]`` (upward, or downward from its end: :func:`_downward`),
-    ``ptr`` relative to where its entries start, and counts its entries in ``counts[c]``;
-    :func:`_compact` then closes the gaps between pairs. Each chunk keeps its own block
-    ranges (a function of the cell alone, so the entries do not depend on where a chunk
-    starts or which way it goes). A thread scans a run of chunks (``runs``)."""
+    ``region[c]:region[c + 1]`` (upward, or downward from its end:
+    :func:`~swarm.threads.scans_downward`), ``ptr`` relative to where its entries start,
+    and counts its entries in ``counts[c]``; :func:`_compact` then closes the gaps between
+    pairs. Each chunk keeps its own block ranges (a function of the cell alone, so the
+    entries do not depend on where a chunk starts or which way it goes). A thread scans a
+    run of chunks (``runs``)."""
     side = 2 * reach + 1
     small_torus = torus and per_side < side
     r2 = radius * radius
@@ -1121,7 +1116,7 @@ def _scan_chunks_3d(
             lo = np.empty(side * side * side, np.int64)
             hi = np.empty(side * side * side, np.int64)
             shift = np.zeros((side * side * side, 3))
-            down = _downward(c, n_chunks)
+            down = scans_downward(c, n_chunks)
             cursor = region[c + 1] if down else region[c]
             n_ranges = 0
             last = -1

@@ -146,6 +146,16 @@ def _renamed(
     return copy
 
 
+@numba.njit(cache=True, inline="always")
+def scans_downward(c: int, n_chunks: int) -> bool:
+    """Whether chunk c of a parallel scan writes downward: chunks go in pairs (2p, 2p + 1)
+    that meet at the boundary of their regions, the first writing its rows last to first
+    down from there, the second up from there, so a pair's entries lie back to back where
+    they were written and only the pairs after the first move (none on two threads); a
+    last chunk without a partner writes upward."""
+    return c % 2 == 0 and c + 1 < n_chunks
+
+
 @numba.njit(cache=True)
 def filled(shape: Any, value: Any) -> Any:
     """``np.full(shape, value)`` allocated serially, for the kernels compiled with

@@ -52,7 +52,7 @@ from swarm.grid.maps import GridMap
 from swarm.neighbors import NeighborTable
 from swarm.observation import LocalObservation
 from swarm.radio import Radio, Round
-from swarm.threads import robot_chunks, serial_and_parallel
+from swarm.threads import robot_chunks, scans_downward, serial_and_parallel
 
 N_ACTIONS = 5  # wait, north, east, south, west
 MOTIONS = ("grid", "rotate")
@@ -104,16 +104,14 @@ def neighbor_tables(
     kernel(occ, grid.height, grid.width, rows, cols, float(radius_a), float(radius_b),
            per_robot, chunks, ptr[0], idx[0], rel[0], dist[0], ptr[1], idx[1], rel[1], dist[1],
            found)  # fmt: skip
-    counts = (
-        _close_regions(n, per_robot, found[0], ptr[0], idx[0], rel[0], dist[0]),
-        _close_regions(n, per_robot, found[1], ptr[1], idx[1], rel[1], dist[1]),
-    )
+    spans = [_close_regions(n, per_robot, found[k], ptr[k], idx[k], rel[k], dist[k])
+             for k in (0, 1)]  # fmt: skip
     every = np.arange(n, dtype=np.int64)
-    still = np.zeros((max(counts), 2))  # robots on a grid have no velocity to sense
+    still = np.zeros((max(m for _, m in spans), 2))  # robots on a grid have no velocity to sense
     tables = [
-        NeighborTable(ptr=ptr[k], seg_row=every, row_seg=every, idx=idx[k][:m],
-                      rel_pos=rel[k][:m], rel_vel=still[:m], dist=dist[k][:m])
-        for k, m in enumerate(counts)
+        NeighborTable(ptr=ptr[k], seg_row=every, row_seg=every, idx=idx[k][a : a + m],
+                      rel_pos=rel[k][a : a + m], rel_vel=still[:m], dist=dist[k][a : a + m])
+        for k, (a, m) in enumerate(spans)
     ]  # fmt: skip
     return tables[0], tables[1]
 
@@ -123,46 +121,74 @@ def _window_pairs_chunks(occ, height, width, rows, cols, ra, rb, per_robot, n_ch
     """Robots within ``ra`` and within ``rb`` (cells, Euclidean between cell centres) of
     each robot, by scanning its window of the occupancy grid ``occ``, with their offsets
     (columns, rows). The robots are split into ``n_chunks`` consecutive chunks; the chunk
-    from robot ``lo`` writes from entry ``lo * per_robot`` (the most a robot can have), its
-    ``ptr`` absolute there, and ``found[:, c]`` its counts: :func:`_close_regions` then
-    closes the gaps, giving the one-chunk layout whatever the chunking."""
+    from robot ``lo`` owns the entries from ``lo * per_robot`` (the most a robot can have),
+    ``found[:, c]`` its counts, ``ptr`` absolute in the arrays. Chunks go in pairs
+    (:func:`~swarm.threads.scans_downward`): the first scans its robots and their windows
+    in reverse and writes down from where its partner starts, so on two threads the
+    entries are in place; :func:`_close_regions` then closes the gaps between pairs,
+    giving the one-chunk layout whatever the chunking."""
     n = rows.shape[0]
     size = (n + n_chunks - 1) // n_chunks
     r = int(np.floor(max(ra, rb)))
-    ra2 = ra * ra
-    rb2 = rb * rb
     for c in numba.prange(n_chunks):
         lo = min(n, c * size)
-        ca = lo * per_robot
-        cb = lo * per_robot
-        for i in range(lo, min(n, lo + size)):
+        hi = min(n, lo + size)
+        if scans_downward(c, n_chunks):
+            ca = cb = hi * per_robot
+            for i in range(hi - 1, lo - 1, -1):
+                ca, cb = _window_row(occ, height, width, rows[i], cols[i], r, ra * ra, rb * rb,
+                                     ca, idx_a, rel_a, dist_a, cb, idx_b, rel_b, dist_b,
+                                     True)  # fmt: skip
+                ptr_a[i] = ca
+                ptr_b[i] = cb
+            found[0, c] = hi * per_robot - ca
+            found[1, c] = hi * per_robot - cb
+            continue
+        ca = cb = lo * per_robot
+        for i in range(lo, hi):
             ptr_a[i] = ca
             ptr_b[i] = cb
-            ri = rows[i]
-            ci = cols[i]
-            for dr in range(-r, r + 1):
-                rr = ri + dr
-                if rr < 0 or rr >= height:
-                    continue
-                for dc in range(-r, r + 1):
-                    d2 = dr * dr + dc * dc
-                    if d2 == 0 or (d2 > ra2 and d2 > rb2):
-                        continue
-                    cc = ci + dc
-                    if cc < 0 or cc >= width:
-                        continue
-                    j = occ[rr * width + cc]
-                    if j >= 0:
-                        d = np.sqrt(d2)
-                        if d2 <= ra2:
-                            ca = _put_pair(idx_a, rel_a, dist_a, ca, j, dc, dr, d)
-                        if d2 <= rb2:
-                            cb = _put_pair(idx_b, rel_b, dist_b, cb, j, dc, dr, d)
+            ca, cb = _window_row(occ, height, width, rows[i], cols[i], r, ra * ra, rb * rb, ca,
+                                 idx_a, rel_a, dist_a, cb, idx_b, rel_b, dist_b, False)  # fmt: skip
         found[0, c] = ca - lo * per_robot
         found[1, c] = cb - lo * per_robot
 
 
 _window_pairs_serial, _window_pairs_parallel = serial_and_parallel(_window_pairs_chunks)
+
+
+@numba.njit(cache=True, inline="always")
+def _window_row(occ, height, width, ri, ci, r, ra2, rb2, ca, idx_a, rel_a, dist_a, cb, idx_b,
+                rel_b, dist_b, down):  # fmt: skip
+    """One robot's window, in raster order: its entries written from ``ca`` and ``cb`` on;
+    returns where they end. ``down`` (a literal): the window in reverse, each entry written
+    below ``ca`` and ``cb``, so the same entries in the same order end there; returns where
+    they start."""
+    for dr_ in range(-r, r + 1):
+        dr = -dr_ if down else dr_
+        rr = ri + dr
+        if rr < 0 or rr >= height:
+            continue
+        for dc_ in range(-r, r + 1):
+            dc = -dc_ if down else dc_
+            d2 = dr * dr + dc * dc
+            if d2 == 0 or (d2 > ra2 and d2 > rb2):
+                continue
+            cc = ci + dc
+            if cc < 0 or cc >= width:
+                continue
+            j = occ[rr * width + cc]
+            if j >= 0:
+                d = np.sqrt(d2)
+                if d2 <= ra2:
+                    at = ca - 1 if down else ca
+                    _put_pair(idx_a, rel_a, dist_a, at, j, dc, dr, d)
+                    ca = at if down else at + 1
+                if d2 <= rb2:
+                    at = cb - 1 if down else cb
+                    _put_pair(idx_b, rel_b, dist_b, at, j, dc, dr, d)
+                    cb = at if down else at + 1
+    return ca, cb
 
 
 @numba.njit(cache=True)
@@ -178,25 +204,32 @@ def _put_pair(idx, rel, dist, at, j, dc, dr, d):
 
 @numba.njit(cache=True)
 def _close_regions(n, per_robot, found, ptr, idx, rel, dist):
-    """Move each chunk's entries down to follow the previous chunk's (in place, in chunk
-    order: a chunk never moves up) and make ``ptr`` point at them; the total entries."""
+    """Move each pair's entries down to follow the previous pair's (in place, in chunk
+    order: a chunk never moves up) and make ``ptr`` count from the first chunk's first
+    entry; returns (that entry, the total entries)."""
     n_chunks = found.shape[0]
     size = (n + n_chunks - 1) // n_chunks
+    first = -1
     to = 0
     for c in range(n_chunks):
         lo = min(n, c * size)
-        start = lo * per_robot
+        hi = min(n, lo + size)
+        start = hi * per_robot - found[c] if scans_downward(c, n_chunks) else lo * per_robot
+        if first < 0:
+            first = to = start
         if start != to:
             for e in range(found[c]):
                 idx[to + e] = idx[start + e]
                 rel[to + e, 0] = rel[start + e, 0]
                 rel[to + e, 1] = rel[start + e, 1]
                 dist[to + e] = dist[start + e]
-            for i in range(lo, min(n, lo + size)):
+            for i in range(lo, hi):
                 ptr[i] -= start - to
         to += found[c]
-    ptr[n] = to
-    return to
+    for i in range(n):
+        ptr[i] -= first
+    ptr[n] = to - first
+    return first, to - first
 
 
 @dataclass(eq=False)

@@ -91,9 +91,10 @@ def test_one_scan_for_two_radii_lists_each_radius_in_raster_order(ra, rb):
 
 @pytest.mark.parametrize("chunks", [2, 3, 7])
 def test_the_window_scan_in_chunks_lays_out_the_one_chunk_tables(chunks):
-    """Each chunk of robots writes into its own region, then the regions are closed up: the
-    same entries, in the same places, as one chunk (the serial compile runs the chunks one
-    after another; tests/swarm/test_threads.py runs them on the pool)."""
+    """Each chunk of robots writes into its own region (the first of a pair downward, to
+    where its partner starts), then the regions are closed up: the same entries, in the same
+    order, as one chunk (the serial compile runs the chunks one after another;
+    tests/swarm/test_threads.py runs them on the pool)."""
     from swarm.grid.world import _close_regions, _window_pairs_serial
 
     world, _ = random_world(5, 60)
@@ -112,8 +113,10 @@ def test_the_window_scan_in_chunks_lays_out_the_one_chunk_tables(chunks):
         found = np.zeros((2, n_chunks), np.int64)
         _window_pairs_serial(world.occupancy(), world.grid.height, world.grid.width, rows, cols,
                              2.5, 4.0, per_robot, n_chunks, *out, found)  # fmt: skip
-        m = [_close_regions(60, per_robot, found[k], *out[4 * k : 4 * k + 4]) for k in (0, 1)]
-        return [a[: m[k // 4]] if k % 4 else a for k, a in enumerate(out)]
+        spans = [_close_regions(60, per_robot, found[k], *out[4 * k : 4 * k + 4]) for k in (0, 1)]
+        first, m = zip(*spans, strict=True)
+        return [a[first[k // 4] : first[k // 4] + m[k // 4]] if k % 4 else a
+                for k, a in enumerate(out)]  # fmt: skip
 
     one, many = scan(1), scan(chunks)
     for a, b in zip(one, many, strict=True):
