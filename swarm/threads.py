@@ -4,8 +4,9 @@ numba runs a kernel's ``prange`` loop on its thread pool (``numba.set_num_thread
 ``swarm run/bench --threads N``, default all cores). A kernel is parallelised here only
 where every iteration writes its own rows from inputs no other iteration writes, so the
 result is the same bit for bit for 1 or N threads (``tests/swarm/test_threads.py``); the
-neighbour search writes per-chunk scratch then compacts it into the serial layout
-(:mod:`swarm.neighbors`). Small swarms stay on one thread: starting the pool costs more than
+neighbour searches write per-chunk regions, in pairs that meet (:func:`scans_downward`), then
+close the gaps between pairs into the serial layout (:mod:`swarm.neighbors`,
+:mod:`swarm.grid.world`). Small swarms stay on one thread: starting the pool costs more than
 it saves below :data:`PARALLEL_MIN_AGENTS`, and the PettingZoo and batched training envs
 step small swarms thousands of times a second.
 """
@@ -56,9 +57,10 @@ def small_pages() -> bool:
 
     Where transparent huge pages are ``madvise`` (the usual default), each fault in an
     advised range zeroes 2 MB, and a step frees and takes back large temporaries: at 10^5
-    drones on two threads of this machine the kernel spent 8-18 ms a step zeroing pages
-    (``perf``: ``clear_page_erms``) against 2-3 with small pages, and the mean step took
-    40-49 ms against 27-34 (``experiments/bench_threads.py --pages``)."""
+    drones on two threads of the 2-core development VM the kernel's time (``perf``: mostly
+    ``clear_page_erms``) was 10.7 ms a step (0.5 to 23 in single runs) against 2.4 with
+    small pages, and the mean step 36.5 ms against 26.7 (``experiments/bench_threads.py
+    --agents 100000 --pages 4``); the median step hardly moves, the slow steps go."""
     try:
         from numpy._core import multiarray
     except ImportError:  # numpy 1.x
