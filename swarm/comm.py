@@ -19,6 +19,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import networkx as nx
 import numba
@@ -318,7 +319,7 @@ class Channel:
             delivered = np.ones(0, dtype=bool)
         cap = -1 if self.max_inbox is None else int(self.max_inbox)
         chunks = numba.get_num_threads() if parallel_pays(self.n_rows) else 1
-        ptr, sender = route(links, alive, delivered, cap, chunks)
+        ptr, sender = route(links, alive, delivered, cap, chunks, np.int32)
         # the deque's maxlen drops the packets just delivered; its head is the next arrival
         self._in_flight.append(Inbox(ptr, sender, messages[sender]))
 
@@ -432,11 +433,12 @@ def _route_chunks(ptr, row_seg, idx, dist, alive, delivered, max_inbox, out_ptr,
 
 
 def route(links: NeighborTable, alive: np.ndarray, delivered: np.ndarray, max_inbox: int,
-          chunks: int) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(ptr (R + 1,), sender (K,)): the packets each receiver gets along ``links``
-    (:func:`_route`), on ``chunks`` > 1 chunks of receivers on the pool (the same arrays)."""
+          chunks: int, dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(ptr (R + 1,), sender (K,) of ``dtype``, default the links'): the packets each
+    receiver gets along ``links`` (:func:`_route`), on ``chunks`` > 1 chunks of receivers
+    on the pool (the same arrays)."""
     ptr = np.empty(links.n_rows + 1, np.int64)
-    sender = np.empty(links.n_edges, links.idx.dtype)
+    sender = np.empty(links.n_edges, links.idx.dtype if dtype is None else dtype)
     args = (links.ptr, links.row_seg, links.idx, links.dist, alive, delivered, max_inbox, ptr,
             sender)  # fmt: skip
     m = _route_chunks(*args, chunks) if chunks > 1 else _route(*args)
