@@ -887,8 +887,18 @@ def _cell_order_table(
     ptr[n_active:] = m
     seg_row = np.concatenate([order, np.flatnonzero(~active)]) if n_active < n_rows else order
     row_seg = np.empty(n_rows, np.int64)
-    row_seg[seg_row] = np.arange(n_rows)
+    if parallel_pays(n_rows):  # numpy's scatter was 2 ms of a 10^6-drone step
+        _invert_on_the_pool(seg_row, row_seg)
+    else:
+        row_seg[seg_row] = np.arange(n_rows)
     return NeighborTable(ptr, seg_row, row_seg, idx[:m], rel_pos[:m], rel_vel[:m], dist[:m])
+
+
+@numba.njit(cache=True, parallel=True)
+def _invert_on_the_pool(seg_row, out):
+    """``out[seg_row[s]] = s`` for every segment (a permutation: no two write one row)."""
+    for s in numba.prange(seg_row.shape[0]):
+        out[seg_row[s]] = s
 
 
 # ------------------------------------------------------------------------ 3-D
