@@ -732,10 +732,9 @@ def _scan_parallel(
     their regions, the first scanning downward (:func:`~swarm.threads.scans_downward`), so
     a pair's entries lie back to back where they were written: with one chunk per thread,
     two threads move nothing, and more move the pairs after the first down onto it, in
-    place on the threads
-    (:func:`_compact`): the table costs 20 % more memory than the serial scan's, and a
-    stash of at most a quarter of it, not a second copy. One driver for both dimensions, so
-    the chunking and the retry are the same in 2-D and 3-D."""
+    place on the threads (:func:`_compact`): the table costs 20 % more memory than the
+    serial scan's, and a stash of at most a quarter of it, not a second copy. One driver
+    for both dimensions, so the chunking and the retry are the same in 2-D and 3-D."""
     threads = numba.get_num_threads()
     n_chunks = threads if SCAN_CHUNK is None else max(threads, -(-n_seg // SCAN_CHUNK))
     bounds = np.linspace(0, n_seg, n_chunks + 1).round().astype(np.int64)
@@ -757,8 +756,7 @@ def _scan_parallel(
         out = None  # the short set is free to go
     # where each chunk's entries start: a downward chunk's end at its region's end
     first = region.copy()
-    down = np.arange(n_chunks) % 2 == 0
-    down[-1] &= n_chunks % 2 == 0
+    down = np.array([scans_downward(c, n_chunks) for c in range(n_chunks)], bool)
     first[:-1][down] = region[1:][down] - counts[down]
     base = int(first[0])  # the table starts with the first chunk's entries
     offset = base + np.concatenate([[0], np.cumsum(counts)])  # where each chunk's go
