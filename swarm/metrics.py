@@ -334,17 +334,12 @@ def _count_components(alive, ptr, seg_row, idx, env, n_envs):
     n = alive.shape[0]
     parent = np.arange(n)
     for s in range(seg_row.shape[0]):
+        a = _root(parent, seg_row[s])  # the segment row's root, kept as its links join sets
         for e in range(ptr[s] - ptr[0], ptr[s + 1] - ptr[0]):
-            a = seg_row[s]
-            b = idx[e]
-            while parent[a] != a:
-                parent[a] = parent[parent[a]]
-                a = parent[a]
-            while parent[b] != b:
-                parent[b] = parent[parent[b]]
-                b = parent[b]
+            b = _root(parent, idx[e])
             if a != b:
                 parent[max(a, b)] = min(a, b)
+                a = min(a, b)
     out = np.zeros(n_envs)
     for i in range(n):
         if alive[i] and parent[i] == i:
@@ -354,7 +349,7 @@ def _count_components(alive, ptr, seg_row, idx, env, n_envs):
 
 @numba.njit(cache=True)
 def _root(parent, a):
-    """The root of ``a``, halving the path on the way (as :func:`_count_components`)."""
+    """The root of ``a``, halving the path on the way."""
     while parent[a] != a:
         parent[a] = parent[parent[a]]
         a = parent[a]
@@ -427,10 +422,14 @@ def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
         hi[c] = high
         kept = 0
         for s in range(first, stop):
+            root = _root(parent, s)  # s's root, kept as its links join sets to it
             for j in range(ptr[s], ptr[s + 1]):
                 t = row_seg[idx[j]]
                 if first <= t < stop:
-                    _union(parent, s, t)
+                    other = _root(parent, t)
+                    if other != root:
+                        parent[max(root, other)] = min(root, other)
+                        root = min(root, other)
                 else:
                     if kept < cap:
                         cross[c * cap + kept, 0] = s

@@ -550,6 +550,39 @@ def test_parallel_component_count_is_networkx_count(threads, graph):
     assert metrics.count_components(links, alive, env, 1).tolist() == [expected]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_component_counts_of_random_graphs_dense_enough_to_merge_many_sets_per_row(seed):
+    """Random one-way links, about 0.3 a row, in row order: a row's links often join
+    several sets, each with a smaller root than the row's (the case where a union-find that
+    keeps one root per row must follow it). Serial and chunked counts are networkx's on the
+    undirected graph."""
+    import networkx as nx
+
+    from swarm import metrics
+    from swarm.comm import edge_lists, table_on
+
+    rng = np.random.default_rng(seed)
+    n = 4000
+    u, v = rng.integers(0, n, (2, 1200))
+    keep = u != v
+    u, v = u[keep], v[keep]
+    pos = rng.uniform(0, 10.0, (n, 2))
+    # each pair in one direction only (a one-way link), so the reverse entry cannot
+    # redo a union the count lost
+    links = table_on(edge_lists(u, v, n), pos, np.zeros_like(pos), 10.0, True)
+    alive, env = np.ones(n, bool), np.zeros(n, np.int64)
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n))
+    graph.add_edges_from(zip(u.tolist(), v.tolist(), strict=True))
+    expected = nx.number_connected_components(graph)
+    serial = metrics._count_components(alive, links.ptr, links.seg_row, links.idx, env, 1)
+    assert serial[0] == expected
+    for chunk in (n, 1000, 300):  # one chunk; chunks whose links mostly stay, mostly leave
+        cross = np.empty((-(-n // chunk) * chunk, 2), np.int32)
+        args = (links.ptr, links.seg_row, links.row_seg, links.idx, alive, env, 1, chunk, cross)
+        assert metrics._components_chunked(*args)[0] == expected
+
+
 # ------------------------------------------------------------- distance fields on the threads
 
 
