@@ -1,17 +1,21 @@
 """One thread against every core on the same swarm, stepping in alternation.
 
-    python experiments/bench_threads.py --agents 100000 --pairs 20
-    python experiments/bench_threads.py --agents 1000000 --pairs 5
+    python experiments/bench_threads.py --agents 100000 --pairs 8 --block 4
+    python experiments/bench_threads.py --agents 1000000 --pairs 4 --block 3
     python experiments/bench_threads.py --agents 1000000 --pairs 20 --metrics
-    python experiments/bench_threads.py --pairs 10 --warm 300 \
+    python experiments/bench_threads.py --pairs 6 --block 4 --warm 300 \
         --instance ../shared/data/lorr-2023-main-round/MR23-I-06.json
-    python experiments/bench_threads.py --agents 100000 --pages 3 --steps 40
+    python experiments/bench_threads.py --agents 100000 --pages 4 --steps 40
 
 ``swarm bench`` runs one thread, then all, on two swarms one after the other; on a machine
 whose speed drifts (a shared VM) a single pair of runs ranges widely. Here one flock steps on
 1 and on N threads in alternation (the order swapped every pair), so a drift hits both alike;
 this is valid because a step gives the same result on any thread count
 (``tests/swarm/test_threads.py``). Prints the median ms per step of each and their ratio.
+``--block B`` steps B times on one count before switching and times all but the first: a
+single step after a switch pays for moving the state into the other count's caches, which a
+run of consecutive steps pays once (at 10^6 drones one thread took 565-605 ms a step
+alternated one by one, 497-539 in blocks).
 ``--metrics`` times the flocking metrics' kernels alone instead of steps (the sums behind
 polarization and cohesion, and the connected components of the comm graph), on the flock's
 state after the warm-up steps. ``--instance`` steps a League instance's robots instead
