@@ -1022,19 +1022,23 @@ def pushed_by(obs: LocalObservation, pushes: Inbox, hop: float) -> np.ndarray:
     so that a push decided in a neighbour's view reaches the robot pushed, one hop a round.
     Each robot broadcast (target, claim) (:data:`PLAN_DIM`)."""
     out = np.empty(obs.n)
-    _strongest_push(pushes.ptr, pushes.table, pushes.rows, obs.own["fcell"], hop, out)
+    kernel = _strongest_push_parallel if robot_chunks(obs.n) > 1 else _strongest_push_serial
+    kernel(pushes.ptr, pushes.table, pushes.rows, obs.own["fcell"], hop, out)
     return out
 
 
-@numba.njit(cache=True)
 def _strongest_push(ptr, table, ref, fcell, hop, out):
-    for i in range(fcell.shape[0]):
+    """:func:`pushed_by`, receiver by receiver (each writes its own row)."""
+    for i in numba.prange(fcell.shape[0]):
         best = -np.inf
         for e in range(ptr[i], ptr[i + 1]):
             r = ref[e]
             if np.int64(table[r, 0]) == fcell[i] and table[r, 1] - hop > best:
                 best = table[r, 1] - hop
         out[i] = best
+
+
+_strongest_push_serial, _strongest_push_parallel = serial_and_parallel(_strongest_push)
 
 
 def arbitrate(
@@ -1047,14 +1051,15 @@ def arbitrate(
     where the local plans disagree, the stronger robot moves instead of both being stopped.
     """
     out = np.empty(obs.n, np.int64)
-    _yield_to_stronger(heard.ptr, heard.table, heard.rows, obs.own["fcell"], target,
-                       claim.astype(np.float64), out)  # fmt: skip
+    kernel = _yield_parallel if robot_chunks(obs.n) > 1 else _yield_serial
+    kernel(heard.ptr, heard.table, heard.rows, obs.own["fcell"], target,
+           claim.astype(np.float64), out)  # fmt: skip
     return out
 
 
-@numba.njit(cache=True)
 def _yield_to_stronger(ptr, table, ref, fcell, target, claim, out):
-    for i in range(fcell.shape[0]):
+    """:func:`arbitrate`, receiver by receiver (each writes its own row)."""
+    for i in numba.prange(fcell.shape[0]):
         out[i] = target[i]
         if target[i] == fcell[i]:
             continue
@@ -1063,6 +1068,9 @@ def _yield_to_stronger(ptr, table, ref, fcell, target, claim, out):
             if np.int64(table[r, 0]) == target[i] and table[r, 1] > claim[i]:
                 out[i] = fcell[i]
                 break
+
+
+_yield_serial, _yield_parallel = serial_and_parallel(_yield_to_stronger)
 
 
 PLAN_DIM = 2  # (planned free cell, claim): what push and arbitration rounds carry
