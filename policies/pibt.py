@@ -521,8 +521,7 @@ def local_pibt(
     r2 = known_radius * known_radius if np.isfinite(known_radius) else 0.0
     frow = fcol = _NO_ROWS  # free cell -> row, column: only read when unknown cells are taken
     if r2 > 0.0:
-        grid = obs.known["grid"]
-        frow, fcol = np.divmod(grid.free_cells.astype(np.int64), grid.width)
+        frow, fcol = obs.known["grid"].free_rowcol
     return kernel(
         obs.own["fcell"], own, np.ascontiguousarray(prefs, dtype=np.int64),
         beacons_heard.ptr, beacons_heard.table, beacons_heard.rows, relayed.ptr, relayed.table,
@@ -622,7 +621,7 @@ def relayed_view(obs: LocalObservation, need: np.ndarray, heard: Inbox, relays: 
     ptr, packet, rows, table = _relayed(
         obs.own["fcell"], need.astype(np.bool_), heard.ptr, heard.table[:, BEACON_CELL], heard.rows,
         relays.ptr, relays.ref, relays.entry_ptr, np.ascontiguousarray(relays.table, np.float64),
-        g.free_cells, g.width, float(radius) ** 2,
+        g.free_cells, *g.free_rowcol, g.height, g.width, float(radius) ** 2,
     )  # fmt: skip
     return Inbox(ptr, relays.sender[packet], table, rows)
 
@@ -638,6 +637,9 @@ def _relayed(
     entry_ptr: np.ndarray,
     table: np.ndarray,
     free_cells: np.ndarray,
+    row_of: np.ndarray,
+    col_of: np.ndarray,
+    height: int,
     width: int,
     r2: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -647,11 +649,11 @@ def _relayed(
     chunks = robot_chunks(fcell.shape[0])
     kernel = _relayed_parallel if chunks > 1 else _relayed_serial
     return kernel(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells,
-                  width, r2, chunks)  # fmt: skip
+                  row_of, col_of, height, width, r2, chunks)  # fmt: skip
 
 
 def _relayed_chunks(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells,
-                    width, r2, n_chunks):  # fmt: skip
+                    row_of, col_of, height, width, r2, n_chunks):  # fmt: skip
     """Per receiver that needs it: the packet each kept entry came in, its row in the table
     of distinct relayed messages (:func:`_distinct_rows`), and that table. Kept: the first
     entry from each cell within ``r2`` (squared cells) of the receiver's that it did not
@@ -678,28 +680,40 @@ def _relayed_chunks(fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table
     n_free = free_cells.shape[0]
     packed, distinct, first, one_each = _distinct_rows(table, n_free)
     rank, n_ranks = _dense_ranks(distinct[:, BEACON_PRIORITY])
-    row_of = np.empty(n_free, np.int64)
-    col_of = np.empty(n_free, np.int64)
-    height = 1
-    for k in range(n_free):
-        row_of[k], col_of[k] = divmod(np.int64(free_cells[k]), width)
-        height = max(height, row_of[k] + 1)
     tiles_w = (width + 7) >> 3
     n_words = ((height + 7) >> 3) * tiles_w
     word_of = np.empty(n_free, np.int64)  # free cell -> its tile's word, bit
     bit_of = np.empty(n_free, np.int64)
-    for k in range(n_free):
+    msg_at = filled(height * width, np.int64(-1))  # map cell -> row of its message
+    for k in numba.prange(n_free):
         word_of[k] = (row_of[k] >> 3) * tiles_w + (col_of[k] >> 3)
         bit_of[k] = np.int64(1) << (((row_of[k] & 7) << 3) | (col_of[k] & 7))
-    msg_at = filled(height * width, np.int64(-1))  # map cell -> row of its message
-    for k in range(n_free):
         msg_at[free_cells[k]] = first[k]
-    list_ptr, pair_word, pair_bits = _list_tiles(entry_ptr, packed, word_of, bit_of, n_words)
+    n_lists = entry_ptr.shape[0] - 1
+    list_end = np.empty(n_lists, np.int64)
+    spread_word = np.empty(packed.shape[0], np.int64)  # list s's pairs from entry_ptr[s]
+    spread_bits = np.empty(packed.shape[0], np.int64)
     base = filled(n_chunks + 1, np.int64(0))  # chunk k's region starts at base[k]
-    for i in range(n):
-        if need[i]:  # entries receiver i can keep: its relays' entries
-            for e in range(rptr[i], rptr[i + 1]):
-                base[i % n_chunks + 1] += entry_ptr[rref[e] + 1] - entry_ptr[rref[e]]
+    for chunk in numba.prange(n_chunks):
+        lists = (chunk * n_lists // n_chunks, (chunk + 1) * n_lists // n_chunks)
+        _list_tiles(lists[0], lists[1], entry_ptr, packed, word_of, bit_of, n_words, list_end,
+                    spread_word, spread_bits)  # fmt: skip
+        for i in range(chunk, n, n_chunks):
+            if need[i]:  # entries receiver i can keep: its relays' entries
+                for e in range(rptr[i], rptr[i + 1]):
+                    base[chunk + 1] += entry_ptr[rref[e] + 1] - entry_ptr[rref[e]]
+    # the pairs back to back (CSR by list): the receivers read them many times, and spread
+    # over the entries' span they no longer fit in a core's cache (1T scan 7.7 -> 8.8 ms)
+    list_ptr = np.empty(n_lists + 1, np.int64)
+    list_ptr[0] = 0
+    for s in range(n_lists):
+        list_ptr[s + 1] = list_ptr[s] + list_end[s] - entry_ptr[s]
+    pair_word = np.empty(list_ptr[n_lists], np.int64)
+    pair_bits = np.empty(list_ptr[n_lists], np.int64)
+    for s in numba.prange(n_lists):
+        for q in range(list_end[s] - entry_ptr[s]):
+            pair_word[list_ptr[s] + q] = spread_word[entry_ptr[s] + q]
+            pair_bits[list_ptr[s] + q] = spread_bits[entry_ptr[s] + q]
     for k in range(n_chunks):
         base[k + 1] += base[k]
     bound = base[n_chunks]
@@ -819,18 +833,16 @@ def _dense_ranks(prio):
 
 
 @numba.njit(cache=True)
-def _list_tiles(entry_ptr, packed, word_of, bit_of, n_words):
-    """Each relay list (entries ``entry_ptr[s]:entry_ptr[s + 1]``) as (word, bits) pairs,
-    its cells in each tile it touches: CSR by list (list_ptr, pair_word, pair_bits)."""
+def _list_tiles(first, stop, entry_ptr, packed, word_of, bit_of, n_words, list_end, pair_word,
+                pair_bits):  # fmt: skip
+    """Relay lists ``first:stop`` (list s: entries ``entry_ptr[s]:entry_ptr[s + 1]``) as
+    (word, bits) pairs, its cells in each tile it touches: list s's pairs are written from
+    ``entry_ptr[s]`` (a list has at most one pair per entry) to ``list_end[s]``, so the
+    lists can be tiled by any number of threads at once."""
     low = (np.int64(1) << 32) - 1
-    n_lists = entry_ptr.shape[0] - 1
-    list_ptr = np.empty(n_lists + 1, np.int64)
-    pair_word = np.empty(packed.shape[0], np.int64)
-    pair_bits = np.empty(packed.shape[0], np.int64)
     slot = np.full(n_words, -1, np.int64)  # word -> its pair in the current list
-    n_pairs = 0
-    for s in range(n_lists):
-        list_ptr[s] = n_pairs
+    for s in range(first, stop):
+        n_pairs = entry_ptr[s]
         for f in range(entry_ptr[s], entry_ptr[s + 1]):
             k = packed[f] & low
             w = word_of[k]
@@ -840,10 +852,9 @@ def _list_tiles(entry_ptr, packed, word_of, bit_of, n_words):
                 pair_bits[n_pairs] = 0
                 n_pairs += 1
             pair_bits[slot[w]] |= bit_of[k]
-        for p in range(list_ptr[s], n_pairs):
+        list_end[s] = n_pairs
+        for p in range(entry_ptr[s], n_pairs):
             slot[pair_word[p]] = -1
-    list_ptr[n_lists] = n_pairs
-    return list_ptr, pair_word[:n_pairs], pair_bits[:n_pairs]
 
 
 # index of the lowest set bit of a 64-bit word, by de Bruijn multiplication (words are

@@ -180,9 +180,18 @@ class GridMap:
         return out
 
     @cached_property
+    def free_rowcol(self) -> tuple[np.ndarray, np.ndarray]:
+        """(F,) int64 row and (F,) int64 column of each free cell: read by per-step kernels,
+        which would otherwise divide every free cell by the width each step."""
+        rows, cols = np.divmod(self.free_cells.astype(np.int64), self.width)
+        rows.flags.writeable = False
+        cols.flags.writeable = False
+        return rows, cols
+
+    @cached_property
     def neighbors(self) -> np.ndarray:
         """(F, 5) int32 free index reached by each action code (0 wait .. 4 west); -1 blocked."""
-        rows, cols = np.divmod(self.free_cells, self.width)
+        rows, cols = self.free_rowcol
         out = np.empty((len(rows), 5), np.int32)
         for code in range(5):
             r = rows + MOVE_DROW[code]

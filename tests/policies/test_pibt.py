@@ -186,8 +186,9 @@ def test_pibt_is_deterministic_per_seed():
 
 # ----------------------------------------------------------------- the relay scan
 def _relay_reference(
-    fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells, width, r2
-):
+    fcell, need, ptr0, cell0, ref0, rptr, rref, entry_ptr, table, free_cells, row_of, col_of,
+    height, width, r2,
+):  # fmt: skip
     """The relay scan as first written: per receiver, the first entry from each cell in
     packet order, not heard directly, within r2; then stably by descending priority."""
     out = []
@@ -245,6 +246,8 @@ def _random_relay_instance(seed: int) -> tuple:
         ptr0.copy(),
         np.ascontiguousarray(table),
         free.astype(np.int64),
+        *np.divmod(free.astype(np.int64), width),
+        height,
         width,
         float(rng.choice([1.0, 8.0, 25.0, 1e4])),
     )
