@@ -537,9 +537,8 @@ class Swarm:
                 self.noise_seed, self.t, owner, target, comp + self.dim
             )
         dist = np.sqrt((rel_pos**2).sum(axis=1))
-        return NeighborTable(
-            table.ptr, table.seg_row, table.row_seg, table.idx, rel_pos, rel_vel, dist, table.team
-        )
+        return NeighborTable(table.ptr, table.seg_row, table.row_seg, table.idx, rel_pos, rel_vel,
+                             dist, table.team, table.seg)  # fmt: skip
 
     @property
     def obs(self) -> LocalObservation:

@@ -379,13 +379,13 @@ CROSS_PER_SEGMENT = 0.25
 
 
 @numba.njit(cache=True)
-def _keep_cross(ptr, row_seg, idx, first, stop, out):
+def _keep_cross(ptr, seg_of, nbr, first, stop, out):
     """Segments ``first:stop``'s links to segments outside them, as (s, t) pairs into
     ``out`` (as many as fit); returns how many there are."""
     kept = 0
     for s in range(first, stop):
         for j in range(ptr[s], ptr[s + 1]):
-            t = row_seg[idx[j]]
+            t = nbr[j] if seg_of.shape[0] == 0 else seg_of[nbr[j]]
             if not first <= t < stop:
                 if kept < out.shape[0]:
                     out[kept, 0] = s
@@ -394,8 +394,11 @@ def _keep_cross(ptr, row_seg, idx, first, stop, out):
     return kept
 
 
-def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
-    """Components of the link table among alive rows, per env, by union-find over segments.
+def _chunk_unions(ptr, seg_row, row_seg, nbr, seg_of, alive, env, n_envs, chunk, cross):
+    """Components of the link table among alive rows, per env, by union-find over segments:
+    entry j links its segment to segment ``nbr[j]`` where ``seg_of`` is empty (the table's
+    ``seg``: no read but the entry's own), else ``seg_of[nbr[j]]`` (``idx`` and
+    ``row_seg``: a read at random, one per entry).
 
     Segments lie in cell order, so a chunk of consecutive segments is a patch of space and
     most of its links stay inside it: each chunk unions those in its own slice of ``parent``
@@ -407,6 +410,7 @@ def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
     n = seg_row.shape[0]
     n_chunks = (n + chunk - 1) // chunk
     cap = cross.shape[0] // n_chunks
+    direct = seg_of.shape[0] == 0
     parent = np.empty(n, np.int64)
     n_cross = filled(n_chunks, 0)
     lo = np.empty(n_chunks, np.int64)  # the envs of each chunk of rows (for the count)
@@ -424,7 +428,7 @@ def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
         for s in range(first, stop):
             root = _root(parent, s)  # s's root, kept as its links join sets to it
             for j in range(ptr[s], ptr[s + 1]):
-                t = row_seg[idx[j]]
+                t = nbr[j] if direct else seg_of[nbr[j]]
                 if first <= t < stop:
                     other = _root(parent, t)
                     if other != root:
@@ -443,7 +447,7 @@ def _chunk_unions(ptr, seg_row, row_seg, idx, alive, env, n_envs, chunk, cross):
     if more[n_chunks] > 0:
         for c in numba.prange(n_chunks):
             if n_cross[c] > cap:
-                _keep_cross(ptr, row_seg, idx, c * chunk, min(n, (c + 1) * chunk),
+                _keep_cross(ptr, seg_of, nbr, c * chunk, min(n, (c + 1) * chunk),
                             extra[more[c] : more[c + 1]])  # fmt: skip
     for c in range(n_chunks):
         pairs = (
@@ -482,21 +486,30 @@ def _count_roots(parent, row_seg, alive, env, first, stop, base, out):
 _components_chunked, _components_chunked_parallel = serial_and_parallel(_chunk_unions)
 
 
+_NO_ROWS = np.zeros(0, np.int64)  # seg_of of a table whose entries carry their segment
+
+
 def count_components(
     links: NeighborTable, alive: np.ndarray, env: np.ndarray, n_envs: int
 ) -> np.ndarray:
     """(E,) connected components of a link table among alive rows; on the pool where it
-    pays (any method counts the same integer)."""
+    pays (any method counts the same integer). On the pool the unions run over segments,
+    in chunks of cell order, reading each entry's segment where the search wrote it
+    (``links.seg``), else from ``row_seg``."""
     rows = alive.shape[0]
     if not parallel_pays(rows):
         return _count_components(alive, links.ptr, links.seg_row, links.idx, env, n_envs)
+    if links.seg is not None:
+        nbr, seg_of = links.seg, _NO_ROWS
+    else:
+        nbr, seg_of = links.idx, links.row_seg
     n_chunks = COMPONENT_CHUNKS_PER_THREAD * numba.get_num_threads()
     chunk = max(COMPONENT_MIN_CHUNK, -(-rows // n_chunks))
     n_chunks = -(-rows // chunk)
     cap = max(1, int(chunk * CROSS_PER_SEGMENT))
     cross = np.empty((n_chunks * cap, 2), np.int32 if rows < 2**31 else np.int64)
     return _components_chunked_parallel(
-        links.ptr, links.seg_row, links.row_seg, links.idx, alive, env, n_envs, chunk, cross
+        links.ptr, links.seg_row, links.row_seg, nbr, seg_of, alive, env, n_envs, chunk, cross
     )
 
 

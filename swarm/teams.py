@@ -106,12 +106,13 @@ def keep_entries(table: NeighborTable, keep: np.ndarray) -> NeighborTable:
     return NeighborTable(
         ptr, table.seg_row, table.row_seg, table.idx[keep], table.rel_pos[keep],
         table.rel_vel[keep], table.dist[keep], None if table.team is None else table.team[keep],
+        None if table.seg is None else table.seg[keep],
     )  # fmt: skip
 
 
 def _with_team(table: NeighborTable, team: np.ndarray) -> NeighborTable:
     return NeighborTable(table.ptr, table.seg_row, table.row_seg, table.idx, table.rel_pos,
-                         table.rel_vel, table.dist, team)  # fmt: skip
+                         table.rel_vel, table.dist, team, table.seg)  # fmt: skip
 
 
 @numba.njit(cache=True)

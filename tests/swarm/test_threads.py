@@ -64,7 +64,8 @@ def test_the_parallel_kernel_runs_on_the_pool_when_the_serial_one_was_cached_fir
 
 def _table(pos, vel, active, env, n_envs, world, torus, fov, hint=0):
     t = radius_neighbors(pos, vel, active, env, n_envs, world, torus, 1.0, fov, hint)
-    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist]
+    np.testing.assert_array_equal(t.seg, t.row_seg[t.idx])  # each neighbour's segment
+    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist, t.seg]
 
 
 @needs_two
@@ -292,7 +293,8 @@ def test_a_flock_flies_the_same_on_one_thread_and_on_two(threads, monkeypatch):
 
 def _table_3d(pos, vel, active, env, n_envs, world, torus, hint=0):
     t = radius_neighbors(pos, vel, active, env, n_envs, world, torus, 1.0, 360.0, hint)
-    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist]
+    np.testing.assert_array_equal(t.seg, t.row_seg[t.idx])
+    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist, t.seg]
 
 
 def _serial_kernel_table_3d(pos, vel, active, env, n_envs, world, torus):
@@ -304,10 +306,10 @@ def _serial_kernel_table_3d(pos, vel, active, env, n_envs, world, torus):
     ptr = np.empty(len(pos) + 1, np.int64)
     args = (spos, svel, cell, start, order, per_side, neighbors.REACH_3D, 1.0, world, torus)
     m = neighbors._scan_3d(*args, ptr, *neighbors.BufferPool(keep=0).take(0, 3))  # counts
-    idx, rel_pos, rel_vel, dist = neighbors.BufferPool(keep=0).take(m, 3)
-    assert neighbors._scan_3d(*args, ptr, idx, rel_pos, rel_vel, dist) == m
-    t = neighbors._cell_order_table(ptr, order, active, m, idx, rel_pos, rel_vel, dist)
-    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist]
+    out = neighbors.BufferPool(keep=0).take(m, 3)
+    assert neighbors._scan_3d(*args, ptr, *out) == m
+    t = neighbors._cell_order_table(ptr, order, active, m, *out)
+    return [t.ptr, t.seg_row, t.row_seg, t.idx, t.rel_pos, t.rel_vel, t.dist, t.seg]
 
 
 @needs_two
@@ -579,7 +581,8 @@ def test_component_counts_of_random_graphs_dense_enough_to_merge_many_sets_per_r
     assert serial[0] == expected
     for chunk in (n, 1000, 300):  # one chunk; chunks whose links mostly stay, mostly leave
         cross = np.empty((-(-n // chunk) * chunk, 2), np.int32)
-        args = (links.ptr, links.seg_row, links.row_seg, links.idx, alive, env, 1, chunk, cross)
+        args = (links.ptr, links.seg_row, links.row_seg, links.idx, links.row_seg, alive, env, 1,
+                chunk, cross)  # fmt: skip
         assert metrics._components_chunked(*args)[0] == expected
 
 
