@@ -40,9 +40,10 @@ from swarm.teams import TeamLayout
 # Bytes one drone costs a run besides its neighbour and link tables (engine arrays,
 # observation buffers). At 10^6 flocking drones the peak resident memory after 3 steps is
 # 526 B/drone plus 49 B per neighbour (interpreter included; measured at 2 and 30
-# neighbours); with the tables' 80 B per neighbour (memory_parts) the estimate is 1.3x that
-# at 10 neighbours, and 1.7x the 7.4 GiB measured at 10^7 (README). Mesa handles are made on
-# first access of `model.drones` and are not counted: at 10^7 drones they would add gigabytes.
+# neighbours, before the tables kept each entry's segment, 4 B more); with the tables' 84 B
+# per neighbour (memory_parts) the estimate is 1.3x that at 10 neighbours, and 1.7x the 7.4
+# GiB measured at 10^7 (README). Mesa handles are made on first access of `model.drones`
+# and are not counted: at 10^7 drones they would add gigabytes.
 BYTES_PER_AGENT = 512
 
 
@@ -293,8 +294,8 @@ class SwarmConfig(StrictConfig):
             linked = 4.0
         return {
             "n_agents": n * BYTES_PER_AGENT,
-            # neighbour table entries (idx, rel_pos, rel_vel, dist): 44 B each, 60 B in 3-D
-            "sense_radius": n * sensed * (12.0 + 16.0 * self.dim),
+            # neighbour table entries (idx, rel_pos, rel_vel, dist, seg): 48 B each, 64 in 3-D
+            "sense_radius": n * sensed * (16.0 + 16.0 * self.dim),
             # link entries, and one inbox per step in flight: a packet per link
             "comm_radius": n * linked * (24.0 + (self.comm_delay + 1) * (4.0 + 8.0 * dim)),
             "comm_delay": (self.comm_delay + 1) * n * (12.0 + 8.0 * dim),
