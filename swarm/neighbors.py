@@ -52,7 +52,7 @@ class NeighborTable:
     team: np.ndarray | None = None
     # (M,) int32 segment of the neighbour (``row_seg[idx]``), where the grid search wrote it:
     # the component count's unions then stay in cell order instead of reading ``row_seg`` at
-    # random once per entry (28.6 -> 16 ms on two threads at 10^6 drones); None elsewhere
+    # random once per entry (28.6 -> 18.2 ms on two threads at 10^6 drones); None elsewhere
     seg: np.ndarray | None = None
 
     @property
