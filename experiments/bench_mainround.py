@@ -21,9 +21,11 @@ errands within R cells of it along its aisle (``guidance_reach``).
 ``--first-round K`` starts every robot K task rounds down its stream (held-out errands).
 ``--profile N`` prints after each row where the robots are every N steps: the errands
 finished in the window and, for each of ``--bands`` horizontal bands of map rows, the robots
-standing there, the share of their robot-steps in which they moved to another cell, the
-robots whose goal lies there and the errands finished there
-(:func:`swarm.grid.metrics.band_census`; the run itself is unchanged, tested).
+standing there, the share of their robot-steps in which they moved to another cell and (under
+rotation) in which they turned in place, the share of those turns that took back the robot's
+previous turn (:class:`swarm.grid.metrics.TurnReversals`), the robots whose goal lies there
+and the errands finished there (:func:`swarm.grid.metrics.band_census`; the run itself is
+unchanged, tested).
 
     python experiments/bench_mainround.py --steps 5000
     python experiments/bench_mainround.py --steps 300 --motions rotate \\
@@ -78,7 +80,7 @@ def run_row(
     ``profile`` > 0: every ``profile`` steps (and at the end) a census of the map's ``bands``
     horizontal bands (:func:`swarm.grid.metrics.band_census`), under ``"profile"``."""
     from envs.warehouse import WarehouseModel
-    from swarm.grid.metrics import band_census
+    from swarm.grid.metrics import TurnReversals, band_census
 
     kind, _, rest = guidance.partition(":")
     weight, _, reach = rest.partition(":")
@@ -101,31 +103,46 @@ def run_row(
     census: list[dict] = []
     standing = np.zeros(bands, np.int64)  # robot-steps in each band in the window
     moving = np.zeros(bands, np.int64)  # ... of which the robot moved to another cell
+    turning = np.zeros(bands, np.int64)  # ... turned in place
+    undone = np.zeros(bands, np.int64)  # ... turned back (TurnReversals)
+    reversals = TurnReversals(model.world.n)
+    rotating = model.world.heading is not None
     errands = np.zeros(bands, np.int64)  # errands finished in each band in the window
     finished_before = 0  # errands finished before the window
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
         before = model.tasks.finished.copy() if profile else None
+        heading = model.world.heading.copy() if profile and rotating else None
         model.step()
         moved |= model.last_counts.moved_mask
         if profile:
             goal = model.tasks.goal
+            turned = back = None
+            if rotating:
+                turned, back = reversals.update(step, heading, model.world.heading,
+                                                model.last_counts.moved_mask)  # fmt: skip
             counts = band_census(model.world.cell // width, np.where(goal >= 0, goal // width, -1),
                                  model.last_counts.moved_mask, model.tasks.finished - before,
-                                 height, bands)  # fmt: skip
+                                 height, bands, turned, back)  # fmt: skip
             standing += counts[:, 0]
             moving += counts[:, 1]
             errands += counts[:, 3]
+            turning += counts[:, 4]
+            undone += counts[:, 5]
             if step % profile == 0 or step == steps:
                 census.append({
                     "step": step, "errands": model.tracker.tasks_finished - finished_before,
                     "robots": counts[:, 0].tolist(), "bound": counts[:, 2].tolist(),
                     "moving": [float(m / n) if n else None
                                for m, n in zip(moving, standing, strict=True)],
+                    "turning": [float(t / n) if n and rotating else None
+                                for t, n in zip(turning, standing, strict=True)],
+                    "undone": [float(u / t) if t else None
+                               for u, t in zip(undone, turning, strict=True)],
                     "finished": errands.tolist(),
                 })  # fmt: skip
                 finished_before = model.tracker.tasks_finished
-                standing[:], moving[:], errands[:] = 0, 0, 0
+                standing[:], moving[:], turning[:], undone[:], errands[:] = 0, 0, 0, 0, 0
     wall = time.perf_counter() - t0
     s = model.summary(free_flow=False)
     best = BEST_KNOWN.get(instance.stem)
@@ -176,28 +193,44 @@ def band_rows(band: int, bands: int, height: int) -> str:
     return f"rows {lo}-{hi}"
 
 
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
 def profile_table(row: dict) -> str:
     """Markdown: errands per window and, per band, robots standing there at the window's
     end, the share of their robot-steps in the window in which they moved to another cell (a
-    quarter turn is not a move; "-" where no robot stood), the robots whose goal lies there,
-    and the errands finished there in the window."""
+    quarter turn is not a move; "-" where no robot stood), under rotation the share in which
+    they turned in place and, in brackets, the share of those turns that took back the
+    robot's previous one ("-" where none turned), the robots whose goal lies there, and the
+    errands finished there in the window."""
     bands = len(row["profile"][0]["robots"])
     names = [band_rows(b, bands, row["height"]) for b in range(bands)]
+    rotating = any(t is not None for w in row["profile"] for t in w.get("turning", []))
+    turns = (
+        " / share in which they turned in place (share of those turns taking back the robot's "
+        "previous turn)"
+        if rotating
+        else ""
+    )
     lines = [
         f"where the robots are ({row['instance']}, {row['motion']}, {row['controller']}): per "
         "band, robots standing there at the window's end / share of their robot-steps in the "
-        "window in which they moved to another cell / robots bound there / errands finished "
-        "there in the window",
+        f"window in which they moved to another cell{turns} / robots bound there / errands "
+        "finished there in the window",
         "| step | errands in window | " + " | ".join(names) + " |",
         "| ---: | ---: | " + " | ".join("---:" for _ in names) + " |",
     ]
     for window in row["profile"]:
-        cells = [
-            f"{n:,} / {'-' if m is None else f'{m:.0%}'} / {g:,} / {e:,}"
-            for n, m, g, e in zip(
-                window["robots"], window["moving"], window["bound"], window["finished"], strict=True
+        cells = []
+        for b in range(bands):
+            turned = ""
+            if rotating:
+                turned = f" / {_share(window['turning'][b])} ({_share(window['undone'][b])})"
+            cells.append(
+                f"{window['robots'][b]:,} / {_share(window['moving'][b])}{turned} / "
+                f"{window['bound'][b]:,} / {window['finished'][b]:,}"
             )
-        ]
         lines.append(f"| {window['step']:,} | {window['errands']:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -216,9 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                     "reach R), one row each")  # fmt: skip
     ap.add_argument("--profile", type=int, default=0, metavar="STEPS",
                     help="after each row, a table of where the robots are every STEPS steps "
-                    "(errands; robots standing, moving and bound, and errands finished, per band "
-                    "of map rows; "
-                    "0: off)")  # fmt: skip
+                    "(errands; robots standing, moving, turning and bound, turns taken back, and "
+                    "errands finished, per band of map rows; 0: off)")  # fmt: skip
     ap.add_argument("--bands", type=int,
                     help="horizontal bands of the map in the --profile table "
                     "(default 14)")  # fmt: skip

@@ -12,9 +12,9 @@
   no task was finished in the last ``window`` steps although robots had tasks.
 * ``messages_sent``, ``bytes_sent`` (per robot), ``message_rounds`` and ``message_hops``
   (at most one hop per round) of the last step, from the radio (:mod:`swarm.radio`).
-* :func:`band_census`: robots standing, moving and bound, and errands finished, in each
-  horizontal band of the map, for a profile of where robots crowd over a run
-  (``experiments/bench_mainround.py --profile``).
+* :func:`band_census`: robots standing, moving, turning and bound, turns taken back
+  (:class:`TurnReversals`), and errands finished, in each horizontal band of the map, for a
+  profile of where robots crowd over a run (``experiments/bench_mainround.py --profile``).
 """
 
 from __future__ import annotations
@@ -105,32 +105,80 @@ class GridMetrics:
 
 def band_census(
     rows: np.ndarray, goal_rows: np.ndarray, moved: np.ndarray, finished: np.ndarray,
-    height: int, bands: int,
+    height: int, bands: int, turned: np.ndarray | None = None, undone: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """(bands, 4) int64 for ``bands`` horizontal stripes of a map ``height`` rows high (row r
+    """(bands, 6) int64 for ``bands`` horizontal stripes of a map ``height`` rows high (row r
     in stripe ``r * bands // height``): the robots standing in each (``rows``, (R,) each
     robot's row), those of them that moved to another cell in the step (``moved``, (R,)
     bool; a quarter turn under rotation is not a move), the robots whose goal lies in it
-    (``goal_rows``, -1 for a robot without a goal, counted nowhere), and the errands
-    finished there in the step (``finished``, (R,) each robot's count). Rows must lie in
-    ``0 .. height - 1``.
+    (``goal_rows``, -1 for a robot without a goal, counted nowhere), the errands finished
+    there in the step (``finished``, (R,) each robot's count), the robots that turned in
+    place (``turned``, (R,) bool; none when omitted, as on the 4-connected grid) and those of
+    them whose turn took back their previous one (``undone``, :class:`TurnReversals`). Rows
+    must lie in ``0 .. height - 1``.
 
     Whole-run figures hide where a warehouse jams: a profile of these counts over a run
     shows where robots queue, how much of the time they stand there, and whether the errands
     served there keep up (on the League's warehouse_large, whose stations sit in the top and
-    bottom rows, one of those bands fills)."""
+    bottom rows, one of those bands fills); under rotation, the turns and the turns taken
+    back show how much of the standing is turning toward cells the planner then gives to
+    others."""
     band = np.asarray(rows, np.int64) * bands // height
     goal_rows = np.asarray(goal_rows, np.int64)
     has = goal_rows >= 0
+    none = np.zeros(len(band), bool)
+    turned = none if turned is None else np.asarray(turned, bool)
+    undone = none if undone is None else np.asarray(undone, bool)
     return np.stack(
         [
             np.bincount(band, minlength=bands),
             np.bincount(band[np.asarray(moved, bool)], minlength=bands),
             np.bincount(goal_rows[has] * bands // height, minlength=bands),
             np.bincount(band, weights=finished, minlength=bands).astype(np.int64),
+            np.bincount(band[turned], minlength=bands),
+            np.bincount(band[undone], minlength=bands),
         ],
         axis=1,
     )
+
+
+class TurnReversals:
+    """Which quarter turns take back the same robot's previous one, step by step.
+
+    A turn is *taken back* when a robot turns one way and, within ``window`` steps and
+    without leaving its cell in between, turns the other way: two steps spent to face where
+    it faced (a u-turn, two turns the same way, is not). Under rotation a one-step planner
+    turns a robot toward the cell it plans to enter; if the next plan gives that cell to
+    another robot, the robot turns back. The share of turns taken back is thus a measure of
+    plans that do not hold from one step to the next. Per robot, its own last turn only."""
+
+    def __init__(self, n: int, window: int = 3):
+        if window < 1:
+            raise ValueError(f"window: at least 1 step (got {window})")
+        self.window = window
+        self._last_turn = np.zeros(n, np.int8)  # +1 clockwise, -1 counter-clockwise, 0 none
+        self._last_step = np.zeros(n, np.int64)
+
+    def update(
+        self, step: int, heading_before: np.ndarray, heading_after: np.ndarray,
+        moved: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """(R,) bool: the robots that turned in place in ``step``, and those whose turn took
+        back their last one. Headings 0..3 clockwise (east, south, west, north)."""
+        change = (np.asarray(heading_after, np.int64) - np.asarray(heading_before, np.int64)) % 4
+        moved = np.asarray(moved, bool)
+        turned = (change != 0) & ~moved
+        quarter = np.where(change == 1, 1, np.where(change == 3, -1, 0)).astype(np.int8)
+        undone = (
+            turned
+            & (quarter != 0)
+            & (quarter == -self._last_turn)
+            & (step - self._last_step <= self.window)
+        )
+        self._last_turn[moved] = 0  # a move ends the turn it followed
+        self._last_turn[turned] = quarter[turned]
+        self._last_step[turned] = step
+        return turned, undone
 
 
 @numba.njit(cache=True)
