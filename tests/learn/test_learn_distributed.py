@@ -120,7 +120,14 @@ def _rank(rank: int, out: str, trainer: str, actor: str) -> None:
 
 
 def run_ranks(tmp_path, trainer: str, actor: str) -> list[dict]:
-    mp.spawn(_rank, args=(str(tmp_path), trainer, actor), nprocs=WORLD, join=True)
+    try:
+        mp.spawn(_rank, args=(str(tmp_path), trainer, actor), nprocs=WORLD, join=True)
+    except mp.ProcessExitedException as exc:
+        # a rank killed by a signal (once: SIGABRT, "terminate called without an active
+        # exception", no Python error): say whether it came before or after the ranks saved
+        # their results, i.e. in training or in the process group's teardown
+        saved = sorted(path.name for path in tmp_path.glob("rank*.pt"))
+        raise AssertionError(f"{exc}; result files written: {', '.join(saved) or 'none'}") from exc
     return [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
 
 
