@@ -172,7 +172,9 @@ def priorities(obs: LocalObservation, seed: int, distance_weight: int = 0) -> np
     return prio
 
 
-def preferences(obs: LocalObservation, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def preferences(
+    obs: LocalObservation, seed: int, wait_cost: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """(R, 5) candidate free cells, best first, and their (R, 5) ranking costs.
 
     Candidates are the cell itself and its four neighbours; walls go last as -1. Without
@@ -180,7 +182,9 @@ def preferences(obs: LocalObservation, seed: int) -> tuple[np.ndarray, np.ndarra
     ``bank.unreached``). With a guidance graph (``obs.known["guide"]``) it is the move's cost
     plus the candidate's guided cost-to-goal, ``cost(u -> n) + d_guided(n)`` (staying:
     the wait's cost, 1, plus ``d_guided(u)``): with unit costs the same order, shifted by 1.
-    A robot without a goal prefers to stay (0) over moving (1).
+    ``wait_cost`` w > 1 adds w - 1 to staying away from the goal (a step spent in place
+    costs w, a move 1; :func:`rotate_preferences`). A robot without a goal prefers to stay
+    (0) over moving (1).
     """
     bank, slot = obs.known["bank"], obs.own["goal_slot"]
     guide = obs.known.get("guide")
@@ -194,6 +198,8 @@ def preferences(obs: LocalObservation, seed: int) -> tuple[np.ndarray, np.ndarra
     else:
         dist[has] = guide.cost[fcell[has]] + guide.lookup(slot[has, None], cand[has])
         wall = guide.unreached + int(guide.cost.max()) + 1  # after every reachable cost
+    if wait_cost != 1:  # a step in place away from the goal
+        dist[has & (fcell != obs.own["goal_f"]), 0] += wait_cost - 1
     dist[~has] = np.where(np.arange(5) == 0, 0, 1)[None, :]
     dist[cand < 0] = wall
     tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(5)[None, :])
@@ -207,7 +213,7 @@ CODE_HEADING = np.array([-1, 3, 0, 1, 2], np.int64)
 
 
 def rotate_preferences(
-    obs: LocalObservation, seed: int, turn_cost: int = 1
+    obs: LocalObservation, seed: int, turn_cost: int = 1, wait_cost: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Under rotation: (R, 5) candidate free cells, best first (walls last as -1), and (R,)
     the rotation each robot makes if it keeps its cell (``stay_turn``: 0 wait, 2 clockwise,
@@ -219,11 +225,13 @@ def rotate_preferences(
     from h to the nearest heading that leads downhill from x (a move x -> n with
     ``c(x -> n) + d(n) = d(x)``, the first move of a cheapest path: on unit costs
     ``d(n) < d(x)``; 0 at the goal). The cell ahead costs ``c(own -> ahead) + V(ahead, h)``;
-    the own cell ``1 + V(own, h +- 1)`` (the better quarter turn, a step; the
+    the own cell ``w + V(own, h +- 1)`` (the better quarter turn, a step; the
     ``stay_turn``), or 0 at the goal; another neighbour n, which the robot can only enter
     after turning toward it, ``c(own -> n) + d(n) + turn_cost (q + 1)`` for the q quarter
-    turns it needs, so it ranks after the own cell at equal distance: a robot chooses a
-    side cell only when pushed out of its own. Forward wins ties; with ``turn_cost`` 1 a
+    turns it needs. With ``wait_cost`` w = 1 (a step in place costs what a move does) a side
+    cell at the own cell's distance ranks after the own cell: a robot chooses it only when
+    pushed out of its own; with w = 2 the two tie, and a robot in a queue may step aside
+    rather than wait (PIBTParams.wait_cost). Forward wins ties; with ``turn_cost`` 1 a
     quarter turn costs what it takes, a step, so a robot facing away from its goal turns
     rather than drives off; 0 ranks by distance alone. A robot without a goal prefers to
     stay (wait). Ties use keyed numbers, so a robot's choice never depends on other robots.
@@ -242,7 +250,8 @@ def rotate_preferences(
     kernel(
         fields, np.int64(field.unreached), slot, nbr,
         np.asarray(obs.own["fcell"], np.int64), np.asarray(obs.own["heading"], np.int64),
-        step_cost, guide is not None, tie, np.int64(turn_cost), prefs, stay_turn, chunks,
+        step_cost, guide is not None, tie, np.int64(turn_cost), float(wait_cost), prefs,
+        stay_turn, chunks,
     )  # fmt: skip
     return prefs, stay_turn
 
@@ -265,13 +274,13 @@ def _quarters_to(down, heading):
 
 
 def _rotate_preferences_chunks(fields, unreached, slot, nbr, fcell, heading, step_cost, guided,
-                               tie, turn_cost, prefs, stay_turn, n_chunks):  # fmt: skip
+                               tie, turn_cost, wait_cost, prefs, stay_turn, n_chunks):  # fmt: skip
     """:func:`rotate_preferences` robot by robot, with the same arithmetic in the same order
     (so the same costs to the bit, and a stable sort of the five: the same candidates);
     robots in ``n_chunks`` interleaved chunks, each writing its own robots' rows."""
     for c in numba.prange(n_chunks):
         _rotate_rows(fields, unreached, slot, nbr, fcell, heading, step_cost, guided, tie,
-                     turn_cost, prefs, stay_turn, c, n_chunks)  # fmt: skip
+                     turn_cost, wait_cost, prefs, stay_turn, c, n_chunks)  # fmt: skip
 
 
 _rotate_serial, _rotate_parallel = serial_and_parallel(_rotate_preferences_chunks)
@@ -279,7 +288,7 @@ _rotate_serial, _rotate_parallel = serial_and_parallel(_rotate_preferences_chunk
 
 @numba.njit(cache=True)
 def _rotate_rows(fields, unreached, slot, nbr, fcell, heading, step_cost, guided, tie, turn_cost,
-                 prefs, stay_turn, first, stride):  # fmt: skip
+                 wait_cost, prefs, stay_turn, first, stride):  # fmt: skip
     """Robots ``first, first + stride, ...`` of :func:`_rotate_preferences_chunks`."""
     down_own = np.empty(4, np.bool_)
     down_ahead = np.empty(4, np.bool_)
@@ -332,7 +341,7 @@ def _rotate_rows(fields, unreached, slot, nbr, fcell, heading, step_cost, guided
             if at_goal:
                 cost[0] = 0.0
             else:
-                cost[0] = (1.0 + dist[0]) + turn_cost * min(q_cw, q_ccw)
+                cost[0] = (wait_cost + dist[0]) + turn_cost * min(q_cw, q_ccw)
             cost[0] += 0.25
         else:
             cost[0] = 0.0 + 0.5 * tie[i, 0]

@@ -123,6 +123,28 @@ def test_every_first_preference_starts_a_cheapest_guided_path():
     assert moving.sum() > 10
 
 
+@pytest.mark.parametrize("guidance", ["none", "crisscross"])
+def test_a_costlier_wait_raises_the_own_cells_cost_only_away_from_the_goal(guidance):
+    extra = {} if guidance == "none" else {"guidance": guidance, "guidance_weight": 3}
+    model = WarehouseModel(n_agents=30, layout=LAYOUT, rng=2, **extra)
+    for _ in range(5):
+        model.step()
+    obs = model.observe(radio=False)
+    on_goal = (np.arange(obs.n) % 5 == 0) & (obs.own["goal_slot"] >= 0)  # each robot's own
+    obs.own["fcell"] = np.where(on_goal, obs.own["goal_f"], obs.own["fcell"])
+    rows = np.arange(obs.n)[:, None]
+
+    def own_cost(wait_cost):
+        prefs, ranked = preferences(obs, seed=0, wait_cost=wait_cost)
+        return ranked[rows, np.argmax(prefs == obs.own["fcell"][:, None], axis=1)[:, None]][:, 0]
+
+    raised = own_cost(3) - own_cost(1)
+    away = (obs.own["goal_slot"] >= 0) & ~on_goal
+    assert on_goal.sum() >= 5 and away.sum() >= 10
+    np.testing.assert_array_equal(raised[away], 2)
+    np.testing.assert_array_equal(raised[~away], 0)
+
+
 def trajectory(steps: int = 40, **config) -> list[np.ndarray]:
     model = WarehouseModel(rng=3, **config)
     out = []

@@ -1,6 +1,7 @@
 """The compiled rotate-model preferences (``swarm.grid.policy.rotate_preferences``) give the
 same candidates and turns, to the bit, as the numpy version they replaced, kept here as the
-reference: with and without guidance, robots with and without goals, every heading."""
+reference: with and without guidance, robots with and without goals, every heading; and
+what a higher ``wait_cost`` changes (the own cell's cost only)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ def _quarters(down: np.ndarray, heading: np.ndarray) -> np.ndarray:
     return np.where(out == 9, 0, out)
 
 
-def numpy_rotate_preferences(obs, seed: int, turn_cost: int = 1):
-    """The numpy version the compiled one replaced (8451d7c's ``rotate_preferences``)."""
+def numpy_rotate_preferences(obs, seed: int, turn_cost: int = 1, wait_cost: int = 1):
+    """The numpy version the compiled one replaced (8451d7c's ``rotate_preferences``), with
+    the step in place costing ``wait_cost`` instead of 1."""
     bank, slot = obs.known["bank"], obs.own["goal_slot"]
     guide = obs.known.get("guide")
     field = bank if guide is None else guide  # what d reads: hops, or guided costs
@@ -65,7 +67,9 @@ def numpy_rotate_preferences(obs, seed: int, turn_cost: int = 1):
     cost[:, 1:] = step_own[:, 1:] + dist[:, 1:] + turn_cost * (quarter + 1) + 0.5 * tie[:, 1:5]
     v_ahead = dist[rows, ahead_code] + turn_cost * _quarters(down_ahead, heading)
     cost[rows, ahead_code] = step_own[rows, ahead_code] + v_ahead
-    cost[:, 0] = np.where(at_goal, 0.0, 1.0 + dist[:, 0] + turn_cost * np.minimum(q_cw, q_ccw))
+    cost[:, 0] = np.where(
+        at_goal, 0.0, wait_cost + dist[:, 0] + turn_cost * np.minimum(q_cw, q_ccw)
+    )
     cost[:, 0] += 0.25  # forward wins ties with staying; staying wins ties with turning
     no_goal = np.where(np.arange(5) == 0, 0.0, 1.0)[None, :] + 0.5 * tie[:, :5]
     cost[~has] = no_goal[~has]
@@ -79,8 +83,8 @@ def numpy_rotate_preferences(obs, seed: int, turn_cost: int = 1):
 
 
 @pytest.mark.parametrize("guidance", ["none", "crisscross", "flow"])
-@pytest.mark.parametrize("turn_cost", [0, 1, 2])
-def test_compiled_preferences_are_the_numpy_ones(guidance, turn_cost):
+@pytest.mark.parametrize(("turn_cost", "wait_cost"), [(0, 1), (1, 1), (2, 1), (1, 2), (2, 3)])
+def test_compiled_preferences_are_the_numpy_ones(guidance, turn_cost, wait_cost):
     extra = {} if guidance == "none" else {"guidance": guidance, "guidance_weight": 4}
     model = WarehouseModel(n_agents=120, motion="rotate", policy="pibt", rng=3, **extra)
     rng = np.random.default_rng(turn_cost)
@@ -92,10 +96,32 @@ def test_compiled_preferences_are_the_numpy_ones(guidance, turn_cost):
         if step % 5 == 1:  # robots without a goal (new arrays: the world's stay as they are)
             obs.own["goal_slot"] = np.where(rng.random(obs.n) < 0.3, -1, obs.own["goal_slot"])
         for seed in (0, 7):
-            got = rotate_preferences(obs, seed, turn_cost)
-            want = numpy_rotate_preferences(obs, seed, turn_cost)
+            got = rotate_preferences(obs, seed, turn_cost, wait_cost)
+            want = numpy_rotate_preferences(obs, seed, turn_cost, wait_cost)
             np.testing.assert_array_equal(got[0], want[0])
             np.testing.assert_array_equal(got[1], want[1])
             checked += obs.n
         model.step()
     assert checked == 25 * 2 * 120
+
+
+def test_a_costlier_wait_ranks_a_side_cell_before_the_own_cell_only_away_from_the_goal():
+    """A higher ``wait_cost`` moves the own cell down the list (never at the goal), and the
+    other candidates keep their order."""
+    model = WarehouseModel(n_agents=120, motion="rotate", policy="pibt", rng=3)
+    for _ in range(5):
+        model.step()
+    obs = model.observe(radio=False)
+    # a sixth of the robots stand on their goals (preferences are each robot's own)
+    on_goal = (np.arange(obs.n) % 6 == 0) & (obs.own["goal_slot"] >= 0)
+    obs.own["fcell"] = np.where(on_goal, obs.own["goal_f"], obs.own["fcell"])
+    plain, _ = rotate_preferences(obs, 0, 1, 1)
+    costly, _ = rotate_preferences(obs, 0, 1, 3)
+    at_goal = obs.own["fcell"] == obs.own["goal_f"]
+    own_rank = lambda prefs: np.argmax(prefs == obs.own["fcell"][:, None], axis=1)  # noqa: E731
+    assert (own_rank(costly) >= own_rank(plain)).all()
+    moved_down = own_rank(costly) > own_rank(plain)
+    assert moved_down.sum() > 10 and not (moved_down & at_goal).any()
+    assert at_goal.sum() >= 15 and (own_rank(costly)[at_goal] == 0).all()
+    for a, b, own in zip(plain, costly, obs.own["fcell"], strict=True):  # the rest in order
+        assert [c for c in a if c != own] == [c for c in b if c != own]
