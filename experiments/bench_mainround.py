@@ -19,6 +19,8 @@ said beside any comparison with the best known); ``flow:W:R`` prices each move b
 errands within R cells of it along its aisle (``guidance_reach``).
 
 ``--first-round K`` starts every robot K task rounds down its stream (held-out errands).
+``--wait-cost W`` gives every controller PIBT's ``wait_cost`` W (a step in place away from
+the goal costs W moves in the ranking of a robot's candidate cells; 1 by default).
 ``--profile N`` prints after each row where the robots are every N steps: the errands
 finished in the window and, for each of ``--bands`` horizontal bands of map rows, the robots
 standing there, the share of their robot-steps in which they moved to another cell and (under
@@ -73,10 +75,12 @@ def run_row(
     first_round: int = 0,
     profile: int = 0,
     bands: int = 14,
+    wait_cost: int = 1,
 ) -> dict:
     """One run; the fields of a table row. ``guidance``: none, crisscross:W, flow:W or
     flow:W:R (R the ``guidance_reach``); ``first_round``: the task round every robot starts
     at (``first_task_round``; the ratio to the best known is given for round 0 only);
+    ``wait_cost``: PIBT's (``PIBTParams.wait_cost``);
     ``profile`` > 0: every ``profile`` steps (and at the end) a census of the map's ``bands``
     horizontal bands (:func:`swarm.grid.metrics.band_census`), under ``"profile"``."""
     from envs.warehouse import WarehouseModel
@@ -90,8 +94,9 @@ def run_row(
     if reach:
         extra["guidance_reach"] = int(reach)
     t0 = time.perf_counter()
+    params = CONTROLLERS[controller] | ({"wait_cost": wait_cost} if wait_cost != 1 else {})
     model = WarehouseModel(
-        instance=str(instance), policy="pibt", policy_params=CONTROLLERS[controller],
+        instance=str(instance), policy="pibt", policy_params=params,
         motion=motion, rng=seed, first_task_round=first_round, **extra,
     )  # fmt: skip
     model.collect_metrics = False
@@ -150,7 +155,11 @@ def run_row(
         "instance": instance.stem,
         "robots": model.world.n,
         "motion": motion,
-        "controller": controller if kind == "none" else f"{controller}, {guidance}",
+        "controller": ", ".join(
+            [controller]
+            + ([guidance] if kind != "none" else [])
+            + ([f"wait {wait_cost}"] if wait_cost != 1 else [])
+        ),
         "steps": steps,
         "tasks": s["tasks_finished"],
         "best_ratio": (
@@ -254,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bands", type=int,
                     help="horizontal bands of the map in the --profile table "
                     "(default 14)")  # fmt: skip
+    ap.add_argument("--wait-cost", type=int, default=1,
+                    help="PIBT's wait_cost for every controller: steps a step in place away "
+                    "from the goal costs in the ranking of a robot's candidate cells (1..10; "
+                    "default 1)")  # fmt: skip
     ap.add_argument("--first-round", type=int, default=0,
                     help="task round every robot starts at (first_task_round): held-out "
                     "errands; the ratio to the best known is given for round 0 only")  # fmt: skip
@@ -267,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     bands = 14 if args.bands is None else args.bands
     if bands < 1:
         ap.error("argument --bands: at least 1 band")
+    if not 1 <= args.wait_cost <= 10:
+        ap.error("argument --wait-cost: an integer in 1..10 (1: a step in place costs a move)")
     if args.first_round < 0:
         ap.error("argument --first-round: a task round, 0 or more")
     missing = [str(p) for p in args.instances if not p.exists()]
@@ -287,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
             for controller in args.controllers:
                 for guidance in args.guidance:
                     row = run_row(inst, args.steps, motion, controller, args.seed, guidance,
-                                  args.first_round, args.profile, bands)  # fmt: skip
+                                  args.first_round, args.profile, bands,
+                                  args.wait_cost)  # fmt: skip
                     print(markdown(row), flush=True)
                     if row["profile"]:
                         print(profile_table(row), flush=True)

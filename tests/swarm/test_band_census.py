@@ -186,6 +186,7 @@ def test_under_rotation_each_band_shows_its_turns_and_those_taken_back(bench):
         (["--steps", "0"], "--steps: at least 1"),
         (["--bands", "3"], "--bands: only with --profile"),
         (["--first-round", "-1"], "--first-round: a task round"),
+        (["--wait-cost", "0"], "--wait-cost: an integer in 1..10"),
         (["--profile", "5", "--bands", "1000"], "--bands: at most the"),
     ],
 )
