@@ -118,7 +118,10 @@ def test_a_costlier_wait_ranks_a_side_cell_before_the_own_cell_only_away_from_th
     plain, _ = rotate_preferences(obs, 0, 1, 1)
     costly, _ = rotate_preferences(obs, 0, 1, 3)
     at_goal = obs.own["fcell"] == obs.own["goal_f"]
-    own_rank = lambda prefs: np.argmax(prefs == obs.own["fcell"][:, None], axis=1)  # noqa: E731
+
+    def own_rank(prefs):
+        return np.argmax(prefs == obs.own["fcell"][:, None], axis=1)
+
     assert (own_rank(costly) >= own_rank(plain)).all()
     moved_down = own_rank(costly) > own_rank(plain)
     assert moved_down.sum() > 10 and not (moved_down & at_goal).any()
