@@ -199,9 +199,9 @@ def preferences(
         dist[has] = guide.cost[fcell[has]] + guide.lookup(slot[has, None], cand[has])
         wall = guide.unreached + int(guide.cost.max()) + 1  # after every reachable cost
     if wait_cost != 1:  # a step in place away from a goal it can reach (walls stay last)
-        field = bank if guide is None else guide
-        away = has & (fcell != obs.own["goal_f"])
-        away[away] = field.lookup(slot[away], fcell[away]) < field.unreached
+        unreached = bank.unreached if guide is None else guide.unreached
+        here = dist[:, 0] if guide is None else dist[:, 0] - guide.cost[fcell, 0]  # own field
+        away = has & (fcell != obs.own["goal_f"]) & (here < unreached)
         dist[away, 0] += wait_cost - 1
     dist[~has] = np.where(np.arange(5) == 0, 0, 1)[None, :]
     dist[cand < 0] = wall
