@@ -223,7 +223,7 @@ from swarm.grid.world import FORWARD, WAIT, sensed_cells
 from swarm.observation import LocalObservation
 from swarm.policy import Decision
 from swarm.radio import ListInbox, Round
-from swarm.threads import filled, robot_chunks, serial_and_parallel
+from swarm.threads import filled, robot_chunks, robot_kernel, serial_and_parallel
 
 _NO_ROWS = np.zeros(0, np.int64)
 BLOCKED = -2  # occupancy mark of a sensed robot that sent no beacon: it stays where it is
@@ -576,7 +576,7 @@ def committed_first(
 def near_blocked(blocked: np.ndarray, heard: Inbox) -> np.ndarray:
     """(R,) robots that were blocked last step (their own memory: the planned move did not
     happen) or heard a first-round beacon from one that was (its blocked flag)."""
-    kernel = _near_blocked_parallel if robot_chunks(len(blocked)) > 1 else _near_blocked_serial
+    kernel = robot_kernel(len(blocked), _near_blocked_serial, _near_blocked_parallel)
     return kernel(blocked, heard.ptr, heard.table, heard.rows)
 
 
@@ -601,7 +601,7 @@ def relay_lists(asked: np.ndarray, heard: Inbox) -> tuple[np.ndarray, np.ndarray
     count = np.where(asked, heard.counts, 0)
     ptr = np.zeros(len(asked) + 1, np.int64)
     np.cumsum(count, out=ptr[1:])
-    kernel = _relay_rows_parallel if robot_chunks(len(asked)) > 1 else _relay_rows_serial
+    kernel = robot_kernel(len(asked), _relay_rows_serial, _relay_rows_parallel)
     entries = np.empty((ptr[-1], heard.table.shape[1]))
     kernel(asked, heard.ptr, heard.table, heard.rows, ptr, entries)
     return ptr, entries
@@ -1051,7 +1051,7 @@ def pushed_by(obs: LocalObservation, pushes: Inbox, hop: float) -> np.ndarray:
     so that a push decided in a neighbour's view reaches the robot pushed, one hop a round.
     Each robot broadcast (target, claim) (:data:`PLAN_DIM`)."""
     out = np.empty(obs.n)
-    kernel = _strongest_push_parallel if robot_chunks(obs.n) > 1 else _strongest_push_serial
+    kernel = robot_kernel(obs.n, _strongest_push_serial, _strongest_push_parallel)
     kernel(pushes.ptr, pushes.table, pushes.rows, obs.own["fcell"], hop, out)
     return out
 
@@ -1080,7 +1080,7 @@ def arbitrate(
     where the local plans disagree, the stronger robot moves instead of both being stopped.
     """
     out = np.empty(obs.n, np.int64)
-    kernel = _yield_parallel if robot_chunks(obs.n) > 1 else _yield_serial
+    kernel = robot_kernel(obs.n, _yield_serial, _yield_parallel)
     kernel(heard.ptr, heard.table, heard.rows, obs.own["fcell"], target,
            claim.astype(np.float64), out)  # fmt: skip
     return out

@@ -87,6 +87,11 @@ def robot_chunks(robots: int) -> int:
     return numba.get_num_threads() if robots >= PARALLEL_MIN_ROBOTS else 1
 
 
+def robot_kernel(robots: int, serial: Any, parallel: Any) -> Any:
+    """Of a :func:`serial_and_parallel` pair, the kernel for ``robots`` robots' work."""
+    return parallel if robot_chunks(robots) > 1 else serial
+
+
 def even_runs(ends: np.ndarray, runs: int) -> np.ndarray:
     """Consecutive chunks grouped into at most ``runs`` runs of about equal work: (K + 1,)
     the first chunk of each run, then the number of chunks. ``ends`` (chunks + 1,) is the
