@@ -21,6 +21,11 @@ errands within R cells of it along its aisle (``guidance_reach``).
 ``--first-round K`` starts every robot K task rounds down its stream (held-out errands).
 ``--wait-cost W`` gives every controller PIBT's ``wait_cost`` W (a step in place away from
 the goal costs W moves in the ranking of a robot's candidate cells; 1 by default).
+``--comm-radius R`` gives the robots an R-cell radio instead of the scenario's 5 cells (the
+decentralised controllers hear farther and send more; the whole-map ones send nothing).
+``--switch CONTROLLER@STEP`` hands the run to another controller after STEP steps: the same
+robots, tasks and controller memory, planned from then on with CONTROLLER's parameters, so
+two planners can be compared from one state (with ``--profile``, window by window).
 ``--profile N`` prints after each row where the robots are every N steps: the errands
 finished in the window and, for each of ``--bands`` horizontal bands of map rows, the robots
 standing there, the share of their robot-steps in which they moved to another cell and (under
@@ -76,11 +81,15 @@ def run_row(
     profile: int = 0,
     bands: int = 14,
     wait_cost: int = 1,
+    comm_radius: float | None = None,
+    switch: tuple[str, int] | None = None,
 ) -> dict:
     """One run; the fields of a table row. ``guidance``: none, crisscross:W, flow:W or
     flow:W:R (R the ``guidance_reach``); ``first_round``: the task round every robot starts
     at (``first_task_round``; the ratio to the best known is given for round 0 only);
-    ``wait_cost``: PIBT's (``PIBTParams.wait_cost``);
+    ``wait_cost``: PIBT's (``PIBTParams.wait_cost``); ``comm_radius``: the robots' radio
+    range (None: the scenario's); ``switch`` (controller, step): from that step on, the run
+    is planned with that controller's parameters (the same model and memory);
     ``profile`` > 0: every ``profile`` steps (and at the end) a census of the map's ``bands``
     horizontal bands (:func:`swarm.grid.metrics.band_census`), under ``"profile"``."""
     from envs.warehouse import WarehouseModel
@@ -94,9 +103,11 @@ def run_row(
     if reach:
         extra["guidance_reach"] = int(reach)
     t0 = time.perf_counter()
-    params = CONTROLLERS[controller] | ({"wait_cost": wait_cost} if wait_cost != 1 else {})
+    if comm_radius is not None:
+        extra["comm_radius"] = comm_radius
+    waits = {"wait_cost": wait_cost} if wait_cost != 1 else {}
     model = WarehouseModel(
-        instance=str(instance), policy="pibt", policy_params=params,
+        instance=str(instance), policy="pibt", policy_params=CONTROLLERS[controller] | waits,
         motion=motion, rng=seed, first_task_round=first_round, **extra,
     )  # fmt: skip
     model.collect_metrics = False
@@ -116,6 +127,10 @@ def run_row(
     finished_before = 0  # errands finished before the window
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
+        if switch is not None and step == switch[1] + 1:
+            model.policy.params = model.policy.Params.build(
+                f"--switch {switch[0]}", **(CONTROLLERS[switch[0]] | waits)
+            )
         before = model.tasks.finished.copy() if profile else None
         heading = model.world.heading.copy() if profile and rotating else None
         model.step()
@@ -159,6 +174,8 @@ def run_row(
             [controller]
             + ([guidance] if kind != "none" else [])
             + ([f"wait {wait_cost}"] if wait_cost != 1 else [])
+            + ([f"radio {comm_radius:g}"] if comm_radius is not None else [])
+            + ([f"then {switch[0]} from step {switch[1]:,}"] if switch is not None else [])
         ),
         "steps": steps,
         "tasks": s["tasks_finished"],
@@ -267,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="PIBT's wait_cost for every controller: steps a step in place away "
                     "from the goal costs in the ranking of a robot's candidate cells (1..10; "
                     "default 1)")  # fmt: skip
+    ap.add_argument("--comm-radius", type=float,
+                    help="the robots' radio range in cells (default: the scenario's, "
+                    "5)")  # fmt: skip
+    ap.add_argument("--switch", metavar="CONTROLLER@STEP",
+                    help="after STEP steps, plan with CONTROLLER's parameters (the same robots, "
+                    "tasks and memory)")  # fmt: skip
     ap.add_argument("--first-round", type=int, default=0,
                     help="task round every robot starts at (first_task_round): held-out "
                     "errands; the ratio to the best known is given for round 0 only")  # fmt: skip
@@ -284,6 +307,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("argument --wait-cost: an integer in 1..10 (1: a step in place costs a move)")
     if args.first_round < 0:
         ap.error("argument --first-round: a task round, 0 or more")
+    if args.comm_radius is not None and not (0 < args.comm_radius < float("inf")):
+        ap.error("argument --comm-radius: a range in cells, above 0")
+    switch = None
+    if args.switch is not None:
+        name, _, at = args.switch.partition("@")
+        if name not in CONTROLLERS or not at.isdigit() or not 1 <= int(at) < args.steps:
+            ap.error(f"argument --switch: CONTROLLER@STEP, a controller of {', '.join(CONTROLLERS)}"
+                     f" and a step in 1..{args.steps - 1} (got {args.switch!r})")  # fmt: skip
+        switch = (name, int(at))
     missing = [str(p) for p in args.instances if not p.exists()]
     if missing:
         print(f"skipped: instance(s) not found: {', '.join(missing)} (../shared/data is absent)")
@@ -303,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 for guidance in args.guidance:
                     row = run_row(inst, args.steps, motion, controller, args.seed, guidance,
                                   args.first_round, args.profile, bands,
-                                  args.wait_cost)  # fmt: skip
+                                  args.wait_cost, args.comm_radius, switch)  # fmt: skip
                     print(markdown(row), flush=True)
                     if row["profile"]:
                         print(profile_table(row), flush=True)

@@ -5,14 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from swarm.grid.layout import LayoutParams, generate_layout, random_instance
-from swarm.grid.maps import write_instance
 from swarm.grid.metrics import TurnReversals, band_census
-
-
-@pytest.fixture
-def bench(experiment_script):
-    return experiment_script("bench_mainround")
 
 
 def test_census_counts_by_hand():
@@ -69,13 +62,6 @@ def test_band_labels_cover_every_row_once(bench):
             assert all(r * bands // height == b for r in range(lo, hi + 1))
             covered += range(lo, hi + 1)
         assert covered == list(range(height))
-
-
-@pytest.fixture(scope="module")
-def tiny_instance(tmp_path_factory):
-    grid = generate_layout(LayoutParams(block_rows=2, block_cols=2))
-    inst = random_instance(grid, 16, 16 * 40, np.random.default_rng(1), name="tiny")
-    return write_instance(inst, tmp_path_factory.mktemp("inst")), grid.height
 
 
 def twin_profile(path, steps, every, bands):

@@ -1,0 +1,73 @@
+"""bench_mainround's radio range and controller switch: what the row runs, checked against
+runs built by hand."""
+
+import pytest
+
+
+def hand_run(path, steps, params, comm_radius=None, switch=None):
+    """(errands, messages per robot and step) of a rotate run stepped here, planned with
+    ``params`` and, from step ``switch[1] + 1``, with ``switch[0]``'s parameters."""
+    from envs.warehouse import WarehouseModel
+    from policies.pibt import PIBTParams
+
+    extra = {} if comm_radius is None else {"comm_radius": comm_radius}
+    model = WarehouseModel(instance=str(path), policy="pibt", policy_params=params,
+                           motion="rotate", rng=0, guidance="none", **extra)  # fmt: skip
+    for step in range(1, steps + 1):
+        if switch is not None and step == switch[1] + 1:
+            model.policy.params = PIBTParams(**switch[0])
+        model.step()
+    s = model.summary(free_flow=False)
+    return s["tasks_finished"], s["bytes_per_agent_step"]
+
+
+def test_the_radio_range_reaches_the_robots(tiny_instance, bench):
+    path, _ = tiny_instance
+    near = bench.run_row(path, 60, "rotate", "pibt-occupied", 0, comm_radius=2.0)
+    usual = bench.run_row(path, 60, "rotate", "pibt-occupied", 0)
+    assert (near["tasks"], near["bytes"]) == hand_run(path, 60, {"unknown_cells": "occupied"}, 2.0)
+    assert (usual["tasks"], usual["bytes"]) == hand_run(path, 60, {"unknown_cells": "occupied"})
+    assert near["bytes"] < usual["bytes"]  # fewer robots in range, fewer messages heard
+    assert near["controller"] == "pibt-occupied, radio 2"
+    assert usual["controller"] == "pibt-occupied"
+
+
+def test_a_switch_hands_the_same_state_to_the_other_planner(tiny_instance, bench):
+    path, _ = tiny_instance
+    row = bench.run_row(path, 80, "rotate", "pibt-global", 0, switch=("pibt-occupied", 40))
+    local = {"unknown_cells": "occupied"}
+    assert (row["tasks"], row["bytes"]) == hand_run(path, 80, {"view": "global"}, None,
+                                                    (local, 40))  # fmt: skip
+    assert row["controller"] == "pibt-global, then pibt-occupied from step 40"
+    whole = bench.run_row(path, 80, "rotate", "pibt-global", 0)
+    assert whole["bytes"] == 0 < row["bytes"]  # the decentralised planner took over and talked
+    # switching to the same controller changes nothing; the profile splits the run at the switch
+    same = bench.run_row(path, 80, "rotate", "pibt-global", 0, profile=40, bands=3,
+                         switch=("pibt-global", 40))  # fmt: skip
+    split = bench.run_row(path, 80, "rotate", "pibt-global", 0, profile=40, bands=3,
+                          switch=("pibt-occupied", 40))  # fmt: skip
+    assert same["tasks"] == whole["tasks"]
+    assert split["profile"][0]["errands"] == same["profile"][0]["errands"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "says"),
+    [
+        (["--comm-radius", "0"], "--comm-radius: a range in cells"),
+        (["--comm-radius", "inf"], "--comm-radius: a range in cells"),
+        (["--switch", "pibt"], "--switch: CONTROLLER@STEP"),
+        (["--switch", "nobody@5"], "--switch: CONTROLLER@STEP"),
+        (["--steps", "10", "--switch", "pibt@10"], "a step in 1..9 (got 'pibt@10')"),
+        (["--switch", "pibt@-3"], "--switch: CONTROLLER@STEP"),
+    ],
+)
+def test_bad_radio_or_switch_exits_2_with_one_line_before_any_run(
+    flag, says, tiny_instance, bench, capsys
+):
+    path, _ = tiny_instance
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["--instances", str(path), *flag])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert says in captured.err.splitlines()[-1]
+    assert captured.out == ""
