@@ -1,4 +1,5 @@
-"""Where robots crowd over a run: swarm.grid.metrics.band_census and bench_mainround --profile."""
+"""Where robots crowd over a run: swarm.grid.metrics.band_census and bench_mainround --profile
+(its arguments: test_bench_mainround.py)."""
 
 import re
 
@@ -162,27 +163,3 @@ def test_under_rotation_each_band_shows_its_turns_and_those_taken_back(bench):
     table = bench.profile_table(row).splitlines()
     assert "turned in place (share of those turns taking back" in table[0]
     assert table[-1] == "| 5 | 1 | 4 / 50% / 25% (50%) / 1 / 1 | 1 / 0% / 0% (-) / 1 / 0 |"
-
-
-@pytest.mark.parametrize(
-    ("flag", "says"),
-    [
-        (["--profile", "5", "--bands", "0"], "--bands: at least 1"),
-        (["--profile", "-1"], "--profile: 0 (off)"),
-        (["--steps", "0"], "--steps: at least 1"),
-        (["--bands", "3"], "--bands: only with --profile"),
-        (["--first-round", "-1"], "--first-round: a task round"),
-        (["--wait-cost", "0"], "--wait-cost: an integer in 1..10"),
-        (["--profile", "5", "--bands", "1000"], "--bands: at most the"),
-    ],
-)
-def test_bad_arguments_exit_2_with_one_line_before_any_run(
-    flag, says, tiny_instance, bench, capsys
-):
-    path, _ = tiny_instance
-    with pytest.raises(SystemExit) as exc:
-        bench.main(["--instances", str(path), *flag])
-    assert exc.value.code == 2
-    captured = capsys.readouterr()
-    assert says in captured.err.splitlines()[-1]
-    assert captured.out == ""  # nothing printed, nothing run

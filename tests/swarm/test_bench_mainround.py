@@ -1,5 +1,5 @@
-"""bench_mainround's radio range and controller switch: what the row runs, checked against
-runs built by hand."""
+"""bench_mainround's options: the radio range and the controller switch, checked against
+runs built by hand, and every bad argument refused with one line before any run."""
 
 import pytest
 
@@ -53,6 +53,13 @@ def test_a_switch_hands_the_same_state_to_the_other_planner(tiny_instance, bench
 @pytest.mark.parametrize(
     ("flag", "says"),
     [
+        (["--profile", "5", "--bands", "0"], "--bands: at least 1"),
+        (["--profile", "-1"], "--profile: 0 (off)"),
+        (["--steps", "0"], "--steps: at least 1"),
+        (["--bands", "3"], "--bands: only with --profile"),
+        (["--first-round", "-1"], "--first-round: a task round"),
+        (["--wait-cost", "0"], "--wait-cost: an integer in 1..10"),
+        (["--profile", "5", "--bands", "1000"], "--bands: at most the"),
         (["--comm-radius", "0"], "--comm-radius: a range in cells"),
         (["--comm-radius", "inf"], "--comm-radius: a range in cells"),
         (["--switch", "pibt"], "--switch: CONTROLLER@STEP"),
@@ -61,7 +68,7 @@ def test_a_switch_hands_the_same_state_to_the_other_planner(tiny_instance, bench
         (["--switch", "pibt@-3"], "--switch: CONTROLLER@STEP"),
     ],
 )
-def test_bad_radio_or_switch_exits_2_with_one_line_before_any_run(
+def test_bad_arguments_exit_2_with_one_line_before_any_run(
     flag, says, tiny_instance, bench, capsys
 ):
     path, _ = tiny_instance
