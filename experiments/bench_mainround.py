@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.first_round < 0:
         ap.error("argument --first-round: a task round, 0 or more")
     if args.comm_radius is not None and not (0 < args.comm_radius < float("inf")):
-        ap.error("argument --comm-radius: a range in cells, above 0")
+        ap.error("argument --comm-radius: a finite range in cells, above 0")
     switch = None
     if args.switch is not None:
         name, _, at = args.switch.partition("@")
