@@ -5,7 +5,7 @@ import pytest
 
 
 def hand_run(path, steps, params, comm_radius=None, switch=None):
-    """(errands, messages per robot and step) of a rotate run stepped here, planned with
+    """(errands, bytes each robot sent a step) of a rotate run stepped here, planned with
     ``params`` and, from step ``switch[1] + 1``, with ``switch[0]``'s parameters."""
     from envs.warehouse import WarehouseModel
     from policies.pibt import PIBTParams
