@@ -4,13 +4,14 @@ For each instance, motion model (``grid``: 4-connected; ``rotate``: the League's
 model, headings and quarter turns) and controller (``pibt``: decentralised PIBT, local
 sensing and radio with the default radii, every message counted; ``pibt-occupied``: the
 same with cells beyond the radio counted as taken; ``pibt-near``: that, with robots near
-their goals first, ``distance_priority`` 30; ``pibt-global``, ``pibt-global-near``: one
-PIBT over every robot on the whole map, the centralised reference), runs the instance headless
-and prints one markdown row: errands (tasks) finished and their ratio to the League's best
-known result (a central planner under the rotate model, 1 s a step), wall time, steps/s,
-bytes each robot sent per step, robots stuck (with a task, not moved for the deadlock window
-of 100 steps, at the end) and robots that never moved, attempted (cancelled) conflicts and
-executed collisions (must be 0).
+their goals first, ``distance_priority`` 30; ``pibt-vouch``: that, with the cells within
+radio range of a robot's relayers known too, ``relay_vouches``; ``pibt-global``,
+``pibt-global-near``: one PIBT over every robot on the whole map, the centralised
+reference), runs the instance headless and prints one markdown row: errands (tasks)
+finished and their ratio to the League's best known result (a central planner under the
+rotate model, 1 s a step), wall time, steps/s, bytes each robot sent per step, robots stuck
+(with a task, not moved for the deadlock window of 100 steps, at the end) and robots that
+never moved, attempted (cancelled) conflicts and executed collisions (must be 0).
 
 ``--guidance`` adds rows with a guidance graph: ``crisscross:W`` (a fixed pattern, no
 knowledge beyond the map) or ``flow:W`` (fitted to errands of the instance's task stream,
@@ -65,6 +66,8 @@ CONTROLLERS = {
     "pibt-occupied": {"unknown_cells": "occupied"},
     # the same, robots near their goals first (30 steps of task age per cell of distance)
     "pibt-near": {"unknown_cells": "occupied", "distance_priority": 30},
+    # the same, a robot near a jam also knowing the cells its relayers heard
+    "pibt-vouch": {"unknown_cells": "occupied", "distance_priority": 30, "relay_vouches": True},
     "pibt-global": {"view": "global"},
     "pibt-global-near": {"view": "global", "distance_priority": 30},
 }

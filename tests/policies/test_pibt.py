@@ -42,6 +42,7 @@ def within_hops(obs, i: int, hops: int) -> set[int]:
         ("pibt", {"rounds": 1, "arbitrate": False, "relay_radius": 0}),  # strictly one hop
         ("pibt", {"rounds": 1, "arbitrate": False}),  # a beacon round and the relay: two hops
         ("pibt", {}),  # the default: three planning rounds and an arbitration round
+        ("pibt", {"unknown_cells": "occupied", "relay_vouches": True}),  # no further hop
         ("greedy_yield", {}),
         ("auction", {}),
     ],
@@ -440,3 +441,96 @@ def test_relay_lists_and_blocked_neighbours_read_the_packets_each_robot_heard(th
         np.testing.assert_array_equal(entries, table[heard.rows[asked[heard.owner]]])
     finally:
         numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_relayer_cells_are_read_from_the_beacon_each_relayer_sent(threads, monkeypatch):
+    """Each relay a robot that needs them received is matched, by sender, with the
+    first-round beacon it heard from that sender (its cell; -1 where that beacon was lost);
+    robots that need no relays get none. Against a dictionary lookup, on one thread and
+    (where there are two) on the pool."""
+    import swarm.threads
+    from policies.pibt import relayer_cells
+    from swarm.comm import Inbox
+    from swarm.grid.policy import BEACON_CELL, BEACON_DIM
+    from swarm.radio import ListInbox
+
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("one core")
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_ROBOTS", 1)
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(threads)
+        n = 200
+        heard_senders = [rng.choice(1000, rng.integers(0, 9), replace=False) for _ in range(n)]
+        relay_senders = [np.concatenate([rng.choice(s, min(len(s), 3), replace=False),
+                                         rng.integers(1000, 1010, rng.integers(0, 2))])
+                         for s in heard_senders]  # fmt: skip
+        cell_of = rng.permutation(5000)[:1000]  # sender label -> the cell its beacon gives
+        flat = np.concatenate(heard_senders).astype(np.int64)
+        table = np.zeros((len(flat), BEACON_DIM))
+        table[:, BEACON_CELL] = cell_of[flat]
+        hptr = np.concatenate([[0], np.cumsum([len(s) for s in heard_senders])])
+        rows = rng.permutation(len(flat))  # packet e's message sits at row rows[e]
+        shuffled = np.empty_like(table)
+        shuffled[rows] = table
+        heard = Inbox(hptr, flat, shuffled, rows)
+        rsend = np.concatenate(relay_senders).astype(np.int64)
+        rptr = np.concatenate([[0], np.cumsum([len(s) for s in relay_senders])])
+        relays = ListInbox(rptr, rsend, np.zeros((0, BEACON_DIM)), np.zeros(1, np.int64),
+                           np.zeros(len(rsend), np.int64))  # fmt: skip
+        need = rng.random(n) < 0.6
+        ptr, cells = relayer_cells(need, heard, relays)
+        for i in range(n):
+            want = (
+                [int(cell_of[s]) if s < 1000 else -1 for s in relay_senders[i]] if need[i] else []
+            )
+            assert cells[ptr[i] : ptr[i + 1]].tolist() == want
+        assert (cells == -1).any() and (cells >= 0).any()
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_a_cell_is_vouched_for_within_a_relayers_range_and_the_relay_radius():
+    """``_vouched``: a free cell beyond the robot's own range counts as known where it lies
+    within the radio range of a relayer (whose relay listed every robot it heard) and
+    within the relay radius of the robot; a relayer whose beacon was not heard (-1) vouches
+    for nothing."""
+    from policies.pibt import _vouched
+
+    vouched = _vouched.py_func
+    frow, fcol = np.array([0, 0, 0, 0]), np.array([0, 4, 8, 12])  # four cells along a row
+    relayer = np.array([-1, 1])  # cell 1 (column 4); the other relayer unheard
+    # from cell 0 with a 4-cell radio and a 10-cell relay radius
+    assert vouched(2, frow, fcol, 64.0, 16.0, 100.0, relayer, 0, 2)  # column 8: 4 from it
+    assert not vouched(2, frow, fcol, 64.0, 16.0, 100.0, relayer, 0, 1)  # only the unheard one
+    assert not vouched(3, frow, fcol, 144.0, 16.0, 200.0, relayer, 0, 2)  # 8 from the relayer
+    assert not vouched(2, frow, fcol, 64.0, 25.0, 49.0, relayer, 0, 2)  # beyond the relay radius
+    assert vouched(3, frow, fcol, 144.0, 81.0, 200.0, relayer, 0, 2)  # a 9-cell relayer's range
+
+
+@pytest.mark.parametrize("motion", ["grid", "rotate"])
+def test_relay_vouches_is_local_and_changes_plans(motion):
+    """With unknown cells occupied, robots near blocked ones also count the cells their
+    relayers vouch for as known: the plans change within a few steps, every robot still
+    decides alone exactly as in the batch (packet loss and a capped inbox: relays from
+    robots whose beacon was lost), and nobody collides."""
+    from swarm.testing import assert_local
+
+    rough = dict(layout=LAYOUT, sense_radius=SENSE, comm_radius=COMM, packet_drop=0.2,
+                 max_inbox=6, motion=motion)  # fmt: skip
+    params = {"unknown_cells": "occupied", "distance_priority": 30, "relay_vouches": True}
+    assert assert_local("pibt", "warehouse", n_agents=60, steps=10, policy_params=params,
+                        **rough) == 600  # fmt: skip
+    runs = {}
+    for vouch in (False, True):
+        model = WarehouseModel(n_agents=60, rng=0, policy_params={**params, "relay_vouches": vouch},
+                               **rough)  # fmt: skip
+        cells = []
+        for _ in range(10):
+            model.step()
+            cells.append(model.world.cell.copy())
+        assert model.metrics["executed_collisions"] == 0
+        runs[vouch] = np.array(cells)
+    assert not np.array_equal(runs[False], runs[True])
