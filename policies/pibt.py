@@ -680,28 +680,37 @@ def relayer_cells(
     ptr = np.zeros(len(need) + 1, np.int64)
     np.cumsum(count, out=ptr[1:])
     cells = np.empty(ptr[-1], np.int64)
-    kernel = robot_kernel(len(need), _relayer_rows_serial, _relayer_rows_parallel)
-    kernel(need.astype(np.bool_), heard.ptr, heard.sender.astype(np.int64), heard.table,
-           heard.rows, relays.ptr, relays.sender.astype(np.int64), ptr, cells)  # fmt: skip
+    hsender = np.asarray(heard.sender, np.int64)
+    rsender = np.asarray(relays.sender, np.int64)
+    labels = 1 + max(hsender.max(initial=-1), rsender.max(initial=-1))
+    chunks = robot_chunks(len(need))
+    kernel = _relayer_parallel if chunks > 1 else _relayer_serial
+    kernel(need.astype(np.bool_), heard.ptr, hsender, heard.table, heard.rows, relays.ptr,
+           rsender, ptr, cells, labels, chunks)  # fmt: skip
     return ptr, cells
 
 
-def _relayer_rows(need, hptr, hsender, htable, hrows, rptr, rsender, ptr, cells):
-    """:func:`relayer_cells`, receiver by receiver (tens of beacons and relays each)."""
-    for i in numba.prange(need.shape[0]):
-        if need[i]:
-            o = ptr[i]
-            for e in range(rptr[i], rptr[i + 1]):
-                c = -1
+def _relayer_chunks(need, hptr, hsender, htable, hrows, rptr, rsender, ptr, cells, labels,
+                    n_chunks):  # fmt: skip
+    """:func:`relayer_cells` in ``n_chunks`` interleaved chunks of receivers, each with a
+    scratch from sender label to the cell its beacon gave (written, read, then cleared per
+    receiver: tens of beacons and relays each)."""
+    n = need.shape[0]
+    for chunk in numba.prange(n_chunks):
+        cell_of = np.full(labels, np.int64(-1))
+        for i in range(chunk, n, n_chunks):
+            if need[i]:
                 for h in range(hptr[i], hptr[i + 1]):
-                    if hsender[h] == rsender[e]:
-                        c = np.int64(htable[hrows[h], BEACON_CELL])
-                        break
-                cells[o] = c
-                o += 1
+                    cell_of[hsender[h]] = np.int64(htable[hrows[h], BEACON_CELL])
+                o = ptr[i]
+                for e in range(rptr[i], rptr[i + 1]):
+                    cells[o] = cell_of[rsender[e]]
+                    o += 1
+                for h in range(hptr[i], hptr[i + 1]):
+                    cell_of[hsender[h]] = -1
 
 
-_relayer_rows_serial, _relayer_rows_parallel = serial_and_parallel(_relayer_rows)
+_relayer_serial, _relayer_parallel = serial_and_parallel(_relayer_chunks)
 
 
 def relayed_view(obs: LocalObservation, need: np.ndarray, heard: Inbox, relays: ListInbox,
