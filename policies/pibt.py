@@ -153,8 +153,10 @@ w = 2, the scenario's 5-cell radio; ``experiments/bench_mainround.py --controlle
 pibt-vouch``): from the whole-map run's state at step 2,500 (``--switch``) the next 500 steps
 finish 8,624 errands with it against 8,252 without (the whole map: 9,080; a 10-cell radio
 without it: 8,634), and the League's 5,000 steps 89,979 against 87,396 (46.2 against 44.9 %
-of the best known) for 96,499 bytes per robot per step against 91,630. Relays asked for by
-every robot, not only near blocked ones, add nothing (8,626 from that state).
+of the best known) for 96,499 bytes per robot per step against 91,630 (seed 1: 91,271
+against 87,597). Relays asked for by every robot, not only near blocked ones, add nothing
+(8,626 from that state). On MR23-I-06 (flow w = 16) it does not help: 122,720 errands
+against 124,150 (62.2 against 62.9 %).
 
 **Guidance** (the warehouse's ``guidance = "crisscross"``, :mod:`swarm.grid.guidance`).
 One step at a time, PIBT sends every robot down its shortest path, so queues bound opposite
