@@ -410,86 +410,79 @@ def test_an_unreachable_goal_adds_no_distance_to_the_priority():
     np.testing.assert_allclose(priorities(obs, 0, 30) - age, [-120.0, 0.0, 0.0])
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_relay_lists_and_blocked_neighbours_read_the_packets_each_robot_heard(threads, monkeypatch):
+@pytest.fixture(params=[1, 2])
+def robot_threads(request, monkeypatch):
+    """The robots' kernels on one thread, then (where there are two) on the pool, even for
+    the few robots of a test."""
+    import swarm.threads
+
+    if request.param > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("one core")
+    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_ROBOTS", 1)
+    before = numba.get_num_threads()
+    numba.set_num_threads(request.param)
+    yield request.param
+    numba.set_num_threads(before)
+
+
+def test_relay_lists_and_blocked_neighbours_read_the_packets_each_robot_heard(robot_threads):
     """The compiled relay lists and blocked flags against numpy's gather and weighted
     bincount, on one thread and (where there are two) on the pool."""
-    import swarm.threads
     from policies.pibt import near_blocked, relay_lists
     from swarm.comm import Inbox
     from swarm.grid.policy import BEACON_BLOCKED, BEACON_DIM
 
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip("one core")
-    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_ROBOTS", 1)
-    before = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        rng = np.random.default_rng(threads)
-        n, sent = 300, 250
-        counts = rng.integers(0, 9, n)
-        ptr = np.concatenate([[0], np.cumsum(counts)])
-        table = rng.normal(size=(sent, BEACON_DIM))
-        table[:, BEACON_BLOCKED] = rng.random(sent) < 0.05
-        heard = Inbox(ptr, rng.integers(0, n, ptr[-1]).astype(np.int32), table,
-                      rng.integers(0, sent, ptr[-1]))  # fmt: skip
-        blocked, asked = rng.random(n) < 0.1, rng.random(n) < 0.4
-        flagged = np.bincount(heard.owner, weights=table[heard.rows, BEACON_BLOCKED], minlength=n)
-        np.testing.assert_array_equal(near_blocked(blocked, heard), blocked | (flagged > 0))
-        got_ptr, entries = relay_lists(asked, heard)
-        np.testing.assert_array_equal(got_ptr, np.concatenate([[0], np.cumsum(counts * asked)]))
-        np.testing.assert_array_equal(entries, table[heard.rows[asked[heard.owner]]])
-    finally:
-        numba.set_num_threads(before)
+    rng = np.random.default_rng(robot_threads)
+    n, sent = 300, 250
+    counts = rng.integers(0, 9, n)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    table = rng.normal(size=(sent, BEACON_DIM))
+    table[:, BEACON_BLOCKED] = rng.random(sent) < 0.05
+    heard = Inbox(ptr, rng.integers(0, n, ptr[-1]).astype(np.int32), table,
+                  rng.integers(0, sent, ptr[-1]))  # fmt: skip
+    blocked, asked = rng.random(n) < 0.1, rng.random(n) < 0.4
+    flagged = np.bincount(heard.owner, weights=table[heard.rows, BEACON_BLOCKED], minlength=n)
+    np.testing.assert_array_equal(near_blocked(blocked, heard), blocked | (flagged > 0))
+    got_ptr, entries = relay_lists(asked, heard)
+    np.testing.assert_array_equal(got_ptr, np.concatenate([[0], np.cumsum(counts * asked)]))
+    np.testing.assert_array_equal(entries, table[heard.rows[asked[heard.owner]]])
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_relayer_cells_are_read_from_the_beacon_each_relayer_sent(threads, monkeypatch):
+def test_relayer_cells_are_read_from_the_beacon_each_relayer_sent(robot_threads):
     """Each relay a robot that needs them received is matched, by sender, with the
     first-round beacon it heard from that sender (its cell; -1 where that beacon was lost);
     robots that need no relays get none. Against a dictionary lookup, on one thread and
     (where there are two) on the pool."""
-    import swarm.threads
     from policies.pibt import relayer_cells
     from swarm.comm import Inbox
     from swarm.grid.policy import BEACON_CELL, BEACON_DIM
     from swarm.radio import ListInbox
 
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip("one core")
-    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_ROBOTS", 1)
-    before = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
-        rng = np.random.default_rng(threads)
-        n = 200
-        heard_senders = [rng.choice(1000, rng.integers(0, 9), replace=False) for _ in range(n)]
-        relay_senders = [np.concatenate([rng.choice(s, min(len(s), 3), replace=False),
-                                         rng.integers(1000, 1010, rng.integers(0, 2))])
-                         for s in heard_senders]  # fmt: skip
-        cell_of = rng.permutation(5000)[:1000]  # sender label -> the cell its beacon gives
-        flat = np.concatenate(heard_senders).astype(np.int64)
-        table = np.zeros((len(flat), BEACON_DIM))
-        table[:, BEACON_CELL] = cell_of[flat]
-        hptr = np.concatenate([[0], np.cumsum([len(s) for s in heard_senders])])
-        rows = rng.permutation(len(flat))  # packet e's message sits at row rows[e]
-        shuffled = np.empty_like(table)
-        shuffled[rows] = table
-        heard = Inbox(hptr, flat, shuffled, rows)
-        rsend = np.concatenate(relay_senders).astype(np.int64)
-        rptr = np.concatenate([[0], np.cumsum([len(s) for s in relay_senders])])
-        relays = ListInbox(rptr, rsend, np.zeros((0, BEACON_DIM)), np.zeros(1, np.int64),
-                           np.zeros(len(rsend), np.int64))  # fmt: skip
-        need = rng.random(n) < 0.6
-        ptr, cells = relayer_cells(need, heard, relays)
-        for i in range(n):
-            want = (
-                [int(cell_of[s]) if s < 1000 else -1 for s in relay_senders[i]] if need[i] else []
-            )
-            assert cells[ptr[i] : ptr[i + 1]].tolist() == want
-        assert (cells == -1).any() and (cells >= 0).any()
-    finally:
-        numba.set_num_threads(before)
+    rng = np.random.default_rng(robot_threads)
+    n = 200
+    heard_senders = [rng.choice(1000, rng.integers(0, 9), replace=False) for _ in range(n)]
+    relay_senders = [np.concatenate([rng.choice(s, min(len(s), 3), replace=False),
+                                     rng.integers(1000, 1010, rng.integers(0, 2))])
+                     for s in heard_senders]  # fmt: skip
+    cell_of = rng.permutation(5000)[:1000]  # sender label -> the cell its beacon gives
+    flat = np.concatenate(heard_senders).astype(np.int64)
+    table = np.zeros((len(flat), BEACON_DIM))
+    table[:, BEACON_CELL] = cell_of[flat]
+    hptr = np.concatenate([[0], np.cumsum([len(s) for s in heard_senders])])
+    rows = rng.permutation(len(flat))  # packet e's message sits at row rows[e]
+    shuffled = np.empty_like(table)
+    shuffled[rows] = table
+    heard = Inbox(hptr, flat, shuffled, rows)
+    rsend = np.concatenate(relay_senders).astype(np.int64)
+    rptr = np.concatenate([[0], np.cumsum([len(s) for s in relay_senders])])
+    relays = ListInbox(rptr, rsend, np.zeros((0, BEACON_DIM)), np.zeros(1, np.int64),
+                       np.zeros(len(rsend), np.int64))  # fmt: skip
+    need = rng.random(n) < 0.6
+    ptr, cells = relayer_cells(need, heard, relays)
+    for i in range(n):
+        want = [int(cell_of[s]) if s < 1000 else -1 for s in relay_senders[i]] if need[i] else []
+        assert cells[ptr[i] : ptr[i + 1]].tolist() == want
+    assert (cells == -1).any() and (cells >= 0).any()
 
 
 def test_a_cell_is_vouched_for_within_a_relayers_range_and_the_relay_radius():
