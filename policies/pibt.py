@@ -146,8 +146,9 @@ that range of a relayer where no relayed robot stands is free. With ``relay_vouc
 cell (within ``relay_radius`` of the robot too) counts as known. The relayer's cell is the
 one in the first-round beacon the robot heard from it (:func:`relayer_cells`; a relayer
 whose beacon was lost vouches for nothing): no message is added, and the information still
-travels the relay's two hops. Where the relayer lost a packet it could not list that robot,
-and a chain may plan into its cell; the world stops the move (an attempted conflict, as with
+travels the relay's two hops. Where the relayer lost a packet, or kept only its nearest
+senders (``max_inbox``), it could not list every robot in its range, and a chain may plan
+into such a robot's cell; the world stops the move (an attempted conflict, as with
 ``unknown_cells = "free"``). Measured on MR23-I-10 (rotate, flow w = 10, reach 32, k = 30,
 w = 2, the scenario's 5-cell radio; ``experiments/bench_mainround.py --controllers
 pibt-vouch``): from the whole-map run's state at step 2,500 (``--switch``) the next 500 steps
