@@ -491,9 +491,8 @@ def _pibt_from(root, cell, prio_root, prefs, occ_from, occ_to, to, st_a, st_p, s
             if r2 > 0.0 and occ_from[v] == -1:
                 dr = frow[v] - at_r
                 dc = fcol[v] - at_c
-                if dr * dr + dc * dc > r2 and not _vouched(
-                    v, frow, fcol, dr * dr + dc * dc, r2, vouch_r2, v_cell, v_lo, v_hi
-                ):
+                d2 = dr * dr + dc * dc
+                if d2 > r2 and not _vouched(v, frow, fcol, d2, r2, vouch_r2, v_cell, v_lo, v_hi):
                     continue
             if p >= 0 and cell[p] == v:  # never swap with the agent pushing a
                 continue
