@@ -245,12 +245,23 @@ class WarehouseConfig(StrictConfig):
                 "field 'first_task_round': skips rounds of a League task stream or goal "
                 "sequences; allowed: 0 with a .scen or tasks='poisson'"
             )
+        motions = getattr(_known_policy(self.policy), "motions", ("grid", "rotate"))
+        if self.motion not in motions:
+            raise ValueError(
+                f"field 'motion': {self.motion!r} is not an action model of policy "
+                f"{self.policy!r}; allowed: {', '.join(motions)}"
+            )
         if self.guidance == "flow" and (scen or self.tasks == "poisson"):
             raise ValueError(
                 "field 'guidance': 'flow' is fitted to a League round-robin task stream "
                 "(tasks='league', not a .scen); allowed here: 'none', 'crisscross'"
             )
         return self
+
+
+def _known_policy(name: str) -> Any:
+    """The registered policy class ``name``, or None (an unknown name is refused apart)."""
+    return policy_class(name) if name in POLICIES else None
 
 
 def _check_first_round(c: WarehouseConfig, inst: Any, robots: int) -> None:

@@ -78,6 +78,7 @@ class GridPolicy(Remembers):
     citation: ClassVar[str] = ""
     scenario: ClassVar[str] = "warehouse"
     scenarios: ClassVar[tuple[str, ...] | None] = ("warehouse",)
+    motions: ClassVar[tuple[str, ...]] = ("grid", "rotate")  # action models it plans for
     Params: ClassVar[type[StrictConfig]] = NoParams
 
     def __init__(self, params: StrictConfig | None = None, seed: int = 0, **overrides: Any):

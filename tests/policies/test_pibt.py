@@ -90,11 +90,12 @@ def decide(model: WarehouseModel) -> np.ndarray:
     return model.policy.act(model.observe(rounds=model.policy.rounds()))
 
 
-def run_plain(text, starts, tasks, policy, steps, comm=5.0):
+def run_plain(text, starts, tasks, policy, steps, comm=5.0, motion="grid"):
     """Robots on a literal map with the League stream, one task each (wrap=stop)."""
     grid = parse_map(text)
     bank = DistanceBank(grid)
-    world = GridWorld(grid, np.array(starts), sense_radius=3.0, comm_radius=comm, bank=bank)
+    world = GridWorld(grid, np.array(starts), sense_radius=3.0, comm_radius=comm, bank=bank,
+                      motion=motion)  # fmt: skip
     stream = LeagueTasks(grid, bank, np.array(tasks), len(starts), wrap="stop")
     for _ in range(steps):
         radio = world.radio(policy.rounds(), phase=1, who=policy.name)
@@ -408,21 +409,6 @@ def test_an_unreachable_goal_adds_no_distance_to_the_priority():
     obs = SimpleNamespace(n=3, ids=np.arange(3), own=own, known={"bank": Bank()})
     age = priorities(obs, 0)
     np.testing.assert_allclose(priorities(obs, 0, 30) - age, [-120.0, 0.0, 0.0])
-
-
-@pytest.fixture(params=[1, 2])
-def robot_threads(request, monkeypatch):
-    """The robots' kernels on one thread, then (where there are two) on the pool, even for
-    the few robots of a test."""
-    import swarm.threads
-
-    if request.param > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip("one core")
-    monkeypatch.setattr(swarm.threads, "PARALLEL_MIN_ROBOTS", 1)
-    before = numba.get_num_threads()
-    numba.set_num_threads(request.param)
-    yield request.param
-    numba.set_num_threads(before)
 
 
 def test_relay_lists_and_blocked_neighbours_read_the_packets_each_robot_heard(robot_threads):
