@@ -51,6 +51,7 @@ POLICIES: dict[str, str] = {
     # warehouse controllers (swarm.grid.policy.GridPolicy, scenario = "warehouse")
     "greedy_yield": "policies.greedy_yield:GreedyYield",
     "pibt": "policies.pibt:PIBT",
+    "epibt": "policies.epibt:EPIBT",
     "auction": "policies.auction:Auction",
 }
 
