@@ -70,7 +70,20 @@ CONTROLLERS = {
     "pibt-vouch": {"unknown_cells": "occupied", "distance_priority": 30, "relay_vouches": True},
     "pibt-global": {"view": "global"},
     "pibt-global-near": {"view": "global", "distance_priority": 30},
+    # EPIBT (policies.epibt): operations of three actions, decentralised with unknown cells
+    # beyond the radio not entered, and over the whole map; robots near their goals first
+    "epibt": {"policy": "epibt", "unknown_cells": "occupied", "distance_priority": 30},
+    "epibt-global": {"policy": "epibt", "view": "global", "distance_priority": 30},
 }
+
+
+def controller_setup(controller: str, wait_cost: int) -> tuple[str, dict]:
+    """(policy, policy_params) of a controller of CONTROLLERS; ``wait_cost`` is PIBT's."""
+    params = dict(CONTROLLERS[controller])
+    policy = params.pop("policy", "pibt")
+    if policy == "pibt" and wait_cost != 1:
+        params["wait_cost"] = wait_cost
+    return policy, params
 
 
 def run_row(
@@ -108,9 +121,9 @@ def run_row(
     t0 = time.perf_counter()
     if comm_radius is not None:
         extra["comm_radius"] = comm_radius
-    waits = {"wait_cost": wait_cost} if wait_cost != 1 else {}
+    policy, params = controller_setup(controller, wait_cost)
     model = WarehouseModel(
-        instance=str(instance), policy="pibt", policy_params=CONTROLLERS[controller] | waits,
+        instance=str(instance), policy=policy, policy_params=params,
         motion=motion, rng=seed, first_task_round=first_round, **extra,
     )  # fmt: skip
     model.collect_metrics = False
@@ -132,7 +145,7 @@ def run_row(
     for step in range(1, steps + 1):
         if switch is not None and step == switch[1] + 1:
             model.policy.params = model.policy.Params.build(
-                f"--switch {switch[0]}", **(CONTROLLERS[switch[0]] | waits)
+                f"--switch {switch[0]}", **controller_setup(switch[0], wait_cost)[1]
             )
         before = model.tasks.finished.copy() if profile else None
         heading = model.world.heading.copy() if profile and rotating else None
@@ -319,6 +332,11 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"argument --switch: CONTROLLER@STEP, a controller of {', '.join(CONTROLLERS)}"
                      f" and a step in 1..{args.steps - 1} (got {args.switch!r})")  # fmt: skip
         switch = (name, int(at))
+        other = [c for c in args.controllers
+                 if controller_setup(c, 1)[0] != controller_setup(name, 1)[0]]  # fmt: skip
+        if other:
+            ap.error(f"argument --switch: {name} plans with another policy than "
+                     f"{', '.join(other)}; switch between controllers of one policy")  # fmt: skip
     missing = [str(p) for p in args.instances if not p.exists()]
     if missing:
         print(f"skipped: instance(s) not found: {', '.join(missing)} (../shared/data is absent)")
