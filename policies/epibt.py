@@ -354,16 +354,18 @@ def _conflicts(a, path, dirs, start, res, eres, occ, frow, fcol, at_r, at_c, r2,
 
 
 @numba.njit(cache=True)
-def _plan_operations(m, cell, prio, cand, n_cand, paths, dirs, cur, roots, n_roots, stop, res,
-                     eres, occ, touched, in_chain, visits, st_a, st_k, st_old, st_child,
-                     st_child_old, revisits, frow, fcol, at_r, at_c, r2, vouch_r2, v_cell, v_lo,
-                     v_hi):  # fmt: skip
+def _plan_operations(m, cell, heading, prio, ranking, cand, n_cand, paths, dirs, walked, ops,
+                     nbr, cur, roots, n_roots, stop, res, eres, occ, touched, in_chain, visits,
+                     st_a, st_k, st_old, st_child, st_child_old, revisits, frow, fcol, at_r,
+                     at_c, r2, vouch_r2, v_cell, v_lo, v_hi):  # fmt: skip
     """EPIBT (module docstring) over agents ``0..m-1``: ``cur`` holds each agent's reserved
     operation on entry (already marked in ``res`` / ``eres``) and its choice on return.
     Roots ``roots[:n_roots]`` in that order (decreasing priority); with ``stop`` >= 0 the
     planning ends once agent ``stop`` is settled (every later root is weaker and cannot push
-    it). ``cand[a, :n_cand[a]]`` agent a's candidates, best first; ``paths`` / ``dirs``
-    (m, K, DEPTH) every operation of every agent."""
+    it). ``paths`` / ``dirs`` (m, K, DEPTH) the operations of every agent and ``cand[a,
+    :n_cand[a]]`` its candidates, best first: ready for the agents marked ``walked`` (for
+    the others only the operation they hold), the others' are walked and unpacked from
+    ``ranking`` (m, 2) when they first plan (:func:`_prepare`)."""
     for a in range(m):
         touched[a] = False
         in_chain[a] = False
@@ -377,6 +379,7 @@ def _plan_operations(m, cell, prio, cand, n_cand, paths, dirs, cur, roots, n_roo
         touched[root] = True
         visits[root] += 1
         in_chain[root] = True
+        _prepare(root, cell, heading, ranking, ops, nbr, paths, dirs, cand, n_cand, walked)
         p_root = prio[root]
         sp = 0
         st_a[0] = root
@@ -426,6 +429,7 @@ def _plan_operations(m, cell, prio, cand, n_cand, paths, dirs, cur, roots, n_roo
                 touched[b] = True
                 visits[b] += 1
                 in_chain[b] = True
+                _prepare(b, cell, heading, ranking, ops, nbr, paths, dirs, cand, n_cand, walked)
                 sp += 1
                 st_a[sp] = b
                 st_k[sp] = 0
@@ -438,12 +442,15 @@ def _plan_operations(m, cell, prio, cand, n_cand, paths, dirs, cur, roots, n_roo
             break
 
 
-@numba.njit(cache=True)
-def _operation_table(m, cell, heading, ops, nbr, paths, dirs, valid):
-    """Every operation of agents ``0..m-1`` walked from their cells and headings."""
-    for a in range(m):
+@numba.njit(cache=True, inline="always")
+def _prepare(a, cell, heading, ranking, ops, nbr, paths, dirs, cand, n_cand, walked):
+    """Walk every operation of agent ``a`` and unpack its candidates, once (they are valid:
+    its own ranking left out those into walls)."""
+    if not walked[a]:
         for o in range(ops.shape[0]):
-            valid[a, o] = _walk(cell[a], heading[a], o, ops, nbr, paths[a, o], dirs[a, o])
+            _walk(cell[a], heading[a], o, ops, nbr, paths[a, o], dirs[a, o])
+        n_cand[a] = _unpack(ranking[a, 0], ranking[a, 1], cand[a])
+        walked[a] = True
 
 
 @numba.njit(cache=True)
@@ -453,27 +460,35 @@ def _global_operations(cell, heading, prio, held, ranking, nbr, ops, n_free, rev
     k_ops, depth = ops.shape
     paths = np.empty((n, k_ops, depth), np.int64)
     dirs = np.empty((n, k_ops, depth), np.int64)
-    valid = np.empty((n, k_ops), np.bool_)
-    _operation_table(n, cell, heading, ops, nbr, paths, dirs, valid)
-    cand = np.empty((n, 2 * _PER_FLOAT), np.int64)
-    n_cand = np.empty(n, np.int64)
     res = np.full((depth, n_free), -1, np.int64)
     eres = np.full((depth, n_free, 5), -1, np.int64)
     occ = np.full(n_free, NONE, np.int64)
     cur = np.empty(n, np.int64)
+    walked = np.zeros(n, np.bool_)
     for a in range(n):
-        n_cand[a] = _unpack(ranking[a, 0], ranking[a, 1], cand[a])
         occ[cell[a]] = a
-        cur[a] = held[a] if valid[a, held[a]] else 0
-        _mark(a, paths[a, cur[a]], dirs[a, cur[a]], cell[a], a, res, eres)
-    roots = np.argsort(-prio, kind="mergesort")
-    _plan_operations(n, cell, prio, cand, n_cand, paths, dirs, cur, roots, n, -1, res, eres,
-                     occ, np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.int64),
-                     np.empty(n + 1, np.int64), np.empty(n + 1, np.int64),
-                     np.empty(n + 1, np.int64), np.empty(n + 1, np.int64),
-                     np.empty(n + 1, np.int64), revisits, _NO_ROWS, _NO_ROWS, 0, 0, 0.0, 0.0,
-                     _NO_ROWS, 0, 0)  # fmt: skip
+        cur[a] = _hold(a, held[a], cell, heading, ops, nbr, paths, dirs, res, eres)
+    stack = np.empty((5, n + 1), np.int64)
+    _plan_operations(n, cell, heading, prio, ranking, np.empty((n, 2 * _PER_FLOAT), np.int64),
+                     np.empty(n, np.int64), paths, dirs, walked, ops, nbr, cur,
+                     np.argsort(-prio, kind="mergesort"), n, -1, res, eres, occ,
+                     np.empty(n, np.bool_), np.empty(n, np.bool_), np.empty(n, np.int64),
+                     stack[0], stack[1], stack[2], stack[3], stack[4], revisits, _NO_ROWS,
+                     _NO_ROWS, 0, 0, 0.0, 0.0, _NO_ROWS, 0, 0)  # fmt: skip
     return cur
+
+
+@numba.njit(cache=True, inline="always")
+def _hold(a, op, cell, heading, ops, nbr, paths, dirs, res, eres):
+    """Agent ``a``'s operation at the start of the step: ``op`` (its last, shifted), or
+    "wait, wait, wait" where that drives into a wall or is no operation; walked and
+    reserved. Returns it."""
+    if not 0 <= op < ops.shape[0] or not _walk(cell[a], heading[a], op, ops, nbr, paths[a, op],
+                                               dirs[a, op]):  # fmt: skip
+        op = 0
+        _walk(cell[a], heading[a], op, ops, nbr, paths[a, op], dirs[a, op])
+    _mark(a, paths[a, op], dirs[a, op], cell[a], a, res, eres)
+    return op
 
 
 _NO_ROWS = np.zeros(0, np.int64)
@@ -481,11 +496,13 @@ _NO_ROWS = np.zeros(0, np.int64)
 
 def _local_chunks(own_cell, own_heading, own_prio, own_held, own_ranking, d_ptr, d_table, d_ref,
                   r_ptr, r_table, r_ref, sense_ptr, sense_cell, nbr, ops, n_free, revisits,
-                  n_chunks, frow, fcol, r2, vouch_r2, v_ptr, v_cell):  # fmt: skip
+                  n_chunks, frow, fcol, r2, vouch_r2, v_ptr, v_cell, stronger):  # fmt: skip
     """(R,) each robot's operation from EPIBT on its own local problem: itself (local 0)
     and the beacons it heard (``d_table[d_ref[e]]``, e in ``d_ptr[i]:d_ptr[i + 1]``), then
     the relayed ones of robots it did not hear (``r_*``; a robot is known by its cell), the
-    robots it sensed without a beacon held where they stand. Robots in ``n_chunks``
+    robots it sensed without a beacon held where they stand; with ``stronger`` the robots
+    of higher priority replan first (as roots), else they keep the operations they
+    announced and only the robot itself (pushing weaker ones) plans. Robots in ``n_chunks``
     interleaved chunks with scratch of their own, which every robot leaves clean: any
     chunking and thread count gives the same answer."""
     n = own_cell.shape[0]
@@ -497,7 +514,7 @@ def _local_chunks(own_cell, own_heading, own_prio, own_held, own_ranking, d_ptr,
         _local_robots(chunk, n, n_chunks, own_cell, own_heading, own_prio, own_held,
                       own_ranking, d_ptr, d_table, d_ref, r_ptr, r_table, r_ref, sense_ptr,
                       sense_cell, nbr, ops, n_free, revisits, max_local, out, frow, fcol, r2,
-                      vouch_r2, v_ptr, v_cell)  # fmt: skip
+                      vouch_r2, v_ptr, v_cell, stronger)  # fmt: skip
     return out
 
 
@@ -505,7 +522,7 @@ def _local_chunks(own_cell, own_heading, own_prio, own_held, own_ranking, d_ptr,
 def _local_robots(first, stop, step, own_cell, own_heading, own_prio, own_held, own_ranking,
                   d_ptr, d_table, d_ref, r_ptr, r_table, r_ref, sense_ptr, sense_cell, nbr, ops,
                   n_free, revisits, max_local, out, frow, fcol, r2, vouch_r2, v_ptr,
-                  v_cell):  # fmt: skip
+                  v_cell, stronger):  # fmt: skip
     """Robots ``first, first + step, ...`` below ``stop`` of :func:`_local_chunks`."""
     k_ops, depth = ops.shape
     res = np.full((depth, n_free), -1, np.int64)
@@ -515,11 +532,10 @@ def _local_robots(first, stop, step, own_cell, own_heading, own_prio, own_held, 
     heading = np.empty(max_local, np.int64)
     prio = np.empty(max_local)
     held = np.empty(max_local, np.int64)
-    lo = np.empty(max_local)
-    hi = np.empty(max_local)
+    ranking = np.empty((max_local, 2))
     paths = np.empty((max_local, k_ops, depth), np.int64)
     dirs = np.empty((max_local, k_ops, depth), np.int64)
-    valid = np.empty((max_local, k_ops), np.bool_)
+    walked = np.empty(max_local, np.bool_)
     cand = np.empty((max_local, 2 * _PER_FLOAT), np.int64)
     n_cand = np.empty(max_local, np.int64)
     cur = np.empty(max_local, np.int64)
@@ -539,8 +555,8 @@ def _local_robots(first, stop, step, own_cell, own_heading, own_prio, own_held, 
         heading[0] = own_heading[i]
         prio[0] = own_prio[i]
         held[0] = own_held[i]
-        lo[0] = own_ranking[i, 0]
-        hi[0] = own_ranking[i, 1]
+        ranking[0, 0] = own_ranking[i, 0]
+        ranking[0, 1] = own_ranking[i, 1]
         occ[cell[0]] = 0
         for src in range(2):  # this round's beacons, then the relayed ones not heard
             ptr = d_ptr if src == 0 else r_ptr
@@ -556,19 +572,17 @@ def _local_robots(first, stop, step, own_cell, own_heading, own_prio, own_held, 
                 prio[m] = table[row, 1]
                 heading[m] = np.int64(table[row, 2])
                 held[m] = np.int64(table[row, 3])
-                lo[m] = table[row, 4]
-                hi[m] = table[row, 5]
+                ranking[m, 0] = table[row, 4]
+                ranking[m, 1] = table[row, 5]
                 m += 1
         for e in range(sense_ptr[i], sense_ptr[i + 1]):
             if occ[sense_cell[e]] == NONE:  # sensed, not heard: stays where it is
                 occ[sense_cell[e]] = BLOCKED
-        _operation_table(m, cell, heading, ops, nbr, paths, dirs, valid)
         n_roots = 0
         for a in range(m):
-            n_cand[a] = _unpack(lo[a], hi[a], cand[a])
-            cur[a] = held[a] if 0 <= held[a] < k_ops and valid[a, held[a]] else 0
-            _mark(a, paths[a, cur[a]], dirs[a, cur[a]], cell[a], a, res, eres)
-            if a > 0 and prio[a] > prio[0]:
+            walked[a] = False
+            cur[a] = _hold(a, held[a], cell, heading, ops, nbr, paths, dirs, res, eres)
+            if stronger and a > 0 and prio[a] > prio[0]:
                 roots[n_roots] = a
                 key[n_roots] = -prio[a]
                 n_roots += 1
@@ -580,10 +594,11 @@ def _local_robots(first, stop, step, own_cell, own_heading, own_prio, own_held, 
         roots[n_roots] = 0
         at_r = frow[cell[0]] if r2 > 0.0 else 0
         at_c = fcol[cell[0]] if r2 > 0.0 else 0
-        _plan_operations(m, cell, prio, cand, n_cand, paths, dirs, cur, roots, n_roots + 1, 0,
-                         res, eres, occ, touched, in_chain, visits, st_a, st_k, st_old, st_child,
-                         st_child_old, revisits, frow, fcol, at_r, at_c, r2, vouch_r2, v_cell,
-                         v_ptr[i], v_ptr[i + 1])  # fmt: skip
+        _plan_operations(m, cell, heading, prio, ranking, cand, n_cand, paths, dirs, walked,
+                         ops, nbr, cur, roots, n_roots + 1, 0, res, eres, occ, touched,
+                         in_chain, visits, st_a, st_k, st_old, st_child, st_child_old,
+                         revisits, frow, fcol, at_r, at_c, r2, vouch_r2, v_cell, v_ptr[i],
+                         v_ptr[i + 1])  # fmt: skip
         out[i] = cur[0]
         # leave the scratch clean: the agents' reservations and cells, the sensed cells
         for a in range(m):
@@ -611,11 +626,13 @@ def local_operations(obs: LocalObservation, prio: np.ndarray, held: np.ndarray,
                      ranking: np.ndarray, heard: Inbox, relayed: Inbox, revisits: int,
                      known_radius: float = 0.0,
                      vouchers: tuple[np.ndarray, np.ndarray, float] | None = None,
-                     ) -> np.ndarray:  # fmt: skip
+                     stronger: bool = True) -> np.ndarray:  # fmt: skip
     """(R,) each robot's operation from EPIBT on its own local problem (its own row, the
     beacons ``heard`` and ``relayed``, the robots it senses); ``known_radius`` > 0: cells
     further than that where nobody it knows stands are not entered, unless ``vouchers``
-    (ptr, relayer cells, radius; :func:`policies.pibt.relayer_cells`) vouch for them."""
+    (ptr, relayer cells, radius; :func:`policies.pibt.relayer_cells`) vouch for them;
+    ``stronger``: the robots of higher priority replan in the robot's problem before it
+    does, else they keep the operations they announced."""
     grid = obs.known["grid"]
     chunks = robot_chunks(obs.n)
     kernel = _local_parallel if chunks > 1 else _local_serial
@@ -627,7 +644,7 @@ def local_operations(obs: LocalObservation, prio: np.ndarray, held: np.ndarray,
         np.asarray(prio, np.float64), held, ranking, heard.ptr, heard.table, heard.rows,
         relayed.ptr, relayed.table, relayed.rows, obs.neighbors.ptr, sensed_cells(obs),
         grid.neighbors, OPERATIONS, grid.neighbors.shape[0], revisits, chunks, frow, fcol, r2,
-        float(vouch_radius) ** 2, v_ptr, v_cell,
+        float(vouch_radius) ** 2, v_ptr, v_cell, stronger,
     )  # fmt: skip
 
 
@@ -680,6 +697,12 @@ class EPIBTParams(StrictConfig):
         description="planning rounds per step: each later one replans with the operations "
         "the neighbours chose in the last, heard in a new beacon",
     )  # fmt: skip
+    replan_stronger: Literal["first", "every", "none"] = Field(
+        "first",
+        description="planning rounds in which a robot replans the stronger robots it hears "
+        "before itself (as in one EPIBT over its view); in the others it takes their "
+        "announced operations as given and plans only itself, pushing weaker robots",
+    )
     arbitrate: bool = Field(
         True, description="last round: a robot yields a next cell a stronger neighbour enters"
     )
@@ -779,12 +802,12 @@ class EPIBT(GridPolicy):
             if p.relay_vouches and known > 0:
                 vouchers = (*relayer_cells(need, heard, relays), p.relay_radius)
         op = local_operations(obs, prio, held, ranking, heard, relayed, p.revisits, known,
-                              vouchers)  # fmt: skip
+                              vouchers, p.replan_stronger != "none")  # fmt: skip
         for round_ in range(1, p.rounds):  # the neighbours' new operations, heard
             heard = radio.send(f"beacon_{round_}",
                                operation_beacons(obs, prio, op, ranking, blocked))  # fmt: skip
             op = local_operations(obs, prio, op, ranking, heard, relayed, p.revisits, known,
-                                  vouchers)  # fmt: skip
+                                  vouchers, p.replan_stronger == "every")  # fmt: skip
         return op
 
     def act(self, obs: LocalObservation) -> np.ndarray:

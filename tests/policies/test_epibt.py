@@ -11,7 +11,7 @@ from policies.epibt import (
     EPIBT,
     OPERATIONS,
     SHIFTED,
-    _operation_table,
+    _walk,
     global_operations,
     local_operations,
     operation_beacons,
@@ -28,6 +28,13 @@ LAYOUT = LayoutParams(block_rows=3, block_cols=3, shelf_width=4)
 ROUGH = dict(layout=LAYOUT, sense_radius=2.5, comm_radius=3.5, packet_drop=0.2, max_inbox=6,
              motion="rotate")  # fmt: skip
 NAMES = {WAIT: "W", FORWARD: "F", CLOCKWISE: "R", COUNTER_CLOCKWISE: "C"}
+
+
+def _operation_table(m, cell, heading, ops, nbr, paths, dirs, valid):
+    """Every operation of robots ``0..m-1`` walked from their cells and headings."""
+    for a in range(m):
+        for o in range(len(ops)):
+            valid[a, o] = _walk(cell[a], heading[a], o, ops, nbr, paths[a, o], dirs[a, o])
 
 
 def visit(op) -> tuple:
