@@ -71,8 +71,14 @@ CONTROLLERS = {
     "pibt-global": {"view": "global"},
     "pibt-global-near": {"view": "global", "distance_priority": 30},
     # EPIBT (policies.epibt): operations of three actions, decentralised with unknown cells
-    # beyond the radio not entered, and over the whole map; robots near their goals first
-    "epibt": {"policy": "epibt", "unknown_cells": "occupied", "distance_priority": 30},
+    # beyond the radio not entered (unless relayers vouch for them), and over the whole map;
+    # robots near their goals first
+    "epibt": {
+        "policy": "epibt",
+        "unknown_cells": "occupied",
+        "distance_priority": 30,
+        "relay_vouches": True,
+    },
     "epibt-global": {"policy": "epibt", "view": "global", "distance_priority": 30},
 }
 

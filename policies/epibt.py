@@ -37,8 +37,13 @@ priority, its heading, the operation it holds, its candidate ranking packed in t
 and whether its last move was stopped) and runs the planning above on its local problem:
 itself and the robots it heard (plus, near stopped robots, those its neighbours relayed:
 the relay round of :mod:`policies.pibt`), with the robots it senses but did not hear held
-where they stand, and executes its own operation's first action. It reads nothing but its
-own state, the public map and what it heard (``swarm audit warehouse --policy epibt``).
+where they stand, and executes its own operation's first action. Neighbouring views differ
+at their edges, so the step has several planning rounds (``rounds``), each after a beacon
+round that carries the operations the neighbours chose in the last one; in the rounds
+``replan_stronger`` names (by default every one), a robot first replans the stronger robots
+it heard (one EPIBT over its view), in the others it takes their announced operations as
+given and plans only itself. It reads nothing but its own state, the public map and what it
+heard (``swarm audit warehouse --policy epibt``).
 With ``unknown_cells = "occupied"`` a cell beyond its radio range where no robot it knows
 stands is not entered (``relay_vouches``: unless a relayer vouched for it, as in
 :mod:`policies.pibt`). A last round (``arbitrate``, :func:`policies.pibt.arbitrate`): a
@@ -693,12 +698,12 @@ class EPIBTParams(StrictConfig):
         "as known (policies.pibt)",
     )
     rounds: int = Field(
-        2, ge=1, le=8,
+        3, ge=1, le=8,
         description="planning rounds per step: each later one replans with the operations "
         "the neighbours chose in the last, heard in a new beacon",
     )  # fmt: skip
     replan_stronger: Literal["first", "every", "none"] = Field(
-        "first",
+        "every",
         description="planning rounds in which a robot replans the stronger robots it hears "
         "before itself (as in one EPIBT over its view); in the others it takes their "
         "announced operations as given and plans only itself, pushing weaker robots",
