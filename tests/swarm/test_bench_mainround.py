@@ -4,14 +4,15 @@ runs built by hand, and every bad argument refused with one line before any run.
 import pytest
 
 
-def hand_run(path, steps, params, comm_radius=None, switch=None):
-    """(errands, bytes each robot sent a step) of a rotate run stepped here, planned with
-    ``params`` and, from step ``switch[1] + 1``, with ``switch[0]``'s parameters."""
+def hand_run(path, steps, params, comm_radius=None, switch=None, policy="pibt"):
+    """(errands, bytes each robot sent a step) of a rotate run stepped here, planned by
+    ``policy`` with ``params`` and, from step ``switch[1] + 1``, with ``switch[0]``'s
+    parameters."""
     from envs.warehouse import WarehouseModel
     from policies.pibt import PIBTParams
 
     extra = {} if comm_radius is None else {"comm_radius": comm_radius}
-    model = WarehouseModel(instance=str(path), policy="pibt", policy_params=params,
+    model = WarehouseModel(instance=str(path), policy=policy, policy_params=params,
                            motion="rotate", rng=0, guidance="none", **extra)  # fmt: skip
     for step in range(1, steps + 1):
         if switch is not None and step == switch[1] + 1:
@@ -50,6 +51,16 @@ def test_a_switch_hands_the_same_state_to_the_other_planner(tiny_instance, bench
     assert split["profile"][0]["errands"] == same["profile"][0]["errands"]
 
 
+def test_the_epibt_controllers_plan_with_epibt(tiny_instance, bench):
+    path, _ = tiny_instance
+    for name, params in [("epibt-global", {"view": "global", "distance_priority": 30}),
+                         ("epibt", {"unknown_cells": "occupied", "distance_priority": 30,
+                                    "relay_vouches": True})]:  # fmt: skip
+        row = bench.run_row(path, 40, "rotate", name, 0, wait_cost=2)  # PIBT's: not passed on
+        assert (row["tasks"], row["bytes"]) == hand_run(path, 40, params, policy="epibt")
+        assert (row["bytes"] > 0) == (name == "epibt")
+
+
 @pytest.mark.parametrize(
     ("flag", "says"),
     [
@@ -66,6 +77,7 @@ def test_a_switch_hands_the_same_state_to_the_other_planner(tiny_instance, bench
         (["--switch", "nobody@5"], "--switch: CONTROLLER@STEP"),
         (["--steps", "10", "--switch", "pibt@10"], "a step in 1..9 (got 'pibt@10')"),
         (["--switch", "pibt@-3"], "--switch: CONTROLLER@STEP"),
+        (["--switch", "epibt@5"], "switch between controllers of one policy"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_before_any_run(
