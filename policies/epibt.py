@@ -65,16 +65,7 @@ import numba
 import numpy as np
 from pydantic import Field
 
-from policies.pibt import (
-    PLAN_DIM,
-    _vouched,
-    arbitrate,
-    near_blocked,
-    plans,
-    relay_lists,
-    relayed_view,
-    relayer_cells,
-)
+from policies.pibt import PLAN_DIM, _vouched, arbitrate, plans, relay_round
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
 from swarm.grid.distance import readable_fields
@@ -796,16 +787,8 @@ class EPIBT(GridPolicy):
         p, radio = self.params, obs.radio
         known = obs.known["comm_radius"] if p.unknown_cells == "occupied" else 0.0
         heard = radio.send("beacon_0", operation_beacons(obs, prio, held, ranking, blocked))
-        relayed = Inbox.empty(obs.n, BEACON_DIM)
-        vouchers = None
-        if p.relay_radius > 0:
-            need = near_blocked(blocked, heard) if started else blocked
-            requests = radio.send("request", np.ones((obs.n, 1)), speaking=need)
-            ptr, entries = relay_lists(requests.counts > 0, heard)
-            relays = radio.send("relay", entries, entry_ptr=ptr, owned=True)
-            relayed = relayed_view(obs, need, heard, relays, p.relay_radius)
-            if p.relay_vouches and known > 0:
-                vouchers = (*relayer_cells(need, heard, relays), p.relay_radius)
+        relayed, vouchers = relay_round(obs, heard, blocked, started, p.relay_radius,
+                                        p.relay_vouches and known > 0)  # fmt: skip
         op = local_operations(obs, prio, held, ranking, heard, relayed, p.revisits, known,
                               vouchers, p.replan_stronger != "none")  # fmt: skip
         for round_ in range(1, p.rounds):  # the neighbours' new operations, heard

@@ -672,6 +672,29 @@ def _relay_rows(asked, ptr, table, rows, out_ptr, out):
 _relay_rows_serial, _relay_rows_parallel = serial_and_parallel(_relay_rows)
 
 
+def relay_round(
+    obs: LocalObservation, heard: Inbox, blocked: np.ndarray, started: bool, radius: float,
+    vouch: bool,
+) -> tuple[Inbox, tuple[np.ndarray, np.ndarray, float] | None]:  # fmt: skip
+    """The relay round (rounds ``request`` and ``relay``; nothing with ``radius`` 0): robots
+    that were blocked or heard a blocked neighbour (``blocked`` only, before the first
+    step) ask, their neighbours relay what they heard, and each asking robot keeps the
+    relayed beacons within ``radius`` (:func:`relayed_view`); with ``vouch`` also its
+    relayers' cells (:func:`relayer_cells`) as ``local_pibt``'s ``vouchers``."""
+    if radius <= 0:
+        return Inbox.empty(obs.n, BEACON_DIM), None
+    # every robot takes part, if only to hear a request: whether it relays depends on its
+    # neighbours, so it cannot skip the rounds on what it knows itself
+    radio = obs.radio
+    need = near_blocked(blocked, heard) if started else blocked
+    requests = radio.send("request", np.ones((obs.n, 1)), speaking=need)
+    ptr, entries = relay_lists(requests.counts > 0, heard)
+    relays = radio.send("relay", entries, entry_ptr=ptr, owned=True)  # fresh: not copied
+    relayed = relayed_view(obs, need, heard, relays, radius)
+    vouchers = (*relayer_cells(need, heard, relays), radius) if vouch else None
+    return relayed, vouchers
+
+
 def relayer_cells(
     need: np.ndarray, heard: Inbox, relays: ListInbox
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1378,18 +1401,8 @@ class PIBT(GridPolicy):
         known = obs.known["comm_radius"] if p.unknown_cells == "occupied" else 0.0
         claim = np.maximum(own, carried)
         heard = radio.send("beacon_0", beacons(obs, claim, prefs, blocked))
-        relayed = Inbox.empty(obs.n, BEACON_DIM)
-        vouchers = None  # relayers whose radio range counts as known (relay_vouches)
-        if p.relay_radius > 0:
-            # every robot takes part, if only to hear a request: whether it relays depends
-            # on its neighbours, so it cannot skip the rounds on what it knows itself
-            need = near_blocked(blocked, heard) if started else blocked
-            requests = radio.send("request", np.ones((obs.n, 1)), speaking=need)
-            ptr, entries = relay_lists(requests.counts > 0, heard)
-            relays = radio.send("relay", entries, entry_ptr=ptr, owned=True)  # fresh: not copied
-            relayed = relayed_view(obs, need, heard, relays, p.relay_radius)
-            if p.relay_vouches and known > 0:
-                vouchers = (*relayer_cells(need, heard, relays), p.relay_radius)
+        relayed, vouchers = relay_round(obs, heard, blocked, started, p.relay_radius,
+                                        p.relay_vouches and known > 0)  # fmt: skip
         for round_ in range(p.rounds):
             if round_ > 0:
                 heard = radio.send(f"beacon_{round_}", beacons(obs, np.maximum(own, carried),
