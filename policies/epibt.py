@@ -78,13 +78,16 @@ from pydantic import Field
 from policies.pibt import PLAN_DIM, _vouched, arbitrate, plans, relay_round
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
-from swarm.grid.distance import readable_fields
+from swarm.grid.guidance import OPPOSITE
 from swarm.grid.policy import (
     BEACON_BLOCKED,
     BEACON_CELL,
     BEACON_DIM,
     BEACON_PRIORITY,
+    CODE_HEADING,
     GridPolicy,
+    _quarters_to,
+    goal_fields,
     priorities,
     rotating,
 )
@@ -179,19 +182,15 @@ def _walk(cell, heading, op, ops, nbr, path, dirs):
 
 
 @numba.njit(cache=True, inline="always")
-def _downhill_quarters(fields, s, nbr, step_cost, guided, x, heading):
+def _downhill_quarters(fields, s, nbr, step_cost, guided, x, heading, down):
     """Quarter turns from ``heading`` to the nearest heading of a cheapest first move from
-    ``x`` toward goal slot ``s`` (0 at the goal)."""
-    best = 9
+    ``x`` toward goal slot ``s`` (0 at the goal); ``down`` (4,) scratch."""
     for k in range(1, 5):
         n = nbr[x, k]
-        if n >= 0 and step_cost[x if guided else 0, k] + fields[s, n] == fields[s, x]:
-            diff = abs(_CODE_HEADING[k] - heading)
-            best = min(best, min(diff, 4 - diff))
-    return 0 if best == 9 else best
-
-
-_CODE_HEADING = np.array([-1, 3, 0, 1, 2], np.int64)
+        down[CODE_HEADING[k]] = n >= 0 and (
+            step_cost[x if guided else 0, k] + fields[s, n] == fields[s, x]
+        )
+    return _quarters_to(down, heading)
 
 
 def _rank_chunks(fields, slot, nbr, fcell, heading, step_cost, guided, turn_cost, ops, out,
@@ -210,6 +209,7 @@ def _rank_rows(fields, slot, nbr, fcell, heading, step_cost, guided, turn_cost, 
     path = np.empty(depth, np.int64)
     dirs = np.empty(depth, np.int64)
     key = np.empty(n_ops)
+    down = np.empty(4, np.bool_)
     for i in range(first, fcell.shape[0], stride):
         s = slot[i]
         key[0] = np.inf
@@ -234,7 +234,7 @@ def _rank_rows(fields, slot, nbr, fcell, heading, step_cost, guided, turn_cost, 
                         h = (h + (1 if ops[o, t] == 2 else 3 if ops[o, t] == 3 else 0)) % 4
                     x = path[depth - 1]
                     cost = fields[s, x] + turn_cost * _downhill_quarters(
-                        fields, s, nbr, step_cost, guided, x, h) + depth  # fmt: skip
+                        fields, s, nbr, step_cost, guided, x, h, down) + depth  # fmt: skip
             key[o] = cost * n_ops + o  # ties: the lower index, the heavier operation
         order = np.argsort(key)
         lo = 0.0
@@ -263,21 +263,14 @@ _rank_serial, _rank_parallel = serial_and_parallel(_rank_chunks)
 def rank_operations(obs: LocalObservation, turn_cost: int) -> np.ndarray:
     """(R, 2) each robot's candidate operations, best first, packed (:func:`unpack_rankings`)
     from its own goal field (guided where the map has guidance)."""
-    bank, slot = obs.known["bank"], obs.own["goal_slot"]
-    guide = obs.known.get("guide")
-    field = bank if guide is None else guide
-    step_cost = _UNIT_COSTS if guide is None else np.ascontiguousarray(guide.cost, np.int64)
-    fields, slot = readable_fields(field, slot)
+    fields, _, slot, step_cost, guided = goal_fields(obs)
     out = np.empty((obs.n, 2))
     chunks = robot_chunks(obs.n)
     kernel = _rank_parallel if chunks > 1 else _rank_serial
     kernel(fields, slot, obs.known["grid"].neighbors, np.asarray(obs.own["fcell"], np.int64),
-           np.asarray(obs.own["heading"], np.int64), step_cost, guide is not None,
-           float(turn_cost), OPERATIONS, out, chunks)  # fmt: skip
+           np.asarray(obs.own["heading"], np.int64), step_cost, guided, float(turn_cost),
+           OPERATIONS, out, chunks)  # fmt: skip
     return out
-
-
-_UNIT_COSTS = np.ones((1, 5), np.int64)
 
 
 @numba.njit(cache=True, inline="always")
@@ -313,15 +306,12 @@ def _mark(a, path, dirs, start, owner, res, eres):
             res[t, x] = owner
         k = dirs[t]
         if k > 0:
-            back = _OPPOSITE[k]
+            back = OPPOSITE[k]
             if owner >= 0 or eres[t, prev, k] == a:
                 eres[t, prev, k] = owner
             if owner >= 0 or eres[t, x, back] == a:
                 eres[t, x, back] = owner
         prev = x
-
-
-_OPPOSITE = np.array([0, 3, 4, 1, 2], np.int64)  # move code -> the reverse move
 
 
 @numba.njit(cache=True)

@@ -240,27 +240,37 @@ def rotate_preferences(
     rather than drives off; 0 ranks by distance alone. A robot without a goal prefers to
     stay (wait). Ties use keyed numbers, so a robot's choice never depends on other robots.
     """
-    bank, slot = obs.known["bank"], obs.own["goal_slot"]
-    guide = obs.known.get("guide")
-    field = bank if guide is None else guide  # what d reads: hops, or guided costs
+    fields, unreached, slot, step_cost, guided = goal_fields(obs)
     nbr = obs.known["grid"].neighbors
-    step_cost = _UNIT_COSTS if guide is None else np.ascontiguousarray(guide.cost, np.int64)
     tie = keyed_uniform(seed, obs.step, obs.ids[:, None], np.arange(6)[None, :])
     prefs = np.empty((obs.n, 5), np.int64)
     stay_turn = np.empty(obs.n, np.int64)
     chunks = robot_chunks(obs.n)
     kernel = _rotate_parallel if chunks > 1 else _rotate_serial
-    fields, slot = readable_fields(field, slot)
     kernel(
-        fields, np.int64(field.unreached), slot, nbr,
+        fields, unreached, slot, nbr,
         np.asarray(obs.own["fcell"], np.int64), np.asarray(obs.own["heading"], np.int64),
-        step_cost, guide is not None, tie, np.int64(turn_cost), float(wait_cost), prefs,
+        step_cost, guided, tie, np.int64(turn_cost), float(wait_cost), prefs,
         stay_turn, chunks,
     )  # fmt: skip
     return prefs, stay_turn
 
 
 _UNIT_COSTS = np.ones((1, 5), np.int64)  # read as every move costing 1 (no guidance)
+
+
+def goal_fields(obs: LocalObservation) -> tuple[np.ndarray, np.int64, np.ndarray, np.ndarray, bool]:
+    """What a compiled ranking of moves reads of the robots' own goals: the (S, F) fields
+    (guided costs where the map has guidance, else hops), their ``unreached`` value, the
+    slots to index them with (:func:`~swarm.grid.distance.readable_fields`), the (F, 5)
+    move costs (or (1, 5) ones) and whether they are guided."""
+    guide = obs.known.get("guide")
+    field = obs.known["bank"] if guide is None else guide
+    step_cost = _UNIT_COSTS if guide is None else np.ascontiguousarray(guide.cost, np.int64)
+    fields, slot = readable_fields(field, obs.own["goal_slot"])
+    return fields, np.int64(field.unreached), slot, step_cost, guide is not None
+
+
 _CODE_HEADING = tuple(int(h) for h in CODE_HEADING)
 _HEADING_MOVE = tuple(int(k) for k in HEADING_MOVE)
 
