@@ -21,8 +21,9 @@ forward moves are.
 
 **Planning** (Algorithm 1 of the paper, as we read the authors' description): every robot
 holds a reservation from the start of the step, the operation it chose last step shifted
-by one with a wait appended (its own memory; the same operation again when its first move
-did not happen), so a robot nobody disturbs keeps its plan. Robots are taken in decreasing
+by one with a wait appended (its own memory; "wait, wait, wait" when its first move did not
+happen: the rest no longer starts where it stands), so a robot nobody disturbs keeps its
+plan. Robots are taken in decreasing
 priority. A robot tries its candidates in rank order: one that conflicts with nobody
 (vertex or swap, at any of the three steps; following is allowed) is taken; one that
 conflicts with exactly one robot of lower priority than the chain's root, not in the
@@ -37,7 +38,11 @@ priority, its heading, the operation it holds, its candidate ranking packed in t
 and whether its last move was stopped) and runs the planning above on its local problem:
 itself and the robots it heard (plus, near stopped robots, those its neighbours relayed:
 the relay round of :mod:`policies.pibt`), with the robots it senses but did not hear held
-where they stand, and executes its own operation's first action. Neighbouring views differ
+where they stand, and executes its own operation's first action. The operations the robots
+hold were planned in different views and can conflict: they are reserved in decreasing
+priority, and a robot whose held operation meets a stronger robot's (or enters one that
+stays) holds "wait, wait, wait" instead (:func:`_hold_consistent`); otherwise a robot that
+finds nothing better keeps a plan into a stronger one's. Neighbouring views differ
 at their edges, so the step has several planning rounds (``rounds``), each after a beacon
 round that carries the operations the neighbours chose in the last one; in the rounds
 ``replan_stronger`` names (by default every one), a robot first replans the stronger robots
@@ -56,11 +61,11 @@ Measured on MR23-I-10 (rotate, flow guidance w = 10, reach 32, ``distance_priori
 ``experiments/bench_mainround.py``, README): over the whole map (``--controllers
 epibt-global``) 137,897 errands in the League's 5,000 steps, 70.8 % of its best known and
 1.39 times whole-map PIBT with the same settings, no move cancelled (MR23-I-06, flow
-w = 16: 89.2 %). Decentralised (``--controllers epibt``, held-out errands) 6,337 errands
-in 300 steps against 6,647 for decentralised PIBT, but 13,592 in 1,000 steps against
-24,649: neighbouring views plan different operations for the robots at their edges, the
-world cancels hundreds of moves a step and jams grow (1,878 robots stuck). Making local
-views agree on operations is open.
+w = 16: 89.2 %). Decentralised (``--controllers epibt``, held-out errands) 7,192 errands
+in 300 steps against 6,647 for decentralised PIBT, and 23,069 in 1,000 steps against 24,649
+(13,592 before held operations were made consistent): jams still grow near the stations,
+where neighbouring views plan different operations for the robots at their edges. Making
+local views agree on operations there is open.
 
 Only the rotate model: the operations are the rotate model's actions (the warehouse refuses
 ``motion = "grid"`` with this controller before the run starts).
@@ -490,6 +495,53 @@ def _hold(a, op, cell, heading, ops, nbr, paths, dirs, res, eres):
 _NO_ROWS = np.zeros(0, np.int64)
 
 
+@numba.njit(cache=True)
+def _hold_consistent(m, prio, held, cell, heading, ops, nbr, paths, dirs, res, eres, occ, cur,
+                     order, key):  # fmt: skip
+    """Agents ``0..m-1`` hold their operations (``cur``; walked and reserved) in decreasing
+    priority; one whose ``held`` operation conflicts with a stronger agent's (or enters a
+    robot that stays, ``occ`` BLOCKED) holds "wait, wait, wait" instead. Over the whole
+    map the held operations never conflict (each is the rest of last step's plan, which the
+    world carried out); in a local problem they can, since each was planned in another
+    robot's view: without this a robot that finds nothing better keeps a plan that runs
+    into a stronger robot's. ``order``, ``key`` (m,) scratch."""
+    for a in range(m):
+        key[a] = -prio[a]
+    order[:m] = np.argsort(key[:m], kind="mergesort")
+    for q in range(m):
+        a = order[q]
+        op = held[a]
+        if 0 < op < ops.shape[0] and _walk(cell[a], heading[a], op, ops, nbr, paths[a, op],
+                                           dirs[a, op]):  # fmt: skip
+            nc, _ = _conflicts(a, paths[a, op], dirs[a, op], cell[a], res, eres, occ, _NO_ROWS,
+                               _NO_ROWS, 0, 0, 0.0, 0.0, _NO_ROWS, 0, 0)  # fmt: skip
+            if nc == 0:
+                _mark(a, paths[a, op], dirs[a, op], cell[a], a, res, eres)
+                cur[a] = op
+                continue
+        cur[a] = _hold(a, 0, cell, heading, ops, nbr, paths, dirs, res, eres)
+
+
+def hold_operations(cell: np.ndarray, heading: np.ndarray, prio: np.ndarray,
+                    held: np.ndarray, nbr: np.ndarray,
+                    stays: np.ndarray = _NO_ROWS) -> np.ndarray:  # fmt: skip
+    """(m,) the operations agents at ``cell`` / ``heading`` hold at the start of a local
+    planning (:func:`_hold_consistent`), robots that stay at ``stays`` (tests, inspection)."""
+    m, n_free = len(cell), nbr.shape[0]
+    k_ops, depth = OPERATIONS.shape
+    occ = np.full(n_free, NONE, np.int64)
+    occ[np.asarray(cell, np.int64)] = np.arange(m)
+    occ[np.asarray(stays, np.int64)] = BLOCKED
+    cur = np.empty(m, np.int64)
+    _hold_consistent(m, np.asarray(prio, np.float64), np.asarray(held, np.int64),
+                     np.asarray(cell, np.int64), np.asarray(heading, np.int64), OPERATIONS, nbr,
+                     np.empty((m, k_ops, depth), np.int64), np.empty((m, k_ops, depth), np.int64),
+                     np.full((depth, n_free), -1, np.int64),
+                     np.full((depth, n_free, 5), -1, np.int64), occ, cur,
+                     np.empty(m, np.int64), np.empty(m))  # fmt: skip
+    return cur
+
+
 def _local_chunks(own_cell, own_heading, own_prio, own_held, own_ranking, d_ptr, d_table, d_ref,
                   r_ptr, r_table, r_ref, sense_ptr, sense_cell, nbr, ops, n_free, revisits,
                   n_chunks, frow, fcol, r2, vouch_r2, v_ptr, v_cell, stronger):  # fmt: skip
@@ -574,10 +626,11 @@ def _local_robots(first, stop, step, own_cell, own_heading, own_prio, own_held, 
         for e in range(sense_ptr[i], sense_ptr[i + 1]):
             if occ[sense_cell[e]] == NONE:  # sensed, not heard: stays where it is
                 occ[sense_cell[e]] = BLOCKED
+        walked[:m] = False
+        _hold_consistent(m, prio, held, cell, heading, ops, nbr, paths, dirs, res, eres, occ,
+                         cur, roots, key)  # fmt: skip
         n_roots = 0
         for a in range(m):
-            walked[a] = False
-            cur[a] = _hold(a, held[a], cell, heading, ops, nbr, paths, dirs, res, eres)
             if stronger and a > 0 and prio[a] > prio[0]:
                 roots[n_roots] = a
                 key[n_roots] = -prio[a]
@@ -760,7 +813,8 @@ class EPIBT(GridPolicy):
         started = len(self.operation) == obs.n
         fcell = np.asarray(obs.own["fcell"], np.int64)
         blocked = fcell != self.intended if started else np.zeros(obs.n, bool)
-        held = np.where(blocked, self.operation, SHIFTED[self.operation]) if started else \
+        # the rest of last step's operation; "wait, wait, wait" if its move did not happen
+        held = np.where(blocked, 0, SHIFTED[self.operation]) if started else \
             np.zeros(obs.n, np.int64)  # fmt: skip
         prio = priorities(obs, self.seed, p.distance_priority)
         ranking = rank_operations(obs, p.turn_cost)

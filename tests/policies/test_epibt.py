@@ -13,6 +13,7 @@ from policies.epibt import (
     SHIFTED,
     _walk,
     global_operations,
+    hold_operations,
     local_operations,
     operation_beacons,
     rank_operations,
@@ -21,6 +22,7 @@ from policies.epibt import (
 from swarm.comm import Inbox
 from swarm.config import ConfigError
 from swarm.grid.layout import LayoutParams
+from swarm.grid.maps import parse_map
 from swarm.grid.policy import BEACON_DIM, priorities
 from swarm.grid.world import CLOCKWISE, COUNTER_CLOCKWISE, FORWARD, WAIT
 
@@ -166,6 +168,57 @@ def test_epibt_swaps_head_on_robots_in_a_ring():
         stream = run_plain(text, [0, 4], [4, 0], EPIBT(seed=1, view=view), 40,
                            motion="rotate")  # fmt: skip
         assert stream.finished.tolist() == [1, 1]
+
+
+def test_a_robot_whose_move_did_not_happen_holds_a_wait(monkeypatch):
+    """A robot holds the rest of last step's operation, shifted by one, where its move
+    happened; where the world cancelled it, "wait, wait, wait" (what it had planned no
+    longer starts from where it stands)."""
+    import policies.epibt
+
+    model = model_at(5, n_agents=90, seed=1, unknown_cells="free")
+    seen = []
+    real = policies.epibt.local_operations
+
+    def spy(obs, prio, held, *args, **kwargs):
+        seen.append(held.copy())
+        return real(obs, prio, held, *args, **kwargs)
+
+    monkeypatch.setattr(policies.epibt, "local_operations", spy)
+    cancelled = 0
+    for _ in range(40):
+        seen.clear()
+        blocked = model.world.fcell != model.policy.intended
+        want = np.where(blocked, 0, SHIFTED[model.policy.operation])
+        model.step()
+        np.testing.assert_array_equal(seen[0], want)
+        cancelled += int(blocked.sum())
+    assert cancelled > 0  # the rule was exercised
+
+
+def test_a_weaker_robot_whose_held_operation_meets_a_stronger_ones_holds_a_wait():
+    """In a local problem the held operations were planned in different views and can
+    conflict: the stronger robot keeps its own, the weaker one (by priority, not by its
+    place in the problem) holds "wait, wait, wait"; following is no conflict, and neither
+    robot drives into one that stays."""
+    nbr = parse_map("type octile\nheight 1\nwidth 6\nmap\n......\n").neighbors
+    op = {"".join(NAMES[a] for a in o): k for k, o in enumerate(OPERATIONS)}
+    east, west = 0, 2
+    fww = op["FWW"]
+    # head-on into one cell, then a swap: the weaker waits, whichever its index
+    for cells, prio in (([1, 3], [2.0, 1.0]), ([1, 3], [1.0, 2.0]), ([1, 2], [1.0, 2.0])):
+        got = hold_operations(np.array(cells), np.array([east, west]), np.array(prio),
+                              np.array([fww, fww]), nbr)  # fmt: skip
+        weaker = int(np.argmin(prio))
+        assert got[weaker] == 0 and got[1 - weaker] == fww
+    # following: both keep theirs
+    got = hold_operations(np.array([1, 2]), np.array([east, east]), np.array([1.0, 2.0]),
+                          np.array([fww, op["FFW"]]), nbr)  # fmt: skip
+    assert got.tolist() == [fww, op["FFW"]]
+    # into a robot that stays (sensed, not heard)
+    got = hold_operations(np.array([1]), np.array([east]), np.array([5.0]), np.array([fww]),
+                          nbr, stays=np.array([2]))  # fmt: skip
+    assert got.tolist() == [0]
 
 
 @pytest.mark.parametrize(
