@@ -23,14 +23,14 @@ forward moves are.
 holds a reservation from the start of the step, the operation it chose last step shifted
 by one with a wait appended (its own memory; "wait, wait, wait" when its first move did not
 happen: the rest no longer starts where it stands), so a robot nobody disturbs keeps its
-plan. Robots are taken in decreasing
-priority. A robot tries its candidates in rank order: one that conflicts with nobody
-(vertex or swap, at any of the three steps; following is allowed) is taken; one that
-conflicts with exactly one robot of lower priority than the chain's root, not in the
-current chain and visited fewer than ``revisits`` times this step, pushes it: that robot
-drops its reservation and replans around the pusher's new one (recursively); if it fails
-it gets its reservation back and the pusher tries its next candidate. A robot that finds
-nothing keeps what it holds. Each robot executes the first action of its operation.
+plan. Robots are taken in decreasing priority. A robot tries its candidates in rank order:
+one that conflicts with nobody (vertex or swap, at any of the three steps; following is
+allowed) is taken; one that conflicts with exactly one robot of lower priority than the
+chain's root, not in the current chain and visited fewer than ``revisits`` times this step,
+pushes it: that robot drops its reservation and replans around the pusher's new one
+(recursively); if it fails it gets its reservation back and the pusher tries its next
+candidate. A robot that finds nothing keeps what it holds. Each robot executes the first
+action of its operation.
 
 **Decentralised** (``view = "local"``, default). Each robot broadcasts a beacon (8 floats,
 the layout of :mod:`swarm.grid.policy`'s beacon where it matters to the relay round: cell,
