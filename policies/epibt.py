@@ -468,7 +468,8 @@ def _global_operations(cell, heading, prio, held, ranking, nbr, ops, n_free, rev
     walked = np.zeros(n, np.bool_)
     for a in range(n):
         occ[cell[a]] = a
-        cur[a] = _hold(a, held[a], cell, heading, ops, nbr, paths, dirs, res, eres)
+    _hold_consistent(n, prio, held, cell, heading, ops, nbr, paths, dirs, res, eres, occ, cur,
+                     np.empty(n, np.int64), np.empty(n))  # fmt: skip
     stack = np.empty((5, n + 1), np.int64)
     _plan_operations(n, cell, heading, prio, ranking, np.empty((n, 2 * _PER_FLOAT), np.int64),
                      np.empty(n, np.int64), paths, dirs, walked, ops, nbr, cur,
@@ -502,9 +503,9 @@ def _hold_consistent(m, prio, held, cell, heading, ops, nbr, paths, dirs, res, e
     priority; one whose ``held`` operation conflicts with a stronger agent's (or enters a
     robot that stays, ``occ`` BLOCKED) holds "wait, wait, wait" instead. Over the whole
     map the held operations never conflict (each is the rest of last step's plan, which the
-    world carried out); in a local problem they can, since each was planned in another
-    robot's view: without this a robot that finds nothing better keeps a plan that runs
-    into a stronger robot's. ``order``, ``key`` (m,) scratch."""
+    world carried out), so this only reserves them; in a local problem they can, since each
+    was planned in another robot's view: without this a robot that finds nothing better
+    keeps a plan that runs into a stronger robot's. ``order``, ``key`` (m,) scratch."""
     for a in range(m):
         key[a] = -prio[a]
     order[:m] = np.argsort(key[:m], kind="mergesort")
