@@ -80,7 +80,7 @@ import numba
 import numpy as np
 from pydantic import Field
 
-from policies.pibt import PLAN_DIM, _vouched, arbitrate, plans, relay_round
+from policies.pibt import PLAN_DIM, LocalPlannerParams, _vouched, arbitrate, plans, relay_round
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
 from swarm.grid.guidance import OPPOSITE
@@ -711,8 +711,9 @@ def operation_beacons(obs: LocalObservation, prio: np.ndarray, held: np.ndarray,
     return out
 
 
-class EPIBTParams(StrictConfig):
-    """Parameters of EPIBT (policies.epibt)."""
+class EPIBTParams(LocalPlannerParams):
+    """Parameters of EPIBT (policies.epibt), beside those every decentralised planner here
+    shares."""
 
     revisits: int = Field(
         10, ge=1, le=100,
@@ -722,26 +723,6 @@ class EPIBTParams(StrictConfig):
         1, ge=0, le=4,
         description="steps a quarter turn costs in an operation's end state (0: distance alone)",
     )  # fmt: skip
-    distance_priority: int = Field(
-        0, ge=0, le=1000,
-        description="steps of task age one cell of remaining distance costs in a robot's "
-        "priority (swarm.grid.policy.priorities)",
-    )  # fmt: skip
-    unknown_cells: Literal["free", "occupied"] = Field(
-        "free",
-        description="a cell beyond the robot's radio range with no robot it knows on it: free, "
-        "or not entered (as in policies.pibt)",
-    )
-    relay_radius: float = Field(
-        10.0, ge=0,
-        description="relay round near stopped robots (policies.pibt): the robots the "
-        "neighbours heard within this many cells join the local problem (0: off)",
-    )  # fmt: skip
-    relay_vouches: bool = Field(
-        False,
-        description="with unknown cells occupied: cells within radio range of a relayer count "
-        "as known (policies.pibt)",
-    )
     rounds: int = Field(
         3, ge=1, le=8,
         description="planning rounds per step: each later one replans with the operations "
@@ -752,14 +733,6 @@ class EPIBTParams(StrictConfig):
         description="planning rounds in which a robot replans the stronger robots it hears "
         "before itself (as in one EPIBT over its view); in the others it takes their "
         "announced operations as given and plans only itself, pushing weaker robots",
-    )
-    arbitrate: bool = Field(
-        True, description="last round: a robot yields a next cell a stronger neighbour enters"
-    )
-    view: Literal["local", "global"] = Field(
-        "local",
-        description="'local': decentralised (the radio); 'global': one EPIBT over every robot "
-        "(a centralised reference; no messages, fails the locality audit)",
     )
 
 

@@ -1225,7 +1225,48 @@ def plans(target: np.ndarray, claim: np.ndarray) -> np.ndarray:
     return np.stack([target.astype(np.float64), claim.astype(np.float64)], axis=1)
 
 
-class PIBTParams(StrictConfig):
+class LocalPlannerParams(StrictConfig):
+    """The parameters every decentralised warehouse planner of this package shares (PIBT,
+    EPIBT): what a robot knows, the relay and arbitration rounds, priorities, the view."""
+
+    distance_priority: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="steps of task age that one cell of remaining distance to the goal costs "
+        "in a robot's priority (0: task age alone; larger: robots near their goals go first, "
+        "see swarm.grid.policy.priorities)",
+    )
+    unknown_cells: Literal["free", "occupied"] = Field(
+        "free",
+        description="a cell beyond the robot's radio range with no heard robot on it: free "
+        "(optimistic), or occupied by a robot that stays (a push chain stops at the edge of "
+        "what the robot knows; see policies.pibt)",
+    )
+    relay_radius: float = Field(
+        10.0,
+        ge=0,
+        description="relay round: robots next to a blocked robot add the robots "
+        "their neighbours heard, within this many cells, to their local problem (0: off)",
+    )
+    relay_vouches: bool = Field(
+        False,
+        description="with unknown cells occupied: a robot that received relays also knows "
+        "the cells within radio range of each relayer (and within relay_radius of itself): "
+        "a relay lists every robot its sender heard, so a cell there that no relayed robot "
+        "stands on is free (see policies.pibt)",
+    )
+    arbitrate: bool = Field(
+        True, description="last message round: a robot yields a cell a stronger neighbour claims"
+    )
+    view: Literal["local", "global"] = Field(
+        "local",
+        description="'local': decentralised (the radio); 'global': one planning over every "
+        "robot (a centralised reference; no messages, fails the locality audit)",
+    )
+
+
+class PIBTParams(LocalPlannerParams):
     """Parameters of decentralised PIBT."""
 
     hop_discount: float = Field(
@@ -1241,32 +1282,10 @@ class PIBTParams(StrictConfig):
     rounds: int = Field(
         3, ge=1, le=8, description="planning rounds per step, each after hearing who pushes me"
     )
-    arbitrate: bool = Field(
-        True, description="second message round: a robot yields a cell a stronger neighbour claims"
-    )
-    relay_radius: float = Field(
-        10.0,
-        ge=0,
-        description="relay round: robots next to a blocked robot add the robots "
-        "their neighbours heard, within this many cells, to their local problem (0: off)",
-    )
     commit: bool = Field(
         True,
         description="under rotation: a robot keeps the neighbouring cell it planned to enter "
         "until it is there, ranking it first and planning before uncommitted robots",
-    )
-    unknown_cells: Literal["free", "occupied"] = Field(
-        "free",
-        description="a cell beyond the robot's radio range with no heard robot on it: free "
-        "(optimistic), or occupied by a robot that stays (a push chain stops at the edge of "
-        "what the robot knows; see the docstring)",
-    )
-    relay_vouches: bool = Field(
-        False,
-        description="with unknown cells occupied: a robot that received relays also knows "
-        "the cells within radio range of each relayer (and within relay_radius of itself): "
-        "a relay lists every robot its sender heard, so a cell there that no relayed robot "
-        "stands on is free (see the docstring)",
     )
     turn_cost: int = Field(
         1,
@@ -1282,19 +1301,6 @@ class PIBTParams(StrictConfig):
         description="steps a step in place (waiting, or turning in place) away from the goal "
         "costs when ranking the own cell against the neighbours (1: what a move costs; "
         "2: a robot in a queue may step aside rather than wait)",
-    )
-    distance_priority: int = Field(
-        0,
-        ge=0,
-        le=1000,
-        description="steps of task age that one cell of remaining distance to the goal costs "
-        "in a robot's priority (0: task age alone; larger: robots near their goals go first, "
-        "see swarm.grid.policy.priorities)",
-    )
-    view: Literal["local", "global"] = Field(
-        "local",
-        description="'local': decentralised (the radio); 'global': one PIBT over every robot "
-        "(a centralised reference; no messages, fails the locality audit)",
     )
 
 
