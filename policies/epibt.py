@@ -80,7 +80,7 @@ import numba
 import numpy as np
 from pydantic import Field
 
-from policies.pibt import PLAN_DIM, LocalPlannerParams, _vouched, arbitrate, plans, relay_round
+from policies.pibt import PLAN_DIM, LocalPlannerParams, _unknown, arbitrate, plans, relay_round
 from swarm.comm import Inbox
 from swarm.config import StrictConfig
 from swarm.grid.guidance import OPPOSITE
@@ -325,19 +325,16 @@ def _conflicts(a, path, dirs, start, res, eres, occ, frow, fcol, at_r, at_c, r2,
     """(0, -1) if agent ``a``'s operation conflicts with nobody, (1, b) with agent b alone,
     (2, -1) with two or more, a robot that stays (sensed, not heard) or a cell the planning
     robot does not know (beyond ``r2`` of it at (``at_r``, ``at_c``), nobody it knows
-    standing there, and not vouched for by a relayer: ``policies.pibt._vouched``)."""
+    standing there, and not vouched for by a relayer: ``policies.pibt._unknown``)."""
     first = -1
     prev = start
     for t in range(path.shape[0]):
         x = path[t]
         if occ[x] == BLOCKED:
             return 2, -1
-        if r2 > 0.0 and occ[x] == NONE:
-            dr = frow[x] - at_r
-            dc = fcol[x] - at_c
-            d2 = dr * dr + dc * dc
-            if d2 > r2 and not _vouched(x, frow, fcol, d2, r2, vouch_r2, v_cell, v_lo, v_hi):
-                return 2, -1
+        if r2 > 0.0 and occ[x] == NONE and _unknown(x, frow, fcol, at_r, at_c, r2, vouch_r2,
+                                                    v_cell, v_lo, v_hi):  # fmt: skip
+            return 2, -1
         b = res[t, x]
         if b >= 0 and b != a:
             if first >= 0 and b != first:

@@ -437,6 +437,17 @@ _local_pibt, _local_pibt_parallel = serial_and_parallel(_local_pibt_chunks)
 
 
 @numba.njit(cache=True, inline="always")
+def _unknown(v, frow, fcol, at_r, at_c, r2, vouch_r2, v_cell, v_lo, v_hi):
+    """Whether free cell ``v``, where no robot the planning robot (at ``at_r``, ``at_c``)
+    knows stands, is unknown to it: further than ``r2`` (squared cells) and not vouched for
+    (:func:`_vouched`). Both PIBT and EPIBT (``policies.epibt``) treat such a cell as taken."""
+    dr = frow[v] - at_r
+    dc = fcol[v] - at_c
+    d2 = dr * dr + dc * dc
+    return d2 > r2 and not _vouched(v, frow, fcol, d2, r2, vouch_r2, v_cell, v_lo, v_hi)
+
+
+@numba.njit(cache=True, inline="always")
 def _vouched(v, frow, fcol, d2, r2, vouch_r2, v_cell, v_lo, v_hi):
     """Whether free cell ``v``, ``d2`` squared cells from the planning robot, lies within
     ``vouch_r2`` of it and within ``r2`` of a relayer's cell ``v_cell[v_lo:v_hi]`` (the
@@ -488,12 +499,9 @@ def _pibt_from(root, cell, prio_root, prefs, occ_from, occ_to, to, st_a, st_p, s
             st_k[sp] += 1
             if v < 0 or occ_to[v] != -1:
                 continue
-            if r2 > 0.0 and occ_from[v] == -1:
-                dr = frow[v] - at_r
-                dc = fcol[v] - at_c
-                d2 = dr * dr + dc * dc
-                if d2 > r2 and not _vouched(v, frow, fcol, d2, r2, vouch_r2, v_cell, v_lo, v_hi):
-                    continue
+            unknown = r2 > 0.0 and occ_from[v] == -1
+            if unknown and _unknown(v, frow, fcol, at_r, at_c, r2, vouch_r2, v_cell, v_lo, v_hi):
+                continue
             if p >= 0 and cell[p] == v:  # never swap with the agent pushing a
                 continue
             if to[a] >= 0 and occ_to[to[a]] == a:
