@@ -499,8 +499,8 @@ def _pibt_from(root, cell, prio_root, prefs, occ_from, occ_to, to, st_a, st_p, s
             st_k[sp] += 1
             if v < 0 or occ_to[v] != -1:
                 continue
-            unknown = r2 > 0.0 and occ_from[v] == -1
-            if unknown and _unknown(v, frow, fcol, at_r, at_c, r2, vouch_r2, v_cell, v_lo, v_hi):
+            no_one = r2 > 0.0 and occ_from[v] == -1  # no robot it knows stands there
+            if no_one and _unknown(v, frow, fcol, at_r, at_c, r2, vouch_r2, v_cell, v_lo, v_hi):
                 continue
             if p >= 0 and cell[p] == v:  # never swap with the agent pushing a
                 continue
