@@ -1247,7 +1247,7 @@ class LocalPlannerParams(StrictConfig):
     )
     unknown_cells: Literal["free", "occupied"] = Field(
         "free",
-        description="a cell beyond the robot's radio range with no heard robot on it: free "
+        description="a cell beyond the robot's radio range with no robot it knows on it: free "
         "(optimistic), or occupied by a robot that stays (a push chain stops at the edge of "
         "what the robot knows; see policies.pibt)",
     )
